@@ -1,0 +1,171 @@
+"""numba kernels over twin state columns: apply an event batch, roll schools up into blocks.
+
+House style: a typed public wrapper checks shapes and dtypes; the private `@njit` kernel does the
+work and never raises. Each kernel has a slow, obvious reference in `tests/naive.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from twin.batch import EventBatch
+from twin.events import EventKind
+from twin.norms import RATION_PER_MEAL, cost_table
+from twin.state import FUNDS_RELEASED, HISTORY_DAYS, MEAL_COST, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
+
+# Outcome of each event, as `apply_events` reports it.
+SKIPPED = 0  # not for this shard, or already folded in (seq at or below the district's watermark)
+APPLIED = 1
+CORRECTION = 2  # an attendance report for a (school, date) already reported: replaces it
+TOO_OLD = 3  # an attendance report older than the kept history: logged, cannot be folded in
+
+_ATT, _DEL, _ADJ = int(EventKind.ATTENDANCE_REPORTED), int(EventKind.STOCK_DELIVERED), int(EventKind.STOCK_ADJUSTED)
+_REL, _UTIL, _INSP = int(EventKind.FUNDS_RELEASED), int(EventKind.FUNDS_UTILISED), int(EventKind.INSPECTION_DONE)
+_SHORT, _CLOSE, _ENROL = int(EventKind.SHORTAGE_REPORTED), int(EventKind.SCHOOL_CLOSED), int(EventKind.ENROLMENT_UPDATED)
+
+
+def apply_events(state: ShardState, batch: EventBatch) -> np.ndarray:
+    """Fold `batch` (ascending seq, global indices) into `state` in place.
+
+    Events of districts this shard does not host, and events at or below their district's applied
+    seq, are skipped, which makes re-delivery harmless. Returns int8 [n] outcomes (see module).
+    """
+    n = len(batch)
+    if n and np.any(np.diff(batch.seq) <= 0):
+        raise ValueError("batch seq must be strictly ascending")
+    if batch.values.ndim != 2 or batch.values.shape[0] != n:
+        raise ValueError("values must be [n, k]")
+    outcome = np.zeros(n, np.int8)
+    if n == 0:
+        return outcome
+    cost_days, cost_rates = _COST_TABLE
+    _apply(
+        batch.seq.astype(np.int64), batch.kind.astype(np.int8), batch.school.astype(np.int32),
+        batch.block.astype(np.int32), batch.district.astype(np.int16), batch.day.astype(np.int32),
+        batch.day_end.astype(np.int32), np.ascontiguousarray(batch.values, np.float64),
+        state.school_local, state.block_local, state.district_local, state.school_block, state.block_district,
+        state.enrolment, state.stock, state.funds, state.last_report_day, state.closed_from, state.closed_to,
+        state.closed_reason, state.inspection_day, state.inspection_score, state.inspection_issues,
+        state.shortage_day, state.shortage_item, state.hist_day, state.hist_present, state.hist_meals,
+        state.hist_reason, state.block_funds, state.district_funds, state.district_applied_seq, state.today,
+        RATION_PER_MEAL, cost_days, cost_rates, outcome,
+    )
+    return outcome
+
+
+_COST_TABLE = cost_table()
+
+
+@njit(cache=True, nogil=True)
+def _meal_effects(meals, day, ration, cost_days, cost_rates, sign, stock_row, funds_row):
+    """Draw stock and accrue cost for `meals` [3] served on `day`, times `sign` (+1 or -1)."""
+    k = 0
+    for j in range(cost_days.shape[0]):
+        if day >= cost_days[j]:
+            k = j
+    for band in range(3):
+        m = meals[band] * sign
+        for item in range(4):
+            stock_row[item] -= m * ration[item, band]
+        funds_row[MEAL_COST] += m * cost_rates[k, band]
+
+
+@njit(cache=True, nogil=True)
+def _apply(seq, kind, school, block, district, day, day_end, values,
+           school_local, block_local, district_local, school_block, block_district,
+           enrolment, stock, funds, last_report_day, closed_from, closed_to, closed_reason,
+           inspection_day, inspection_score, inspection_issues, shortage_day, shortage_item,
+           hist_day, hist_present, hist_meals, hist_reason, block_funds, district_funds,
+           district_applied_seq, today, ration, cost_days, cost_rates, outcome):
+    W = HISTORY_DAYS
+    new_meals = np.zeros(3, np.int32)
+    for e in range(seq.shape[0]):
+        if district[e] < 0:
+            continue
+        d = district_local[district[e]]
+        if d < 0 or seq[e] <= district_applied_seq[d]:
+            continue
+        district_applied_seq[d] = seq[e]
+        s = school_local[school[e]] if school[e] >= 0 else -1
+        b = block_local[block[e]] if block[e] >= 0 else -1
+        k = kind[e]
+        if s < 0 and k != _REL and k != _CLOSE:
+            continue  # a school this shard does not know yet; re-delivered after it is added
+        v = values[e]
+        outcome[e] = 1
+        if k == _ATT:
+            slot = day[e] % W
+            held = hist_day[s, slot]
+            if held > day[e] or day[e] <= last_report_day[s] - W:
+                outcome[e] = 3
+                continue
+            for band in range(3):
+                new_meals[band] = np.int32(v[1 + band])
+            if held == day[e]:
+                outcome[e] = 2
+                _meal_effects(hist_meals[s, slot], day[e], ration, cost_days, cost_rates, -1.0, stock[s], funds[s])
+            hist_day[s, slot] = day[e]
+            hist_present[s, slot] = np.int32(v[0])
+            hist_meals[s, slot, :] = new_meals
+            hist_reason[s, slot] = np.int8(v[4])
+            _meal_effects(new_meals, day[e], ration, cost_days, cost_rates, 1.0, stock[s], funds[s])
+            if day[e] > last_report_day[s]:
+                last_report_day[s] = day[e]
+            if day[e] > today[0]:
+                today[0] = day[e]
+        elif k == _DEL or k == _ADJ:
+            for item in range(4):
+                stock[s, item] += v[item]
+        elif k == _REL:
+            if s >= 0:
+                funds[s, FUNDS_RELEASED] += v[0]
+                block_funds[school_block[s], PASSED_DOWN] += v[0]
+            elif b >= 0:
+                block_funds[b, RECEIVED] += v[0]
+                district_funds[d, PASSED_DOWN] += v[0]
+            else:
+                district_funds[d, RECEIVED] += v[0]
+        elif k == _UTIL:
+            funds[s, OTHER_UTILISED] += v[0]
+        elif k == _INSP:
+            if day[e] >= inspection_day[s]:
+                inspection_day[s] = day[e]
+                inspection_score[s] = v[0]
+                inspection_issues[s] = np.int8(v[1])
+        elif k == _SHORT:
+            if day[e] >= shortage_day[s]:
+                shortage_day[s] = day[e]
+                shortage_item[s] = np.int8(v[0])
+        elif k == _CLOSE:
+            for i in range(school_block.shape[0]):
+                hit = (i == s) if s >= 0 else (school_block[i] == b if b >= 0 else block_district[school_block[i]] == d)
+                if hit:
+                    closed_from[i] = day[e]
+                    closed_to[i] = day_end[e]
+                    closed_reason[i] = np.int8(v[0])
+        elif k == _ENROL:
+            for band in range(3):
+                enrolment[s, band] = np.int32(v[band])
+
+
+def rollup(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum rows of `values` (float64 [n, k]) by `group` (int32 [n], values in [0, n_groups)):
+    returns float64 [n_groups, k]. Used for school -> block and block -> district roll-ups."""
+    group = np.ascontiguousarray(group, np.int32)
+    values = np.ascontiguousarray(values, np.float64)
+    if values.ndim != 2 or group.shape[0] != values.shape[0]:
+        raise ValueError("group must be [n] and values [n, k]")
+    if group.size and (group.min() < 0 or group.max() >= n_groups):
+        raise ValueError("group index out of range")
+    return _rollup(group, values, n_groups)
+
+
+@njit(cache=True, nogil=True)
+def _rollup(group, values, n_groups):
+    out = np.zeros((n_groups, values.shape[1]))
+    for i in range(values.shape[0]):
+        g = group[i]
+        for j in range(values.shape[1]):
+            out[g, j] += values[i, j]
+    return out

@@ -1,0 +1,155 @@
+"""Twin state of the schools, blocks and districts one shard hosts, as numpy columns.
+
+A school twin is a virtual actor: its state is row `i` of these columns and it changes only
+through `twin.kernels.apply_events`. Stock is a book balance (deliveries minus norm draw-down and
+adjustments): it may go below zero when a school serves meals from stock it never reported
+receiving, which is itself a signal; views show it clipped at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from twin.directory import Directory
+
+HISTORY_DAYS = 35  # daily reports kept per school; an older report can no longer be corrected
+NO_DAY = -1
+# funds column order (school level)
+FUNDS_RELEASED, MEAL_COST, OTHER_UTILISED = 0, 1, 2
+# block and district funds columns
+RECEIVED, PASSED_DOWN = 0, 1
+
+
+@dataclass
+class ShardState:
+    # schools (row i = local school i)
+    school_ids: np.ndarray  # int64 [n]
+    school_block: np.ndarray  # int32 [n] local block index
+    enrolment: np.ndarray  # int32 [n, 3] children by band
+    stock: np.ndarray  # float64 [n, 4] rice kg, pulses kg, oil kg, eggs
+    funds: np.ndarray  # float64 [n, 3] released, meal cost accrued, other utilised (INR)
+    last_report_day: np.ndarray  # int32 [n]
+    closed_from: np.ndarray  # int32 [n]
+    closed_to: np.ndarray  # int32 [n]
+    closed_reason: np.ndarray  # int8 [n]
+    inspection_day: np.ndarray  # int32 [n]
+    inspection_score: np.ndarray  # float64 [n]
+    inspection_issues: np.ndarray  # int8 [n]
+    shortage_day: np.ndarray  # int32 [n]
+    shortage_item: np.ndarray  # int8 [n]
+    hist_day: np.ndarray  # int32 [n, HISTORY_DAYS] which day each slot holds (slot = day % HISTORY_DAYS)
+    hist_present: np.ndarray  # int32 [n, HISTORY_DAYS]
+    hist_meals: np.ndarray  # int32 [n, HISTORY_DAYS, 3]
+    hist_reason: np.ndarray  # int8 [n, HISTORY_DAYS] no-meal reason code, 0 = meal served
+    # blocks
+    block_global: np.ndarray  # int32 [nb]
+    block_district: np.ndarray  # int32 [nb] local district index
+    block_funds: np.ndarray  # float64 [nb, 2] received from district, released to schools
+    # districts
+    district_global: np.ndarray  # int16 [nd]
+    district_funds: np.ndarray  # float64 [nd, 2] received from state, released to blocks
+    district_applied_seq: np.ndarray  # int64 [nd] last log seq folded into each district
+    # global -> local index maps (-1 = not hosted here)
+    school_local: np.ndarray  # int32 [N schools in the state]
+    block_local: np.ndarray  # int32 [N blocks in the state]
+    district_local: np.ndarray  # int32 [38]
+    today: np.ndarray  # int32 [1] the latest report day seen: the twin's "today"
+
+    @property
+    def n_schools(self) -> int:
+        return int(self.school_ids.shape[0])
+
+    @classmethod
+    def for_districts(cls, directory: Directory, enrolment: np.ndarray, districts: list[int]) -> ShardState:
+        """Fresh state for the schools of `districts` (global indices), enrolment [N, 3] by global school."""
+        n_districts_total = len(directory.district_names())
+        district_global = np.array(sorted(districts), np.int16)
+        district_local = np.full(n_districts_total, -1, np.int32)
+        district_local[district_global] = np.arange(len(district_global))
+        block_mask = np.isin(directory.blocks.district, district_global)
+        block_global = np.flatnonzero(block_mask).astype(np.int32)
+        block_local = np.full(len(directory.blocks), -1, np.int32)
+        block_local[block_global] = np.arange(len(block_global))
+        schools = np.flatnonzero(np.isin(directory.school_district, district_global))
+        school_local = np.full(len(directory), -1, np.int32)
+        school_local[schools] = np.arange(len(schools))
+        n, nb, nd = len(schools), len(block_global), len(district_global)
+        return cls(
+            school_ids=directory.school_ids[schools].astype(np.int64),
+            school_block=block_local[directory.school_block[schools]].astype(np.int32),
+            enrolment=np.asarray(enrolment, np.int32)[schools].copy(),
+            stock=np.zeros((n, 4)),
+            funds=np.zeros((n, 3)),
+            last_report_day=np.full(n, NO_DAY, np.int32),
+            closed_from=np.full(n, NO_DAY, np.int32),
+            closed_to=np.full(n, NO_DAY, np.int32),
+            closed_reason=np.zeros(n, np.int8),
+            inspection_day=np.full(n, NO_DAY, np.int32),
+            inspection_score=np.zeros(n),
+            inspection_issues=np.zeros(n, np.int8),
+            shortage_day=np.full(n, NO_DAY, np.int32),
+            shortage_item=np.zeros(n, np.int8),
+            hist_day=np.full((n, HISTORY_DAYS), NO_DAY, np.int32),
+            hist_present=np.zeros((n, HISTORY_DAYS), np.int32),
+            hist_meals=np.zeros((n, HISTORY_DAYS, 3), np.int32),
+            hist_reason=np.zeros((n, HISTORY_DAYS), np.int8),
+            block_global=block_global,
+            block_district=district_local[directory.blocks.district[block_global]].astype(np.int32),
+            block_funds=np.zeros((nb, 2)),
+            district_global=district_global,
+            district_funds=np.zeros((nd, 2)),
+            district_applied_seq=np.zeros(nd, np.int64),
+            school_local=school_local,
+            block_local=block_local,
+            district_local=district_local,
+            today=np.full(1, NO_DAY, np.int32),
+        )
+
+    # -- snapshots: one per district, so they survive a change of placement ------------------------
+    def district_part(self, d_local: int) -> dict[str, np.ndarray]:
+        """The columns of one hosted district (its schools, blocks and own row)."""
+        schools = self.school_block_district() == d_local
+        blocks = self.block_district == d_local
+        part = {f"s.{name}": getattr(self, name)[schools] for name in SCHOOL_COLUMNS}
+        part |= {f"b.{name}": getattr(self, name)[blocks] for name in ("block_global", "block_funds")}
+        part["d.district_funds"] = self.district_funds[d_local]
+        part["d.district_applied_seq"] = self.district_applied_seq[d_local : d_local + 1]
+        part["today"] = self.today.copy()
+        return part
+
+    def restore_district_part(self, d_local: int, part: dict[str, np.ndarray]) -> None:
+        """Load a snapshot of one district into its rows. Schools are matched by UDISE code, so a
+        school added since the snapshot keeps its fresh row and one removed since is dropped."""
+        ids = part["s.school_ids"]
+        order = np.argsort(self.school_ids)
+        pos = np.searchsorted(self.school_ids[order], ids)
+        pos = np.minimum(pos, len(order) - 1)
+        hit = self.school_ids[order][pos] == ids
+        rows = order[pos[hit]]
+        for name in SCHOOL_COLUMNS:
+            if name in ("school_ids", "school_block"):
+                continue
+            getattr(self, name)[rows] = part[f"s.{name}"][hit]
+        b_rows = self.block_local[part["b.block_global"]]
+        ok = b_rows >= 0
+        self.block_funds[b_rows[ok]] = part["b.block_funds"][ok]
+        self.district_funds[d_local] = part["d.district_funds"]
+        self.district_applied_seq[d_local] = int(part["d.district_applied_seq"][0])
+        self.today[0] = max(int(self.today[0]), int(part["today"][0]))
+
+    def school_block_district(self) -> np.ndarray:
+        """Local district index of every school."""
+        return self.block_district[self.school_block]
+
+
+SCHOOL_COLUMNS = tuple(
+    f.name
+    for f in fields(ShardState)
+    if f.name
+    not in {
+        "block_global", "block_district", "block_funds", "district_global", "district_funds",
+        "district_applied_seq", "school_local", "block_local", "district_local", "today",
+    }
+)

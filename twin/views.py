@@ -1,0 +1,162 @@
+"""Read models over `ShardState`: one school's twin, and school -> block -> district roll-ups."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.encoding import NO_MEAL_REASONS, SHORTAGE_ITEMS
+from twin.events import ClosureReason
+from twin.kernels import rollup
+from twin.norms import RATION_PER_MEAL, day_date
+from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
+
+# Columns of the per-school metric matrix that roll up by summation.
+METRICS = (
+    "schools", "enrolment", "reported_today", "stale", "closed_today", "present_today", "meals_today",
+    "rice_kg", "pulses_kg", "oil_kg", "eggs", "rice_need_kg_per_day",
+    "funds_released_inr", "meal_cost_inr", "other_utilised_inr",
+)
+_M = {name: i for i, name in enumerate(METRICS)}
+_CLOSURE_REASONS = {i: r.value for i, r in enumerate(ClosureReason, start=1)}
+
+
+def school_metrics(state: ShardState) -> np.ndarray:
+    """float64 [n, len(METRICS)]: each school's contribution to its block's and district's totals."""
+    n, today = state.n_schools, int(state.today[0])
+    out = np.zeros((n, len(METRICS)))
+    slot = today % state.hist_day.shape[1] if today >= 0 else 0
+    reported = (state.hist_day[:, slot] == today) & (today >= 0)
+    closed = (state.closed_from <= today) & (today <= state.closed_to)
+    out[:, _M["schools"]] = 1
+    out[:, _M["enrolment"]] = state.enrolment.sum(axis=1)
+    out[:, _M["reported_today"]] = reported
+    out[:, _M["stale"]] = ~reported & ~closed & (today >= 0)
+    out[:, _M["closed_today"]] = closed
+    out[:, _M["present_today"]] = np.where(reported, state.hist_present[:, slot], 0)
+    out[:, _M["meals_today"]] = np.where(reported, state.hist_meals[:, slot].sum(axis=1), 0)
+    out[:, _M["rice_kg"] : _M["eggs"] + 1] = np.maximum(state.stock, 0)
+    out[:, _M["rice_need_kg_per_day"]] = rice_need_per_day(state.hist_meals, state.enrolment)
+    out[:, _M["funds_released_inr"]] = state.funds[:, FUNDS_RELEASED]
+    out[:, _M["meal_cost_inr"]] = state.funds[:, MEAL_COST]
+    out[:, _M["other_utilised_inr"]] = state.funds[:, OTHER_UTILISED]
+    return out
+
+
+def rice_need_per_day(hist_meals: np.ndarray, enrolment: np.ndarray) -> np.ndarray:
+    """Rice (kg) each school uses on a school day: the mean over the meal days in its kept history
+    (hist_meals [n, W, 3]), or its enrolment [n, 3] at the norm when it has reported none."""
+    rice = RATION_PER_MEAL[0]
+    served = hist_meals.sum(axis=2) > 0  # [n, W]
+    used = (hist_meals * rice).sum(axis=2)  # kg per slot
+    days = served.sum(axis=1)
+    at_enrolment = enrolment @ rice
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_used = np.where(days > 0, used.sum(axis=1) / np.maximum(days, 1), at_enrolment)
+    return mean_used
+
+
+def _summary(row: np.ndarray) -> dict:
+    m = {name: float(row[i]) for i, name in enumerate(METRICS)}
+    need = m.pop("rice_need_kg_per_day")
+    counts = ("schools", "enrolment", "reported_today", "stale", "closed_today", "present_today", "meals_today", "eggs")
+    out: dict = {k: int(round(m[k])) for k in counts}
+    out["stock_kg"] = {k: round(m[f"{k}_kg"], 1) for k in ("rice", "pulses", "oil")}
+    out["stock_days"] = round(m["rice_kg"] / need, 1) if need > 0 else None
+    out["stock_eggs"] = out.pop("eggs")
+    out["attendance_rate"] = round(m["present_today"] / m["enrolment"], 4) if m["enrolment"] else None
+    out["funds"] = {
+        "released_to_schools_inr": round(m["funds_released_inr"], 2),
+        "meal_cost_inr": round(m["meal_cost_inr"], 2),
+        "other_utilised_inr": round(m["other_utilised_inr"], 2),
+        "school_balance_inr": round(m["funds_released_inr"] - m["meal_cost_inr"] - m["other_utilised_inr"], 2),
+    }
+    return out
+
+
+def block_rollup(state: ShardState) -> np.ndarray:
+    """float64 [nb, len(METRICS)]: school metrics summed by block."""
+    return rollup(state.school_block, school_metrics(state), len(state.block_global))
+
+
+def district_rollup(state: ShardState, blocks: np.ndarray | None = None) -> np.ndarray:
+    """float64 [nd, len(METRICS)]: block totals summed by district."""
+    blocks = block_rollup(state) if blocks is None else blocks
+    return rollup(state.block_district, blocks, len(state.district_global))
+
+
+def block_view(state: ShardState, b_local: int, names: tuple[str, ...], rolled: np.ndarray) -> dict:
+    out = _summary(rolled[b_local])
+    received, passed = state.block_funds[b_local]
+    out["funds"] |= {"received_inr": round(received, 2), "balance_inr": round(received - passed, 2)}
+    out["name"] = names[int(state.block_global[b_local])]
+    return out
+
+
+def district_view(state: ShardState, d_local: int, rolled: np.ndarray) -> dict:
+    out = _summary(rolled[d_local])
+    received, passed = state.district_funds[d_local]
+    out["funds"] |= {"received_inr": round(received, 2), "released_to_blocks_inr": round(passed, 2),
+                     "balance_inr": round(received - passed, 2)}
+    out["applied_seq"] = int(state.district_applied_seq[d_local])
+    return out
+
+
+def summarise_totals(rows: np.ndarray) -> dict:
+    """A summary of several rolled-up rows (e.g. all districts: the state)."""
+    return _summary(rows.sum(axis=0))
+
+
+def school_view(state: ShardState, i: int) -> dict:
+    """Everything the twin knows about one school, derived for a reader."""
+    today = int(state.today[0])
+    W = state.hist_day.shape[1]
+    order = np.argsort(state.hist_day[i])[::-1]
+    recent = [
+        {
+            "date": day_date(int(state.hist_day[i, j])).isoformat(),
+            "present": int(state.hist_present[i, j]),
+            "meals_served": dict(zip(("primary", "upper_primary", "secondary"), map(int, state.hist_meals[i, j]))),
+            "no_meal_reason": NO_MEAL_REASONS[int(state.hist_reason[i, j])].value if state.hist_reason[i, j] else None,
+        }
+        for j in order
+        if state.hist_day[i, j] != NO_DAY
+    ]
+    need = float(rice_need_per_day(state.hist_meals[i : i + 1], state.enrolment[i : i + 1])[0])
+    released, cost, other = (float(x) for x in state.funds[i])
+    last = int(state.last_report_day[i])
+    closed = state.closed_from[i] <= today <= state.closed_to[i] and today >= 0
+    return {
+        "school_id": f"{int(state.school_ids[i]):011d}",
+        "today": day_date(today).isoformat() if today >= 0 else None,
+        "enrolment": dict(zip(("primary", "upper_primary", "secondary"), map(int, state.enrolment[i]))),
+        "last_report_date": day_date(last).isoformat() if last >= 0 else None,
+        "stale": bool(today >= 0 and last < today and not closed),
+        "days_since_report": (today - last) if last >= 0 and today >= 0 else None,
+        "closed": {
+            "from": day_date(int(state.closed_from[i])).isoformat(),
+            "to": day_date(int(state.closed_to[i])).isoformat(),
+            "reason": _CLOSURE_REASONS.get(int(state.closed_reason[i])),
+            "closed_today": bool(closed),
+        } if state.closed_from[i] != NO_DAY else None,
+        "stock_kg": {k: round(max(float(state.stock[i, j]), 0.0), 2) for j, k in enumerate(("rice", "pulses", "oil"))},
+        "stock_eggs": int(max(state.stock[i, 3], 0)),
+        "stock_book_balance": {k: round(float(state.stock[i, j]), 2) for j, k in enumerate(("rice_kg", "pulses_kg", "oil_kg", "eggs"))},
+        "stock_days": round(max(float(state.stock[i, 0]), 0.0) / need, 1) if need > 0 else None,
+        "funds": {
+            "released_inr": round(released, 2),
+            "meal_cost_inr": round(cost, 2),
+            "other_utilised_inr": round(other, 2),
+            "balance_inr": round(released - cost - other, 2),
+        },
+        "last_inspection": {
+            "date": day_date(int(state.inspection_day[i])).isoformat(),
+            "score": float(state.inspection_score[i]),
+            "issues_found": bool(state.inspection_issues[i]),
+        } if state.inspection_day[i] != NO_DAY else None,
+        "last_shortage": {
+            "date": day_date(int(state.shortage_day[i])).isoformat(),
+            "item": SHORTAGE_ITEMS[int(state.shortage_item[i])].value,
+        } if state.shortage_day[i] != NO_DAY else None,
+        "recent_days": recent[:W],
+    }
+
