@@ -42,6 +42,11 @@ class SchoolRepository:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(schools)))
 
+    async def all(self) -> list[dict]:
+        """Every school row, ordered by UDISE code."""
+        async with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in (await conn.execute(select(schools).order_by(schools.c.id))).all()]
+
     async def load_directory(self) -> tuple[Directory, np.ndarray]:
         """The directory of active schools ordered by UDISE code (the global school index), and
         their enrolment [N, 3] by band."""

@@ -47,3 +47,14 @@ class SnapshotStore(Protocol):
     async def save(self, district: int, seq: int, data: bytes) -> None: ...
 
     async def latest(self, district: int) -> tuple[int, bytes] | None: ...
+
+
+@dataclass
+class ShardPorts:
+    """What a shard needs from outside, opened inside the process (and event loop) that uses it."""
+
+    event_log: EventLog
+    snapshots: SnapshotStore
+    directory: object  # twin.directory.Directory
+    enrolment: object  # numpy int32 [N, 3]
+    close: object  # async () -> None

@@ -108,14 +108,15 @@ class ShardState:
         )
 
     # -- snapshots: one per district, so they survive a change of placement ------------------------
-    def district_part(self, d_local: int) -> dict[str, np.ndarray]:
-        """The columns of one hosted district (its schools, blocks and own row)."""
+    def district_part(self, d_local: int, seq: int) -> dict[str, np.ndarray]:
+        """The columns of one hosted district (its schools, blocks and own row), as folded up to
+        log position `seq`."""
         schools = self.school_block_district() == d_local
         blocks = self.block_district == d_local
         part = {f"s.{name}": getattr(self, name)[schools] for name in SCHOOL_COLUMNS}
         part |= {f"b.{name}": getattr(self, name)[blocks] for name in ("block_global", "block_funds")}
         part["d.district_funds"] = self.district_funds[d_local]
-        part["d.district_applied_seq"] = self.district_applied_seq[d_local : d_local + 1]
+        part["d.district_applied_seq"] = np.array([seq], np.int64)
         part["today"] = self.today.copy()
         return part
 

@@ -1,0 +1,183 @@
+"""`DistrictShard`: the twins of every school and block of one or more districts.
+
+It folds event batches into its `ShardState` with the numba kernels, in log order. Each batch
+arrives with the log position it follows (`after_seq`) and the one it reaches (`upto_seq`): a
+batch that follows a gap makes the shard read the missing events from the log first, and one it
+has already folded is skipped, so delivery may be late, repeated or out of order without an event
+being lost or applied twice. Snapshots plus the log tail rebuild it after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from twin import snapshot
+from twin.batch import EventBatch
+from twin.directory import Directory
+from twin.encoding import encode
+from twin.events import event_list_adapter
+from twin.kernels import apply_events, rollup
+from twin.ports import EventLog, SnapshotStore
+from twin.state import ShardState
+from twin.views import block_rollup, block_view, district_view, school_metrics, school_view
+
+log = logging.getLogger(__name__)
+
+_REPLAY_PAGE = 20_000
+
+
+class DistrictShard:
+    def __init__(
+        self,
+        districts: list[int],
+        directory: Directory,
+        enrolment: np.ndarray,
+        event_log: EventLog,
+        snapshots: SnapshotStore,
+        snapshot_every_events: int = 50_000,
+        snapshot_every_seconds: float = 60.0,
+    ) -> None:
+        self.districts = sorted(districts)
+        self.directory = directory
+        self.state = ShardState.for_districts(directory, enrolment, self.districts)
+        self.applied_seq = 0  # every log event at or below this is folded in (or not ours)
+        self._log = event_log
+        self._snapshots = snapshots
+        self._every_events = snapshot_every_events
+        self._every_seconds = snapshot_every_seconds
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+        self._lock = asyncio.Lock()
+        self.events_applied = 0
+
+    # -- recovery ---------------------------------------------------------------------------------
+    async def recover(self, progress: Callable[[int], None] | None = None) -> int:
+        """Load each district's latest snapshot, then replay the log after the oldest of them.
+        Returns the number of log events replayed."""
+        async with self._lock:
+            start = None
+            for d_local, d in enumerate(self.districts):
+                found = await self._snapshots.latest(d)
+                seq = 0
+                if found:
+                    seq, data = found
+                    await asyncio.to_thread(self.state.restore_district_part, d_local, snapshot.loads(data))
+                start = seq if start is None else min(start, seq)
+            self.applied_seq = start or 0
+            replayed = await self._catch_up(None, progress)
+            self._since_snapshot = replayed
+            return replayed
+
+    async def _catch_up(self, upto_seq: int | None, progress: Callable[[int], None] | None = None) -> int:
+        """Fold the log's events of our districts after `applied_seq` up to `upto_seq` (default: the
+        log's end, read first so that an event committed meanwhile is left for the next batch)."""
+        if upto_seq is None:
+            upto_seq = await self._log.max_seq()
+        done = 0
+        while True:
+            rows = await self._log.read(self.applied_seq, self.districts, upto_seq, limit=_REPLAY_PAGE)
+            if not rows:
+                break
+            batch = await asyncio.to_thread(self._decode, rows)
+            await asyncio.to_thread(apply_events, self.state, batch)
+            self.applied_seq = rows[-1][0]
+            done += len(rows)
+            self.events_applied += len(rows)
+            if progress:
+                progress(done)
+            if len(rows) < _REPLAY_PAGE:
+                break
+        self.applied_seq = max(self.applied_seq, upto_seq)
+        return done
+
+    def _decode(self, rows: list[tuple[int, str]]) -> EventBatch:
+        events = event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
+        batch, _ = encode(events, self.directory)
+        batch.seq[:] = [s for s, _ in rows]
+        return batch
+
+    # -- the write path ---------------------------------------------------------------------------
+    async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
+        """Fold a durable batch whose events lie in (after_seq, upto_seq]. Returns int8 outcomes
+        (`twin.kernels`), SKIPPED for events folded before."""
+        async with self._lock:
+            if upto_seq <= self.applied_seq:
+                return np.zeros(len(batch), np.int8)
+            if after_seq > self.applied_seq:
+                await self._catch_up(after_seq)
+            outcome = await asyncio.to_thread(apply_events, self.state, batch)
+            self.applied_seq = upto_seq
+            self.events_applied += int(np.count_nonzero(outcome))
+            self._since_snapshot += len(batch)
+            if self._snapshot_due():
+                await self._write_snapshots()
+            return outcome
+
+    def _snapshot_due(self) -> bool:
+        if self._since_snapshot >= self._every_events:
+            return True
+        return self._since_snapshot > 0 and time.monotonic() - self._last_snapshot >= self._every_seconds
+
+    async def _write_snapshots(self) -> None:
+        for d_local, d in enumerate(self.districts):
+            data = await asyncio.to_thread(lambda: snapshot.dumps(self.state.district_part(d_local, self.applied_seq)))
+            await self._snapshots.save(d, self.applied_seq, data)
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+
+    async def snapshot_now(self) -> int:
+        """Write every hosted district's snapshot at the current position; returns that seq."""
+        async with self._lock:
+            await self._write_snapshots()
+            return self.applied_seq
+
+    async def sync(self) -> int:
+        """Fold whatever the log holds beyond `applied_seq` (e.g. after a lost delivery)."""
+        async with self._lock:
+            await self._catch_up(None)
+            return self.applied_seq
+
+    # -- reads ------------------------------------------------------------------------------------
+    def school(self, global_index: int) -> dict | None:
+        i = int(self.state.school_local[global_index]) if 0 <= global_index < len(self.state.school_local) else -1
+        return school_view(self.state, i) if i >= 0 else None
+
+    def block(self, global_block: int) -> dict | None:
+        b = int(self.state.block_local[global_block]) if 0 <= global_block < len(self.state.block_local) else -1
+        if b < 0:
+            return None
+        return block_view(self.state, b, self.directory.blocks.names, block_rollup(self.state))
+
+    def district(self, district: int) -> dict | None:
+        d = int(self.state.district_local[district]) if 0 <= district < len(self.state.district_local) else -1
+        if d < 0:
+            return None
+        rows = self.district_rows()
+        return rows["views"][d]
+
+    def district_rows(self) -> dict:
+        """Roll-ups of every hosted district: what the state actor aggregates."""
+        metrics = school_metrics(self.state)
+        blocks = rollup(self.state.school_block, metrics, len(self.state.block_global))
+        rows = rollup(self.state.block_district, blocks, len(self.state.district_global))
+        return {
+            "districts": [int(d) for d in self.districts],
+            "rows": rows,
+            "views": [district_view(self.state, i, rows) for i in range(len(self.districts))],
+            "today": int(self.state.today[0]),
+            "applied_seq": self.applied_seq,
+        }
+
+    def status(self) -> dict:
+        return {
+            "districts": self.districts,
+            "schools": self.state.n_schools,
+            "applied_seq": self.applied_seq,
+            "events_applied": self.events_applied,
+            "today": int(self.state.today[0]),
+        }

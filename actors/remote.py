@@ -1,0 +1,166 @@
+"""The Ray side of the twin: the shard and state actors, and `TwinCluster`, which starts, finds
+and watches them. The only module of the project that calls `ray.*`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+import ray
+
+from actors.district_shard import DistrictShard
+from actors.router import ShardRouter
+from actors.state_twin import StateTwin
+from twin import geography
+from twin.placement import shard_of_district
+from twin.ports import ShardPorts
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "mealtwin"
+STATE_ACTOR = "state-twin"
+_PUSH_DELAY_S = 0.2  # roll-ups pushed to the state twin at most this often per shard
+
+
+def shard_name(k: int) -> str:
+    return f"shard-{k}"
+
+
+class ShardHost:
+    """A `DistrictShard` inside a Ray actor. Its constructor opens the ports and recovers from
+    snapshot and log, so a restarted actor (after a crash or `kill -9`) answers only once caught up."""
+
+    async def __init__(self, shard_id: int, districts: list[int],
+                       open_ports: Callable[[], Awaitable[ShardPorts]], snapshot_every_events: int,
+                       snapshot_every_seconds: float) -> None:
+        started = time.monotonic()
+        self.shard_id = shard_id
+        self._ports = await open_ports()
+        self.shard = DistrictShard(districts, self._ports.directory, self._ports.enrolment, self._ports.event_log,
+                                   self._ports.snapshots, snapshot_every_events, snapshot_every_seconds)
+        self.replayed = await self.shard.recover()
+        self.recovery_s = time.monotonic() - started
+        self._state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
+        self._push_pending = False
+        await self._push_now()
+        log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
+                 len(districts), self.shard.state.n_schools, self.replayed, self.recovery_s)
+
+    async def apply(self, batch, after_seq: int, upto_seq: int) -> np.ndarray:  # noqa: ANN001
+        outcome = await self.shard.apply(batch, after_seq, upto_seq)
+        if len(batch) and not self._push_pending:
+            self._push_pending = True
+            asyncio.get_running_loop().call_later(_PUSH_DELAY_S, lambda: asyncio.ensure_future(self._push_now()))
+        return outcome
+
+    async def _push_now(self) -> None:
+        self._push_pending = False
+        rows = await asyncio.to_thread(self.shard.district_rows)
+        self._state.update.remote(self.shard_id, rows)
+
+    async def status(self) -> dict:
+        return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(),
+                "replayed": self.replayed, "recovery_s": round(self.recovery_s, 3)}
+
+    async def school(self, global_index: int) -> dict | None:
+        return self.shard.school(global_index)
+
+    async def block(self, global_block: int) -> dict | None:
+        return self.shard.block(global_block)
+
+    async def district(self, district: int) -> dict | None:
+        return await asyncio.to_thread(self.shard.district, district)
+
+    async def district_rows(self) -> dict:
+        return await asyncio.to_thread(self.shard.district_rows)
+
+    async def sync(self) -> int:
+        return await self.shard.sync()
+
+    async def snapshot_now(self) -> int:
+        return await self.shard.snapshot_now()
+
+
+def start_ray(address: str | None, object_store_mib: int = 512) -> None:
+    """Connect to `address`, or start a local Ray sized for this machine."""
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+    else:
+        ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, namespace=NAMESPACE,
+                 object_store_memory=object_store_mib * 1024 * 1024, log_to_driver=False)
+
+
+def shutdown_ray() -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+class TwinCluster:
+    """The shard actors and the state actor of one running twin."""
+
+    def __init__(self, placement: list[list[int]], shards: list, state) -> None:  # noqa: ANN001
+        self.placement = placement
+        self.shards = shards
+        self.state = state
+        self.restarts = 0
+        self._pids: dict[int, int] = {}
+
+    @classmethod
+    def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
+              snapshot_every_events: int, snapshot_every_seconds: float) -> TwinCluster:
+        """Create the actors (named, so Serve replicas can find them). Returns at once; shards
+        recover in their constructors: await `wait_ready`."""
+        state = ray.remote(num_cpus=0, max_restarts=-1)(StateTwin).options(
+            name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement)
+        host = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=1000)(ShardHost)
+        shards = [
+            host.options(name=shard_name(k), namespace=NAMESPACE, get_if_exists=True).remote(
+                k, districts, open_ports, snapshot_every_events, snapshot_every_seconds)
+            for k, districts in enumerate(placement)
+        ]
+        return cls(placement, shards, state)
+
+    @classmethod
+    def attach(cls) -> TwinCluster:
+        """Find the actors of the twin running in this Ray cluster (from a Serve replica)."""
+        state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
+        placement = ray.get(state.get_placement.remote())
+        shards = [ray.get_actor(shard_name(k), namespace=NAMESPACE) for k in range(len(placement))]
+        return cls(placement, shards, state)
+
+    async def wait_ready(self, timeout_s: float = 300.0) -> list[dict]:
+        statuses = await asyncio.wait_for(asyncio.gather(*(s.status.remote() for s in self.shards)), timeout_s)
+        self._pids = {st["shard"]: st["pid"] for st in statuses}
+        return list(statuses)
+
+    def router(self) -> ShardRouter:
+        async def call(k: int, method: str, *args):
+            return await getattr(self.shards[k], method).remote(*args)
+
+        n = len(geography.district_names())
+        return ShardRouter(call, shard_of_district(self.placement, n), len(self.shards))
+
+    async def check(self, timeout_s: float = 10.0) -> list[dict]:
+        """Every shard's status; counts restarts (a shard answering from a new process)."""
+        statuses = await self.wait_ready(timeout_s) if not self._pids else await asyncio.wait_for(
+            asyncio.gather(*(s.status.remote() for s in self.shards)), timeout_s)
+        for st in statuses:
+            if self._pids.get(st["shard"]) not in (None, st["pid"]):
+                self.restarts += 1
+                log.warning("shard %d restarted (pid %d), replayed %d events in %.2fs", st["shard"], st["pid"],
+                            st["replayed"], st["recovery_s"])
+            self._pids[st["shard"]] = st["pid"]
+        return list(statuses)
+
+    async def twin_state(self) -> dict:
+        return await self.state.state.remote()
+
+    def kill(self) -> None:
+        for actor in [*self.shards, self.state]:
+            ray.kill(actor, no_restart=True)

@@ -1,0 +1,182 @@
+"""`mealtwin`: run the twin, generate data, feed it, migrate, benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from configs import Settings
+
+app = typer.Typer(help="mealtwin: a live digital twin of Tamil Nadu's school noon-meal programme.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Synthetic data.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: each prints one JSON object.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+console = Console(stderr=True)
+
+
+def _logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _say(message: str) -> None:
+    console.print(f"[bold green]mealtwin[/] {message}")
+
+
+@app.command()
+def up(
+    feed: bool = typer.Option(True, help="run the live feed of every school in Tamil Nadu"),
+    days: int = typer.Option(0, help="stop the feed after this many simulated days (0: run until Ctrl-C)"),
+) -> None:
+    """Set up (migrate, generate schools if none) and run the twin: shards on Ray, the API on Ray
+    Serve, and the live feed."""
+    _logging(logging.WARNING)
+    settings = Settings()
+    asyncio.run(_up(settings, feed, days or None))
+
+
+async def _up(settings: Settings, feed: bool, days: int | None) -> None:
+    from cli.runtime import start_twin, stop_twin
+
+    twin = await start_twin(settings, _say)
+    _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
+         f"state {twin.base_url}/api/v1/twin/state")
+    tasks = [asyncio.create_task(_watch(twin))]
+    try:
+        if feed:
+            tasks.append(asyncio.create_task(_feed(settings, twin.base_url, days)))
+        await asyncio.gather(*tasks)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        _say("stopping")
+        stop_twin(twin)
+
+
+async def _watch(twin) -> None:  # noqa: ANN001
+    """Ping the shards: Ray restarts a dead one, and its recovery shows up here."""
+    while True:
+        await asyncio.sleep(2)
+        try:
+            await twin.cluster.check()
+        except Exception as exc:  # noqa: BLE001 - a shard mid-restart answers late; try again
+            logging.getLogger("mealtwin").warning("shard check failed: %s", exc)
+
+
+async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
+    import httpx
+
+    from cli.feed import run_feed
+    from cli.school_rows import from_rows
+    from db.engine import create_engine
+    from db.school_repository import SchoolRepository
+    from simulation.world import World
+
+    engine = create_engine(settings.database_url)
+    table = from_rows(await SchoolRepository(engine).all())
+    await engine.dispose()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        state = (await client.get("/api/v1/twin/state")).json()["data"]
+    start = dt.date.fromisoformat(settings.feed.start_date)
+    resuming = state.get("today") is not None
+    if resuming:  # carry on from the twin's latest day rather than replaying the past
+        start = dt.date.fromisoformat(state["today"]) + dt.timedelta(days=1)
+        _say(f"feed: resuming at {start}")
+    world = World(table, seed=settings.feed.seed, start=start)
+    await run_feed(base_url, world, settings.feed.seconds_per_day, settings.feed.batch_size, days,
+                   send_opening=not resuming, say=_say)
+
+
+@app.command()
+def feed(
+    url: str = typer.Option("http://127.0.0.1:8000", help="the twin's API"),
+    days: int = typer.Option(0, help="simulated days to send (0: until Ctrl-C)"),
+    seconds_per_day: float = typer.Option(None, help="real seconds per simulated day (default from settings)"),
+) -> None:
+    """Feed a running twin from the world model."""
+    _logging(logging.WARNING)
+    settings = Settings()
+    if seconds_per_day:
+        settings.feed.seconds_per_day = seconds_per_day
+    asyncio.run(_feed(settings, url, days or None))
+
+
+@data_app.command("generate")
+def data_generate(
+    schools: int = typer.Option(None, help="how many schools (default from settings: about 43,000)"),
+    seed: int = typer.Option(None, help="random seed"),
+    replace: bool = typer.Option(False, help="delete the existing schools, events and snapshots first"),
+) -> None:
+    """Generate realistic synthetic schools for all 38 districts and 391 blocks into the database."""
+    settings = Settings()
+    asyncio.run(_generate(settings, schools or settings.schools, settings.seed if seed is None else seed, replace))
+
+
+async def _generate(settings: Settings, n: int, seed: int, replace: bool) -> None:
+    from sqlalchemy import delete
+
+    from cli.runtime import generate_schools_into
+    from db.engine import create_engine
+    from db.migrate import upgrade_async
+    from db.school_repository import SchoolRepository
+    from db.tables import events, schools, snapshots
+
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        repo = SchoolRepository(engine)
+        existing = await repo.count()
+        if existing and not replace:
+            _say(f"the database already has {existing:,} schools; use --replace to start afresh")
+            raise typer.Exit(1)
+        if existing:
+            async with engine.begin() as conn:
+                for table in (snapshots, events, schools):
+                    await conn.execute(delete(table))
+        with Progress(TextColumn("schools"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("schools", total=n)
+            count = await generate_schools_into(repo, n, seed, lambda done: bar.update(task, completed=done))
+        _say(f"{count:,} schools written to {settings.database_url}")
+    finally:
+        await engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the database migrations."""
+    from db.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url, revision)
+    _say(f"database at {revision}: {settings.database_url}")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's state"),
+    database_url: str = typer.Option(None, help="database to measure (default: a fresh SQLite file)"),
+) -> None:
+    """End-to-end ingest of a full Tamil Nadu school day through the API, with recovery."""
+    from benchmarks.ingest import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools=schools, database_url=database_url, say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,147 @@
+"""The FastAPI application: routes of the twin core (ingest, twin reads, health)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
+from serve_app.services import Services
+from twin.errors import NotFound, Unavailable
+from twin.events import event_adapter
+
+API = "/api/v1"
+
+_EVENTS_EXAMPLE = {
+    "events": [
+        {"type": "attendance_reported", "event_id": "cg-33010100101-2025-07-01", "date": "2025-07-01",
+         "school_id": "33010100101", "present": 84, "meals_served": {"primary": 60, "upper_primary": 22}},
+        {"type": "stock_delivered", "event_id": "dl-778", "date": "2025-07-01", "school_id": "33010100101",
+         "rice_kg": 250, "pulses_kg": 50, "oil_kg": 12, "eggs": 600},
+    ]
+}
+
+
+def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+    """The app. Services come from `open_services` at startup, or are set on `app.state.services`
+    by the host (the Serve deployment opens them in its constructor)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        opened = None
+        if open_services is not None and getattr(app.state, "services", None) is None:
+            opened = app.state.services = await open_services()
+        yield
+        if opened is not None:
+            await opened.close()
+
+    app = FastAPI(title="mealtwin", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url="/api/redoc",
+                  openapi_url="/api/openapi.json", default_response_class=JSONResponse,
+                  description="A live digital twin of Tamil Nadu's school noon-meal programme.")
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(CORSMiddleware, allow_origins=cors_origins or ["http://localhost:5173"],
+                       allow_methods=["*"], allow_headers=["*"])
+    install_error_handlers(app)
+    app.include_router(_routes())
+    _publish_event_schema(app)
+    return app
+
+
+def _services(request: Request) -> Services:
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        raise Unavailable("the twin is still starting; try again shortly")
+    return services
+
+
+def _routes() -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/health", tags=["health"], summary="Liveness: the API process answers")
+    async def health() -> JSONResponse:
+        return ok({"status": "alive"})
+
+    @r.get("/ready", tags=["health"], summary="Readiness: database and every shard answer")
+    async def ready(request: Request) -> JSONResponse:
+        services = getattr(request.app.state, "services", None)
+        if services is None:
+            return error(503, "SERVICE_UNAVAILABLE", "starting")
+        checks = await services.readiness()
+        if not checks["ready"]:
+            return error(503, "SERVICE_UNAVAILABLE", "not ready", checks)
+        return ok(checks, "ready")
+
+    @r.post(
+        f"{API}/events", tags=["events"], summary="Ingest a batch of events",
+        description="Each event is validated on its own: bad ones are rejected with the reason and good ones "
+                    "are kept. An event is acknowledged once durable in the log; a repeated `event_id` is a "
+                    "duplicate; a second attendance report for a (school, date) is a correction.",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"type": "object", "required": ["events"], "properties": {
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
+            "example": _EVENTS_EXAMPLE}}}},
+    )
+    async def post_events(
+        request: Request,
+        results: Annotated[Literal["all", "problems"], Query(description="`problems`: list only events not plainly accepted")] = "all",
+    ) -> JSONResponse:
+        services = _services(request)
+        body = await request.body()
+        out = await services.ingest.ingest(body, all_results=results == "all")
+        message = f"{out['accepted']} accepted, {out['corrections']} corrections, {out['duplicates']} duplicates, {out['rejected']} rejected"
+        return ok(out, message, status_code=200 if out["rejected"] < out["received"] else 422)
+
+    @r.get(f"{API}/events", tags=["events"], summary="A school's events, newest first")
+    async def list_events(
+        request: Request,
+        school_id: Annotated[str, Query(pattern=r"^\d{11}$", examples=["33010100101"])],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        before_seq: Annotated[int | None, Query(ge=1)] = None,
+    ) -> JSONResponse:
+        services = _services(request)
+        if services.directory.index(school_id) < 0:
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        rows = await services.event_log.for_school(school_id, limit, before_seq)
+        data = [{"seq": row["seq"], "received_at": row["received_at"], **orjson.loads(row["payload"])} for row in rows]
+        return ok({"events": data, "next_before_seq": data[-1]["seq"] if len(data) == limit else None})
+
+    @r.get(f"{API}/twin/schools/{{school_id}}", tags=["twin"], summary="A school's live twin")
+    async def twin_school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])]) -> JSONResponse:
+        return ok(await _services(request).reader.school(school_id))
+
+    @r.get(f"{API}/twin/blocks/{{name}}", tags=["twin"], summary="A block's live twin (roll-up of its schools)")
+    async def twin_block(request: Request, name: str,
+                         district: Annotated[str | None, Query(description="needed when the name is not unique")] = None) -> JSONResponse:
+        return ok(await _services(request).reader.block(name, district))
+
+    @r.get(f"{API}/twin/districts/{{name}}", tags=["twin"], summary="A district's live twin")
+    async def twin_district(request: Request, name: str) -> JSONResponse:
+        return ok(await _services(request).reader.district(name))
+
+    @r.get(f"{API}/twin/state", tags=["twin"], summary="Tamil Nadu: state-wide totals and each district")
+    async def twin_state(request: Request) -> JSONResponse:
+        return ok(await _services(request).reader.state())
+
+    return r
+
+
+def _publish_event_schema(app: FastAPI) -> None:
+    """Publish the event union in the OpenAPI components (the body is parsed by hand, for speed)."""
+    base = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        event_schema = event_adapter.json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(event_schema.pop("$defs", {}))
+        components["Event"] = event_schema
+        return schema
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,47 @@
+"""The Ray Serve application: one function from settings to a deployable app.
+
+`serve run configs/serve.yaml` (or `serve deploy`) imports `app_builder`; `mealtwin up` calls
+`build_app`. Replicas hold no twin state: they find the shard actors by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from configs import Settings
+from serve_app.api import create_api
+from serve_app.services import open_ray_services
+
+
+def build_app(settings: Settings) -> Application:
+    api = create_api(cors_origins=settings.cors_origins)
+
+    # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
+    # queue a dashboard behind four others, so the limit comes from settings (default 256).
+    @serve.deployment(name="api", num_replicas=settings.serve_replicas,
+                      max_ongoing_requests=settings.max_ongoing_requests,
+                      ray_actor_options={"num_cpus": 0}, health_check_period_s=5)
+    @serve.ingress(api)
+    class Api:
+        async def __init__(self, settings_json: str) -> None:
+            api.state.services = await open_ray_services(Settings.model_validate_json(settings_json))
+
+    return Api.bind(settings.model_dump_json())
+
+
+def app_builder(args: dict[str, Any]) -> Application:
+    """Entry point for Serve config files: `args` override settings from the environment."""
+    return build_app(Settings(**args))
+
+
+def run_app(settings: Settings) -> None:
+    """Start Serve's HTTP proxy on the configured address and deploy the app; blocks until healthy."""
+    serve.start(http_options={"host": settings.host, "port": settings.port})
+    serve.run(build_app(settings), name="mealtwin", route_prefix="/")
+
+
+def shutdown_app() -> None:
+    serve.shutdown()

@@ -1,0 +1,62 @@
+"""The response envelope of every endpoint, and the one place errors become HTTP responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from twin.errors import InvalidInput, NotFound, TwinError, Unavailable
+
+log = logging.getLogger(__name__)
+
+_STATUS = {NotFound: 404, InvalidInput: 422, Unavailable: 503}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def ok(data: Any, message: str = "OK", status_code: int = 200) -> JSONResponse:
+    return JSONResponse({"success": True, "data": data, "message": message, "timestamp": _now()}, status_code)
+
+
+def error(status_code: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
+    body = {"success": False, "error": {"code": code, "message": message, "details": details or {}}, "timestamp": _now()}
+    return JSONResponse(body, status_code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TwinError)
+    async def _twin(_: Request, exc: TwinError) -> JSONResponse:
+        return error(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "message": e["msg"]}
+                  for e in exc.errors()]
+        return error(422, "VALIDATION_ERROR", "The request is not valid: " + "; ".join(
+            f"{f['field']}: {f['message']}" for f in fields), {"fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
+        return error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")

@@ -1,0 +1,64 @@
+"""Reads of the live twin: a school, a block, a district, the state."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from actors.router import ShardRouter
+from twin import geography
+from twin.directory import Directory
+from twin.errors import InvalidInput, NotFound
+
+
+class TwinReader:
+    def __init__(self, directory: Directory, router: ShardRouter, state_view: Callable[[], Awaitable[dict]]) -> None:
+        self._directory = directory
+        self._router = router
+        self._state_view = state_view
+
+    async def school(self, school_id: str) -> dict:
+        i = self._directory.index(school_id) if school_id.isdigit() else -1
+        if i < 0:
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        district = int(self._directory.school_district[i])
+        view = await self._router.on_district(district, "school", i)
+        if view is None:
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        block = int(self._directory.school_block[i])
+        return {"district": geography.district_names()[district], "block": self._directory.blocks.names[block], **view}
+
+    async def block(self, name: str, district: str | None = None) -> dict:
+        blocks = self._directory.blocks
+        if district is not None:
+            d = self._district_index(district)
+            try:
+                candidates = [blocks.index(d, name)]
+            except KeyError:
+                raise NotFound(f"no block {name!r} in {district}", {"block": name, "district": district}) from None
+        else:
+            candidates = [i for i, n in enumerate(blocks.names) if n.lower() == name.strip().lower()]
+        if not candidates:
+            raise NotFound(f"no block {name!r}", {"block": name})
+        if len(candidates) > 1:
+            names = geography.district_names()
+            raise InvalidInput(f"block name {name!r} is used in more than one district: add ?district=",
+                               {"districts": [names[int(blocks.district[i])] for i in candidates]})
+        b = candidates[0]
+        d = int(blocks.district[b])
+        view = await self._router.on_district(d, "block", b)
+        return {"district": geography.district_names()[d], **view}
+
+    async def district(self, name: str) -> dict:
+        d = self._district_index(name)
+        view = await self._router.on_district(d, "district", d)
+        return {"district": geography.district_names()[d], **view}
+
+    async def state(self) -> dict:
+        return await self._state_view()
+
+    @staticmethod
+    def _district_index(name: str) -> int:
+        try:
+            return geography.district_index(name)
+        except KeyError:
+            raise NotFound(f"no district {name!r}", {"district": name}) from None

@@ -1,0 +1,88 @@
+"""Slow, obvious reference versions of the kernels, for tests to check the fast ones against.
+
+`naive_fold` recomputes a shard's state from the whole event list in plain Python: stock is
+deliveries plus adjustments minus the ration of every report's final figures, rather than the
+kernel's running balance with correction deltas.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from twin.events import EventKind
+from twin.norms import RATION_PER_MEAL, cost_table
+from twin.state import HISTORY_DAYS
+
+
+def _rate(day: int) -> np.ndarray:
+    days, rates = cost_table()
+    k = 0
+    for j, start in enumerate(days):
+        if day >= start:
+            k = j
+    return rates[k]
+
+
+def naive_fold(state, batch) -> dict:  # noqa: ANN001
+    """Expected end state of folding `batch` into a fresh `state` (global indices in the batch)."""
+    n = state.n_schools
+    stock = np.zeros((n, 4))
+    funds = np.zeros((n, 3))
+    last = np.full(n, -1)
+    reports: dict[tuple[int, int], np.ndarray] = {}
+    enrolment = state.enrolment.copy()
+    closed = {}
+    inspection = {}
+    block_funds = np.zeros((len(state.block_global), 2))
+    district_funds = np.zeros((len(state.district_global), 2))
+    hosted_school_district = state.block_district[state.school_block]
+    for e in range(len(batch)):
+        d = state.district_local[batch.district[e]]
+        if d < 0:
+            continue
+        s = state.school_local[batch.school[e]] if batch.school[e] >= 0 else -1
+        b = state.block_local[batch.block[e]] if batch.block[e] >= 0 else -1
+        k, day, v = int(batch.kind[e]), int(batch.day[e]), batch.values[e]
+        if k == EventKind.ATTENDANCE_REPORTED:
+            if day <= last[s] - HISTORY_DAYS:
+                continue  # too old to correct
+            reports[(s, day)] = v[1:4].copy()
+            last[s] = max(last[s], day)
+        elif k in (EventKind.STOCK_DELIVERED, EventKind.STOCK_ADJUSTED):
+            stock[s] += v[:4]
+        elif k == EventKind.FUNDS_RELEASED:
+            if s >= 0:
+                funds[s, 0] += v[0]
+                block_funds[state.school_block[s], 1] += v[0]
+            elif b >= 0:
+                block_funds[b, 0] += v[0]
+                district_funds[d, 1] += v[0]
+            else:
+                district_funds[d, 0] += v[0]
+        elif k == EventKind.FUNDS_UTILISED:
+            funds[s, 2] += v[0]
+        elif k == EventKind.INSPECTION_DONE:
+            if day >= inspection.get(s, (-1,))[0]:
+                inspection[s] = (day, v[0])
+        elif k == EventKind.SCHOOL_CLOSED:
+            for i in range(n):
+                if (s >= 0 and i == s) or (s < 0 and b >= 0 and state.school_block[i] == b) or (
+                        s < 0 and b < 0 and hosted_school_district[i] == d):
+                    closed[i] = (day, int(batch.day_end[e]))
+        elif k == EventKind.ENROLMENT_UPDATED:
+            enrolment[s] = v[:3]
+    for (s, day), meals in reports.items():
+        for band in range(3):
+            stock[s] -= meals[band] * RATION_PER_MEAL[:, band]
+            funds[s, 1] += meals[band] * _rate(day)[band]
+    return {"stock": stock, "funds": funds, "last_report_day": last, "reports": reports, "enrolment": enrolment,
+            "closed": closed, "inspection": inspection, "block_funds": block_funds, "district_funds": district_funds}
+
+
+def naive_rollup(group, values, n_groups) -> np.ndarray:  # noqa: ANN001
+    out = np.zeros((n_groups, values.shape[1]))
+    for i in range(len(group)):
+        out[group[i]] += values[i]
+    return out
