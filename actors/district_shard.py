@@ -157,8 +157,7 @@ class DistrictShard:
         d = int(self.state.district_local[district]) if 0 <= district < len(self.state.district_local) else -1
         if d < 0:
             return None
-        rows = self.district_rows()
-        return rows["views"][d]
+        return {**self.district_rows()["views"][d], "as_of_seq": self.applied_seq}
 
     def district_rows(self) -> dict:
         """Roll-ups of every hosted district: what the state actor aggregates."""

@@ -97,7 +97,6 @@ def district_view(state: ShardState, d_local: int, rolled: np.ndarray) -> dict:
     received, passed = state.district_funds[d_local]
     out["funds"] |= {"received_inr": round(received, 2), "released_to_blocks_inr": round(passed, 2),
                      "balance_inr": round(received - passed, 2)}
-    out["applied_seq"] = int(state.district_applied_seq[d_local])
     return out
 
 

@@ -1,0 +1,53 @@
+"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, seeded with schools."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.engine import create_engine
+from db.migrate import upgrade_async
+from db.school_repository import SchoolRepository
+from tests.fixtures import databases
+from tests.fixtures.builders import small_directory
+from tests.fixtures.schools import school_rows
+
+_pg_state: dict = {}
+
+
+async def _postgres_template() -> None:
+    if "reason" not in _pg_state:
+        _pg_state["reason"] = await databases.postgres_available()
+        if _pg_state["reason"] is None:
+            await databases.create_template()
+    databases.require_postgres(_pg_state["reason"])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request, tmp_path):
+    """An empty, migrated database; each test gets its own."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/twin.db"
+        await upgrade_async(url)
+        yield url
+        return
+    await _postgres_template()
+    name, url = await databases.clone_template()
+    yield url
+    await databases.drop(name)
+
+
+@pytest.fixture
+async def seeded_url(database_url):
+    """A database holding the small test directory's schools."""
+    directory, enrolment = small_directory()
+    engine = create_engine(database_url)
+    await SchoolRepository(engine).insert_many(school_rows(directory, enrolment))
+    await engine.dispose()
+    return database_url
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _pg_state.get("reason", "unset") is None:
+        import asyncio
+
+        asyncio.run(databases.drop(databases.TEMPLATE))

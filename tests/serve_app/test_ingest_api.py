@@ -1,0 +1,104 @@
+"""POST /api/v1/events and the twin read endpoints, through the FastAPI app with in-process shards."""
+
+import httpx
+import pytest
+
+from configs import Settings
+from serve_app.api import create_api
+from serve_app.services import open_local_services
+from tests.fixtures.builders import small_directory
+from tests.fixtures.events import random_events
+
+DIRECTORY, _ = small_directory()
+SCHOOL = f"{int(DIRECTORY.school_ids[0]):011d}"
+
+
+@pytest.fixture
+async def client(seeded_url):
+    settings = Settings(database_url=seeded_url, max_events_per_request=1_000)
+    app = create_api(lambda: open_local_services(settings, placement=[[0], [1, 2]]))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
+            yield c
+
+
+def attendance(event_id, present=40, primary=30, date="2025-07-01", school=SCHOOL):
+    return {"type": "attendance_reported", "event_id": event_id, "date": date, "school_id": school,
+            "present": present, "meals_served": {"primary": primary}}
+
+
+async def test_each_event_gets_its_own_result_and_a_bad_one_costs_nothing(client):
+    events = [
+        attendance("a1"),
+        {"type": "attendance_reported", "event_id": "bad1", "date": "2025-07-01", "school_id": SCHOOL,
+         "present": 10, "meals_served": {"primary": 30}},  # more meals than children
+        attendance("u1", school="33999999999"),  # no such school
+        {"type": "teleported", "event_id": "x"},
+        attendance("a1"),  # repeated id
+        attendance("a2", primary=20),  # the same school and date again: a correction
+    ]
+    response = await client.post("/api/v1/events", json={"events": events})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    data = body["data"]
+    statuses = [r["status"] for r in data["results"]]
+    assert statuses == ["accepted", "rejected", "rejected", "rejected", "duplicate", "correction"]
+    assert "meals_served exceeds" in data["results"][1]["error"]["message"]
+    assert data["results"][2]["error"]["code"] == "UNKNOWN_REFERENCE"
+    assert (data["accepted"], data["corrections"], data["duplicates"], data["rejected"]) == (1, 1, 1, 3)
+
+    twin = (await client.get(f"/api/v1/twin/schools/{SCHOOL}")).json()["data"]
+    assert twin["recent_days"][0]["meals_served"]["primary"] == 20  # corrected, not added
+    assert twin["stock_book_balance"]["rice_kg"] == pytest.approx(-2.0)  # 20 meals x 100 g
+
+
+async def test_resending_a_batch_changes_nothing(client):
+    events = random_events(DIRECTORY, 400, seed=11)
+    first = (await client.post("/api/v1/events", json={"events": events})).json()["data"]
+    state_before = (await client.get("/api/v1/twin/state")).json()["data"]
+    again = (await client.post("/api/v1/events", json={"events": events})).json()["data"]
+    assert again["duplicates"] == 400 and first["duplicates"] == 0
+    assert (await client.get("/api/v1/twin/state")).json()["data"] == state_before
+
+
+async def test_rollups_are_consistent_after_every_batch(client):
+    for seed in range(3):
+        await client.post("/api/v1/events", json={"events": random_events(DIRECTORY, 300, seed=seed)})
+        state = (await client.get("/api/v1/twin/state")).json()["data"]
+        districts = [(await client.get(f"/api/v1/twin/districts/{d['district']}")).json()["data"]
+                     for d in state["districts"]]
+        assert sum(d["meals_today"] for d in districts) == state["meals_today"]
+        assert sum(d["schools"] for d in districts) == state["schools"] == len(DIRECTORY)
+        assert sum(d["stock_kg"]["rice"] for d in districts) == pytest.approx(state["stock_kg"]["rice"], abs=0.5)
+
+
+async def test_errors_use_the_envelope(client):
+    r = await client.get("/api/v1/twin/schools/33000000000")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = await client.post("/api/v1/events", content=b"{not json")
+    assert r.status_code == 422 and r.json()["success"] is False
+    r = await client.post("/api/v1/events", json={"events": []})
+    assert r.status_code == 422 and "empty" in r.json()["error"]["message"]
+    r = await client.post("/api/v1/events", json={"events": [attendance(f"e{i}") for i in range(1_001)]})
+    assert r.status_code == 422 and r.json()["error"]["details"]["limit"] == 1_000
+    r = await client.get("/api/v1/twin/districts/Atlantis")
+    assert r.status_code == 404
+    r = await client.get("/api/v1/twin/blocks/Ammapet")  # in Salem and in Thanjavur
+    assert r.status_code == 422 and "district" in r.json()["error"]["message"]
+    r = await client.get("/api/v1/events", params={"school_id": "12"})
+    assert r.status_code == 422 and r.json()["error"]["details"]["fields"][0]["field"] == "school_id"
+
+
+async def test_block_district_and_events_reads(client):
+    await client.post("/api/v1/events", json={"events": [attendance("r1")]})
+    block = DIRECTORY.blocks.names[int(DIRECTORY.school_block[0])]
+    r = (await client.get(f"/api/v1/twin/blocks/{block}")).json()
+    assert r["success"] and r["data"]["meals_today"] == 30
+    events = (await client.get("/api/v1/events", params={"school_id": SCHOOL})).json()["data"]["events"]
+    assert [e["event_id"] for e in events] == ["r1"]
+    assert (await client.get("/health")).json()["data"]["status"] == "alive"
+    ready = await client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["data"]["shards"]["up"] == 2
+    spec = (await client.get("/api/openapi.json")).json()
+    assert "Event" in spec["components"]["schemas"]
