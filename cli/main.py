@@ -46,7 +46,7 @@ def up(
 
 
 async def _up(settings: Settings, feed: bool, days: int | None) -> None:
-    from cli.runtime import start_twin, stop_twin
+    from serve_app.runtime import start_twin, stop_twin
 
     twin = await start_twin(settings, _say)
     _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
@@ -79,7 +79,7 @@ async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
     import httpx
 
     from cli.feed import run_feed
-    from cli.school_rows import from_rows
+    from serve_app.school_rows import from_rows
     from db.engine import create_engine
     from db.school_repository import SchoolRepository
     from simulation.world import World
@@ -127,7 +127,7 @@ def data_generate(
 async def _generate(settings: Settings, n: int, seed: int, replace: bool) -> None:
     from sqlalchemy import delete
 
-    from cli.runtime import generate_schools_into
+    from serve_app.runtime import generate_schools_into
     from db.engine import create_engine
     from db.migrate import upgrade_async
     from db.school_repository import SchoolRepository
@@ -168,13 +168,15 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 def bench_ingest(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
     schools: int = typer.Option(43_000, help="schools in the benchmark's state"),
-    database_url: str = typer.Option(None, help="database to measure (default: a fresh SQLite file)"),
+    postgres: bool = typer.Option(False, help="measure PostgreSQL (a fresh `mealtwin_bench` database on "
+                                               "127.0.0.1; MEALTWIN_BENCH_POSTGRES_URL overrides) instead of SQLite"),
 ) -> None:
-    """End-to-end ingest of a full Tamil Nadu school day through the API, with recovery."""
+    """End-to-end ingest of a full Tamil Nadu school day through the API, with a shard killed and
+    recovered, against the database's raw insert rate measured in the same run."""
     from benchmarks.ingest import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools=schools, database_url=database_url, say=(lambda m: None) if json_out else _say))
+    result = asyncio.run(run(schools=schools, postgres=postgres, say=(lambda m: None) if json_out else _say))
     print(json.dumps(result, indent=None if json_out else 2))
 
 

@@ -51,3 +51,14 @@ def pytest_sessionfinish(session, exitstatus):
         import asyncio
 
         asyncio.run(databases.drop(databases.TEMPLATE))
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole session (starting it costs seconds)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=512 * 1024 * 1024,
+             namespace="mealtwin", log_to_driver=False)
+    yield
+    ray.shutdown()

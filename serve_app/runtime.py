@@ -53,7 +53,7 @@ async def prepare_database(settings: Settings, say: Say = print, progress: Calla
 
 
 async def generate_schools_into(repo: SchoolRepository, n: int, seed: int, progress: Callable | None = None) -> int:
-    from cli.school_rows import to_rows
+    from serve_app.school_rows import to_rows
     from simulation.synthetic_schools import generate_schools
 
     table = await asyncio.to_thread(generate_schools, n, seed)

@@ -1,0 +1,1 @@
+"""Benchmarks behind `mealtwin bench ...`: each measures and returns one JSON-ready dict."""

@@ -1,0 +1,228 @@
+"""`mealtwin bench ingest`: a full Tamil Nadu school day through the real path (HTTP batch in,
+validated, durable in the log, folded by the shard actors), with the database's own insert rate
+measured in the same run as the floor, then a shard killed with SIGKILL and timed back."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import socket
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import httpx
+import psutil
+from sqlalchemy import MetaData, text
+
+from configs import Settings
+from db.engine import create_engine, is_sqlite
+from db.event_log import write_rows
+from db.tables import events as events_table
+
+BATCH = 5_000
+CONCURRENCY = 2
+TARGET_EVENTS = 43_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _fresh_postgres(admin_url: str, name: str = "mealtwin_bench") -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+
+
+def _school_day(settings: Settings, table) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
+    """The world's opening events (stock and funds), and at least one full school day after them."""
+    from simulation.world import World
+
+    world = World(table, seed=settings.feed.seed, start=dt.date.fromisoformat(settings.feed.start_date))
+    opening = world.opening_events()
+    day: list[dict] = []
+    while len(day) < TARGET_EVENTS:
+        day.extend(world.step_day())
+    return opening, day
+
+
+async def _post_all(client: httpx.AsyncClient, events: list[dict]) -> tuple[dict, list[float]]:
+    batches = [events[k : k + BATCH] for k in range(0, len(events), BATCH)]
+    totals = {"accepted": 0, "corrections": 0, "duplicates": 0, "rejected": 0}
+    latencies: list[float] = []
+    queue = list(reversed(batches))
+
+    async def worker() -> None:
+        while queue:
+            batch = queue.pop()
+            t = time.perf_counter()
+            response = await client.post("/api/v1/events", params={"results": "problems"}, json={"events": batch})
+            latencies.append(time.perf_counter() - t)
+            data = response.json()["data"]
+            for key in totals:
+                totals[key] += data[key]
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return totals, latencies
+
+
+async def _db_floor(database_url: str, rows: list[tuple]) -> float:
+    """Rows/s of the raw durable insert of the same rows, in the same batches, into a scratch copy
+    of the events table (same columns and indexes), with the same bulk path the log uses."""
+    engine = create_engine(database_url)
+    scratch = events_table.to_metadata(MetaData(), name="events_floor")
+    sqlite = is_sqlite(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(scratch.drop, checkfirst=True)
+        await conn.run_sync(scratch.create)
+    started = time.perf_counter()
+    for k in range(0, len(rows), BATCH):
+        async with engine.begin() as conn:
+            await write_rows(conn, "events_floor", rows[k : k + BATCH], sqlite=sqlite)
+    elapsed = time.perf_counter() - started
+    async with engine.begin() as conn:
+        await conn.run_sync(scratch.drop)
+    await engine.dispose()
+    return len(rows) / elapsed
+
+
+async def _log_rows(database_url: str) -> list[tuple]:
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        result = await conn.execute(text(
+            "SELECT seq, event_id, type, district, school_id, event_date, payload, received_at FROM events ORDER BY seq"))
+        rows = [tuple(r) for r in result.all()]
+    await engine.dispose()
+    return rows
+
+
+def _rss_mib() -> float:
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
+    """SIGKILL the largest shard, and time until it answers again, caught up with the log."""
+    statuses = await twin.cluster.check()
+    victim = max(statuses, key=lambda s: s["schools"])
+    shard = twin.cluster.shards[victim["shard"]]
+    killed = time.perf_counter()
+    os.kill(victim["pid"], signal.SIGKILL)
+    while True:
+        try:
+            status = await asyncio.wait_for(shard.status.remote(), 30)
+            if status["pid"] != victim["pid"]:
+                break
+        except Exception:  # noqa: BLE001 - restarting
+            await asyncio.sleep(0.05)
+    return {"recovery_s": round(time.perf_counter() - killed, 3), "replayed": status["replayed"],
+            "caught_up": status["applied_seq"] >= victim["applied_seq"], "schools": victim["schools"]}
+
+
+async def run(schools: int = 43_000, database_url: str | None = None, postgres: bool = False,
+              say: Callable[[str], None] = print) -> dict:
+    from serve_app.runtime import start_twin, stop_twin
+    from serve_app.school_rows import from_rows
+    from db.school_repository import SchoolRepository
+
+    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-")
+    if postgres:
+        database_url = await _fresh_postgres(os.environ.get("MEALTWIN_BENCH_POSTGRES_URL",
+                                                            "postgresql://postgres@127.0.0.1:5432/postgres"))
+    database_url = database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
+    settings = Settings(database_url=database_url, schools=schools, port=_free_port(), data_dir=workdir)
+    say(f"starting the twin on {database_url.split('://')[0]} with {schools:,} schools")
+    twin = await start_twin(settings, say)
+    try:
+        engine = create_engine(database_url)
+        table = from_rows(await SchoolRepository(engine).all())
+        await engine.dispose()
+        opening, day = await asyncio.to_thread(_school_day, settings, table)
+        async with httpx.AsyncClient(base_url=twin.base_url, timeout=300) as client:
+            say(f"warm-up: {len(opening):,} opening events")
+            await _post_all(client, opening)
+            say(f"ingesting {len(day):,} events of a school day, {BATCH:,} a batch, {CONCURRENCY} at a time")
+            started = time.perf_counter()
+            totals, latencies = await _post_all(client, day)
+            ready = (await client.get("/ready")).json()["data"]  # every shard has folded every batch
+            elapsed = time.perf_counter() - started
+            rss = _rss_mib()
+            resend, _ = await _post_all(client, day[:BATCH])
+        log_rows = await _log_rows(database_url)
+        sent_ids = {e["event_id"] for e in opening + day}
+        logged_ids = {r[1] for r in log_rows}
+        lost = len(sent_ids - logged_ids)
+        duplicated = len(log_rows) - len(logged_ids) + resend["accepted"] + resend["corrections"]
+        floor_rows = log_rows[-len(day):]
+        say("measuring the database's raw insert rate on the same rows")
+        db_rows_per_s = await _db_floor(database_url, floor_rows)
+        say("killing the largest shard with SIGKILL")
+        recovery = await _recovery(twin, twin.base_url)
+        state_ok = await _state_matches_log(twin, database_url)
+    finally:
+        stop_twin(twin)
+    events_per_s = len(day) / elapsed
+    return {
+        "database": database_url.split("+")[0].split(":")[0],
+        "schools": schools,
+        "events": len(day),
+        "events_per_s": round(events_per_s),
+        "db_insert_rows_per_s": round(db_rows_per_s),
+        "ratio_to_db_floor": round(events_per_s / db_rows_per_s, 3),
+        "batch_size": BATCH,
+        "batch_latency_median_s": round(statistics.median(latencies), 3),
+        "accepted": totals["accepted"], "corrections": totals["corrections"], "rejected": totals["rejected"],
+        "applied_seq_min": ready["shards"]["applied_seq_min"],
+        "recovery_s": recovery["recovery_s"],
+        "recovery_replayed_events": recovery["replayed"],
+        "lost": lost,
+        "duplicated": duplicated,
+        "state_matches_log": state_ok,
+        "rss_mib_total": round(rss),
+        "startup_s": round(twin.timings["startup_s"], 2),
+        "startup_breakdown_s": {k: round(v, 2) for k, v in twin.timings.items() if k != "startup_s"},
+        "shards": len(twin.cluster.shards),
+    }
+
+
+async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
+    """The live shards' district roll-ups equal a fresh in-process fold of the whole log."""
+    import numpy as np
+
+    from actors.district_shard import DistrictShard
+    from serve_app.services import open_shard_ports
+
+    ports = await open_shard_ports(database_url)
+
+    class _NoSnapshots:
+        async def latest(self, district: int) -> None:
+            return None
+
+    try:
+        for k, districts in enumerate(twin.cluster.placement):
+            live = await twin.cluster.shards[k].district_rows.remote()
+            reference = DistrictShard(districts, ports.directory, ports.enrolment, ports.event_log, _NoSnapshots())
+            await reference.recover()
+            if not np.allclose(live["rows"], reference.district_rows()["rows"]):
+                return False
+        return True
+    finally:
+        await ports.close()

@@ -1,0 +1,1 @@
+"""Risk model and demand forecaster: not built yet."""

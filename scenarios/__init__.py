@@ -1,0 +1,1 @@
+"""What-if scenarios over the twin (specs, Monte Carlo runner, comparison): not built yet."""
