@@ -1,6 +1,7 @@
-"""The FastAPI application: routes of the twin core (ingest, twin reads, health)."""
+"""The FastAPI application: routes of the twin core (ingest, twin reads, health).
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Serve pickles the routes into its replicas by value,
+and string annotations such as "Request" would no longer resolve there."""
 
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager

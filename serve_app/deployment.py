@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ray import serve
@@ -17,7 +18,9 @@ from serve_app.services import open_ray_services
 
 
 def build_app(settings: Settings) -> Application:
-    api = create_api(cors_origins=settings.cors_origins)
+    # The replica opens its services in the app's lifespan: Serve unpickles its own copy of `api`
+    # in each replica, so state set on this object here would never reach the one that serves.
+    api = create_api(functools.partial(open_ray_services, settings), cors_origins=settings.cors_origins)
 
     # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
     # queue a dashboard behind four others, so the limit comes from settings (default 256).
@@ -26,10 +29,9 @@ def build_app(settings: Settings) -> Application:
                       ray_actor_options={"num_cpus": 0}, health_check_period_s=5)
     @serve.ingress(api)
     class Api:
-        async def __init__(self, settings_json: str) -> None:
-            api.state.services = await open_ray_services(Settings.model_validate_json(settings_json))
+        pass
 
-    return Api.bind(settings.model_dump_json())
+    return Api.bind()
 
 
 def app_builder(args: dict[str, Any]) -> Application:
