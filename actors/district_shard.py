@@ -29,6 +29,7 @@ from twin.views import block_rollup, block_view, district_view, school_metrics, 
 log = logging.getLogger(__name__)
 
 _REPLAY_PAGE = 20_000
+GAP_WAIT_S = 2.0  # how long a batch after a gap waits for the batch before it
 
 
 class DistrictShard:
@@ -41,6 +42,7 @@ class DistrictShard:
         snapshots: SnapshotStore,
         snapshot_every_events: int = 50_000,
         snapshot_every_seconds: float = 60.0,
+        gap_wait_s: float = GAP_WAIT_S,
     ) -> None:
         self.districts = sorted(districts)
         self.directory = directory
@@ -52,14 +54,15 @@ class DistrictShard:
         self._every_seconds = snapshot_every_seconds
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
-        self._lock = asyncio.Lock()
+        self._gap_wait_s = gap_wait_s
+        self._turn = asyncio.Condition()  # one fold at a time, in log order
         self.events_applied = 0
 
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self, progress: Callable[[int], None] | None = None) -> int:
         """Load each district's latest snapshot, then replay the log after the oldest of them.
         Returns the number of log events replayed."""
-        async with self._lock:
+        async with self._turn:
             start = None
             for d_local, d in enumerate(self.districts):
                 found = await self._snapshots.latest(d)
@@ -104,18 +107,31 @@ class DistrictShard:
     # -- the write path ---------------------------------------------------------------------------
     async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
         """Fold a durable batch whose events lie in (after_seq, upto_seq]. Returns int8 outcomes
-        (`twin.kernels`), SKIPPED for events folded before."""
-        async with self._lock:
+        (`twin.kernels`), SKIPPED for events folded before.
+
+        Concurrent ingests append one after another but their batches may arrive here out of
+        order: a batch that follows a gap first waits briefly for the batch before it, which is
+        usually in flight, and reads the gap from the log only if that does not come."""
+        async with self._turn:
+            if after_seq > self.applied_seq:
+                try:
+                    await asyncio.wait_for(self._turn.wait_for(lambda: self.applied_seq >= after_seq),
+                                           self._gap_wait_s)
+                except TimeoutError:
+                    log.info("gap before seq %d not delivered in %.1fs: reading the log", after_seq + 1, self._gap_wait_s)
+            outcome = np.zeros(len(batch), np.int8)
             if upto_seq <= self.applied_seq:
-                return np.zeros(len(batch), np.int8)
+                return outcome
             if after_seq > self.applied_seq:
                 await self._catch_up(after_seq)
-            outcome = await asyncio.to_thread(apply_events, self.state, batch)
+            fresh = batch.seq > self.applied_seq
+            outcome[fresh] = await asyncio.to_thread(apply_events, self.state, batch.take(fresh))
             self.applied_seq = upto_seq
             self.events_applied += int(np.count_nonzero(outcome))
             self._since_snapshot += len(batch)
             if self._snapshot_due():
                 await self._write_snapshots()
+            self._turn.notify_all()
             return outcome
 
     def _snapshot_due(self) -> bool:
@@ -132,14 +148,15 @@ class DistrictShard:
 
     async def snapshot_now(self) -> int:
         """Write every hosted district's snapshot at the current position; returns that seq."""
-        async with self._lock:
+        async with self._turn:
             await self._write_snapshots()
             return self.applied_seq
 
     async def sync(self) -> int:
         """Fold whatever the log holds beyond `applied_seq` (e.g. after a lost delivery)."""
-        async with self._lock:
+        async with self._turn:
             await self._catch_up(None)
+            self._turn.notify_all()
             return self.applied_seq
 
     # -- reads ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "mealtwin"
 STATE_ACTOR = "state-twin"
-_PUSH_DELAY_S = 0.2  # roll-ups pushed to the state twin at most this often per shard
+_PUSH_DELAY_S = 1.0  # roll-ups pushed to the state twin at most this often per shard (each costs ~10 ms)
 
 
 def shard_name(k: int) -> str:

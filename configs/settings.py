@@ -13,17 +13,20 @@ class Placement(BaseModel):
     """How district twins are packed into shard actors."""
 
     mode: Literal["auto", "per_district", "packed"] = "auto"
-    shards: int = Field(default=4, ge=1, le=38, description="shard actors when packed")
+    shards: int | None = Field(default=None, ge=1, le=38,
+                               description="shard actors when packed (default: one per CPU, at least 2)")
 
     def shard_count(self, n_districts: int = 38) -> int:
         """One actor per district, unless packed: `auto` packs on machines with fewer than 16 CPUs,
-        where 38 actor processes (~90 MiB each) would cost more than they give."""
-        per_district = self.mode == "per_district" or (self.mode == "auto" and (os.cpu_count() or 1) >= 16)
-        return n_districts if per_district else min(self.shards, n_districts)
+        where 38 actor processes (~300 MiB each with numba loaded) would cost more than they give."""
+        cpus = os.cpu_count() or 1
+        if self.mode == "per_district" or (self.mode == "auto" and cpus >= 16):
+            return n_districts
+        return min(self.shards or max(2, cpus), n_districts)
 
 
 class SnapshotPolicy(BaseModel):
-    every_events: int = Field(default=50_000, ge=1, description="snapshot a district after this many new events")
+    every_events: int = Field(default=100_000, ge=1, description="snapshot a district after this many new events")
     every_seconds: float = Field(default=60.0, gt=0, description="... or after this long with any new event")
 
 
@@ -45,7 +48,7 @@ class Settings(BaseSettings):
     ray_object_store_mib: int = 512
     host: str = "127.0.0.1"
     port: int = 8000
-    serve_replicas: int = 1
+    serve_replicas: int = 2
     max_ongoing_requests: int = 256
     max_events_per_request: int = 50_000
     apply_timeout_s: float = 30.0

@@ -55,10 +55,16 @@ class SqlEventLog:
         return AppendResult(after, seq, seqs)
 
     async def _known_ids(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
+        """Which of `ids` the log already holds. On the driver's own connection: SQLAlchemy's
+        expanding IN would compile thousands of bound parameters on every append."""
+        raw = (await conn.get_raw_connection()).driver_connection
+        if not self._sqlite:
+            return {r[0] for r in await raw.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", ids)}
         known: set[str] = set()
         for k in range(0, len(ids), _ID_CHUNK):
-            query = select(events.c.event_id).where(events.c.event_id.in_(ids[k : k + _ID_CHUNK]))
-            known.update((await conn.execute(query)).scalars())
+            chunk = ids[k : k + _ID_CHUNK]
+            cursor = await raw.execute(f"SELECT event_id FROM events WHERE event_id IN ({', '.join('?' * len(chunk))})", chunk)
+            known.update(r[0] for r in await cursor.fetchall())
         return known
 
     async def _write(self, conn: AsyncConnection, rows: Sequence[LogRow], first_seq: int) -> None:

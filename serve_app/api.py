@@ -95,8 +95,11 @@ def _routes() -> APIRouter:
         services = _services(request)
         body = await request.body()
         out = await services.ingest.ingest(body, all_results=results == "all")
+        timings = out.pop("timings_ms")
         message = f"{out['accepted']} accepted, {out['corrections']} corrections, {out['duplicates']} duplicates, {out['rejected']} rejected"
-        return ok(out, message, status_code=200 if out["rejected"] < out["received"] else 422)
+        response = ok(out, message, status_code=200 if out["rejected"] < out["received"] else 422)
+        response.headers["Server-Timing"] = ", ".join(f"{k};dur={v}" for k, v in timings.items())
+        return response
 
     @r.get(f"{API}/events", tags=["events"], summary="A school's events, newest first")
     async def list_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
 
 import numpy as np
 import orjson
@@ -22,15 +22,6 @@ from twin.ports import EventLog, LogRow
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class IngestCounts:
-    received: int = 0
-    accepted: int = 0
-    corrections: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-
-
 class IngestService:
     def __init__(self, event_log: EventLog, directory: Directory, router: ShardRouter,
                  max_events: int, apply_timeout_s: float = 30.0) -> None:
@@ -43,20 +34,23 @@ class IngestService:
     async def ingest(self, body: bytes, all_results: bool = True) -> dict:
         """Ingest `{"events": [...]}`. Returns counts and per-event results (all of them, or only
         those not plainly accepted when `all_results` is false)."""
+        clock = _Stopwatch()
         items = _parse_body(body, self._max_events)
-        events, results = await asyncio.to_thread(self._validate, items)
+        events, rejections = await asyncio.to_thread(self._validate, items)
+        clock.lap("validate")
         valid = [i for i, e in enumerate(events) if e is not None]
         batch, errors = await asyncio.to_thread(encode, [events[i] for i in valid], self._directory)
-        rows, keep = [], []
-        for j, i in enumerate(valid):
-            if errors[j]:
-                results[i] = _rejected(items[i], "UNKNOWN_REFERENCE", errors[j])
-                continue
-            keep.append(j)
-            e = events[i]
-            rows.append(LogRow(e.event_id, e.type, int(batch.district[j]), getattr(e, "school_id", None), e.date,
-                               orjson.dumps(items[i]).decode()))
+        keep = [j for j, err in enumerate(errors) if err is None]
+        for j, err in enumerate(errors):
+            if err is not None:
+                rejections[valid[j]] = _rejected(items[valid[j]], "UNKNOWN_REFERENCE", err)
+        logged = [valid[j] for j in keep]  # item index of each row sent to the log
+        rows = [LogRow(events[i].event_id, events[i].type, int(batch.district[j]), getattr(events[i], "school_id", None),
+                       events[i].date, orjson.dumps(items[i]).decode()) for i, j in zip(logged, keep)]
+        clock.lap("encode")
         appended = await self._log.append(rows)
+        clock.lap("log")
+
         seqs = np.array(appended.seqs, np.int64)
         batch = batch.take(np.array(keep, np.int64))
         batch.seq[:] = seqs
@@ -70,30 +64,40 @@ class IngestService:
             except (TimeoutError, asyncio.TimeoutError):
                 applied = False  # durable; the shard catches up from the log
                 log.warning("shards did not confirm seq %d..%d in time", appended.after_seq + 1, appended.upto_seq)
-        for j, k in enumerate(keep):
-            i = valid[k]
-            event_id = events[i].event_id
-            if seqs[j] == 0:
-                results[i] = {"event_id": event_id, "status": "duplicate"}
-            elif outcome[j] == TOO_OLD:
-                results[i] = {"event_id": event_id, "status": "rejected", "seq": int(seqs[j]), "error": {
-                    "code": "TOO_OLD", "message": "attendance for a date older than the twin's correction window; "
-                                                  "logged but not applied"}}
-            else:
-                status = "correction" if outcome[j] == CORRECTION else "accepted"
-                results[i] = {"event_id": event_id, "status": status, "seq": int(seqs[j])}
-        counts = IngestCounts(received=len(items))
-        for r in results:
-            setattr(counts, _COUNTER[r["status"]], getattr(counts, _COUNTER[r["status"]]) + 1)
-        shown = results if all_results else [dict(r, index=i) for i, r in enumerate(results)
-                                             if r["status"] != "accepted"]
-        return {**counts.__dict__, "applied": applied, "results": shown}
+        clock.lap("apply")
+
+        status = np.full(len(items), _REJECTED, np.int8)
+        status[logged] = np.select([~fresh, outcome == TOO_OLD, outcome == CORRECTION], [_DUPLICATE, _TOO_OLD, _CORRECTION],
+                                   _ACCEPTED)
+        item_seq = np.zeros(len(items), np.int64)
+        item_seq[logged] = seqs
+        counts = np.bincount(status, minlength=len(_STATUS))
+        shown = range(len(items)) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
+        results = [self._result(i, items, events, rejections, int(status[i]), int(item_seq[i]), not all_results)
+                   for i in shown]
+        return {"received": len(items), "accepted": int(counts[_ACCEPTED]), "corrections": int(counts[_CORRECTION]),
+                "duplicates": int(counts[_DUPLICATE]), "rejected": int(counts[_REJECTED] + counts[_TOO_OLD]),
+                "applied": applied, "results": results, "timings_ms": clock.laps_ms}
+
+    @staticmethod
+    def _result(i: int, items: list, events: list, rejections: list, status: int, seq: int, with_index: bool) -> dict:
+        if status == _REJECTED:
+            result = rejections[i]
+        elif status == _TOO_OLD:
+            result = {"event_id": events[i].event_id, "status": "rejected", "seq": seq, "error": {
+                "code": "TOO_OLD",
+                "message": "attendance for a date older than the twin's correction window; logged but not applied"}}
+        else:
+            result = {"event_id": events[i].event_id, "status": _STATUS[status]}
+            if status != _DUPLICATE:
+                result["seq"] = seq
+        return {**result, "index": i} if with_index else result
 
     def _validate(self, items: list) -> tuple[list, list]:
-        """Validated events (None where invalid) and results holding the rejections so far."""
-        results: list = [None] * len(items)
+        """Validated events (None where invalid) and, per item, its rejection (None if valid)."""
+        rejections: list = [None] * len(items)
         try:
-            return list(event_list_adapter.validate_python(items)), results
+            return list(event_list_adapter.validate_python(items)), rejections
         except ValidationError:
             pass  # at least one is bad: find which, one by one
         events: list = []
@@ -102,11 +106,26 @@ class IngestService:
                 events.append(event_adapter.validate_python(item))
             except ValidationError as exc:
                 events.append(None)
-                results[i] = _rejected(item, "VALIDATION_ERROR", _describe(exc), _fields(exc))
-        return events, results
+                rejections[i] = _rejected(item, "VALIDATION_ERROR", _describe(exc), _fields(exc))
+        return events, rejections
 
 
-_COUNTER = {"accepted": "accepted", "correction": "corrections", "duplicate": "duplicates", "rejected": "rejected"}
+class _Stopwatch:
+    """Milliseconds spent in each stage, for the `Server-Timing` header."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps_ms: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps_ms[name] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+
+# Per-event status codes while a batch is summarised; TOO_OLD is reported as a rejection.
+_ACCEPTED, _CORRECTION, _DUPLICATE, _REJECTED, _TOO_OLD = range(5)
+_STATUS = ("accepted", "correction", "duplicate", "rejected", "rejected")
 
 
 def _parse_body(body: bytes, max_events: int) -> list:

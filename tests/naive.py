@@ -86,3 +86,13 @@ def naive_rollup(group, values, n_groups) -> np.ndarray:  # noqa: ANN001
     for i in range(len(group)):
         out[group[i]] += values[i]
     return out
+
+
+def naive_rice_need(hist_meals, enrolment) -> np.ndarray:  # noqa: ANN001
+    """Mean rice over days with any meal, school by school; the enrolment at the norm if none."""
+    rice = RATION_PER_MEAL[0]
+    out = []
+    for meals, enrolled in zip(hist_meals.tolist(), enrolment.tolist()):
+        days = [sum(m * r for m, r in zip(day, rice)) for day in meals if sum(day) > 0]
+        out.append(sum(days) / len(days) if days else sum(e * r for e, r in zip(enrolled, rice)))
+    return np.array(out)

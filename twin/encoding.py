@@ -22,7 +22,7 @@ from twin import events as ev
 from twin import geography
 from twin.batch import EventBatch
 from twin.directory import Directory
-from twin.norms import day_number
+from twin.norms import EPOCH, day_number
 
 _ADJUST_CODES = {r: i for i, r in enumerate(ev.StockAdjustmentReason, start=1)}
 _CLOSURE_CODES = {r: i for i, r in enumerate(ev.ClosureReason, start=1)}
@@ -33,43 +33,76 @@ NO_MEAL_REASONS = {i: r for r, i in ev.NO_MEAL_REASON_CODES.items()}
 
 def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch, list[str | None]]:
     """Encode `events` in order. Returns the batch (one row per event) and, per event, None or the
-    reason it cannot be applied (an unknown school, district or block); such rows have kind 0."""
+    reason it cannot be applied (an unknown school, district or block); such rows have kind 0.
+
+    Column-wise: one pass per column and one per event type, since a day's batch is tens of
+    thousands of events and a per-event Python body would dominate ingest."""
     n = len(events)
     batch = EventBatch.empty(n)
     errors: list[str | None] = [None] * n
-    school_ids = np.array([_school_key(e) for e in events], dtype=np.int64)
-    school_idx = directory.lookup(school_ids) if n else np.zeros(0, np.int32)
-    v = batch.values
-    for i, e in enumerate(events):
-        try:
-            district, block, school = _place(e, int(school_idx[i]), directory)
-        except KeyError as exc:
-            errors[i] = str(exc.args[0])
-            continue
-        batch.kind[i] = ev.EVENT_KINDS[e.type]
-        batch.school[i], batch.block[i], batch.district[i] = school, block, district
-        batch.day[i] = batch.day_end[i] = day_number(e.date)
-        match e:
-            case ev.AttendanceReported():
-                m = e.meals_served
-                v[i, :5] = (e.present, m.primary, m.upper_primary, m.secondary,
-                            ev.NO_MEAL_REASON_CODES[e.no_meal_reason] if e.no_meal_reason else 0)
-            case ev.StockDelivered():
-                v[i, :4] = (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs)
-            case ev.StockAdjusted():
-                v[i, :5] = (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs, _ADJUST_CODES[e.reason])
-            case ev.FundsReleased() | ev.FundsUtilised():
-                v[i, 0] = e.amount_inr
-            case ev.InspectionDone():
-                v[i, :2] = (e.score, float(e.issues_found))
-            case ev.ShortageReported():
-                v[i, 0] = _SHORTAGE_CODES[e.item]
-            case ev.SchoolClosed():
-                v[i, 0] = _CLOSURE_CODES[e.reason]
-                batch.day_end[i] = day_number(e.date_to)
-            case ev.EnrolmentUpdated():
-                v[i, :3] = (e.primary, e.upper_primary, e.secondary)
+    if n == 0:
+        return batch, errors
+    types = [e.type for e in events]
+    by_type: dict[str, list[int]] = {}
+    for i, t in enumerate(types):
+        by_type.setdefault(t, []).append(i)
+
+    batch.kind[:] = np.fromiter((ev.EVENT_KINDS[t] for t in types), np.int8, n)
+    batch.day[:] = np.fromiter((e.date.toordinal() for e in events), np.int32, n) - _EPOCH_ORDINAL
+    batch.day_end[:] = batch.day
+    school_ids = np.fromiter((_school_key(e) for e in events), np.int64, n)
+    school = directory.lookup(school_ids)
+    known = school >= 0
+    batch.school[known] = school[known]
+    batch.block[known] = directory.school_block[school[known]]
+    batch.district[known] = directory.school_district[school[known]]
+    for i in np.flatnonzero((school_ids >= 0) & ~known):
+        errors[i] = f"unknown school_id {events[i].school_id}"
+    # Only these types may name a district or block; place them one by one (they are few).
+    for i in by_type.get("funds_released", []) + by_type.get("school_closed", []):
+        if errors[i] is None:
+            try:
+                batch.district[i], batch.block[i], batch.school[i] = _place(events[i], int(school[i]), directory)
+            except KeyError as exc:
+                errors[i] = str(exc.args[0])
+
+    for t, rows in by_type.items():
+        values = _VALUES[t]
+        batch.values[rows, : values.width] = np.array([values.of(events[i]) for i in rows], np.float64)
+    for i in by_type.get("school_closed", []):
+        batch.day_end[i] = day_number(events[i].date_to)
+
+    bad = np.array([e is not None for e in errors])
+    if bad.any():
+        batch.kind[bad], batch.school[bad], batch.block[bad], batch.district[bad] = 0, -1, -1, -1
     return batch, errors
+
+
+class _Values:
+    """How one event type fills its `values` slots: `of(event)` gives the first `width` of them."""
+
+    def __init__(self, width: int, of) -> None:  # noqa: ANN001
+        self.width, self.of = width, of
+
+
+def _attendance(e: ev.AttendanceReported) -> tuple:
+    m = e.meals_served
+    reason = ev.NO_MEAL_REASON_CODES[e.no_meal_reason] if e.no_meal_reason else 0
+    return e.present, m.primary, m.upper_primary, m.secondary, reason
+
+
+_VALUES = {
+    "attendance_reported": _Values(5, _attendance),
+    "stock_delivered": _Values(4, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs)),
+    "stock_adjusted": _Values(5, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs, _ADJUST_CODES[e.reason])),
+    "funds_released": _Values(1, lambda e: (e.amount_inr,)),
+    "funds_utilised": _Values(1, lambda e: (e.amount_inr,)),
+    "inspection_done": _Values(2, lambda e: (e.score, float(e.issues_found))),
+    "shortage_reported": _Values(1, lambda e: (_SHORTAGE_CODES[e.item],)),
+    "school_closed": _Values(1, lambda e: (_CLOSURE_CODES[e.reason],)),
+    "enrolment_updated": _Values(3, lambda e: (e.primary, e.upper_primary, e.secondary)),
+}
+_EPOCH_ORDINAL = EPOCH.toordinal()
 
 
 def _school_key(e: ev.Event) -> int:

@@ -169,3 +169,36 @@ def _rollup(group, values, n_groups):
         for j in range(values.shape[1]):
             out[g, j] += values[i, j]
     return out
+
+
+def rice_need_per_day(hist_meals: np.ndarray, enrolment: np.ndarray) -> np.ndarray:
+    """float64 [n]: rice (kg) each school uses on a school day: the mean over the days with meals in
+    its kept history (hist_meals int32 [n, W, 3], meals by band), or its enrolment (int32 [n, 3])
+    at the norm when it has served none. Runs on every roll-up, so it is a kernel."""
+    rice = np.ascontiguousarray(RATION_PER_MEAL[0], dtype=np.float64)
+    return _rice_need(np.ascontiguousarray(hist_meals), np.ascontiguousarray(enrolment), rice)
+
+
+@njit(cache=True, nogil=True)
+def _rice_need(hist_meals, enrolment, rice):
+    n, w, bands = hist_meals.shape
+    out = np.empty(n)
+    for i in range(n):
+        used = 0.0
+        days = 0
+        for j in range(w):
+            kg = 0.0
+            served = 0
+            for b in range(bands):
+                kg += hist_meals[i, j, b] * rice[b]
+                served += hist_meals[i, j, b]
+            if served > 0:
+                used += kg
+                days += 1
+        if days > 0:
+            out[i] = used / days
+        else:
+            out[i] = 0.0
+            for b in range(bands):
+                out[i] += enrolment[i, b] * rice[b]
+    return out

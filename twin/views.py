@@ -6,8 +6,8 @@ import numpy as np
 
 from twin.encoding import NO_MEAL_REASONS, SHORTAGE_ITEMS
 from twin.events import ClosureReason
-from twin.kernels import rollup
-from twin.norms import RATION_PER_MEAL, day_date
+from twin.kernels import rice_need_per_day, rollup
+from twin.norms import day_date
 from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
 
 # Columns of the per-school metric matrix that roll up by summation.
@@ -40,19 +40,6 @@ def school_metrics(state: ShardState) -> np.ndarray:
     out[:, _M["meal_cost_inr"]] = state.funds[:, MEAL_COST]
     out[:, _M["other_utilised_inr"]] = state.funds[:, OTHER_UTILISED]
     return out
-
-
-def rice_need_per_day(hist_meals: np.ndarray, enrolment: np.ndarray) -> np.ndarray:
-    """Rice (kg) each school uses on a school day: the mean over the meal days in its kept history
-    (hist_meals [n, W, 3]), or its enrolment [n, 3] at the norm when it has reported none."""
-    rice = RATION_PER_MEAL[0]
-    served = hist_meals.sum(axis=2) > 0  # [n, W]
-    used = (hist_meals * rice).sum(axis=2)  # kg per slot
-    days = served.sum(axis=1)
-    at_enrolment = enrolment @ rice
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_used = np.where(days > 0, used.sum(axis=1) / np.maximum(days, 1), at_enrolment)
-    return mean_used
 
 
 def _summary(row: np.ndarray) -> dict:

@@ -1,6 +1,8 @@
 """A shard folds durable batches exactly once, whatever the delivery, and recovers from snapshot
 and log to the same state."""
 
+import asyncio
+
 import numpy as np
 import orjson
 
@@ -42,13 +44,41 @@ async def test_late_and_repeated_delivery_folds_each_event_once(seeded_url):
     await in_order.apply(*first)
     await in_order.apply(*second)
 
-    shuffled = _shard(ports)
-    await shuffled.apply(*second)  # arrives first: the gap is read from the log
+    shuffled = _shard(ports, gap_wait_s=0.01)
+    await shuffled.apply(*second)  # arrives first, and the first never comes: the gap is read from the log
     skipped = await shuffled.apply(*first)  # arrives late: already folded
     again = await shuffled.apply(*second)  # arrives twice
     assert not skipped.any() and not again.any()
     assert shuffled.applied_seq == in_order.applied_seq == second[2]
     assert_same(in_order, shuffled)
+    await ports.close()
+
+
+async def test_a_batch_overtaken_in_flight_is_awaited_not_read_from_the_log(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    first = await _append(ports, random_events(ports.directory, 300, seed=1))
+    second = await _append(ports, random_events(ports.directory, 300, seed=2))
+    in_order = _shard(ports)
+    await in_order.apply(*first)
+    await in_order.apply(*second)
+
+    class CountingLog:
+        reads = 0
+
+        def __getattr__(self, name):
+            return getattr(ports.event_log, name)
+
+        async def read(self, *args, **kw):
+            CountingLog.reads += 1
+            return await ports.event_log.read(*args, **kw)
+
+    overtaken = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, CountingLog(), ports.snapshots)
+    late = asyncio.create_task(overtaken.apply(*second))
+    await asyncio.sleep(0.05)
+    early = await overtaken.apply(*first)
+    assert (await late).any() and early.any()  # both folded their own events
+    assert CountingLog.reads == 0
+    assert_same(in_order, overtaken)
     await ports.close()
 
 

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fixtures.builders import random_batch, small_directory
-from tests.naive import naive_fold, naive_rollup
+from tests.naive import naive_fold, naive_rice_need, naive_rollup
 from twin.batch import EventBatch
-from twin.kernels import APPLIED, CORRECTION, SKIPPED, TOO_OLD, apply_events, rollup
+from twin.kernels import APPLIED, CORRECTION, SKIPPED, TOO_OLD, apply_events, rice_need_per_day, rollup
 from twin.state import HISTORY_DAYS, NO_DAY, ShardState
 
 DIRECTORY, ENROLMENT = small_directory()
@@ -111,3 +111,12 @@ def test_rollup_matches_naive_sums():
     np.testing.assert_allclose(rollup(group, values, 17), naive_rollup(group, values, 17))
     with pytest.raises(ValueError):
         rollup(group, values, 5)
+
+
+def test_rice_need_matches_the_naive_mean_over_meal_days():
+    rng = np.random.default_rng(3)
+    hist_meals = rng.integers(0, 50, size=(200, 35, 3)).astype(np.int32)
+    hist_meals[rng.random((200, 35)) < 0.4] = 0  # days without meals do not count
+    hist_meals[:5] = 0  # never served: falls back to the enrolment
+    enrolment = rng.integers(0, 120, size=(200, 3)).astype(np.int32)
+    np.testing.assert_allclose(rice_need_per_day(hist_meals, enrolment), naive_rice_need(hist_meals, enrolment))
