@@ -128,7 +128,7 @@ def _cpu_seconds() -> dict[int, tuple[str, float]]:
     for p in [me, *me.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            out[p.pid] = (p.name().removeprefix("ray::"), t.user + t.system)
+            out[p.pid] = (p.name().removeprefix("ray::").split(".")[0], t.user + t.system)
         except psutil.Error:
             pass
     return out

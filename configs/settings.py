@@ -26,7 +26,7 @@ class Placement(BaseModel):
 
 
 class SnapshotPolicy(BaseModel):
-    every_events: int = Field(default=100_000, ge=1, description="snapshot a district after this many new events")
+    every_events: int = Field(default=50_000, ge=1, description="snapshot a district after this many new events")
     every_seconds: float = Field(default=60.0, gt=0, description="... or after this long with any new event")
 
 

@@ -8,6 +8,7 @@ on this to detect and fill gaps.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
@@ -19,6 +20,7 @@ from db.tables import events
 from twin.ports import AppendResult, LogRow
 
 _APPEND_LOCK_KEY = 0x6D65616C  # PostgreSQL advisory lock key ("meal")
+_GROUP_ROWS = 50_000  # most rows committed in one group
 _ID_CHUNK = 5_000  # event ids per duplicate look-up (under SQLite's bound-parameter limit)
 COLUMNS = ("seq", "event_id", "type", "district", "school_id", "event_date", "payload", "received_at")
 
@@ -27,32 +29,76 @@ class SqlEventLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = is_sqlite(engine)
+        self._waiting: list[tuple[Sequence[LogRow], asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
 
     async def append(self, rows: Sequence[LogRow]) -> AppendResult:
-        """Make `rows` durable in one transaction and return once committed (on SQLite, fsynced).
-        A row whose event_id is already in the log, or earlier in `rows`, is not written (seq 0)."""
+        """Make `rows` durable and return once committed (on SQLite, fsynced). A row whose event_id
+        is already in the log, or earlier in `rows`, is not written (seq 0).
+
+        Group commit: appends that arrive while a transaction is in progress wait for it and then
+        go together in the next one, so concurrent requests share a lock, a look-up and a commit
+        instead of queueing on the database's write lock one by one."""
         if not rows:
             return AppendResult(0, 0, [])
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_groups())
+        return await asyncio.shield(done)  # a caller that gives up does not undo a commit under way
+
+    async def _write_groups(self) -> None:
+        while self._waiting:
+            group, size = [], 0
+            while self._waiting and (not group or size + len(self._waiting[0][0]) <= _GROUP_ROWS):
+                group.append(self._waiting.pop(0))
+                size += len(group[-1][0])
+            try:
+                results = await self._append_group([rows for rows, _ in group])
+            except Exception as exc:  # noqa: BLE001 - handed to the waiters
+                if len(group) > 1:  # one bad append must not fail the others: retry each alone
+                    self._waiting[:0] = [(rows, done) for rows, done in group]
+                    await self._write_alone(len(group))
+                    continue
+                results = [exc]
+            for (_, done), result in zip(group, results):
+                _settle(done, result)
+
+    async def _write_alone(self, n: int) -> None:
+        """Commit the first `n` waiting appends one transaction each."""
+        for _ in range(n):
+            rows, done = self._waiting.pop(0)
+            try:
+                result = (await self._append_group([rows]))[0]
+            except Exception as exc:  # noqa: BLE001 - handed to the waiter
+                result = exc
+            _settle(done, result)
+
+    async def _append_group(self, group: list[Sequence[LogRow]]) -> list[AppendResult]:
+        """One transaction for several appends, numbered in arrival order."""
         async with self._engine.connect() as conn:
             if self._sqlite:
                 conn = await conn.execution_options(immediate=True)
             async with conn.begin():
                 if not self._sqlite:
                     await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
-                known = await self._known_ids(conn, [r.event_id for r in rows])
-                after = int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
-                seqs, fresh, seq = [], [], after
-                for r in rows:
-                    if r.event_id in known:
-                        seqs.append(0)
-                        continue
-                    known.add(r.event_id)
-                    seq += 1
-                    seqs.append(seq)
-                    fresh.append(r)
+                known = await self._known_ids(conn, [r.event_id for rows in group for r in rows])
+                first = seq = int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
+                results, fresh = [], []
+                for rows in group:
+                    after, seqs = seq, []
+                    for r in rows:
+                        if r.event_id in known:
+                            seqs.append(0)
+                            continue
+                        known.add(r.event_id)
+                        seq += 1
+                        seqs.append(seq)
+                        fresh.append(r)
+                    results.append(AppendResult(after, seq, seqs))
                 if fresh:
-                    await self._write(conn, fresh, after + 1)
-        return AppendResult(after, seq, seqs)
+                    await self._write(conn, fresh, first + 1)
+        return results
 
     async def _known_ids(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         """Which of `ids` the log already holds. On the driver's own connection: SQLAlchemy's
@@ -114,6 +160,15 @@ class SqlEventLog:
             query = query.where(events.c.seq < before_seq)
         async with self._engine.connect() as conn:
             return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+
+def _settle(done: asyncio.Future, result: AppendResult | Exception) -> None:
+    if done.done():
+        return
+    if isinstance(result, Exception):
+        done.set_exception(result)
+    else:
+        done.set_result(result)
 
 
 async def write_rows(conn: AsyncConnection, table: str, records: list[tuple], *, sqlite: bool) -> None:

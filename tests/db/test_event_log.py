@@ -47,3 +47,18 @@ async def test_concurrent_appends_commit_in_seq_order(database_url):
         assert after == previous_end and first == after + 1 and last == after + 50
         previous_end = last
     await engine.dispose()
+
+
+async def test_concurrent_appends_of_one_id_write_it_once_and_one_failure_fails_no_other(database_url):
+    engine = create_engine(database_url)
+    log = SqlEventLog(engine)
+    first, second = await asyncio.gather(log.append(rows(["x", "y"])), log.append(rows(["y", "z"])))
+    assert first.seqs == [1, 2] and second.seqs == [0, 3] and await log.count() == 3
+
+    too_long = LogRow("w" * 65, "inspection_done", 0, "33010100100", dt.date(2025, 7, 1), "{}")  # id column: 64
+    good, bad = await asyncio.gather(log.append(rows(["p"])), log.append([too_long]), return_exceptions=True)
+    assert good.seqs == [4]
+    if not database_url.startswith("sqlite"):  # SQLite does not enforce VARCHAR lengths
+        assert isinstance(bad, Exception) and await log.count() == 4
+    assert (await log.append(rows(["q"]))).seqs[0] > 4  # the log still works after a failed group
+    await engine.dispose()
