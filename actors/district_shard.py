@@ -54,6 +54,7 @@ class DistrictShard:
         self._every_seconds = snapshot_every_seconds
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
+        self._snapshot_task: asyncio.Task | None = None
         self._gap_wait_s = gap_wait_s
         self._turn = asyncio.Condition()  # one fold at a time, in log order
         self.events_applied = 0
@@ -140,17 +141,31 @@ class DistrictShard:
         return self._since_snapshot > 0 and time.monotonic() - self._last_snapshot >= self._every_seconds
 
     async def _write_snapshots(self) -> None:
-        for d_local, d in enumerate(self.districts):
-            data = await asyncio.to_thread(lambda: snapshot.dumps(self.state.district_part(d_local, self.applied_seq)))
-            await self._snapshots.save(d, self.applied_seq, data)
+        """Copy every hosted district's columns now (cheap, under the fold lock) and compress and
+        store them in the background, so ingest does not wait for a snapshot."""
+        seq = self.applied_seq
+        parts = [(d, self.state.district_part(d_local, seq)) for d_local, d in enumerate(self.districts)]
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
+        previous = self._snapshot_task
+        self._snapshot_task = asyncio.create_task(self._store_snapshots(parts, seq, previous))
+
+    async def _store_snapshots(self, parts: list, seq: int, previous: asyncio.Task | None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)  # snapshots land in seq order
+        try:
+            for d, part in parts:
+                await self._snapshots.save(d, seq, await asyncio.to_thread(snapshot.dumps, part))
+        except Exception:  # noqa: BLE001 - the log still holds everything; the next snapshot retries
+            log.exception("snapshot at seq %d failed", seq)
 
     async def snapshot_now(self) -> int:
-        """Write every hosted district's snapshot at the current position; returns that seq."""
+        """Write every hosted district's snapshot at the current position; returns that seq once stored."""
         async with self._turn:
             await self._write_snapshots()
-            return self.applied_seq
+            task = self._snapshot_task
+        await task
+        return self.applied_seq
 
     async def sync(self) -> int:
         """Fold whatever the log holds beyond `applied_seq` (e.g. after a lost delivery)."""

@@ -37,20 +37,25 @@ def _say(message: str) -> None:
 def up(
     feed: bool = typer.Option(True, help="run the live feed of every school in Tamil Nadu"),
     days: int = typer.Option(0, help="stop the feed after this many simulated days (0: run until Ctrl-C)"),
+    api: bool = typer.Option(True, help="serve the API here (--no-api: only the shards, for `serve deploy "
+                                        "configs/serve.yaml` against this Ray)"),
 ) -> None:
     """Set up (migrate, generate schools if none) and run the twin: shards on Ray, the API on Ray
     Serve, and the live feed."""
     _logging(logging.WARNING)
     settings = Settings()
-    asyncio.run(_up(settings, feed, days or None))
+    asyncio.run(_up(settings, feed and api, days or None, api))
 
 
-async def _up(settings: Settings, feed: bool, days: int | None) -> None:
+async def _up(settings: Settings, feed: bool, days: int | None, api: bool = True) -> None:
     from serve_app.runtime import start_twin, stop_twin
 
-    twin = await start_twin(settings, _say)
-    _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
-         f"state {twin.base_url}/api/v1/twin/state")
+    twin = await start_twin(settings, _say, serve_api=api)
+    if api:
+        _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
+             f"state {twin.base_url}/api/v1/twin/state")
+    else:
+        _say(f"shards ready in {twin.timings['startup_s']:.1f}s; deploy the API with `serve deploy configs/serve.yaml`")
     tasks = [asyncio.create_task(_watch(twin))]
     try:
         if feed:

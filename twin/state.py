@@ -109,13 +109,13 @@ class ShardState:
 
     # -- snapshots: one per district, so they survive a change of placement ------------------------
     def district_part(self, d_local: int, seq: int) -> dict[str, np.ndarray]:
-        """The columns of one hosted district (its schools, blocks and own row), as folded up to
-        log position `seq`."""
+        """Copies of the columns of one hosted district (its schools, blocks and own row), as folded
+        up to log position `seq`; copies, since a snapshot is stored while folding goes on."""
         schools = self.school_block_district() == d_local
         blocks = self.block_district == d_local
         part = {f"s.{name}": getattr(self, name)[schools] for name in SCHOOL_COLUMNS}
         part |= {f"b.{name}": getattr(self, name)[blocks] for name in ("block_global", "block_funds")}
-        part["d.district_funds"] = self.district_funds[d_local]
+        part["d.district_funds"] = self.district_funds[d_local].copy()
         part["d.district_applied_seq"] = np.array([seq], np.int64)
         part["today"] = self.today.copy()
         return part
