@@ -45,6 +45,7 @@ class ShardHost:
         self.replayed = await self.shard.recover()
         self.recovery_s = time.monotonic() - started
         self._state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
+        self._state.shard_started.remote(shard_id, os.getpid())
         self._push_pending = False
         await self._push_now()
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
@@ -160,6 +161,9 @@ class TwinCluster:
 
     async def twin_state(self) -> dict:
         return await self.state.state.remote()
+
+    async def shard_restarts(self) -> dict[int, int]:
+        return await self.state.restarts.remote()
 
     def kill(self) -> None:
         for actor in [*self.shards, self.state]:

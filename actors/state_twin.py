@@ -18,6 +18,18 @@ class StateTwin:
         self._views: dict[int, dict] = {}
         self._today = -1
         self._applied_seq: dict[int, int] = {}  # per shard
+        self._shard_pids: dict[int, int] = {}
+        self._restarts: dict[int, int] = {}
+
+    def shard_started(self, shard: int, pid: int) -> None:
+        """A shard actor came up; a second start of the same shard is a restart (crash, kill -9)."""
+        if shard in self._shard_pids and self._shard_pids[shard] != pid:
+            self._restarts[shard] = self._restarts.get(shard, 0) + 1
+        self._shard_pids[shard] = pid
+
+    def restarts(self) -> dict[int, int]:
+        """Restarts per shard since this state twin started."""
+        return {k: self._restarts.get(k, 0) for k in range(len(self.placement))}
 
     def update(self, shard: int, rolled: dict) -> None:
         """A shard's latest district roll-ups (`DistrictShard.district_rows`)."""

@@ -3,6 +3,7 @@
 No `from __future__ import annotations` here: Serve pickles the routes into its replicas by value,
 and string annotations such as "Request" would no longer resolve there."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -11,8 +12,10 @@ import orjson
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import PlainTextResponse, Response
 
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
+from serve_app.observability import Metrics, RequestContext
 from serve_app.services import Services
 from twin.errors import NotFound, Unavailable
 from twin.events import event_adapter
@@ -45,9 +48,11 @@ def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, c
     app = FastAPI(title="mealtwin", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", redoc_url="/api/redoc",
                   openapi_url="/api/openapi.json", default_response_class=JSONResponse,
                   description="A live digital twin of Tamil Nadu's school noon-meal programme.")
+    app.state.metrics = Metrics()
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(CORSMiddleware, allow_origins=cors_origins or ["http://localhost:5173"],
-                       allow_methods=["*"], allow_headers=["*"])
+                       allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "Server-Timing"])
+    app.add_middleware(RequestContext, metrics=app.state.metrics)  # outermost: times everything
     install_error_handlers(app)
     app.include_router(_routes())
     _publish_event_schema(app)
@@ -78,6 +83,25 @@ def _routes() -> APIRouter:
             return error(503, "SERVICE_UNAVAILABLE", "not ready", checks)
         return ok(checks, "ready")
 
+    @r.get("/metrics", tags=["health"], summary="Prometheus metrics of this API replica",
+           response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        metrics: Metrics = request.app.state.metrics
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            hub = getattr(services, "hub", None)
+            if hub is not None:
+                metrics.websocket_clients.set(hub.connected_clients())
+            if services.shard_restarts is not None:
+                try:
+                    restarts = await asyncio.wait_for(services.shard_restarts(), 2.0)
+                except Exception:  # noqa: BLE001 - metrics answer even when the state actor does not
+                    restarts = {}
+                for shard, count in restarts.items():
+                    metrics.shard_restarts.labels(str(shard)).set(count)
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     @r.post(
         f"{API}/events", tags=["events"], summary="Ingest a batch of events",
         description="Each event is validated on its own: bad ones are rejected with the reason and good ones "
@@ -96,6 +120,10 @@ def _routes() -> APIRouter:
         body = await request.body()
         out = await services.ingest.ingest(body, all_results=results == "all")
         timings = out.pop("timings_ms")
+        metrics: Metrics = request.app.state.metrics
+        metrics.count_ingest(out)
+        if "apply" in timings and out["applied"]:
+            metrics.apply_lag_seconds.observe(timings["apply"] / 1000)
         message = f"{out['accepted']} accepted, {out['corrections']} corrections, {out['duplicates']} duplicates, {out['rejected']} rejected"
         response = ok(out, message, status_code=200 if out["rejected"] < out["received"] else 422)
         response.headers["Server-Timing"] = ", ".join(f"{k};dur={v}" for k, v in timings.items())

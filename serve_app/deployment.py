@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from ray import serve
@@ -14,24 +15,33 @@ from ray.serve import Application
 
 from configs import Settings
 from serve_app.api import create_api
-from serve_app.services import open_ray_services
+from serve_app.observability import configure_json_logging
+from serve_app.services import Services, open_ray_services
 
 
 def build_app(settings: Settings) -> Application:
     # The replica opens its services in the app's lifespan: Serve unpickles its own copy of `api`
     # in each replica, so state set on this object here would never reach the one that serves.
-    api = create_api(functools.partial(open_ray_services, settings), cors_origins=settings.cors_origins)
+    api = create_api(functools.partial(_open_replica, settings), cors_origins=settings.cors_origins)
 
     # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
     # queue a dashboard behind four others, so the limit comes from settings (default 256).
     @serve.deployment(name="api", num_replicas=settings.serve_replicas,
                       max_ongoing_requests=settings.max_ongoing_requests,
-                      ray_actor_options={"num_cpus": 0}, health_check_period_s=5)
+                      ray_actor_options={"num_cpus": 0}, health_check_period_s=5,
+                      # our middleware logs each request as JSON with its id; Serve's own access
+                      # log would say it twice
+                      logging_config={"encoding": "JSON", "enable_access_log": False})
     @serve.ingress(api)
     class Api:
         pass
 
     return Api.bind()
+
+
+async def _open_replica(settings: Settings) -> Services:
+    configure_json_logging(logging.INFO if settings.access_log else logging.WARNING)
+    return await open_ray_services(settings)
 
 
 def app_builder(args: dict[str, Any]) -> Application:

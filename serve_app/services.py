@@ -47,6 +47,7 @@ class Services:
     router: ShardRouter
     ingest: IngestService
     reader: TwinReader
+    shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
 
     async def readiness(self, timeout_s: float = 5.0) -> dict:
         """Checks of everything a request depends on; `ready` only if all pass."""
@@ -84,7 +85,9 @@ async def open_ray_services(settings: Settings) -> Services:
     engine = create_engine(settings.database_url)
     directory, _ = await SchoolRepository(engine).load_directory()
     cluster = await asyncio.to_thread(TwinCluster.attach)
-    return _build(settings, engine, directory, cluster.router(), cluster.twin_state)
+    services = _build(settings, engine, directory, cluster.router(), cluster.twin_state)
+    services.shard_restarts = cluster.shard_restarts
+    return services
 
 
 async def open_local_services(settings: Settings, placement: list[list[int]] | None = None) -> Services:
