@@ -185,5 +185,22 @@ def bench_ingest(
     print(json.dumps(result, indent=None if json_out else 2))
 
 
+@bench_app.command("api")
+def bench_api(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    seconds: float = typer.Option(10.0, help="seconds per measurement"),
+    connections: int = typer.Option(32, help="keep-alive connections for the throughput measurement"),
+    throughput_optimized: bool = typer.Option(True, help="start Serve with RAY_SERVE_THROUGHPUT_OPTIMIZED=1"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+) -> None:
+    """A twin read through Ray Serve against the same app on plain uvicorn, same load, same run."""
+    from benchmarks.api import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools, seconds, connections, throughput_optimized,
+                             say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,124 @@
+"""`mealtwin bench api`: the same FastAPI app and route (a school's twin, read from its shard actor)
+through Ray Serve and through plain uvicorn, under the same load in the same run.
+
+The load generator runs in its own process so it does not share a GIL with either server; the
+uvicorn baseline runs in a thread of the benchmark's own process (already a Ray driver, so its
+app reaches the same shard actors), idle while Serve is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from benchmarks.ingest import _free_port
+from configs import Settings
+
+ROUTE_RATE_PER_S = 100  # the latency target's load
+
+
+def _load(port: int, path: str, mode: str, seconds: float, connections: int) -> dict:
+    """Run the load generator in a child process; returns its JSON."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.api", "load", str(port), path, mode, str(seconds), str(connections)],
+        capture_output=True, text=True, check=True, timeout=seconds * 4 + 60)
+    return json.loads(out.stdout)
+
+
+def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
+    import uvicorn
+
+    from serve_app.api import create_api
+    from serve_app.services import open_ray_services
+
+    app = create_api(functools.partial(open_ray_services, settings), cors_origins=settings.cors_origins)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.1)
+    return server, thread
+
+
+async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 32, throughput_optimized: bool = True,
+              say: Callable[[str], None] = print) -> dict:
+    from serve_app.runtime import start_twin, stop_twin
+
+    if throughput_optimized:
+        os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"  # read by Serve's processes at start
+    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-api-")
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
+                        port=_free_port(), data_dir=workdir, access_log=False)
+    twin = await start_twin(settings, say)
+    try:
+        from db.engine import create_engine
+        from db.school_repository import SchoolRepository
+
+        engine = create_engine(settings.database_url)
+        directory, _ = await SchoolRepository(engine).load_directory()
+        await engine.dispose()
+        path = f"/api/v1/twin/schools/{int(directory.school_ids[len(directory) // 2]):011d}"
+
+        say(f"Serve: {connections} connections for {seconds:.0f}s, then {ROUTE_RATE_PER_S} requests/s")
+        await asyncio.to_thread(_load, settings.port, path, "max", 2, connections)  # warm-up
+        serve_max = await asyncio.to_thread(_load, settings.port, path, "max", seconds, connections)
+        serve_rate = await asyncio.to_thread(_load, settings.port, path, "rate", seconds, 16)
+
+        say("plain uvicorn, same app and route")
+        uv_port = _free_port()
+        server, thread = await asyncio.to_thread(_start_uvicorn, settings, uv_port)
+        try:
+            await asyncio.to_thread(_load, uv_port, path, "max", 2, connections)
+            uv_max = await asyncio.to_thread(_load, uv_port, path, "max", seconds, connections)
+            uv_rate = await asyncio.to_thread(_load, uv_port, path, "rate", seconds, 16)
+        finally:
+            server.should_exit = True
+            await asyncio.to_thread(thread.join, 10)
+    finally:
+        stop_twin(twin)
+    return {
+        "route": "GET /api/v1/twin/schools/{id}",
+        "serve_rps": serve_max["rps"],
+        "uvicorn_rps": uv_max["rps"],
+        "serve_to_uvicorn": round(serve_max["rps"] / uv_max["rps"], 3) if uv_max["rps"] else None,
+        "serve_p50_ms": serve_rate["p50_ms"],
+        "serve_p99_ms": serve_rate["p99_ms"],
+        "uvicorn_p50_ms": uv_rate["p50_ms"],
+        "uvicorn_p99_ms": uv_rate["p99_ms"],
+        "latency_load_rps": ROUTE_RATE_PER_S,
+        "serve_max_p99_ms": serve_max["p99_ms"],
+        "errors": serve_max["errors"] + serve_rate["errors"] + uv_max["errors"] + uv_rate["errors"],
+        "connections": connections,
+        "serve_replicas": settings.serve_replicas,
+        "max_ongoing_requests": settings.max_ongoing_requests,
+        "throughput_optimized": throughput_optimized,
+    }
+
+
+def _load_main(argv: list[str]) -> None:
+    from benchmarks.http_load import at_rate, max_rate
+
+    port, path, mode, seconds, connections = int(argv[0]), argv[1], argv[2], float(argv[3]), int(argv[4])
+    if mode == "max":
+        result = asyncio.run(max_rate("127.0.0.1", port, path, connections, seconds))
+    else:
+        result = asyncio.run(at_rate("127.0.0.1", port, path, ROUTE_RATE_PER_S, seconds, connections))
+    print(json.dumps({"rps": round(result.rps), "p50_ms": round(result.percentile_ms(50), 2),
+                      "p99_ms": round(result.percentile_ms(99), 2), "errors": result.errors}))
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["load"]:
+    _load_main(sys.argv[2:])
