@@ -43,6 +43,7 @@ class DistrictShard:
         snapshot_every_events: int = 50_000,
         snapshot_every_seconds: float = 60.0,
         gap_wait_s: float = GAP_WAIT_S,
+        on_applied: Callable[[ShardState, EventBatch, np.ndarray, int], None] | None = None,
     ) -> None:
         self.districts = sorted(districts)
         self.directory = directory
@@ -57,6 +58,8 @@ class DistrictShard:
         self._snapshot_task: asyncio.Task | None = None
         self._gap_wait_s = gap_wait_s
         self._turn = asyncio.Condition()  # one fold at a time, in log order
+        # told (state, folded rows, their outcomes, upto_seq) under the fold lock: must be quick
+        self._on_applied = on_applied
         self.events_applied = 0
 
     # -- recovery ---------------------------------------------------------------------------------
@@ -103,6 +106,9 @@ class DistrictShard:
         events = event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
         batch, _ = encode(events, self.directory)
         batch.seq[:] = [s for s, _ in rows]
+        # a school our directory knows but our state does not host yet (the directory object is
+        # shared in-process and may have been extended first): leave it to `sync_schools`
+        batch.district[batch.school >= len(self.state.school_local)] = -1
         return batch
 
     # -- the write path ---------------------------------------------------------------------------
@@ -125,9 +131,13 @@ class DistrictShard:
                 return outcome
             if after_seq > self.applied_seq:
                 await self._catch_up(after_seq)
-            fresh = batch.seq > self.applied_seq
-            outcome[fresh] = await asyncio.to_thread(apply_events, self.state, batch.take(fresh))
+            # a school index beyond our directory: registered elsewhere and not yet synced here
+            fresh = (batch.seq > self.applied_seq) & (batch.school < len(self.state.school_local))
+            folded = batch.take(fresh)
+            outcome[fresh] = await asyncio.to_thread(apply_events, self.state, folded)
             self.applied_seq = upto_seq
+            if self._on_applied is not None and len(folded):
+                self._on_applied(self.state, folded, outcome[fresh], upto_seq)
             self.events_applied += int(np.count_nonzero(outcome))
             self._since_snapshot += len(batch)
             if self._snapshot_due():
@@ -174,16 +184,48 @@ class DistrictShard:
             self._turn.notify_all()
             return self.applied_seq
 
+    # -- the school register ----------------------------------------------------------------------
+    async def sync_schools(self, changes: list[tuple[int, int, int, int, bool]], later: Directory | None = None) -> dict:
+        """Reflect changed rows of the schools table: (UDISE code, enrolment by band x3, active).
+
+        `later`, a fresh load of the directory, brings schools registered since ours was loaded:
+        they are appended (indices never shift; see `Directory.extend`), and those of our
+        districts get fresh rows. Schools are then found by UDISE code; changes to schools we do
+        not host are counted in `unknown`. Changed enrolment goes into a snapshot at once so a
+        restart keeps it; `active` is read from the table on every load."""
+        async with self._turn:
+            if later is not None and not self.directory.extend(later):
+                log.error("the schools table no longer starts with this shard's directory: new schools not taken")
+            ids = np.array([c[0] for c in changes], np.int64)
+            glob = self.directory.lookup(ids)
+            if len(self.directory) > len(self.state.school_local):
+                enrolment = np.zeros((len(self.directory), 3), np.int32)
+                enrolment[glob[glob >= 0]] = np.array([c[1:4] for c in changes], np.int32).reshape(-1, 3)[glob >= 0]
+                self.state = await asyncio.to_thread(self.state.grown, self.directory, enrolment)
+            local = np.where(glob >= 0, self.state.school_local[np.maximum(glob, 0)], -1)
+            hit = local >= 0
+            rows = local[hit]
+            values = np.array([c[1:4] for c in changes], np.int32).reshape(-1, 3)[hit]
+            active = np.array([bool(c[4]) for c in changes], bool)[hit]
+            self.state.enrolment[rows] = values
+            self.state.active[rows] = active
+            self.directory.school_active[glob[hit]] = active
+            if hit.any():
+                await self._write_snapshots()
+            return {"synced": int(hit.sum()), "unknown": [f"{int(x):011d}" for x in ids[~hit]]}
+
     # -- reads ------------------------------------------------------------------------------------
     def school(self, global_index: int) -> dict | None:
+        """The twin of one school; None if not hosted here or deactivated."""
         i = int(self.state.school_local[global_index]) if 0 <= global_index < len(self.state.school_local) else -1
-        return school_view(self.state, i) if i >= 0 else None
+        return school_view(self.state, i) if i >= 0 and self.state.active[i] else None
 
     def block(self, global_block: int) -> dict | None:
         b = int(self.state.block_local[global_block]) if 0 <= global_block < len(self.state.block_local) else -1
         if b < 0:
             return None
-        return block_view(self.state, b, self.directory.blocks.names, block_rollup(self.state))
+        return {**block_view(self.state, b, self.directory.blocks.names, block_rollup(self.state)),
+                "as_of_seq": self.applied_seq}
 
     def district(self, district: int) -> dict | None:
         d = int(self.state.district_local[district]) if 0 <= district < len(self.state.district_local) else -1

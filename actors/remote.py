@@ -4,6 +4,7 @@ and watches them. The only module of the project that calls `ray.*`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -12,8 +13,10 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 import ray
 
+from actors.broker import start_broker_actor
 from actors.district_shard import DistrictShard
 from actors.router import ShardRouter
+from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
@@ -40,12 +43,18 @@ class ShardHost:
         started = time.monotonic()
         self.shard_id = shard_id
         self._ports = await open_ports()
+        # what each folded batch changed goes to the stream broker, off the apply path
+        self.publisher = ShardPublisher(self._ports.broker, self._ports.directory,
+                                        self._ports.low_stock_days) if self._ports.broker else None
         self.shard = DistrictShard(districts, self._ports.directory, self._ports.enrolment, self._ports.event_log,
-                                   self._ports.snapshots, snapshot_every_events, snapshot_every_seconds)
+                                   self._ports.snapshots, snapshot_every_events, snapshot_every_seconds,
+                                   on_applied=self.publisher.on_applied if self.publisher else None)
         self.replayed = await self.shard.recover()
         self.recovery_s = time.monotonic() - started
         self._state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
         self._state.shard_started.remote(shard_id, os.getpid())
+        gc.collect()
+        gc.freeze()  # the recovered state and imports stay for life: keep them out of every GC pass
         self._push_pending = False
         await self._push_now()
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
@@ -82,6 +91,11 @@ class ShardHost:
     async def sync(self) -> int:
         return await self.shard.sync()
 
+    async def sync_schools(self, changes: list, later=None) -> dict:  # noqa: ANN001
+        result = await self.shard.sync_schools(changes, later)
+        await self._push_now()  # the state twin's totals count schools and enrolment
+        return result
+
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
 
@@ -109,14 +123,19 @@ class TwinCluster:
         self.placement = placement
         self.shards = shards
         self.state = state
+        self.broker = None  # the embedded stream broker actor, when this cluster started one
         self.restarts = 0
         self._pids: dict[int, int] = {}
 
     @classmethod
     def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
-              snapshot_every_events: int, snapshot_every_seconds: float) -> TwinCluster:
+              snapshot_every_events: int, snapshot_every_seconds: float,
+              stream_history: int | None = 10_000) -> TwinCluster:
         """Create the actors (named, so Serve replicas can find them). Returns at once; shards
         recover in their constructors: await `wait_ready`."""
+        # the embedded stream broker (None: the shards publish to Redis instead); before the shards,
+        # which look it up by name when they start
+        broker = start_broker_actor(stream_history) if stream_history else None
         state = ray.remote(num_cpus=0, max_restarts=-1)(StateTwin).options(
             name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement)
         host = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=1000)(ShardHost)
@@ -125,7 +144,9 @@ class TwinCluster:
                 k, districts, open_ports, snapshot_every_events, snapshot_every_seconds)
             for k, districts in enumerate(placement)
         ]
-        return cls(placement, shards, state)
+        cluster = cls(placement, shards, state)
+        cluster.broker = broker
+        return cluster
 
     @classmethod
     def attach(cls) -> TwinCluster:
@@ -166,5 +187,5 @@ class TwinCluster:
         return await self.state.restarts.remote()
 
     def kill(self) -> None:
-        for actor in [*self.shards, self.state]:
+        for actor in [*self.shards, self.state, *([self.broker] if self.broker else [])]:
             ray.kill(actor, no_restart=True)

@@ -38,9 +38,10 @@ def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
     import uvicorn
 
     from serve_app.api import create_api
-    from serve_app.services import open_ray_services
+    from serve_app.deployment import open_replica_services
 
-    app = create_api(functools.partial(open_ray_services, settings), cors_origins=settings.cors_origins)
+    # the app exactly as a Serve replica builds it
+    app = create_api(functools.partial(open_replica_services, settings), cors_origins=settings.cors_origins)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -202,5 +202,19 @@ def bench_api(
     print(json.dumps(result, indent=None if json_out else 2))
 
 
+@bench_app.command("streams")
+def bench_streams(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's shard"),
+    runs: int = typer.Option(7, help="batches of 5,000 events timed"),
+    redis: str | None = typer.Option(None, help="also publish to this Redis (e.g. redis://127.0.0.1:6379/0)"),
+) -> None:
+    """What publishing a folded 5,000-event batch's changes to the stream broker costs a shard."""
+    from benchmarks.streams import run
+
+    _logging(logging.WARNING)
+    print(json.dumps(asyncio.run(run(schools, runs, redis)), indent=None if json_out else 2))
+
+
 if __name__ == "__main__":
     app()

@@ -48,6 +48,7 @@ class Streams(BaseModel):
     read_block_s: float = Field(default=0.5, gt=0, description="how long one broker read waits for news")
     resume_wait_s: float = Field(default=0.25, ge=0, description="wait for a {\"resume\": N} before the snapshot")
     low_stock_days: float = Field(default=3.0, gt=0, description="rice stock below this many days raises an alert")
+    redis_prefix: str = Field(default="mealtwin:", description="prefix of the broker's keys in Redis")
 
 
 class Settings(BaseSettings):

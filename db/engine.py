@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
@@ -24,6 +26,18 @@ def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE): a deferred
+    one that reads and then writes fails at once with "database is locked" if another connection
+    committed in between, where an immediate one waits its turn (busy timeout)."""
+    async with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn = await conn.execution_options(immediate=True)
+        async with conn.begin():
+            yield conn
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

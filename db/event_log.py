@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.engine import is_sqlite
+from db.engine import is_sqlite, writing
 from db.tables import events
 from twin.ports import AppendResult, LogRow
 
@@ -76,28 +76,25 @@ class SqlEventLog:
 
     async def _append_group(self, group: list[Sequence[LogRow]]) -> list[AppendResult]:
         """One transaction for several appends, numbered in arrival order."""
-        async with self._engine.connect() as conn:
-            if self._sqlite:
-                conn = await conn.execution_options(immediate=True)
-            async with conn.begin():
-                if not self._sqlite:
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
-                known = await self._known_ids(conn, [r.event_id for rows in group for r in rows])
-                first = seq = int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
-                results, fresh = [], []
-                for rows in group:
-                    after, seqs = seq, []
-                    for r in rows:
-                        if r.event_id in known:
-                            seqs.append(0)
-                            continue
-                        known.add(r.event_id)
-                        seq += 1
-                        seqs.append(seq)
-                        fresh.append(r)
-                    results.append(AppendResult(after, seq, seqs))
-                if fresh:
-                    await self._write(conn, fresh, first + 1)
+        async with writing(self._engine) as conn:
+            if not self._sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
+            known = await self._known_ids(conn, [r.event_id for rows in group for r in rows])
+            first = seq = int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
+            results, fresh = [], []
+            for rows in group:
+                after, seqs = seq, []
+                for r in rows:
+                    if r.event_id in known:
+                        seqs.append(0)
+                        continue
+                    known.add(r.event_id)
+                    seq += 1
+                    seqs.append(seq)
+                    fresh.append(r)
+                results.append(AppendResult(after, seq, seqs))
+            if fresh:
+                await self._write(conn, fresh, first + 1)
         return results
 
     async def _known_ids(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
@@ -115,13 +112,13 @@ class SqlEventLog:
 
     async def _write(self, conn: AsyncConnection, rows: Sequence[LogRow], first_seq: int) -> None:
         now = dt.datetime.now(dt.UTC)
-        if self._sqlite:  # stored as SQLAlchemy's SQLite types read them back: ISO text, naive UTC
+        if not self._sqlite:
+            records = [(first_seq + i, *r, now) for i, r in enumerate(rows)]
+        else:  # as SQLAlchemy's SQLite types read them back: ISO text, naive UTC
             now = now.replace(tzinfo=None).isoformat(sep=" ")
-        records = [
-            (first_seq + i, r.event_id, r.type, r.district, r.school_id,
-             r.event_date.isoformat() if self._sqlite else r.event_date, r.payload, now)
-            for i, r in enumerate(rows)
-        ]
+            dates = {d: d.isoformat() for d in {r.event_date for r in rows}}  # a batch spans few dates
+            records = [(first_seq + i, r.event_id, r.type, r.district, r.school_id, dates[r.event_date], r.payload, now)
+                       for i, r in enumerate(rows)]
         await write_rows(conn, "events", records, sqlite=self._sqlite)
 
     async def read(

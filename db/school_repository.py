@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.engine import is_sqlite, writing
 from db.tables import schools
 from twin import geography
 from twin.directory import BlockTable, Directory
+from twin.errors import Conflict
 
 _CHUNK = 5_000
+# Columns a client may sort the school list by; `id` breaks ties so pages never overlap.
+SORTABLE = ("id", "name", "district", "block", "total_students", "capacity", "risk_level", "created_at", "updated_at")
+# Columns a client writes (the rest are derived or kept by the database).
+WRITABLE = (
+    "name", "district", "block", "address", "latitude", "longitude", "total_students", "enrolment_primary",
+    "enrolment_upper_primary", "enrolment_secondary", "capacity", "has_hostel", "breakfast_scheme", "depot_id",
+    "risk_level", "is_active",
+)
+_IN_CLAUSE = 500  # ids per IN (...) list: well under every driver's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class SchoolFilter:
+    """Canonical names (as stored) or None for "any"."""
+
+    district: str | None = None
+    block: str | None = None
+    risk_level: str | None = None
+    include_inactive: bool = False
+
+    def clauses(self) -> list:
+        out = []
+        if self.district is not None:
+            out.append(schools.c.district == self.district)
+        if self.block is not None:
+            out.append(schools.c.block == self.block)
+        if self.risk_level is not None:
+            out.append(schools.c.risk_level == self.risk_level)
+        if not self.include_inactive:
+            out.append(schools.c.is_active.is_(True))
+        return out
 
 
 class SchoolRepository:
@@ -22,7 +57,7 @@ class SchoolRepository:
     async def insert_many(self, rows: Iterable[dict], progress=None) -> int:  # noqa: ANN001
         """Insert school rows (dicts of `schools` columns) in chunks; `progress(n)` after each."""
         done, chunk = 0, []
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             for row in rows:
                 chunk.append(row)
                 if len(chunk) == _CHUNK:
@@ -48,12 +83,19 @@ class SchoolRepository:
             return [dict(r._mapping) for r in (await conn.execute(select(schools).order_by(schools.c.id))).all()]
 
     async def load_directory(self) -> tuple[Directory, np.ndarray]:
-        """The directory of active schools ordered by UDISE code (the global school index), and
-        their enrolment [N, 3] by band."""
+        """The directory of every school in registration order, then UDISE code (the global school
+        index), with which are active, and their enrolment [N, 3] by band.
+
+        Batches carry global indices from API replicas to shards, so a process that loads the
+        directory later must give every school the indices that earlier loads gave: inactive
+        (soft-deleted) schools keep their place, and a school registered later comes after all
+        earlier ones (ordering by code alone would shift every code above it). Every earlier
+        load is then a prefix of a later one; `Directory.extend` relies on that."""
         query = select(
             schools.c.id, schools.c.district, schools.c.block,
             schools.c.enrolment_primary, schools.c.enrolment_upper_primary, schools.c.enrolment_secondary,
-        ).where(schools.c.is_active.is_(True)).order_by(schools.c.id)
+            schools.c.is_active,
+        ).order_by(schools.c.created_at, schools.c.id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         blocks = BlockTable.from_geography()
@@ -62,11 +104,130 @@ class SchoolRepository:
         district = np.empty(n, np.int16)
         block = np.empty(n, np.int32)
         enrolment = np.empty((n, 3), np.int32)
+        active = np.empty(n, bool)
         district_of: dict[str, int] = {}
-        for i, (sid, dname, bname, p, u, s) in enumerate(rows):
+        for i, (sid, dname, bname, p, u, s, is_active) in enumerate(rows):
             d = district_of.get(dname)
             if d is None:
                 d = district_of[dname] = geography.district_index(dname)
             ids[i], district[i], block[i] = int(sid), d, blocks.index(d, bname)
             enrolment[i] = (p, u, s)
-        return Directory(ids, district, block, blocks), enrolment
+            active[i] = bool(is_active)
+        return Directory(ids, district, block, blocks, school_active=active), enrolment
+
+    # -- the schools API ------------------------------------------------------------------------
+    async def get(self, school_id: str) -> dict | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(schools).where(schools.c.id == school_id))).first()
+        return dict(row._mapping) if row else None
+
+    async def page(self, where: SchoolFilter, sort: Sequence[str], offset: int, limit: int) -> tuple[list[dict], int]:
+        """One page of schools matching `where`, ordered by `sort` (column names from SORTABLE,
+        "-" first for descending), and how many match in all."""
+        order = []
+        for key in sort:
+            column = schools.c[key.lstrip("-")]
+            order.append(column.desc() if key.startswith("-") else column.asc())
+        if not any(key.lstrip("-") == "id" for key in sort):
+            order.append(schools.c.id.asc())
+        clauses = where.clauses()
+        async with self._engine.connect() as conn:
+            total = int(await conn.scalar(select(func.count()).select_from(schools).where(*clauses)))
+            rows = (await conn.execute(select(schools).where(*clauses).order_by(*order).offset(offset).limit(limit))).all()
+        return [dict(r._mapping) for r in rows], total
+
+    async def stream(self, where: SchoolFilter, chunk: int = 2_000) -> AsyncIterator[list[dict]]:
+        """Every school matching `where` in id order, a chunk at a time. Keyset paging, so no
+        connection is held while the caller sends a chunk on."""
+        after = ""
+        while True:
+            query = select(schools).where(*where.clauses(), schools.c.id > after).order_by(schools.c.id).limit(chunk)
+            async with self._engine.connect() as conn:
+                rows = [dict(r._mapping) for r in (await conn.execute(query)).all()]
+            if not rows:
+                return
+            yield rows
+            if len(rows) < chunk:
+                return
+            after = rows[-1]["id"]
+
+    async def search(self, q: str, limit: int) -> list[dict]:
+        """Active schools whose UDISE code starts with `q`, or whose name or block contains it,
+        best first: the exact code, then code prefixes, then name or block prefixes, then the rest."""
+        needle = q.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        prefix, anywhere = f"{escaped}%", f"%{escaped}%"
+        name, block = func.lower(schools.c.name), func.lower(schools.c.block)
+        rank = case(
+            (schools.c.id == needle, literal(0)),
+            (schools.c.id.like(prefix, escape="\\"), literal(1)),
+            (or_(name.like(prefix, escape="\\"), block.like(prefix, escape="\\")), literal(2)),
+            else_=literal(3),
+        ).label("rank")
+        query = (
+            select(schools, rank)
+            .where(schools.c.is_active.is_(True),
+                   or_(schools.c.id.like(prefix, escape="\\"), name.like(anywhere, escape="\\"),
+                       block.like(anywhere, escape="\\")))
+            .order_by(rank, schools.c.name, schools.c.id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+    def _register(self):  # noqa: ANN202
+        """An insert stamping `created_at` with the database's clock to the millisecond or finer
+        (the column default has seconds on SQLite): the directory orders schools by it."""
+        if is_sqlite(self._engine):
+            now = func.strftime("%Y-%m-%d %H:%M:%f000", "now")
+        else:
+            now = func.clock_timestamp()
+        return insert(schools).values(created_at=now, updated_at=now)
+
+    async def create(self, row: dict) -> dict:
+        """Insert one school (id plus WRITABLE columns); Conflict if its id is taken."""
+        try:
+            async with writing(self._engine) as conn:
+                await conn.execute(self._register(), [row])
+        except IntegrityError:
+            raise Conflict(f"school {row['id']} already exists", {"school_id": row["id"]}) from None
+        return await self.get(row["id"])  # type: ignore[return-value]
+
+    async def update(self, school_id: str, values: dict) -> dict | None:
+        """Set `values` (WRITABLE columns) of one school; None if there is no such school."""
+        async with writing(self._engine) as conn:
+            done = await conn.execute(
+                update(schools).where(schools.c.id == school_id).values(**values, updated_at=func.now()))
+        return await self.get(school_id) if done.rowcount else None
+
+    async def upsert_many(self, rows: Sequence[dict], fixed: Sequence[str] = ()) -> list[str]:
+        """Insert or update schools by id in one transaction. Returns, per row, "created",
+        "updated" or "unchanged" (every WRITABLE column already equal), so a re-upload is a no-op;
+        or "moved:<column>", left as it is, where that column of `fixed` would change."""
+        ids = [r["id"] for r in rows]
+        outcome: list[str] = []
+        async with writing(self._engine) as conn:
+            existing: dict[str, dict] = {}
+            for k in range(0, len(ids), _IN_CLAUSE):
+                found = await conn.execute(select(schools).where(schools.c.id.in_(ids[k:k + _IN_CLAUSE])))
+                existing |= {r.id: dict(r._mapping) for r in found}
+            fresh = []
+            for row in rows:
+                old = existing.get(row["id"])
+                if old is None:
+                    fresh.append(row)
+                    outcome.append("created")
+                elif moved := [c for c in fixed if old[c] != row[c]]:
+                    outcome.append(f"moved:{moved[0]}")
+                elif all(old[c] == row[c] for c in WRITABLE):
+                    outcome.append("unchanged")
+                else:
+                    values = {c: row[c] for c in WRITABLE}
+                    await conn.execute(update(schools).where(schools.c.id == row["id"]).values(**values, updated_at=func.now()))
+                    outcome.append("updated")
+            try:
+                for k in range(0, len(fresh), _CHUNK):
+                    await conn.execute(self._register(), fresh[k:k + _CHUNK])
+            except IntegrityError:
+                raise Conflict("another request created some of these schools meanwhile; upload again") from None
+        return outcome

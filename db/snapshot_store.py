@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import is_sqlite
+from db.engine import is_sqlite, writing
 from db.tables import snapshots
 
 KEEP = 2  # the latest two per district, so a torn write never leaves a district without one
@@ -26,7 +26,7 @@ class SqlSnapshotStore:
         row = {"district": district, "seq": seq, "created_at": dt.datetime.now(dt.UTC), "data": data}
         kept = (select(snapshots.c.seq).where(snapshots.c.district == district)
                 .order_by(snapshots.c.seq.desc()).limit(KEEP))
-        async with self._engine.begin() as conn:
+        async with writing(self._engine) as conn:
             await conn.execute(self._upsert, row)
             keep = [s for (s,) in (await conn.execute(kept)).all()]
             await conn.execute(delete(snapshots).where(snapshots.c.district == district, snapshots.c.seq.not_in(keep)))

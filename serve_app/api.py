@@ -16,7 +16,9 @@ from fastapi.responses import PlainTextResponse, Response
 
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
 from serve_app.observability import Metrics, RequestContext
+from serve_app.schools import schools_router
 from serve_app.services import Services
+from serve_app.streams import streams_router
 from twin.errors import NotFound, Unavailable
 from twin.events import event_adapter
 
@@ -55,6 +57,8 @@ def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, c
     app.add_middleware(RequestContext, metrics=app.state.metrics)  # outermost: times everything
     install_error_handlers(app)
     app.include_router(_routes())
+    app.include_router(schools_router())
+    app.include_router(streams_router())
     _publish_event_schema(app)
     return app
 

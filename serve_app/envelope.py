@@ -12,11 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from twin.errors import InvalidInput, NotFound, TwinError, Unavailable
+from twin.errors import Conflict, InvalidInput, NotFound, TwinError, Unavailable
 
 log = logging.getLogger(__name__)
 
-_STATUS = {NotFound: 404, InvalidInput: 422, Unavailable: 503}
+_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503}
 
 
 def _now() -> str:

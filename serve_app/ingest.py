@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import orjson
@@ -24,9 +25,11 @@ log = logging.getLogger(__name__)
 
 class IngestService:
     def __init__(self, event_log: EventLog, directory: Directory, router: ShardRouter,
-                 max_events: int, apply_timeout_s: float = 30.0) -> None:
+                 max_events: int, apply_timeout_s: float = 30.0,
+                 refresh_directory: Callable[[], Awaitable[bool]] | None = None) -> None:
         self._log = event_log
         self._directory = directory
+        self._refresh_directory = refresh_directory  # grows `directory` with schools registered elsewhere
         self._router = router
         self._max_events = max_events
         self._apply_timeout_s = apply_timeout_s
@@ -35,19 +38,12 @@ class IngestService:
         """Ingest `{"events": [...]}`. Returns counts and per-event results (all of them, or only
         those not plainly accepted when `all_results` is false)."""
         clock = _Stopwatch()
-        items = _parse_body(body, self._max_events)
-        events, rejections = await asyncio.to_thread(self._validate, items)
-        clock.lap("validate")
-        valid = [i for i, e in enumerate(events) if e is not None]
-        batch, errors = await asyncio.to_thread(encode, [events[i] for i in valid], self._directory)
-        keep = [j for j, err in enumerate(errors) if err is None]
-        for j, err in enumerate(errors):
-            if err is not None:
-                rejections[valid[j]] = _rejected(items[valid[j]], "UNKNOWN_REFERENCE", err)
-        logged = [valid[j] for j in keep]  # item index of each row sent to the log
-        rows = [LogRow(events[i].event_id, events[i].type, int(batch.district[j]), getattr(events[i], "school_id", None),
-                       events[i].date, orjson.dumps(items[i]).decode()) for i, j in zip(logged, keep)]
-        clock.lap("encode")
+        # one trip to a worker thread for all the CPU work, so the event loop stays free
+        items, events, rejections, batch, keep, logged, rows = await asyncio.to_thread(self._prepare, body)
+        if self._refresh_directory is not None and _names_unknown_school(rejections) and await self._refresh_directory():
+            # another replica registered a school since our directory was loaded: encode again
+            items, events, rejections, batch, keep, logged, rows = await asyncio.to_thread(self._prepare, body)
+        clock.lap("prepare")
         appended = await self._log.append(rows)
         clock.lap("log")
 
@@ -92,6 +88,24 @@ class IngestService:
             if status != _DUPLICATE:
                 result["seq"] = seq
         return {**result, "index": i} if with_index else result
+
+    def _prepare(self, body: bytes) -> tuple:
+        """Parse, validate and encode a body's items: events (None where invalid), rejections (None where valid),
+        the encoded batch of the valid ones, which of those go to the log (`keep`, indices into
+        the batch; `logged`, indices into `items`) and their log rows."""
+        items = _parse_body(body, self._max_events)
+        events, rejections = self._validate(items)
+        valid = [i for i, e in enumerate(events) if e is not None]
+        batch, errors = encode([events[i] for i in valid], self._directory)
+        keep = [j for j, err in enumerate(errors) if err is None]
+        for j, err in enumerate(errors):
+            if err is not None:
+                rejections[valid[j]] = _rejected(items[valid[j]], "UNKNOWN_REFERENCE", err)
+        logged = [valid[j] for j in keep]
+        district = batch.district.tolist()
+        rows = [LogRow(events[i].event_id, events[i].type, district[j], getattr(events[i], "school_id", None),
+                       events[i].date, orjson.dumps(items[i]).decode()) for i, j in zip(logged, keep)]
+        return items, events, rejections, batch, keep, logged, rows
 
     def _validate(self, items: list) -> tuple[list, list]:
         """Validated events (None where invalid) and, per item, its rejection (None if valid)."""
@@ -142,6 +156,10 @@ def _parse_body(body: bytes, max_events: int) -> list:
         raise InvalidInput(f"too many events in one batch: {len(items)} > {max_events}; split it",
                            {"limit": max_events})
     return items
+
+
+def _names_unknown_school(rejections: list) -> bool:
+    return any(r is not None and r["error"]["message"].startswith("unknown school_id") for r in rejections)
 
 
 def _fields(exc: ValidationError) -> list[dict]:

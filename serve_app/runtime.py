@@ -78,7 +78,8 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     say(f"{schools:,} schools in {n_districts} districts on {len(placement)} shard actors; recovering from snapshots and log")
     mark = time.perf_counter()
     cluster = TwinCluster.start(placement, shard_ports_opener(settings), settings.snapshot.every_events,
-                                settings.snapshot.every_seconds)
+                                settings.snapshot.every_seconds,
+                                stream_history=None if settings.redis_url else settings.streams.history_messages)
     statuses = await cluster.wait_ready()
     timings["shards_s"] = time.perf_counter() - mark
     say(f"shards ready: {sum(s['replayed'] for s in statuses):,} events replayed, log at seq "

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from actors.broker import MemoryBroker
 from actors.district_shard import DistrictShard
 from actors.router import ShardRouter, local_router
+from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from configs import Settings
 from db.engine import create_engine
@@ -19,23 +21,42 @@ from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.ingest import IngestService
+from serve_app.redis_broker import RedisBroker
+from serve_app.schools import SchoolService
+from serve_app.stream_hub import StreamHub
 from serve_app.twin_reader import TwinReader
 from twin import geography
 from twin.directory import Directory
 from twin.placement import shard_of_district
-from twin.ports import ShardPorts
+from twin.ports import ShardPorts, StreamBroker
 
 
-async def open_shard_ports(database_url: str) -> ShardPorts:
-    """Everything a shard needs, opened in the caller's process and event loop."""
+async def open_shard_ports(database_url: str, redis_url: str | None = None, stream_history: int = 10_000,
+                           ray_broker: bool = False, redis_prefix: str = "mealtwin:",
+                           low_stock_days: float = 3.0) -> ShardPorts:
+    """Everything a shard needs, opened in the caller's process and event loop. The stream broker
+    is Redis when `redis_url` is set, else the `stream-broker` actor when `ray_broker`, else none."""
     engine = create_engine(database_url)
     directory, enrolment = await SchoolRepository(engine).load_directory()
-    return ShardPorts(SqlEventLog(engine), SqlSnapshotStore(engine), directory, enrolment, engine.dispose)
+    broker = open_broker(redis_url, stream_history, redis_prefix) if redis_url or ray_broker else None
+    return ShardPorts(SqlEventLog(engine), SqlSnapshotStore(engine), directory, enrolment, engine.dispose,
+                      broker=broker, low_stock_days=low_stock_days)
 
 
 def shard_ports_opener(settings: Settings) -> Callable[[], Awaitable[ShardPorts]]:
     """A picklable opener that shard actors call in their own process."""
-    return functools.partial(open_shard_ports, settings.database_url)
+    return functools.partial(open_shard_ports, settings.database_url, settings.redis_url,
+                             settings.streams.history_messages, True, settings.streams.redis_prefix,
+                             settings.streams.low_stock_days)
+
+
+def open_broker(redis_url: str | None, history: int, redis_prefix: str = "mealtwin:") -> StreamBroker:
+    """Redis Streams when configured (every node shares it), else the embedded `stream-broker` actor."""
+    if redis_url:
+        return RedisBroker(redis_url, history, redis_prefix)
+    from actors.broker import RayBroker
+
+    return RayBroker()
 
 
 @dataclass
@@ -47,7 +68,9 @@ class Services:
     router: ShardRouter
     ingest: IngestService
     reader: TwinReader
+    schools: SchoolService
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
+    hub: StreamHub | None = None  # the live streams of this replica
 
     async def readiness(self, timeout_s: float = 5.0) -> dict:
         """Checks of everything a request depends on; `ready` only if all pass."""
@@ -68,14 +91,19 @@ class Services:
         return checks
 
     async def close(self) -> None:
+        if self.hub is not None:
+            await self.hub.close()
         await self.engine.dispose()
 
 
 def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router: ShardRouter,
            state_view: Callable[[], Awaitable[dict]]) -> Services:
     event_log = SqlEventLog(engine)
-    ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s)
-    return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view))
+    schools = SchoolService(SchoolRepository(engine), directory, router)
+    ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
+                           refresh_directory=schools.refresh_directory)
+    return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
+                    schools)
 
 
 async def open_ray_services(settings: Settings) -> Services:
@@ -87,6 +115,9 @@ async def open_ray_services(settings: Settings) -> Services:
     cluster = await asyncio.to_thread(TwinCluster.attach)
     services = _build(settings, engine, directory, cluster.router(), cluster.twin_state)
     services.shard_restarts = cluster.shard_restarts
+    broker = await asyncio.to_thread(open_broker, settings.redis_url, settings.streams.history_messages,
+                                     settings.streams.redis_prefix)
+    services.hub = StreamHub(broker, settings.streams)
     return services
 
 
@@ -96,8 +127,13 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
     ports = await open_shard_ports(settings.database_url)
     n = len(geography.district_names())
     placement = placement or [list(range(n))]
+    history = settings.streams.history_messages
+    broker = open_broker(settings.redis_url, history, settings.streams.redis_prefix) if settings.redis_url \
+        else MemoryBroker(history)
+    publisher = ShardPublisher(broker, ports.directory, settings.streams.low_stock_days)
     shards = [DistrictShard(districts, ports.directory, ports.enrolment, ports.event_log, ports.snapshots,
-                            settings.snapshot.every_events, settings.snapshot.every_seconds) for districts in placement]
+                            settings.snapshot.every_events, settings.snapshot.every_seconds,
+                            on_applied=publisher.on_applied) for districts in placement]
     for shard in shards:
         await shard.recover()
     router = local_router(shards, shard_of_district(placement, n))
@@ -110,4 +146,6 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
 
     services = _build(settings, engine, ports.directory, router, state_view)
     services.shards = shards  # type: ignore[attr-defined]  # tests inspect them
+    services.publisher = publisher  # type: ignore[attr-defined]  # tests wait for it to flush
+    services.hub = StreamHub(broker, settings.streams)
     return services

@@ -49,10 +49,15 @@ class Directory:
     school_district: np.ndarray  # int16 [n]
     school_block: np.ndarray  # int32 [n]
     blocks: BlockTable = field(default_factory=BlockTable.from_geography)
+    # bool [n]; inactive (soft-deleted) schools keep their index so indices agree across processes
+    school_active: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self._order = np.argsort(self.school_ids, kind="stable")
-        self._sorted = self.school_ids[self._order]
+        if self.school_active is None:
+            self.school_active = np.ones(len(self.school_ids), bool)
+        order = np.argsort(self.school_ids, kind="stable")
+        # one attribute, so a lookup in another thread never pairs a new order with an old sort
+        self._search = (self.school_ids[order], order)
 
     def __len__(self) -> int:
         return int(self.school_ids.shape[0])
@@ -60,10 +65,27 @@ class Directory:
     def lookup(self, ids: np.ndarray) -> np.ndarray:
         """Global indices of UDISE codes (int64 array); -1 where the code is unknown."""
         ids = np.asarray(ids, dtype=np.int64)
-        pos = np.searchsorted(self._sorted, ids)
-        pos_clipped = np.minimum(pos, max(len(self._sorted) - 1, 0))
-        found = (pos < len(self._sorted)) & (self._sorted[pos_clipped] == ids) if len(self._sorted) else np.zeros(ids.shape, bool)
-        return np.where(found, self._order[pos_clipped], -1).astype(np.int32)
+        ordered, order = self._search
+        pos = np.searchsorted(ordered, ids)
+        pos_clipped = np.minimum(pos, max(len(ordered) - 1, 0))
+        found = (pos < len(ordered)) & (ordered[pos_clipped] == ids) if len(ordered) else np.zeros(ids.shape, bool)
+        return np.where(found, order[pos_clipped], -1).astype(np.int32)
+
+    def extend(self, later: Directory) -> bool:
+        """Take the schools that `later` (a fresh load) adds at its end, in place. Returns False
+        and changes nothing unless this directory is a prefix of `later`: an index once given
+        never changes, since batches carry indices between processes."""
+        n = len(self)
+        if len(later) < n or not np.array_equal(later.school_ids[:n], self.school_ids):
+            return False
+        if len(later) > n:
+            # grow the columns before the search pair, so every index a lookup returns is valid
+            self.school_active = np.concatenate([self.school_active, later.school_active[n:]])
+            self.school_district = later.school_district.copy()
+            self.school_block = later.school_block.copy()
+            self.school_ids = later.school_ids.copy()
+            self._search = later._search
+        return True
 
     def index(self, school_id: str | int) -> int:
         """Global index of one school; -1 if unknown."""

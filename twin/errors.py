@@ -24,3 +24,9 @@ class Unavailable(TwinError):
     """A part of the twin (a shard, the database) cannot answer right now."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class Conflict(TwinError):
+    """The request clashes with what exists, e.g. creating a school whose id is taken."""
+
+    code = "CONFLICT"

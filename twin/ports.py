@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class LogRow:
-    """One event as the log stores it."""
+class LogRow(NamedTuple):
+    """One event as the log stores it (a tuple: ingest builds tens of thousands a second)."""
 
     event_id: str
     type: str
@@ -58,3 +57,25 @@ class ShardPorts:
     directory: object  # twin.directory.Directory
     enrolment: object  # numpy int32 [N, 3]
     close: object  # async () -> None
+    broker: StreamBroker | None = None  # where the shard publishes what changed; None: it does not
+    low_stock_days: float = 3.0  # rice stock below this many days is published as an alert
+
+
+class StreamBroker(Protocol):
+    """Topics of JSON-able messages, each numbered by a per-topic `seq` (consecutive integers,
+    increasing even across a restart of the broker), with the latest `history` messages of every
+    topic kept so that a reader can resume from a seq.
+
+    `read` answers the messages after each cursor (`{topic: last seq seen}`), waiting up to
+    `block_s` for one if there are none yet; a cursor older than the history gets what is kept.
+    `bounds` is (oldest kept seq, latest seq): (1, 0) for a topic with no messages yet."""
+
+    async def publish(self, topic: str, payload: dict) -> int: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict]]) -> list[int]: ...
+
+    async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]: ...
+
+    async def bounds(self, topic: str) -> tuple[int, int]: ...
+
+    async def close(self) -> None: ...

@@ -28,6 +28,7 @@ class ShardState:
     school_ids: np.ndarray  # int64 [n]
     school_block: np.ndarray  # int32 [n] local block index
     enrolment: np.ndarray  # int32 [n, 3] children by band
+    active: np.ndarray  # bool [n] false once the school is deactivated: views and roll-ups skip it
     stock: np.ndarray  # float64 [n, 4] rice kg, pulses kg, oil kg, eggs
     funds: np.ndarray  # float64 [n, 3] released, meal cost accrued, other utilised (INR)
     last_report_day: np.ndarray  # int32 [n]
@@ -80,6 +81,7 @@ class ShardState:
             school_ids=directory.school_ids[schools].astype(np.int64),
             school_block=block_local[directory.school_block[schools]].astype(np.int32),
             enrolment=np.asarray(enrolment, np.int32)[schools].copy(),
+            active=np.asarray(directory.school_active, bool)[schools].copy(),
             stock=np.zeros((n, 4)),
             funds=np.zeros((n, 3)),
             last_report_day=np.full(n, NO_DAY, np.int32),
@@ -106,6 +108,24 @@ class ShardState:
             district_local=district_local,
             today=np.full(1, NO_DAY, np.int32),
         )
+
+    def grown(self, directory: Directory, enrolment: np.ndarray) -> ShardState:
+        """This state plus, as fresh rows at the end, the schools of its districts that `directory`
+        (an extension of the one this state was built from) adds; `enrolment` [N, 3] by global
+        school gives theirs. Existing rows keep their local index: new schools come after them
+        in global order, hence in local order too."""
+        new = ShardState.for_districts(directory, enrolment, [int(d) for d in self.district_global])
+        n = self.n_schools
+        if not np.array_equal(new.school_ids[:n], self.school_ids):
+            raise ValueError("the directory is not an extension of this state's")
+        for f in fields(ShardState):
+            if f.name == "school_local":
+                continue
+            if f.name in SCHOOL_COLUMNS or f.name == "active":
+                getattr(new, f.name)[:n] = getattr(self, f.name)
+            else:
+                setattr(new, f.name, getattr(self, f.name))
+        return new
 
     # -- snapshots: one per district, so they survive a change of placement ------------------------
     def district_part(self, d_local: int, seq: int) -> dict[str, np.ndarray]:
@@ -145,12 +165,14 @@ class ShardState:
         return self.block_district[self.school_block]
 
 
+# Columns snapshotted per school. `active` is not one: the schools table is its source of truth
+# and every load of the directory reads it from there.
 SCHOOL_COLUMNS = tuple(
     f.name
     for f in fields(ShardState)
     if f.name
     not in {
         "block_global", "block_district", "block_funds", "district_global", "district_funds",
-        "district_applied_seq", "school_local", "block_local", "district_local", "today",
+        "district_applied_seq", "school_local", "block_local", "district_local", "today", "active",
     }
 )

@@ -39,6 +39,7 @@ def school_metrics(state: ShardState) -> np.ndarray:
     out[:, _M["funds_released_inr"]] = state.funds[:, FUNDS_RELEASED]
     out[:, _M["meal_cost_inr"]] = state.funds[:, MEAL_COST]
     out[:, _M["other_utilised_inr"]] = state.funds[:, OTHER_UTILISED]
+    out[~state.active] = 0  # a deactivated school counts for nothing above it
     return out
 
 

@@ -35,14 +35,19 @@ def assert_same(a: DistrictShard, b: DistrictShard) -> None:
         np.testing.assert_allclose(getattr(a.state, name), getattr(b.state, name), err_msg=name, atol=1e-6)
 
 
-async def test_late_and_repeated_delivery_folds_each_event_once(seeded_url):
-    ports = await open_shard_ports(seeded_url)
+async def _two_batches_folded_in_order(ports):
+    """Two appended batches, and a shard that folded them in log order (the reference)."""
     first = await _append(ports, random_events(ports.directory, 300, seed=1))
     second = await _append(ports, random_events(ports.directory, 300, seed=2))
-
     in_order = _shard(ports)
     await in_order.apply(*first)
     await in_order.apply(*second)
+    return first, second, in_order
+
+
+async def test_late_and_repeated_delivery_folds_each_event_once(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    first, second, in_order = await _two_batches_folded_in_order(ports)
 
     shuffled = _shard(ports, gap_wait_s=0.01)
     await shuffled.apply(*second)  # arrives first, and the first never comes: the gap is read from the log
@@ -56,11 +61,7 @@ async def test_late_and_repeated_delivery_folds_each_event_once(seeded_url):
 
 async def test_a_batch_overtaken_in_flight_is_awaited_not_read_from_the_log(seeded_url):
     ports = await open_shard_ports(seeded_url)
-    first = await _append(ports, random_events(ports.directory, 300, seed=1))
-    second = await _append(ports, random_events(ports.directory, 300, seed=2))
-    in_order = _shard(ports)
-    await in_order.apply(*first)
-    await in_order.apply(*second)
+    first, second, in_order = await _two_batches_folded_in_order(ports)
 
     class CountingLog:
         reads = 0

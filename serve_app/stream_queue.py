@@ -1,0 +1,68 @@
+"""`ClientQueue`: what waits to be sent to one WebSocket client; bounded, and never blocks the hub.
+
+When more than `limit` messages wait, the client is not keeping up: its deltas are conflated to
+the latest per key (per school, per dashboard scope), and it is sent a notice that it fell behind.
+Messages without a key (alerts) are kept, the oldest dropped if they alone overflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Outgoing:
+    topic: str  # as the client sees it, e.g. "school:33010100101"
+    seq: int  # 0 for notices and heartbeats: the sender stamps the client's last seq of the topic
+    type: str  # snapshot | delta | alert | notice | heartbeat
+    data: Any
+    key: Any = None  # messages with the same key supersede each other when conflated
+
+
+class ClientQueue:
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: deque[Outgoing] = deque()
+        self._ready = asyncio.Event()
+        self.conflations = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, message: Outgoing) -> None:
+        self._items.append(message)
+        if len(self._items) > self._limit:
+            self._conflate()
+        self._ready.set()
+
+    def _conflate(self) -> None:
+        self.conflations += 1
+        items = [m for m in self._items if not (m.type == "notice" and m.data.get("fell_behind"))]
+        latest = {m.key: i for i, m in enumerate(items) if m.key is not None}
+        kept = [m for i, m in enumerate(items) if m.key is None or latest[m.key] == i]
+        dropped = len(items) - len(kept)
+        unkeyed = [i for i, m in enumerate(kept) if m.key is None]
+        overflow = len(kept) + 1 - self._limit
+        if overflow > 0:  # still too many: the oldest un-conflatable ones go
+            gone = set(unkeyed[:overflow])
+            kept = [m for i, m in enumerate(kept) if i not in gone]
+            dropped += len(gone)
+        topic = items[-1].topic
+        notice = Outgoing(topic, 0, "notice", {"fell_behind": True, "conflated": dropped,
+                                               "message": "you fell behind: older deltas were conflated to the latest"})
+        self._items = deque([notice, *kept])
+
+    async def get(self, timeout_s: float) -> list[Outgoing]:
+        """Everything waiting, or [] after `timeout_s` with nothing to send."""
+        if not self._items:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout_s)
+            except TimeoutError:
+                return []
+        out = list(self._items)
+        self._items.clear()
+        return out

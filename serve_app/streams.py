@@ -1,0 +1,44 @@
+"""Routes of the live streams (WebSockets). Thin: each builds its stream and hands the socket to a
+`StreamSession`. The protocol is described in `serve_app.stream_session`.
+
+No `from __future__ import annotations` here: Serve pickles the routes into its replicas by value."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, WebSocket
+
+from serve_app.stream_kinds import AlertStream, DashboardStream, SchoolStream
+from serve_app.stream_session import CLOSE_UNAVAILABLE, Stream, StreamSession
+
+API = "/api/v1"
+_AFTER_SEQ = Query(ge=0, description="resume: the last seq this client saw on the topic")
+
+
+def streams_router() -> APIRouter:
+    r = APIRouter()
+
+    @r.websocket(f"{API}/ws/dashboard")
+    async def dashboard_stream(websocket: WebSocket, scope: str = "state",
+                               after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        await _serve(websocket, lambda s: DashboardStream(s.reader, scope), after_seq)
+
+    @r.websocket(f"{API}/ws/alerts")
+    async def alert_stream(websocket: WebSocket, district: str | None = None,
+                           after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        await _serve(websocket, lambda s: AlertStream(district), after_seq)
+
+    @r.websocket(f"{API}/ws/schools/{{school_id}}")
+    async def school_stream(websocket: WebSocket, school_id: str,
+                            after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        await _serve(websocket, lambda s: SchoolStream(s.directory, s.reader, school_id), after_seq)
+
+    return r
+
+
+async def _serve(websocket: WebSocket, make, after_seq: int | None) -> None:  # noqa: ANN001
+    services = getattr(websocket.app.state, "services", None)
+    if services is None or services.hub is None:
+        await websocket.close(CLOSE_UNAVAILABLE, "the twin is still starting; try again shortly")
+        return
+    stream: Stream = make(services)
+    await StreamSession(websocket, services.hub, services.settings.streams).run(stream, after_seq)

@@ -1,0 +1,43 @@
+"""The embedded broker as the named Ray actor `stream-broker`, through the `RayBroker` port."""
+
+import asyncio
+
+import pytest
+
+from actors.broker import RayBroker, start_broker_actor
+
+pytestmark = pytest.mark.ray
+
+
+async def test_the_broker_actor_serves_publish_read_resume_and_blocking_reads(ray_session):
+    import ray
+
+    actor = start_broker_actor(10)
+    try:
+        broker = RayBroker()  # found by name, as a shard or a replica finds it
+        seqs = await broker.publish_many([("t", {"n": n}) for n in range(25)])
+        first = seqs[0]
+        assert seqs == list(range(first, first + 25))
+        assert await broker.bounds("t") == (first + 15, first + 24)  # the ring keeps the latest 10
+        assert [p["n"] for _, _, p in await broker.read({"t": first}, 0)] == list(range(15, 25))
+        waiting = asyncio.create_task(broker.read({"t": first + 24}, 10))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        assert await broker.publish("t", {"n": 25}) == first + 25
+        assert await asyncio.wait_for(waiting, 5) == [("t", first + 25, {"n": 25})]
+
+        ray.kill(actor, no_restart=False)  # a crash: Ray restarts it, empty
+        for _ in range(300):
+            try:
+                if await broker.bounds("t") == (1, 0):
+                    break
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                pass
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the broker actor did not come back")
+        restarted = await broker.publish("t", {"n": 0})
+        assert restarted > first + 25  # numbering carries on above, so readers are not stuck
+        assert await broker.bounds("t") == (restarted, restarted)
+    finally:
+        ray.kill(actor, no_restart=True)
