@@ -5,7 +5,8 @@ copies the changed schools' few columns (`twin.deltas.capture`) and the batch's 
 queues them. A background task turns them into messages and publishes them, in batch order, so
 ingest never waits for the broker and a slow or absent broker costs the twin nothing but deltas.
 
-Per district touched, one message on `schools:<district index>`: {"seq", "schools": [delta, ...]}.
+Per district touched, one message on `schools:<district index>`: the changed schools as columns
+(`twin.deltas.to_columns`).
 Per alert, one message on `alerts:<district index>`: shortage reported, rice stock falling below
 `low_stock_days` days, or a school (block, district) closed.
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from twin import geography
 from twin.batch import EventBatch
-from twin.deltas import SchoolCapture, capture, low_stock, to_deltas
+from twin.deltas import SchoolCapture, capture, low_stock, to_columns
 from twin.directory import Directory
 from twin.encoding import SHORTAGE_ITEMS
 from twin.events import ClosureReason, EventKind
@@ -113,7 +114,7 @@ class ShardPublisher:
         out = []
         for d in np.unique(district).tolist():
             rows = np.flatnonzero(district == d)
-            out.append((schools_topic(d), {"seq": folded.seq, "schools": to_deltas(cap, folded.seq, rows)}))
+            out.append((schools_topic(d), to_columns(cap, folded.seq, rows)))
         if len(self._low) < len(self._directory):  # schools registered since we started
             self._low = np.concatenate([self._low, np.zeros(len(self._directory) - len(self._low), bool)])
         low = low_stock(cap, self._low_stock_days) & ~cap.closed_today  # a closed school serves no meals

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from configs.settings import Streams
+from twin.deltas import school_delta
 from twin.ports import StreamBroker
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,9 @@ class StreamHub:
                         follow.deliver(seq, payload)
                         continue
                     if by_school is None:  # once per message, however many school clients
-                        by_school = {s["school_id"]: s for s in payload.get("schools", ())}
+                        by_school = {school: k for k, school in enumerate(payload.get("school_ids", ()))}
                     if follow.school_id in by_school:
-                        follow.deliver(seq, by_school[follow.school_id])
+                        follow.deliver(seq, school_delta(payload, by_school[follow.school_id]))
 
     # -- dashboard scopes -------------------------------------------------------------------------
     async def watch(self, key: str, read: Callable[[], Awaitable[tuple[int, Any]]], sink: Sink) -> tuple[Follow, tuple[int, Any]]:
@@ -201,4 +202,5 @@ class StreamHub:
 
 
 def _pick(payload: dict, school_id: str) -> dict | None:
-    return next((s for s in payload.get("schools", ()) if s["school_id"] == school_id), None)
+    ids = payload.get("school_ids", [])
+    return school_delta(payload, ids.index(school_id)) if school_id in ids else None

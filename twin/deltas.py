@@ -2,7 +2,7 @@
 
 `capture` copies the few columns a delta needs, for the changed rows only: it runs right after a
 batch is folded, under the shard's fold lock, so it only indexes and copies. Rice days left and
-the dicts of `to_deltas` are worked out from the copy later, off the write path.
+the message (`to_columns`) is built from the copy later, off the write path.
 """
 
 from __future__ import annotations
@@ -65,22 +65,35 @@ def capture(state: ShardState, school_global: np.ndarray) -> SchoolCapture:
     )
 
 
-def to_deltas(cap: SchoolCapture, seq: int, rows: np.ndarray | None = None) -> list[dict]:
-    """One dict per school (or per row in `rows`): what a dashboard needs to redraw it."""
+_COLUMNS = ("present_today", "meals_today", "stock_kg", "stock_days", "stale", "closed_today")
+
+
+def to_columns(cap: SchoolCapture, seq: int, rows: np.ndarray | None = None) -> dict:
+    """The changed schools (or those in `rows`) as one message of columns: a batch changes
+    thousands of schools and a dict per school would cost more than the fold. `school_delta`
+    takes one school's delta out of it."""
     rows = np.arange(len(cap.school_ids)) if rows is None else rows
-    today = day_date(cap.today).isoformat() if cap.today >= 0 else None
-    out = []
-    for r in rows.tolist():
-        days = float(cap.stock_days[r])
-        rice, pulses, oil = (round(float(x), 2) for x in cap.stock_kg[r])
-        out.append({
-            "school_id": f"{int(cap.school_ids[r]):011d}", "seq": seq, "today": today,
-            "present_today": int(cap.present_today[r]), "meals_today": int(cap.meals_today[r]),
-            "stock_kg": {"rice": rice, "pulses": pulses, "oil": oil},
-            "stock_days": None if np.isnan(days) else round(days, 1),
-            "stale": bool(cap.stale[r]), "closed_today": bool(cap.closed_today[r]),
-        })
-    return out
+    days = np.round(cap.stock_days[rows], 1)
+    return {
+        "seq": seq,
+        "today": day_date(cap.today).isoformat() if cap.today >= 0 else None,
+        "school_ids": [f"{school:011d}" for school in cap.school_ids[rows].tolist()],
+        "present_today": cap.present_today[rows].tolist(),
+        "meals_today": cap.meals_today[rows].tolist(),
+        "stock_kg": np.round(cap.stock_kg[rows], 2).tolist(),  # [rice, pulses, oil] per school
+        "stock_days": [None if d != d else d for d in days.tolist()],  # NaN (no need to divide by): None
+        "stale": cap.stale[rows].tolist(),
+        "closed_today": cap.closed_today[rows].tolist(),
+    }
+
+
+def school_delta(columns: dict, k: int) -> dict:
+    """School `k` of a `to_columns` message: what a dashboard needs to redraw it."""
+    delta = {"school_id": columns["school_ids"][k], "seq": columns["seq"], "today": columns["today"]}
+    delta |= {name: columns[name][k] for name in _COLUMNS}
+    rice, pulses, oil = delta["stock_kg"]
+    delta["stock_kg"] = {"rice": rice, "pulses": pulses, "oil": oil}
+    return delta
 
 
 def low_stock(cap: SchoolCapture, below_days: float) -> np.ndarray:

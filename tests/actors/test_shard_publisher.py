@@ -10,6 +10,7 @@ from actors.shard_publisher import ShardPublisher, alerts_topic, schools_topic
 from serve_app.services import open_shard_ports
 from tests.actors.test_district_shard import _append
 from tests.fixtures.events import random_events
+from twin.deltas import school_delta
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def test_each_district_touched_gets_one_message_with_deltas_matching_the_t
 
     messages = await _all(broker, [schools_topic(d) for d in range(3)])
     assert sorted(t for t, _, _ in messages) == sorted({schools_topic(int(d)) for d in batch.district})
-    deltas = {d["school_id"]: d for _, _, m in messages for d in m["schools"]}
+    deltas = {school: school_delta(m, k) for _, _, m in messages for k, school in enumerate(m["school_ids"])}
     assert {m["seq"] for _, _, m in messages} == {upto}
     changed = {_sid(directory, int(i)) for i in batch.school if i >= 0}
     assert set(deltas) == changed
@@ -85,5 +86,5 @@ async def test_alerts_for_shortage_closure_and_each_fall_below_three_days_of_ric
     assert alerts[2] | {"seq": 0} == {"seq": 0, "district": district, "date": "2025-07-01", "kind": "school_closed",
                                       "to": "2025-07-04", "reason": "cyclone", "scope": "district"}
     last = (await _all(broker, [schools_topic(d)]))[-1][2]
-    assert len(last["schools"]) == n_in_district  # a district closure changes every school in it
-    assert all(x["closed_today"] and not x["stale"] for x in last["schools"])
+    assert len(last["school_ids"]) == n_in_district  # a district closure changes every school in it
+    assert all(last["closed_today"]) and not any(last["stale"])
