@@ -63,9 +63,10 @@ class DistrictShard:
         self.events_applied = 0
 
     # -- recovery ---------------------------------------------------------------------------------
-    async def recover(self, progress: Callable[[int], None] | None = None) -> int:
-        """Load each district's latest snapshot, then replay the log after the oldest of them.
-        Returns the number of log events replayed."""
+    async def recover(self, progress: Callable[[int], None] | None = None, upto_seq: int | None = None) -> int:
+        """Load each district's latest snapshot, then replay the log after the oldest of them, up to
+        `upto_seq` (default: the log's end; a rebuild of the past passes its position, with a
+        snapshot store that answers no later snapshot). Returns the number of log events replayed."""
         async with self._turn:
             start = None
             for d_local, d in enumerate(self.districts):
@@ -76,7 +77,7 @@ class DistrictShard:
                     await asyncio.to_thread(self.state.restore_district_part, d_local, snapshot.loads(data))
                 start = seq if start is None else min(start, seq)
             self.applied_seq = start or 0
-            replayed = await self._catch_up(None, progress)
+            replayed = await self._catch_up(upto_seq, progress)
             self._since_snapshot = replayed
             return replayed
 

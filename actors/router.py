@@ -33,6 +33,10 @@ class ShardRouter:
             outcome[rows[k]] = result
         return outcome
 
+    def placement(self) -> list[list[int]]:
+        """The districts (indices) of each shard, in shard order."""
+        return [[int(d) for d in np.flatnonzero(self._shard_of_district == k)] for k in range(self.n_shards)]
+
     async def each(self, method: str, *args) -> list:
         """Call `method` on every shard; results in shard order."""
         return list(await asyncio.gather(*(self._call(k, method, *args) for k in range(self.n_shards))))

@@ -22,6 +22,8 @@ from benchmarks.ingest import _free_port
 from configs import Settings
 
 ROUTE_RATE_PER_S = 100  # the latency target's load
+WS_SCHOOLS = 100  # schools the WebSocket clients follow, clients spread evenly over them
+WS_ROUNDS = 10  # one event per followed school per round, a round a second
 
 
 def _load(port: int, path: str, mode: str, seconds: float, connections: int) -> dict:
@@ -55,7 +57,7 @@ def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
 
 
 async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 32, throughput_optimized: bool = True,
-              say: Callable[[str], None] = print) -> dict:
+              ws_clients: int = 1_000, say: Callable[[str], None] = print) -> dict:
     from serve_app.runtime import start_twin, stop_twin
 
     if throughput_optimized:
@@ -72,6 +74,11 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
         directory, _ = await SchoolRepository(engine).load_directory()
         await engine.dispose()
         path = f"/api/v1/twin/schools/{int(directory.school_ids[len(directory) // 2]):011d}"
+
+        ws = {}
+        if ws_clients:
+            say(f"{ws_clients} WebSocket clients on {WS_SCHOOLS} school streams, {WS_ROUNDS} rounds of changes")
+            ws = await _ws_fanout(settings, directory, ws_clients)
 
         say(f"Serve: {connections} connections for {seconds:.0f}s, then {ROUTE_RATE_PER_S} requests/s")
         await asyncio.to_thread(_load, settings.port, path, "max", 2, connections)  # warm-up
@@ -101,12 +108,85 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
         "uvicorn_p99_ms": uv_rate["p99_ms"],
         "latency_load_rps": ROUTE_RATE_PER_S,
         "serve_max_p99_ms": serve_max["p99_ms"],
+        **ws,
         "errors": serve_max["errors"] + serve_rate["errors"] + uv_max["errors"] + uv_rate["errors"],
         "connections": connections,
         "serve_replicas": settings.serve_replicas,
         "max_ongoing_requests": settings.max_ongoing_requests,
         "throughput_optimized": throughput_optimized,
     }
+
+
+async def _ws_fanout(settings: Settings, directory, n_clients: int) -> dict:  # noqa: ANN001
+    """`n_clients` WebSocket clients through Serve, spread over the streams of `WS_SCHOOLS`
+    schools; each round changes every followed school with one event, and each client's latency
+    is from the POST's acknowledgement to the arrival of a delta at or past that event's log seq
+    (a client that gets a later delta instead, conflated, counts as served; one that gets none
+    by the end is a drop)."""
+    import httpx
+    import orjson
+    import websockets
+
+    schools = [f"{int(s):011d}" for s in directory.school_ids[:: max(1, len(directory) // WS_SCHOOLS)][:WS_SCHOOLS]]
+    base = f"127.0.0.1:{settings.port}"
+    arrivals: list[list[tuple[int, float]]] = [[] for _ in range(n_clients)]  # (log seq, time) per client
+    ready = [asyncio.Event() for _ in range(n_clients)]
+    stop = asyncio.Event()
+
+    async def client(k: int) -> None:
+        async with websockets.connect(f"ws://{base}/api/v1/ws/schools/{schools[k % len(schools)]}",
+                                      max_queue=None, open_timeout=120) as ws:
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                message = orjson.loads(raw)
+                if message["type"] == "snapshot":
+                    ready[k].set()
+                elif message["type"] == "delta":
+                    arrivals[k].append((message["data"]["seq"], time.perf_counter()))
+
+    tasks = []
+    for k in range(n_clients):  # connect in waves: a thousand handshakes at once would time out
+        tasks.append(asyncio.create_task(client(k)))
+        if k % 50 == 49:
+            await asyncio.sleep(0.2)
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 180)
+    connected = sum(e.is_set() for e in ready)
+
+    acks: list[tuple[dict[str, int], float]] = []  # per round: log seq by school, ack time
+    date = settings.feed.start_date
+    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=60) as http:
+        for r in range(WS_ROUNDS):
+            events = [{"type": "attendance_reported", "event_id": f"ws-{r}-{school}", "date": date,
+                       "school_id": school, "present": 40 + r, "meals_served": {"primary": 30 + r}}
+                      for school in schools]
+            response = await http.post("/api/v1/events", json={"events": events})
+            acked = time.perf_counter()
+            results = response.json()["data"]["results"]
+            acks.append(({e["school_id"]: res["seq"] for e, res in zip(events, results)}, acked))
+            await asyncio.sleep(1.0)
+    await asyncio.sleep(3.0)  # stragglers
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    latencies, dropped = [], 0
+    for k in range(n_clients):
+        school = schools[k % len(schools)]
+        for seqs, acked in acks:
+            arrived = next((t for seq, t in arrivals[k] if seq >= seqs[school]), None)
+            if arrived is None:
+                dropped += 1
+            else:
+                latencies.append(max(0.0, arrived - acked))
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1) if latencies else None
+
+    return {"ws_clients": connected, "ws_deliveries": len(latencies), "ws_p50_ms": pct(50), "ws_p99_ms": pct(99),
+            "ws_dropped": dropped}
 
 
 def _load_main(argv: list[str]) -> None:

@@ -192,12 +192,14 @@ def bench_api(
     connections: int = typer.Option(32, help="keep-alive connections for the throughput measurement"),
     throughput_optimized: bool = typer.Option(True, help="start Serve with RAY_SERVE_THROUGHPUT_OPTIMIZED=1"),
     schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+    ws_clients: int = typer.Option(1_000, help="WebSocket clients for the fan-out measurement"),
 ) -> None:
-    """A twin read through Ray Serve against the same app on plain uvicorn, same load, same run."""
+    """A twin read through Ray Serve against the same app on plain uvicorn, same load, same run;
+    then event-to-client latency over WebSocket streams."""
     from benchmarks.api import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools, seconds, connections, throughput_optimized,
+    result = asyncio.run(run(schools, seconds, connections, throughput_optimized, ws_clients,
                              say=(lambda m: None) if json_out else _say))
     print(json.dumps(result, indent=None if json_out else 2))
 

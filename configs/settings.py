@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     serve_replicas: int = 2
-    max_ongoing_requests: int = 256
+    max_ongoing_requests: int = 1024  # per replica; every open WebSocket holds one
     max_events_per_request: int = 50_000
     apply_timeout_s: float = 30.0
     placement: Placement = Placement()

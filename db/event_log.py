@@ -140,6 +140,32 @@ class SqlEventLog:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
 
+    async def last_seq_received_by(self, moment: dt.datetime) -> int:
+        """The last seq of an event received at or before `moment` (aware); 0 if none.
+
+        A binary search over seq rather than a scan or an index on `received_at`: appends are
+        serialised and stamped inside the lock, so `received_at` never decreases as seq grows,
+        and some twenty primary-key probes find the boundary in a log of any length."""
+        moment = moment.astimezone(dt.UTC)
+        probe = select(events.c.received_at).order_by(events.c.seq).limit(1)
+        async with self._engine.connect() as conn:
+            lo, hi = 0, int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
+            while lo < hi:  # invariant: seq lo is received by `moment` (0: before the log), hi+1 is not
+                mid = (lo + hi + 1) // 2
+                stamp = await conn.scalar(probe.where(events.c.seq >= mid))
+                if _aware(stamp) <= moment:
+                    lo = mid
+                else:
+                    hi = mid - 1
+        return lo
+
+    async def school_log(self, school_id: str) -> list[tuple[int, str]]:
+        """(seq, payload) of every event naming the school, in seq order (a school logs a few
+        hundred a year)."""
+        query = select(events.c.seq, events.c.payload).where(events.c.school_id == school_id).order_by(events.c.seq)
+        async with self._engine.connect() as conn:
+            return [(int(s), p) for s, p in (await conn.execute(query)).all()]
+
     async def count(self) -> int:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(events)))
@@ -157,6 +183,11 @@ class SqlEventLog:
             query = query.where(events.c.seq < before_seq)
         async with self._engine.connect() as conn:
             return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+
+def _aware(stamp: dt.datetime) -> dt.datetime:
+    """A stored `received_at` as an aware UTC time (SQLite gives it back naive, in UTC)."""
+    return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp
 
 
 def _settle(done: asyncio.Future, result: AppendResult | Exception) -> None:

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Serve pickles the routes into its 
 and string annotations such as "Request" would no longer resolve there."""
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
@@ -32,6 +33,21 @@ _EVENTS_EXAMPLE = {
          "rice_kg": 250, "pulses_kg": 50, "oil_kg": 12, "eggs": 600},
     ]
 }
+
+_HISTORY_EXAMPLE = {
+    "success": True, "message": "OK", "timestamp": "2025-07-03T09:00:00.000000Z",
+    "data": {"school_id": "33010100101", "district": "Ariyalur", "block": "Andimadam", "from": "2025-07-01",
+             "to": "2025-07-01", "days": [{
+                 "date": "2025-07-01", "day_kind": "school_day", "reported": True, "present": 84,
+                 "meals_served": {"primary": 60, "upper_primary": 22, "secondary": 0}, "no_meal_reason": None,
+                 "stock_kg": {"rice": 241.7, "pulses": 48.14, "oil": 11.54}, "stock_eggs": 518,
+                 "stock_book_balance": {"rice_kg": 241.7, "pulses_kg": 48.14, "oil_kg": 11.54, "eggs": 518},
+                 "funds_balance_inr": -630.54}]},
+}
+AsOf = Annotated[dt.datetime | None, Query(
+    description="Answer with the twin as it was at this moment (ISO date-time; UTC if no zone is given): "
+                "rebuilt from snapshots and the events received by then. Omit for the live twin.",
+    examples=["2025-07-01T12:00:00Z"])]
 
 
 def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, cors_origins: list[str] | None = None) -> FastAPI:
@@ -147,22 +163,48 @@ def _routes() -> APIRouter:
         data = [{"seq": row["seq"], "received_at": row["received_at"], **orjson.loads(row["payload"])} for row in rows]
         return ok({"events": data, "next_before_seq": data[-1]["seq"] if len(data) == limit else None})
 
-    @r.get(f"{API}/twin/schools/{{school_id}}", tags=["twin"], summary="A school's live twin")
-    async def twin_school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])]) -> JSONResponse:
-        return ok(await _services(request).reader.school(school_id))
+    @r.get(f"{API}/twin/schools/{{school_id}}", tags=["twin"], summary="A school's live twin, or as it was at `as_of`")
+    async def twin_school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
+                          as_of: AsOf = None) -> JSONResponse:
+        services = _services(request)
+        if as_of is None:
+            return ok(await services.reader.school(school_id))
+        return ok(await services.time_travel.school(school_id, as_of))
+
+    @r.get(f"{API}/twin/schools/{{school_id}}/history", tags=["twin"], summary="A school's daily history",
+           description="Per day from `from` to `to` (at most 366 days): attendance as finally reported (late "
+                       "reports and corrections count on the day they are for), and stock and funds balance at "
+                       "the end of the day. Derived from the school's events in the log.",
+           responses={200: {"content": {"application/json": {"example": _HISTORY_EXAMPLE}}}})
+    async def twin_school_history(
+        request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
+        date_from: Annotated[dt.date, Query(alias="from", description="first day (YYYY-MM-DD)", examples=["2025-07-01"])],
+        date_to: Annotated[dt.date, Query(alias="to", description="last day, included", examples=["2025-07-31"])],
+    ) -> JSONResponse:
+        return ok(await _services(request).history.history(school_id, date_from, date_to))
 
     @r.get(f"{API}/twin/blocks/{{name}}", tags=["twin"], summary="A block's live twin (roll-up of its schools)")
     async def twin_block(request: Request, name: str,
-                         district: Annotated[str | None, Query(description="needed when the name is not unique")] = None) -> JSONResponse:
-        return ok(await _services(request).reader.block(name, district))
+                         district: Annotated[str | None, Query(description="needed when the name is not unique")] = None,
+                         as_of: AsOf = None) -> JSONResponse:
+        services = _services(request)
+        if as_of is None:
+            return ok(await services.reader.block(name, district))
+        return ok(await services.time_travel.block(name, district, as_of))
 
     @r.get(f"{API}/twin/districts/{{name}}", tags=["twin"], summary="A district's live twin")
-    async def twin_district(request: Request, name: str) -> JSONResponse:
-        return ok(await _services(request).reader.district(name))
+    async def twin_district(request: Request, name: str, as_of: AsOf = None) -> JSONResponse:
+        services = _services(request)
+        if as_of is None:
+            return ok(await services.reader.district(name))
+        return ok(await services.time_travel.district(name, as_of))
 
     @r.get(f"{API}/twin/state", tags=["twin"], summary="Tamil Nadu: state-wide totals and each district")
-    async def twin_state(request: Request) -> JSONResponse:
-        return ok(await _services(request).reader.state())
+    async def twin_state(request: Request, as_of: AsOf = None) -> JSONResponse:
+        services = _services(request)
+        if as_of is None:
+            return ok(await services.reader.state())
+        return ok(await services.time_travel.state(as_of))
 
     return r
 

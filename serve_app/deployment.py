@@ -26,7 +26,7 @@ def build_app(settings: Settings) -> Application:
     api = create_api(functools.partial(open_replica_services, settings), cors_origins=settings.cors_origins)
 
     # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
-    # queue a dashboard behind four others, so the limit comes from settings (default 256).
+    # queue a dashboard behind four others, so the limit comes from settings (default 1024 a replica).
     @serve.deployment(name="api", num_replicas=settings.serve_replicas,
                       max_ongoing_requests=settings.max_ongoing_requests,
                       ray_actor_options={"num_cpus": 0}, health_check_period_s=5,

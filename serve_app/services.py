@@ -22,8 +22,10 @@ from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.ingest import IngestService
 from serve_app.redis_broker import RedisBroker
+from serve_app.school_history import SchoolHistoryService
 from serve_app.schools import SchoolService
 from serve_app.stream_hub import StreamHub
+from serve_app.time_travel import TimeTravel
 from serve_app.twin_reader import TwinReader
 from twin import geography
 from twin.directory import Directory
@@ -71,6 +73,8 @@ class Services:
     schools: SchoolService
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
+    history: SchoolHistoryService | None = None
+    time_travel: TimeTravel | None = None  # reads of the twin as it was at a past moment
 
     async def readiness(self, timeout_s: float = 5.0) -> dict:
         """Checks of everything a request depends on; `ready` only if all pass."""
@@ -102,8 +106,12 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     schools = SchoolService(SchoolRepository(engine), directory, router)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory)
-    return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
-                    schools)
+    services = Services(settings, engine, event_log, directory, router, ingest,
+                        TwinReader(directory, router, state_view), schools)
+    services.history = SchoolHistoryService(event_log, directory)
+    services.time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), SchoolRepository(engine).load_directory,
+                                      router.placement())
+    return services
 
 
 async def open_ray_services(settings: Settings) -> Services:

@@ -96,3 +96,46 @@ def naive_rice_need(hist_meals, enrolment) -> np.ndarray:  # noqa: ANN001
         days = [sum(m * r for m, r in zip(day, rice)) for day in meals if sum(day) > 0]
         out.append(sum(days) / len(days) if days else sum(e * r for e, r in zip(enrolled, rice)))
     return np.array(out)
+
+
+def naive_school_history(events, first, last) -> list[dict]:  # noqa: ANN001
+    """Day by day from `first` to `last` (dates), from one school's event payloads (dicts, in log
+    order): each day's last report, and stock and funds balance from every event dated that day or
+    earlier, recomputed from scratch for each day. Ignores the too-old rule (reports more than
+    `HISTORY_DAYS` late), which the callers' events never reach."""
+    import datetime as dt
+
+    from twin.norms import BANDS, day_number
+
+    items = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
+    out = []
+    day = first
+    while day <= last:
+        upto = [e for e in events if dt.date.fromisoformat(e["date"]) <= day]
+        reports = {e["date"]: e for e in upto if e["type"] == "attendance_reported"}  # the last one wins
+        stock = [0.0] * 4
+        balance = 0.0
+        for e in upto:
+            if e["type"] in ("stock_delivered", "stock_adjusted"):
+                stock = [s + e.get(k, 0) for s, k in zip(stock, items)]
+            elif e["type"] == "funds_released" and e.get("school_id"):
+                balance += e["amount_inr"]
+            elif e["type"] == "funds_utilised":
+                balance -= e["amount_inr"]
+        for date, report in reports.items():
+            meals = [report.get("meals_served", {}).get(b, 0) for b in BANDS]
+            rate = _rate(day_number(dt.date.fromisoformat(date)))
+            for band in range(3):
+                stock = [s - meals[band] * RATION_PER_MEAL[item, band] for item, s in enumerate(stock)]
+                balance -= meals[band] * rate[band]
+        report = reports.get(day.isoformat())
+        out.append({
+            "date": day.isoformat(),
+            "present": report["present"] if report else None,
+            "meals_served": {b: report.get("meals_served", {}).get(b, 0) for b in BANDS} if report else None,
+            "no_meal_reason": report.get("no_meal_reason") if report else None,
+            "stock": dict(zip(items, stock)),
+            "funds_balance_inr": balance,
+        })
+        day += dt.timedelta(days=1)
+    return out

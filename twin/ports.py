@@ -47,6 +47,22 @@ class SnapshotStore(Protocol):
 
     async def latest(self, district: int) -> tuple[int, bytes] | None: ...
 
+    async def at_or_before(self, district: int, seq: int | None) -> tuple[int, bytes] | None:
+        """The newest kept snapshot of `district` at log position `seq` or earlier."""
+        ...
+
+
+class EventHistory(Protocol):
+    """What reading the past needs from the log, beyond folding it."""
+
+    async def last_seq_received_by(self, moment: object) -> int:
+        """The last seq of an event received at or before `moment` (an aware datetime); 0 if none."""
+        ...
+
+    async def school_log(self, school_id: str) -> list[tuple[int, str]]:
+        """(seq, payload) of every event naming the school, in seq order."""
+        ...
+
 
 @dataclass
 class ShardPorts:
