@@ -100,10 +100,12 @@ class ShardHost:
         return await self.shard.snapshot_now()
 
 
-def start_ray(address: str | None, object_store_mib: int = 512) -> None:
-    """Connect to `address`, or start a local Ray sized for this machine."""
+def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, str] | None = None) -> None:
+    """Connect to `address`, or start a local Ray sized for this machine. `env` is exported
+    first: Ray's processes inherit it from here (Serve reads its proxy options in its own)."""
     if ray.is_initialized():
         return
+    os.environ.update(env or {})
     if address:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
     else:

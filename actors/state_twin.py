@@ -7,7 +7,7 @@ import numpy as np
 
 from twin import geography
 from twin.norms import day_date
-from twin.views import METRICS, summarise_totals
+from twin.metrics import METRICS, summarise_totals
 
 
 class StateTwin:

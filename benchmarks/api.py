@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 import sys
 import tempfile
 import threading
@@ -20,6 +19,7 @@ from collections.abc import Callable
 
 from benchmarks.ingest import _free_port
 from configs import Settings
+from configs.settings import serve_proxy_env
 
 ROUTE_RATE_PER_S = 100  # the latency target's load
 WS_SCHOOLS = 100  # schools the WebSocket clients follow, clients spread evenly over them
@@ -56,15 +56,14 @@ def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
     return server, thread
 
 
-async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 32, throughput_optimized: bool = True,
+async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 32, proxy: str = "auto",
               ws_clients: int = 1_000, say: Callable[[str], None] = print) -> dict:
     from serve_app.runtime import start_twin, stop_twin
 
-    if throughput_optimized:
-        os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"  # read by Serve's processes at start
     workdir = tempfile.mkdtemp(prefix="mealtwin-bench-api-")
     settings = Settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
-                        port=_free_port(), data_dir=workdir, access_log=False)
+                        port=_free_port(), haproxy_stats_port=_free_port(),
+                        haproxy_metrics_port=_free_port(), data_dir=workdir, access_log=False, serve_proxy=proxy)
     twin = await start_twin(settings, say)
     try:
         from db.engine import create_engine
@@ -113,7 +112,7 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
         "connections": connections,
         "serve_replicas": settings.serve_replicas,
         "max_ongoing_requests": settings.max_ongoing_requests,
-        "throughput_optimized": throughput_optimized,
+        "serve_env": serve_proxy_env(settings),
     }
 
 

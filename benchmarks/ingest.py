@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import signal
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -121,11 +123,22 @@ async def _log_rows(database_url: str) -> list[tuple]:
     return rows
 
 
-def _cpu_seconds() -> dict[int, tuple[str, float]]:
-    """CPU seconds used so far by this process and every process under it, by pid."""
-    out = {}
+def _twin_processes(exclude: int | None = None) -> list[psutil.Process]:
+    """This process (the Ray driver) and every process under it but `exclude` and its children."""
     me = psutil.Process()
-    for p in [me, *me.children(recursive=True)]:
+    skip = {exclude} if exclude else set()
+    if exclude:
+        try:
+            skip |= {c.pid for c in psutil.Process(exclude).children(recursive=True)}
+        except psutil.Error:
+            pass
+    return [p for p in [me, *me.children(recursive=True)] if p.pid not in skip]
+
+
+def _cpu_seconds(exclude: int | None = None) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by the twin's processes, by pid."""
+    out = {}
+    for p in _twin_processes(exclude):
         try:
             t = p.cpu_times()
             out[p.pid] = (p.name().removeprefix("ray::").split(".")[0], t.user + t.system)
@@ -134,20 +147,21 @@ def _cpu_seconds() -> dict[int, tuple[str, float]]:
     return out
 
 
-def _cpu_spent(before: dict, after: dict) -> dict[str, float]:
+def _cpu_spent(before: dict, after: dict, exclude: int | None = None) -> dict[str, float]:
     """CPU seconds spent between two `_cpu_seconds` readings, summed by process name."""
     spent: dict[str, float] = {}
     for pid, (name, t) in after.items():
+        if pid == exclude:
+            continue
         spent[name] = spent.get(name, 0.0) + t - before.get(pid, (name, 0.0))[1]
     return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05}
 
 
-def _rss_mib() -> float:
-    me = psutil.Process()
-    total = me.memory_info().rss
-    for child in me.children(recursive=True):
+def _rss_mib(exclude: int | None = None) -> float:
+    total = 0
+    for p in _twin_processes(exclude):
         try:
-            total += child.memory_info().rss
+            total += p.memory_info().rss
         except psutil.Error:
             pass
     return total / 2**20
@@ -174,40 +188,38 @@ async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
 async def run(schools: int = 43_000, database_url: str | None = None, postgres: bool = False,
               say: Callable[[str], None] = print) -> dict:
     from serve_app.runtime import start_twin, stop_twin
-    from serve_app.school_rows import from_rows
-    from db.school_repository import SchoolRepository
 
     workdir = tempfile.mkdtemp(prefix="mealtwin-bench-")
     if postgres:
         database_url = await _fresh_postgres(os.environ.get("MEALTWIN_BENCH_POSTGRES_URL",
                                                             "postgresql://postgres@127.0.0.1:5432/postgres"))
     database_url = database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    settings = Settings(database_url=database_url, schools=schools, port=_free_port(), data_dir=workdir)
+    settings = Settings(database_url=database_url, schools=schools, port=_free_port(), haproxy_stats_port=_free_port(),
+                        haproxy_metrics_port=_free_port(), data_dir=workdir)
     say(f"starting the twin on {database_url.split('://')[0]} with {schools:,} schools")
     twin = await start_twin(settings, say)
     try:
-        engine = create_engine(database_url)
-        table = from_rows(await SchoolRepository(engine).all())
-        await engine.dispose()
-        opening, day = await asyncio.to_thread(_school_day, settings, table)
-        async with httpx.AsyncClient(base_url=twin.base_url, timeout=300) as client:
-            say(f"warm-up: {len(opening):,} opening events")
-            await _post_all(client, opening)
-            say(f"ingesting {len(day):,} events of a school day, {BATCH:,} a batch, {CONCURRENCY} at a time")
-            cpu_before = _cpu_seconds()
-            started = time.perf_counter()
-            totals, latencies, stages = await _post_all(client, day)
-            ready = (await client.get("/ready")).json()["data"]  # every shard has folded every batch
-            elapsed = time.perf_counter() - started
-            cpu = _cpu_spent(cpu_before, _cpu_seconds())
-            rss = _rss_mib()
-            resend, _, _ = await _post_all(client, day[:BATCH])
+        # The client (world model, events, HTTP) runs in a process of its own: it is not part of
+        # the twin, so it must not share the driver's GIL nor count in the twin's memory.
+        ids_file = os.path.join(workdir, "sent_ids.json")
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.ingest", "client", twin.base_url, database_url, ids_file,
+            stdout=asyncio.subprocess.PIPE)
+        say(f"warm-up, then a school day: batches of {BATCH:,}, {CONCURRENCY} at a time")
+        assert (await client.stdout.readline()).strip() == b"timed"
+        cpu_before = _cpu_seconds()
+        timed = json.loads(await client.stdout.readline())
+        cpu = _cpu_spent(cpu_before, _cpu_seconds(), exclude=client.pid)
+        rss = _rss_mib(exclude=client.pid)
+        resend = json.loads(await client.stdout.readline())
+        await client.wait()
+        with open(ids_file) as f:
+            sent_ids = set(json.load(f))
         log_rows = await _log_rows(database_url)
-        sent_ids = {e["event_id"] for e in opening + day}
         logged_ids = {r[1] for r in log_rows}
         lost = len(sent_ids - logged_ids)
         duplicated = len(log_rows) - len(logged_ids) + resend["accepted"] + resend["corrections"]
-        floor_rows = log_rows[-len(day):]
+        floor_rows = log_rows[-timed["events"]:]
         say("measuring the database's raw insert rate on the same rows")
         db_rows_per_s = await _db_floor(database_url, floor_rows)
         say("killing the largest shard with SIGKILL")
@@ -215,20 +227,20 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         state_ok = await _state_matches_log(twin, database_url)
     finally:
         stop_twin(twin)
-    events_per_s = len(day) / elapsed
+    events_per_s = timed["events"] / timed["elapsed_s"]
     return {
         "database": database_url.split("+")[0].split(":")[0],
         "schools": schools,
-        "events": len(day),
+        "events": timed["events"],
         "events_per_s": round(events_per_s),
         "db_insert_rows_per_s": round(db_rows_per_s),
         "ratio_to_db_floor": round(events_per_s / db_rows_per_s, 3),
         "batch_size": BATCH,
-        "batch_latency_median_s": round(statistics.median(latencies), 3),
-        "server_stage_median_ms": stages,
+        "batch_latency_median_s": timed["batch_latency_median_s"],
+        "server_stage_median_ms": timed["stages"],
         "cpu_s_during_ingest": cpu,
-        "accepted": totals["accepted"], "corrections": totals["corrections"], "rejected": totals["rejected"],
-        "applied_seq_min": ready["shards"]["applied_seq_min"],
+        "accepted": timed["accepted"], "corrections": timed["corrections"], "rejected": timed["rejected"],
+        "applied_seq_min": timed["applied_seq_min"],
         "recovery_s": recovery["recovery_s"],
         "recovery_replayed_events": recovery["replayed"],
         "lost": lost,
@@ -239,6 +251,33 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         "startup_breakdown_s": {k: round(v, 2) for k, v in twin.timings.items() if k != "startup_s"},
         "shards": len(twin.cluster.shards),
     }
+
+
+async def _client(base_url: str, database_url: str, ids_file: str) -> None:
+    """The load: the world's opening events (warm-up), then a school day, timed; then the day's
+    first batch again (all must come back duplicates). Prints "timed", the timed result (JSON)
+    and the resend's totals (JSON), a line each; writes every event id sent to `ids_file`."""
+    from db.school_repository import SchoolRepository
+    from serve_app.school_rows import from_rows
+
+    engine = create_engine(database_url)
+    table = from_rows(await SchoolRepository(engine).all())
+    await engine.dispose()
+    opening, day = await asyncio.to_thread(_school_day, Settings(), table)
+    with open(ids_file, "w") as f:
+        json.dump([e["event_id"] for e in opening + day], f)
+    async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
+        await _post_all(client, opening)
+        print("timed", flush=True)
+        started = time.perf_counter()
+        totals, latencies, stages = await _post_all(client, day)
+        ready = (await client.get("/ready")).json()["data"]  # ingest answers once every shard folded
+        elapsed = time.perf_counter() - started
+        print(json.dumps({**totals, "events": len(day), "elapsed_s": elapsed, "stages": stages,
+                          "batch_latency_median_s": round(statistics.median(latencies), 3),
+                          "applied_seq_min": ready["shards"]["applied_seq_min"]}), flush=True)
+        resend, _, _ = await _post_all(client, day[:BATCH])
+        print(json.dumps(resend), flush=True)
 
 
 async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
@@ -264,3 +303,7 @@ async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
         return True
     finally:
         await ports.close()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["client"]:
+    asyncio.run(_client(*sys.argv[2:5]))

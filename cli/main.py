@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import signal
 import sys
 
 import typer
@@ -50,6 +51,9 @@ def up(
 async def _up(settings: Settings, feed: bool, days: int | None, api: bool = True) -> None:
     from serve_app.runtime import start_twin, stop_twin
 
+    # SIGTERM (a service manager, `kill`) stops the twin as Ctrl-C does: Serve's HAProxy outlives
+    # a driver that just dies, and keeps the port
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     twin = await start_twin(settings, _say, serve_api=api)
     if api:
         _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
@@ -190,7 +194,7 @@ def bench_api(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
     seconds: float = typer.Option(10.0, help="seconds per measurement"),
     connections: int = typer.Option(32, help="keep-alive connections for the throughput measurement"),
-    throughput_optimized: bool = typer.Option(True, help="start Serve with RAY_SERVE_THROUGHPUT_OPTIMIZED=1"),
+    proxy: str = typer.Option("auto", help="Serve's HTTP proxy: haproxy, serve, or auto (haproxy when installed)"),
     schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
     ws_clients: int = typer.Option(1_000, help="WebSocket clients for the fan-out measurement"),
 ) -> None:
@@ -199,7 +203,7 @@ def bench_api(
     from benchmarks.api import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools, seconds, connections, throughput_optimized, ws_clients,
+    result = asyncio.run(run(schools, seconds, connections, proxy, ws_clients,
                              say=(lambda m: None) if json_out else _say))
     print(json.dumps(result, indent=None if json_out else 2))
 

@@ -15,6 +15,7 @@ import httpx
 
 from actors.remote import TwinCluster, shutdown_ray, start_ray
 from configs import Settings
+from configs.settings import serve_proxy_env
 from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
@@ -73,7 +74,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     placement = pack_districts(directory.school_district, n_districts, settings.placement.shard_count(n_districts))
 
     mark = time.perf_counter()
-    start_ray(settings.ray_address, settings.ray_object_store_mib)
+    start_ray(settings.ray_address, settings.ray_object_store_mib, serve_proxy_env(settings))
     timings["ray_s"] = time.perf_counter() - mark
     say(f"{schools:,} schools in {n_districts} districts on {len(placement)} shard actors; recovering from snapshots and log")
     mark = time.perf_counter()

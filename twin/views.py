@@ -7,15 +7,10 @@ import numpy as np
 from twin.encoding import NO_MEAL_REASONS, SHORTAGE_ITEMS
 from twin.events import ClosureReason
 from twin.kernels import rice_need_per_day, rollup
+from twin.metrics import METRICS, summarise
 from twin.norms import day_date
 from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
 
-# Columns of the per-school metric matrix that roll up by summation.
-METRICS = (
-    "schools", "enrolment", "reported_today", "stale", "closed_today", "present_today", "meals_today",
-    "rice_kg", "pulses_kg", "oil_kg", "eggs", "rice_need_kg_per_day",
-    "funds_released_inr", "meal_cost_inr", "other_utilised_inr",
-)
 _M = {name: i for i, name in enumerate(METRICS)}
 _CLOSURE_REASONS = {i: r.value for i, r in enumerate(ClosureReason, start=1)}
 
@@ -43,24 +38,6 @@ def school_metrics(state: ShardState) -> np.ndarray:
     return out
 
 
-def _summary(row: np.ndarray) -> dict:
-    m = {name: float(row[i]) for i, name in enumerate(METRICS)}
-    need = m.pop("rice_need_kg_per_day")
-    counts = ("schools", "enrolment", "reported_today", "stale", "closed_today", "present_today", "meals_today", "eggs")
-    out: dict = {k: int(round(m[k])) for k in counts}
-    out["stock_kg"] = {k: round(m[f"{k}_kg"], 1) for k in ("rice", "pulses", "oil")}
-    out["stock_days"] = round(m["rice_kg"] / need, 1) if need > 0 else None
-    out["stock_eggs"] = out.pop("eggs")
-    out["attendance_rate"] = round(m["present_today"] / m["enrolment"], 4) if m["enrolment"] else None
-    out["funds"] = {
-        "released_to_schools_inr": round(m["funds_released_inr"], 2),
-        "meal_cost_inr": round(m["meal_cost_inr"], 2),
-        "other_utilised_inr": round(m["other_utilised_inr"], 2),
-        "school_balance_inr": round(m["funds_released_inr"] - m["meal_cost_inr"] - m["other_utilised_inr"], 2),
-    }
-    return out
-
-
 def block_rollup(state: ShardState) -> np.ndarray:
     """float64 [nb, len(METRICS)]: school metrics summed by block."""
     return rollup(state.school_block, school_metrics(state), len(state.block_global))
@@ -73,7 +50,7 @@ def district_rollup(state: ShardState, blocks: np.ndarray | None = None) -> np.n
 
 
 def block_view(state: ShardState, b_local: int, names: tuple[str, ...], rolled: np.ndarray) -> dict:
-    out = _summary(rolled[b_local])
+    out = summarise(rolled[b_local])
     received, passed = state.block_funds[b_local]
     out["funds"] |= {"received_inr": round(received, 2), "balance_inr": round(received - passed, 2)}
     out["name"] = names[int(state.block_global[b_local])]
@@ -81,16 +58,11 @@ def block_view(state: ShardState, b_local: int, names: tuple[str, ...], rolled: 
 
 
 def district_view(state: ShardState, d_local: int, rolled: np.ndarray) -> dict:
-    out = _summary(rolled[d_local])
+    out = summarise(rolled[d_local])
     received, passed = state.district_funds[d_local]
     out["funds"] |= {"received_inr": round(received, 2), "released_to_blocks_inr": round(passed, 2),
                      "balance_inr": round(received - passed, 2)}
     return out
-
-
-def summarise_totals(rows: np.ndarray) -> dict:
-    """A summary of several rolled-up rows (e.g. all districts: the state)."""
-    return _summary(rows.sum(axis=0))
 
 
 def school_view(state: ShardState, i: int) -> dict:
