@@ -91,7 +91,15 @@ class Services:
                                 "applied_seq_min": min(s["applied_seq"] for s in statuses)}
         except Exception as exc:  # noqa: BLE001
             checks["shards"] = f"error: {type(exc).__name__}"
-        checks["ready"] = checks["database"] == "ok" and isinstance(checks["shards"], dict)
+        ok = checks["database"] == "ok" and isinstance(checks["shards"], dict)
+        if self.settings.redis_url and self.hub is not None:  # the streams' broker, when it is Redis
+            try:
+                await asyncio.wait_for(self.hub.broker.bounds("readiness"), timeout_s)
+                checks["redis"] = "ok"
+            except Exception as exc:  # noqa: BLE001
+                checks["redis"] = f"error: {type(exc).__name__}"
+                ok = False
+        checks["ready"] = ok
         return checks
 
     async def close(self) -> None:

@@ -57,3 +57,16 @@ async def test_a_change_published_once_reaches_the_clients_of_both_replicas(repl
     async with AsgiWebSocket(b, f"/api/v1/ws/schools/{SCHOOL}", after_seq=deltas[0]["seq"]) as resumed:
         missed = await resumed.receive_json()
         assert (missed["type"], missed["data"]["meals_today"]) == ("delta", 22)
+
+
+async def test_ready_checks_redis_when_it_is_configured(replicas, sqlite_url, prefix):  # noqa: F811
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=replicas[0]), base_url="http://twin") as http:
+        ready = await http.get("/ready")
+    assert ready.status_code == 200 and ready.json()["data"]["redis"] == "ok"
+
+    gone = Settings(database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0", streams=Streams(redis_prefix=prefix))
+    app = create_api(lambda: open_local_services(gone, placement=[[0], [1, 2]]))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as http:
+            down = await http.get("/ready")
+    assert down.status_code == 503 and down.json()["error"]["details"]["redis"].startswith("error")
