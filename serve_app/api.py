@@ -16,6 +16,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
+from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
 from serve_app.observability import Metrics, RequestContext
 from serve_app.schools import schools_router
 from serve_app.services import Services
@@ -89,11 +90,13 @@ def _services(request: Request) -> Services:
 def _routes() -> APIRouter:
     r = APIRouter()
 
-    @r.get("/health", tags=["health"], summary="Liveness: the API process answers")
+    @r.get("/health", tags=["health"], summary="Liveness: the API process answers",
+           responses=envelope({"status": "alive"}))
     async def health() -> JSONResponse:
         return ok({"status": "alive"})
 
-    @r.get("/ready", tags=["health"], summary="Readiness: database and every shard answer")
+    @r.get("/ready", tags=["health"], summary="Readiness: database, Redis when configured, every shard",
+           responses=envelope(READY, 503, message="ready"))
     async def ready(request: Request) -> JSONResponse:
         services = getattr(request.app.state, "services", None)
         if services is None:
@@ -131,6 +134,7 @@ def _routes() -> APIRouter:
             "schema": {"type": "object", "required": ["events"], "properties": {
                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
             "example": _EVENTS_EXAMPLE}}}},
+        responses=envelope(INGEST_RESULT, 422, 503, message="1 accepted, 1 corrections, 0 duplicates, 1 rejected"),
     )
     async def post_events(
         request: Request,
@@ -149,7 +153,9 @@ def _routes() -> APIRouter:
         response.headers["Server-Timing"] = ", ".join(f"{k};dur={v}" for k, v in timings.items())
         return response
 
-    @r.get(f"{API}/events", tags=["events"], summary="A school's events, newest first")
+    @r.get(f"{API}/events", tags=["events"], summary="A school's events, newest first",
+           responses=envelope({"events": [{"seq": 2918, "received_at": "2025-06-04T10:15:02Z", **_EVENTS_EXAMPLE["events"][0]}],
+                               "next_before_seq": None}, 404, 422))
     async def list_events(
         request: Request,
         school_id: Annotated[str, Query(pattern=r"^\d{11}$", examples=["33010100101"])],
@@ -163,7 +169,8 @@ def _routes() -> APIRouter:
         data = [{"seq": row["seq"], "received_at": row["received_at"], **orjson.loads(row["payload"])} for row in rows]
         return ok({"events": data, "next_before_seq": data[-1]["seq"] if len(data) == limit else None})
 
-    @r.get(f"{API}/twin/schools/{{school_id}}", tags=["twin"], summary="A school's live twin, or as it was at `as_of`")
+    @r.get(f"{API}/twin/schools/{{school_id}}", tags=["twin"], summary="A school's live twin, or as it was at `as_of`",
+           responses=envelope(SCHOOL_TWIN, 404, 422))
     async def twin_school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
                           as_of: AsOf = None) -> JSONResponse:
         services = _services(request)
@@ -183,7 +190,8 @@ def _routes() -> APIRouter:
     ) -> JSONResponse:
         return ok(await _services(request).history.history(school_id, date_from, date_to))
 
-    @r.get(f"{API}/twin/blocks/{{name}}", tags=["twin"], summary="A block's live twin (roll-up of its schools)")
+    @r.get(f"{API}/twin/blocks/{{name}}", tags=["twin"], summary="A block's live twin (roll-up of its schools)",
+           responses=envelope({**AREA_TWIN, "name": "Ariyalur"}, 404, 422))
     async def twin_block(request: Request, name: str,
                          district: Annotated[str | None, Query(description="needed when the name is not unique")] = None,
                          as_of: AsOf = None) -> JSONResponse:
@@ -192,14 +200,18 @@ def _routes() -> APIRouter:
             return ok(await services.reader.block(name, district))
         return ok(await services.time_travel.block(name, district, as_of))
 
-    @r.get(f"{API}/twin/districts/{{name}}", tags=["twin"], summary="A district's live twin")
+    @r.get(f"{API}/twin/districts/{{name}}", tags=["twin"], summary="A district's live twin",
+           responses=envelope(AREA_TWIN, 404, 422))
     async def twin_district(request: Request, name: str, as_of: AsOf = None) -> JSONResponse:
         services = _services(request)
         if as_of is None:
             return ok(await services.reader.district(name))
         return ok(await services.time_travel.district(name, as_of))
 
-    @r.get(f"{API}/twin/state", tags=["twin"], summary="Tamil Nadu: state-wide totals and each district")
+    @r.get(f"{API}/twin/state", tags=["twin"], summary="Tamil Nadu: state-wide totals and each district",
+           responses=envelope({**{k: v for k, v in AREA_TWIN.items() if k != "district"}, "today": "2025-06-04",
+                               "districts": [{"district": "Ariyalur", "schools": 6, "meals_today": 348, "stale": 1,
+                                              "stock_days": 32.8}]}, 422))
     async def twin_state(request: Request, as_of: AsOf = None) -> JSONResponse:
         services = _services(request)
         if as_of is None:

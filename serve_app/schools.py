@@ -21,6 +21,7 @@ from actors.router import ShardRouter
 from db.school_repository import SORTABLE, WRITABLE, SchoolFilter, SchoolRepository
 from serve_app import school_csv
 from serve_app.envelope import JSONResponse, ok
+from serve_app.examples import envelope
 from twin import geography
 from twin.directory import BlockTable, Directory
 from twin.errors import InvalidInput, NotFound, Unavailable
@@ -106,6 +107,14 @@ _EXAMPLE = {
     "enrolment_upper_primary": 30, "enrolment_secondary": 0, "capacity": 140, "has_hostel": False,
     "breakfast_scheme": True, "depot_id": "DEPOT-0", "risk_level": "low",
 }
+
+
+# a school as the endpoints answer it: the table's row
+_SCHOOL = {**_EXAMPLE, "total_students": 114, "is_active": True, "created_at": "2025-06-02T09:00:00Z",
+           "updated_at": "2025-06-02T09:00:00Z"}
+_PAGE = {"schools": [_SCHOOL], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}}
+_IMPORTED = {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "rejected_rows": [
+    {"line": 3, "id": "33019900001", "errors": [{"field": "block", "message": "no block 'Nowhere' in district Ariyalur"}]}]}
 
 
 class SchoolService:
@@ -335,7 +344,8 @@ def schools_router() -> APIRouter:
 
     @r.get("", summary="List schools",
            description="Active schools (add `include_inactive=true` for deactivated ones too), filtered by district, "
-                       "block and risk level, sorted and paged. `data.pagination` gives page, page_size, total and pages.")
+                       "block and risk level, sorted and paged. `data.pagination` gives page, page_size, total and pages.",
+           responses=envelope(_PAGE, 422, message="1 schools"))
     async def list_schools(
         request: Request, district: _District = None, block: _Block = None, risk_level: _Risk = None,
         include_inactive: _Inactive = False,
@@ -351,7 +361,8 @@ def schools_router() -> APIRouter:
     @r.get("/search", summary="Search schools by name, UDISE code or block",
            description="Active schools whose UDISE code starts with `q`, or whose name or block contains it "
                        "(case-insensitive). Ranked: exact code (rank 0), code prefix (1), name or block prefix (2), "
-                       "name or block substring (3); then by name.")
+                       "name or block substring (3); then by name.",
+           responses=envelope([{**_SCHOOL, "rank": 2}], 422, message="1 schools"))
     async def search_schools(
         request: Request,
         q: Annotated[str, Query(min_length=2, max_length=100, examples=["3301", "Ariyalur", "PUMS"])],
@@ -378,7 +389,8 @@ def schools_router() -> APIRouter:
                         "number and the field at fault; the good rows are imported all the same. Answers 422 "
                         "when no row is good.",
             openapi_extra={"requestBody": {"required": True, "content": {
-                school_csv.MEDIA_TYPE: {"schema": {"type": "string"}, "example": school_csv.EXAMPLE}}}})
+                school_csv.MEDIA_TYPE: {"schema": {"type": "string"}, "example": school_csv.EXAMPLE}}}},
+            responses=envelope(_IMPORTED, 422, message="1 created, 0 updated, 0 unchanged, 1 rejected"))
     async def bulk_import(request: Request) -> JSONResponse:
         body = await request.body()
         out = await _service(request).bulk_import(body)
@@ -386,19 +398,22 @@ def schools_router() -> APIRouter:
         message = f"{out['created']} created, {out['updated']} updated, {out['unchanged']} unchanged, {out['rejected']} rejected"
         return ok(out, message, status_code=200 if good or not out["rejected"] else 422)
 
-    @r.get("/{school_id}", summary="A school", description="One school by UDISE code, active or not; 404 if unknown.")
+    @r.get("/{school_id}", summary="A school", description="One school by UDISE code, active or not; 404 if unknown.",
+           responses=envelope(_SCHOOL, 404))
     async def get_school(request: Request, school_id: _Id) -> JSONResponse:
         return ok(await _service(request).get(school_id))
 
     @r.post("", status_code=201, summary="Register a school",
             description="Creates an active school. The district and block must exist and the block must be in the "
-                        "district; coordinates must lie in Tamil Nadu. 409 CONFLICT if the UDISE code is taken.")
+                        "district; coordinates must lie in Tamil Nadu. 409 CONFLICT if the UDISE code is taken.",
+            responses=envelope(_SCHOOL, 409, 422, status=201, message="created"))
     async def create_school(request: Request, school: Annotated[SchoolCreate, Body(examples=[_EXAMPLE])]) -> JSONResponse:
         return ok(await _service(request).create(school), "created", status_code=201)
 
     @r.put("/{school_id}", summary="Change a school",
            description="Replaces the school's details. A school keeps its district and block (they are part of its "
-                       "UDISE code). `is_active: true` restores a deactivated school. 404 if unknown.")
+                       "UDISE code). `is_active: true` restores a deactivated school. 404 if unknown.",
+           responses=envelope(_SCHOOL, 404, 422, message="updated"))
     async def update_school(request: Request, school_id: _Id,
                             school: Annotated[SchoolUpdate, Body(examples=[{k: v for k, v in _EXAMPLE.items() if k != "id"}
                                                                            | {"enrolment_primary": 90}])]) -> JSONResponse:
@@ -406,7 +421,8 @@ def schools_router() -> APIRouter:
 
     @r.delete("/{school_id}", summary="Deactivate a school",
               description="Soft delete: the school is kept with `is_active: false`, leaves the lists, search and the "
-                          "twin's roll-ups, and can be restored with PUT. 404 if unknown.")
+                          "twin's roll-ups, and can be restored with PUT. 404 if unknown.",
+              responses=envelope({**_SCHOOL, "is_active": False}, 404, message="deactivated"))
     async def delete_school(request: Request, school_id: _Id) -> JSONResponse:
         return ok(await _service(request).deactivate(school_id), "deactivated")
 
