@@ -85,7 +85,7 @@ async def run(schools: int = 43_000, runs: int = 7, redis_url: str | None = None
     day0 = day_number(dt.date(2025, 7, 1))
     brokers = {"memory": MemoryBroker(10_000)}
     if redis_url:
-        from serve_app.redis_broker import RedisBroker
+        from serve_app.redis_broker import RedisBroker, delete_keys
 
         prefix = f"mealtwin_bench:{time.time_ns()}:"
         brokers["redis"] = RedisBroker(redis_url, 10_000, prefix=prefix)
@@ -130,20 +130,8 @@ async def run(schools: int = 43_000, runs: int = 7, redis_url: str | None = None
                         "messages_per_batch": publisher.last_messages}
         await broker.close()
     if redis_url:
-        await _drop_keys(redis_url, prefix)
+        await delete_keys(redis_url, prefix)
     return result
-
-
-async def _drop_keys(redis_url: str, prefix: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 def _ms(seconds: list[float]) -> float:

@@ -74,3 +74,14 @@ class RedisBroker:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+async def delete_keys(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` (a benchmark's or a test's own topics, never a twin's)."""
+    client = aioredis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

@@ -3,7 +3,6 @@
 Serve pickles the FastAPI app into its replica, so this catches what an in-process test cannot
 (services opened in the wrong copy of the app, annotations that no longer resolve)."""
 
-import socket
 
 import httpx
 import pytest
@@ -13,18 +12,14 @@ from configs import Settings
 from serve_app.deployment import run_app, shutdown_app
 from serve_app.services import shard_ports_opener
 from tests.fixtures.builders import small_directory
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.ray
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 async def test_served_app_ingests_and_reads_back(ray_session, seeded_url):
-    settings = Settings(database_url=seeded_url, port=_free_port())
+    settings = Settings(database_url=seeded_url, port=free_port())
     cluster = TwinCluster.start([[0], [1, 2]], shard_ports_opener(settings), 1000, 3600)
     try:
         await cluster.wait_ready(120)

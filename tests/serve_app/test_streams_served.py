@@ -3,7 +3,6 @@ shard actors publishing to the embedded `stream-broker` actor, the replicas' hub
 
 import asyncio
 import json
-import socket
 
 import httpx
 import pytest
@@ -14,18 +13,14 @@ from configs import Settings
 from serve_app.deployment import run_app, shutdown_app
 from serve_app.services import shard_ports_opener
 from tests.fixtures.builders import small_directory
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.ray
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 async def test_a_school_stream_through_serve_gets_the_change_posted(ray_session, seeded_url):
-    settings = Settings(database_url=seeded_url, port=_free_port())
+    settings = Settings(database_url=seeded_url, port=free_port())
     cluster = TwinCluster.start([[0], [1, 2]], shard_ports_opener(settings), 1000, 3600)
     try:
         await cluster.wait_ready(120)
