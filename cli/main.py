@@ -38,7 +38,7 @@ def _say(message: str) -> None:
 def up(
     feed: bool = typer.Option(True, help="run the live feed of every school in Tamil Nadu"),
     days: int = typer.Option(0, help="stop the feed after this many simulated days (0: run until Ctrl-C)"),
-    api: bool = typer.Option(True, help="serve the API here (--no-api: only the shards, for `serve deploy "
+    api: bool = typer.Option(True, help="serve the API here (--no-api: only the shards, for `serve run "
                                         "configs/serve.yaml` against this Ray)"),
 ) -> None:
     """Set up (migrate, generate schools if none) and run the twin: shards on Ray, the API on Ray
@@ -59,7 +59,7 @@ async def _up(settings: Settings, feed: bool, days: int | None, api: bool = True
         _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
              f"state {twin.base_url}/api/v1/twin/state")
     else:
-        _say(f"shards ready in {twin.timings['startup_s']:.1f}s; deploy the API with `serve deploy configs/serve.yaml`")
+        _say(f"shards ready in {twin.timings['startup_s']:.1f}s; serve the API with `RAY_ADDRESS=auto serve run configs/serve.yaml`")
     tasks = [asyncio.create_task(_watch(twin))]
     try:
         if feed:
