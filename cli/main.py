@@ -23,7 +23,7 @@ bench_app = typer.Typer(help="Benchmarks: each prints one JSON object.", no_args
 app.add_typer(data_app, name="data")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # no line breaks inserted in logs
 
 
 def _logging(level: int = logging.INFO) -> None:

@@ -1,6 +1,6 @@
 """The Ray Serve application: one function from settings to a deployable app.
 
-`serve run configs/serve.yaml` (or `serve deploy`) imports `app_builder`; `mealtwin up` calls
+`serve run configs/serve.yaml` imports `app_builder`; `mealtwin up` calls
 `build_app`. Replicas hold no twin state: they find the shard actors by name.
 """
 
@@ -9,8 +9,11 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
+import psutil
 from ray import serve
 from ray.serve import Application
 
@@ -62,5 +65,25 @@ def run_app(settings: Settings) -> None:
     serve.run(build_app(settings), name="mealtwin", route_prefix="/")
 
 
-def shutdown_app() -> None:
-    serve.shutdown()
+def shutdown_app(port: int | None = None) -> None:
+    try:
+        serve.shutdown()
+    finally:
+        if port is not None:
+            stop_leftover_haproxy(port)
+
+
+def stop_leftover_haproxy(port: int) -> None:
+    """Stop a Serve HAProxy still serving `port`. HAProxy is a child of a Serve actor and is not
+    killed with it when Ray stops before Serve has finished shutting down (seen after Ctrl-C
+    during a feed): it would keep the API port, and the next `mealtwin up` could not bind it."""
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if not cmd or not cmd[0].endswith("/haproxy") or "-f" not in cmd[:-1]:
+            continue
+        try:
+            config = Path(cmd[cmd.index("-f") + 1]).read_text()
+        except OSError:
+            continue
+        if re.search(rf"^\s*bind\s+\S*:{port}\s*$", config, re.MULTILINE):
+            proc.terminate()

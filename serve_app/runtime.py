@@ -112,6 +112,6 @@ async def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict:
 
 def stop_twin(twin: RunningTwin | None = None) -> None:
     try:
-        shutdown_app()
+        shutdown_app(twin.settings.port if twin is not None else None)
     finally:
         shutdown_ray()
