@@ -7,7 +7,6 @@ kernel's running balance with correction deltas.
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 import numpy as np
 

@@ -9,7 +9,7 @@ from twin.events import ClosureReason
 from twin.kernels import rice_need_per_day, rollup
 from twin.metrics import METRICS, summarise
 from twin.norms import day_date
-from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
+from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, ShardState
 
 _M = {name: i for i, name in enumerate(METRICS)}
 _CLOSURE_REASONS = {i: r.value for i, r in enumerate(ClosureReason, start=1)}

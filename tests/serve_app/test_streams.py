@@ -267,7 +267,7 @@ async def test_a_dashboard_gets_its_scope_aggregates_when_the_applied_seq_moves(
 
 
 @pytest.mark.parametrize("path, query, code", [
-    (f"/api/v1/ws/schools/33999999999", {}, 4404),
+    ("/api/v1/ws/schools/33999999999", {}, 4404),
     ("/api/v1/ws/alerts", {"district": "Atlantis"}, 4404),
     ("/api/v1/ws/dashboard", {"scope": "district:Atlantis"}, 4404),
     ("/api/v1/ws/dashboard", {"scope": f"block:{DISTRICT}/Nowhere"}, 4404),
