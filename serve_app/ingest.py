@@ -69,14 +69,14 @@ class IngestService:
         item_seq[logged] = seqs
         counts = np.bincount(status, minlength=len(_STATUS))
         shown = range(len(items)) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
-        results = [self._result(i, items, events, rejections, int(status[i]), int(item_seq[i]), not all_results)
+        results = [self._result(i, events, rejections, int(status[i]), int(item_seq[i]), not all_results)
                    for i in shown]
         return {"received": len(items), "accepted": int(counts[_ACCEPTED]), "corrections": int(counts[_CORRECTION]),
                 "duplicates": int(counts[_DUPLICATE]), "rejected": int(counts[_REJECTED] + counts[_TOO_OLD]),
                 "applied": applied, "results": results, "timings_ms": clock.laps_ms}
 
     @staticmethod
-    def _result(i: int, items: list, events: list, rejections: list, status: int, seq: int, with_index: bool) -> dict:
+    def _result(i: int, events: list, rejections: list, status: int, seq: int, with_index: bool) -> dict:
         if status == _REJECTED:
             result = rejections[i]
         elif status == _TOO_OLD:

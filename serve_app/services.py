@@ -71,10 +71,10 @@ class Services:
     ingest: IngestService
     reader: TwinReader
     schools: SchoolService
+    history: SchoolHistoryService
+    time_travel: TimeTravel  # reads of the twin as it was at a past moment
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
-    history: SchoolHistoryService | None = None
-    time_travel: TimeTravel | None = None  # reads of the twin as it was at a past moment
 
     async def readiness(self, timeout_s: float = 5.0) -> dict:
         """Checks of everything a request depends on; `ready` only if all pass."""
@@ -111,15 +111,13 @@ class Services:
 def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router: ShardRouter,
            state_view: Callable[[], Awaitable[dict]]) -> Services:
     event_log = SqlEventLog(engine)
-    schools = SchoolService(SchoolRepository(engine), directory, router)
+    repo = SchoolRepository(engine)
+    schools = SchoolService(repo, directory, router)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory)
-    services = Services(settings, engine, event_log, directory, router, ingest,
-                        TwinReader(directory, router, state_view), schools)
-    services.history = SchoolHistoryService(event_log, directory)
-    services.time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), SchoolRepository(engine).load_directory,
-                                      router.placement())
-    return services
+    return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
+                    schools, SchoolHistoryService(event_log, directory),
+                    TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement()))
 
 
 async def open_ray_services(settings: Settings) -> Services:
