@@ -3,12 +3,10 @@ slow reference that recomputes every day from scratch."""
 
 import datetime as dt
 
-import httpx
 import pytest
 
 from configs import Settings
-from serve_app.api import create_api
-from serve_app.services import open_local_services
+from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.events import START, random_events
 from tests.naive import naive_school_history
@@ -19,11 +17,8 @@ SCHOOLS = [f"{int(DIRECTORY.school_ids[i]):011d}" for i in (0, 7, 20)]
 
 @pytest.fixture
 async def client(seeded_url):
-    settings = Settings(database_url=seeded_url, max_events_per_request=2_000)
-    app = create_api(lambda: open_local_services(settings, placement=[[0], [1, 2]]))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
-            yield c
+    async with running_app(Settings(database_url=seeded_url, max_events_per_request=2_000)) as app, client_of(app) as c:
+        yield c
 
 
 def _for_school(events, school):

@@ -1,11 +1,9 @@
 """POST /api/v1/events and the twin read endpoints, through the FastAPI app with in-process shards."""
 
-import httpx
 import pytest
 
 from configs import Settings
-from serve_app.api import create_api
-from serve_app.services import open_local_services
+from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.events import random_events
 
@@ -15,11 +13,8 @@ SCHOOL = f"{int(DIRECTORY.school_ids[0]):011d}"
 
 @pytest.fixture
 async def client(seeded_url):
-    settings = Settings(database_url=seeded_url, max_events_per_request=1_000)
-    app = create_api(lambda: open_local_services(settings, placement=[[0], [1, 2]]))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
-            yield c
+    async with running_app(Settings(database_url=seeded_url, max_events_per_request=1_000)) as app, client_of(app) as c:
+        yield c
 
 
 def attendance(event_id, present=40, primary=30, date="2025-07-01", school=SCHOOL):

@@ -3,14 +3,13 @@
 import csv
 import io
 
-import httpx
 import orjson
 import pytest
 
 from configs import Settings
-from serve_app.api import create_api
 from serve_app.school_csv import COLUMNS
 from serve_app.services import open_local_services
+from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.schools import school_rows
 
@@ -28,11 +27,8 @@ CSV_TYPE = {"Content-Type": "text/csv"}
 
 @pytest.fixture
 async def app_client(seeded_url):
-    settings = Settings(database_url=seeded_url)
-    app = create_api(lambda: open_local_services(settings, placement=[[0], [1, 2]]))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
-            yield app, c
+    async with running_app(Settings(database_url=seeded_url)) as app, client_of(app) as c:
+        yield app, c
 
 
 @pytest.fixture

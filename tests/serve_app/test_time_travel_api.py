@@ -4,7 +4,6 @@ batches equals fresh shards that folded only those batches."""
 import asyncio
 import datetime as dt
 
-import httpx
 import numpy as np
 import orjson
 import pytest
@@ -12,8 +11,8 @@ import pytest
 from actors.district_shard import DistrictShard
 from actors.state_twin import StateTwin
 from configs import Settings
-from serve_app.api import create_api
-from serve_app.services import open_local_services, open_shard_ports
+from serve_app.services import open_shard_ports
+from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.events import random_events
 from twin import geography
@@ -27,15 +26,13 @@ PAST = ("as_of", "as_of_seq")
 
 @pytest.fixture
 async def app(seeded_url):
-    settings = Settings(database_url=seeded_url, max_events_per_request=1_000)
-    app = create_api(lambda: open_local_services(settings, placement=PLACEMENT))
-    async with app.router.lifespan_context(app):
+    async with running_app(Settings(database_url=seeded_url, max_events_per_request=1_000), PLACEMENT) as app:
         yield app
 
 
 @pytest.fixture
 async def client(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
+    async with client_of(app) as c:
         yield c
 
 
