@@ -198,17 +198,17 @@ class DistrictShard:
             if later is not None and not self.directory.extend(later):
                 log.error("the schools table no longer starts with this shard's directory: new schools not taken")
             ids = np.array([c[0] for c in changes], np.int64)
+            enrolled = np.array([c[1:4] for c in changes], np.int32).reshape(-1, 3)
             glob = self.directory.lookup(ids)
             if len(self.directory) > len(self.state.school_local):
                 enrolment = np.zeros((len(self.directory), 3), np.int32)
-                enrolment[glob[glob >= 0]] = np.array([c[1:4] for c in changes], np.int32).reshape(-1, 3)[glob >= 0]
+                enrolment[glob[glob >= 0]] = enrolled[glob >= 0]
                 self.state = await asyncio.to_thread(self.state.grown, self.directory, enrolment)
             local = np.where(glob >= 0, self.state.school_local[np.maximum(glob, 0)], -1)
             hit = local >= 0
             rows = local[hit]
-            values = np.array([c[1:4] for c in changes], np.int32).reshape(-1, 3)[hit]
             active = np.array([bool(c[4]) for c in changes], bool)[hit]
-            self.state.enrolment[rows] = values
+            self.state.enrolment[rows] = enrolled[hit]
             self.state.active[rows] = active
             self.directory.school_active[glob[hit]] = active
             if hit.any():
