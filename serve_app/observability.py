@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +31,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        replica = {"replica": os.environ.get("RAY_SERVE_REPLICA_ID", str(os.getpid()))}
+        replica = {"replica": f"{socket.gethostname()}:{os.getpid()}"}  # one process per replica
         self.request_seconds = Histogram(
             "mealtwin_http_request_duration_seconds", "HTTP request latency by route",
             ["method", "route", "status"], registry=self.registry,
