@@ -7,7 +7,7 @@ import os
 import shutil
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,85 @@ class Streams(BaseModel):
     redis_prefix: str = Field(default="mealtwin:", description="prefix of the broker's keys in Redis")
 
 
+class RiskRules(BaseModel):
+    """The rule-based risk score (`twin.risk`): thresholds, and each factor's points at full severity."""
+
+    weights: dict[str, float] = Field(default={
+        "stock": 30, "meals": 15, "staleness": 10, "no_meal_streak": 15, "funds": 10, "inspection": 5, "shortage": 15,
+    }, description="factor -> points at full severity; they sum to 100")
+    stock_days_critical: float = Field(default=3.0, ge=0, description="rice days left at which the stock factor is full")
+    stock_days_safe: float = Field(default=15.0, gt=0, description="... and at which it is zero")
+    meal_share_expected: float = Field(default=0.75, gt=0, le=1, description="meals / enrolment counted as normal")
+    meal_share_floor: float = Field(default=0.25, ge=0, lt=1, description="... and as fully failing")
+    stale_days_full: float = Field(default=5.0, gt=0, description="days without a report for full staleness")
+    no_meal_streak_full: float = Field(default=3.0, gt=0, description="school days in a row without a meal (AMS: 3)")
+    funds_days_safe: float = Field(default=30.0, gt=0, description="days of meal cost in the balance counted as safe")
+    inspection_interval_days: float = Field(default=90.0, gt=0, description="an inspection is due after this long")
+    shortage_memory_days: float = Field(default=7.0, gt=0, description="a reported shortage fades over this long")
+    levels: tuple[float, float, float] = Field(default=(25.0, 50.0, 75.0),
+                                               description="scores at which medium, high and critical begin")
+    neighbour_weight: float = Field(default=1.0, ge=0, description="points per point of excess neighbour pressure")
+    cascade_flag_points: float = Field(default=10.0, ge=0,
+                                       description="neighbour points from which a school is cascade-flagged")
+    cascade_alpha: float = Field(default=0.5, gt=0, lt=1, description="how strongly risk spreads to neighbours")
+    neighbour_radius_km: float = Field(default=5.0, gt=0)
+    neighbour_k_max: int = Field(default=8, ge=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_sum_to_100(cls, weights: dict[str, float]) -> dict[str, float]:
+        known = {"stock", "meals", "staleness", "no_meal_streak", "funds", "inspection", "shortage"}
+        if set(weights) - known:
+            raise ValueError(f"unknown risk factors {sorted(set(weights) - known)}; known: {sorted(known)}")
+        if any(w < 0 for w in weights.values()) or abs(sum(weights.values()) - 100) > 1e-6:
+            raise ValueError("risk weights must be non-negative and sum to 100")
+        return weights
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskRules:
+        if not self.stock_days_critical < self.stock_days_safe or not self.meal_share_floor < self.meal_share_expected:
+            raise ValueError("each factor's bad threshold must lie below its good one")
+        if list(self.levels) != sorted(self.levels):
+            raise ValueError("levels must rise: medium <= high <= critical")
+        return self
+
+
+class AlertRules(BaseModel):
+    """When the twin raises an alert (`twin.alert_rules`)."""
+
+    stock_days_below: float = Field(default=3.0, gt=0, description="rice below this many days: stock alert")
+    stale_days: int = Field(default=3, ge=1, description="days without a report: stale alert")
+    no_meal_streak_days: int = Field(default=3, ge=1, description="AMS exception: no meal this many days in a row")
+    no_meal_days_month: int = Field(default=5, ge=1, description="AMS exception: more no-meal days than this in 30 days")
+    meal_share_below: float = Field(default=0.5, gt=0, le=1, description="AMS exception: meals below this share of enrolment")
+    cascade_block_schools: int = Field(default=3, ge=2, description="schools of a block at high risk for a cascade warning")
+
+
+class AlertDelivery(BaseModel):
+    """How alerts reach their subscribers (email, webhook, SMS) and how failed sends are retried.
+    Email and SMS are off until their server is set; webhooks need no setup."""
+
+    smtp_host: str | None = Field(default=None, description="SMTP server for email alerts; unset: no email")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS before login")
+    smtp_username: str | None = Field(default=None, description="log in when set")
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "mealtwin-alerts@localhost"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    sms_gateway_url: str | None = Field(default=None, description="HTTP SMS gateway; unset: no SMS")
+    sms_api_key: SecretStr | None = None
+    sms_api_key_header: str = "X-API-Key"
+    sms_sender: str = "MEALTW"
+    sms_body_format: Literal["json", "form"] = "json"
+    sms_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    retry_attempts: int = Field(default=5, ge=1, description="tries per delivery, the first included")
+    retry_base_delay_s: float = Field(default=2.0, ge=0, description="wait before the first retry (then doubling)")
+    retry_max_delay_s: float = Field(default=300.0, ge=0)
+    queue_size: int = Field(default=1_000, ge=1, description="deliveries waiting per channel; more are dropped")
+    workers_per_channel: int = Field(default=4, ge=1, description="deliveries in flight at once per channel")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEALTWIN_", env_nested_delimiter="__", extra="ignore")
 
@@ -78,6 +157,9 @@ class Settings(BaseSettings):
     snapshot: SnapshotPolicy = SnapshotPolicy()
     feed: Feed = Feed()
     streams: Streams = Streams()
+    risk: RiskRules = RiskRules()
+    alerts: AlertRules = AlertRules()
+    alert_delivery: AlertDelivery = AlertDelivery()
     schools: int = Field(default=43_000, ge=10, description="schools generated by `mealtwin data generate`")
     seed: int = 0
     cors_origins: list[str] = ["http://localhost:5173"]

@@ -138,3 +138,32 @@ def naive_school_history(events, first, last) -> list[dict]:  # noqa: ANN001
         })
         day += dt.timedelta(days=1)
     return out
+
+
+def naive_history_features(state) -> dict:  # noqa: ANN001
+    """Meal share over the last week, the no-meal streak and no-meal days in 30, school by school,
+    from the kept reports sorted newest first (holidays skipped)."""
+    from twin.encoding import NO_MEAL_REASONS
+    from twin.events import NoMealReason
+
+    holiday = next(c for c, r in NO_MEAL_REASONS.items() if r == NoMealReason.HOLIDAY)
+    today, w = int(state.today[0]), state.hist_day.shape[1]
+    out = {"meal_share": [], "no_meal_streak": [], "no_meal_days_30": []}
+    for i in range(state.n_schools):
+        reports = sorted(
+            (int(state.hist_day[i, j]), int(state.hist_reason[i, j]), int(state.hist_meals[i, j].sum()))
+            for j in range(w)
+            if 0 <= today - state.hist_day[i, j] < w and state.hist_day[i, j] >= 0
+        )[::-1]
+        reports = [r for r in reports if r[1] != holiday]
+        week = [r for r in reports if today - r[0] < 7]
+        enrolled = int(state.enrolment[i].sum())
+        out["meal_share"].append(sum(m for _, _, m in week) / (enrolled * len(week)) if week and enrolled else np.nan)
+        streak = 0
+        for _, reason, _ in reports:
+            if reason == 0:
+                break
+            streak += 1
+        out["no_meal_streak"].append(streak)
+        out["no_meal_days_30"].append(sum(1 for d, reason, _ in reports if reason and today - d < 30))
+    return {k: np.array(v, float) for k, v in out.items()}

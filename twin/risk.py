@@ -1,0 +1,184 @@
+"""Rule-based risk: what a school's twin state says about its chance of failing to serve a meal.
+
+Two steps, so that each runs where its inputs are:
+- `school_features` (in a district shard, next to the state columns): raw, readable measurements
+  per school (days of rice left, share of enrolment fed, days since the last report, ...).
+- `factor_points` (in the state actor, for every school of Tamil Nadu): each factor's severity in
+  [0, 1] times its weight. The points add up to the local score (0-100) exactly, so an explanation
+  is the factors themselves (SHAP-style: contributions that sum to the prediction).
+
+Neighbour pressure (`twin.cascade`) adds one more factor, "neighbours", on top of the local score.
+The thresholds and weights come from the caller's rules (`configs.settings.RiskRules`), never from
+constants here, so an operator can tune them without a release.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from numba import njit
+
+from twin.encoding import NO_MEAL_REASONS
+from twin.events import NoMealReason
+from twin.kernels import rice_need_per_day
+from twin.norms import cost_per_meal, day_date
+from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, ShardState
+
+# Raw features per school (float64, NaN = unknown), in this column order.
+FEATURES = (
+    "stock_days",  # rice left, in school days at the school's own recent use
+    "meal_share",  # meals served / enrolment, mean over the reported school days of the last week
+    "days_since_report",  # 0 when closed today; never reported counts as the whole kept history
+    "no_meal_streak",  # latest reported school days in a row without a meal
+    "no_meal_days_30",  # reported school days without a meal in the last 30 days
+    "funds_days",  # school balance / daily meal cost
+    "days_since_inspection",
+    "inspection_issues",  # 1 when the last inspection found issues
+    "days_since_shortage",  # since the last shortage the school reported
+    "closed_today",
+)
+F = {name: i for i, name in enumerate(FEATURES)}
+
+# Factors of the local score, in this column order (their weights sum to 100).
+FACTORS = ("stock", "meals", "staleness", "no_meal_streak", "funds", "inspection", "shortage")
+NEIGHBOURS = "neighbours"  # the cascade's factor, added by the state actor
+LEVELS = ("low", "medium", "high", "critical")
+
+_HOLIDAY = next(code for code, reason in NO_MEAL_REASONS.items() if reason == NoMealReason.HOLIDAY)
+_WEEK, _MONTH = 7, 30
+
+
+class RiskRules(Protocol):
+    """Thresholds and weights (`configs.settings.RiskRules` is the one in use)."""
+
+    weights: dict[str, float]  # factor -> points at full severity; sums to 100
+    stock_days_critical: float
+    stock_days_safe: float
+    meal_share_expected: float
+    meal_share_floor: float
+    stale_days_full: float
+    no_meal_streak_full: float
+    funds_days_safe: float
+    inspection_interval_days: float
+    shortage_memory_days: float
+    levels: tuple[float, float, float]  # score at which medium, high, critical begin
+
+
+def school_features(state: ShardState) -> np.ndarray:
+    """float64 [n, len(FEATURES)]: the raw risk features of every school `state` hosts."""
+    n, today = state.n_schools, int(state.today[0])
+    out = np.full((n, len(FEATURES)), np.nan)
+    if today < 0:  # nothing reported yet: nothing is known
+        out[:, F["closed_today"]] = 0
+        return out
+    cost = np.asarray(cost_per_meal(day_date(today)), np.float64)
+    _history_features(state.hist_day, state.hist_meals, state.hist_reason, state.enrolment, today, _HOLIDAY,
+                      cost, out)
+    need = rice_need_per_day(state.hist_meals, state.enrolment)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[:, F["stock_days"]] = np.where(need > 0, np.maximum(state.stock[:, 0], 0) / need, np.nan)
+        balance = state.funds[:, FUNDS_RELEASED] - state.funds[:, MEAL_COST] - state.funds[:, OTHER_UTILISED]
+        daily_cost = out[:, F["funds_days"]]  # the kernel leaves the daily meal cost here
+        out[:, F["funds_days"]] = np.where(daily_cost > 0, np.maximum(balance, 0) / daily_cost, np.nan)
+    closed = (state.closed_from <= today) & (today <= state.closed_to)
+    last = state.last_report_day
+    out[:, F["days_since_report"]] = np.where(closed, 0, np.where(last >= 0, today - last, state.hist_day.shape[1]))
+    out[:, F["closed_today"]] = closed
+    seen = state.inspection_day != NO_DAY
+    out[:, F["days_since_inspection"]] = np.where(seen, today - state.inspection_day, np.nan)
+    out[:, F["inspection_issues"]] = np.where(seen, state.inspection_issues, np.nan)
+    out[:, F["days_since_shortage"]] = np.where(state.shortage_day != NO_DAY, today - state.shortage_day, np.nan)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _history_features(hist_day, hist_meals, hist_reason, enrolment, today, holiday, cost, out):
+    """From the kept daily reports (slot = day % W), newest first: meal share over the last week,
+    the no-meal streak (holidays neither break nor extend it), no-meal days in the last month, and
+    (left in the funds_days column for the caller) the daily meal cost."""
+    n, w = hist_day.shape
+    for i in range(n):
+        enrolled = enrolment[i, 0] + enrolment[i, 1] + enrolment[i, 2]
+        meals_week, days_week, missed_month, streak = 0.0, 0, 0, 0
+        cost_sum, cost_days = 0.0, 0
+        streak_open = True
+        for age in range(w):
+            day = today - age
+            slot = day % w
+            if day < 0 or hist_day[i, slot] != day or hist_reason[i, slot] == holiday:
+                continue
+            served = hist_meals[i, slot, 0] + hist_meals[i, slot, 1] + hist_meals[i, slot, 2]
+            missed = hist_reason[i, slot] != 0
+            if age < _WEEK:
+                meals_week += served
+                days_week += 1
+            if age < _MONTH and missed:
+                missed_month += 1
+            if streak_open and missed:
+                streak += 1
+            else:
+                streak_open = False
+            if served > 0:
+                cost_sum += hist_meals[i, slot, 0] * cost[0] + hist_meals[i, slot, 1] * cost[1] + hist_meals[i, slot, 2] * cost[2]
+                cost_days += 1
+        out[i, 1] = meals_week / (enrolled * days_week) if enrolled > 0 and days_week > 0 else np.nan
+        out[i, 3] = streak
+        out[i, 4] = missed_month
+        if cost_days > 0:
+            out[i, 5] = cost_sum / cost_days
+        else:  # no meal served in the kept history: the cost of feeding the roll
+            out[i, 5] = enrolment[i, 0] * cost[0] + enrolment[i, 1] * cost[1] + enrolment[i, 2] * cost[2]
+
+
+def severities(features: np.ndarray, rules: RiskRules) -> np.ndarray:
+    """float64 [n, len(FACTORS)] in [0, 1]: how bad each factor is. Unknown (NaN) counts as fine,
+    except a school that never reported, which `days_since_report` already counts as stale."""
+    x = features
+    sev = np.empty((len(x), len(FACTORS)))
+    closed = x[:, F["closed_today"]] > 0
+
+    def falling(value: np.ndarray, bad: float, good: float) -> np.ndarray:
+        """1 at or below `bad`, 0 at or above `good`, linear between; NaN -> 0."""
+        return np.nan_to_num(np.clip((good - value) / (good - bad), 0, 1))
+
+    def rising(value: np.ndarray, full: float) -> np.ndarray:
+        return np.nan_to_num(np.clip(value / full, 0, 1))
+
+    sev[:, 0] = falling(x[:, F["stock_days"]], rules.stock_days_critical, rules.stock_days_safe)
+    sev[:, 1] = np.where(closed, 0, falling(x[:, F["meal_share"]], rules.meal_share_floor, rules.meal_share_expected))
+    sev[:, 2] = rising(x[:, F["days_since_report"]], rules.stale_days_full)
+    sev[:, 3] = np.where(closed, 0, rising(x[:, F["no_meal_streak"]], rules.no_meal_streak_full))
+    sev[:, 4] = falling(x[:, F["funds_days"]], 0.0, rules.funds_days_safe)
+    interval = rules.inspection_interval_days
+    overdue = rising(x[:, F["days_since_inspection"]] - interval, interval)
+    sev[:, 5] = np.maximum(overdue, 0.5 * np.nan_to_num(x[:, F["inspection_issues"]]))
+    since = x[:, F["days_since_shortage"]]
+    sev[:, 6] = np.nan_to_num(np.clip(1 - since / rules.shortage_memory_days, 0, 1))
+    return sev
+
+
+def weight_vector(rules: RiskRules) -> np.ndarray:
+    return np.array([float(rules.weights.get(name, 0.0)) for name in FACTORS])
+
+
+def factor_points(features: np.ndarray, rules: RiskRules) -> np.ndarray:
+    """float64 [n, len(FACTORS)]: each factor's points; a row sums to the school's local score (0-100)."""
+    return severities(features, rules) * weight_vector(rules)
+
+
+def neighbour_points(local_score: np.ndarray, local_pressure: np.ndarray, pressure: np.ndarray,
+                     weight: float) -> np.ndarray:
+    """float64 [n]: points neighbours add: `weight` x 100 x how far the cascade pressure exceeds the
+    school's own (both in [0, 1]), capped so that the total stays within 100."""
+    return np.minimum(np.maximum(100.0 - local_score, 0), 100.0 * weight * np.maximum(pressure - local_pressure, 0))
+
+
+def level_codes(score: np.ndarray, levels: tuple[float, float, float]) -> np.ndarray:
+    """int8 [n]: index into `LEVELS`."""
+    return np.searchsorted(np.asarray(levels), score, side="right").astype(np.int8)
+
+
+def feature_dict(row: np.ndarray) -> dict:
+    """One school's features for a reader (rounded; None where unknown)."""
+    return {name: (None if v != v else round(float(v), 3)) for name, v in zip(FEATURES, row)}
