@@ -1,0 +1,131 @@
+"""Alert rules: which alerts should be open, and how the open ones change (open, escalate, resolve).
+
+Every rule is evaluated for every school at once, as a severity matrix [schools, causes] (-1: no
+alert), and `AlertBook` compares it with the alerts already open. So there is at most one open
+alert per school and cause, a worsening cause escalates the open alert instead of raising another,
+and an alert resolves itself when its cause clears. Only the changes become Python objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from twin.risk import F
+
+SEVERITIES = ("low", "medium", "high", "critical")
+LOW, MEDIUM, HIGH, CRITICAL = range(4)
+NONE = -1
+
+# School causes, in column order, with their category.
+SCHOOL_CAUSES = {
+    "risk_high": "risk",
+    "stock_low": "stock",
+    "no_meal_streak": "meals",  # AMS exception: no meal 3 school days in a row
+    "no_meal_month": "meals",  # AMS exception: no meal on more than 5 days in a month
+    "meals_below_share": "meals",  # AMS exception: meals below a set share of enrolment
+    "stale_report": "reporting",
+    "funds_exhausted": "funds",
+    "inspection_overdue": "inspection",
+}
+CAUSES = tuple(SCHOOL_CAUSES)
+C = {cause: i for i, cause in enumerate(CAUSES)}
+BLOCK_CAUSE, BLOCK_CATEGORY = "cascade_warning", "cascade"
+CATEGORIES = tuple(sorted({*SCHOOL_CAUSES.values(), BLOCK_CATEGORY}))
+
+
+class AlertRulesLike(Protocol):
+    """`configs.settings.AlertRules`."""
+
+    stock_days_below: float
+    stale_days: int
+    no_meal_streak_days: int
+    no_meal_days_month: int
+    meal_share_below: float
+    cascade_block_schools: int
+
+
+def school_severities(features: np.ndarray, level: np.ndarray, rules: AlertRulesLike,
+                      inspection_interval_days: float) -> np.ndarray:
+    """int8 [n, len(CAUSES)]: the severity each cause calls for (NONE: no alert). `features` are
+    `twin.risk` features, `level` the risk level codes (0 low .. 3 critical) including neighbours."""
+    n = len(features)
+    out = np.full((n, len(CAUSES)), NONE, np.int8)
+    x = np.nan_to_num(features, nan=-1.0)  # unknown never satisfies a rule below
+    open_today = x[:, F["closed_today"]] <= 0  # a closed school is not expected to report or cook
+
+    def rule(cause: str, severity: int, when: np.ndarray) -> None:
+        column = out[:, C[cause]]
+        column[when & (column < severity)] = severity
+
+    rule("risk_high", HIGH, level == HIGH)
+    rule("risk_high", CRITICAL, level == CRITICAL)
+    stock_days = x[:, F["stock_days"]]
+    rule("stock_low", HIGH, (stock_days >= 0) & (stock_days < rules.stock_days_below))
+    rule("stock_low", CRITICAL, (stock_days >= 0) & (stock_days < rules.stock_days_below / 3))
+    rule("no_meal_streak", HIGH, open_today & (x[:, F["no_meal_streak"]] >= rules.no_meal_streak_days))
+    rule("no_meal_month", HIGH, open_today & (x[:, F["no_meal_days_30"]] > rules.no_meal_days_month))
+    share = x[:, F["meal_share"]]
+    rule("meals_below_share", MEDIUM, open_today & (share >= 0) & (share < rules.meal_share_below))
+    stale = x[:, F["days_since_report"]]
+    rule("stale_report", MEDIUM, open_today & (stale >= rules.stale_days))
+    rule("stale_report", HIGH, open_today & (stale >= 2 * rules.stale_days))
+    funds_days = x[:, F["funds_days"]]
+    rule("funds_exhausted", HIGH, (funds_days >= 0) & (funds_days < 1))
+    rule("inspection_overdue", MEDIUM, x[:, F["days_since_inspection"]] > inspection_interval_days)
+    return out
+
+
+def block_severities(school_block: np.ndarray, level: np.ndarray, active: np.ndarray, n_blocks: int,
+                     rules: AlertRulesLike) -> tuple[np.ndarray, np.ndarray]:
+    """The cascade warning of each block: int8 [n_blocks] severity (NONE, HIGH, or CRITICAL at twice
+    the threshold) and int64 [n_blocks] the number of its schools at high risk or worse."""
+    at_risk = np.bincount(school_block[(level >= HIGH) & active], minlength=n_blocks).astype(np.int64)
+    out = np.full(n_blocks, NONE, np.int8)
+    out[at_risk >= rules.cascade_block_schools] = HIGH
+    out[at_risk >= 2 * rules.cascade_block_schools] = CRITICAL
+    return out, at_risk
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed between the open alerts and what the rules call for; arrays of equal length
+    per kind: the subject's index (school or block), the cause's column, the new severity."""
+
+    opened: tuple[np.ndarray, np.ndarray, np.ndarray]
+    escalated: tuple[np.ndarray, np.ndarray, np.ndarray]
+    resolved: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    def __len__(self) -> int:
+        return sum(len(part[0]) for part in (self.opened, self.escalated, self.resolved))
+
+
+class AlertBook:
+    """The severity of every open alert, as a matrix [subjects, causes] (NONE: none open)."""
+
+    def __init__(self, n_subjects: int, n_causes: int) -> None:
+        self.open = np.full((n_subjects, n_causes), NONE, np.int8)
+
+    def grow(self, n_subjects: int) -> None:
+        if n_subjects > len(self.open):
+            extra = np.full((n_subjects - len(self.open), self.open.shape[1]), NONE, np.int8)
+            self.open = np.concatenate([self.open, extra])
+
+    def reconcile(self, wanted: np.ndarray, rows: np.ndarray | None = None) -> Changes:
+        """Bring the book to `wanted` (severities of `rows`, default all subjects). Open alerts
+        never de-escalate: they stay at their worst until the cause clears."""
+        rows = np.arange(len(self.open)) if rows is None else np.asarray(rows)
+        current = self.open[rows]
+        opened = (current == NONE) & (wanted != NONE)
+        escalated = (current != NONE) & (wanted > current)
+        resolved = (current != NONE) & (wanted == NONE)
+
+        def part(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            r, c = np.nonzero(mask)
+            return rows[r], c, wanted[r, c].astype(np.int8)
+
+        changes = Changes(part(opened), part(escalated), part(resolved))
+        self.open[rows] = np.where(opened | escalated, wanted, np.where(resolved, NONE, current))
+        return changes
