@@ -115,6 +115,14 @@ class SchoolRepository:
             active[i] = bool(is_active)
         return Directory(ids, district, block, blocks, school_active=active), enrolment
 
+    async def load_locations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Latitude and longitude (float64 [N], degrees) of every school, in directory order."""
+        query = select(schools.c.latitude, schools.c.longitude).order_by(schools.c.created_at, schools.c.id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        coords = np.array(rows, np.float64).reshape(-1, 2)
+        return coords[:, 0].copy(), coords[:, 1].copy()
+
     # -- the schools API ------------------------------------------------------------------------
     async def get(self, school_id: str) -> dict | None:
         async with self._engine.connect() as conn:

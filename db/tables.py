@@ -62,3 +62,58 @@ snapshots = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+
+# Alerts raised by the twin's rules (`twin.alert_rules`): the original backend's alerts schema
+# (school, type, severity, title, message, read and resolved flags) plus where it is and why.
+# At most one open alert per subject and cause: the partial unique index says so to the database.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("subject", String(32), nullable=False, comment="school:<UDISE code> or block:<block index>"),
+    Column("school_id", String(11), index=True),
+    Column("district", String(64), nullable=False),
+    Column("block", String(64), nullable=False),
+    Column("alert_type", String(32), nullable=False, comment="the rule's cause"),
+    Column("category", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", Text, nullable=False, comment="JSON: the figures behind the alert"),
+    Column("is_read", Boolean, nullable=False, default=False),
+    Column("is_resolved", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+Index("ix_alerts_open_subject_cause", alerts.c.subject, alerts.c.alert_type, unique=True,
+      sqlite_where=alerts.c.is_resolved.is_(False), postgresql_where=alerts.c.is_resolved.is_(False))
+Index("ix_alerts_district_created", alerts.c.district, alerts.c.created_at)
+
+# Who is told of which alerts, and how (email, webhook, SMS).
+alert_subscriptions = Table(
+    "alert_subscriptions",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("secret", String(200), comment="webhooks: the HMAC key"),
+    Column("filters", Text, nullable=False, comment="JSON"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every delivery attempt's outcome; status "dead" is the dead-letter record after the last attempt.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, nullable=False, index=True),
+    Column("subscription_id", BigInteger, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
