@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from twin.risk import F
+from twin.risk import F, FEATURES
 
 SEVERITIES = ("low", "medium", "high", "critical")
 LOW, MEDIUM, HIGH, CRITICAL = range(4)
@@ -129,3 +129,34 @@ class AlertBook:
         changes = Changes(part(opened), part(escalated), part(resolved))
         self.open[rows] = np.where(opened | escalated, wanted, np.where(resolved, NONE, current))
         return changes
+
+
+def describe(cause: str, subject_name: str, features: np.ndarray | None = None, score: float | None = None,
+             level: str | None = None, at_risk: int | None = None) -> tuple[str, str, dict]:
+    """Title, message and details of an alert for a reader (an officer's inbox, an SMS)."""
+    x = {} if features is None else {name: (None if v != v else round(float(v), 2)) for name, v in zip(FEATURES, features)}
+    if cause == BLOCK_CAUSE:
+        return (f"Cascade warning in {subject_name}", f"{at_risk} schools of {subject_name} are at high risk or worse.",
+                {"schools_at_risk": at_risk})
+    texts = {
+        "risk_high": (f"{(level or '').capitalize()} risk at {subject_name}",
+                      f"Risk score {score:.0f} of 100 ({level})." if score is not None else ""),
+        "stock_low": (f"Rice running out at {subject_name}", f"Rice left for {x.get('stock_days')} school days."),
+        "no_meal_streak": (f"No meal {x.get('no_meal_streak', 0):.0f} school days in a row at {subject_name}",
+                           "No meal served on the latest reported school days."),
+        "no_meal_month": (f"No meal on {x.get('no_meal_days_30', 0):.0f} days this month at {subject_name}",
+                          "More no-meal days in 30 than the monitoring norm allows."),
+        "meals_below_share": (f"Few meals at {subject_name}",
+                              f"Meals served were {100 * (x.get('meal_share') or 0):.0f}% of enrolment this week."),
+        "stale_report": (f"No report from {subject_name}", f"Last report {x.get('days_since_report'):.0f} days ago."
+                         if x.get("days_since_report") is not None else "No report received."),
+        "funds_exhausted": (f"Funds exhausted at {subject_name}", "The balance does not cover a day's meals."),
+        "inspection_overdue": (f"Inspection overdue at {subject_name}",
+                               f"Last inspection {x.get('days_since_inspection'):.0f} days ago."
+                               if x.get("days_since_inspection") is not None else "No inspection recorded."),
+    }
+    title, message = texts[cause]
+    details = {k: v for k, v in x.items() if v is not None}
+    if score is not None:
+        details |= {"risk_score": round(float(score), 1), "risk_level": level}
+    return title, message, details

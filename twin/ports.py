@@ -95,3 +95,35 @@ class StreamBroker(Protocol):
     async def bounds(self, topic: str) -> tuple[int, int]: ...
 
     async def close(self) -> None: ...
+
+
+class AlertStore(Protocol):
+    """Where alert changes are kept (`db.alert_repository.AlertRepository`)."""
+
+    async def open_alerts(self) -> list[tuple[str, str, str]]:
+        """(subject, cause, severity) of every open alert."""
+        ...
+
+    async def apply(self, opened: Sequence[dict], escalated: Sequence[dict],
+                    resolved: Sequence[tuple[str, str]]) -> list[dict]:
+        """Write one round of changes; returns the opened and escalated alerts as stored."""
+        ...
+
+
+class AlertNotifier(Protocol):
+    """Tells subscribers (email, webhooks, SMS) of new and escalated alerts. Must return at once."""
+
+    def submit(self, alerts: Sequence[dict]) -> None: ...
+
+
+@dataclass
+class DeskPorts:
+    """What the risk desk needs from outside, opened inside the state actor's process."""
+
+    directory: object  # twin.directory.Directory
+    latitude: object  # numpy float64 [N], degrees
+    longitude: object
+    store: AlertStore | None = None
+    broker: StreamBroker | None = None
+    notifier: AlertNotifier | None = None
+    close: object = None  # async () -> None

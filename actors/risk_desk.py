@@ -1,0 +1,246 @@
+"""`RiskDesk`: risk, cascade and alerts for every school of Tamil Nadu, in the state actor.
+
+Shards send the raw risk features (`twin.risk.school_features`) of the schools whose features
+changed; the desk scores them (`twin.risk`), moves the cascade incrementally from just those
+schools (`twin.cascade`), re-levels every school (a vector operation over 43k rows) and brings the
+alert book to what the rules now call for (`twin.alert_rules`). The changes are stored, streamed on
+`alerts:<district>` and handed to the notifier; a store failure reloads the book from the store,
+so the next round retries what was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from actors.shard_publisher import alerts_topic
+from twin import geography
+from twin.alert_rules import (
+    BLOCK_CATEGORY, BLOCK_CAUSE, CAUSES, NONE, SCHOOL_CAUSES, SEVERITIES, AlertBook, AlertRulesLike, C, Changes,
+    block_severities, describe, school_severities,
+)
+from twin.cascade import Cascade
+from twin.neighbour_graph import build_graph
+from twin.ports import DeskPorts
+from twin.risk import (
+    FACTORS, FEATURES, LEVELS, NEIGHBOURS, F, RiskRules, factor_points, feature_dict, level_codes, neighbour_points,
+)
+
+log = logging.getLogger(__name__)
+
+FULL_PROPAGATION_SHARE = 0.05  # when more schools changed than this, one full propagation is cheaper
+
+
+class RiskDesk:
+    def __init__(self, ports: DeskPorts, risk_rules: RiskRules, alert_rules: AlertRulesLike) -> None:
+        self._ports = ports
+        self._risk, self._rules = risk_rules, alert_rules
+        self._lock = asyncio.Lock()  # one evaluation at a time
+        self._load(ports.directory, ports.latitude, ports.longitude)
+        self.rounds = 0  # evaluations done
+
+    def _load(self, directory, latitude, longitude) -> None:  # noqa: ANN001
+        self.directory = directory
+        n = len(directory)
+        self.features = np.full((n, len(FEATURES)), np.nan)
+        self.features[:, F["closed_today"]] = 0
+        self.points = np.zeros((n, len(FACTORS)))
+        self.local = np.zeros(n)
+        self.graph = build_graph(latitude, longitude, directory.school_block, directory.school_active,
+                                 self._risk.neighbour_radius_km, self._risk.neighbour_k_max)
+        self.cascade = Cascade(self.graph, self._risk.cascade_alpha)
+        self.cascade.set_local(self.local)
+        self.neighbour = np.zeros(n)
+        self.level = np.zeros(n, np.int8)
+        self._dirty = np.zeros(n, bool)
+        self.book = AlertBook(n, len(CAUSES))
+        self.block_book = AlertBook(len(directory.blocks), 1)
+
+    async def start(self) -> None:
+        """Take the alerts left open by an earlier run, so none is raised twice."""
+        if self._ports.store is None:
+            return
+        self.book.open[:] = NONE
+        self.block_book.open[:] = NONE
+        for subject, cause, severity in await self._ports.store.open_alerts():
+            kind, _, key = subject.partition(":")
+            if kind == "school" and cause in C and (i := self.directory.index(key)) >= 0:
+                self.book.open[i, C[cause]] = SEVERITIES.index(severity)
+            elif kind == "block" and cause == BLOCK_CAUSE and key.isdigit() and int(key) < len(self.block_book.open):
+                self.block_book.open[int(key), 0] = SEVERITIES.index(severity)
+
+    async def reload_schools(self, directory, latitude, longitude) -> None:  # noqa: ANN001
+        """The school register changed (schools added or removed): rebuild the graph and the
+        book, keeping what is known of the schools that stay."""
+        async with self._lock:
+            old_ids, old_features = self.directory.school_ids, self.features
+            await asyncio.to_thread(self._load, directory, latitude, longitude)
+            self.features[: len(old_ids)] = old_features  # indices never shift (`Directory.extend`)
+            self._dirty[:] = True
+            await self.start()
+
+    def ingest(self, schools: np.ndarray, features: np.ndarray) -> None:
+        """New features (float [k, len(FEATURES)]) of `schools` (global indices)."""
+        schools = np.asarray(schools, np.int64)
+        known = schools < len(self.features)  # a school registered after our directory: next reload
+        self.features[schools[known]] = features[known]
+        self._dirty[schools[known]] = True
+
+    async def evaluate(self) -> int:
+        """Score what changed, move the cascade, re-level, and act on the alert changes. Returns
+        the number of alert changes."""
+        async with self._lock:
+            school_changes, block_changes, at_risk = await asyncio.to_thread(self._compute)
+            opened, escalated, resolved = self._rows(school_changes, block_changes, at_risk)
+            self.rounds += 1
+            if not (opened or escalated or resolved):
+                return 0
+            stored = opened + escalated
+            if self._ports.store is not None:
+                try:
+                    stored = await self._ports.store.apply(opened, escalated, resolved)
+                except Exception:  # noqa: BLE001 - the twin goes on; the book is reloaded so the next round retries
+                    log.exception("storing %d alert changes failed", len(opened) + len(escalated) + len(resolved))
+                    await self._reload_book()
+                    return 0
+            await self._announce(stored, resolved)
+            return len(opened) + len(escalated) + len(resolved)
+
+    async def _reload_book(self) -> None:
+        try:
+            await self.start()
+        except Exception:  # noqa: BLE001
+            log.exception("reloading the open alerts failed")
+
+    def _compute(self) -> tuple[Changes, Changes, np.ndarray]:
+        changed = np.flatnonzero(self._dirty)
+        self._dirty[changed] = False
+        if len(changed):
+            self.points[changed] = factor_points(self.features[changed], self._risk)
+            self.local[changed] = self.points[changed].sum(axis=1)
+            if len(changed) > FULL_PROPAGATION_SHARE * len(self.local):
+                self.cascade.set_local(self.local / 100)
+            else:
+                self.cascade.update_local(changed, self.local[changed] / 100)
+        self.neighbour = neighbour_points(self.local, self.local / 100, self.cascade.pressure_by_school(),
+                                          self._risk.neighbour_weight)
+        active = self.directory.school_active
+        self.level = np.where(active, level_codes(self.local + self.neighbour, self._risk.levels), 0).astype(np.int8)
+        wanted = school_severities(self.features, self.level, self._rules, self._risk.inspection_interval_days)
+        wanted[~active] = NONE  # a deactivated school's alerts resolve
+        block_wanted, at_risk = block_severities(self.directory.school_block, self.level, active,
+                                                 len(self.block_book.open), self._rules)
+        return self.book.reconcile(wanted), self.block_book.reconcile(block_wanted[:, None]), at_risk
+
+    # -- alert rows ---------------------------------------------------------------------------------
+    def _rows(self, schools: Changes, blocks: Changes, at_risk: np.ndarray) -> tuple[list, list, list]:
+        opened = [self._school_row(i, c, s) for i, c, s in zip(*map(np.ndarray.tolist, schools.opened))]
+        escalated = [self._school_row(i, c, s) for i, c, s in zip(*map(np.ndarray.tolist, schools.escalated))]
+        resolved = [(self._school_subject(i), CAUSES[c]) for i, c in zip(*map(np.ndarray.tolist, schools.resolved[:2]))]
+        opened += [self._block_row(b, s, at_risk) for b, _, s in zip(*map(np.ndarray.tolist, blocks.opened))]
+        escalated += [self._block_row(b, s, at_risk) for b, _, s in zip(*map(np.ndarray.tolist, blocks.escalated))]
+        resolved += [(f"block:{b}", BLOCK_CAUSE) for b in blocks.resolved[0].tolist()]
+        return opened, escalated, resolved
+
+    def _school_subject(self, i: int) -> str:
+        return f"school:{int(self.directory.school_ids[i]):011d}"
+
+    def _school_row(self, i: int, c: int, severity: int) -> dict:
+        d = self.directory
+        cause = CAUSES[c]
+        school_id = f"{int(d.school_ids[i]):011d}"
+        score = float(self.local[i] + self.neighbour[i])
+        title, message, details = describe(cause, f"school {school_id}", self.features[i], score,
+                                           LEVELS[int(self.level[i])])
+        if cause == "risk_high" and self.cascade_flagged(i):
+            details["cascade_sources"] = self.sources(i)
+            message += " Driven by neighbouring schools."
+        return {"subject": f"school:{school_id}", "school_id": school_id,
+                "district": geography.district_names()[int(d.school_district[i])],
+                "block": d.blocks.names[int(d.school_block[i])], "alert_type": cause,
+                "category": SCHOOL_CAUSES[cause], "severity": SEVERITIES[severity],
+                "title": title, "message": message, "details": details}
+
+    def _block_row(self, b: int, severity: int, at_risk: np.ndarray) -> dict:
+        blocks = self.directory.blocks
+        name = blocks.names[b]
+        title, message, details = describe(BLOCK_CAUSE, f"{name} block", at_risk=int(at_risk[b]))
+        return {"subject": f"block:{b}", "school_id": None,
+                "district": geography.district_names()[int(blocks.district[b])], "block": name,
+                "alert_type": BLOCK_CAUSE, "category": BLOCK_CATEGORY, "severity": SEVERITIES[severity],
+                "title": title, "message": message, "details": details}
+
+    async def _announce(self, stored: Sequence[dict], resolved: Sequence[tuple[str, str]]) -> None:
+        if self._ports.broker is not None:
+            messages = [(alerts_topic(geography.district_index(a["district"])),
+                         {"kind": "alert", "change": "resolved" if a.get("is_resolved") else "raised", **a})
+                        for a in stored]
+            messages += [(alerts_topic(self._district_of_subject(subject)),
+                          {"kind": "alert", "change": "resolved", "subject": subject, "alert_type": cause,
+                           "district": geography.district_names()[self._district_of_subject(subject)]})
+                         for subject, cause in resolved]
+            try:
+                await self._ports.broker.publish_many(messages)
+            except Exception:  # noqa: BLE001 - the alerts are stored; the stream misses them
+                log.exception("publishing %d alert messages failed", len(messages))
+        if self._ports.notifier is not None and stored:
+            self._ports.notifier.submit(list(stored))
+
+    def _district_of_subject(self, subject: str) -> int:
+        kind, _, key = subject.partition(":")
+        if kind == "block":
+            return int(self.directory.blocks.district[int(key)])
+        return int(self.directory.school_district[self.directory.index(key)])
+
+    # -- reads --------------------------------------------------------------------------------------
+    def cascade_flagged(self, i: int) -> bool:
+        return bool(self.neighbour[i] >= max(self.local[i], self._risk.cascade_flag_points))
+
+    def sources(self, i: int) -> list[dict]:
+        return [self._node(step) for step in self.cascade.explain(i)[1:]]
+
+    def _node(self, step: dict) -> dict:
+        if step["node"] == "school":
+            out = {"school_id": f"{int(self.directory.school_ids[step['index']]):011d}"}
+        else:
+            out = {"depot_of_block": self.directory.blocks.names[step["index"]]}
+        return out | {"local_risk": round(100 * step["local"], 1), "pressure": round(100 * step["pressure"], 1)}
+
+    def risk(self, i: int) -> dict | None:
+        """One school's score with the contribution of every factor (they add up to the score)."""
+        if not (0 <= i < len(self.local)) or not self.directory.school_active[i]:
+            return None
+        factors = [{"factor": name, "points": round(float(p), 2), "weight": float(self._risk.weights.get(name, 0))}
+                   for name, p in zip(FACTORS, self.points[i])]
+        factors.append({"factor": NEIGHBOURS, "points": round(float(self.neighbour[i]), 2),
+                        "weight": float(self._risk.neighbour_weight)})
+        score = round(sum(f["points"] for f in factors), 2)
+        flagged = self.cascade_flagged(i)
+        return {
+            "school_id": f"{int(self.directory.school_ids[i]):011d}",
+            "score": score,
+            "level": LEVELS[int(level_codes(np.array([score]), self._risk.levels)[0])],
+            "local_score": round(float(self.local[i]), 2),
+            "factors": factors,
+            "features": feature_dict(self.features[i]),
+            "cascade": {"flagged": flagged, "pressure": round(100 * float(self.cascade.pressure_by_school()[i]), 2),
+                        "path": self.sources(i) if flagged else []},
+            "open_alerts": [CAUSES[c] for c in np.flatnonzero(self.book.open[i] != NONE).tolist()],
+        }
+
+    def cascade_view(self, schools: np.ndarray, limit: int = 200) -> dict:
+        """The cascade-flagged schools among `schools` (global indices), most neighbour-driven first."""
+        schools = np.asarray(schools, np.int64)
+        flagged = schools[(self.neighbour[schools] >= np.maximum(self.local[schools], self._risk.cascade_flag_points))
+                          & self.directory.school_active[schools]]
+        flagged = flagged[np.argsort(-self.neighbour[flagged], kind="stable")]
+        rows = [{"school_id": f"{int(self.directory.school_ids[i]):011d}",
+                 "score": round(float(self.local[i] + self.neighbour[i]), 2), "level": LEVELS[int(self.level[i])],
+                 "local_score": round(float(self.local[i]), 2), "neighbour_points": round(float(self.neighbour[i]), 2),
+                 "sources": self.sources(int(i))[-1:]} for i in flagged[:limit].tolist()]
+        levels = np.bincount(self.level[schools[self.directory.school_active[schools]]], minlength=len(LEVELS))
+        return {"schools": int(len(schools)), "by_level": dict(zip(LEVELS, map(int, levels))),
+                "cascade_flagged": int(len(flagged)), "flagged": rows, "shown": len(rows)}
