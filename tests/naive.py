@@ -167,3 +167,49 @@ def naive_history_features(state) -> dict:  # noqa: ANN001
         out["no_meal_streak"].append(streak)
         out["no_meal_days_30"].append(sum(1 for d, reason, _ in reports if reason and today - d < 30))
     return {k: np.array(v, float) for k, v in out.items()}
+
+
+def naive_school_edges(latitude_deg, longitude_deg, active, radius_km, k_max) -> set[tuple[int, int]]:  # noqa: ANN001
+    """School pairs (i < j) of the neighbour graph by brute force: haversine distance from every
+    active school to every other, each keeps its `k_max` nearest within `radius_km`, either side
+    listing the other makes the edge."""
+    from twin.neighbour_graph import EARTH_RADIUS_KM
+
+    lat, lon = np.radians(latitude_deg), np.radians(longitude_deg)
+    idx = np.flatnonzero(active)
+    edges = set()
+    for i in idx:
+        a = np.sin((lat[idx] - lat[i]) / 2) ** 2 + np.cos(lat[i]) * np.cos(lat[idx]) * np.sin((lon[idx] - lon[i]) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+        near = [(d, j) for d, j in zip(km.tolist(), idx.tolist()) if j != i and d < radius_km]
+        for _, j in sorted(near)[:k_max]:
+            edges.add((min(i, j), max(i, j)))
+    return edges
+
+
+def naive_jacobi(indptr, indices, s, alpha, tol) -> list[float]:  # noqa: ANN001
+    """x = (1 - alpha) s + alpha * (mean of neighbours' x), x = s for isolated nodes: plain Python
+    Jacobi sweeps from x = s until no value changes by tol or more."""
+    rows = [indices[indptr[i]:indptr[i + 1]].tolist() for i in range(len(s))]
+    s = [float(v) for v in s]
+    x = list(s)
+    while True:
+        new = [s[i] if not row else (1 - alpha) * s[i] + alpha * sum(x[k] for k in row) / len(row)
+               for i, row in enumerate(rows)]
+        change = max((abs(a - b) for a, b in zip(new, x)), default=0.0)
+        x = new
+        if change < tol:
+            return x
+
+
+def exact_pressure(indptr, indices, s, alpha) -> np.ndarray:  # noqa: ANN001
+    """The fixed point solved directly: (I - alpha A) x = c s, c = 1 - alpha (1 if isolated)."""
+    n = len(s)
+    A = np.zeros((n, n))
+    c = np.ones(n)
+    for i in range(n):
+        row = indices[indptr[i]:indptr[i + 1]]
+        if len(row):
+            A[i, row] = 1.0 / len(row)
+            c[i] = 1 - alpha
+    return np.linalg.solve(np.eye(n) - alpha * A, c * np.asarray(s))
