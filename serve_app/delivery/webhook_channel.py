@@ -1,0 +1,50 @@
+"""`WebhookChannel`: alerts POSTed as JSON to a subscriber's URL, signed with its secret
+(see `signature` for the headers and how a receiver verifies them).
+
+The body is `{"delivery_id": "...", "subscription_id": ..., "alert": {...}}`. The delivery id,
+also in the `X-Mealtwin-Delivery` header, is the same on every retry, so that a receiver can drop
+a repeat of a delivery it already took (retries follow timeouts, which may hide a success); an
+alert delivered again because it escalated comes with a new one."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import orjson
+
+from serve_app.delivery.channel import DeliveryError, describe, http_status_error
+from serve_app.delivery.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from serve_app.delivery.subscription import Alert, Subscription
+
+DELIVERY_HEADER = "X-Mealtwin-Delivery"
+
+
+class WebhookChannel:
+    def __init__(self, *, timeout_s: float = 10.0) -> None:
+        self.timeout_s = timeout_s
+        self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False,
+                                         headers={"User-Agent": "mealtwin-alerts"})
+
+    async def send(self, alert: Alert, subscription: Subscription, delivery_id: str) -> None:
+        if subscription.secret is None:  # a validated webhook subscription always has one
+            raise DeliveryError("webhook subscription has no secret", permanent=True)
+        try:
+            body = orjson.dumps({"delivery_id": delivery_id, "subscription_id": subscription.id, "alert": dict(alert)})
+        except orjson.JSONEncodeError as exc:  # the alert itself is at fault: no retry will change it
+            raise DeliveryError(f"the alert cannot be sent as JSON: {exc}", permanent=True) from exc
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id, TIMESTAMP_HEADER: str(timestamp),
+                   SIGNATURE_HEADER: sign(subscription.secret.get_secret_value(), timestamp, body)}
+        try:
+            response = await self._client.post(subscription.target, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            # transport errors name the host at most, never the path (where some services put a token)
+            raise DeliveryError(f"webhook request failed: {describe(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"webhook request failed: {type(exc).__name__}") from exc
+        if not response.is_success:
+            raise http_status_error("webhook", response.status_code)
+
+    async def close(self) -> None:
+        await self._client.aclose()
