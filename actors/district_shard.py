@@ -23,6 +23,7 @@ from twin.encoding import encode
 from twin.events import event_list_adapter
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
+from twin.risk import school_features
 from twin.state import ShardState
 from twin.views import block_rollup, block_view, district_view, school_metrics, school_view
 
@@ -61,6 +62,7 @@ class DistrictShard:
         # told (state, folded rows, their outcomes, upto_seq) under the fold lock: must be quick
         self._on_applied = on_applied
         self.events_applied = 0
+        self._sent_features: np.ndarray | None = None  # risk features as last handed out
 
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self, progress: Callable[[int], None] | None = None, upto_seq: int | None = None) -> int:
@@ -246,6 +248,27 @@ class DistrictShard:
             "today": int(self.state.today[0]),
             "applied_seq": self.applied_seq,
         }
+
+    def changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
+        """(global school indices int64 [k], `twin.risk` features [k, F]) of the schools whose risk
+        features changed since the last call (all of them on the first call)."""
+        state = self.state
+        features = school_features(state)
+        before = self._sent_features
+        if before is None or before.shape != features.shape:
+            changed = np.ones(len(features), bool)
+        else:
+            changed = ~((features == before) | (np.isnan(features) & np.isnan(before))).all(axis=1)
+        self._sent_features = features
+        hosted = np.flatnonzero(state.school_local >= 0)
+        global_of_local = np.empty(state.n_schools, np.int64)
+        global_of_local[state.school_local[hosted]] = hosted
+        rows = np.flatnonzero(changed)
+        return global_of_local[rows], features[rows]
+
+    def forget_sent_features(self) -> None:
+        """The next `changed_risk_features` hands out every school (its receiver lost them)."""
+        self._sent_features = None
 
     def status(self) -> dict:
         return {

@@ -15,18 +15,20 @@ import ray
 
 from actors.broker import start_broker_actor
 from actors.district_shard import DistrictShard
+from actors.risk_desk import RiskDesk
 from actors.router import ShardRouter
 from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
-from twin.ports import ShardPorts
+from twin.ports import DeskPorts, ShardPorts
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "mealtwin"
 STATE_ACTOR = "state-twin"
 _PUSH_DELAY_S = 1.0  # roll-ups pushed to the state twin at most this often per shard (each costs ~10 ms)
+_EVALUATE_DELAY_S = 0.25
 
 
 def shard_name(k: int) -> str:
@@ -56,6 +58,7 @@ class ShardHost:
         gc.collect()
         gc.freeze()  # the recovered state and imports stay for life: keep them out of every GC pass
         self._push_pending = False
+        self._state_boot: str | None = None
         await self._push_now()
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
                  len(districts), self.shard.state.n_schools, self.replayed, self.recovery_s)
@@ -70,7 +73,19 @@ class ShardHost:
     async def _push_now(self) -> None:
         self._push_pending = False
         rows = await asyncio.to_thread(self.shard.district_rows)
-        self._state.update.remote(self.shard_id, rows)
+        rows["risk"] = await asyncio.to_thread(self.shard.changed_risk_features)
+        try:
+            boot = await self._state.update.remote(self.shard_id, rows)
+        except ray.exceptions.RayError:
+            log.warning("the state twin did not take shard %d's update; resending everything next time", self.shard_id)
+            boot = None
+        if boot is None:
+            self.shard.forget_sent_features()
+        elif self._state_boot not in (None, boot):  # a restarted state twin: it needs every school's features
+            self._state_boot = boot
+            self.shard.forget_sent_features()
+            await self._push_now()
+        self._state_boot = boot
 
     async def status(self) -> dict:
         return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(),
@@ -98,6 +113,74 @@ class ShardHost:
 
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
+
+
+class StateHost:
+    """The state twin inside a Ray actor, with the risk desk when `open_desk` is given: the desk
+    scores the features shards push with their roll-ups, and evaluates shortly after news arrives
+    (one evaluation at a time; features arriving meanwhile wait for the next round)."""
+
+    async def __init__(self, placement: list[list[int]], open_desk: Callable[[], Awaitable[DeskPorts]] | None = None,
+                       risk_rules=None, alert_rules=None) -> None:  # noqa: ANN001
+        self.twin = StateTwin(placement)
+        self.boot = f"{os.getpid()}-{time.time_ns()}"  # shards resend every feature to a new incarnation
+        self.desk: RiskDesk | None = None
+        self._ports: DeskPorts | None = None
+        if open_desk is not None:
+            self._ports = await open_desk()
+            self.desk = RiskDesk(self._ports, risk_rules, alert_rules)
+            await self.desk.start()
+        self._evaluation: asyncio.Task | None = None
+        self._today = -1  # the latest twin day any shard has seen
+
+    def shard_started(self, shard: int, pid: int) -> None:
+        self.twin.shard_started(shard, pid)
+
+    def restarts(self) -> dict[int, int]:
+        return self.twin.restarts()
+
+    def get_placement(self) -> list[list[int]]:
+        return self.twin.get_placement()
+
+    def state(self) -> dict:
+        out = self.twin.state()
+        if self.desk is not None:
+            out["risk"] = self.desk.summary()
+        return out
+
+    def district(self, district: int) -> dict | None:
+        return self.twin.district(district)
+
+    def update(self, shard: int, rolled: dict) -> str:
+        """A shard's roll-ups and, under "risk", (school indices, features) of the schools whose
+        risk features changed. Returns this incarnation's boot id."""
+        self.twin.update(shard, rolled)
+        self._today = max(self._today, rolled.get("today", -1))
+        if self.desk is not None and rolled.get("risk") is not None:
+            self.desk.ingest(*rolled["risk"])
+            if self._evaluation is None or self._evaluation.done():
+                self._evaluation = asyncio.get_running_loop().create_task(self._evaluate())
+        return self.boot
+
+    async def _evaluate(self) -> None:
+        await asyncio.sleep(_EVALUATE_DELAY_S)  # let the other shards' news of the same moment arrive
+        while self.desk.pending:
+            try:
+                await self.desk.evaluate(self._today)
+            except Exception:  # noqa: BLE001 - risk must never take the state twin down
+                log.exception("risk evaluation failed")
+                return
+
+    async def risk(self, school: int) -> dict | None:
+        return self.desk.risk(school) if self.desk else None
+
+    async def cascade_view(self, schools: np.ndarray) -> dict | None:
+        return self.desk.cascade_view(schools) if self.desk else None
+
+    async def schools_changed(self) -> None:
+        """The school register changed: rebuild the neighbour graph from the table."""
+        if self.desk is not None and self._ports.load_schools is not None:
+            await self.desk.reload_schools(*await self._ports.load_schools())
 
 
 def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, str] | None = None) -> None:
@@ -132,14 +215,16 @@ class TwinCluster:
     @classmethod
     def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
               snapshot_every_events: int, snapshot_every_seconds: float,
-              stream_history: int | None = 10_000) -> TwinCluster:
+              stream_history: int | None = 10_000, open_desk: Callable[[], Awaitable[DeskPorts]] | None = None,
+              risk_rules=None, alert_rules=None) -> TwinCluster:  # noqa: ANN001
         """Create the actors (named, so Serve replicas can find them). Returns at once; shards
         recover in their constructors: await `wait_ready`."""
         # the embedded stream broker (None: the shards publish to Redis instead); before the shards,
         # which look it up by name when they start
         broker = start_broker_actor(stream_history) if stream_history else None
-        state = ray.remote(num_cpus=0, max_restarts=-1)(StateTwin).options(
-            name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement)
+        state = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=100)(StateHost).options(
+            name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement, open_desk, risk_rules,
+                                                                              alert_rules)
         host = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=1000)(ShardHost)
         shards = [
             host.options(name=shard_name(k), namespace=NAMESPACE, get_if_exists=True).remote(
@@ -184,6 +269,15 @@ class TwinCluster:
 
     async def twin_state(self) -> dict:
         return await self.state.state.remote()
+
+    async def risk(self, school: int) -> dict | None:
+        return await self.state.risk.remote(school)
+
+    async def cascade_view(self, schools: np.ndarray) -> dict | None:
+        return await self.state.cascade_view.remote(schools)
+
+    async def schools_changed(self) -> None:
+        await self.state.schools_changed.remote()
 
     async def shard_restarts(self) -> dict[int, int]:
         return await self.state.restarts.remote()

@@ -24,6 +24,7 @@ from twin.alert_rules import (
 )
 from twin.cascade import Cascade
 from twin.neighbour_graph import build_graph
+from twin.norms import day_date
 from twin.ports import DeskPorts
 from twin.risk import (
     FACTORS, FEATURES, LEVELS, NEIGHBOURS, F, RiskRules, factor_points, feature_dict, level_codes, neighbour_points,
@@ -31,6 +32,7 @@ from twin.risk import (
 
 log = logging.getLogger(__name__)
 
+RISK_HISTORY_DAYS = 35
 FULL_PROPAGATION_SHARE = 0.05  # when more schools changed than this, one full propagation is cheaper
 
 
@@ -51,11 +53,16 @@ class RiskDesk:
         self.local = np.zeros(n)
         self.graph = build_graph(latitude, longitude, directory.school_block, directory.school_active,
                                  self._risk.neighbour_radius_km, self._risk.neighbour_k_max)
-        self.cascade = Cascade(self.graph, self._risk.cascade_alpha)
+        # one thread: the state actor shares the cores with the shards and Serve, and a parallel sweep
+        # waits for its slowest thread (see benchmarks/README.md, cascade)
+        self.cascade = Cascade(self.graph, self._risk.cascade_alpha, threads=1)
         self.cascade.set_local(self.local)
         self.neighbour = np.zeros(n)
         self.level = np.zeros(n, np.int8)
         self._dirty = np.zeros(n, bool)
+        # each school's score at the last evaluation of each twin day (slot = day % RISK_HISTORY_DAYS)
+        self.score_days = np.full(RISK_HISTORY_DAYS, -1, np.int32)
+        self.score_history = np.zeros((n, RISK_HISTORY_DAYS), np.float32)
         self.book = AlertBook(n, len(CAUSES))
         self.block_book = AlertBook(len(directory.blocks), 1)
 
@@ -82,6 +89,11 @@ class RiskDesk:
             self._dirty[:] = True
             await self.start()
 
+    @property
+    def pending(self) -> bool:
+        """Whether features arrived since the last evaluation."""
+        return bool(self._dirty.any())
+
     def ingest(self, schools: np.ndarray, features: np.ndarray) -> None:
         """New features (float [k, len(FEATURES)]) of `schools` (global indices)."""
         schools = np.asarray(schools, np.int64)
@@ -89,11 +101,11 @@ class RiskDesk:
         self.features[schools[known]] = features[known]
         self._dirty[schools[known]] = True
 
-    async def evaluate(self) -> int:
-        """Score what changed, move the cascade, re-level, and act on the alert changes. Returns
-        the number of alert changes."""
+    async def evaluate(self, today: int = -1) -> int:
+        """Score what changed, move the cascade, re-level, record the scores as those of twin day
+        `today` (if >= 0), and act on the alert changes. Returns the number of alert changes."""
         async with self._lock:
-            school_changes, block_changes, at_risk = await asyncio.to_thread(self._compute)
+            school_changes, block_changes, at_risk = await asyncio.to_thread(self._compute, today)
             opened, escalated, resolved = self._rows(school_changes, block_changes, at_risk)
             self.rounds += 1
             if not (opened or escalated or resolved):
@@ -115,7 +127,7 @@ class RiskDesk:
         except Exception:  # noqa: BLE001
             log.exception("reloading the open alerts failed")
 
-    def _compute(self) -> tuple[Changes, Changes, np.ndarray]:
+    def _compute(self, today: int = -1) -> tuple[Changes, Changes, np.ndarray]:
         changed = np.flatnonzero(self._dirty)
         self._dirty[changed] = False
         if len(changed):
@@ -129,6 +141,10 @@ class RiskDesk:
                                           self._risk.neighbour_weight)
         active = self.directory.school_active
         self.level = np.where(active, level_codes(self.local + self.neighbour, self._risk.levels), 0).astype(np.int8)
+        if today >= 0:
+            slot = today % RISK_HISTORY_DAYS
+            self.score_days[slot] = today
+            self.score_history[:, slot] = self.local + self.neighbour
         wanted = school_severities(self.features, self.level, self._rules, self._risk.inspection_interval_days)
         wanted[~active] = NONE  # a deactivated school's alerts resolve
         block_wanted, at_risk = block_severities(self.directory.school_block, self.level, active,
@@ -229,7 +245,18 @@ class RiskDesk:
             "cascade": {"flagged": flagged, "pressure": round(100 * float(self.cascade.pressure_by_school()[i]), 2),
                         "path": self.sources(i) if flagged else []},
             "open_alerts": [CAUSES[c] for c in np.flatnonzero(self.book.open[i] != NONE).tolist()],
+            "history": [{"date": day_date(int(self.score_days[slot])).isoformat(),
+                         "score": round(float(self.score_history[i, slot]), 1)}
+                        for slot in np.argsort(self.score_days) if self.score_days[slot] >= 0],
         }
+
+    def summary(self) -> dict:
+        """Tamil Nadu at a glance: schools by risk level, cascade-flagged schools, open alerts."""
+        active = self.directory.school_active
+        flagged = (self.neighbour >= np.maximum(self.local, self._risk.cascade_flag_points)) & active
+        return {"by_level": dict(zip(LEVELS, map(int, np.bincount(self.level[active], minlength=len(LEVELS))))),
+                "cascade_flagged": int(flagged.sum()),
+                "open_alerts": int((self.book.open != NONE).sum() + (self.block_book.open != NONE).sum())}
 
     def cascade_view(self, schools: np.ndarray, limit: int = 200) -> dict:
         """The cascade-flagged schools among `schools` (global indices), most neighbour-driven first."""

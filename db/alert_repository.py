@@ -41,8 +41,13 @@ class AlertScope:
         return [column == getattr(self, name) for name, column in fields.items() if getattr(self, name) is not None]
 
 
+def _plain(row) -> dict:  # noqa: ANN001
+    """A row as a dict with plain str keys (SQLAlchemy's are a str subclass JSON encoders refuse)."""
+    return {str(k): v for k, v in row._mapping.items()}
+
+
 def _public(row) -> dict:  # noqa: ANN001
-    out = dict(row._mapping)
+    out = _plain(row)
     out["details"] = json.loads(out["details"])
     for key in ("created_at", "updated_at", "resolved_at"):
         if out[key] is not None:
@@ -130,7 +135,7 @@ class AlertRepository:
         """Every active subscription, with its secret (for delivery, never for a reader)."""
         query = select(alert_subscriptions).where(alert_subscriptions.c.active.is_(True))
         async with self._engine.connect() as conn:
-            return [_subscription(dict(r._mapping)) | {"secret": r.secret} for r in (await conn.execute(query)).all()]
+            return [_subscription(_plain(r)) | {"secret": r.secret} for r in (await conn.execute(query)).all()]
 
     async def record_delivery(self, alert_id: int, subscription_id: int, channel: str, attempt: int,
                               status: str, error: str | None = None) -> None:
@@ -142,7 +147,7 @@ class AlertRepository:
     async def deliveries(self, alert_id: int) -> list[dict]:
         query = select(alert_deliveries).where(alert_deliveries.c.alert_id == alert_id).order_by(alert_deliveries.c.id)
         async with self._engine.connect() as conn:
-            return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+            return [_plain(r) for r in (await conn.execute(query)).all()]
 
 
 def _open(subject: str, cause: str):  # noqa: ANN202

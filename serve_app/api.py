@@ -15,10 +15,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
+from serve_app.alerts import alerts_router
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
 from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
 from serve_app.observability import Metrics, RequestContext
 from serve_app.schools import schools_router
+from serve_app.risk import risk_router
 from serve_app.services import Services
 from serve_app.streams import streams_router
 from twin.errors import NotFound, Unavailable
@@ -47,7 +49,8 @@ _HISTORY_EXAMPLE = {
 }
 AsOf = Annotated[dt.datetime | None, Query(
     description="Answer with the twin as it was at this moment (ISO date-time; UTC if no zone is given): "
-                "rebuilt from snapshots and the events received by then. Omit for the live twin.",
+                "rebuilt from snapshots and the events received by then (without the live risk summary). "
+                "Omit for the live twin.",
     examples=["2025-07-01T12:00:00Z"])]
 
 
@@ -76,6 +79,8 @@ def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, c
     app.include_router(_routes())
     app.include_router(schools_router())
     app.include_router(streams_router())
+    app.include_router(risk_router())
+    app.include_router(alerts_router())
     _publish_event_schema(app)
     return app
 

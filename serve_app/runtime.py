@@ -20,7 +20,7 @@ from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
 from serve_app.deployment import run_app, shutdown_app
-from serve_app.services import shard_ports_opener
+from serve_app.services import desk_ports_opener, shard_ports_opener
 from twin import geography
 from twin.placement import pack_districts
 
@@ -80,7 +80,9 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     mark = time.perf_counter()
     cluster = TwinCluster.start(placement, shard_ports_opener(settings), settings.snapshot.every_events,
                                 settings.snapshot.every_seconds,
-                                stream_history=None if settings.redis_url else settings.streams.history_messages)
+                                stream_history=None if settings.redis_url else settings.streams.history_messages,
+                                open_desk=desk_ports_opener(settings), risk_rules=settings.risk,
+                                alert_rules=settings.alerts)
     statuses = await cluster.wait_ready()
     timings["shards_s"] = time.perf_counter() - mark
     say(f"shards ready: {sum(s['replayed'] for s in statuses):,} events replayed, log at seq "

@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import cache
 from typing import Annotated, Literal
 
@@ -121,8 +121,10 @@ class SchoolService:
     """Endpoint logic over the schools table; every change is pushed to the shard of its district."""
 
     def __init__(self, repo: SchoolRepository, directory: Directory, router: ShardRouter,
-                 refresh_every_s: float = REFRESH_EVERY_S) -> None:
+                 refresh_every_s: float = REFRESH_EVERY_S,
+                 on_changed: Callable[[], Awaitable[None]] | None = None) -> None:
         self._repo = repo
+        self._on_changed = on_changed  # told after changes reach the shards (the risk desk's graph)
         self._directory = directory
         self._router = router
         self._refresh_every_s = refresh_every_s
@@ -257,6 +259,11 @@ class SchoolService:
             synced += sum(r["synced"] for r in (result if isinstance(result, list) else [result]))
         if synced < len(changes):
             log.warning("%d of %d changed schools are in no shard's twin", len(changes) - synced, len(changes))
+        if self._on_changed is not None:
+            try:
+                await asyncio.wait_for(self._on_changed(), SYNC_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - the table is committed; risk catches up on its next reload
+                log.warning("the risk desk did not take the school changes", exc_info=True)
 
 
 _MOVE_MESSAGE = ("a school cannot move to another district or block: deactivate it and register it under "

@@ -28,23 +28,8 @@ class TwinReader:
         return {"district": geography.district_names()[district], "block": self._directory.blocks.names[block], **view}
 
     async def block(self, name: str, district: str | None = None) -> dict:
-        blocks = self._directory.blocks
-        if district is not None:
-            d = self._district_index(district)
-            try:
-                candidates = [blocks.index(d, name)]
-            except KeyError:
-                raise NotFound(f"no block {name!r} in {district}", {"block": name, "district": district}) from None
-        else:
-            candidates = [i for i, n in enumerate(blocks.names) if n.lower() == name.strip().lower()]
-        if not candidates:
-            raise NotFound(f"no block {name!r}", {"block": name})
-        if len(candidates) > 1:
-            names = geography.district_names()
-            raise InvalidInput(f"block name {name!r} is used in more than one district: add ?district=",
-                               {"districts": [names[int(blocks.district[i])] for i in candidates]})
-        b = candidates[0]
-        d = int(blocks.district[b])
+        b = block_index(self._directory, name, district)
+        d = int(self._directory.blocks.district[b])
         view = await self._router.on_district(d, "block", b)
         return {"district": geography.district_names()[d], **view}
 
@@ -58,7 +43,32 @@ class TwinReader:
 
     @staticmethod
     def _district_index(name: str) -> int:
+        return district_index(name)
+
+
+def district_index(name: str) -> int:
+    """The district called `name`; NotFound if none is."""
+    try:
+        return geography.district_index(name)
+    except KeyError:
+        raise NotFound(f"no district {name!r}", {"district": name}) from None
+
+
+def block_index(directory: Directory, name: str, district: str | None = None) -> int:
+    """The global index of block `name` (in `district` when given); NotFound if there is none,
+    InvalidInput if the name is used in several districts and none is given."""
+    blocks = directory.blocks
+    if district is not None:
+        d = district_index(district)
         try:
-            return geography.district_index(name)
+            return blocks.index(d, name)
         except KeyError:
-            raise NotFound(f"no district {name!r}", {"district": name}) from None
+            raise NotFound(f"no block {name!r} in {district}", {"block": name, "district": district}) from None
+    candidates = [i for i, n in enumerate(blocks.names) if n.lower() == name.strip().lower()]
+    if not candidates:
+        raise NotFound(f"no block {name!r}", {"block": name})
+    if len(candidates) > 1:
+        names = geography.district_names()
+        raise InvalidInput(f"block name {name!r} is used in more than one district: add ?district=",
+                           {"districts": [names[int(blocks.district[i])] for i in candidates]})
+    return candidates[0]

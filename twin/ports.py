@@ -127,3 +127,4 @@ class DeskPorts:
     broker: StreamBroker | None = None
     notifier: AlertNotifier | None = None
     close: object = None  # async () -> None
+    load_schools: object = None  # async () -> (directory, latitude, longitude), read afresh

@@ -109,7 +109,8 @@ async def test_state_as_of_a_moment_between_batches_is_what_folding_only_the_ear
     # the live twin is untouched, and "as of now" is the live twin
     assert (await client.get("/api/v1/twin/state")).json()["data"] == live_before
     now = (await client.get("/api/v1/twin/state", params={"as_of": dt.datetime.now(dt.UTC).isoformat()})).json()["data"]
-    assert now["as_of_seq"] == 900 and _without(now, *PAST) == live_before
+    # the live state adds the risk desk's summary, which is not rebuilt for the past
+    assert now["as_of_seq"] == 900 and _without(now, *PAST) == _without(live_before, "risk")
 
 
 async def test_bad_moments_answer_the_envelope_naming_the_field(client):

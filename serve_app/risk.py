@@ -1,0 +1,127 @@
+"""Risk reads: a school's score with its factors, and the cascade view of a block or a district.
+
+The risk desk lives in the state actor (or in-process for tests); `RiskSource` is what this
+module needs of it.
+
+No `from __future__ import annotations`: this module defines routes (see `serve_app.api`)."""
+
+from typing import Annotated, Protocol
+
+import numpy as np
+from fastapi import APIRouter, Path, Query, Request
+
+from serve_app.envelope import JSONResponse, ok
+from serve_app.examples import envelope
+from serve_app.twin_reader import block_index, district_index
+from twin import geography
+from twin.directory import Directory
+from twin.errors import NotFound, Unavailable
+
+API = "/api/v1"
+
+
+class RiskSource(Protocol):
+    async def risk(self, school: int) -> dict | None: ...
+
+    async def cascade_view(self, schools: np.ndarray) -> dict | None: ...
+
+    async def schools_changed(self) -> None: ...
+
+
+class RiskService:
+    def __init__(self, directory: Directory, source: RiskSource | None) -> None:
+        self._directory = directory
+        self._source = source
+
+    def _desk(self) -> RiskSource:
+        if self._source is None:
+            raise Unavailable("risk scoring is not running in this twin")
+        return self._source
+
+    async def risk(self, school_id: str) -> dict:
+        i = self._directory.index(school_id) if school_id.isdigit() else -1
+        found = await self._desk().risk(i) if i >= 0 else None
+        if found is None:
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        return {"district": geography.district_names()[int(self._directory.school_district[i])],
+                "block": self._directory.blocks.names[int(self._directory.school_block[i])], **found}
+
+    async def factors(self, school_id: str) -> dict:
+        risk = await self.risk(school_id)
+        return {k: risk[k] for k in ("school_id", "score", "level", "local_score", "factors", "features")}
+
+    async def cascade_of_block(self, name: str, district: str | None) -> dict:
+        b = block_index(self._directory, name, district)
+        schools = np.flatnonzero(self._directory.school_block == b)
+        d = int(self._directory.blocks.district[b])
+        return {"district": geography.district_names()[d], "block": self._directory.blocks.names[b],
+                **await self._desk().cascade_view(schools)}
+
+    async def cascade_of_district(self, name: str) -> dict:
+        d = district_index(name)
+        schools = np.flatnonzero(self._directory.school_district == d)
+        return {"district": geography.district_names()[d], **await self._desk().cascade_view(schools)}
+
+
+_RISK_EXAMPLE = {
+    "district": "Ariyalur", "block": "Sendurai", "school_id": "33010100101", "score": 46.5, "level": "medium",
+    "local_score": 12.0,
+    "factors": [{"factor": "stock", "points": 12.0, "weight": 30.0}, {"factor": "meals", "points": 0.0, "weight": 15.0},
+                {"factor": "staleness", "points": 0.0, "weight": 10.0},
+                {"factor": "no_meal_streak", "points": 0.0, "weight": 15.0},
+                {"factor": "funds", "points": 0.0, "weight": 10.0}, {"factor": "inspection", "points": 0.0, "weight": 5.0},
+                {"factor": "shortage", "points": 0.0, "weight": 15.0},
+                {"factor": "neighbours", "points": 34.5, "weight": 1.0}],
+    "features": {"stock_days": 10.2, "meal_share": 0.86, "days_since_report": 0, "no_meal_streak": 0,
+                 "no_meal_days_30": 0, "funds_days": 41.3, "days_since_inspection": None, "inspection_issues": None,
+                 "days_since_shortage": None, "closed_today": 0},
+    "cascade": {"flagged": True, "pressure": 46.5, "path": [
+        {"school_id": "33010100102", "local_risk": 85.0, "pressure": 71.2}]},
+    "open_alerts": [],
+}
+_CASCADE_EXAMPLE = {
+    "district": "Ariyalur", "block": "Sendurai", "schools": 112, "by_level": {"low": 98, "medium": 9, "high": 4, "critical": 1},
+    "cascade_flagged": 3, "shown": 1,
+    "flagged": [{"school_id": "33010100101", "score": 46.5, "level": "medium", "local_score": 12.0,
+                 "neighbour_points": 34.5, "sources": [{"school_id": "33010100102", "local_risk": 85.0, "pressure": 71.2}]}],
+}
+_Id = Annotated[str, Path(description="UDISE code", examples=["33010100101"])]
+
+
+def _service(request: Request) -> RiskService:
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        raise Unavailable("the twin is still starting; try again shortly")
+    return services.risk
+
+
+def risk_router() -> APIRouter:
+    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"])
+
+    @r.get("/risk/{school_id}", summary="A school's risk score (0-100), level, factors and cascade",
+           description="The rule-based score: each factor's points (severity x weight from settings) plus the "
+                       "points neighbouring schools add through the cascade; the points add up to the score. "
+                       "A cascade-flagged school names the path to the source of its neighbour pressure.",
+           responses=envelope(_RISK_EXAMPLE, 404, 503))
+    async def risk(request: Request, school_id: _Id) -> JSONResponse:
+        return ok(await _service(request).risk(school_id))
+
+    @r.get("/risk-factors/{school_id}", summary="The factors behind a school's risk score, and their figures",
+           responses=envelope({k: _RISK_EXAMPLE[k] for k in ("school_id", "score", "level", "local_score", "factors",
+                                                             "features")}, 404, 503))
+    async def risk_factors(request: Request, school_id: _Id) -> JSONResponse:
+        return ok(await _service(request).factors(school_id))
+
+    @r.get("/cascade/blocks/{name}", summary="Cascade view of a block: schools driven by their neighbours, and why",
+           responses=envelope(_CASCADE_EXAMPLE, 404, 422, 503))
+    async def cascade_block(request: Request, name: Annotated[str, Path(examples=["Sendurai"])],
+                            district: Annotated[str | None, Query(description="needed when the name is not unique")] = None
+                            ) -> JSONResponse:
+        return ok(await _service(request).cascade_of_block(name, district))
+
+    @r.get("/cascade/districts/{name}", summary="Cascade view of a district",
+           responses=envelope({k: v for k, v in _CASCADE_EXAMPLE.items() if k != "block"}, 404, 503))
+    async def cascade_district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])]) -> JSONResponse:
+        return ok(await _service(request).cascade_of_district(name))
+
+    return r
