@@ -23,6 +23,9 @@ bench_app = typer.Typer(help="Benchmarks: each prints one JSON object.", no_args
 app.add_typer(data_app, name="data")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+scenario_app = typer.Typer(help="What-if scenarios: Monte Carlo replications of plans against a baseline.",
+                           no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
 console = Console(stderr=True, soft_wrap=True)  # no line breaks inserted in logs
 
 
@@ -220,6 +223,108 @@ def bench_streams(
 
     _logging(logging.WARNING)
     print(json.dumps(asyncio.run(run(schools, runs, redis)), indent=None if json_out else 2))
+
+
+@bench_app.command("cascade")
+def bench_cascade(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the neighbour graph"),
+    runs: int = typer.Option(7, help="timed full propagations (each against scipy)"),
+    seed: int = typer.Option(0, help="seed of the schools and their local risk"),
+    incremental_tol: float = typer.Option(1e-12, help="residual tolerance of the incremental updates"),
+) -> None:
+    """Cascade-risk propagation: the numba kernels against scipy sparse and plain Python on the same
+    graph in the same run; incremental updates; building the graph."""
+    from benchmarks.cascade import run
+
+    print(json.dumps(run(schools, seed, runs, incremental_tol=incremental_tol), indent=None if json_out else 2))
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: str = typer.Argument(..., help="scenario YAML (see configs/scenarios/)"),
+    reps_max: int = typer.Option(None, help="at most this many replications (default: the spec's stopping rule)"),
+    schools: int = typer.Option(None, help="schools in the synthetic world (default from settings: about 43,000)"),
+    out: str = typer.Option("var/scenarios", help="directory for result.json and trajectories.png"),
+    use_ray: bool = typer.Option(True, "--ray/--no-ray", help="replications as Ray tasks, or all in this process"),
+) -> None:
+    """Run a scenario from the synthetic world (`Settings().schools` schools, `Settings().seed`), run
+    up to the start (the spec's date; `live`: the feed's start date); starting from the live twin
+    comes with the API. Prints each plan's headline KPIs with 95% intervals and the paired
+    differences against the baseline, and writes result.json and a PNG of the trajectories."""
+    import pathlib
+
+    from rich.table import Table
+
+    from scenarios.chart import trajectory_chart
+    from scenarios.montecarlo import run_scenario, serial_map
+    from scenarios.spec import ScenarioSpec
+    from simulation.start_state import synthetic_start
+
+    _logging(logging.WARNING)
+    settings = Settings()
+    spec = ScenarioSpec.from_yaml(pathlib.Path(file))
+    day = spec.start_date(dt.date.fromisoformat(settings.feed.start_date))
+    _say(f"{spec.name}: building the start from the synthetic world on {day}")
+    start = synthetic_start(schools or settings.schools, settings.seed, day)
+    pool, workers = serial_map, 1
+    if use_ray:
+        from actors.remote import start_ray
+        from actors.replication_pool import RayReplicationPool
+
+        start_ray(settings.ray_address, settings.ray_object_store_mib)
+        pool = RayReplicationPool()
+        workers = pool.workers
+    with Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as bar:
+        task = bar.add_task("", total=spec.stopping.reps_min)
+
+        def progress(p) -> None:  # noqa: ANN001
+            served = p.estimates["baseline"]["meals_served"]
+            bar.update(task, completed=p.done, total=max(p.planned, p.done),
+                       description=f"baseline meals {served.mean:,.0f} ± {served.half_width:,.0f}")
+
+        result = run_scenario(spec, start, pool, workers, reps_max, progress)
+    table = Table(title=f"{result.name}: {result.schools:,} schools, {result.replications} replications "
+                        f"({result.stop_reason}), 95% intervals")
+    table.add_column("KPI")
+    for plan in result.plans:
+        table.add_column(plan.name, justify="right")
+        if plan.vs_baseline is not None:
+            table.add_column(f"{plan.name} - baseline", justify="right")
+    for k in result.headline_kpis:
+        row = [k]
+        for plan in result.plans:
+            e = plan.kpis[k]
+            row.append(f"{e.mean:,.1f} ± {e.half_width:,.1f}")
+            if plan.vs_baseline is not None:
+                d = plan.vs_baseline[k]
+                row.append(f"{d.mean:+,.1f} ± {d.half_width:,.1f}")
+        table.add_row(*row)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: do not wrap at 80
+    folder = pathlib.Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").write_text(result.to_json())
+    chart = trajectory_chart(result, folder / "trajectories.png")
+    _say(f"wrote {folder / 'result.json'} and {chart}")
+
+
+@bench_app.command("scenario")
+def bench_scenario(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's state"),
+    days: int = typer.Option(30, help="days each replication simulates"),
+    reps: int = typer.Option(200, help="replications of each of the two plans"),
+    ray_niceness: int = typer.Option(0, help="niceness of Ray's workers (Ray's default is 15: on a shared "
+                                             "machine its tasks then yield to every other process)"),
+) -> None:
+    """One 30-day replication of the state, then 200 replications x 2 plans serially and as Ray tasks."""
+    from benchmarks.scenario import run
+
+    _logging(logging.WARNING)
+    result = run(schools=schools, days=days, reps=reps, worker_niceness=ray_niceness,
+                 say=(lambda m: None) if json_out else _say)
+    print(json.dumps(result, indent=None if json_out else 2))
 
 
 if __name__ == "__main__":

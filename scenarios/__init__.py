@@ -1,1 +1,2 @@
-"""What-if scenarios over the twin (specs, Monte Carlo runner, comparison): not built yet."""
+"""What-if scenarios over the twin: specs (YAML), compiling them for the engine, the Monte Carlo
+runner with its statistics, results and charts."""
