@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import writing
@@ -62,38 +62,45 @@ class AlertRepository:
     # -- written by the rules ---------------------------------------------------------------------
     async def open_alerts(self) -> list[tuple[str, str, str]]:
         """(subject, alert_type, severity) of every open alert: what the alert book starts from."""
-        query = select(alerts.c.subject, alerts.c.alert_type, alerts.c.severity).where(alerts.c.is_resolved.is_(False))
+        query = select(alerts.c.subject, alerts.c.alert_type, alerts.c.severity).where(_OPEN)
         async with self._engine.connect() as conn:
             return [tuple(r) for r in (await conn.execute(query)).all()]
 
     async def apply(self, opened: Sequence[dict], escalated: Sequence[dict], resolved: Sequence[tuple[str, str]]) -> list[dict]:
-        """Write one round of changes in one transaction. `opened` and `escalated` are alert rows
-        (subject, alert_type, severity, title, message, details, ...); `resolved` (subject, alert_type)
-        pairs. Returns the opened and escalated alerts as stored (with ids), for delivery."""
+        """Write one round of changes. `opened` and `escalated` are alert rows (subject, alert_type,
+        severity, title, message, details, ...); `resolved` (subject, alert_type) pairs. Returns the
+        opened and escalated alerts as stored (with ids), for delivery.
+
+        Written in transactions of `CHUNK` rows, so that a burst of thousands of changes does not
+        hold the database (SQLite has one writer: the event log waits meanwhile). After a failure
+        part of the round may be stored: the caller reloads its open alerts from here."""
         now = _now()
-        changed: list[dict] = []
-        async with writing(self._engine) as conn:
-            if opened:
-                rows = [{**row, "details": json.dumps(row["details"]), "is_read": False, "is_resolved": False,
-                         "created_at": now, "updated_at": now} for row in opened]
+        stored: list[dict] = []
+        for part in _chunks(opened):
+            rows = [{**row, "details": json.dumps(row["details"]), "is_read": False, "is_resolved": False,
+                     "created_at": now, "updated_at": now} for row in part]
+            async with writing(self._engine) as conn:
                 await conn.execute(insert(alerts), rows)
-            for row in escalated:
-                await conn.execute(
-                    update(alerts).where(_open(row["subject"], row["alert_type"])).values(
-                        severity=row["severity"], title=row["title"], message=row["message"],
-                        details=json.dumps(row["details"]), is_read=False, updated_at=now))
-            for subject, cause in resolved:
-                await conn.execute(update(alerts).where(_open(subject, cause)).values(
-                    is_resolved=True, resolved_at=now, updated_at=now))
-            keys = [(r["subject"], r["alert_type"]) for r in (*opened, *escalated)]
-            for chunk in range(0, len(keys), 500):
-                part = keys[chunk:chunk + 500]
-                subjects = {s for s, _ in part}
-                found = await conn.execute(select(alerts).where(alerts.c.is_resolved.is_(False),
-                                                                alerts.c.subject.in_(subjects)))
-                wanted = set(part)
-                changed += [_public(r) for r in found.all() if (r.subject, r.alert_type) in wanted]
-        return changed
+                stored += await self._read_open(conn, part)
+        for part in _chunks(escalated):
+            rows = [{"s": r["subject"], "c": r["alert_type"], "severity": r["severity"], "title": r["title"],
+                     "message": r["message"], "details": json.dumps(r["details"]), "is_read": False,
+                     "updated_at": now} for r in part]
+            async with writing(self._engine) as conn:
+                await conn.execute(update(alerts).where(_open_by_key()), rows)
+                stored += await self._read_open(conn, part)
+        for part in _chunks(resolved):
+            rows = [{"s": subject, "c": cause, "is_resolved": True, "resolved_at": now, "updated_at": now}
+                    for subject, cause in part]
+            async with writing(self._engine) as conn:
+                await conn.execute(update(alerts).where(_open_by_key()), rows)
+        return stored
+
+    @staticmethod
+    async def _read_open(conn, rows: Sequence[dict]) -> list[dict]:  # noqa: ANN001
+        keys = {(r["subject"], r["alert_type"]) for r in rows}
+        found = await conn.execute(select(alerts).where(_OPEN, alerts.c.subject.in_({s for s, _ in keys})))
+        return [_public(r) for r in found.all() if (r.subject, r.alert_type) in keys]
 
     # -- read by the API --------------------------------------------------------------------------
     async def page(self, where: AlertScope, offset: int, limit: int) -> tuple[list[dict], int]:
@@ -116,7 +123,7 @@ class AlertRepository:
 
     async def unread_count(self, where: AlertScope) -> dict:
         """Unread open alerts by severity."""
-        clauses = [*where.clauses(), alerts.c.is_read.is_(False), alerts.c.is_resolved.is_(False)]
+        clauses = [*where.clauses(), alerts.c.is_read.is_(False), _OPEN]
         query = select(alerts.c.severity, func.count()).where(*clauses).group_by(alerts.c.severity)
         async with self._engine.connect() as conn:
             counts = {severity: int(n) for severity, n in (await conn.execute(query)).all()}
@@ -150,8 +157,18 @@ class AlertRepository:
             return [_plain(r) for r in (await conn.execute(query)).all()]
 
 
-def _open(subject: str, cause: str):  # noqa: ANN202
-    return and_(alerts.c.subject == subject, alerts.c.alert_type == cause, alerts.c.is_resolved.is_(False))
+CHUNK = 2_000
+# `== False`, not `IS false`: the partial unique index's predicate, so the database can use it
+_OPEN = alerts.c.is_resolved == False  # noqa: E712
+
+
+def _open_by_key():  # noqa: ANN202
+    """The open alert of subject :s and cause :c (bound per row of an executemany)."""
+    return and_(alerts.c.subject == bindparam("s"), alerts.c.alert_type == bindparam("c"), _OPEN)
+
+
+def _chunks(rows: Sequence) -> list[Sequence]:
+    return [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
 
 
 def _subscription(row: dict) -> dict:

@@ -87,7 +87,7 @@ alerts = Table(
     Column("resolved_at", DateTime(timezone=True)),
 )
 Index("ix_alerts_open_subject_cause", alerts.c.subject, alerts.c.alert_type, unique=True,
-      sqlite_where=alerts.c.is_resolved.is_(False), postgresql_where=alerts.c.is_resolved.is_(False))
+      sqlite_where=alerts.c.is_resolved == False, postgresql_where=alerts.c.is_resolved == False)  # noqa: E712
 Index("ix_alerts_district_created", alerts.c.district, alerts.c.created_at)
 
 # Who is told of which alerts, and how (email, webhook, SMS).

@@ -29,7 +29,7 @@ from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, ShardS
 FEATURES = (
     "stock_days",  # rice left, in school days at the school's own recent use
     "meal_share",  # meals served / enrolment, mean over the reported school days of the last week
-    "days_since_report",  # 0 when closed today; never reported counts as the whole kept history
+    "days_since_report",  # 0 when closed today; never reported: since the first report the twin kept
     "no_meal_streak",  # latest reported school days in a row without a meal
     "no_meal_days_30",  # reported school days without a meal in the last 30 days
     "funds_days",  # school balance / daily meal cost
@@ -83,7 +83,12 @@ def school_features(state: ShardState) -> np.ndarray:
         out[:, F["funds_days"]] = np.where(daily_cost > 0, np.maximum(balance, 0) / daily_cost, np.nan)
     closed = (state.closed_from <= today) & (today <= state.closed_to)
     last = state.last_report_day
-    out[:, F["days_since_report"]] = np.where(closed, 0, np.where(last >= 0, today - last, state.hist_day.shape[1]))
+    # a school that never reported is stale since the twin first heard from any school (as far back
+    # as the kept history goes): not since the epoch, which would flood a fresh twin with alerts
+    kept = state.hist_day[state.hist_day >= 0]
+    first_day = int(kept.min()) if kept.size else today
+    never = today - first_day + 1
+    out[:, F["days_since_report"]] = np.where(closed, 0, np.where(last >= 0, today - last, never))
     out[:, F["closed_today"]] = closed
     seen = state.inspection_day != NO_DAY
     out[:, F["days_since_inspection"]] = np.where(seen, today - state.inspection_day, np.nan)

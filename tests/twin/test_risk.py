@@ -74,8 +74,9 @@ def test_a_school_that_stops_reporting_becomes_stale():
     state.last_report_day[:] = DAY0 + 10
     state.last_report_day[0] = DAY0 + 6
     state.last_report_day[1] = -1
+    state.hist_day[2, (DAY0 + 1) % state.hist_day.shape[1]] = DAY0 + 1  # the first report the twin holds
     days = school_features(state)[:, F["days_since_report"]]
-    assert days[0] == 4 and days[1] == state.hist_day.shape[1] and days[2] == 0
+    assert days[0] == 4 and days[1] == 10 and days[2] == 0  # never reported: stale since the twin's first day
 
 
 def test_neighbour_points_fill_at_most_the_rest_of_100():

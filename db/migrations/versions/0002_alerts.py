@@ -39,7 +39,7 @@ def upgrade() -> None:
     op.create_index('ix_alerts_school_id', 'alerts', ['school_id'])
     op.create_index('ix_alerts_district_created', 'alerts', ['district', 'created_at'])
     op.create_index('ix_alerts_open_subject_cause', 'alerts', ['subject', 'alert_type'], unique=True,
-                    sqlite_where=sa.text('is_resolved = 0'), postgresql_where=sa.text('NOT is_resolved'))
+                    sqlite_where=sa.text('is_resolved = 0'), postgresql_where=sa.text('is_resolved = false'))
     op.create_table('alert_subscriptions',
     sa.Column('id', _id, autoincrement=True, nullable=False),
     sa.Column('owner', sa.String(length=200), nullable=False),
