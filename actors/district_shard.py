@@ -10,6 +10,7 @@ being lost or applied twice. Snapshots plus the log tail rebuild it after a cras
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -248,6 +249,11 @@ class DistrictShard:
             "today": int(self.state.today[0]),
             "applied_seq": self.applied_seq,
         }
+
+    async def state_copy(self) -> ShardState:
+        """A copy of the whole state between folds: a consistent fork for what-if runs."""
+        async with self._turn:
+            return await asyncio.to_thread(copy.deepcopy, self.state)
 
     def changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
         """(global school indices int64 [k], `twin.risk` features [k, F]) of the schools whose risk

@@ -114,6 +114,9 @@ class ShardHost:
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
 
+    async def state_copy(self):  # noqa: ANN201 - a ShardState
+        return await self.shard.state_copy()
+
 
 class StateHost:
     """The state twin inside a Ray actor, with the risk desk when `open_desk` is given: the desk

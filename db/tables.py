@@ -117,3 +117,23 @@ alert_deliveries = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# What-if scenario runs: the spec, progress while running, and the result (JSON documents).
+scenario_runs = Table(
+    "scenario_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False, comment="queued, running, done, failed or cancelled"),
+    Column("districts", Text, nullable=False, comment="JSON: the districts the scenario covers (empty: the state)"),
+    Column("spec", Text, nullable=False),
+    Column("progress", Text, nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True), comment="the runner's latest sign of life"),
+    Column("finished_at", DateTime(timezone=True)),
+)
+Index("ix_scenario_runs_created", scenario_runs.c.created_at)

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from db.alert_repository import AlertRepository, AlertScope
+from serve_app.app_services import services_of
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from serve_app.twin_reader import block_index, district_index
 from twin import geography
 from twin.alert_rules import CATEGORIES, SEVERITIES
 from twin.directory import Directory
-from twin.errors import InvalidInput, NotFound, Unavailable
+from twin.errors import InvalidInput, NotFound
 
 API = "/api/v1"
 
@@ -126,10 +127,7 @@ _School = Annotated[str | None, Query(description="UDISE code", pattern=r"^\d{11
 
 
 def _service(request: Request) -> AlertService:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        raise Unavailable("the twin is still starting; try again shortly")
-    return services.alerts
+    return services_of(request).alerts
 
 
 def alerts_router() -> APIRouter:

@@ -16,14 +16,16 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
 from serve_app.alerts import alerts_router
+from serve_app.app_services import services_of
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
 from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
 from serve_app.observability import Metrics, RequestContext
 from serve_app.schools import schools_router
 from serve_app.risk import risk_router
+from serve_app.scenarios import scenarios_router
 from serve_app.services import Services
 from serve_app.streams import streams_router
-from twin.errors import NotFound, Unavailable
+from twin.errors import NotFound
 from twin.events import event_adapter
 
 API = "/api/v1"
@@ -81,15 +83,13 @@ def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, c
     app.include_router(streams_router())
     app.include_router(risk_router())
     app.include_router(alerts_router())
+    app.include_router(scenarios_router())
     _publish_event_schema(app)
     return app
 
 
 def _services(request: Request) -> Services:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        raise Unavailable("the twin is still starting; try again shortly")
-    return services
+    return services_of(request)
 
 
 def _routes() -> APIRouter:

@@ -42,7 +42,9 @@ def error(status_code: int, code: str, message: str, details: dict | None = None
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TwinError)
     async def _twin(_: Request, exc: TwinError) -> JSONResponse:
-        return error(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.details)
+        # by the nearest mapped class, so a domain's own subclass (e.g. ScenarioError) maps as its base
+        status = next((_STATUS[c] for c in type(exc).__mro__ if c in _STATUS), 400)
+        return error(status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,7 @@ from typing import Annotated, Protocol
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 
+from serve_app.app_services import services_of
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from serve_app.twin_reader import block_index, district_index
@@ -89,10 +90,7 @@ _Id = Annotated[str, Path(description="UDISE code", examples=["33010100101"])]
 
 
 def _service(request: Request) -> RiskService:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        raise Unavailable("the twin is still starting; try again shortly")
-    return services.risk
+    return services_of(request).risk
 
 
 def risk_router() -> APIRouter:

@@ -20,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from actors.router import ShardRouter
 from db.school_repository import SORTABLE, WRITABLE, SchoolFilter, SchoolRepository
 from serve_app import school_csv
+from serve_app.app_services import services_of
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from twin import geography
 from twin.directory import BlockTable, Directory
-from twin.errors import InvalidInput, NotFound, Unavailable
+from twin.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -333,10 +334,7 @@ def _filter(district: str | None, block: str | None, risk_level: str | None, inc
 
 
 def _service(request: Request) -> SchoolService:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        raise Unavailable("the twin is still starting; try again shortly")
-    return services.schools
+    return services_of(request).schools
 
 
 _District = Annotated[str | None, Query(description="district name, e.g. Ariyalur", examples=["Ariyalur"])]

@@ -18,8 +18,10 @@ from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from configs import Settings
 from configs.settings import AlertDelivery
+from scenarios.montecarlo import MapReplications, serial_map
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
+from db.scenario_repository import ScenarioRepository
 from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
@@ -29,6 +31,7 @@ from serve_app.delivery.notifier import SubscriberNotifier
 from serve_app.ingest import IngestService
 from serve_app.redis_broker import RedisBroker
 from serve_app.risk import RiskService, RiskSource
+from serve_app.scenario_runs import ScenarioRuns
 from serve_app.school_history import SchoolHistoryService
 from serve_app.schools import SchoolService
 from serve_app.stream_hub import StreamHub
@@ -147,6 +150,7 @@ class Services:
     time_travel: TimeTravel  # reads of the twin as it was at a past moment
     risk: RiskService
     alerts: AlertService
+    scenarios: ScenarioRuns
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
     notifier: SubscriberNotifier | None = None  # in-process alert delivery (with in-process shards)
@@ -178,6 +182,7 @@ class Services:
         return checks
 
     async def close(self) -> None:
+        await self.scenarios.close()
         if self.hub is not None:
             await self.hub.close()
         if self.notifier is not None:
@@ -186,29 +191,35 @@ class Services:
 
 
 def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router: ShardRouter,
-           state_view: Callable[[], Awaitable[dict]], risk_source: RiskSource | None = None) -> Services:
+           state_view: Callable[[], Awaitable[dict]], risk_source: RiskSource | None = None,
+           replication_pool: Callable[[], MapReplications] = lambda: serial_map,
+           broker: StreamBroker | None = None) -> Services:
     event_log = SqlEventLog(engine)
     repo = SchoolRepository(engine)
     schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None)
+    time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement())
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory)
     return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
                     schools, SchoolHistoryService(event_log, directory),
-                    TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement()),
-                    RiskService(directory, risk_source), AlertService(AlertRepository(engine), directory))
+                    time_travel, RiskService(directory, risk_source), AlertService(AlertRepository(engine), directory),
+                    ScenarioRuns(ScenarioRepository(engine), directory, functools.partial(router.each, "state_copy"),
+                                 time_travel.shard_states, replication_pool, broker))
 
 
 async def open_ray_services(settings: Settings) -> Services:
     """Services of a Serve replica: the twin's actors are found by name in the Ray cluster."""
     from actors.remote import TwinCluster
+    from actors.replication_pool import RayReplicationPool
 
     engine = create_engine(settings.database_url)
     directory, _ = await SchoolRepository(engine).load_directory()
     cluster = await asyncio.to_thread(TwinCluster.attach)
-    services = _build(settings, engine, directory, cluster.router(), cluster.twin_state, risk_source=cluster)
-    services.shard_restarts = cluster.shard_restarts
     broker = await asyncio.to_thread(open_broker, settings.redis_url, settings.streams.history_messages,
                                      settings.streams.redis_prefix)
+    services = _build(settings, engine, directory, cluster.router(), cluster.twin_state, risk_source=cluster,
+                      replication_pool=RayReplicationPool, broker=broker)
+    services.shard_restarts = cluster.shard_restarts
     services.hub = StreamHub(broker, settings.streams)
     return services
 
@@ -244,7 +255,7 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
         await risk.refresh()
         return state.state() | {"risk": desk.summary()}
 
-    services = _build(settings, engine, ports.directory, router, state_view, risk)
+    services = _build(settings, engine, ports.directory, router, state_view, risk, broker=broker)
     services.notifier = notifier
     services.shards = shards  # type: ignore[attr-defined]  # tests inspect them
     services.publisher = publisher  # type: ignore[attr-defined]  # tests wait for it to flush

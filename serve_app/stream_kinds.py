@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from actors.shard_publisher import alerts_topic, schools_topic
+from serve_app.scenario_runs import ScenarioRuns, scenario_topic
 from serve_app.stream_hub import Follow
 from serve_app.stream_queue import Outgoing
 from serve_app.stream_session import Resume, StreamSession, resume_for
@@ -101,6 +102,37 @@ class AlertStream:
     def stop(self) -> None:
         for topic, follow in self._follows:
             self._session.hub.unfollow(topic, follow)
+
+
+class ScenarioStream:
+    """A what-if run's progress and end (topic `scenario:<id>`), after a snapshot of the run."""
+
+    def __init__(self, runs: ScenarioRuns, run_id: str) -> None:
+        self._runs, self.run_id = runs, run_id
+        self.topic = scenario_topic(run_id)
+        self._stop: Callable[[], None] = lambda: None
+
+    async def validate(self) -> None:
+        await self._runs.get(self.run_id)  # NotFound for an unknown run
+
+    async def start(self, session: StreamSession, resume: Resume) -> None:
+        after = resume_for(resume, self.topic)
+
+        def sink(seq: int, news: Any) -> None:
+            session.put(Outgoing(self.topic, seq, "progress", news))
+
+        follow, backlog = await session.hub.follow(self.topic, sink, after)
+        self._stop = lambda: session.hub.unfollow(self.topic, follow)
+        if after is None or backlog.too_old:
+            run = await self._runs.get(self.run_id)
+            session.put(Outgoing(self.topic, backlog.latest_seq, "snapshot", {k: v for k, v in run.items() if k != "result"}))
+        else:
+            for seq, news in backlog.messages:
+                sink(seq, news)
+        follow.release()
+
+    def stop(self) -> None:
+        self._stop()
 
 
 class DashboardStream:

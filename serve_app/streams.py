@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
 
-from serve_app.stream_kinds import AlertStream, DashboardStream, SchoolStream
+from serve_app.stream_kinds import AlertStream, DashboardStream, ScenarioStream, SchoolStream
 from serve_app.stream_session import CLOSE_UNAVAILABLE, Stream, StreamSession
 
 API = "/api/v1"
@@ -31,6 +31,11 @@ def streams_router() -> APIRouter:
     async def school_stream(websocket: WebSocket, school_id: str,
                             after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
         await _serve(websocket, lambda s: SchoolStream(s.directory, s.reader, school_id), after_seq)
+
+    @r.websocket(f"{API}/ws/scenarios/{{run_id}}")
+    async def scenario_stream(websocket: WebSocket, run_id: str,
+                              after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        await _serve(websocket, lambda s: ScenarioStream(s.scenarios, run_id), after_seq)
 
     return r
 

@@ -22,6 +22,7 @@ from actors.router import ShardRouter
 from actors.state_twin import StateTwin
 from serve_app.twin_reader import TwinReader
 from twin.directory import Directory
+from twin.state import ShardState
 from twin.errors import InvalidInput, NotFound
 from twin.placement import shard_of_district
 from twin.ports import EventHistory, EventLog, SnapshotStore
@@ -61,6 +62,19 @@ class TimeTravel:
     async def state(self, as_of: dt.datetime) -> dict:
         reader, past = await self._reader(as_of)
         return await reader.state() | past
+
+    async def shard_states(self, as_of: dt.datetime) -> list[ShardState]:
+        """Every shard's state as it was at `as_of`, rebuilt from snapshots and the log."""
+        seq = await self.seq_at(as_of)
+        directory, enrolment = await self._load_directory()
+        snapshots = _SnapshotsUpTo(self._snapshots, seq)
+        states = []
+        for districts in self._placement:
+            async with self._rebuilds:
+                shard = await asyncio.to_thread(DistrictShard, districts, directory, enrolment, self._log, snapshots)
+                await shard.recover(upto_seq=seq)
+            states.append(shard.state)
+        return states
 
     async def seq_at(self, as_of: dt.datetime) -> int:
         """The log position of `as_of`: InvalidInput if it is in the future, NotFound if nothing

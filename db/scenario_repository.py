@@ -1,0 +1,91 @@
+"""What-if scenario runs in the database: created as jobs, updated as they progress, kept with
+their results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import writing
+from db.tables import scenario_runs
+
+ACTIVE = ("queued", "running")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _run(row, with_result: bool = True) -> dict:  # noqa: ANN001
+    out = {"id": row.id, "name": row.name, "status": row.status, "districts": json.loads(row.districts),
+           "spec": json.loads(row.spec), "progress": json.loads(row.progress), "error": row.error,
+           "cancel_requested": row.cancel_requested, "created_at": _iso(row.created_at),
+           "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at)}
+    if with_result:
+        out["result"] = json.loads(row.result) if row.result else None
+    return out
+
+
+class ScenarioRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, run_id: str, name: str, spec: dict, districts: list[str]) -> dict:
+        async with writing(self._engine) as conn:
+            await conn.execute(insert(scenario_runs), {
+                "id": run_id, "name": name, "status": "queued", "districts": json.dumps(districts),
+                "spec": json.dumps(spec), "progress": json.dumps({"done": 0, "planned": 0, "rounds": 0}),
+                "cancel_requested": False, "created_at": _now()})
+        return await self.get(run_id)
+
+    async def get(self, run_id: str, with_result: bool = True) -> dict | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(scenario_runs).where(scenario_runs.c.id == run_id))).first()
+        return _run(row, with_result) if row else None
+
+    async def page(self, status: str | None, offset: int, limit: int) -> tuple[list[dict], int]:
+        clauses = [scenario_runs.c.status == status] if status else []
+        query = select(scenario_runs).where(*clauses).order_by(scenario_runs.c.created_at.desc())
+        async with self._engine.connect() as conn:
+            total = (await conn.execute(select(func.count()).select_from(scenario_runs).where(*clauses))).scalar_one()
+            rows = (await conn.execute(query.offset(offset).limit(limit))).all()
+        return [_run(r, with_result=False) for r in rows], int(total)
+
+    async def _set(self, run_id: str, **values) -> None:  # noqa: ANN003
+        async with writing(self._engine) as conn:
+            await conn.execute(update(scenario_runs).where(scenario_runs.c.id == run_id).values(**values))
+
+    async def started(self, run_id: str) -> None:
+        await self._set(run_id, status="running", started_at=_now(), heartbeat_at=_now())
+
+    async def progressed(self, run_id: str, progress: dict) -> None:
+        await self._set(run_id, progress=json.dumps(progress), heartbeat_at=_now())
+
+    async def finished(self, run_id: str, status: str, result: str | None = None, error: str | None = None) -> None:
+        await self._set(run_id, status=status, result=result, error=error, finished_at=_now())
+
+    async def request_cancel(self, run_id: str) -> None:
+        await self._set(run_id, cancel_requested=True)
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        async with self._engine.connect() as conn:
+            query = select(scenario_runs.c.cancel_requested).where(scenario_runs.c.id == run_id)
+            return bool((await conn.execute(query)).scalar())
+
+    async def fail_abandoned(self, silent_for: dt.timedelta) -> int:
+        """Mark as failed the runs still active whose runner gave no sign of life for `silent_for`
+        (its process stopped); returns how many."""
+        since = _now() - silent_for
+        last_sign = func.coalesce(scenario_runs.c.heartbeat_at, scenario_runs.c.created_at)
+        async with writing(self._engine) as conn:
+            result = await conn.execute(update(scenario_runs).where(
+                scenario_runs.c.status.in_(ACTIVE), last_sign < since).values(
+                status="failed", error="interrupted: the process running it stopped", finished_at=_now()))
+        return int(result.rowcount or 0)

@@ -1,0 +1,180 @@
+"""What-if scenario runs as jobs: started by the API, run in the background of the replica that
+took them (replications as Ray tasks), their progress stored and streamed, cancellable from any
+replica (the cancel flag lives in the database), their results kept."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+
+from db.scenario_repository import ACTIVE, ScenarioRepository
+from scenarios.montecarlo import MapReplications, Progress, run_scenario
+from scenarios.spec import ScenarioSpec
+from simulation.start_state import StartState
+from twin.directory import Directory
+from twin.errors import Conflict, InvalidInput, NotFound, TwinError
+from twin.norms import day_date
+from twin.ports import StreamBroker
+from twin.state import ShardState
+
+log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 1.0
+ABANDONED_AFTER = dt.timedelta(minutes=15)  # an active run whose runner was silent this long has died
+
+
+def scenario_topic(run_id: str) -> str:
+    return f"scenario:{run_id}"
+
+
+class ScenarioRuns:
+    def __init__(self, repo: ScenarioRepository, directory: Directory,
+                 live_states: Callable[[], Awaitable[list[ShardState]]],
+                 past_states: Callable[[dt.datetime], Awaitable[list[ShardState]]],
+                 replication_pool: Callable[[], MapReplications], broker: StreamBroker | None = None) -> None:
+        self._repo = repo
+        self._directory = directory
+        self._live_states = live_states
+        self._past_states = past_states
+        self._pool = replication_pool
+        self._broker = broker
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    async def start(self, spec: ScenarioSpec) -> dict:
+        """Check what can be checked now, store the run as queued and start it in the background."""
+        if spec.start == "live":
+            live = await self._live_states()
+            today = max(int(s.today[0]) for s in live)
+            if today < 0:
+                raise InvalidInput("the live twin has no reports yet: start from a past date, or wait for the feed",
+                                   {"fields": [{"field": "start", "message": "no live state yet"}]})
+            spec.check_dates(day_date(today + 1))
+        else:
+            spec.check_dates(spec.start)
+        districts = sorted({*spec.scope.districts, *(b.split("/", 1)[0] for b in spec.scope.blocks if "/" in b)})
+        run_id = uuid.uuid4().hex
+        run = await self._repo.create(run_id, spec.name, spec.model_dump(mode="json"), districts)
+        task = asyncio.get_running_loop().create_task(self._run(run_id, spec))
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+        return run
+
+    async def _run(self, run_id: str, spec: ScenarioSpec) -> None:
+        loop = asyncio.get_running_loop()
+        cancel = threading.Event()
+        watcher = loop.create_task(self._watch_cancel(run_id, cancel))
+        try:
+            await self._repo.started(run_id)
+            await self._tell(run_id, {"status": "running"})
+            states = await (self._live_states() if spec.start == "live" else
+                            self._past_states(dt.datetime.combine(spec.start, dt.time(), tzinfo=dt.UTC)))
+            start = await asyncio.to_thread(StartState.from_shards, states, self._directory,
+                                            None if spec.start == "live" else spec.start)
+
+            told: list = []  # progress reports in flight, told in order and before the end
+            in_order = asyncio.Lock()
+
+            def progress(p: Progress) -> None:  # called from the runner's thread
+                told.append(asyncio.run_coroutine_threadsafe(self._progressed(run_id, p, in_order), loop))
+
+            pool = await asyncio.to_thread(self._pool)  # one per run: it holds the run's start state in Ray
+            try:
+                result = await asyncio.to_thread(run_scenario, spec, start, pool, None, None, progress, cancel.is_set)
+            finally:
+                getattr(pool, "close", lambda: None)()
+            await asyncio.gather(*map(asyncio.wrap_future, told), return_exceptions=True)
+            status = "cancelled" if result.stop_reason == "cancelled" else "done"
+            await self._repo.finished(run_id, status, result.to_json())
+            await self._tell(run_id, {"status": status, "replications": result.replications,
+                                      "stop_reason": result.stop_reason})
+        except asyncio.CancelledError:
+            await asyncio.shield(self._repo.finished(run_id, "failed", error="stopped: the API process shut down"))
+            raise
+        except TwinError as exc:
+            await self._failed(run_id, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a run's failure is its own, stored for its reader
+            log.exception("scenario run %s failed", run_id)
+            await self._failed(run_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            watcher.cancel()
+
+    async def _failed(self, run_id: str, error: str) -> None:
+        await self._repo.finished(run_id, "failed", error=error)
+        await self._tell(run_id, {"status": "failed", "error": error})
+
+    async def _watch_cancel(self, run_id: str, cancel: threading.Event) -> None:
+        """The runner checks `cancel` between rounds; the request may come through any replica."""
+        while not cancel.is_set():
+            await asyncio.sleep(CANCEL_POLL_S)
+            try:
+                if await self._repo.cancel_requested(run_id):
+                    cancel.set()
+            except Exception:  # noqa: BLE001 - try again next poll
+                log.warning("reading the cancel flag of run %s failed", run_id, exc_info=True)
+
+    async def _progressed(self, run_id: str, p: Progress, in_order: asyncio.Lock) -> None:
+        async with in_order:  # a lock wakes its waiters first come, first served
+            await self._report(run_id, p)
+
+    async def _report(self, run_id: str, p: Progress) -> None:
+        progress = {"done": p.done, "planned": p.planned, "rounds": p.rounds, "converged": p.converged,
+                    "estimates": {plan: {k: e.model_dump() for k, e in kpis.items()} for plan, kpis in p.estimates.items()}}
+        try:
+            await self._repo.progressed(run_id, progress)
+        except Exception:  # noqa: BLE001 - progress is informative; the result is what counts
+            log.warning("storing the progress of run %s failed", run_id, exc_info=True)
+        await self._tell(run_id, {"status": "running", "progress": progress})
+
+    async def _tell(self, run_id: str, message: dict) -> None:
+        if self._broker is None:
+            return
+        try:
+            await self._broker.publish(scenario_topic(run_id), {"run_id": run_id, **message})
+        except Exception:  # noqa: BLE001 - the stream misses it; the stored run has it
+            log.warning("publishing news of run %s failed", run_id, exc_info=True)
+
+    async def get(self, run_id: str) -> dict:
+        run = await self._repo.get(run_id)
+        if run is None:
+            raise NotFound(f"no scenario run {run_id}", {"id": run_id})
+        return run
+
+    async def page(self, status: str | None, page: int, page_size: int) -> dict:
+        await self._repo.fail_abandoned(ABANDONED_AFTER)
+        runs, total = await self._repo.page(status, (page - 1) * page_size, page_size)
+        return {"runs": runs, "pagination": {"page": page, "page_size": page_size, "total": total,
+                                             "pages": math.ceil(total / page_size)}}
+
+    async def cancel(self, run_id: str) -> dict:
+        run = await self.get(run_id)
+        if run["status"] not in ACTIVE:
+            raise Conflict(f"scenario run {run_id} is {run['status']}: only a queued or running run can be cancelled",
+                           {"id": run_id, "status": run["status"]})
+        await self._repo.request_cancel(run_id)
+        return await self.get(run_id)
+
+    async def compare(self, run_ids: list[str]) -> dict:
+        """The headline KPIs of every plan of finished runs side by side, with each plan's paired
+        difference against its run's baseline."""
+        runs = []
+        for run_id in run_ids:
+            run = await self.get(run_id)
+            if run["result"] is None:
+                raise Conflict(f"scenario run {run_id} has no result yet ({run['status']})",
+                               {"id": run_id, "status": run["status"]})
+            result = run["result"]
+            runs.append({"id": run_id, "name": run["name"], "replications": result["replications"],
+                         "start_date": result["start_date"], "horizon_days": result["horizon_days"],
+                         "plans": [{"name": p["name"], "kpis": p["kpis"], "vs_baseline": p["vs_baseline"]}
+                                   for p in result["plans"]]})
+        return {"kpis": list(runs[0]["plans"][0]["kpis"]), "runs": runs}
+
+    async def close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
