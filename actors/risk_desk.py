@@ -59,6 +59,7 @@ class RiskDesk:
         self.cascade.set_local(self.local)
         self.neighbour = np.zeros(n)
         self.level = np.zeros(n, np.int8)
+        self._stored_level = np.full(n, -1, np.int8)  # as the level store last heard (-1: not yet)
         self._dirty = np.zeros(n, bool)
         # each school's score at the last evaluation of each twin day (slot = day % RISK_HISTORY_DAYS)
         self.score_days = np.full(RISK_HISTORY_DAYS, -1, np.int32)
@@ -108,6 +109,7 @@ class RiskDesk:
             school_changes, block_changes, at_risk = await asyncio.to_thread(self._compute, today)
             opened, escalated, resolved = self._rows(school_changes, block_changes, at_risk)
             self.rounds += 1
+            await self._store_levels()
             if not (opened or escalated or resolved):
                 return 0
             stored = opened + escalated
@@ -120,6 +122,21 @@ class RiskDesk:
                     return 0
             await self._announce(stored, resolved)
             return len(opened) + len(escalated) + len(resolved)
+
+    async def _store_levels(self) -> None:
+        """Tell the level store the schools whose level changed (every school the first time)."""
+        if self._ports.levels is None:
+            return
+        changed = np.flatnonzero(self.level != self._stored_level)
+        if not len(changed):
+            return
+        ids = self.directory.school_ids[changed].tolist()
+        try:
+            await self._ports.levels.set_risk_levels(
+                [(f"{int(s):011d}", LEVELS[int(lv)]) for s, lv in zip(ids, self.level[changed].tolist())])
+            self._stored_level[changed] = self.level[changed]
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("storing the risk levels of %d schools failed", len(changed))
 
     async def _reload_book(self) -> None:
         try:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import case, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -114,6 +114,13 @@ class SchoolRepository:
             enrolment[i] = (p, u, s)
             active[i] = bool(is_active)
         return Directory(ids, district, block, blocks, school_active=active), enrolment
+
+    async def set_risk_levels(self, levels: Sequence[tuple[str, str]], chunk: int = 2_000) -> None:
+        """Set the `risk_level` of schools: (UDISE code, level) pairs, in transactions of `chunk`."""
+        query = update(schools).where(schools.c.id == bindparam("school")).values(risk_level=bindparam("level"))
+        for start in range(0, len(levels), chunk):
+            async with writing(self._engine) as conn:
+                await conn.execute(query, [{"school": s, "level": level} for s, level in levels[start:start + chunk]])
 
     async def load_locations(self) -> tuple[np.ndarray, np.ndarray]:
         """Latitude and longitude (float64 [N], degrees) of every school, in directory order."""

@@ -83,8 +83,8 @@ async def open_desk_ports(database_url: str, redis_url: str | None = None, strea
         await notifier.close()
         await engine.dispose()
 
-    return DeskPorts(directory, lat, lon, store=store, broker=broker, notifier=notifier, close=close,
-                     load_schools=functools.partial(_load_schools, engine))
+    return DeskPorts(directory, lat, lon, store=store, broker=broker, notifier=notifier,
+                     levels=SchoolRepository(engine), close=close, load_schools=functools.partial(_load_schools, engine))
 
 
 async def open_notifier(delivery: AlertDelivery, store: AlertRepository) -> SubscriberNotifier:
@@ -245,7 +245,7 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
     alerts = AlertRepository(engine)
     notifier = await open_notifier(settings.alert_delivery, alerts)
     desk = RiskDesk(DeskPorts(ports.directory, lat, lon, store=alerts, broker=broker, notifier=notifier,
-                              load_schools=functools.partial(_load_schools, engine)), settings.risk, settings.alerts)
+                              levels=SchoolRepository(engine), load_schools=functools.partial(_load_schools, engine)), settings.risk, settings.alerts)
     await desk.start()
     risk = LocalRisk(desk, shards)
 

@@ -110,6 +110,14 @@ class AlertStore(Protocol):
         ...
 
 
+class RiskLevelStore(Protocol):
+    """Where each school's risk level is kept for listing and filtering (the schools table)."""
+
+    async def set_risk_levels(self, levels: Sequence[tuple[str, str]]) -> None:
+        """(UDISE code, level) pairs."""
+        ...
+
+
 class AlertNotifier(Protocol):
     """Tells subscribers (email, webhooks, SMS) of new and escalated alerts. Must return at once."""
 
@@ -126,5 +134,6 @@ class DeskPorts:
     store: AlertStore | None = None
     broker: StreamBroker | None = None
     notifier: AlertNotifier | None = None
+    levels: RiskLevelStore | None = None
     close: object = None  # async () -> None
     load_schools: object = None  # async () -> (directory, latitude, longitude), read afresh

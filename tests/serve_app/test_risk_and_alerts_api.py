@@ -54,6 +54,8 @@ async def test_a_school_without_meals_is_scored_and_alerted_until_meals_return(c
     assert risk["history"][-1] == {"date": (DAY + dt.timedelta(days=3)).isoformat(), "score": round(risk["score"], 1)}
     state = (await client.get("/api/v1/twin/state")).json()["data"]
     assert sum(state["risk"]["by_level"].values()) == len(SCHOOLS) and state["risk"]["open_alerts"] >= 2
+    listed = (await client.get("/api/v1/schools", params={"risk_level": risk["level"]})).json()["data"]
+    assert SICK in {s["id"] for s in listed["schools"]}  # the schools list filters by the live level
     factors = (await client.get(f"/api/v1/predictions/risk-factors/{SICK}")).json()["data"]
     assert factors["factors"] == risk["factors"] and "cascade" not in factors
     causes = await open_causes(client, SICK)
