@@ -9,19 +9,22 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import ray
 
 from actors.broker import start_broker_actor
 from actors.district_shard import DistrictShard
-from actors.risk_desk import RiskDesk
 from actors.router import ShardRouter
 from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
 from twin.ports import DeskPorts, ShardPorts
+
+if TYPE_CHECKING:
+    from actors.risk_desk import RiskDesk
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,8 @@ class ShardHost:
         gc.freeze()  # the recovered state and imports stay for life: keep them out of every GC pass
         self._push_pending = False
         self._state_boot: str | None = None
-        await self._push_now()
+        # in the background: answering (recovery) need not wait for the state twin
+        self._first_push = asyncio.get_running_loop().create_task(self._push_now())
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
                  len(districts), self.shard.state.n_schools, self.replayed, self.recovery_s)
 
@@ -130,6 +134,9 @@ class StateHost:
         self.desk: RiskDesk | None = None
         self._ports: DeskPorts | None = None
         if open_desk is not None:
+            # imported here: the desk's graph needs scipy (~50 MiB), which shard processes never use
+            from actors.risk_desk import RiskDesk
+
             self._ports = await open_desk()
             self.desk = RiskDesk(self._ports, risk_rules, alert_rules)
             await self.desk.start()

@@ -285,7 +285,7 @@ async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
     import numpy as np
 
     from actors.district_shard import DistrictShard
-    from serve_app.services import open_shard_ports
+    from serve_app.actor_ports import open_shard_ports
 
     ports = await open_shard_ports(database_url)
 

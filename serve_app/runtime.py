@@ -20,7 +20,7 @@ from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
 from serve_app.deployment import run_app, shutdown_app
-from serve_app.services import desk_ports_opener, shard_ports_opener
+from serve_app.actor_ports import desk_ports_opener, shard_ports_opener
 from twin import geography
 from twin.placement import pack_districts
 

@@ -11,16 +11,18 @@ import math
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from db.scenario_repository import ACTIVE, ScenarioRepository
-from scenarios.montecarlo import MapReplications, Progress, run_scenario
 from scenarios.spec import ScenarioSpec
-from simulation.start_state import StartState
 from twin.directory import Directory
 from twin.errors import Conflict, InvalidInput, NotFound, TwinError
 from twin.norms import day_date
 from twin.ports import StreamBroker
 from twin.state import ShardState
+
+if TYPE_CHECKING:  # the engine is imported when a run starts: ~60 MiB an API replica need not hold
+    from scenarios.montecarlo import MapReplications, Progress
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,9 @@ class ScenarioRuns:
         return run
 
     async def _run(self, run_id: str, spec: ScenarioSpec) -> None:
+        from scenarios.montecarlo import run_scenario
+        from simulation.start_state import StartState
+
         loop = asyncio.get_running_loop()
         cancel = threading.Event()
         watcher = loop.create_task(self._watch_cancel(run_id, cancel))

@@ -6,19 +6,17 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.broker import MemoryBroker
 from actors.district_shard import DistrictShard
-from actors.risk_desk import RiskDesk
 from actors.router import ShardRouter, local_router
 from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from configs import Settings
-from configs.settings import AlertDelivery
-from scenarios.montecarlo import MapReplications, serial_map
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
 from db.scenario_repository import ScenarioRepository
@@ -26,10 +24,9 @@ from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts import AlertService
-from serve_app.delivery import StoredDeliveryRecorder, open_dispatcher
 from serve_app.delivery.notifier import SubscriberNotifier
+from serve_app.actor_ports import _load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.ingest import IngestService
-from serve_app.redis_broker import RedisBroker
 from serve_app.risk import RiskService, RiskSource
 from serve_app.scenario_runs import ScenarioRuns
 from serve_app.school_history import SchoolHistoryService
@@ -40,64 +37,10 @@ from serve_app.twin_reader import TwinReader
 from twin import geography
 from twin.directory import Directory
 from twin.placement import shard_of_district
-from twin.ports import DeskPorts, ShardPorts, StreamBroker
+from twin.ports import DeskPorts, StreamBroker
 
-
-async def open_shard_ports(database_url: str, redis_url: str | None = None, stream_history: int = 10_000,
-                           ray_broker: bool = False, redis_prefix: str = "mealtwin:",
-                           low_stock_days: float = 3.0) -> ShardPorts:
-    """Everything a shard needs, opened in the caller's process and event loop. The stream broker
-    is Redis when `redis_url` is set, else the `stream-broker` actor when `ray_broker`, else none."""
-    engine = create_engine(database_url)
-    directory, enrolment = await SchoolRepository(engine).load_directory()
-    broker = open_broker(redis_url, stream_history, redis_prefix) if redis_url or ray_broker else None
-    return ShardPorts(SqlEventLog(engine), SqlSnapshotStore(engine), directory, enrolment, engine.dispose,
-                      broker=broker, low_stock_days=low_stock_days)
-
-
-def shard_ports_opener(settings: Settings) -> Callable[[], Awaitable[ShardPorts]]:
-    """A picklable opener that shard actors call in their own process."""
-    return functools.partial(open_shard_ports, settings.database_url, settings.redis_url,
-                             settings.streams.history_messages, True, settings.streams.redis_prefix,
-                             settings.streams.low_stock_days)
-
-
-async def _load_schools(engine: AsyncEngine) -> tuple[Directory, object, object]:
-    """The directory and every school's latitude and longitude, read afresh."""
-    repo = SchoolRepository(engine)
-    directory, _ = await repo.load_directory()
-    return (directory, *await repo.load_locations())
-
-
-async def open_desk_ports(database_url: str, redis_url: str | None = None, stream_history: int = 10_000,
-                          redis_prefix: str = "mealtwin:", delivery: AlertDelivery | None = None) -> DeskPorts:
-    """Everything the risk desk needs, opened in the state actor's process: the schools, the alert
-    store, the stream broker, and alert delivery to subscribers."""
-    engine = create_engine(database_url)
-    directory, lat, lon = await _load_schools(engine)
-    broker = open_broker(redis_url, stream_history, redis_prefix)
-    store = AlertRepository(engine)
-    notifier = await open_notifier(delivery or AlertDelivery(), store)
-
-    async def close() -> None:
-        await notifier.close()
-        await engine.dispose()
-
-    return DeskPorts(directory, lat, lon, store=store, broker=broker, notifier=notifier,
-                     levels=SchoolRepository(engine), close=close, load_schools=functools.partial(_load_schools, engine))
-
-
-async def open_notifier(delivery: AlertDelivery, store: AlertRepository) -> SubscriberNotifier:
-    """Delivery of new and escalated alerts to the subscriptions in the table."""
-    dispatcher = await open_dispatcher(delivery, StoredDeliveryRecorder(store))
-    return SubscriberNotifier(dispatcher, store.subscriptions)
-
-
-def desk_ports_opener(settings: Settings) -> Callable[[], Awaitable[DeskPorts]]:
-    """A picklable opener the state actor calls in its own process."""
-    return functools.partial(open_desk_ports, settings.database_url, settings.redis_url,
-                             settings.streams.history_messages, settings.streams.redis_prefix,
-                             settings.alert_delivery)
+if TYPE_CHECKING:
+    from actors.risk_desk import RiskDesk
 
 
 class LocalRisk:
@@ -125,15 +68,6 @@ class LocalRisk:
         await self.desk.reload_schools(*await self.desk._ports.load_schools())
         for shard in self._shards:
             shard.forget_sent_features()
-
-
-def open_broker(redis_url: str | None, history: int, redis_prefix: str = "mealtwin:") -> StreamBroker:
-    """Redis Streams when configured (every node shares it), else the embedded `stream-broker` actor."""
-    if redis_url:
-        return RedisBroker(redis_url, history, redis_prefix)
-    from actors.broker import RayBroker
-
-    return RayBroker()
 
 
 @dataclass
@@ -190,9 +124,15 @@ class Services:
         await self.engine.dispose()
 
 
+def _serial_map() -> Callable:
+    from scenarios.montecarlo import serial_map
+
+    return serial_map
+
+
 def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router: ShardRouter,
            state_view: Callable[[], Awaitable[dict]], risk_source: RiskSource | None = None,
-           replication_pool: Callable[[], MapReplications] = lambda: serial_map,
+           replication_pool: Callable[[], Callable] = lambda: _serial_map(),
            broker: StreamBroker | None = None) -> Services:
     event_log = SqlEventLog(engine)
     repo = SchoolRepository(engine)
@@ -226,6 +166,8 @@ async def open_ray_services(settings: Settings) -> Services:
 
 async def open_local_services(settings: Settings, placement: list[list[int]] | None = None) -> Services:
     """Services with in-process shards and no Ray: tests and single-process tools."""
+    from actors.risk_desk import RiskDesk  # its graph needs scipy: only in-process twins load it here
+
     engine = create_engine(settings.database_url)
     ports = await open_shard_ports(settings.database_url)
     n = len(geography.district_names())

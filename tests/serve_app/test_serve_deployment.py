@@ -10,7 +10,7 @@ import pytest
 from actors.remote import TwinCluster
 from configs import Settings
 from serve_app.deployment import run_app, shutdown_app
-from serve_app.services import shard_ports_opener
+from serve_app.actor_ports import shard_ports_opener
 from tests.fixtures.builders import small_directory
 from tests.fixtures.ports import free_port
 

@@ -11,7 +11,7 @@ import pytest
 from actors.district_shard import DistrictShard
 from actors.state_twin import StateTwin
 from configs import Settings
-from serve_app.services import open_shard_ports
+from serve_app.actor_ports import open_shard_ports
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.events import random_events
