@@ -42,7 +42,7 @@ def shard_ports_opener(settings: Settings) -> Callable[[], Awaitable[ShardPorts]
                              settings.streams.low_stock_days)
 
 
-async def _load_schools(engine: AsyncEngine) -> tuple[Directory, object, object]:
+async def load_schools(engine: AsyncEngine) -> tuple[Directory, object, object]:
     """The directory and every school's latitude and longitude, read afresh."""
     repo = SchoolRepository(engine)
     directory, _ = await repo.load_directory()
@@ -54,7 +54,7 @@ async def open_desk_ports(database_url: str, redis_url: str | None = None, strea
     """Everything the risk desk needs, opened in the state actor's process: the schools, the alert
     store, the stream broker, and alert delivery to subscribers."""
     engine = create_engine(database_url)
-    directory, lat, lon = await _load_schools(engine)
+    directory, lat, lon = await load_schools(engine)
     broker = open_broker(redis_url, stream_history, redis_prefix)
     store = AlertRepository(engine)
     notifier = await open_notifier(delivery or AlertDelivery(), store)
@@ -64,7 +64,7 @@ async def open_desk_ports(database_url: str, redis_url: str | None = None, strea
         await engine.dispose()
 
     return DeskPorts(directory, lat, lon, store=store, broker=broker, notifier=notifier,
-                     levels=SchoolRepository(engine), close=close, load_schools=functools.partial(_load_schools, engine))
+                     levels=SchoolRepository(engine), close=close, load_schools=functools.partial(load_schools, engine))
 
 
 async def open_notifier(delivery: AlertDelivery, store: AlertRepository) -> SubscriberNotifier:

@@ -25,7 +25,7 @@ from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts import AlertService
 from serve_app.delivery.notifier import SubscriberNotifier
-from serve_app.actor_ports import _load_schools, open_broker, open_notifier, open_shard_ports
+from serve_app.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.ingest import IngestService
 from serve_app.risk import RiskService, RiskSource
 from serve_app.scenario_runs import ScenarioRuns
@@ -187,7 +187,8 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
     alerts = AlertRepository(engine)
     notifier = await open_notifier(settings.alert_delivery, alerts)
     desk = RiskDesk(DeskPorts(ports.directory, lat, lon, store=alerts, broker=broker, notifier=notifier,
-                              levels=SchoolRepository(engine), load_schools=functools.partial(_load_schools, engine)), settings.risk, settings.alerts)
+                              levels=SchoolRepository(engine), load_schools=functools.partial(load_schools, engine)),
+                    settings.risk, settings.alerts)
     await desk.start()
     risk = LocalRisk(desk, shards)
 
