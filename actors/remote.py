@@ -141,7 +141,6 @@ class StateHost:
             self.desk = RiskDesk(self._ports, risk_rules, alert_rules)
             await self.desk.start()
         self._evaluation: asyncio.Task | None = None
-        self._today = -1  # the latest twin day any shard has seen
 
     def shard_started(self, shard: int, pid: int) -> None:
         self.twin.shard_started(shard, pid)
@@ -165,7 +164,6 @@ class StateHost:
         """A shard's roll-ups and, under "risk", (school indices, features) of the schools whose
         risk features changed. Returns this incarnation's boot id."""
         self.twin.update(shard, rolled)
-        self._today = max(self._today, rolled.get("today", -1))
         if self.desk is not None and rolled.get("risk") is not None:
             self.desk.ingest(*rolled["risk"])
             if self._evaluation is None or self._evaluation.done():
@@ -176,7 +174,7 @@ class StateHost:
         await asyncio.sleep(_EVALUATE_DELAY_S)  # let the other shards' news of the same moment arrive
         while self.desk.pending:
             try:
-                await self.desk.evaluate(self._today)
+                await self.desk.evaluate(self.twin.today)
             except Exception:  # noqa: BLE001 - risk must never take the state twin down
                 log.exception("risk evaluation failed")
                 return

@@ -229,8 +229,12 @@ class RiskDesk:
         return int(self.directory.school_district[self.directory.index(key)])
 
     # -- reads --------------------------------------------------------------------------------------
+    def _flagged(self, schools: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """bool: which of `schools` are cascade-flagged (driven by their neighbours)."""
+        return self.neighbour[schools] >= np.maximum(self.local[schools], self._risk.cascade_flag_points)
+
     def cascade_flagged(self, i: int) -> bool:
-        return bool(self.neighbour[i] >= max(self.local[i], self._risk.cascade_flag_points))
+        return bool(self._flagged(i))
 
     def sources(self, i: int) -> list[dict]:
         return [self._node(step) for step in self.cascade.explain(i)[1:]]
@@ -270,7 +274,7 @@ class RiskDesk:
     def summary(self) -> dict:
         """Tamil Nadu at a glance: schools by risk level, cascade-flagged schools, open alerts."""
         active = self.directory.school_active
-        flagged = (self.neighbour >= np.maximum(self.local, self._risk.cascade_flag_points)) & active
+        flagged = self._flagged() & active
         return {"by_level": dict(zip(LEVELS, map(int, np.bincount(self.level[active], minlength=len(LEVELS))))),
                 "cascade_flagged": int(flagged.sum()),
                 "open_alerts": int((self.book.open != NONE).sum() + (self.block_book.open != NONE).sum())}
@@ -278,8 +282,7 @@ class RiskDesk:
     def cascade_view(self, schools: np.ndarray, limit: int = 200) -> dict:
         """The cascade-flagged schools among `schools` (global indices), most neighbour-driven first."""
         schools = np.asarray(schools, np.int64)
-        flagged = schools[(self.neighbour[schools] >= np.maximum(self.local[schools], self._risk.cascade_flag_points))
-                          & self.directory.school_active[schools]]
+        flagged = schools[self._flagged(schools) & self.directory.school_active[schools]]
         flagged = flagged[np.argsort(-self.neighbour[flagged], kind="stable")]
         rows = [{"school_id": f"{int(self.directory.school_ids[i]):011d}",
                  "score": round(float(self.local[i] + self.neighbour[i]), 2), "level": LEVELS[int(self.level[i])],

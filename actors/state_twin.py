@@ -39,6 +39,11 @@ class StateTwin:
         self._today = max(self._today, rolled["today"])
         self._applied_seq[shard] = rolled["applied_seq"]
 
+    @property
+    def today(self) -> int:
+        """The latest twin day any shard has seen (-1: none yet)."""
+        return self._today
+
     def get_placement(self) -> list[list[int]]:
         return self.placement
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from twin.risk import F, FEATURES
+from twin.risk import F, feature_dict
 
 SEVERITIES = ("low", "medium", "high", "critical")
 LOW, MEDIUM, HIGH, CRITICAL = range(4)
@@ -134,7 +134,7 @@ class AlertBook:
 def describe(cause: str, subject_name: str, features: np.ndarray | None = None, score: float | None = None,
              level: str | None = None, at_risk: int | None = None) -> tuple[str, str, dict]:
     """Title, message and details of an alert for a reader (an officer's inbox, an SMS)."""
-    x = {} if features is None else {name: (None if v != v else round(float(v), 2)) for name, v in zip(FEATURES, features)}
+    x = {} if features is None else feature_dict(features, digits=2)
     if cause == BLOCK_CAUSE:
         return (f"Cascade warning in {subject_name}", f"{at_risk} schools of {subject_name} are at high risk or worse.",
                 {"schools_at_risk": at_risk})

@@ -184,6 +184,6 @@ def level_codes(score: np.ndarray, levels: tuple[float, float, float]) -> np.nda
     return np.searchsorted(np.asarray(levels), score, side="right").astype(np.int8)
 
 
-def feature_dict(row: np.ndarray) -> dict:
-    """One school's features for a reader (rounded; None where unknown)."""
-    return {name: (None if v != v else round(float(v), 3)) for name, v in zip(FEATURES, row)}
+def feature_dict(row: np.ndarray, digits: int = 3) -> dict:
+    """One school's features for a reader (rounded to `digits`; None where unknown)."""
+    return {name: (None if v != v else round(float(v), digits)) for name, v in zip(FEATURES, row)}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import httpx
+
 from serve_app.delivery.subscription import Alert, Subscription
 
 # a client error will fail again unchanged, except these, which ask to come back later
@@ -29,6 +31,19 @@ def http_status_error(what: str, status: int) -> DeliveryError:
     """The failure for a non-2xx answer from an HTTP endpoint."""
     permanent = 400 <= status < 500 and status not in _RETRYABLE_CLIENT_ERRORS
     return DeliveryError(f"{what} answered HTTP {status}", permanent=permanent)
+
+
+async def post(client: httpx.AsyncClient, what: str, url: str, **request) -> None:  # noqa: ANN003
+    """POST to an HTTP endpoint; `DeliveryError` on a transport failure or a non-2xx answer.
+    Transport errors name the host at most, never the path (where some services put a token)."""
+    try:
+        response = await client.post(url, **request)
+    except httpx.TransportError as exc:
+        raise DeliveryError(f"{what} request failed: {describe(exc)}") from exc
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{what} request failed: {type(exc).__name__}") from exc
+    if not response.is_success:
+        raise http_status_error(what, response.status_code)
 
 
 class Channel(Protocol):

@@ -9,7 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from serve_app.delivery import alert_text
-from serve_app.delivery.channel import DeliveryError, describe, http_status_error
+from serve_app.delivery.channel import post
 from serve_app.delivery.subscription import Alert, Subscription
 
 
@@ -36,14 +36,7 @@ class HttpSmsGateway:
         fields = {"to": to, "from": self._sender, "text": text}
         headers = {self._api_key_header: self._api_key.get_secret_value()} if self._api_key else {}
         body = {"json": fields} if self._body_format == "json" else {"data": fields}
-        try:
-            response = await self._client.post(self._url, headers=headers, **body)
-        except httpx.TransportError as exc:
-            raise DeliveryError(f"SMS gateway request failed: {describe(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"SMS gateway request failed: {type(exc).__name__}") from exc
-        if not response.is_success:
-            raise http_status_error("SMS gateway", response.status_code)
+        await post(self._client, "SMS gateway", self._url, headers=headers, **body)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -13,7 +13,7 @@ import time
 import httpx
 import orjson
 
-from serve_app.delivery.channel import DeliveryError, describe, http_status_error
+from serve_app.delivery.channel import DeliveryError, post
 from serve_app.delivery.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from serve_app.delivery.subscription import Alert, Subscription
 
@@ -36,15 +36,7 @@ class WebhookChannel:
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id, TIMESTAMP_HEADER: str(timestamp),
                    SIGNATURE_HEADER: sign(subscription.secret.get_secret_value(), timestamp, body)}
-        try:
-            response = await self._client.post(subscription.target, content=body, headers=headers)
-        except httpx.TransportError as exc:
-            # transport errors name the host at most, never the path (where some services put a token)
-            raise DeliveryError(f"webhook request failed: {describe(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook request failed: {type(exc).__name__}") from exc
-        if not response.is_success:
-            raise http_status_error("webhook", response.status_code)
+        await post(self._client, "webhook", subscription.target, content=body, headers=headers)
 
     async def close(self) -> None:
         await self._client.aclose()
