@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks.ingest import _free_port
+from benchmarks.credentials import bench_settings, bench_token
 from configs import Settings
 from configs.settings import serve_proxy_env
 
@@ -26,12 +27,12 @@ WS_SCHOOLS = 100  # schools the WebSocket clients follow, clients spread evenly 
 WS_ROUNDS = 10  # one event per followed school per round, a round a second
 
 
-def _load(port: int, path: str, mode: str, seconds: float, connections: int) -> dict:
+def _load(port: int, path: str, mode: str, seconds: float, connections: int, token: str) -> dict:
     """Run the load generator in a child process; returns its JSON."""
     import subprocess
 
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.api", "load", str(port), path, mode, str(seconds), str(connections)],
+        [sys.executable, "-m", "benchmarks.api", "load", str(port), path, mode, str(seconds), str(connections), token],
         capture_output=True, text=True, check=True, timeout=seconds * 4 + 60)
     return json.loads(out.stdout)
 
@@ -43,7 +44,7 @@ def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
     from serve_app.deployment import open_replica_services
 
     # the app exactly as a Serve replica builds it
-    app = create_api(functools.partial(open_replica_services, settings), cors_origins=settings.cors_origins)
+    app = create_api(functools.partial(open_replica_services, settings), settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -61,10 +62,11 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
     from serve_app.runtime import start_twin, stop_twin
 
     workdir = tempfile.mkdtemp(prefix="mealtwin-bench-api-")
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
-                        port=_free_port(), haproxy_stats_port=_free_port(),
-                        haproxy_metrics_port=_free_port(), data_dir=workdir, access_log=False, serve_proxy=proxy)
+    settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
+                              port=_free_port(), haproxy_stats_port=_free_port(),
+                              haproxy_metrics_port=_free_port(), data_dir=workdir, access_log=False, serve_proxy=proxy)
     twin = await start_twin(settings, say)
+    token = bench_token(settings)
     try:
         from db.engine import create_engine
         from db.school_repository import SchoolRepository
@@ -77,20 +79,20 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
         ws = {}
         if ws_clients:
             say(f"{ws_clients} WebSocket clients on {WS_SCHOOLS} school streams, {WS_ROUNDS} rounds of changes")
-            ws = await _ws_fanout(settings, directory, ws_clients)
+            ws = await _ws_fanout(settings, directory, ws_clients, token)
 
         say(f"Serve: {connections} connections for {seconds:.0f}s, then {ROUTE_RATE_PER_S} requests/s")
-        await asyncio.to_thread(_load, settings.port, path, "max", 2, connections)  # warm-up
-        serve_max = await asyncio.to_thread(_load, settings.port, path, "max", seconds, connections)
-        serve_rate = await asyncio.to_thread(_load, settings.port, path, "rate", seconds, 16)
+        await asyncio.to_thread(_load, settings.port, path, "max", 2, connections, token)  # warm-up
+        serve_max = await asyncio.to_thread(_load, settings.port, path, "max", seconds, connections, token)
+        serve_rate = await asyncio.to_thread(_load, settings.port, path, "rate", seconds, 16, token)
 
         say("plain uvicorn, same app and route")
         uv_port = _free_port()
         server, thread = await asyncio.to_thread(_start_uvicorn, settings, uv_port)
         try:
-            await asyncio.to_thread(_load, uv_port, path, "max", 2, connections)
-            uv_max = await asyncio.to_thread(_load, uv_port, path, "max", seconds, connections)
-            uv_rate = await asyncio.to_thread(_load, uv_port, path, "rate", seconds, 16)
+            await asyncio.to_thread(_load, uv_port, path, "max", 2, connections, token)
+            uv_max = await asyncio.to_thread(_load, uv_port, path, "max", seconds, connections, token)
+            uv_rate = await asyncio.to_thread(_load, uv_port, path, "rate", seconds, 16, token)
         finally:
             server.should_exit = True
             await asyncio.to_thread(thread.join, 10)
@@ -116,7 +118,7 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
     }
 
 
-async def _ws_fanout(settings: Settings, directory, n_clients: int) -> dict:  # noqa: ANN001
+async def _ws_fanout(settings: Settings, directory, n_clients: int, token: str) -> dict:  # noqa: ANN001
     """`n_clients` WebSocket clients through Serve, spread over the streams of `WS_SCHOOLS`
     schools; each round changes every followed school with one event, and each client's latency
     is from the POST's acknowledgement to the arrival of a delta at or past that event's log seq
@@ -133,7 +135,7 @@ async def _ws_fanout(settings: Settings, directory, n_clients: int) -> dict:  # 
     stop = asyncio.Event()
 
     async def client(k: int) -> None:
-        async with websockets.connect(f"ws://{base}/api/v1/ws/schools/{schools[k % len(schools)]}",
+        async with websockets.connect(f"ws://{base}/api/v1/ws/schools/{schools[k % len(schools)]}?access_token={token}",
                                       max_queue=None, open_timeout=120) as ws:
             while not stop.is_set():
                 try:
@@ -156,7 +158,7 @@ async def _ws_fanout(settings: Settings, directory, n_clients: int) -> dict:  # 
 
     acks: list[tuple[dict[str, int], float]] = []  # per round: log seq by school, ack time
     date = settings.feed.start_date
-    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=60) as http:
+    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=60, headers={"Authorization": f"Bearer {token}"}) as http:
         for r in range(WS_ROUNDS):
             events = [{"type": "attendance_reported", "event_id": f"ws-{r}-{school}", "date": date,
                        "school_id": school, "present": 40 + r, "meals_served": {"primary": 30 + r}}
@@ -192,10 +194,11 @@ def _load_main(argv: list[str]) -> None:
     from benchmarks.http_load import at_rate, max_rate
 
     port, path, mode, seconds, connections = int(argv[0]), argv[1], argv[2], float(argv[3]), int(argv[4])
+    headers = f"Authorization: Bearer {argv[5]}\r\n"
     if mode == "max":
-        result = asyncio.run(max_rate("127.0.0.1", port, path, connections, seconds))
+        result = asyncio.run(max_rate("127.0.0.1", port, path, connections, seconds, headers))
     else:
-        result = asyncio.run(at_rate("127.0.0.1", port, path, ROUTE_RATE_PER_S, seconds, connections))
+        result = asyncio.run(at_rate("127.0.0.1", port, path, ROUTE_RATE_PER_S, seconds, connections, headers))
     print(json.dumps({"rps": round(result.rps), "p50_ms": round(result.percentile_ms(50), 2),
                       "p99_ms": round(result.percentile_ms(99), 2), "errors": result.errors}))
 

@@ -22,8 +22,9 @@ class _Connection:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer, host)
 
-    async def get(self, path: str) -> int:
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+    async def get(self, path: str, headers: str = "") -> int:
+        """`headers`: extra header lines, each ending in CRLF."""
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{headers}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         headers = head.lower()
@@ -61,7 +62,7 @@ class LoadResult:
         return 1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-async def max_rate(host: str, port: int, path: str, connections: int, seconds: float) -> LoadResult:
+async def max_rate(host: str, port: int, path: str, connections: int, seconds: float, headers: str = "") -> LoadResult:
     result = LoadResult()
     deadline = time.perf_counter() + seconds
 
@@ -70,7 +71,7 @@ async def max_rate(host: str, port: int, path: str, connections: int, seconds: f
         try:
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
-                status = await conn.get(path)
+                status = await conn.get(path, headers)
                 result.latencies_s.append(time.perf_counter() - t)
                 result.requests += 1
                 result.errors += status >= 400
@@ -83,7 +84,8 @@ async def max_rate(host: str, port: int, path: str, connections: int, seconds: f
     return result
 
 
-async def at_rate(host: str, port: int, path: str, rate_per_s: float, seconds: float, connections: int = 16) -> LoadResult:
+async def at_rate(host: str, port: int, path: str, rate_per_s: float, seconds: float, connections: int = 16,
+                  headers: str = "") -> LoadResult:
     result = LoadResult()
     pool: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -92,7 +94,7 @@ async def at_rate(host: str, port: int, path: str, rate_per_s: float, seconds: f
     async def one(scheduled: float) -> None:
         conn = await pool.get()
         try:
-            status = await conn.get(path)
+            status = await conn.get(path, headers)
         finally:
             pool.put_nowait(conn)
         result.latencies_s.append(time.perf_counter() - scheduled)

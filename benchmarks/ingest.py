@@ -21,6 +21,7 @@ import orjson
 import psutil
 from sqlalchemy import MetaData, text
 
+from benchmarks.credentials import bench_settings, bench_token
 from configs import Settings
 from db.engine import create_engine, is_sqlite
 from db.event_log import write_rows
@@ -194,8 +195,8 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         database_url = await _fresh_postgres(os.environ.get("MEALTWIN_BENCH_POSTGRES_URL",
                                                             "postgresql://postgres@127.0.0.1:5432/postgres"))
     database_url = database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    settings = Settings(database_url=database_url, schools=schools, port=_free_port(), haproxy_stats_port=_free_port(),
-                        haproxy_metrics_port=_free_port(), data_dir=workdir)
+    settings = bench_settings(database_url=database_url, schools=schools, port=_free_port(),
+                              haproxy_stats_port=_free_port(), haproxy_metrics_port=_free_port(), data_dir=workdir)
     say(f"starting the twin on {database_url.split('://')[0]} with {schools:,} schools")
     twin = await start_twin(settings, say)
     try:
@@ -204,6 +205,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         ids_file = os.path.join(workdir, "sent_ids.json")
         client = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "benchmarks.ingest", "client", twin.base_url, database_url, ids_file,
+            bench_token(settings),
             stdout=asyncio.subprocess.PIPE)
         say(f"warm-up, then a school day: batches of {BATCH:,}, {CONCURRENCY} at a time")
         assert (await client.stdout.readline()).strip() == b"timed"
@@ -253,7 +255,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
     }
 
 
-async def _client(base_url: str, database_url: str, ids_file: str) -> None:
+async def _client(base_url: str, database_url: str, ids_file: str, token: str) -> None:
     """The load: the world's opening events (warm-up), then a school day, timed; then the day's
     first batch again (all must come back duplicates). Prints "timed", the timed result (JSON)
     and the resend's totals (JSON), a line each; writes every event id sent to `ids_file`."""
@@ -266,7 +268,7 @@ async def _client(base_url: str, database_url: str, ids_file: str) -> None:
     opening, day = await asyncio.to_thread(_school_day, Settings(), table)
     with open(ids_file, "w") as f:
         json.dump([e["event_id"] for e in opening + day], f)
-    async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=300, headers={"Authorization": f"Bearer {token}"}) as client:
         await _post_all(client, opening)
         print("timed", flush=True)
         started = time.perf_counter()
@@ -306,4 +308,4 @@ async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["client"]:
-    asyncio.run(_client(*sys.argv[2:5]))
+    asyncio.run(_client(*sys.argv[2:6]))

@@ -17,11 +17,19 @@ log = logging.getLogger(__name__)
 
 
 async def post_events(client: httpx.AsyncClient, events: list[dict], attempts: int = 8) -> dict:
-    """POST one batch; retried with backoff on connection errors and 5xx (safe: ids dedupe)."""
+    """POST one batch; retried with backoff on connection errors and 5xx (safe: ids dedupe), and
+    after the wait the twin asks for when it is over its rate limit."""
     delay = 0.5
     for attempt in range(attempts):
         try:
             response = await client.post("/api/v1/events", params={"results": "problems"}, json={"events": events})
+            if response.status_code == 429:
+                wait = float(response.headers.get("retry-after", delay))
+                log.warning("feed over the twin's rate limit: waiting %.0fs", wait)
+                await asyncio.sleep(wait)
+                continue
+            if response.status_code == 401:
+                raise RuntimeError(f"the twin refused the feed's credentials: {response.json().get('error')}")
             if response.status_code < 500:
                 body = response.json()
                 if not body.get("success"):
@@ -38,9 +46,11 @@ async def post_events(client: httpx.AsyncClient, events: list[dict], attempts: i
 
 async def run_feed(base_url: str, world: World, seconds_per_day: float, batch_size: int,
                    days: int | None = None, send_opening: bool = True,
-                   say: Callable[[str], None] = print) -> None:
-    """Feed `days` simulated days (forever if None), each spread over `seconds_per_day`."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+                   say: Callable[[str], None] = print, api_key: str | None = None) -> None:
+    """Feed `days` simulated days (forever if None), each spread over `seconds_per_day`, signed
+    with `api_key` (an `events:write` key)."""
+    headers = {"X-API-Key": api_key} if api_key else {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, headers=headers) as client:
         if send_opening:
             opening = world.opening_events()
             for k in range(0, len(opening), batch_size):

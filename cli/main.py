@@ -26,6 +26,8 @@ app.add_typer(bench_app, name="bench")
 scenario_app = typer.Typer(help="What-if scenarios: Monte Carlo replications of plans against a baseline.",
                            no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 console = Console(stderr=True, soft_wrap=True)  # no line breaks inserted in logs
 
 
@@ -90,6 +92,7 @@ async def _watch(twin) -> None:  # noqa: ANN001
 async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
     import httpx
 
+    from cli.credentials import feed_api_key
     from cli.feed import run_feed
     from serve_app.school_rows import from_rows
     from db.engine import create_engine
@@ -99,7 +102,8 @@ async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
     engine = create_engine(settings.database_url)
     table = from_rows(await SchoolRepository(engine).all())
     await engine.dispose()
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    api_key = await feed_api_key(settings)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers={"X-API-Key": api_key}) as client:
         state = (await client.get("/api/v1/twin/state")).json()["data"]
     start = dt.date.fromisoformat(settings.feed.start_date)
     resuming = state.get("today") is not None
@@ -108,7 +112,7 @@ async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
         _say(f"feed: resuming at {start}")
     world = World(table, seed=settings.feed.seed, start=start)
     await run_feed(base_url, world, settings.feed.seconds_per_day, settings.feed.batch_size, days,
-                   send_opening=not resuming, say=_say)
+                   send_opening=not resuming, say=_say, api_key=api_key)
 
 
 @app.command()
@@ -123,6 +127,26 @@ def feed(
     if seconds_per_day:
         settings.feed.seconds_per_day = seconds_per_day
     asyncio.run(_feed(settings, url, days or None))
+
+
+@users_app.command("create-admin")
+def users_create_admin(
+    email: str = typer.Option(..., help="the admin's email (their sign-in name)"),
+    full_name: str = typer.Option(..., help="the admin's full name"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                 help="asked for when not given (it is not echoed)"),
+) -> None:
+    """Create a state admin: the first account, who then creates the others through the API."""
+    from cli.credentials import create_admin
+    from twin.errors import TwinError
+
+    _logging(logging.WARNING)
+    try:
+        user = asyncio.run(create_admin(Settings(), email, full_name, password))
+    except TwinError as exc:
+        console.print(f"[bold red]not created:[/] {exc.message}")
+        raise typer.Exit(1) from None
+    _say(f"state admin {user['email']} created (id {user['id']}): sign in at POST /api/v1/auth/login")
 
 
 @data_app.command("generate")

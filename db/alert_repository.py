@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import writing
 from db.tables import alert_deliveries, alert_subscriptions, alerts
+from twin.area import STATE, Area
 
 
 def _now() -> dt.datetime:
@@ -33,12 +34,15 @@ class AlertScope:
     category: str | None = None
     is_read: bool | None = None
     is_resolved: bool | None = None
+    area: Area = STATE  # the reader's: alerts outside it are never returned
 
     def clauses(self) -> list:
         fields = {"district": alerts.c.district, "block": alerts.c.block, "school_id": alerts.c.school_id,
                   "severity": alerts.c.severity, "category": alerts.c.category, "is_read": alerts.c.is_read,
                   "is_resolved": alerts.c.is_resolved}
-        return [column == getattr(self, name) for name, column in fields.items() if getattr(self, name) is not None]
+        wanted = [column == getattr(self, name) for name, column in fields.items() if getattr(self, name) is not None]
+        area = {"district": self.area.district, "block": self.area.block, "school_id": self.area.school_id}
+        return wanted + [fields[name] == value for name, value in area.items() if value is not None]
 
 
 def _plain(row) -> dict:  # noqa: ANN001

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import writing
 from db.tables import scenario_runs
+from twin.area import STATE, Area
 
 ACTIVE = ("queued", "running")
 
@@ -27,7 +28,8 @@ def _run(row, with_result: bool = True) -> dict:  # noqa: ANN001
     out = {"id": row.id, "name": row.name, "status": row.status, "districts": json.loads(row.districts),
            "spec": json.loads(row.spec), "progress": json.loads(row.progress), "error": row.error,
            "cancel_requested": row.cancel_requested, "created_at": _iso(row.created_at),
-           "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at)}
+           "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at), "owner": row.owner,
+           "area": {"district": row.area_district, "block": row.area_block}}
     if with_result:
         out["result"] = json.loads(row.result) if row.result else None
     return out
@@ -37,10 +39,12 @@ class ScenarioRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create(self, run_id: str, name: str, spec: dict, districts: list[str]) -> dict:
+    async def create(self, run_id: str, name: str, spec: dict, districts: list[str], owner: str | None = None,
+                     area: Area = STATE) -> dict:
         async with writing(self._engine) as conn:
             await conn.execute(insert(scenario_runs), {
                 "id": run_id, "name": name, "status": "queued", "districts": json.dumps(districts),
+                "owner": owner, "area_district": area.district, "area_block": area.block,
                 "spec": json.dumps(spec), "progress": json.dumps({"done": 0, "planned": 0, "rounds": 0}),
                 "cancel_requested": False, "created_at": _now()})
         return await self.get(run_id)
@@ -50,8 +54,15 @@ class ScenarioRepository:
             row = (await conn.execute(select(scenario_runs).where(scenario_runs.c.id == run_id))).first()
         return _run(row, with_result) if row else None
 
-    async def page(self, status: str | None, offset: int, limit: int) -> tuple[list[dict], int]:
+    async def page(self, status: str | None, offset: int, limit: int, area: Area = STATE) -> tuple[list[dict], int]:
+        """Runs whose whole area lies inside `area`."""
         clauses = [scenario_runs.c.status == status] if status else []
+        if area.district is not None:
+            clauses.append(scenario_runs.c.area_district == area.district)
+        if area.block is not None:
+            clauses.append(scenario_runs.c.area_block == area.block)
+        if area.school_id is not None:  # a run covers a block at least: more than one school's area
+            clauses.append(false())
         query = select(scenario_runs).where(*clauses).order_by(scenario_runs.c.created_at.desc())
         async with self._engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(scenario_runs).where(*clauses))).scalar_one()

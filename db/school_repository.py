@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import is_sqlite, writing
 from db.tables import schools
 from twin import geography
+from twin.area import STATE, Area
 from twin.directory import BlockTable, Directory
 from twin.errors import Conflict
 
@@ -36,9 +37,10 @@ class SchoolFilter:
     block: str | None = None
     risk_level: str | None = None
     include_inactive: bool = False
+    area: Area = STATE  # the caller's: rows outside it are never returned
 
     def clauses(self) -> list:
-        out = []
+        out = area_clauses(self.area)
         if self.district is not None:
             out.append(schools.c.district == self.district)
         if self.block is not None:
@@ -48,6 +50,17 @@ class SchoolFilter:
         if not self.include_inactive:
             out.append(schools.c.is_active.is_(True))
         return out
+
+
+def area_clauses(area: Area) -> list:
+    out = []
+    if area.district is not None:
+        out.append(schools.c.district == area.district)
+    if area.block is not None:
+        out.append(schools.c.block == area.block)
+    if area.school_id is not None:
+        out.append(schools.c.id == area.school_id)
+    return out
 
 
 class SchoolRepository:
@@ -166,7 +179,7 @@ class SchoolRepository:
                 return
             after = rows[-1]["id"]
 
-    async def search(self, q: str, limit: int) -> list[dict]:
+    async def search(self, q: str, limit: int, area: Area = STATE) -> list[dict]:
         """Active schools whose UDISE code starts with `q`, or whose name or block contains it,
         best first: the exact code, then code prefixes, then name or block prefixes, then the rest."""
         needle = q.strip().lower()
@@ -181,7 +194,7 @@ class SchoolRepository:
         ).label("rank")
         query = (
             select(schools, rank)
-            .where(schools.c.is_active.is_(True),
+            .where(schools.c.is_active.is_(True), *area_clauses(area),
                    or_(schools.c.id.like(prefix, escape="\\"), name.like(anywhere, escape="\\"),
                        block.like(anywhere, escape="\\")))
             .order_by(rank, schools.c.name, schools.c.id)

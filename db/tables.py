@@ -135,5 +135,71 @@ scenario_runs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("heartbeat_at", DateTime(timezone=True), comment="the runner's latest sign of life"),
     Column("finished_at", DateTime(timezone=True)),
+    Column("owner", String(64), comment="who started it: user:<id> or key:<id>"),
+    Column("area_district", String(64), comment="the smallest area holding all the scenario covers: its district"),
+    Column("area_block", String(64), comment="... and its block, when all is in one block"),
 )
 Index("ix_scenario_runs_created", scenario_runs.c.created_at)
+# Accounts: the original backend's users table (email, full name, role, district, block, school,
+# employee id, active flag) plus what sessions need: the bcrypt hash, lockout state and TOTP.
+users = Table(
+    "users",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True, comment="stored lower-case"),
+    Column("full_name", String(200), nullable=False),
+    Column("password_hash", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("district", String(64)),
+    Column("block", String(64)),
+    Column("school_id", String(11)),
+    Column("employee_id", String(64)),
+    Column("phone", String(20)),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("mfa_secret", String(64), comment="TOTP secret while enrolling or enrolled"),
+    Column("mfa_enabled", Boolean, nullable=False, default=False),
+    Column("mfa_last_step", BigInteger, comment="the last TOTP time step used: a code is never accepted twice"),
+    Column("mfa_recovery", Text, comment="JSON: SHA-256 hashes of the unused recovery codes"),
+    Column("created_by", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# API keys of integrations: only a hash of the secret is kept; the key is shown once.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True, comment="the key's public id (mtk_<id>_...)"),
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False, comment="JSON list, e.g. [\"events:write\"]"),
+    Column("district", String(64)),
+    Column("block", String(64)),
+    Column("school_id", String(11)),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+# Sensitive actions: who, when, from where, what changed. Append-only: no route updates or deletes.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(254), nullable=False, comment="email, user:<id>, key:<id> or the login name tried"),
+    Column("actor_role", String(32)),
+    Column("ip", String(64)),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200)),
+    Column("district", String(64), comment="where the target is, for scoped reads"),
+    Column("outcome", String(16), nullable=False, comment="ok, denied or failed"),
+    Column("before", Text, comment="JSON"),
+    Column("after", Text, comment="JSON"),
+)
+Index("ix_audit_log_at", audit_log.c.at)
+Index("ix_audit_log_actor", audit_log.c.actor)

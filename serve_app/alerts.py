@@ -9,16 +9,20 @@ import math
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from db.alert_repository import AlertRepository, AlertScope
+from serve_app.access import allowed
 from serve_app.app_services import services_of
+from serve_app.auth.guard import authenticated
+from serve_app.auth.principal import Permission
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from serve_app.twin_reader import block_index, district_index
 from twin import geography
 from twin.alert_rules import CATEGORIES, SEVERITIES
+from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound
 
@@ -77,35 +81,47 @@ class AlertService:
         return {"alerts": rows, "pagination": {"page": page, "page_size": page_size, "total": total,
                                                "pages": math.ceil(total / page_size)}}
 
-    async def get(self, alert_id: int) -> dict:
+    async def get(self, alert_id: int, area: Area = STATE) -> dict:
         found = await self._repo.get(alert_id)
-        if found is None:
+        if found is None or not _in_area(area, found):
             raise NotFound(f"no alert {alert_id}", {"alert_id": alert_id})
         return found
 
-    async def mark_read(self, alert_id: int) -> dict:
-        await self.get(alert_id)
+    async def mark_read(self, alert_id: int, area: Area = STATE) -> dict:
+        await self.get(alert_id, area)
         return await self._repo.mark_read(alert_id)
 
     async def unread_count(self, where: AlertScope) -> dict:
         return await self._repo.unread_count(where)
 
-    async def subscribe(self, sub: Subscription) -> dict:
+    async def subscribe(self, sub: Subscription, area: Area = STATE) -> dict:
         if sub.channel == "webhook" and not sub.secret:
             raise InvalidInput("a webhook subscription needs a `secret` (16+ characters) to sign its bodies",
                                {"fields": [{"field": "secret", "message": "required for webhooks"}]})
-        return await self._repo.subscribe(sub.owner, sub.channel, sub.target, sub.secret,
-                                          sub.filters.model_dump(mode="json"))
+        filters = sub.filters.model_dump(mode="json") | {
+            "within_district": area.district, "within_block": area.block, "within_school": area.school_id}
+        return await self._repo.subscribe(sub.owner, sub.channel, sub.target, sub.secret, filters)
 
-    def scope(self, district: str | None, block: str | None, school_id: str | None, **filters) -> AlertScope:  # noqa: ANN003
+    def scope(self, district: str | None, block: str | None, school_id: str | None, area: Area = STATE,
+              **filters) -> AlertScope:  # noqa: ANN003
         """Filters, with names checked against the directory (unknown ones answer 404)."""
         if district is not None:
             district = geography.district_names()[district_index(district)]
         if block is not None:
             block = self._directory.blocks.names[block_index(self._directory, block, district)]
-        if school_id is not None and self._directory.index(school_id) < 0:
-            raise NotFound(f"no school {school_id}", {"school_id": school_id})
-        return AlertScope(district=district, block=block, school_id=school_id, **filters)
+        if school_id is not None:
+            i = self._directory.index(school_id)
+            if i < 0 or not area.covers_index(self._directory, i):
+                raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        return AlertScope(district=district, block=block, school_id=school_id, area=area, **filters)
+
+
+def _in_area(area: Area, alert: dict) -> bool:
+    """A school's alert is inside when its school is; a block's alert (a cascade warning) when the
+    whole block is."""
+    if alert["school_id"]:
+        return area.covers_school(alert["district"], alert["block"], alert["school_id"])
+    return area.covers_block(alert["district"], alert["block"])
 
 
 _ALERT = {
@@ -131,7 +147,7 @@ def _service(request: Request) -> AlertService:
 
 
 def alerts_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/alerts", tags=["alerts"])
+    r = APIRouter(prefix=f"{API}/alerts", tags=["alerts"], dependencies=[Depends(authenticated)])
 
     @r.get("", summary="List alerts, newest change first",
            description="Filtered by where (district, block, school), severity, category and read state; open "
@@ -146,7 +162,7 @@ def alerts_router() -> APIRouter:
         page: _Page = 1, page_size: _PageSize = 50,
     ) -> JSONResponse:
         service = _service(request)
-        where = service.scope(district, block, school_id, severity=severity.value if severity else None,
+        where = service.scope(district, block, school_id, allowed(request).area, severity=severity.value if severity else None,
                               category=category.value if category else None, is_read=is_read,
                               is_resolved=None if status == "all" else status == "resolved")
         data = await service.page(where, page, page_size)
@@ -157,15 +173,16 @@ def alerts_router() -> APIRouter:
     async def unread_count(request: Request, district: _District = None, block: _Block = None,
                            school_id: _School = None) -> JSONResponse:
         service = _service(request)
-        return ok(await service.unread_count(service.scope(district, block, school_id)))
+        return ok(await service.unread_count(service.scope(district, block, school_id, allowed(request).area)))
 
     @r.get("/{alert_id}", summary="One alert", responses=envelope(_ALERT, 404, 422))
     async def get_alert(request: Request, alert_id: Annotated[int, Path(ge=1, examples=[41])]) -> JSONResponse:
-        return ok(await _service(request).get(alert_id))
+        return ok(await _service(request).get(alert_id, allowed(request).area))
 
     @r.post("/mark-read/{alert_id}", summary="Mark an alert read", responses=envelope({**_ALERT, "is_read": True}, 404, 422))
     async def mark_read(request: Request, alert_id: Annotated[int, Path(ge=1, examples=[41])]) -> JSONResponse:
-        return ok(await _service(request).mark_read(alert_id), "marked read")
+        principal = allowed(request, Permission.ALERTS_MANAGE)
+        return ok(await _service(request).mark_read(alert_id, principal.area), "marked read")
 
     @r.post("/subscribe", summary="Subscribe to alerts by email, webhook or SMS", status_code=201,
             description="New and escalated alerts matching the filters are delivered on the channel. Webhook "
@@ -176,6 +193,7 @@ def alerts_router() -> APIRouter:
             "owner": "beo.sendurai@example.org", "channel": "webhook", "target": "https://example.org/mealtwin-hook",
             "secret": "a-long-shared-secret-0001", "filters": {"severity_at_least": "high", "districts": ["Ariyalur"]}}])]
     ) -> JSONResponse:
-        return ok(await _service(request).subscribe(subscription), "subscribed", status_code=201)
+        principal = allowed(request, Permission.ALERTS_MANAGE)
+        return ok(await _service(request).subscribe(subscription, principal.area), "subscribed", status_code=201)
 
     return r

@@ -10,13 +10,21 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
+from configs import Settings
+from serve_app.accounts_api import api_keys_router, audit_router, auth_router, users_router
 from serve_app.alerts import alerts_router
 from serve_app.app_services import services_of
+from serve_app.auth.edge import Edge
+from serve_app.access import allowed, block_in_area, district_in_area, school_in_area, state_in_area
+from serve_app.auth.accounts import Caller
+from serve_app.auth.errors import TooManyRequests
+from serve_app.auth.guard import authenticated, caller_of
+from serve_app.auth.principal import Permission, Principal
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
 from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
 from serve_app.observability import Metrics, RequestContext
@@ -25,7 +33,6 @@ from serve_app.risk import risk_router
 from serve_app.scenarios import scenarios_router
 from serve_app.services import Services
 from serve_app.streams import streams_router
-from twin.errors import NotFound
 from twin.events import event_adapter
 
 API = "/api/v1"
@@ -56,9 +63,11 @@ AsOf = Annotated[dt.datetime | None, Query(
     examples=["2025-07-01T12:00:00Z"])]
 
 
-def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, cors_origins: list[str] | None = None) -> FastAPI:
+def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, settings: Settings | None = None) -> FastAPI:
     """The app. Services come from `open_services` at startup, or are set on `app.state.services`
-    by the host (the Serve deployment opens them in its constructor)."""
+    by the host (the Serve deployment opens them in its constructor). `settings` gives the edge's
+    limits and CORS origins."""
+    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,11 +83,19 @@ def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, c
                   description="A live digital twin of Tamil Nadu's school noon-meal programme.")
     app.state.metrics = Metrics()
     app.add_middleware(GZipMiddleware, minimum_size=2048)
-    app.add_middleware(CORSMiddleware, allow_origins=cors_origins or ["http://localhost:5173"],
-                       allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "Server-Timing"])
+    app.add_middleware(Edge, limits=settings.limits, production=settings.environment == "production")
+    # outside the edge, so a browser can read even a 429 or a 413
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                       allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+                       expose_headers=["X-Request-ID", "Server-Timing", "Retry-After"])
     app.add_middleware(RequestContext, metrics=app.state.metrics)  # outermost: times everything
     install_error_handlers(app)
+    app.include_router(_public_routes())
     app.include_router(_routes())
+    app.include_router(auth_router())
+    app.include_router(users_router())
+    app.include_router(api_keys_router())
+    app.include_router(audit_router())
     app.include_router(schools_router())
     app.include_router(streams_router())
     app.include_router(risk_router())
@@ -92,7 +109,8 @@ def _services(request: Request) -> Services:
     return services_of(request)
 
 
-def _routes() -> APIRouter:
+def _public_routes() -> APIRouter:
+    """Health and metrics: for load balancers and Prometheus, no sign-in (they hold no school data)."""
     r = APIRouter()
 
     @r.get("/health", tags=["health"], summary="Liveness: the API process answers",
@@ -130,6 +148,12 @@ def _routes() -> APIRouter:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
+    return r
+
+
+def _routes() -> APIRouter:
+    r = APIRouter(dependencies=[Depends(authenticated)])
+
     @r.post(
         f"{API}/events", tags=["events"], summary="Ingest a batch of events",
         description="Each event is validated on its own: bad ones are rejected with the reason and good ones "
@@ -145,10 +169,13 @@ def _routes() -> APIRouter:
         request: Request,
         results: Annotated[Literal["all", "problems"], Query(description="`problems`: list only events not plainly accepted")] = "all",
     ) -> JSONResponse:
+        principal = allowed(request, Permission.EVENTS_WRITE)
         services = _services(request)
+        await _throttle_ingest(services, principal)
         body = await request.body()
-        out = await services.ingest.ingest(body, all_results=results == "all")
+        out = await services.ingest.ingest(body, all_results=results == "all", area=principal.area)
         timings = out.pop("timings_ms")
+        await _audit_funds(services, principal, caller_of(request), out.pop("fund_events"))
         metrics: Metrics = request.app.state.metrics
         metrics.count_ingest(out)
         if "apply" in timings and out["applied"]:
@@ -167,9 +194,8 @@ def _routes() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         before_seq: Annotated[int | None, Query(ge=1)] = None,
     ) -> JSONResponse:
+        school_in_area(request, school_id)
         services = _services(request)
-        if services.directory.index(school_id) < 0:
-            raise NotFound(f"no school {school_id}", {"school_id": school_id})
         rows = await services.event_log.for_school(school_id, limit, before_seq)
         data = [{"seq": row["seq"], "received_at": row["received_at"], **orjson.loads(row["payload"])} for row in rows]
         return ok({"events": data, "next_before_seq": data[-1]["seq"] if len(data) == limit else None})
@@ -178,6 +204,7 @@ def _routes() -> APIRouter:
            responses=envelope(SCHOOL_TWIN, 404, 422))
     async def twin_school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
                           as_of: AsOf = None) -> JSONResponse:
+        school_in_area(request, school_id)
         services = _services(request)
         if as_of is None:
             return ok(await services.reader.school(school_id))
@@ -193,6 +220,7 @@ def _routes() -> APIRouter:
         date_from: Annotated[dt.date, Query(alias="from", description="first day (YYYY-MM-DD)", examples=["2025-07-01"])],
         date_to: Annotated[dt.date, Query(alias="to", description="last day, included", examples=["2025-07-31"])],
     ) -> JSONResponse:
+        school_in_area(request, school_id)
         return ok(await _services(request).history.history(school_id, date_from, date_to))
 
     @r.get(f"{API}/twin/blocks/{{name}}", tags=["twin"], summary="A block's live twin (roll-up of its schools)",
@@ -200,6 +228,8 @@ def _routes() -> APIRouter:
     async def twin_block(request: Request, name: str,
                          district: Annotated[str | None, Query(description="needed when the name is not unique")] = None,
                          as_of: AsOf = None) -> JSONResponse:
+        principal, _ = block_in_area(request, name, district)
+        district = district or principal.area.district
         services = _services(request)
         if as_of is None:
             return ok(await services.reader.block(name, district))
@@ -208,6 +238,7 @@ def _routes() -> APIRouter:
     @r.get(f"{API}/twin/districts/{{name}}", tags=["twin"], summary="A district's live twin",
            responses=envelope(AREA_TWIN, 404, 422))
     async def twin_district(request: Request, name: str, as_of: AsOf = None) -> JSONResponse:
+        district_in_area(allowed(request).area, name)
         services = _services(request)
         if as_of is None:
             return ok(await services.reader.district(name))
@@ -218,12 +249,46 @@ def _routes() -> APIRouter:
                                "districts": [{"district": "Ariyalur", "schools": 6, "meals_today": 348, "stale": 1,
                                               "stock_days": 32.8}]}, 422))
     async def twin_state(request: Request, as_of: AsOf = None) -> JSONResponse:
+        state_in_area(allowed(request).area)
         services = _services(request)
         if as_of is None:
             return ok(await services.reader.state())
         return ok(await services.time_travel.state(as_of))
 
     return r
+
+
+async def _throttle_ingest(services: Services, principal: Principal) -> None:
+    """Ingest has its own budget per key or user: devices report in bursts, and a runaway one must
+    not crowd out the rest."""
+    verdict = await services.limiter.hit(f"ingest:{principal.subject}", services.settings.limits.ingest_per_minute, 60)
+    if not verdict.allowed:
+        raise TooManyRequests(f"over {verdict.limit} event batches a minute; try again in {verdict.retry_after_s} s",
+                              verdict.retry_after_s)
+
+
+async def _audit_funds(services: Services, principal: Principal, caller: Caller, events: list) -> None:
+    """Money moved: one audit entry per batch, naming every fund event in it."""
+    if not events:
+        return
+    after = {"events": [{"event_id": e.event_id, "type": e.type, "amount_inr": float(e.amount_inr),
+                         "school_id": e.school_id, "district": getattr(e, "district", None),
+                         "block": getattr(e, "block", None)} for e in events[:1000]],
+             "count": len(events), "total_inr": round(sum(float(e.amount_inr) for e in events), 2)}
+    await services.accounts.record(principal, caller, "funds.events", district=principal.area.district, after=after)
+
+
+def _document_refusals(schema: dict) -> None:
+    """Every signed-in route may answer 401, and every route past the edge 429: say so once here
+    rather than on each route."""
+    refusals = envelope(None, 401, 429)
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                responses.setdefault("401", refusals[401])
+            if not path.startswith(("/health", "/ready", "/metrics")):
+                responses.setdefault("429", refusals[429])
 
 
 def _publish_event_schema(app: FastAPI) -> None:
@@ -238,5 +303,6 @@ def _publish_event_schema(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(event_schema.pop("$defs", {}))
         components["Event"] = event_schema
+        _document_refusals(schema)
         return schema
     app.openapi = openapi  # type: ignore[method-assign]

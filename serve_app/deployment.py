@@ -26,7 +26,7 @@ from serve_app.services import Services, open_ray_services
 def build_app(settings: Settings) -> Application:
     # The replica opens its services in the app's lifespan: Serve unpickles its own copy of `api`
     # in each replica, so state set on this object here would never reach the one that serves.
-    api = create_api(functools.partial(open_replica_services, settings), cors_origins=settings.cors_origins)
+    api = create_api(functools.partial(open_replica_services, settings), settings)
 
     # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
     # queue a dashboard behind four others, so the limit comes from settings (default 1024 a replica).

@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serve_app.auth.errors import Forbidden, PayloadTooLarge, TooManyRequests, Unauthenticated
 from twin.errors import Conflict, InvalidInput, NotFound, TwinError, Unavailable
 
 log = logging.getLogger(__name__)
 
-_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503}
+_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503, Unauthenticated: 401, Forbidden: 403,
+           TooManyRequests: 429, PayloadTooLarge: 413}
 
 
 def _now() -> str:
@@ -44,7 +46,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _twin(_: Request, exc: TwinError) -> JSONResponse:
         # by the nearest mapped class, so a domain's own subclass (e.g. ScenarioError) maps as its base
         status = next((_STATUS[c] for c in type(exc).__mro__ if c in _STATUS), 400)
-        return error(status, exc.code, exc.message, exc.details)
+        response = error(status, exc.code, exc.message, exc.details)
+        if isinstance(exc, Unauthenticated):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="mealtwin"'
+        elif isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -55,7 +62,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
+        code = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
         return error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

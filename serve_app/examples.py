@@ -37,6 +37,10 @@ INGEST_RESULT = {
 READY = {"database": "ok", "shards": {"up": 2, "of": 2, "applied_seq_min": 2920}, "ready": True}
 
 _ERRORS = {
+    401: ("UNAUTHORIZED", "access token rejected: expired", {"reason": "expired"}),
+    403: ("FORBIDDEN", "a school admin may not do this (scenarios:run)", {"needs": "scenarios:run"}),
+    413: ("PAYLOAD_TOO_LARGE", "the request body is over 67108864 bytes: split it", {"limit_bytes": 67108864}),
+    429: ("RATE_LIMITED", "over 60 requests a minute; try again in 12 s", {"retry_after_s": 12}),
     404: ("NOT_FOUND", "no school 33999999999", {"school_id": "33999999999"}),
     409: ("CONFLICT", "school 33010100101 already exists", {"id": "33010100101"}),
     422: ("VALIDATION_ERROR", "The request is not valid: school_id: String should match pattern '^\\d{11}$'",

@@ -13,6 +13,8 @@ import orjson
 from pydantic import ValidationError
 
 from actors.router import ShardRouter
+from twin.area import STATE, Area
+from twin.batch import EventBatch
 from twin.directory import Directory
 from twin.encoding import encode
 from twin.errors import InvalidInput
@@ -34,15 +36,16 @@ class IngestService:
         self._max_events = max_events
         self._apply_timeout_s = apply_timeout_s
 
-    async def ingest(self, body: bytes, all_results: bool = True) -> dict:
-        """Ingest `{"events": [...]}`. Returns counts and per-event results (all of them, or only
-        those not plainly accepted when `all_results` is false)."""
+    async def ingest(self, body: bytes, all_results: bool = True, area: Area = STATE) -> dict:
+        """Ingest `{"events": [...]}` from a caller who may write inside `area`. Returns counts and
+        per-event results (all of them, or only those not plainly accepted when `all_results` is
+        false). An event about a school outside the area is rejected as if the school did not exist."""
         clock = _Stopwatch()
         # one trip to a worker thread for all the CPU work, so the event loop stays free
-        items, events, rejections, batch, keep, logged, rows = await asyncio.to_thread(self._prepare, body)
-        if self._refresh_directory is not None and _names_unknown_school(rejections) and await self._refresh_directory():
+        items, events, rejections, batch, keep, logged, rows, unknown = await asyncio.to_thread(self._prepare, body, area)
+        if self._refresh_directory is not None and unknown and await self._refresh_directory():
             # another replica registered a school since our directory was loaded: encode again
-            items, events, rejections, batch, keep, logged, rows = await asyncio.to_thread(self._prepare, body)
+            items, events, rejections, batch, keep, logged, rows, _ = await asyncio.to_thread(self._prepare, body, area)
         clock.lap("prepare")
         appended = await self._log.append(rows)
         clock.lap("log")
@@ -71,9 +74,10 @@ class IngestService:
         shown = range(len(items)) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
         results = [self._result(i, events, rejections, int(status[i]), int(item_seq[i]), not all_results)
                    for i in shown]
+        funds = [events[i] for i in logged if events[i].type in _FUND_EVENTS and status[i] in (_ACCEPTED, _CORRECTION)]
         return {"received": len(items), "accepted": int(counts[_ACCEPTED]), "corrections": int(counts[_CORRECTION]),
                 "duplicates": int(counts[_DUPLICATE]), "rejected": int(counts[_REJECTED] + counts[_TOO_OLD]),
-                "applied": applied, "results": results, "timings_ms": clock.laps_ms}
+                "applied": applied, "results": results, "timings_ms": clock.laps_ms, "fund_events": funds}
 
     @staticmethod
     def _result(i: int, events: list, rejections: list, status: int, seq: int, with_index: bool) -> dict:
@@ -89,14 +93,20 @@ class IngestService:
                 result["seq"] = seq
         return {**result, "index": i} if with_index else result
 
-    def _prepare(self, body: bytes) -> tuple:
+    def _prepare(self, body: bytes, area: Area) -> tuple:
         """Parse, validate and encode a body's items: events (None where invalid), rejections (None where valid),
         the encoded batch of the valid ones, which of those go to the log (`keep`, indices into
-        the batch; `logged`, indices into `items`) and their log rows."""
+        the batch; `logged`, indices into `items`), their log rows, and whether a school was unknown."""
         items = _parse_body(body, self._max_events)
         events, rejections = self._validate(items)
         valid = [i for i, e in enumerate(events) if e is not None]
         batch, errors = encode([events[i] for i in valid], self._directory)
+        unknown = any(err is not None and err.startswith("unknown school_id") for err in errors)
+        if not area.is_state:
+            for j in np.flatnonzero(~_inside(area, batch, self._directory)):
+                if errors[j] is None:
+                    school = getattr(events[valid[j]], "school_id", None)
+                    errors[j] = f"unknown school_id {school}" if school else f"outside your area ({area.label()})"
         keep = [j for j, err in enumerate(errors) if err is None]
         for j, err in enumerate(errors):
             if err is not None:
@@ -105,7 +115,7 @@ class IngestService:
         district = batch.district.tolist()
         rows = [LogRow(events[i].event_id, events[i].type, district[j], getattr(events[i], "school_id", None),
                        events[i].date, orjson.dumps(items[i]).decode()) for i, j in zip(logged, keep)]
-        return items, events, rejections, batch, keep, logged, rows
+        return items, events, rejections, batch, keep, logged, rows, unknown
 
     def _validate(self, items: list) -> tuple[list, list]:
         """Validated events (None where invalid) and, per item, its rejection (None if valid)."""
@@ -137,6 +147,8 @@ class _Stopwatch:
         self._last = now
 
 
+_FUND_EVENTS = ("funds_released", "funds_utilised")  # money moved: the audit log records them
+
 # Per-event status codes while a batch is summarised; TOO_OLD is reported as a rejection.
 _ACCEPTED, _CORRECTION, _DUPLICATE, _REJECTED, _TOO_OLD = range(5)
 _STATUS = ("accepted", "correction", "duplicate", "rejected", "rejected")
@@ -158,8 +170,16 @@ def _parse_body(body: bytes, max_events: int) -> list:
     return items
 
 
-def _names_unknown_school(rejections: list) -> bool:
-    return any(r is not None and r["error"]["message"].startswith("unknown school_id") for r in rejections)
+def _inside(area: Area, batch: EventBatch, directory: Directory) -> np.ndarray:
+    """bool per batch row: its school, block or district lies inside `area` (an event about a whole
+    block or district must be about one the area covers entirely)."""
+    d = area.district_index()
+    inside = batch.district == d
+    if area.block is not None:
+        inside &= batch.block == directory.blocks.index(d, area.block)  # type: ignore[arg-type]
+    if area.school_id is not None:
+        inside &= batch.school == directory.index(area.school_id)
+    return inside
 
 
 def _fields(exc: ValidationError) -> list[dict]:

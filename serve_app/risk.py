@@ -8,13 +8,16 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated, Protocol
 
 import numpy as np
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
+from serve_app.access import allowed, block_in_area, district_in_area
 from serve_app.app_services import services_of
+from serve_app.auth.guard import authenticated
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
-from serve_app.twin_reader import block_index, district_index
+from serve_app.twin_reader import district_index
 from twin import geography
+from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import NotFound, Unavailable
 
@@ -39,29 +42,58 @@ class RiskService:
             raise Unavailable("risk scoring is not running in this twin")
         return self._source
 
-    async def risk(self, school_id: str) -> dict:
+    async def risk(self, school_id: str, area: Area = STATE) -> dict:
         i = self._directory.index(school_id) if school_id.isdigit() else -1
-        found = await self._desk().risk(i) if i >= 0 else None
+        found = await self._desk().risk(i) if i >= 0 and area.covers_index(self._directory, i) else None
         if found is None:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        found["cascade"]["path"] = self._within(found["cascade"]["path"], area)
         return {"district": geography.district_names()[int(self._directory.school_district[i])],
                 "block": self._directory.blocks.names[int(self._directory.school_block[i])], **found}
 
-    async def factors(self, school_id: str) -> dict:
-        risk = await self.risk(school_id)
+    async def factors(self, school_id: str, area: Area = STATE) -> dict:
+        risk = await self.risk(school_id, area)
         return {k: risk[k] for k in ("school_id", "score", "level", "local_score", "factors", "features")}
 
-    async def cascade_of_block(self, name: str, district: str | None) -> dict:
-        b = block_index(self._directory, name, district)
+    async def cascade_of_block(self, b: int, area: Area = STATE) -> dict:
         schools = np.flatnonzero(self._directory.school_block == b)
         d = int(self._directory.blocks.district[b])
         return {"district": geography.district_names()[d], "block": self._directory.blocks.names[b],
-                **await self._desk().cascade_view(schools)}
+                **self._view_within(await self._desk().cascade_view(schools), area)}
 
-    async def cascade_of_district(self, name: str) -> dict:
+    async def cascade_of_district(self, name: str, area: Area = STATE) -> dict:
         d = district_index(name)
         schools = np.flatnonzero(self._directory.school_district == d)
-        return {"district": geography.district_names()[d], **await self._desk().cascade_view(schools)}
+        return {"district": geography.district_names()[d],
+                **self._view_within(await self._desk().cascade_view(schools), area)}
+
+    def _view_within(self, view: dict, area: Area) -> dict:
+        for row in view.get("flagged", []):
+            row["sources"] = self._within(row["sources"], area)
+        return view
+
+    def _within(self, path: list[dict], area: Area) -> list[dict]:
+        """A cascade path may run through schools (or a block's depot) outside the caller's area:
+        those steps keep their place in the path but say nothing about the place."""
+        if area.is_state:
+            return path
+        out = []
+        for step in path:
+            if "school_id" in step:
+                i = self._directory.index(step["school_id"])
+                inside = i >= 0 and area.covers_index(self._directory, i)
+            else:  # a depot serves its block: inside when the area is that block or holds it
+                inside = step["depot_of_block"] == area.block if area.block else \
+                    self._has_block(area, step["depot_of_block"])
+            out.append(step if inside else {"outside_your_area": True})
+        return out
+
+    def _has_block(self, area: Area, block: str) -> bool:
+        try:
+            self._directory.blocks.index(area.district_index(), block)  # type: ignore[arg-type]
+        except KeyError:
+            return False
+        return True
 
 
 _RISK_EXAMPLE = {
@@ -94,7 +126,7 @@ def _service(request: Request) -> RiskService:
 
 
 def risk_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"])
+    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"], dependencies=[Depends(authenticated)])
 
     @r.get("/risk/{school_id}", summary="A school's risk score (0-100), level, factors and cascade",
            description="The rule-based score: each factor's points (severity x weight from settings) plus the "
@@ -102,24 +134,27 @@ def risk_router() -> APIRouter:
                        "A cascade-flagged school names the path to the source of its neighbour pressure.",
            responses=envelope(_RISK_EXAMPLE, 404, 503))
     async def risk(request: Request, school_id: _Id) -> JSONResponse:
-        return ok(await _service(request).risk(school_id))
+        return ok(await _service(request).risk(school_id, allowed(request).area))
 
     @r.get("/risk-factors/{school_id}", summary="The factors behind a school's risk score, and their figures",
            responses=envelope({k: _RISK_EXAMPLE[k] for k in ("school_id", "score", "level", "local_score", "factors",
                                                              "features")}, 404, 503))
     async def risk_factors(request: Request, school_id: _Id) -> JSONResponse:
-        return ok(await _service(request).factors(school_id))
+        return ok(await _service(request).factors(school_id, allowed(request).area))
 
     @r.get("/cascade/blocks/{name}", summary="Cascade view of a block: schools driven by their neighbours, and why",
            responses=envelope(_CASCADE_EXAMPLE, 404, 422, 503))
     async def cascade_block(request: Request, name: Annotated[str, Path(examples=["Sendurai"])],
                             district: Annotated[str | None, Query(description="needed when the name is not unique")] = None
                             ) -> JSONResponse:
-        return ok(await _service(request).cascade_of_block(name, district))
+        principal, b = block_in_area(request, name, district)
+        return ok(await _service(request).cascade_of_block(b, principal.area))
 
     @r.get("/cascade/districts/{name}", summary="Cascade view of a district",
            responses=envelope({k: v for k, v in _CASCADE_EXAMPLE.items() if k != "block"}, 404, 503))
     async def cascade_district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])]) -> JSONResponse:
-        return ok(await _service(request).cascade_of_district(name))
+        principal = allowed(request)
+        district_in_area(principal.area, name)
+        return ok(await _service(request).cascade_of_district(name, principal.area))
 
     return r

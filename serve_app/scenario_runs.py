@@ -14,8 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from db.scenario_repository import ACTIVE, ScenarioRepository
+from scenarios.places import check_block
 from scenarios.spec import ScenarioSpec
-from twin.directory import Directory
+from serve_app.auth.errors import Forbidden
+from twin import geography
+from twin.area import STATE, Area
+from twin.directory import BlockTable, Directory
 from twin.errors import Conflict, InvalidInput, NotFound, TwinError
 from twin.norms import day_date
 from twin.ports import StreamBroker
@@ -28,6 +32,27 @@ log = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 1.0
 ABANDONED_AFTER = dt.timedelta(minutes=15)  # an active run whose runner was silent this long has died
+
+
+def enclosing_area(spec: ScenarioSpec) -> Area:
+    """The smallest area holding everything the scenario covers: one block, one district, or the state."""
+    if spec.scope.state:
+        return STATE
+    blocks = BlockTable.from_geography()
+    places = {(d, None) for d in spec.scope.districts}
+    for name in spec.scope.blocks:
+        for b in check_block(name):
+            places.add((geography.district_names()[int(blocks.district[b])], blocks.names[b]))
+    districts = {d for d, _ in places}
+    if len(districts) > 1:
+        return STATE
+    if len(places) == 1 and next(iter(places))[1] is not None:
+        return Area(*next(iter(places)))
+    return Area(districts.pop())
+
+
+def _area_of(run: dict) -> Area:
+    return Area(run["area"]["district"], run["area"]["block"])
 
 
 def scenario_topic(run_id: str) -> str:
@@ -46,9 +71,14 @@ class ScenarioRuns:
         self._pool = replication_pool
         self._broker = broker
         self._tasks: dict[str, asyncio.Task] = {}
+        self._cancels: dict[str, threading.Event] = {}  # runs of this replica, told at once of a cancel
 
-    async def start(self, spec: ScenarioSpec) -> dict:
-        """Check what can be checked now, store the run as queued and start it in the background."""
+    async def start(self, spec: ScenarioSpec, owner: str | None = None, area: Area = STATE) -> dict:
+        """Check what can be checked now, store the run as queued and start it in the background.
+        `area` is the caller's: a scenario reaching outside it is refused."""
+        covered = enclosing_area(spec)
+        if not area.contains(covered):
+            raise Forbidden(f"the scenario covers {covered.label()}, outside your area ({area.label()})")
         if spec.start == "live":
             live = await self._live_states()
             today = max(int(s.today[0]) for s in live)
@@ -60,7 +90,7 @@ class ScenarioRuns:
             spec.check_dates(spec.start)
         districts = sorted({*spec.scope.districts, *(b.split("/", 1)[0] for b in spec.scope.blocks if "/" in b)})
         run_id = uuid.uuid4().hex
-        run = await self._repo.create(run_id, spec.name, spec.model_dump(mode="json"), districts)
+        run = await self._repo.create(run_id, spec.name, spec.model_dump(mode="json"), districts, owner, covered)
         task = asyncio.get_running_loop().create_task(self._run(run_id, spec))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
@@ -71,7 +101,7 @@ class ScenarioRuns:
         from simulation.start_state import StartState
 
         loop = asyncio.get_running_loop()
-        cancel = threading.Event()
+        cancel = self._cancels[run_id] = threading.Event()
         watcher = loop.create_task(self._watch_cancel(run_id, cancel))
         try:
             await self._repo.started(run_id)
@@ -107,6 +137,7 @@ class ScenarioRuns:
             await self._failed(run_id, f"{type(exc).__name__}: {exc}")
         finally:
             watcher.cancel()
+            self._cancels.pop(run_id, None)
 
     async def _failed(self, run_id: str, error: str) -> None:
         await self._repo.finished(run_id, "failed", error=error)
@@ -143,32 +174,34 @@ class ScenarioRuns:
         except Exception:  # noqa: BLE001 - the stream misses it; the stored run has it
             log.warning("publishing news of run %s failed", run_id, exc_info=True)
 
-    async def get(self, run_id: str) -> dict:
+    async def get(self, run_id: str, area: Area = STATE) -> dict:
         run = await self._repo.get(run_id)
-        if run is None:
+        if run is None or not area.contains(_area_of(run)):
             raise NotFound(f"no scenario run {run_id}", {"id": run_id})
         return run
 
-    async def page(self, status: str | None, page: int, page_size: int) -> dict:
+    async def page(self, status: str | None, page: int, page_size: int, area: Area = STATE) -> dict:
         await self._repo.fail_abandoned(ABANDONED_AFTER)
-        runs, total = await self._repo.page(status, (page - 1) * page_size, page_size)
+        runs, total = await self._repo.page(status, (page - 1) * page_size, page_size, area)
         return {"runs": runs, "pagination": {"page": page, "page_size": page_size, "total": total,
                                              "pages": math.ceil(total / page_size)}}
 
-    async def cancel(self, run_id: str) -> dict:
-        run = await self.get(run_id)
+    async def cancel(self, run_id: str, area: Area = STATE) -> dict:
+        run = await self.get(run_id, area)
         if run["status"] not in ACTIVE:
             raise Conflict(f"scenario run {run_id} is {run['status']}: only a queued or running run can be cancelled",
                            {"id": run_id, "status": run["status"]})
         await self._repo.request_cancel(run_id)
-        return await self.get(run_id)
+        if run_id in self._cancels:  # ours: stop now; another replica's runner sees the flag when it polls
+            self._cancels[run_id].set()
+        return await self.get(run_id, area)
 
-    async def compare(self, run_ids: list[str]) -> dict:
+    async def compare(self, run_ids: list[str], area: Area = STATE) -> dict:
         """The headline KPIs of every plan of finished runs side by side, with each plan's paired
         difference against its run's baseline."""
         runs = []
         for run_id in run_ids:
-            run = await self.get(run_id)
+            run = await self.get(run_id, area)
             if run["result"] is None:
                 raise Conflict(f"scenario run {run_id} has no result yet ({run['status']})",
                                {"id": run_id, "status": run["status"]})

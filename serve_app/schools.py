@@ -13,17 +13,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import cache
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
 from actors.router import ShardRouter
 from db.school_repository import SORTABLE, WRITABLE, SchoolFilter, SchoolRepository
 from serve_app import school_csv
+from serve_app.access import allowed
 from serve_app.app_services import services_of
+from serve_app.auth.errors import Forbidden
+from serve_app.auth.guard import authenticated, caller_of
+from serve_app.auth.principal import Permission, Principal
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from twin import geography
+from twin.area import STATE, Area
 from twin.directory import BlockTable, Directory
 from twin.errors import InvalidInput, NotFound
 
@@ -164,21 +169,26 @@ class SchoolService:
                 "pagination": {"page": page, "page_size": page_size, "total": total,
                                "pages": math.ceil(total / page_size)}}
 
-    async def get(self, school_id: str) -> dict:
-        row = await self._repo.get(school_id) if school_id.isdigit() else None
-        if row is None:
-            raise NotFound(f"no school {school_id}", {"school_id": school_id})
-        return _public(row)
+    async def get(self, school_id: str, area: Area = STATE) -> dict:
+        return _public(await self._row_in(school_id, area))
 
-    async def create(self, school: SchoolCreate) -> dict:
+    async def _row_in(self, school_id: str, area: Area) -> dict:
+        """The school's row, when it exists and lies inside `area`: otherwise 404 alike."""
+        row = await self._repo.get(school_id) if school_id.isdigit() else None
+        if row is None or not area.covers_school(row["district"], row["block"], row["id"]):
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        return row
+
+    async def create(self, school: SchoolCreate, area: Area = STATE) -> dict:
+        if not area.covers_block(school.district, school.block):
+            raise Forbidden(f"block {school.district}/{school.block} is outside your area ({area.label()})")
         row = await self._repo.create(school.to_row() | {"is_active": True})
         await self._reflect([row], registered=True)
         return _public(row)
 
-    async def update(self, school_id: str, school: SchoolUpdate) -> dict:
-        old = await self._repo.get(school_id) if school_id.isdigit() else None
-        if old is None:
-            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+    async def update(self, school_id: str, school: SchoolUpdate, area: Area = STATE) -> tuple[dict, dict]:
+        """The school before and after."""
+        old = await self._row_in(school_id, area)
         _refuse_move(old, school.district, school.block)
         values = school.to_row()
         if values["is_active"] is None:
@@ -187,25 +197,31 @@ class SchoolService:
         if row is None:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         await self._reflect([row])
-        return _public(row)
+        return _public(old), _public(row)
 
-    async def deactivate(self, school_id: str) -> dict:
-        row = await self._repo.update(school_id, {"is_active": False}) if school_id.isdigit() else None
+    async def deactivate(self, school_id: str, area: Area = STATE) -> dict:
+        await self._row_in(school_id, area)
+        row = await self._repo.update(school_id, {"is_active": False})
         if row is None:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         await self._reflect([row])
         return _public(row)
 
-    async def search(self, q: str, limit: int) -> list[dict]:
-        return [_public(r) | {"rank": r["rank"]} for r in await self._repo.search(q, limit)]
+    async def search(self, q: str, limit: int, area: Area = STATE) -> list[dict]:
+        return [_public(r) | {"rank": r["rank"]} for r in await self._repo.search(q, limit, area)]
 
-    async def bulk_import(self, body: bytes) -> dict:
+    async def bulk_import(self, body: bytes, area: Area = STATE) -> dict:
         """Upsert the schools of a CSV by id. Bad rows are reported with their line and why; good
         rows are imported; the same file twice changes nothing the second time."""
         if len(body) > MAX_IMPORT_BYTES:
             raise InvalidInput(f"the file is over {MAX_IMPORT_BYTES // 2**20} MiB: split it",
                                {"limit_bytes": MAX_IMPORT_BYTES})
         good, rejected = await asyncio.to_thread(_validate_csv, body)
+        if not area.is_state:
+            outside = [(line, row) for line, row in good if not area.covers_block(row["district"], row["block"])]
+            good = [(line, row) for line, row in good if area.covers_block(row["district"], row["block"])]
+            rejected += [{"line": line, "id": row["id"], "errors": [
+                {"field": "block", "message": f"outside your area ({area.label()})"}]} for line, row in outside]
         outcome = await self._repo.upsert_many([row for _, row in good], fixed=("district", "block"))
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         changed = []
@@ -314,7 +330,8 @@ def _public(row: dict) -> dict:
     return out
 
 
-def _filter(district: str | None, block: str | None, risk_level: str | None, include_inactive: bool) -> SchoolFilter:
+def _filter(district: str | None, block: str | None, risk_level: str | None, include_inactive: bool,
+            area: Area = STATE) -> SchoolFilter:
     """A filter with names as the table stores them; InvalidInput naming an unknown one."""
     if district is not None:
         try:
@@ -330,7 +347,13 @@ def _filter(district: str | None, block: str | None, risk_level: str | None, inc
             raise InvalidInput(f"no block {block!r}" + (f" in {district}" if district else ""),
                                {"fields": [{"field": "block", "message": "unknown"}]})
         block = matches[0]
-    return SchoolFilter(district, block, risk_level, include_inactive)
+    return SchoolFilter(district, block, risk_level, include_inactive, area)
+
+
+async def _audit(request: Request, principal: Principal, action: str, school: dict | None, **changes) -> None:  # noqa: ANN003
+    await services_of(request).accounts.record(
+        principal, caller_of(request), action, target=f"school:{school['id']}" if school else None,
+        district=school["district"] if school else principal.area.district, **changes)
 
 
 def _service(request: Request) -> SchoolService:
@@ -345,7 +368,7 @@ _Id = Annotated[str, Path(description="UDISE code", examples=["33010100101"])]
 
 
 def schools_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/schools", tags=["schools"])
+    r = APIRouter(prefix=f"{API}/schools", tags=["schools"], dependencies=[Depends(authenticated)])
 
     @r.get("", summary="List schools",
            description="Active schools (add `include_inactive=true` for deactivated ones too), filtered by district, "
@@ -359,7 +382,7 @@ def schools_router() -> APIRouter:
         page: Annotated[int, Query(ge=1)] = 1,
         page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> JSONResponse:
-        where = _filter(district, block, risk_level, include_inactive)
+        where = _filter(district, block, risk_level, include_inactive, allowed(request).area)
         data = await _service(request).page(where, sort, page, page_size)
         return ok(data, f"{data['pagination']['total']} schools")
 
@@ -373,7 +396,7 @@ def schools_router() -> APIRouter:
         q: Annotated[str, Query(min_length=2, max_length=100, examples=["3301", "Ariyalur", "PUMS"])],
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> JSONResponse:
-        found = await _service(request).search(q, limit)
+        found = await _service(request).search(q, limit, allowed(request).area)
         return ok(found, f"{len(found)} schools")
 
     @r.get("/export", summary="Export schools as CSV", response_class=StreamingResponse,
@@ -382,7 +405,7 @@ def schools_router() -> APIRouter:
            responses={200: {"content": {"text/csv": {"example": school_csv.EXAMPLE}}}})
     async def export_schools(request: Request, district: _District = None, block: _Block = None,
                              risk_level: _Risk = None, include_inactive: _Inactive = False) -> StreamingResponse:
-        where = _filter(district, block, risk_level, include_inactive)
+        where = _filter(district, block, risk_level, include_inactive, allowed(request).area)
         return StreamingResponse(_service(request).export(where), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="schools.csv"'})
 
@@ -397,8 +420,11 @@ def schools_router() -> APIRouter:
                 school_csv.MEDIA_TYPE: {"schema": {"type": "string"}, "example": school_csv.EXAMPLE}}}},
             responses=envelope(_IMPORTED, 422, message="1 created, 0 updated, 0 unchanged, 1 rejected"))
     async def bulk_import(request: Request) -> JSONResponse:
+        principal = allowed(request, Permission.SCHOOLS_WRITE)
         body = await request.body()
-        out = await _service(request).bulk_import(body)
+        out = await _service(request).bulk_import(body, principal.area)
+        await _audit(request, principal, "schools.bulk_import", None, after={
+            k: out[k] for k in ("created", "updated", "unchanged", "rejected")})
         good = out["created"] + out["updated"] + out["unchanged"]
         message = f"{out['created']} created, {out['updated']} updated, {out['unchanged']} unchanged, {out['rejected']} rejected"
         return ok(out, message, status_code=200 if good or not out["rejected"] else 422)
@@ -406,14 +432,17 @@ def schools_router() -> APIRouter:
     @r.get("/{school_id}", summary="A school", description="One school by UDISE code, active or not; 404 if unknown.",
            responses=envelope(_SCHOOL, 404))
     async def get_school(request: Request, school_id: _Id) -> JSONResponse:
-        return ok(await _service(request).get(school_id))
+        return ok(await _service(request).get(school_id, allowed(request).area))
 
     @r.post("", status_code=201, summary="Register a school",
             description="Creates an active school. The district and block must exist and the block must be in the "
                         "district; coordinates must lie in Tamil Nadu. 409 CONFLICT if the UDISE code is taken.",
             responses=envelope(_SCHOOL, 409, 422, status=201, message="created"))
     async def create_school(request: Request, school: Annotated[SchoolCreate, Body(examples=[_EXAMPLE])]) -> JSONResponse:
-        return ok(await _service(request).create(school), "created", status_code=201)
+        principal = allowed(request, Permission.SCHOOLS_WRITE)
+        created = await _service(request).create(school, principal.area)
+        await _audit(request, principal, "schools.create", created, after=created)
+        return ok(created, "created", status_code=201)
 
     @r.put("/{school_id}", summary="Change a school",
            description="Replaces the school's details. A school keeps its district and block (they are part of its "
@@ -422,13 +451,19 @@ def schools_router() -> APIRouter:
     async def update_school(request: Request, school_id: _Id,
                             school: Annotated[SchoolUpdate, Body(examples=[{k: v for k, v in _EXAMPLE.items() if k != "id"}
                                                                            | {"enrolment_primary": 90}])]) -> JSONResponse:
-        return ok(await _service(request).update(school_id, school), "updated")
+        principal = allowed(request, Permission.SCHOOLS_WRITE)
+        before, after = await _service(request).update(school_id, school, principal.area)
+        await _audit(request, principal, "schools.update", after, before=before, after=after)
+        return ok(after, "updated")
 
     @r.delete("/{school_id}", summary="Deactivate a school",
               description="Soft delete: the school is kept with `is_active: false`, leaves the lists, search and the "
                           "twin's roll-ups, and can be restored with PUT. 404 if unknown.",
               responses=envelope({**_SCHOOL, "is_active": False}, 404, message="deactivated"))
     async def delete_school(request: Request, school_id: _Id) -> JSONResponse:
-        return ok(await _service(request).deactivate(school_id), "deactivated")
+        principal = allowed(request, Permission.SCHOOLS_WRITE)
+        row = await _service(request).deactivate(school_id, principal.area)
+        await _audit(request, principal, "schools.deactivate", row, after={"is_active": False})
+        return ok(row, "deactivated")
 
     return r

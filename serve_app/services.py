@@ -24,6 +24,9 @@ from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts import AlertService
+from serve_app.auth.accounts import Accounts
+from serve_app.auth.build import open_access_control
+from serve_app.auth.rate_limit import RateLimiter
 from serve_app.delivery.notifier import SubscriberNotifier
 from serve_app.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.ingest import IngestService
@@ -85,6 +88,9 @@ class Services:
     risk: RiskService
     alerts: AlertService
     scenarios: ScenarioRuns
+    accounts: Accounts
+    limiter: RateLimiter
+    access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
     notifier: SubscriberNotifier | None = None  # in-process alert delivery (with in-process shards)
@@ -121,6 +127,8 @@ class Services:
             await self.hub.close()
         if self.notifier is not None:
             await self.notifier.close()
+        if self.access_redis is not None:
+            await self.access_redis.aclose()  # type: ignore[attr-defined]
         await self.engine.dispose()
 
 
@@ -138,13 +146,15 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     repo = SchoolRepository(engine)
     schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None)
     time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement())
+    accounts, limiter, access_redis = open_access_control(settings, engine)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory)
     return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
                     schools, SchoolHistoryService(event_log, directory),
                     time_travel, RiskService(directory, risk_source), AlertService(AlertRepository(engine), directory),
                     ScenarioRuns(ScenarioRepository(engine), directory, functools.partial(router.each, "state_copy"),
-                                 time_travel.shard_states, replication_pool, broker))
+                                 time_travel.shard_states, replication_pool, broker),
+                    accounts, limiter, access_redis)
 
 
 async def open_ray_services(settings: Settings) -> Services:

@@ -12,25 +12,27 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from actors.shard_publisher import alerts_topic, schools_topic
+from serve_app.access import district_in_area, state_in_area
 from serve_app.scenario_runs import ScenarioRuns, scenario_topic
 from serve_app.stream_hub import Follow
 from serve_app.stream_queue import Outgoing
 from serve_app.stream_session import Resume, StreamSession, resume_for
-from serve_app.twin_reader import TwinReader
+from serve_app.twin_reader import TwinReader, block_index
 from twin import geography
+from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound
 
 
 class SchoolStream:
-    def __init__(self, directory: Directory, reader: TwinReader, school_id: str) -> None:
-        self._directory, self._reader, self.school_id = directory, reader, school_id
+    def __init__(self, directory: Directory, reader: TwinReader, school_id: str, area: Area = STATE) -> None:
+        self._directory, self._reader, self.school_id, self._area = directory, reader, school_id, area
         self.topic = f"school:{school_id}"
         self._stop: Callable[[], None] = lambda: None
 
     async def validate(self) -> None:
         i = self._directory.index(self.school_id) if self.school_id.isdigit() else -1
-        if i < 0:
+        if i < 0 or not self._area.covers_index(self._directory, i):
             raise NotFound(f"no school {self.school_id}", {"school_id": self.school_id})
         self._broker_topic = schools_topic(int(self._directory.school_district[i]))
 
@@ -57,23 +59,28 @@ class SchoolStream:
 
 
 class AlertStream:
-    """Alerts of one district, or of all of them (topics `alerts:<district name>`)."""
+    """Alerts of one district, or of all of them (topics `alerts:<district name>`), within the
+    reader's area: a block officer follows their district's topic and sees only their block's."""
 
-    def __init__(self, district: str | None) -> None:
-        self._district = district
+    def __init__(self, district: str | None, directory: Directory, area: Area = STATE) -> None:
+        self._district, self._directory, self._area = district, directory, area
+        district = district or area.district
         self.topic = "alerts"
         self._follows: list[tuple[str, Follow]] = []
         self._session: StreamSession | None = None
 
     async def validate(self) -> None:
         names = geography.district_names()
-        if self._district is None:
+        district = self._district or self._area.district
+        if district is None:
             self._districts = list(range(len(names)))
             return
         try:
-            self._districts = [geography.district_index(self._district)]
+            self._districts = [geography.district_index(district)]
         except KeyError:
-            raise NotFound(f"no district {self._district!r}", {"district": self._district}) from None
+            raise NotFound(f"no district {district!r}", {"district": district}) from None
+        if not self._area.is_state and names[self._districts[0]] != self._area.district:
+            raise NotFound(f"no district {district!r}", {"district": district})
         self.topic = f"alerts:{names[self._districts[0]]}"
 
     async def start(self, session: StreamSession, resume: Resume) -> None:
@@ -86,7 +93,8 @@ class AlertStream:
             after = resume_for(resume, topic, only_topic=single)
 
             def sink(seq: int, alert: Any, topic: str = topic) -> None:
-                session.put(Outgoing(topic, seq, "alert", alert))
+                if alert_in_area(self._area, self._directory, alert):
+                    session.put(Outgoing(topic, seq, "alert", alert))
 
             follow, backlog = await session.hub.follow(alerts_topic(d), sink, after)
             self._follows.append((alerts_topic(d), follow))
@@ -107,13 +115,13 @@ class AlertStream:
 class ScenarioStream:
     """A what-if run's progress and end (topic `scenario:<id>`), after a snapshot of the run."""
 
-    def __init__(self, runs: ScenarioRuns, run_id: str) -> None:
-        self._runs, self.run_id = runs, run_id
+    def __init__(self, runs: ScenarioRuns, run_id: str, area: Area = STATE) -> None:
+        self._runs, self.run_id, self._area = runs, run_id, area
         self.topic = scenario_topic(run_id)
         self._stop: Callable[[], None] = lambda: None
 
     async def validate(self) -> None:
-        await self._runs.get(self.run_id)  # NotFound for an unknown run
+        await self._runs.get(self.run_id, self._area)  # NotFound for an unknown run, or one outside the area
 
     async def start(self, session: StreamSession, resume: Resume) -> None:
         after = resume_for(resume, self.topic)
@@ -124,7 +132,7 @@ class ScenarioStream:
         follow, backlog = await session.hub.follow(self.topic, sink, after)
         self._stop = lambda: session.hub.unfollow(self.topic, follow)
         if after is None or backlog.too_old:
-            run = await self._runs.get(self.run_id)
+            run = await self._runs.get(self.run_id, self._area)
             session.put(Outgoing(self.topic, backlog.latest_seq, "snapshot", {k: v for k, v in run.items() if k != "result"}))
         else:
             for seq, news in backlog.messages:
@@ -136,11 +144,12 @@ class ScenarioStream:
 
 
 class DashboardStream:
-    """Aggregates of `state`, `district:<name>` or `block:<district>/<block>`."""
+    """Aggregates of `state`, `district:<name>` or `block:<district>/<block>`, inside the reader's
+    area; without a scope, the reader's own area (the state, their district or their block)."""
 
-    def __init__(self, reader: TwinReader, scope: str) -> None:
-        self._reader = reader
-        self.scope = scope.strip()
+    def __init__(self, reader: TwinReader, directory: Directory, scope: str | None, area: Area = STATE) -> None:
+        self._reader, self._directory, self._area = reader, directory, area
+        self.scope = (scope or _scope_of(area)).strip()
         self.topic = f"dashboard:{self.scope}"
         self._stop: Callable[[], None] = lambda: None
 
@@ -148,15 +157,23 @@ class DashboardStream:
         kind, _, rest = self.scope.partition(":")
         reader = self._reader
         if kind == "state" and not rest:
+            state_in_area(self._area)
+
             async def read() -> tuple[int, Any]:
                 view = await reader.state()
                 return view["applied_seq_min"], view
         elif kind == "district" and rest:
+            district_in_area(self._area, rest)
+
             async def read() -> tuple[int, Any]:
                 view = await reader.district(rest)
                 return view["as_of_seq"], view
         elif kind == "block" and "/" in rest:
             district, block = rest.split("/", 1)
+            blocks = self._directory.blocks
+            b = block_index(self._directory, block, district)
+            if not self._area.covers_block(geography.district_names()[int(blocks.district[b])], blocks.names[b]):
+                raise NotFound(f"no block {block!r}", {"block": block})
 
             async def read() -> tuple[int, Any]:
                 view = await reader.block(block, district)
@@ -183,6 +200,28 @@ class DashboardStream:
 
     def stop(self) -> None:
         self._stop()
+
+
+def _scope_of(area: Area) -> str:
+    if area.block is not None:
+        return f"block:{area.district}/{area.block}"
+    return f"district:{area.district}" if area.district is not None else "state"
+
+
+def alert_in_area(area: Area, directory: Directory, alert: dict) -> bool:
+    """Whether a stream's alert message is about a place inside `area`. Messages name a school
+    (`school_id`), a block (`block`, or a subject `block:<index>`) or only a district."""
+    if area.is_state:
+        return True
+    kind, _, key = str(alert.get("subject") or "").partition(":")
+    school = alert.get("school_id") or (key if kind == "school" else None)
+    if school:
+        i = directory.index(school)
+        return i >= 0 and area.covers_index(directory, i)
+    block = alert.get("block") or (directory.blocks.names[int(key)] if kind == "block" else None)
+    if block:
+        return area.covers_block(alert.get("district"), block)
+    return area.covers_district(alert.get("district"))
 
 
 def _too_old(topic: str, after: int | None, then: str = "start again from this snapshot") -> Outgoing:

@@ -25,6 +25,7 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketState
 
 from configs.settings import Streams
+from serve_app.auth.errors import Forbidden, Unauthenticated
 from serve_app.stream_hub import StreamHub
 from serve_app.stream_queue import ClientQueue, Outgoing
 from twin.errors import InvalidInput, NotFound, TwinError, Unavailable
@@ -32,6 +33,7 @@ from twin.errors import InvalidInput, NotFound, TwinError, Unavailable
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND, CLOSE_INVALID, CLOSE_TOO_SLOW = 4404, 4400, 4408
+CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
 CLOSE_UNAVAILABLE = 1013  # "try again later": a shard is restarting
 Resume = int | dict[str, int] | None
 
@@ -144,8 +146,7 @@ class StreamSession:
                 "timestamp": _now()}
         with contextlib.suppress(Exception):  # the client may be gone already
             await asyncio.wait_for(self.ws.send_text(orjson.dumps(body).decode()), self._config.send_timeout_s)
-        code = CLOSE_NOT_FOUND if isinstance(exc, NotFound) else CLOSE_UNAVAILABLE if isinstance(exc, Unavailable) \
-            else CLOSE_INVALID
+        code = next((c for kind, c in _CLOSE_CODES if isinstance(exc, kind)), CLOSE_INVALID)
         await self._close(code, exc.message)
 
     async def _close(self, code: int, reason: str) -> None:
@@ -153,6 +154,10 @@ class StreamSession:
             return
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(code, reason[:120]), 1.0)
+
+
+_CLOSE_CODES = ((NotFound, CLOSE_NOT_FOUND), (Unavailable, CLOSE_UNAVAILABLE), (Unauthenticated, CLOSE_UNAUTHENTICATED),
+                (Forbidden, CLOSE_FORBIDDEN))
 
 
 def _now() -> str:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# Tests sign many users in and send many requests from one address: cheap hashing and wide limits
+# here; the defaults (bcrypt at 12 rounds, 60 requests a minute) have tests of their own.
+os.environ.setdefault("MEALTWIN_DATA_DIR", tempfile.mkdtemp(prefix="mealtwin-test-"))
+os.environ.setdefault("MEALTWIN_AUTH__BCRYPT_ROUNDS", "4")
+for _limit in ("REQUESTS_PER_MINUTE", "LOGIN_PER_MINUTE", "INGEST_PER_MINUTE"):
+    os.environ.setdefault(f"MEALTWIN_LIMITS__{_limit}", "1000000")
 
 from db.engine import create_engine
 from db.migrate import upgrade_async
@@ -44,6 +54,17 @@ async def seeded_url(database_url):
     await SchoolRepository(engine).insert_many(school_rows(directory, enrolment))
     await engine.dispose()
     return database_url
+
+
+@pytest.fixture
+async def sqlite_seeded(tmp_path):
+    """The small test directory's schools on SQLite only, for tests that do not depend on the engine."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/twin.db"
+    await upgrade_async(url)
+    engine = create_engine(url)
+    await SchoolRepository(engine).insert_many(school_rows(*small_directory()))
+    await engine.dispose()
+    return url
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -34,8 +34,14 @@ class SubscriptionFilters(BaseModel):
     severity_at_least: Severity | None = None
     categories: tuple[str, ...] | None = None
     districts: tuple[str, ...] | None = None
+    # the subscriber's own area (set from who subscribed, never from the request): nothing outside it
+    within_district: str | None = None
+    within_block: str | None = None
+    within_school: str | None = None
 
     def admit(self, alert: Alert) -> bool:
+        if not self._within_area(alert):
+            return False
         if self.severity_at_least is not None:
             severity = alert.get("severity")
             # a severity this code does not know is let through: a new level must never silence alerts
@@ -48,6 +54,10 @@ class SubscriptionFilters(BaseModel):
             if district not in {d.casefold() for d in self.districts}:
                 return False
         return True
+
+    def _within_area(self, alert: Alert) -> bool:
+        wanted = (("district", self.within_district), ("block", self.within_block), ("school_id", self.within_school))
+        return all(value is None or alert.get(key) == value for key, value in wanted)
 
 
 class Subscription(BaseModel):

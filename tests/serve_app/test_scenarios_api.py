@@ -28,20 +28,6 @@ async def app(sqlite_seeded):
         yield app
 
 
-@pytest.fixture
-async def sqlite_seeded(tmp_path):
-    from db.engine import create_engine
-    from db.migrate import upgrade_async
-    from db.school_repository import SchoolRepository
-    from tests.fixtures.schools import school_rows
-
-    url = f"sqlite+aiosqlite:///{tmp_path}/twin.db"
-    await upgrade_async(url)
-    engine = create_engine(url)
-    await SchoolRepository(engine).insert_many(school_rows(*small_directory()))
-    await engine.dispose()
-    return url
-
 
 async def feed(client) -> None:
     events = [{"type": "stock_delivered", "event_id": f"d-{s}", "date": DAY.isoformat(), "school_id": s,
@@ -102,7 +88,7 @@ async def test_a_cancelled_run_stops_after_its_round(app):
         cancelled = await client.post(f"/api/v1/scenarios/{run['id']}/cancel")
         assert cancelled.status_code == 200 and cancelled.json()["data"]["cancel_requested"] is True
         done = await finished(client, run["id"])
-        assert done["status"] == "cancelled" and done["result"]["stop_reason"] == "cancelled"
+        assert done["status"] == "cancelled" and done["result"]["stop_reason"] == "cancelled", (done["result"]["stop_reason"], done["result"]["replications"], done["progress"])
         assert done["result"]["replications"] < 2000
 
 

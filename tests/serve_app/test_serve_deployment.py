@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from actors.remote import TwinCluster
+from benchmarks.credentials import bench_token
 from configs import Settings
 from serve_app.deployment import run_app, shutdown_app
 from serve_app.actor_ports import shard_ports_opener
@@ -26,7 +27,9 @@ async def test_served_app_ingests_and_reads_back(ray_session, seeded_url):
         run_app(settings)
         directory, _ = small_directory()
         school = f"{int(directory.school_ids[0]):011d}"
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}", timeout=60) as client:
+        headers = {"Authorization": f"Bearer {bench_token(settings)}"}  # signed with the replicas' key
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}", timeout=60, headers=headers) as client:
+            assert (await client.get(f"/api/v1/twin/schools/{school}", headers={"Authorization": ""})).status_code == 401
             ready = (await client.get("/ready")).json()
             assert ready["success"] and ready["data"]["shards"] == {"up": 2, "of": 2, "applied_seq_min": 0}
 

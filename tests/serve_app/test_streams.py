@@ -3,7 +3,6 @@ broker: a school's changes, resume, too-old resume, slow clients, alerts, dashbo
 
 import asyncio
 
-import httpx
 import pytest
 
 from configs import Settings
@@ -13,6 +12,7 @@ from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
 from serve_app.api import create_api
 from serve_app.services import open_local_services
+from tests.fixtures.app import client_of
 from tests.fixtures.builders import small_directory
 from tests.fixtures.schools import school_rows
 from tests.fixtures.ws import AsgiWebSocket, Closed
@@ -69,7 +69,7 @@ async def twin_factory(sqlite_url):
         app = open_twin(sqlite_url, **streams)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin")
+        http = client_of(app)
         stack.append((lifespan, http))
         return Twin(app, http)
 

@@ -1,7 +1,6 @@
 """Live streams on Redis: two API replicas (two apps, each with its own hub) share one Redis, and
 a change published once reaches the clients of both. Fails, not skips, without Redis in CI."""
 
-import httpx
 import pytest
 
 from configs import Settings
@@ -10,6 +9,7 @@ from serve_app.api import create_api
 from serve_app.redis_broker import RedisBroker
 from serve_app.services import open_local_services
 from tests.fixtures import redis as redis_fixture
+from tests.fixtures.app import client_of
 from tests.fixtures.ws import AsgiWebSocket
 from tests.serve_app.test_streams import SCHOOL, attendance, sqlite_url  # noqa: F401 - a fixture
 
@@ -42,7 +42,7 @@ async def test_a_change_published_once_reaches_the_clients_of_both_replicas(repl
             AsgiWebSocket(b, f"/api/v1/ws/schools/{SCHOOL}") as on_b:
         snapshots = [await on_a.receive_json(), await on_b.receive_json()]
         assert [m["type"] for m in snapshots] == ["snapshot", "snapshot"]
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://twin") as http:
+        async with client_of(a) as http:
             response = await http.post("/api/v1/events", json={"events": [attendance(primary=21)]})
         assert response.status_code == 200
         await a.state.services.publisher.flush()
@@ -51,7 +51,7 @@ async def test_a_change_published_once_reaches_the_clients_of_both_replicas(repl
         assert deltas[0]["seq"] == deltas[1]["seq"]  # one message, one seq, whichever replica serves it
 
     # a client of replica b resumes from what it saw on replica a
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://twin") as http:
+    async with client_of(a) as http:
         await http.post("/api/v1/events", json={"events": [attendance(primary=22)]})
     await a.state.services.publisher.flush()
     async with AsgiWebSocket(b, f"/api/v1/ws/schools/{SCHOOL}", after_seq=deltas[0]["seq"]) as resumed:
@@ -60,13 +60,13 @@ async def test_a_change_published_once_reaches_the_clients_of_both_replicas(repl
 
 
 async def test_ready_checks_redis_when_it_is_configured(replicas, sqlite_url, prefix):  # noqa: F811
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=replicas[0]), base_url="http://twin") as http:
+    async with client_of(replicas[0]) as http:
         ready = await http.get("/ready")
     assert ready.status_code == 200 and ready.json()["data"]["redis"] == "ok"
 
     gone = Settings(database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0", streams=Streams(redis_prefix=prefix))
     app = create_api(lambda: open_local_services(gone, placement=[[0], [1, 2]]))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as http:
+        async with client_of(app) as http:
             down = await http.get("/ready")
     assert down.status_code == 503 and down.json()["error"]["details"]["redis"].startswith("error")

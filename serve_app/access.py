@@ -1,0 +1,61 @@
+"""Area checks for routes: a place outside the caller's area answers 404 exactly as an unknown one
+would; an action the caller's role lacks answers 403."""
+
+from __future__ import annotations
+
+from fastapi import Request, WebSocket
+
+from serve_app.app_services import services_of
+from serve_app.auth.errors import Forbidden
+from serve_app.auth.guard import principal_of
+from serve_app.auth.principal import Permission, Principal
+from serve_app.twin_reader import block_index
+from twin import geography
+from twin.area import Area
+from twin.errors import NotFound
+
+
+def allowed(request: Request | WebSocket, permission: Permission = Permission.READ) -> Principal:
+    principal = principal_of(request)
+    principal.require(permission)
+    return principal
+
+
+def school_in_area(request: Request | WebSocket, school_id: str, permission: Permission = Permission.READ) -> Principal:
+    principal = allowed(request, permission)
+    directory = services_of(request).directory
+    i = directory.index(school_id)
+    if i < 0 or not principal.area.covers_index(directory, i):
+        raise NotFound(f"no school {school_id}", {"school_id": school_id})
+    return principal
+
+
+def district_in_area(area: Area, name: str) -> None:
+    """`name` as given (any case); unknown names are left to the route's own 404."""
+    canonical = _district(name)
+    if canonical is not None and not area.covers_district(canonical):
+        raise NotFound(f"no district {name!r}", {"district": name})
+
+
+def block_in_area(request: Request | WebSocket, name: str, district: str | None) -> tuple[Principal, int]:
+    """The block's global index, when the caller's area covers it. A caller inside one district
+    need not name it for a block name other districts use too."""
+    principal = allowed(request)
+    directory = services_of(request).directory
+    b = block_index(directory, name, district or principal.area.district)
+    d = int(directory.blocks.district[b])
+    if not principal.area.covers_block(geography.district_names()[d], directory.blocks.names[b]):
+        raise NotFound(f"no block {name!r}", {"block": name})
+    return principal, b
+
+
+def state_in_area(area: Area) -> None:
+    if not area.is_state:
+        raise Forbidden(f"state-wide figures are for state admins; read your {area.kind} instead")
+
+
+def _district(name: str) -> str | None:
+    try:
+        return geography.district_names()[geography.district_index(name)]
+    except (KeyError, ValueError):
+        return None

@@ -1,0 +1,140 @@
+"""The API's edge, before any route runs: request size limit, rate limit per client, security
+headers on every answer. A pure ASGI middleware, so large bodies are refused as they stream in."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from configs.settings import Limits
+from serve_app.auth.errors import PayloadTooLarge
+from serve_app.envelope import error
+
+# Health checks and the docs are not counted: load balancers poll them, and they reveal nothing.
+_UNLIMITED = ("/health", "/ready", "/metrics", "/api/docs", "/api/redoc", "/api/openapi.json")
+
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
+]
+# The docs pages load Swagger UI's script and styles from its CDN; everything else is data only.
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-inline' "
+             b"https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+             b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def client_ip(scope: dict, trusted_proxies: frozenset[str]) -> str:
+    """The peer's address, or the first address in X-Forwarded-For when the peer is a proxy we
+    run (HAProxy in front of the replicas); anyone else could write that header."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if peer in trusted_proxies:
+        for key, value in scope.get("headers", ()):
+            if key == b"x-forwarded-for":
+                first = value.decode("latin-1").split(",")[0].strip()
+                try:
+                    return str(ipaddress.ip_address(first))
+                except ValueError:
+                    break
+    return peer
+
+
+class Edge:
+    def __init__(self, app: Callable, limits: Limits, production: bool = False) -> None:
+        self.app, self.limits = app, limits
+        self._trusted = frozenset(limits.trusted_proxies)
+        self._hsts = production
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        scope.setdefault("state", {})["client_ip"] = ip = client_ip(scope, self._trusted)
+        send = self._with_headers(send, path)
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limits.max_body_bytes:
+            await self._refuse(send, 413, "PAYLOAD_TOO_LARGE",
+                               f"the request body is over {self.limits.max_body_bytes} bytes: split it",
+                               {"limit_bytes": self.limits.max_body_bytes})
+            return
+        if not path.startswith(_UNLIMITED):
+            verdict = await self._limiter(scope).hit(f"ip:{ip}", self.limits.requests_per_minute, 60)
+            if not verdict.allowed:
+                await self._refuse(send, 429, "RATE_LIMITED",
+                                   f"over {verdict.limit} requests a minute; try again in {verdict.retry_after_s} s",
+                                   {"retry_after_s": verdict.retry_after_s},
+                                   [(b"retry-after", str(verdict.retry_after_s).encode())])
+                return
+        await self.app(scope, self._counting(receive), send)
+
+    def _limiter(self, scope: dict):  # noqa: ANN202 - serve_app.auth.rate_limit.RateLimiter
+        services = getattr(scope["app"].state, "services", None)
+        return services.limiter if services is not None else _NO_LIMIT
+
+    def _counting(self, receive: Callable) -> Callable:
+        """A chunked body has no Content-Length: count it as it arrives."""
+        seen = 0
+        limit = self.limits.max_body_bytes
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # raised inside the route, so the envelope answers 413
+                    raise PayloadTooLarge(f"the request body is over {limit} bytes: split it", {"limit_bytes": limit})
+            return message
+        return counted
+
+    def _with_headers(self, send: Callable, path: str) -> Callable:
+        docs = path.startswith(("/api/docs", "/api/redoc"))
+        extra = [*_HEADERS, _DOCS_CSP if docs else _API_CSP]
+        if path.startswith("/api/v1/"):
+            extra.append(_NO_STORE)  # answers are per caller: no shared cache may keep them
+        if self._hsts:
+            extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        started = False
+
+        async def sending(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                if started:  # the app failed after answering: nothing more may be sent
+                    return
+                started = True
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in names)]
+            await send(message)
+        return sending
+
+    @staticmethod
+    async def _refuse(send: Callable, status: int, code: str, message: str, details: dict,
+                      headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+        response = error(status, code, message, details)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), *headers]})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+def _content_length(scope: dict) -> int | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class _Unlimited:
+    async def hit(self, key: str, limit: int, window_s: int):  # noqa: ANN201
+        from serve_app.auth.rate_limit import Verdict
+
+        return Verdict(True, limit, limit, 0)
+
+
+_NO_LIMIT = _Unlimited()

@@ -1,0 +1,54 @@
+"""Authentication on every route: a bearer access token or an API key, resolved once per request
+into the caller's `Principal`. Routes then ask `principal_of(request)` and check the area."""
+
+from __future__ import annotations
+
+from fastapi import Request, Security, WebSocket
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from serve_app.app_services import services_of
+from serve_app.auth.accounts import Caller
+from serve_app.auth.errors import Unauthenticated
+from serve_app.auth.principal import Principal
+
+bearer_scheme = HTTPBearer(auto_error=False, description="an access token from POST /api/v1/auth/login")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="an integration's API key (POST /api/v1/api-keys)")
+
+
+async def authenticated(request: Request, bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
+                        api_key: str | None = Security(api_key_scheme)) -> Principal:
+    """The router-wide dependency: 401 without valid credentials."""
+    principal = await _resolve(request, bearer.credentials if bearer else None, api_key)
+    request.state.principal = principal
+    return principal
+
+
+async def _resolve(connection: Request | WebSocket, token: str | None, api_key: str | None) -> Principal:
+    accounts = services_of(connection).accounts
+    if token:
+        return await accounts.principal_from_token(token)
+    if api_key:
+        return await accounts.principal_from_key(api_key)
+    raise Unauthenticated("sign in: send `Authorization: Bearer <access token>` or `X-API-Key: <key>`",
+                          {"reason": "missing credentials"})
+
+
+def principal_of(request: Request | WebSocket) -> Principal:
+    return request.state.principal
+
+
+def caller_of(request: Request | WebSocket) -> Caller:
+    ip = request.scope.get("state", {}).get("client_ip") or (request.client.host if request.client else None)
+    return Caller(ip)
+
+
+async def websocket_principal(websocket: WebSocket) -> Principal:
+    """Browsers cannot set headers on a WebSocket: the token may come as `?access_token=` (or
+    `?api_key=`) instead. The access log never records query strings."""
+    header = websocket.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else websocket.query_params.get("access_token")
+    api_key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
+    principal = await _resolve(websocket, token, api_key)
+    websocket.state.principal = principal
+    return principal

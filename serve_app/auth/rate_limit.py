@@ -1,0 +1,151 @@
+"""Rate limits: at most `limit` hits per `window_s` seconds for a key (an IP, an account, an API key).
+
+The count is a sliding-window estimate from two fixed windows: the hits of the current window plus
+the previous window's hits weighted by how much of it still overlaps the sliding window. A plain
+fixed window lets a client spend its limit at the end of one window and again at the start of the
+next, twice the limit in a moment; here the first burst still counts at the start of the next
+window and is let go gradually, at `limit` hits per window as it ages. The estimate needs two
+counters per key whatever the limit, where an exact log of every hit (a sorted set) grows with the
+limit, and keys such as an API key's event writes have large limits. The price: the estimate
+assumes the previous window's hits were spread evenly, so over an unlucky window-length span (a
+burst at the very end of one window, then steady hits through the next) up to about twice the
+limit can pass, but never as a burst.
+
+Refused hits are not counted, so a client that keeps retrying is let in again as the window slides.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+_SWEEP_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after_s: int  # 0 when allowed
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window_s: int) -> Verdict:
+        """Count one hit on `key` if it is within `limit` hits per `window_s` seconds."""
+
+
+def estimate(previous: int, current: int, elapsed_s: float, window_s: int) -> float:
+    """Hits in the sliding window ending `elapsed_s` into the current fixed window."""
+    return previous * (window_s - elapsed_s) / window_s + current
+
+
+def verdict(allowed: bool, previous: int, current: int, elapsed_s: float, limit: int, window_s: int) -> Verdict:
+    """The verdict on a hit, given the counts after it was (or was not) counted."""
+    if allowed:
+        remaining = max(0, math.floor(limit - estimate(previous, current, elapsed_s, window_s)))
+        return Verdict(True, limit, remaining, 0)
+    # The estimate falls to `limit` after `_wait_s` and below it (when a hit passes) just after; the
+    # epsilon keeps a wait of exactly n seconds, computed as n minus a rounding error, from reading n.
+    wait_s = _wait_s(previous, current, elapsed_s, limit, window_s)
+    return Verdict(False, limit, 0, max(1, math.floor(wait_s + 1e-9) + 1))
+
+
+def check_arguments(limit: int, window_s: int) -> None:
+    if limit < 1 or window_s < 1:
+        raise ValueError("a rate limit needs limit >= 1 and window_s >= 1")
+
+
+def _wait_s(previous: int, current: int, elapsed_s: float, limit: int, window_s: int) -> float:
+    """How long until the estimate falls to `limit`, with no further hits counted."""
+    if current < limit:
+        # Within this window: the previous window's weight must fall until it fits.
+        return window_s * (1 - (limit - current) / previous) - elapsed_s
+    # This window alone is full: wait for the next one, where this window's hits decay in turn.
+    return (window_s - elapsed_s) + window_s * (1 - limit / current)
+
+
+class MemoryRateLimiter:
+    """One process's limiter: for tests and a single replica. Memory stays bounded: keys whose
+    windows have passed are dropped."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._counts: dict[tuple[str, int], tuple[int, int, int]] = {}  # -> (window index, previous, current)
+        self._next_sweep = clock() + _SWEEP_EVERY_S
+
+    async def hit(self, key: str, limit: int, window_s: int) -> Verdict:
+        check_arguments(limit, window_s)
+        now = self._clock()
+        self._sweep(now)
+        index = int(now // window_s)
+        stored_index, previous, current = self._counts.get((key, window_s), (index, 0, 0))
+        if stored_index == index - 1:
+            previous, current = current, 0
+        elif stored_index != index:
+            previous, current = 0, 0
+        elapsed = now - index * window_s
+        allowed = estimate(previous, current, elapsed, window_s) < limit
+        if allowed:
+            current += 1
+        self._counts[(key, window_s)] = (index, previous, current)
+        return verdict(allowed, previous, current, elapsed, limit, window_s)
+
+    def __len__(self) -> int:
+        """How many keys are held (for checking that memory stays bounded)."""
+        return len(self._counts)
+
+    def _sweep(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_EVERY_S
+        # A key two windows old counts nothing any more.
+        stale = [k for k, (index, _, _) in self._counts.items() if index < int(now // k[1]) - 1]
+        for key in stale:
+            del self._counts[key]
+
+
+# KEYS: current window's counter, previous window's counter. ARGV: limit, seconds into the current
+# window, window length. Returns {allowed, previous, current}. The counter outlives its window by one
+# more window, while it is the previous one.
+_HIT = """
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local limit, elapsed, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if previous * (window - elapsed) / window + current >= limit then return {0, previous, current} end
+current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('EXPIRE', KEYS[1], 2 * window + 1) end
+return {1, previous, current}
+"""
+
+
+class RedisRateLimiter:
+    """The limiter shared by every replica. Windows are numbered from the Unix epoch by `clock` (wall
+    time, so that all replicas agree); the decision and the count are one Lua script, so concurrent
+    hits cannot both take the last slot.
+
+    Keys: `<prefix>{<key>}:<window_s>:<window index>`, expiring one window after their own ends."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "mealtwin:rl:",
+                 clock: Callable[[], float] = time.time) -> None:
+        self._prefix = prefix
+        self._clock = clock
+        self._hit = client.register_script(_HIT)
+
+    def _counter(self, key: str, window_s: int, index: int) -> str:
+        return f"{self._prefix}{{{key}}}:{window_s}:{index}"
+
+    async def hit(self, key: str, limit: int, window_s: int) -> Verdict:
+        check_arguments(limit, window_s)
+        now = self._clock()
+        index = int(now // window_s)
+        elapsed = now - index * window_s
+        allowed, previous, current = await self._hit(
+            keys=[self._counter(key, window_s, index), self._counter(key, window_s, index - 1)],
+            args=[limit, repr(elapsed), window_s])
+        return verdict(bool(allowed), int(previous), int(current), elapsed, limit, window_s)
