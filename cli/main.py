@@ -28,6 +28,11 @@ scenario_app = typer.Typer(help="What-if scenarios: Monte Carlo replications of 
 app.add_typer(scenario_app, name="scenario")
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+from cli.ml_commands import app as ml_app  # noqa: E402 - heavy imports stay inside the commands
+from cli.ml_commands import history as data_history  # noqa: E402
+
+data_app.command("history")(data_history)
+app.add_typer(ml_app, name="ml")
 console = Console(stderr=True, soft_wrap=True)  # no line breaks inserted in logs
 
 

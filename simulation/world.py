@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -24,8 +26,13 @@ COASTAL_DISTRICTS = (
     "Tiruvallur", "Viluppuram", "Pudukkottai",
 )  # fmt: skip
 
+# Districts on the Western Ghats, which the south-west monsoon (June-September) soaks.
+WESTERN_GHATS_DISTRICTS = ("The Nilgiris", "Coimbatore")
+
 # Attendance.
 MONDAY_FRIDAY_FACTOR = 0.96
+# The live world lowers attendance by the day's rain in each district (below); this is about the
+# average effect over a coastal north-east monsoon, which the scenario engine applies as a flat factor.
 MONSOON_FACTOR = 0.95
 EXAM_FACTOR = 1.04
 SECONDARY_EAT_ON_EXAM_DAYS = 0.8  # older children often go home after the paper
@@ -55,7 +62,27 @@ DEMAND_MEMORY = 0.1  # weight of today in the running daily demand
 # NE monsoon: a weather system forms on some days and closes districts near its landfall.
 SYSTEM_PROB = 0.04
 SYSTEM_REACH_KM = 120.0
-BLOCK_FLOOD_PROB = 0.08  # chance per monsoon day that one coastal block floods
+BLOCK_FLOOD_PROB = 0.08  # chance per wet monsoon day that one coastal block floods
+BLOCK_FLOOD_RAIN_MM = 30.0  # floods need a wet day in the block's district
+
+# Rainfall per district (mm/day, mean over all days of the month, Jan..Dec). Tamil Nadu gets most of
+# its rain from the north-east monsoon (Oct-Dec), most of all on the coast; the south-west monsoon
+# (Jun-Sep) is light except on the Western Ghats.
+RAIN_CLIMATE_MM = {
+    "coastal": (0.8, 0.3, 0.3, 0.6, 1.6, 1.6, 2.6, 3.6, 3.8, 8.0, 12.5, 6.5),
+    "inland": (0.4, 0.3, 0.4, 1.2, 2.4, 1.3, 1.8, 3.0, 4.0, 5.5, 5.0, 2.0),
+    "ghats": (0.4, 0.3, 0.6, 2.0, 3.0, 6.0, 8.0, 5.5, 3.5, 6.0, 5.0, 1.8),
+}
+RAIN_SPELL_PERSISTENCE = 0.75  # day-to-day correlation of a district's wetness: rain comes in spells
+RAIN_SHARED_WEIGHT = 0.5  # share of the daily weather common to the whole state (monsoon surges)
+RAIN_WET_DAY_BASE_MM, RAIN_WET_DAY_SLOPE = 8.0, 1.2  # mean rain on a wet day = base + slope x monthly mean
+RAIN_AMOUNT_SHAPE = 0.7  # gamma shape of a wet day's rain: mostly light, now and then very heavy
+SYSTEM_RAIN_MM = (150.0, 70.0)  # mean rain of a weather system at landfall and in the districts it reaches
+HEAVY_RAIN_MM = 100.0  # a collector may declare a rain holiday in a coastal district in the monsoon
+HEAVY_RAIN_CLOSURE_PROB = 0.6
+RAIN_ATTENDANCE_FREE_MM = 10.0  # light rain keeps no one at home
+RAIN_ATTENDANCE_FULL_MM = 100.0  # from here on attendance is down by RAIN_ATTENDANCE_DROP
+RAIN_ATTENDANCE_DROP = 0.25
 
 # Funds: quarterly releases down the chain; a few blocks are months late (TNIE, Dec 2022).
 QUARTER_MONTHS = (1, 4, 7, 10)
@@ -70,9 +97,12 @@ NO_REASON, GRAINS, FUNDS, COOK, NOT_SERVED = range(5)
 class World:
     """True state of every school plus the feed of events it produces, one day per `step_day`."""
 
-    def __init__(self, schools: SchoolTable, seed: int = 0, start: dt.date = dt.date(2025, 6, 2)):
+    def __init__(self, schools: SchoolTable, seed: int = 0, start: dt.date = dt.date(2025, 6, 2),
+                 emit_events: bool = True):
         self.schools = schools
         self.seed = seed
+        # False skips building event dicts (the state evolves exactly the same): for long histories
+        self.emit_events = emit_events
         self.start = start
         self.today = start
         self.rng = np.random.default_rng(seed)
@@ -86,6 +116,11 @@ class World:
         self._district_names = geography.district_names()
         self._depot_of_block = _depots_of_blocks(schools, len(blocks))
         self._coastal = np.array([geography.district_index(d) for d in COASTAL_DISTRICTS])
+        # Weather has its own stream, so the rain of a day does not depend on how many schools there are.
+        self.weather = DistrictWeather(self._coastal, np.random.default_rng([seed, 1]))
+        self._rain_rng = np.random.default_rng([seed, 2])
+        self.rain_mm = np.zeros(len(self._district_names))  # today's rain per district
+        self.truth: DayTruth | None = None  # what really happened on the last simulated day
 
         self.enrolment = schools.enrolment.astype(np.int64)
         self._init_traits(n)
@@ -161,6 +196,9 @@ class World:
         d = self.today
         em = _Emitter(self.seed, d)
         school_day = calendar.is_school_day(d)
+        self.rain_mm = self.weather.day(d)
+        self._shortage_today = np.zeros(len(self._ids), bool)
+        self._meal_record: dict | None = None
         events = self._closures(em, d)
         events += self._deliveries(em, d, school_day)
         events += self._funds(em, d)
@@ -174,8 +212,19 @@ class World:
                 events += self._enrolment_updates(em)
         else:
             self._yesterday = None
+        self.truth = self._day_truth(d)
         self.today = d + dt.timedelta(days=1)
         return events
+
+    def _day_truth(self, d: dt.date) -> DayTruth:
+        n = len(self._ids)
+        rec = self._meal_record
+        if rec is None:  # no school today
+            zeros = np.zeros(n, np.int64)
+            return DayTruth(d, self.rain_mm.copy(), np.zeros(n, bool), np.zeros(n, bool), zeros, zeros,
+                            np.zeros(n, np.int8), self._shortage_today)
+        return DayTruth(d, self.rain_mm.copy(), rec["open"], rec["reported"], rec["present"],
+                        rec["meals"].sum(axis=1), rec["reason"].astype(np.int8), self._shortage_today)
 
     # ----------------------------------------------------------------- closures
 
@@ -183,18 +232,20 @@ class World:
         events = []
         if calendar.is_monsoon(d):
             events += self._monsoon_system(em, d)
+            events += self._rain_holidays(em, d)
             events += self._block_flood(em, d)
         if calendar.is_school_day(d):
             events += self._single_school_closures(em, d)
         return events
 
     def _monsoon_system(self, em: _Emitter, d: dt.date) -> list[dict]:
-        """Now and then a cyclone or deep depression closes the coastal districts near landfall."""
+        """Now and then a cyclone or deep depression closes the coastal districts near landfall (the
+        weather has already rained it on them)."""
         rng = self.rng
-        if rng.random() >= SYSTEM_PROB:
+        if self.weather.landfall is None:
             return []
-        landfall = int(rng.choice(self._coastal))
-        near = [int(c) for c in self._coastal if _hq_distance_km(landfall, int(c)) <= SYSTEM_REACH_KM]
+        landfall = self.weather.landfall
+        near = self.weather.reached
         reason = "cyclone" if rng.random() < 0.4 else "flood"
         events = []
         for di in near:
@@ -205,12 +256,32 @@ class World:
             events.append(em.closure(d, days, reason, district=self._district_names[di]))
         return events
 
+    def _rain_holidays(self, em: _Emitter, d: dt.date) -> list[dict]:
+        """After very heavy rain a coastal district's collector often closes its schools for the day."""
+        rng = self.rng
+        today = norms.day_number(d)
+        events = []
+        for di in self._coastal.tolist():
+            if self.rain_mm[di] < HEAVY_RAIN_MM or rng.random() >= HEAVY_RAIN_CLOSURE_PROB:
+                continue
+            in_district = self._district == di
+            if in_district.any() and (self.closed_until[in_district] >= today).all():
+                continue  # a weather system already closed it
+            self._close(in_district, d, 1)
+            events.append(em.closure(d, 1, "monsoon", district=self._district_names[di]))
+        return events
+
     def _block_flood(self, em: _Emitter, d: dt.date) -> list[dict]:
+        """One coastal block floods now and then, more likely where it rained hardest today."""
         rng = self.rng
         if rng.random() >= BLOCK_FLOOD_PROB:
             return []
         coastal_blocks = np.flatnonzero(np.isin(self._block_district, self._coastal))
-        b = int(rng.choice(coastal_blocks))
+        wet = self.rain_mm[self._block_district[coastal_blocks]]
+        wet = np.where(wet >= BLOCK_FLOOD_RAIN_MM, wet, 0.0)
+        if wet.sum() <= 0:
+            return []
+        b = int(rng.choice(coastal_blocks, p=wet / wet.sum()))
         days = int(rng.integers(1, 4))
         self._close(self._block == b, d, days)
         reason = "flood" if rng.random() < 0.5 else "monsoon"
@@ -279,6 +350,8 @@ class World:
         return self._delivery_events(em, schools, amounts, kind="dlv")
 
     def _delivery_events(self, em: _Emitter, schools: np.ndarray, amounts: np.ndarray, kind: str) -> list[dict]:
+        if not self.emit_events:
+            return []
         amounts = np.column_stack([np.round(amounts[:, :3], 1), np.rint(amounts[:, 3])])
         keep = amounts.sum(axis=1) > 0
         schools, amounts = schools[keep], amounts[keep]
@@ -333,6 +406,8 @@ class World:
 
     def _release_events(self, em: _Emitter, amount: np.ndarray, districts, blocks, schools) -> list[dict]:
         """funds_released events for the given districts, blocks and schools of a school-level plan."""
+        if not self.emit_events:
+            return []
         date, names = em.date, self._district_names
         by_district = np.bincount(self._district, amount, minlength=len(names))
         by_block = np.bincount(self._block, amount, minlength=len(self._block_names))
@@ -364,6 +439,7 @@ class World:
         if calendar.day_kind(d) == calendar.DayKind.EXAM_DAY:
             eat[:, 2] *= SECONDARY_EAT_ON_EXAM_DAYS
         eaters = rng.binomial(present, eat)
+        present, eaters = self._rain_keeps_at_home(present, eaters)
         wanted = eaters @ norms.RATION_PER_MEAL.T
         self.demand[is_open] += DEMAND_MEMORY * (wanted[is_open] - self.demand[is_open])
 
@@ -377,6 +453,7 @@ class World:
         record = {"date": em.date, "present": present.sum(axis=1), "meals": meals, "reason": reason,
                   "open": is_open, "reported": reported}  # fmt: skip
         self._yesterday = record
+        self._meal_record = record
         events = self._attendance_events(em, record, np.flatnonzero(reported), "att")
         return events + self._shortage_events(em, reason, short_of_eggs)
 
@@ -385,13 +462,25 @@ class World:
         factor = 1.0
         if d.weekday() in (0, 4):
             factor *= MONDAY_FRIDAY_FACTOR
-        if calendar.is_monsoon(d):
-            factor *= MONSOON_FACTOR
         if calendar.day_kind(d) == calendar.DayKind.EXAM_DAY:
             factor *= EXAM_FACTOR
-        # A shared shock per district: local festivals, rain, a market day.
+        # A shared shock per district: local festivals, a market day. (Rain comes after, in
+        # `_rain_keeps_at_home`; it, not the season, is what lowers monsoon attendance.)
         shock = self.rng.normal(0, 0.02, len(self._district_names))[self._district]
         return np.clip(self.base_rate * factor + shock, 0.3, 0.99)
+
+    def _rain_keeps_at_home(self, present: np.ndarray, eaters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each child who would have come stays at home with the chance the district's rain sets,
+        whether or not they would have eaten. Drawn from the weather's own stream, so the rest of the
+        world's randomness is the same whatever the rain (common random numbers)."""
+        stay = 1.0 - rain_attendance_factor(self.rain_mm)[self._district]
+        if not (stay > 0).any():
+            return present, eaters
+        stay = stay[:, None]
+        rng = self._rain_rng
+        eaters_home = rng.binomial(eaters, stay)
+        others_home = rng.binomial(present - eaters, stay)
+        return present - eaters_home - others_home, eaters - eaters_home
 
     def _no_meal_reasons(self, is_open: np.ndarray, rice_wanted: np.ndarray) -> np.ndarray:
         """Why an open school cooks nothing today; the first applicable reason wins."""
@@ -415,6 +504,8 @@ class World:
         self, em: _Emitter, rec: dict, schools: np.ndarray, kind: str, extra: np.ndarray | None = None
     ) -> list[dict]:
         """Reports of `rec`'s day for `schools`; `extra` children are added to present (corrections)."""
+        if not self.emit_events:
+            return []
         present = rec["present"][schools] + (0 if extra is None else extra)
         meals = rec["meals"][schools]
         date, ids = rec["date"], em.ids(kind, len(schools))
@@ -436,6 +527,9 @@ class World:
         events = []
         for item, hit in causes.items():
             schools = np.flatnonzero(hit & (rng.random(n) < SHORTAGE_REPORT_PROB[item]))
+            self._shortage_today[schools] = True
+            if not self.emit_events:
+                continue
             events += [
                 {"type": "shortage_reported", "event_id": i, "date": em.date, "school_id": self._ids[s], "item": item}
                 for i, s in zip(em.ids(f"sh{item}", len(schools)), schools.tolist())
@@ -517,6 +611,72 @@ class World:
              "primary": a, "upper_primary": b, "secondary": c}
             for i, s, (a, b, c) in zip(em.ids("enr", len(schools)), schools.tolist(), self.enrolment[schools].tolist())
         ]  # fmt: skip
+
+
+@dataclass
+class DayTruth:
+    """What really happened in every school on one simulated day (the feed shows only part of it)."""
+
+    date: dt.date
+    rain_mm: np.ndarray  # float64 [D] rain per district
+    open: np.ndarray  # bool [n] open for a meal: a school day and not closed
+    reported: np.ndarray  # bool [n] sent the day's report on the day
+    present: np.ndarray  # int64 [n] children present
+    meals: np.ndarray  # int64 [n] meals served, all bands
+    reason: np.ndarray  # int8 [n] why no meal (NO_REASON when served or closed)
+    shortage: np.ndarray  # bool [n] raised a shortage with the block office today
+
+
+def rain_attendance_factor(rain_mm: np.ndarray) -> np.ndarray:
+    """Share of the usual attendance that comes on a day with `rain_mm` of rain."""
+    span = RAIN_ATTENDANCE_FULL_MM - RAIN_ATTENDANCE_FREE_MM
+    return 1.0 - RAIN_ATTENDANCE_DROP * np.clip((rain_mm - RAIN_ATTENDANCE_FREE_MM) / span, 0.0, 1.0)
+
+
+def district_rain_normals() -> np.ndarray:
+    """float64 [D, 12]: each district's normal rain (mm/day) in each month, Jan..Dec: the climate the
+    weather draws from, as a forecaster would know it from published normals."""
+    names = geography.district_names()
+    region = np.full(len(names), "inland", dtype=object)
+    region[[geography.district_index(d) for d in COASTAL_DISTRICTS]] = "coastal"
+    region[[geography.district_index(d) for d in WESTERN_GHATS_DISTRICTS]] = "ghats"
+    return np.array([RAIN_CLIMATE_MM[r] for r in region])
+
+
+class DistrictWeather:
+    """Daily rain per district: each month's climate, wet spells that persist for days and are partly
+    shared across the state, and in the NE monsoon now and then a weather system (cyclone or deep
+    depression) that drenches the coastal districts near its landfall."""
+
+    def __init__(self, coastal: np.ndarray, rng: np.random.Generator):
+        self.rng = rng
+        names = geography.district_names()
+        self.coastal = coastal
+        self.monthly_mm = district_rain_normals()
+        self.wet_day_mm = RAIN_WET_DAY_BASE_MM + RAIN_WET_DAY_SLOPE * self.monthly_mm
+        wet_prob = np.clip(self.monthly_mm / self.wet_day_mm, 1e-4, 0.95)
+        unit = NormalDist()
+        self.wet_threshold = np.vectorize(lambda p: unit.inv_cdf(1 - p))(wet_prob)  # [D, 12]
+        self.wetness = rng.standard_normal(len(names))
+        self.landfall: int | None = None  # today's weather system, if any
+        self.reached: list[int] = []
+
+    def day(self, d: dt.date) -> np.ndarray:
+        """float64 [D]: rain per district on `d` (call once per day, in order)."""
+        rng, nd, m = self.rng, len(self.wetness), d.month - 1
+        rho, w = RAIN_SPELL_PERSISTENCE, RAIN_SHARED_WEIGHT
+        shock = math.sqrt(w) * rng.standard_normal() + math.sqrt(1 - w) * rng.standard_normal(nd)
+        self.wetness = rho * self.wetness + math.sqrt(1 - rho**2) * shock
+        amount = rng.gamma(RAIN_AMOUNT_SHAPE, 1 / RAIN_AMOUNT_SHAPE, nd) * self.wet_day_mm[:, m]
+        rain = np.where(self.wetness > self.wet_threshold[:, m], amount, 0.0)
+        self.landfall, self.reached = None, []
+        if calendar.is_monsoon(d) and rng.random() < SYSTEM_PROB:
+            self.landfall = int(rng.choice(self.coastal))
+            self.reached = [int(c) for c in self.coastal if _hq_distance_km(self.landfall, int(c)) <= SYSTEM_REACH_KM]
+            for c in self.reached:
+                mean = SYSTEM_RAIN_MM[0] if c == self.landfall else SYSTEM_RAIN_MM[1]
+                rain[c] += mean * rng.gamma(4.0, 0.25)
+        return np.round(rain, 1)
 
 
 class _Emitter:

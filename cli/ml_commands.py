@@ -1,0 +1,169 @@
+"""`mealtwin data history` and `mealtwin ml ...`: the learned models' data, training and registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True, soft_wrap=True)
+app = typer.Typer(help="Learned risk and demand models: history, training, registry.", no_args_is_help=True)
+
+DEFAULT_END = "2026-06-01"  # the history ends just before the 2026-27 school year opens
+
+
+def _say(message: str) -> None:
+    console.print(f"[bold green]mealtwin[/] {message}")
+
+
+def years_before(end: dt.date, years: int) -> dt.date:
+    try:
+        return end.replace(year=end.year - years)
+    except ValueError:  # 29 February
+        return end.replace(year=end.year - years, day=28)
+
+
+def history(
+    years: int = typer.Option(3, min=1, help="years of daily history"),
+    schools: int = typer.Option(43_000, min=1, help="synthetic schools (seeded, as `data generate` makes them)"),
+    seed: int = typer.Option(0, help="seed of the schools and the world"),
+    out: Path = typer.Option(Path("var/ml"), help="store root: writes <out>/history/yyyy-mm.parquet"),
+    end: dt.datetime = typer.Option(DEFAULT_END, formats=["%Y-%m-%d"], help="first day after the history"),
+    replace: bool = typer.Option(False, help="delete an existing history under <out> first"),
+) -> None:
+    """Simulate `years` of daily history of every school from the world model (attendance, meals,
+    stock, funds, closures, district rain, the school calendar) into a Parquet store for training."""
+    from ml import history_store
+    from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
+    from ml.registry import code_version
+
+    last = end.date()
+    first = years_before(last, years)
+    folder = history_store.history_dir(out)
+    if history_store.months(out):
+        if not replace:
+            _say(f"{folder} already holds a history; use --replace to start afresh")
+            raise typer.Exit(1)
+        shutil.rmtree(folder)
+    table = synthetic_schools(schools, seed)
+    meta = {"seed": seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
+            "generator_version": GENERATOR_VERSION, "code_version": code_version(),
+            "source": "simulation.world.World"}
+    started = time.perf_counter()
+    with Progress(TextColumn("history"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
+                  console=console) as bar:
+        task = bar.add_task("", total=(last - first).days)
+        for k, month in enumerate(generate_history(table, first, last, seed,
+                                                   lambda done, total: bar.update(task, completed=done))):
+            if k == 0:
+                history_store.write_schools(out, month, meta)
+            history_store.write_month(out, month)
+            bar.update(task, description=str(month.dates[0])[:7])
+    summary = history_store.describe(out)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    _say(f"{summary['rows']:,} school-days of {summary['schools']:,} schools, {summary['first_day']} to "
+         f"{summary['last_day']}, {summary['bytes'] / 1e6:,.0f} MB in {folder} ({summary['seconds']:,.0f}s)")
+    print(json.dumps({k: v for k, v in summary.items() if k != "meta"}))
+
+
+def history_info(out: Path = typer.Option(Path("var/ml"), help="store root")) -> None:
+    """What the history store under <out> holds."""
+    from ml import history_store
+
+    print(json.dumps(history_store.describe(out), indent=2))
+
+
+app.command("history-info")(history_info)
+
+
+def train_risk(
+    store: Path = typer.Option(Path("var/ml"), help="history store root (from `data history`)"),
+    registry: Path = typer.Option(Path("var/ml"), help="model registry root: <registry>/models/risk/"),
+    stride: int = typer.Option(5, min=1, help="days between origin days"),
+    max_train_rows: int = typer.Option(300_000, help="training rows sampled from the train window"),
+    max_test_rows: int = typer.Option(1_000_000, help="test rows sampled from the test window (0: all)"),
+    models: str = typer.Option("random_forest,hist_gradient_boosting,logistic_regression",
+                               help="candidates, comma-separated (the rule score always competes)"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Backtest the learned risk models against the rule-based score on a later period, register
+    the winner and serve it if it beats the served version."""
+    from rich.table import Table
+
+    from ml import history_store
+    from ml.registry import Registry
+    from ml.risk_model import dataset_from_store, register_backtest, run_backtest
+
+    started = time.perf_counter()
+    info = history_store.describe(store)
+    _say(f"risk rows from {info['schools']:,} schools, {info['first_day']} to {info['last_day']}")
+    data = dataset_from_store(store, stride=stride)
+    _say(f"{len(data):,} rows, {data.label.mean():.2%} positive ({time.perf_counter() - started:,.0f}s)")
+    candidates = tuple(name.strip() for name in models.split(",") if name.strip())
+    backtest = run_backtest(data, candidates, seed=seed, max_train_rows=max_train_rows, max_test_rows=max_test_rows or None,
+                            say=_say)
+    table = Table(title=f"risk backtest: test {backtest.split.test_start} on, {backtest.rows['test']:,} rows")
+    for column in ("model", "ROC-AUC", "PR-AUC", "Brier", "Brier skill"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, m in backtest.metrics.items():
+        table.add_row(name + (" (served)" if name == backtest.served else ""), f"{m['roc_auc']:.4f}",
+                      f"{m['pr_auc']:.4f}", f"{m['brier']:.5f}", f"{m['brier_skill']:.4f}")
+    console.print(table)
+    description = {k: info[k] for k in ("root", "first_day", "last_day", "schools", "rows")}
+    description["store_meta"] = info.get("meta", {})
+    description["stride_days"] = stride
+    version, promoted = register_backtest(Registry(registry), backtest, data, description, seed)
+    verdict = "now served" if promoted else "not promoted: the served version scores at least as well"
+    _say(f"risk {version} ({backtest.served}) registered, {verdict} ({time.perf_counter() - started:,.0f}s)")
+    print(json.dumps({"version": version, "promoted": promoted, **backtest.summary()}, default=str))
+
+
+app.command("train-risk")(train_risk)
+
+
+def explain_risk(
+    school_id: int = typer.Argument(..., help="UDISE code"),
+    store: Path = typer.Option(Path("var/ml"), help="history store root"),
+    registry: Path = typer.Option(Path("var/ml"), help="model registry root"),
+    top: int = typer.Option(8, help="contributions to show"),
+) -> None:
+    """The served risk model's probability for one school on the store's last day, and why."""
+    import numpy as np
+
+    from ml import history_store
+    from ml.registry import Registry
+    from ml.risk_dataset import LOOKBACK_DAYS, features_at
+    from ml.risk_model import RISK_KIND, RuleScoreModel
+
+    reg = Registry(registry)
+    version = reg.served(RISK_KIND)
+    if version is None:
+        _say("no risk model is served yet: run `mealtwin ml train-risk`")
+        raise typer.Exit(1)
+    model = pickle.loads(reg.load_bytes(RISK_KIND, version))  # noqa: S301 - our own registry
+    last = np.datetime64(history_store.describe(store)["last_day"])
+    panel = history_store.load_panel(store, last - LOOKBACK_DAYS + 1, last + 1)
+    column = np.flatnonzero(panel.school_id == school_id)
+    if column.size == 0:
+        _say(f"school {school_id} is not in the store")
+        raise typer.Exit(1)
+    # block aggregates need the school's whole block
+    panel = panel.schools(np.flatnonzero(panel.block == panel.block[column[0]]))
+    rows = features_at(panel)
+    i = int(np.flatnonzero(panel.school_id == school_id)[0])
+    x = rows.rule_points[i] if isinstance(model, RuleScoreModel) else rows.features[i]
+    out = model.explain(x)
+    out["contributions"] = dict(list(out["contributions"].items())[:top])
+    print(json.dumps({"school_id": school_id, "day": str(last), "version": version,
+                      "rule_score": float(rows.rule_score[i]), **out}, indent=2))
+
+
+app.command("explain-risk")(explain_risk)
