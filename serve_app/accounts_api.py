@@ -209,7 +209,7 @@ def users_router() -> APIRouter:
 
     @r.get("", summary="Users in my area", responses=envelope({"users": [_USER], "pagination": {
         "page": 1, "page_size": 50, "total": 1, "pages": 1}}, 401, 403))
-    async def list_users(request: Request, role: Role | None = None, page: Annotated[int, Query(ge=1)] = 1,
+    async def list_users(request: Request, role: Role | None = None, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                          page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> JSONResponse:
         return ok(await _accounts(request).list_users(principal_of(request), role.value if role else None, page, page_size))
 
@@ -275,7 +275,7 @@ def audit_router() -> APIRouter:
     async def audit(request: Request, actor: Annotated[str | None, Query(max_length=254)] = None,
                     action: Annotated[str | None, Query(max_length=64, examples=["auth.login"])] = None,
                     since: dt.datetime | None = None, until: dt.datetime | None = None,
-                    page: Annotated[int, Query(ge=1)] = 1,
+                    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                     page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> JSONResponse:
         principal = principal_of(request)
         principal.require(Permission.AUDIT_READ)

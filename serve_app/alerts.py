@@ -135,7 +135,7 @@ _SUBSCRIPTION = {"id": 3, "owner": "beo.sendurai@example.org", "channel": "webho
                  "target": "https://example.org/mealtwin-hook",
                  "filters": {"severity_at_least": "high", "categories": None, "districts": ["Ariyalur"]},
                  "active": True, "created_at": "2025-06-04T10:15:02Z"}
-_Page = Annotated[int, Query(ge=1)]
+_Page = Annotated[int, Query(ge=1, le=1_000_000)]
 _PageSize = Annotated[int, Query(ge=1, le=200)]
 _District = Annotated[str | None, Query(description="district name", examples=["Ariyalur"])]
 _Block = Annotated[str | None, Query(description="block name; with `district` when the name is not unique")]
@@ -176,11 +176,11 @@ def alerts_router() -> APIRouter:
         return ok(await service.unread_count(service.scope(district, block, school_id, allowed(request).area)))
 
     @r.get("/{alert_id}", summary="One alert", responses=envelope(_ALERT, 404, 422))
-    async def get_alert(request: Request, alert_id: Annotated[int, Path(ge=1, examples=[41])]) -> JSONResponse:
+    async def get_alert(request: Request, alert_id: Annotated[int, Path(ge=1, le=2**62, examples=[41])]) -> JSONResponse:
         return ok(await _service(request).get(alert_id, allowed(request).area))
 
     @r.post("/mark-read/{alert_id}", summary="Mark an alert read", responses=envelope({**_ALERT, "is_read": True}, 404, 422))
-    async def mark_read(request: Request, alert_id: Annotated[int, Path(ge=1, examples=[41])]) -> JSONResponse:
+    async def mark_read(request: Request, alert_id: Annotated[int, Path(ge=1, le=2**62, examples=[41])]) -> JSONResponse:
         principal = allowed(request, Permission.ALERTS_MANAGE)
         return ok(await _service(request).mark_read(alert_id, principal.area), "marked read")
 

@@ -192,7 +192,7 @@ def _routes() -> APIRouter:
         request: Request,
         school_id: Annotated[str, Query(pattern=r"^\d{11}$", examples=["33010100101"])],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        before_seq: Annotated[int | None, Query(ge=1)] = None,
+        before_seq: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     ) -> JSONResponse:
         school_in_area(request, school_id)
         services = _services(request)

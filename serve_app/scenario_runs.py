@@ -213,6 +213,8 @@ class ScenarioRuns:
         return {"kpis": list(runs[0]["plans"][0]["kpis"]), "runs": runs}
 
     async def close(self) -> None:
+        for cancel in list(self._cancels.values()):
+            cancel.set()  # the runner's thread cannot be interrupted: it stops after its round
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -55,7 +55,7 @@ def scenarios_router() -> APIRouter:
            responses=envelope({"runs": [_RUN], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}}, 422))
     async def list_runs(request: Request,
                         status: Annotated[Literal["queued", "running", "done", "failed", "cancelled"] | None, Query()] = None,
-                        page: Annotated[int, Query(ge=1)] = 1,
+                        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                         page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> JSONResponse:
         data = await _runs(request).page(status, page, page_size, allowed(request).area)
         return ok(data, f"{data['pagination']['total']} runs")

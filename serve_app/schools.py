@@ -379,7 +379,7 @@ def schools_router() -> APIRouter:
         include_inactive: _Inactive = False,
         sort: Annotated[str, Query(description=f"comma-separated columns of {', '.join(SORTABLE)}; prefix - for descending",
                                    examples=["name", "-total_students", "district,name"])] = "name",
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> JSONResponse:
         where = _filter(district, block, risk_level, include_inactive, allowed(request).area)

@@ -14,7 +14,7 @@ from serve_app.stream_session import CLOSE_UNAVAILABLE, Stream, StreamSession
 from twin.errors import TwinError
 
 API = "/api/v1"
-_AFTER_SEQ = Query(ge=0, description="resume: the last seq this client saw on the topic")
+_AFTER_SEQ = Query(ge=0, le=2**62, description="resume: the last seq this client saw on the topic")
 
 
 def streams_router() -> APIRouter:
