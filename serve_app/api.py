@@ -26,6 +26,7 @@ from serve_app.auth.errors import TooManyRequests
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission, Principal
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
+from serve_app.forecasts import forecasts_router
 from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
 from serve_app.observability import Metrics, RequestContext
 from serve_app.schools import schools_router
@@ -99,6 +100,7 @@ def create_api(open_services: Callable[[], Awaitable[Services]] | None = None, s
     app.include_router(schools_router())
     app.include_router(streams_router())
     app.include_router(risk_router())
+    app.include_router(forecasts_router())
     app.include_router(alerts_router())
     app.include_router(scenarios_router())
     _publish_event_schema(app)

@@ -5,6 +5,7 @@ module needs of it.
 
 No `from __future__ import annotations`: this module defines routes (see `serve_app.api`)."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Protocol
 
 import numpy as np
@@ -33,9 +34,11 @@ class RiskSource(Protocol):
 
 
 class RiskService:
-    def __init__(self, directory: Directory, source: RiskSource | None) -> None:
+    def __init__(self, directory: Directory, source: RiskSource | None,
+                 learned: Callable[[int], Awaitable[dict | None]] | None = None) -> None:
         self._directory = directory
         self._source = source
+        self._learned = learned  # the learned model's probability, beside the rules' score
 
     def _desk(self) -> RiskSource:
         if self._source is None:
@@ -49,7 +52,16 @@ class RiskService:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         found["cascade"]["path"] = self._within(found["cascade"]["path"], area)
         return {"district": geography.district_names()[int(self._directory.school_district[i])],
-                "block": self._directory.blocks.names[int(self._directory.school_block[i])], **found}
+                "block": self._directory.blocks.names[int(self._directory.school_block[i])], **found,
+                "learned": await self._learned_risk(i)}
+
+    async def _learned_risk(self, i: int) -> dict | None:
+        if self._learned is None:
+            return None
+        try:
+            return await self._learned(i)
+        except Unavailable:  # no model or no reports yet: the rules' score stands alone
+            return None
 
     async def factors(self, school_id: str, area: Area = STATE) -> dict:
         risk = await self.risk(school_id, area)

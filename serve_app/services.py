@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from actors.router import ShardRouter, local_router
 from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from configs import Settings
+from configs.settings import models_root
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
 from db.scenario_repository import ScenarioRepository
@@ -30,6 +32,7 @@ from serve_app.auth.rate_limit import RateLimiter
 from serve_app.delivery.notifier import SubscriberNotifier
 from serve_app.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.ingest import IngestService
+from serve_app.models import Background, ModelService, thread_background
 from serve_app.risk import RiskService, RiskSource
 from serve_app.scenario_runs import ScenarioRuns
 from serve_app.school_history import SchoolHistoryService
@@ -90,6 +93,7 @@ class Services:
     scenarios: ScenarioRuns
     accounts: Accounts
     limiter: RateLimiter
+    models: ModelService
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
@@ -141,25 +145,33 @@ def _serial_map() -> Callable:
 def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router: ShardRouter,
            state_view: Callable[[], Awaitable[dict]], risk_source: RiskSource | None = None,
            replication_pool: Callable[[], Callable] = lambda: _serial_map(),
-           broker: StreamBroker | None = None) -> Services:
+           broker: StreamBroker | None = None, background: Background = thread_background) -> Services:
     event_log = SqlEventLog(engine)
     repo = SchoolRepository(engine)
     schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None)
     time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement())
     accounts, limiter, access_redis = open_access_control(settings, engine)
+
+    async def twin_day() -> int:
+        return max(s["today"] for s in await router.each("status"))
+
+    models = ModelService(Path(models_root(settings)), directory, functools.partial(router.each, "state_copy"),
+                          twin_day, background, settings.models.cache_s)
+    risk = RiskService(directory, risk_source, learned=models.learned_risk)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory)
     return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
                     schools, SchoolHistoryService(event_log, directory),
-                    time_travel, RiskService(directory, risk_source), AlertService(AlertRepository(engine), directory),
+                    time_travel, risk, AlertService(AlertRepository(engine), directory),
                     ScenarioRuns(ScenarioRepository(engine), directory, functools.partial(router.each, "state_copy"),
                                  time_travel.shard_states, replication_pool, broker),
-                    accounts, limiter, access_redis)
+                    accounts, limiter, models, access_redis)
 
 
 async def open_ray_services(settings: Settings) -> Services:
     """Services of a Serve replica: the twin's actors are found by name in the Ray cluster."""
     from actors.remote import TwinCluster
+    from actors.background import run_on_ray
     from actors.replication_pool import RayReplicationPool
 
     engine = create_engine(settings.database_url)
@@ -168,7 +180,7 @@ async def open_ray_services(settings: Settings) -> Services:
     broker = await asyncio.to_thread(open_broker, settings.redis_url, settings.streams.history_messages,
                                      settings.streams.redis_prefix)
     services = _build(settings, engine, directory, cluster.router(), cluster.twin_state, risk_source=cluster,
-                      replication_pool=RayReplicationPool, broker=broker)
+                      replication_pool=RayReplicationPool, broker=broker, background=run_on_ray)
     services.shard_restarts = cluster.shard_restarts
     services.hub = StreamHub(broker, settings.streams)
     return services

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users:manage"
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
+    MODELS_MANAGE = "models:manage"  # retrain the state's models
 
 
 _ALL = frozenset(Permission)

@@ -1,6 +1,6 @@
 """A property-based run of the OpenAPI document: every operation, with requests generated from its
 schema (valid and edge-case values), signed in as a state admin, over real HTTP. No request may
-get a server error. Bounded (a few examples per operation) so the suite stays fast."""
+get a server error it does not document. Bounded (a few examples per operation) so the suite stays fast."""
 
 import asyncio
 import threading
@@ -32,10 +32,13 @@ def _serve(app, port: int) -> tuple[uvicorn.Server, threading.Thread]:  # noqa: 
 
 
 def _fuzz(app, base_url: str) -> list[str]:  # noqa: ANN001
-    schema = schemathesis.openapi.from_dict(app.openapi())
+    document = app.openapi()
+    schema = schemathesis.openapi.from_dict(document)
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        # a documented 503 is a state of the twin (e.g. no model trained yet), not a failure
+        declared = set(document["paths"][operation.path][operation.method.lower()]["responses"])
 
         @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
                              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -43,7 +46,7 @@ def _fuzz(app, base_url: str) -> list[str]:  # noqa: ANN001
         def check(case) -> None:  # noqa: ANN001
             # a fresh token each time: a generated logout must not sign the rest of the run out
             response = case.call(base_url=base_url, headers={"Authorization": f"Bearer {token_for(app)}"})
-            if response.status_code >= 500:
+            if response.status_code >= 500 and str(response.status_code) not in (declared - {"500"}):
                 failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}")
 
         check()

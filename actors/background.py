@@ -1,0 +1,18 @@
+"""Work handed to a Ray worker so that an API replica stays free: one task per job (`num_cpus=1`,
+so a retraining waits for a free CPU rather than starving the shards), awaited without blocking."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import ray
+
+
+def _call(work: Callable[[], object]) -> None:
+    work()
+
+
+async def run_on_ray(work: Callable[[], object]) -> None:
+    task = ray.remote(num_cpus=1, max_retries=0)(_call)
+    await asyncio.wrap_future(task.remote(work).future())
