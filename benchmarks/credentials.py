@@ -4,14 +4,16 @@ generator is one address sending thousands of requests a minute on purpose."""
 from __future__ import annotations
 
 from configs import Settings
-from configs.settings import Auth, Limits
+from configs.settings import Auth, Limits, Models
 
 UNLIMITED = Limits(requests_per_minute=10**9, login_per_minute=10**9, ingest_per_minute=10**9)
 
 
 def bench_settings(**values) -> Settings:  # noqa: ANN003
-    """Settings for a benchmark's own twin: unlimited edge, tokens that outlast the run."""
-    return Settings(limits=UNLIMITED, auth=Auth(access_ttl_s=86_400), **values)
+    """Settings for a benchmark's own twin: unlimited edge, tokens that outlast the run, and no model
+    training in the background to disturb what is measured."""
+    return Settings(limits=UNLIMITED, auth=Auth(access_ttl_s=86_400), models=Models(bootstrap=False, retrain_daily=False),
+                    **values)
 
 
 def bench_token(settings: Settings) -> str:

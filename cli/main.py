@@ -269,6 +269,29 @@ def bench_cascade(
     print(json.dumps(run(schools, seed, runs, incremental_tol=incremental_tol), indent=None if json_out else 2))
 
 
+@bench_app.command("ml")
+def bench_ml(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the history"),
+    store: str | None = typer.Option(None, help="history store to reuse (or fill); default: a temporary one"),
+    years: int = typer.Option(3, help="years of history to generate when the store is empty"),
+    forecast_schools: int = typer.Option(3000, help="schools sampled (whole blocks) for training"),
+    risk_rows: int = typer.Option(300_000, help="risk rows built from the sample"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Learned models: risk and forecast backtests against their baselines, training times, and a
+    7-day forecast of every school with the served forecaster."""
+    from pathlib import Path
+
+    from benchmarks.ml import run
+    from cli.ml_commands import live_feed_start
+
+    say = (lambda message: None) if json_out else _say
+    result = run(schools, Path(store) if store else None, seed, years, live_feed_start(), forecast_schools, risk_rows,
+                 say=say)
+    print(json.dumps(result, indent=None if json_out else 2, default=str))
+
+
 @scenario_app.command("run")
 def scenario_run(
     file: str = typer.Argument(..., help="scenario YAML (see configs/scenarios/)"),

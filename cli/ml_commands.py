@@ -16,11 +16,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console(stderr=True, soft_wrap=True)
 app = typer.Typer(help="Learned risk and demand models: history, training, registry.", no_args_is_help=True)
 
-DEFAULT_END = "2026-06-01"  # the history ends just before the 2026-27 school year opens
 
 
 def _say(message: str) -> None:
     console.print(f"[bold green]mealtwin[/] {message}")
+
+
+def live_feed_start() -> dt.date:
+    """The live feed's first day: the simulated history ends the day before, so the live twin's own
+    days (appended to the same store) follow it without a gap."""
+    from configs import Settings
+
+    return dt.date.fromisoformat(Settings().feed.start_date)
 
 
 def years_before(end: dt.date, years: int) -> dt.date:
@@ -35,7 +42,8 @@ def history(
     schools: int = typer.Option(43_000, min=1, help="synthetic schools (seeded, as `data generate` makes them)"),
     seed: int = typer.Option(0, help="seed of the schools and the world"),
     out: Path = typer.Option(Path("var/ml"), help="store root: writes <out>/history/yyyy-mm.parquet"),
-    end: dt.datetime = typer.Option(DEFAULT_END, formats=["%Y-%m-%d"], help="first day after the history"),
+    end: dt.datetime | None = typer.Option(None, formats=["%Y-%m-%d"],
+                                           help="first day after the history (default: the live feed's start date)"),
     replace: bool = typer.Option(False, help="delete an existing history under <out> first"),
 ) -> None:
     """Simulate `years` of daily history of every school from the world model (attendance, meals,
@@ -44,7 +52,7 @@ def history(
     from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
     from ml.registry import code_version
 
-    last = end.date()
+    last = end.date() if end is not None else live_feed_start()
     first = years_before(last, years)
     folder = history_store.history_dir(out)
     if history_store.months(out):
@@ -167,3 +175,41 @@ def explain_risk(
 
 
 app.command("explain-risk")(explain_risk)
+
+
+def retrain(
+    store: Path = typer.Option(Path("var/ml"), help="history store root (from `data history`)"),
+    registry: Path | None = typer.Option(None, help="model registry root (default: the store root)"),
+    forecast_schools: int = typer.Option(3000, min=1, help="schools sampled (whole blocks) for training"),
+    risk_rows: int = typer.Option(300_000, min=1000, help="risk rows to build from the sample"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Backtest and train the risk model and the demand forecaster on a sample of the store, register
+    both and serve each only if it beats the served version on the backtest."""
+    from ml.pipeline import retrain as run_retrain
+
+    with Progress(TextColumn("retrain"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as bar:
+        task = bar.add_task("", total=1.0)
+        report = run_retrain(store, registry_root=registry, seed=seed, forecast_schools=forecast_schools,
+                             risk_rows=risk_rows,
+                             progress=lambda stage, fraction: bar.update(task, completed=fraction, description=stage))
+    _say(report["statement"])
+    _say(f"done in {report['seconds']['total']:,.0f}s")
+    print(json.dumps(report, default=str))
+
+
+app.command("retrain")(retrain)
+
+
+def accuracy(
+    store: Path = typer.Option(Path("var/ml"), help="history store root"),
+    registry: Path | None = typer.Option(None, help="model registry root (default: the store root)"),
+) -> None:
+    """Every registered model version with its backtest figures; the served ones marked."""
+    from ml.pipeline import accuracy as board
+
+    print(json.dumps(board(store, registry_root=registry), indent=2, default=str))
+
+
+app.command("accuracy")(accuracy)

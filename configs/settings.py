@@ -162,8 +162,10 @@ class Limits(BaseModel):
 class Models(BaseModel):
     """The learned models: where their history and registry live, and when they retrain."""
 
-    root: str | None = Field(default=None, description="history store and model registry (default <data_dir>/ml); "
+    root: str | None = Field(default=None, description="history store and model registry (default <data_dir>/model-store); "
                              "shared storage when the twin spans machines")
+    bootstrap: bool = Field(default=True, description="on a start without them, simulate the history and train the "
+                            "models in the background")
     history_years: int = Field(default=3, ge=1, le=10, description="simulated history made on the first start")
     retrain_daily: bool = Field(default=True, description="append the live twin's days and retrain once a day")
     retrain_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time, HH:MM")
@@ -226,7 +228,8 @@ class Settings(BaseSettings):
 
 
 def models_root(settings: Settings) -> str:
-    return settings.models.root or os.path.join(settings.data_dir, "ml")
+    # not "ml": a folder of that name in the working directory would shadow the package in workers
+    return settings.models.root or os.path.join(settings.data_dir, "model-store")
 
 
 def serve_proxy_env(settings: Settings) -> dict[str, str]:

@@ -8,12 +8,14 @@ import datetime as dt
 import json
 import os
 import tempfile
+import time
 import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 ACTIVE = ("queued", "running")
+ABANDONED_AFTER_S = 1800.0  # a running job that has not reported for this long was stopped with its process
 
 
 def _now() -> str:
@@ -46,7 +48,16 @@ class JobFiles:
         return sorted(jobs, key=lambda j: j["created_at"], reverse=True)[:limit]
 
     def active(self, kind: str) -> dict | None:
-        return next((j for j in self.list(1000) if j["kind"] == kind and j["status"] in ACTIVE), None)
+        """The job of `kind` still queued or running, if any; one silent for too long is marked failed."""
+        for job in self.list(1000):
+            if job["kind"] != kind or job["status"] not in ACTIVE:
+                continue
+            silent_s = time.time() - (self.dir / f"{job['id']}.json").stat().st_mtime
+            if silent_s < ABANDONED_AFTER_S:
+                return job
+            self.update(job["id"], status="failed", finished_at=_now(),
+                        error="interrupted: the process running it stopped")
+        return None
 
     def update(self, job_id: str, **fields) -> dict:  # noqa: ANN003
         job = self.get(job_id)

@@ -13,19 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.jobs import JobFiles, run_job
+from ml.jobs import JobFiles
 from ml.live_panel import panel_from_states, twin_today
 from ml.panel import Panel
-from ml.pipeline import FORECAST_KIND, RISK_KIND, accuracy, retrain
+from ml.pipeline import FORECAST_KIND, RISK_KIND, accuracy
 from ml.serving import ServedModels
+from serve_app.model_upkeep import retrain_job
 from twin import geography
 from twin.area import Area
 from twin.directory import Directory
-from twin.errors import Conflict, InvalidInput, NotFound, Unavailable
+from twin.errors import InvalidInput, NotFound, Unavailable
 from twin.state import ShardState
 
 HORIZON = 7
-RETRAIN = "retrain"
 # Runs a job's work somewhere else than the event loop (a Ray task, or a thread without Ray).
 Background = Callable[[Callable[[], object]], Awaitable[None]]
 
@@ -138,15 +138,7 @@ class ModelService:
         return _within(board, area)
 
     async def retrain(self, requested_by: str) -> dict:
-        running = self._jobs.active(RETRAIN)
-        if running is not None:
-            raise Conflict(f"a retraining is already running (job {running['id']})", {"job_id": running["id"]})
-        job = self._jobs.create(RETRAIN, requested_by)
-        root, options = self.root, dict(self.retrain_options)
-
-        def work() -> None:
-            run_job(root, job["id"], lambda progress: retrain(root, progress=progress, **options))
-
+        job, work = retrain_job(self.root, requested_by, self.retrain_options)
         task = asyncio.get_running_loop().create_task(self._background(work))
         self._running.add(task)
         task.add_done_callback(self._running.discard)

@@ -7,7 +7,9 @@ start-up the benchmark measures is the one users get.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,13 +17,14 @@ import httpx
 
 from actors.remote import TwinCluster, shutdown_ray, start_ray
 from configs import Settings
-from configs.settings import serve_proxy_env
+from configs.settings import models_root, serve_proxy_env
 from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
 from serve_app.deployment import run_app, shutdown_app
 from serve_app.actor_ports import desk_ports_opener, shard_ports_opener
 from twin import geography
+from twin.errors import Conflict
 from twin.placement import pack_districts
 
 Say = Callable[[str], None]
@@ -32,6 +35,7 @@ class RunningTwin:
     settings: Settings
     cluster: TwinCluster
     timings: dict = field(default_factory=dict)
+    background: list = field(default_factory=list)  # tasks of the running twin (the models' first training)
 
     @property
     def base_url(self) -> str:
@@ -94,7 +98,34 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
         await wait_ready(twin.base_url)
         timings["serve_s"] = time.perf_counter() - mark
     timings["startup_s"] = time.perf_counter() - started
-    return RunningTwin(settings, cluster, timings)
+    twin = RunningTwin(settings, cluster, timings)
+    await _look_after_models(twin, say)
+    return twin
+
+
+async def _look_after_models(twin: RunningTwin, say: Say) -> None:
+    """The models' history and first training (in the background), and their daily upkeep."""
+    from actors.background import run_on_ray
+    from actors.daily import start_daily
+    from serve_app.model_upkeep import daily_upkeep, ensure_history, needs_training, retrain_job
+
+    settings = twin.settings
+    if settings.models.bootstrap:
+        await asyncio.to_thread(ensure_history, settings, say)
+        if needs_training(settings):
+            try:
+                job, work = retrain_job(Path(models_root(settings)), "first start")
+            except Conflict:
+                pass  # one is running already
+            else:
+                say(f"training the models in the background (a few minutes); progress: GET "
+                    f"/api/v1/predictions/retrain/{job['id']}")
+                twin.background.append(asyncio.create_task(run_on_ray(work)))
+    if settings.models.retrain_daily:
+        _, first = await asyncio.to_thread(start_daily, settings.models.retrain_at, settings.models.retrain_timezone,
+                                           functools.partial(daily_upkeep, settings, run_on_ray))
+        say(f"models: the live days are added to their history and they retrain daily at "
+            f"{settings.models.retrain_at} {settings.models.retrain_timezone} (next {first})")
 
 
 async def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict:

@@ -1,0 +1,84 @@
+"""Keeping the learned models fed and current: on the first start, simulate the history they learn
+from and train them in the background; every day, append the live twin's recent days to that
+history and retrain (a new model is served only if it beats the served one)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+from configs import Settings
+from configs.settings import models_root
+from db.engine import create_engine
+from db.school_repository import SchoolRepository
+from ml import history_store
+from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
+from ml.jobs import JobFiles, run_job
+from ml.live_panel import panel_from_states
+from ml.pipeline import FORECAST_KIND, retrain
+from ml.registry import Registry, code_version
+from twin.errors import Conflict
+from ml.serving import append_live_days
+
+Say = Callable[[str], None]
+RETRAIN = "retrain"
+
+
+def ensure_history(settings: Settings, say: Say = print) -> bool:
+    """Simulate `models.history_years` of daily history of the twin's schools, ending the day before
+    the live feed starts, unless the store holds one. True when it was made now."""
+    root = Path(models_root(settings))
+    if history_store.months(root):
+        return False
+    last = dt.date.fromisoformat(settings.feed.start_date)
+    first = last.replace(year=last.year - settings.models.history_years)
+    say(f"simulating {settings.models.history_years} years of daily history of {settings.schools:,} schools for the "
+        f"models (once; about 20 s for all of Tamil Nadu)")
+    table = synthetic_schools(settings.schools, settings.seed)
+    meta = {"seed": settings.seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
+            "generator_version": GENERATOR_VERSION, "code_version": code_version(), "source": "simulation.world.World"}
+    for k, month in enumerate(generate_history(table, first, last, settings.seed)):
+        if k == 0:
+            history_store.write_schools(root, month, meta)
+        history_store.write_month(root, month)
+    return True
+
+
+def needs_training(settings: Settings) -> bool:
+    return Registry(Path(models_root(settings))).served(FORECAST_KIND) is None
+
+
+def retrain_job(root: Path, requested_by: str, options: dict | None = None) -> tuple[dict, Callable[[], object]]:
+    """A retraining recorded as a job: the job, and its work for a thread or a Ray task to run.
+    Conflict when one is running already."""
+    jobs = JobFiles(root)
+    running = jobs.active(RETRAIN)
+    if running is not None:
+        raise Conflict(f"a retraining is already running (job {running['id']})", {"job_id": running["id"]})
+    job = jobs.create(RETRAIN, requested_by)
+    return job, functools.partial(run_job, root, job["id"], functools.partial(_retrain, root, options or {}))
+
+
+def _retrain(root: Path, options: dict, progress: Callable[[str, float], None]) -> dict:
+    return retrain(root, progress=progress, **options)
+
+
+async def daily_upkeep(settings: Settings, run: Callable[[Callable[[], object]], object]) -> None:
+    """Append the live twin's recent days to the history store, then retrain (run by `run`)."""
+    from actors.remote import TwinCluster
+
+    root = Path(models_root(settings))
+    cluster = await asyncio.to_thread(TwinCluster.attach)
+    states = await cluster.router().each("state_copy")
+    engine = create_engine(settings.database_url)
+    try:
+        directory, _ = await SchoolRepository(engine).load_directory()
+    finally:
+        await engine.dispose()
+    panel = await asyncio.to_thread(panel_from_states, states, directory)
+    await asyncio.to_thread(append_live_days, root, panel)
+    _, work = retrain_job(root, "daily schedule")
+    await run(work)

@@ -1,0 +1,204 @@
+"""Retraining, promotion, the accuracy board and serving, on a small simulated store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml import history_store
+from ml.forecaster import DemandForecaster
+from ml.history import generate_history, synthetic_schools
+from ml.pipeline import FORECAST_KIND, RISK_KIND, ServedModels, accuracy, append_live_days, retrain
+from ml.registry import Registry
+from ml.risk_dataset import build_risk_dataset, features_at, origin_days
+from ml.risk_model import fit_risk_model, time_split
+
+# Small models: the tests check the plumbing and the promotion rule, not the accuracy.
+TINY = {"lstm": {"epochs": 1, "max_pairs": 3000, "hidden": 8}, "gbm": {"max_pairs": 3000, "max_iter": 30},
+        "seasonal_naive": {"max_pairs": 3000}}
+SMALL = {"forecast_schools": 150, "risk_rows": 20_000, "forecast_months": 4, "forecast_backtest_days": 25,
+         "forecast_options": TINY}
+WORSE = {"forecast_models": ("seasonal_naive",), "risk_candidates": ("logistic_regression",)}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    table = synthetic_schools(150, seed=5)
+    for k, month in enumerate(generate_history(table, dt.date(2024, 6, 1), dt.date(2025, 1, 1), seed=5)):
+        if k == 0:
+            history_store.write_schools(root, month, {"seed": 5})
+        history_store.write_month(root, month)
+    return root
+
+
+@pytest.fixture(scope="module")
+def live_panel(store):
+    last = np.datetime64(history_store.describe(store)["last_day"], "D")
+    return history_store.load_panel(store, last - 34, last + 1)
+
+
+@pytest.fixture(scope="module")
+def trained(store, tmp_path_factory):
+    """A registry after a full retrain and then a retrain whose candidates can only do worse."""
+    registry = tmp_path_factory.mktemp("registry")
+    stages = []
+    first = retrain(store, registry_root=registry, progress=lambda stage, f: stages.append(f), **SMALL)
+    second = retrain(store, registry_root=registry, **SMALL, **WORSE)
+    return registry, first, second, stages
+
+
+def test_first_retrain_registers_and_serves_both_kinds(trained):
+    registry, first, _, stages = trained
+    reg = Registry(registry)
+    for kind, part in ((FORECAST_KIND, first["forecaster"]), (RISK_KIND, first["risk"])):
+        assert part["promoted"] and part["version"] == "v1" and reg.served(kind) == "v1"
+        meta = reg.meta(kind, "v1")
+        for key in ("metrics", "training_window", "code_version", "created_at"):
+            assert meta[key]
+        assert meta["data"]["hash"] and meta["data"]["sample"]["schools"] == 150
+    assert set(first["forecaster"]["wape"]) == {"lstm", "gbm", "seasonal_naive"}
+    assert stages[0] == 0.0 and stages[-1] == 1.0 and stages == sorted(stages)
+
+
+def test_a_worse_candidate_is_registered_but_not_served(trained):
+    registry, first, second, _ = trained
+    reg = Registry(registry)
+    for kind, part in ((FORECAST_KIND, second["forecaster"]), (RISK_KIND, second["risk"])):
+        assert part["version"] == "v2" and not part["promoted"]
+        assert reg.served(kind) == "v1"
+        assert "not served" in part["statement"]
+    # the rule: served only when strictly better than the served figure it was compared with
+    assert second["forecaster"]["metrics"]["wape"] >= second["forecaster"]["incumbent_wape"]
+    assert second["forecaster"]["incumbent_wape"] == pytest.approx(first["forecaster"]["metrics"]["wape"])
+    assert second["risk"]["metrics"]["brier"] >= second["risk"]["incumbent_brier"]
+
+
+def test_a_better_candidate_replaces_the_served_one(store, tmp_path):
+    worse = retrain(store, registry_root=tmp_path, **SMALL, **WORSE)
+    better = retrain(store, registry_root=tmp_path, **SMALL)
+    fc_before, fc_after = worse["forecaster"]["metrics"]["wape"], better["forecaster"]["metrics"]["wape"]
+    assert better["forecaster"]["promoted"] == (fc_after < fc_before)
+    assert fc_after < fc_before  # the learned models beat the naive one on this world
+    assert Registry(tmp_path).served(FORECAST_KIND) == "v2"
+    assert better["risk"]["promoted"] == (better["risk"]["metrics"]["brier"] < better["risk"]["incumbent_brier"])
+
+
+def test_accuracy_marks_exactly_one_served_version_per_kind(trained):
+    registry, *_ = trained
+    board = accuracy(registry, registry_root=registry)
+    for kind in (FORECAST_KIND, RISK_KIND):
+        rows = board[kind]["versions"]
+        assert [r["version"] for r in rows] == ["v1", "v2"]
+        assert sum(r["served"] for r in rows) == 1
+        assert [r["version"] for r in rows if r["served"]] == [board[kind]["served"]] == ["v1"]
+        assert all(r["metrics"] and r["training_window"] and r["code_version"] and r["data_hash"] for r in rows)
+        assert board[kind]["latest_backtest"]["statement"]
+    assert set(board[FORECAST_KIND]["latest_backtest"]["table"]) == {"seasonal_naive"}  # v2's narrowed run
+    assert "rule_score" in board[RISK_KIND]["latest_backtest"]["table"]
+
+
+def test_nothing_is_served_before_any_training(tmp_path, live_panel):
+    served = ServedModels(tmp_path)
+    assert served.forecast(live_panel) is None
+    assert served.risk(live_panel) is None
+    assert served.versions() == {FORECAST_KIND: None, RISK_KIND: None}
+
+
+def test_forecasts_are_identical_after_a_reload(trained, live_panel):
+    registry, *_ = trained
+    first = ServedModels(registry).forecast(live_panel)
+    again = ServedModels(registry).forecast(live_panel)
+    assert first.p50.shape == (live_panel.n_schools, 7)
+    np.testing.assert_array_equal(first.p50, again.p50)
+    np.testing.assert_array_equal(first.p90, again.p90)
+    districts = first.aggregate("district")
+    assert districts.p50.sum() == pytest.approx(first.p50.sum(), rel=1e-5)
+
+
+def test_refresh_picks_up_a_newly_served_version(store, tmp_path, live_panel):
+    retrain(store, registry_root=tmp_path, **SMALL, **WORSE)
+    served = ServedModels(tmp_path)
+    assert served.versions()[FORECAST_KIND]["version"] == "v1"
+    assert served.refresh() == {FORECAST_KIND: False, RISK_KIND: False}
+    retrain(store, registry_root=tmp_path, **SMALL)
+    reg = Registry(tmp_path)
+    changed = served.refresh()
+    assert changed[FORECAST_KIND] == (reg.served(FORECAST_KIND) == "v2")
+    assert served.versions()[FORECAST_KIND]["version"] == reg.served(FORECAST_KIND)
+
+
+def test_a_saved_forecaster_and_risk_model_predict_the_same_after_loading(store, tmp_path, live_panel):
+    panel = history_store.load_panel(store)
+    forecaster = DemandForecaster("gbm", seed=0, **TINY["gbm"]).fit(panel)
+    data = build_risk_dataset(panel, origin_days(panel, 3))
+    split = time_split(data.origin)
+    train, valid, _ = split.masks(data.origin)
+    risk_model = fit_risk_model("hist_gradient_boosting", data.take(train), data.take(valid))
+    reg = Registry(tmp_path)
+    reg.register(FORECAST_KIND, forecaster.to_bytes(), {"metrics": {"wape": 0.1}})
+    reg.register(RISK_KIND, risk_model.to_bytes(), {"metrics": {"brier": 0.1}})
+    assert reg.promote_if_better(FORECAST_KIND, "v1", "wape", False)
+    assert reg.promote_if_better(RISK_KIND, "v1", "brier", False)
+
+    served = ServedModels(tmp_path)
+    np.testing.assert_array_equal(served.forecast(live_panel).p50, forecaster.forecast(live_panel).p50)
+    scored = served.risk(live_panel, schools=live_panel.school_id[:5])
+    np.testing.assert_array_equal(scored["probability"], risk_model.predict(features_at(live_panel).features))
+    assert [e["school_id"] for e in scored["explanations"]] == live_panel.school_id[:5].tolist()
+    for e in scored["explanations"]:  # contributions add up to the probability
+        assert e["base"] + sum(e["contributions"].values()) == pytest.approx(e["probability"], abs=1e-9)
+
+
+def test_live_days_append_to_the_store_on_its_schools(store, tmp_path, live_panel):
+    root = tmp_path / "copy"
+    shutil.copytree(store, root)
+    last = live_panel.dates[-1]
+    days_after = replace(live_panel.days(last - 4, last + 1), dates=live_panel.dates[-5:] + 5)
+    # the twin knows one school fewer than the store, and one the store never held
+    keep = np.arange(1, days_after.n_schools)
+    live = days_after.schools(keep)
+    live = replace(live, school_id=live.school_id.copy())
+    live.school_id[-1] = 999_999_999_999
+    assert append_live_days(root, live) == 5
+    info = history_store.describe(root)
+    assert info["last_day"] == str(last + 5)
+    appended = history_store.load_panel(root, last + 1, last + 6)
+    np.testing.assert_array_equal(appended.school_id, live_panel.school_id)
+    assert not appended.reported[:, 0].any()  # the school the twin does not know
+    np.testing.assert_array_equal(appended.reported[-5:, 1:-1], days_after.reported[:, 1:-1])
+    assert append_live_days(root, live) == 5  # the same days again change nothing
+    assert history_store.describe(root)["rows"] == info["rows"]
+
+
+def test_history_command_ends_where_the_live_feed_starts_and_accuracy_reads_the_registry(tmp_path):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from cli.ml_commands import app as ml_app
+    from cli.ml_commands import history
+    from configs import Settings
+
+    cli = typer.Typer()
+    data = typer.Typer()
+    data.command("history")(history)
+    data.command("unused")(lambda: None)  # a group of one command would swallow its name
+    cli.add_typer(data, name="data")
+    cli.add_typer(ml_app, name="ml")
+    runner = CliRunner()
+    made = runner.invoke(cli, ["data", "history", "--years", "1", "--schools", "40", "--out", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    start = dt.date.fromisoformat(Settings().feed.start_date)
+    info = history_store.describe(tmp_path)
+    assert info["last_day"] == str(start - dt.timedelta(days=1))
+    assert info["first_day"] == str(start.replace(year=start.year - 1))
+    board = runner.invoke(cli, ["ml", "accuracy", "--store", str(tmp_path)])
+    assert board.exit_code == 0, board.output
+    assert json.loads(board.stdout)[FORECAST_KIND] == {"served": None, "versions": [], "latest_backtest": None}
