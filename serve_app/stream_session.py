@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Protocol
 
 import orjson
@@ -70,7 +71,10 @@ class StreamSession:
     def put(self, message: Outgoing) -> None:
         self.queue.put(message)
 
-    async def run(self, stream: Stream, after_seq: int | None) -> None:
+    async def run(self, stream: Stream, after_seq: int | None, expires_at: float | None = None) -> None:
+        """Serve `stream` until the client leaves, falls too far behind, or (with `expires_at`, a
+        Unix time) its credentials expire: then the socket closes with 4401 and the client
+        reconnects with a fresh token."""
         await self.ws.accept()
         try:
             await stream.validate()
@@ -85,8 +89,12 @@ class StreamSession:
                 resume = after_seq if after_seq is not None else await self._resume_request(receiver)
                 await stream.start(self, resume)
                 sender = asyncio.create_task(self._send(stream.topic))
-                await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-                if sender.done() and isinstance(sender.exception(), TimeoutError):
+                expiry = asyncio.create_task(asyncio.sleep(max(0.0, expires_at - time.time()) if expires_at else 1e9))
+                await asyncio.wait({receiver, sender, expiry}, return_when=asyncio.FIRST_COMPLETED)
+                expiry.cancel()
+                if expiry.done() and not expiry.cancelled():
+                    await self._close(CLOSE_UNAUTHENTICATED, "the access token expired: reconnect with a fresh one")
+                elif sender.done() and isinstance(sender.exception(), TimeoutError):
                     log.info("dropped a %s client: a send took over %.0fs", stream.topic, self._config.send_timeout_s)
                     await self._close(CLOSE_TOO_SLOW, "too slow: a send timed out")
             except TwinError as exc:

@@ -48,13 +48,15 @@ async def _serve(websocket: WebSocket, make, after_seq: int | None) -> None:  # 
     if services is None or services.hub is None:
         await websocket.close(CLOSE_UNAVAILABLE, "the twin is still starting; try again shortly")
         return
+    expires_at = None
     try:
         principal = await websocket_principal(websocket)
         principal.require(Permission.READ)
         stream: Stream = make(services, principal.area)
+        expires_at = principal.token_expires_at  # None for an API key (revoked ones are refused at connect)
     except TwinError as exc:  # told after the handshake, as every refusal of a stream is
         stream = Refused(exc)
-    await StreamSession(websocket, services.hub, services.settings.streams).run(stream, after_seq)
+    await StreamSession(websocket, services.hub, services.settings.streams).run(stream, after_seq, expires_at)
 
 
 class Refused:

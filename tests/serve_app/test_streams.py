@@ -296,3 +296,20 @@ async def test_a_malformed_resume_message_is_refused(twin):
         await ws.receive_json()
     assert closed.value.code == 4400
     await ws.close()
+
+
+async def test_a_stream_closes_when_its_token_expires(twin_factory):
+    import time
+
+    from serve_app.auth.tokens import TokenIssuer
+
+    twin = await twin_factory()
+    keys = twin.services.accounts.issuer._keys
+    short = TokenIssuer(keys, access_ttl_s=900, clock=lambda: time.time() - 898)  # 2 s of life left
+    token, _ = short.issue_access("user:0", "state_admin", None, None, None)
+    async with AsgiWebSocket(twin.app, f"/api/v1/ws/schools/{SCHOOL}", access_token=token) as ws:
+        assert (await ws.receive_json())["type"] == "snapshot"
+        with pytest.raises(Closed) as closed:
+            while True:
+                await ws.receive_json(timeout_s=10)
+        assert closed.value.code == 4401
