@@ -18,6 +18,16 @@ app = typer.Typer(help="Learned risk and demand models: history, training, regis
 
 
 
+def _default_root() -> Path:
+    from configs import Settings
+    from configs.settings import models_root
+
+    return Path(models_root(Settings()))
+
+
+DEFAULT_ROOT = _default_root()  # the running twin's store and registry, so the commands act on its models
+
+
 def _say(message: str) -> None:
     console.print(f"[bold green]mealtwin[/] {message}")
 
@@ -41,7 +51,7 @@ def history(
     years: int = typer.Option(3, min=1, help="years of daily history"),
     schools: int = typer.Option(43_000, min=1, help="synthetic schools (seeded, as `data generate` makes them)"),
     seed: int = typer.Option(0, help="seed of the schools and the world"),
-    out: Path = typer.Option(Path("var/ml"), help="store root: writes <out>/history/yyyy-mm.parquet"),
+    out: Path = typer.Option(DEFAULT_ROOT, help="store root: writes <out>/history/yyyy-mm.parquet"),
     end: dt.datetime | None = typer.Option(None, formats=["%Y-%m-%d"],
                                            help="first day after the history (default: the live feed's start date)"),
     replace: bool = typer.Option(False, help="delete an existing history under <out> first"),
@@ -82,7 +92,7 @@ def history(
     print(json.dumps({k: v for k, v in summary.items() if k != "meta"}))
 
 
-def history_info(out: Path = typer.Option(Path("var/ml"), help="store root")) -> None:
+def history_info(out: Path = typer.Option(DEFAULT_ROOT, help="store root")) -> None:
     """What the history store under <out> holds."""
     from ml import history_store
 
@@ -93,8 +103,8 @@ app.command("history-info")(history_info)
 
 
 def train_risk(
-    store: Path = typer.Option(Path("var/ml"), help="history store root (from `data history`)"),
-    registry: Path = typer.Option(Path("var/ml"), help="model registry root: <registry>/models/risk/"),
+    store: Path = typer.Option(DEFAULT_ROOT, help="history store root (from `data history`)"),
+    registry: Path = typer.Option(DEFAULT_ROOT, help="model registry root: <registry>/models/risk/"),
     stride: int = typer.Option(5, min=1, help="days between origin days"),
     max_train_rows: int = typer.Option(300_000, help="training rows sampled from the train window"),
     max_test_rows: int = typer.Option(1_000_000, help="test rows sampled from the test window (0: all)"),
@@ -139,8 +149,8 @@ app.command("train-risk")(train_risk)
 
 def explain_risk(
     school_id: int = typer.Argument(..., help="UDISE code"),
-    store: Path = typer.Option(Path("var/ml"), help="history store root"),
-    registry: Path = typer.Option(Path("var/ml"), help="model registry root"),
+    store: Path = typer.Option(DEFAULT_ROOT, help="history store root"),
+    registry: Path = typer.Option(DEFAULT_ROOT, help="model registry root"),
     top: int = typer.Option(8, help="contributions to show"),
 ) -> None:
     """The served risk model's probability for one school on the store's last day, and why."""
@@ -178,7 +188,7 @@ app.command("explain-risk")(explain_risk)
 
 
 def retrain(
-    store: Path = typer.Option(Path("var/ml"), help="history store root (from `data history`)"),
+    store: Path = typer.Option(DEFAULT_ROOT, help="history store root (from `data history`)"),
     registry: Path | None = typer.Option(None, help="model registry root (default: the store root)"),
     forecast_schools: int = typer.Option(3000, min=1, help="schools sampled (whole blocks) for training"),
     risk_rows: int = typer.Option(300_000, min=1000, help="risk rows to build from the sample"),
@@ -203,7 +213,7 @@ app.command("retrain")(retrain)
 
 
 def accuracy(
-    store: Path = typer.Option(Path("var/ml"), help="history store root"),
+    store: Path = typer.Option(DEFAULT_ROOT, help="history store root"),
     registry: Path | None = typer.Option(None, help="model registry root (default: the store root)"),
 ) -> None:
     """Every registered model version with its backtest figures; the served ones marked."""
