@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.areas import area_clauses
 from db.engine import writing
 from db.tables import api_keys, audit_log, users
 from twin.area import Area
@@ -26,18 +27,6 @@ def _iso(moment: dt.datetime | None) -> str | None:
     if moment.tzinfo is None:  # SQLite hands back naive UTC
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _area_clauses(table, area: Area) -> list:  # noqa: ANN001
-    """Rows whose own area lies inside `area`."""
-    out = []
-    if area.district is not None:
-        out.append(table.c.district == area.district)
-    if area.block is not None:
-        out.append(table.c.block == area.block)
-    if area.school_id is not None:
-        out.append(table.c.school_id == area.school_id)
-    return out
 
 
 def user_row(row) -> dict:  # noqa: ANN001
@@ -98,7 +87,7 @@ class UserRepository:
             return int((await conn.execute(select(func.count()).select_from(users))).scalar_one())
 
     async def page(self, area: Area, role: str | None, offset: int, limit: int) -> tuple[list[dict], int]:
-        clauses = _area_clauses(users, area) + ([users.c.role == role] if role else [])
+        clauses = area_clauses(users, area) + ([users.c.role == role] if role else [])
         async with self._engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(users).where(*clauses))).scalar_one()
             rows = (await conn.execute(select(users).where(*clauses).order_by(users.c.id).offset(offset).limit(limit))).all()
@@ -136,7 +125,7 @@ class ApiKeyRepository:
 
     async def list(self, area: Area) -> list[dict]:
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(api_keys).where(*_area_clauses(api_keys, area))
+            rows = (await conn.execute(select(api_keys).where(*area_clauses(api_keys, area))
                                        .order_by(api_keys.c.created_at.desc()))).all()
         return [key_row(r) for r in rows]
 

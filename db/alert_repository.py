@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.areas import area_clauses
 from db.engine import writing
 from db.tables import alert_deliveries, alert_subscriptions, alerts
 from twin.area import STATE, Area
@@ -41,8 +42,7 @@ class AlertScope:
                   "severity": alerts.c.severity, "category": alerts.c.category, "is_read": alerts.c.is_read,
                   "is_resolved": alerts.c.is_resolved}
         wanted = [column == getattr(self, name) for name, column in fields.items() if getattr(self, name) is not None]
-        area = {"district": self.area.district, "block": self.area.block, "school_id": self.area.school_id}
-        return wanted + [fields[name] == value for name, value in area.items() if value is not None]
+        return wanted + area_clauses(alerts, self.area)
 
 
 def _plain(row) -> dict:  # noqa: ANN001

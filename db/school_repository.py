@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, case, func, insert, literal, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.areas import area_clauses
 from db.engine import is_sqlite, writing
 from db.tables import schools
 from twin import geography
@@ -40,7 +41,7 @@ class SchoolFilter:
     area: Area = STATE  # the caller's: rows outside it are never returned
 
     def clauses(self) -> list:
-        out = area_clauses(self.area)
+        out = area_clauses(schools, self.area, school_column="id")
         if self.district is not None:
             out.append(schools.c.district == self.district)
         if self.block is not None:
@@ -50,17 +51,6 @@ class SchoolFilter:
         if not self.include_inactive:
             out.append(schools.c.is_active.is_(True))
         return out
-
-
-def area_clauses(area: Area) -> list:
-    out = []
-    if area.district is not None:
-        out.append(schools.c.district == area.district)
-    if area.block is not None:
-        out.append(schools.c.block == area.block)
-    if area.school_id is not None:
-        out.append(schools.c.id == area.school_id)
-    return out
 
 
 class SchoolRepository:
@@ -194,7 +184,7 @@ class SchoolRepository:
         ).label("rank")
         query = (
             select(schools, rank)
-            .where(schools.c.is_active.is_(True), *area_clauses(area),
+            .where(schools.c.is_active.is_(True), *area_clauses(schools, area, school_column="id"),
                    or_(schools.c.id.like(prefix, escape="\\"), name.like(anywhere, escape="\\"),
                        block.like(anywhere, escape="\\")))
             .order_by(rank, schools.c.name, schools.c.id)

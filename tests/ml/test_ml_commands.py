@@ -5,27 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from cli.ml_commands import app as ml_app
-from cli.ml_commands import history
+from cli.main import app as mealtwin
 from ml import history_store
 from ml.registry import Registry
 
 
-def _cli() -> typer.Typer:
-    cli = typer.Typer()
-    data = typer.Typer()
-    data.command("history")(history)
-    data.command("unused")(lambda: None)  # a group of one command would swallow its name
-    cli.add_typer(data, name="data")
-    cli.add_typer(ml_app, name="ml")
-    return cli
-
-
 def test_history_then_risk_training_registers_and_promotes_only_once(tmp_path):
-    runner, cli = CliRunner(), _cli()
+    runner, cli = CliRunner(), mealtwin
     made = runner.invoke(cli, ["data", "history", "--years", "2", "--schools", "300", "--seed", "7",
                                "--end", "2026-03-01", "--out", str(tmp_path)])
     assert made.exit_code == 0, made.output

@@ -12,11 +12,11 @@ import pytest
 
 from ml import history_store
 from ml.forecaster import DemandForecaster
-from ml.history import generate_history, synthetic_schools
 from ml.pipeline import FORECAST_KIND, RISK_KIND, ServedModels, accuracy, append_live_days, retrain
 from ml.registry import Registry
 from ml.risk_dataset import build_risk_dataset, features_at, origin_days
 from ml.risk_model import fit_risk_model, time_split
+from tests.fixtures.model_store import small_store
 
 # Small models: the tests check the plumbing and the promotion rule, not the accuracy.
 TINY = {"lstm": {"epochs": 1, "max_pairs": 3000, "hidden": 8}, "gbm": {"max_pairs": 3000, "max_iter": 30},
@@ -28,13 +28,7 @@ WORSE = {"forecast_models": ("seasonal_naive",), "risk_candidates": ("logistic_r
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("store")
-    table = synthetic_schools(150, seed=5)
-    for k, month in enumerate(generate_history(table, dt.date(2024, 6, 1), dt.date(2025, 1, 1), seed=5)):
-        if k == 0:
-            history_store.write_schools(root, month, {"seed": 5})
-        history_store.write_month(root, month)
-    return root
+    return small_store(tmp_path_factory.mktemp("store"), schools=150, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -179,19 +173,11 @@ def test_live_days_append_to_the_store_on_its_schools(store, tmp_path, live_pane
 def test_history_command_ends_where_the_live_feed_starts_and_accuracy_reads_the_registry(tmp_path):
     import json
 
-    import typer
     from typer.testing import CliRunner
 
-    from cli.ml_commands import app as ml_app
-    from cli.ml_commands import history
+    from cli.main import app as cli
     from configs import Settings
 
-    cli = typer.Typer()
-    data = typer.Typer()
-    data.command("history")(history)
-    data.command("unused")(lambda: None)  # a group of one command would swallow its name
-    cli.add_typer(data, name="data")
-    cli.add_typer(ml_app, name="ml")
     runner = CliRunner()
     made = runner.invoke(cli, ["data", "history", "--years", "1", "--schools", "40", "--out", str(tmp_path)])
     assert made.exit_code == 0, made.output
@@ -202,3 +188,19 @@ def test_history_command_ends_where_the_live_feed_starts_and_accuracy_reads_the_
     board = runner.invoke(cli, ["ml", "accuracy", "--store", str(tmp_path)])
     assert board.exit_code == 0, board.output
     assert json.loads(board.stdout)[FORECAST_KIND] == {"served": None, "versions": [], "latest_backtest": None}
+
+
+def test_a_served_forecaster_trained_before_the_new_backtest_is_rescored_on_it(store, tmp_path):
+    early = tmp_path / "early"
+    (early / "history" / "days").mkdir(parents=True)
+    for name in ("schools.parquet", "meta.json"):
+        shutil.copy(store / "history" / name, early / "history" / name)
+    for key in history_store.months(store)[:5]:  # June to October
+        shutil.copy(store / "history" / f"{key}.parquet", early / "history" / f"{key}.parquet")
+        shutil.copy(store / "history" / "days" / f"{key}.parquet", early / "history" / "days" / f"{key}.parquet")
+    registry = tmp_path / "registry"
+    retrain(early, registry_root=registry, **SMALL)
+    later = retrain(store, registry_root=registry, **SMALL)["forecaster"]
+    assert later["incumbent_basis"] == "rescored" and np.isfinite(later["incumbent_wape"])
+    assert later["promoted"] == (later["metrics"]["wape"] < later["incumbent_wape"])
+    assert Registry(registry).served(FORECAST_KIND) == ("v2" if later["promoted"] else "v1")

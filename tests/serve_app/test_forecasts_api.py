@@ -9,10 +9,9 @@ import pytest
 
 from configs import Settings
 from configs.settings import Models
-from ml import history_store
-from ml.history import generate_history, synthetic_schools
 from ml.pipeline import retrain
 from tests.fixtures.app import client_of, running_app
+from tests.fixtures.model_store import small_store
 from tests.fixtures.builders import small_directory
 from twin.area import Area
 
@@ -27,14 +26,7 @@ SMALL = {"forecast_schools": 120, "risk_rows": 20_000, "forecast_months": 4, "fo
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A small simulated history, as `mealtwin data history` writes it."""
-    root = tmp_path_factory.mktemp("ml")
-    table = synthetic_schools(120, seed=3)
-    for k, month in enumerate(generate_history(table, dt.date(2024, 6, 1), dt.date(2025, 1, 1), seed=3)):
-        if k == 0:
-            history_store.write_schools(root, month, {"seed": 3})
-        history_store.write_month(root, month)
-    return root
+    return small_store(tmp_path_factory.mktemp("model-store"), schools=120, seed=3)
 
 
 def _days(n: int) -> list[dict]:
