@@ -21,7 +21,7 @@ import numpy as np
 
 from ml import history_store
 from ml.forecast_backtest import BacktestResult, backtest_origins, run_backtest as run_forecast_backtest
-from ml.forecast_features import HISTORY_DAYS, HORIZON, serving_inputs
+from ml.forecast_features import HISTORY_DAYS, HORIZON
 from ml.forecast_metrics import wape
 from ml.forecaster import DemandForecaster, candidate_factories
 from ml.panel import Panel
@@ -264,7 +264,8 @@ def _incumbent_wape(registry: Registry, served: str | None, panel: Panel,
         for i, origin in enumerate(result.origin_dates):
             rows = np.searchsorted(panel.dates, result.target_dates[i])
             until = panel.days(panel.dates[0], origin + 1)
-            p50[i] = model.model.predict(serving_inputs(until, panel.rainfall_mm[rows]))[..., 1]
+            # the rain that fell stands in for a perfect forecast, as it did for the candidate
+            p50[i] = model.forecast(until, panel.rainfall_mm[rows]).p50
         return wape(result.actual, p50), "rescored"
     recorded = meta.get("metrics", {}).get("wape")
     return (float(recorded) if recorded is not None else None), "recorded"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def sample_block_columns(block: np.ndarray, n_schools: int, seed: int) -> tuple[
     return np.flatnonzero(chosen), taken
 
 
-def load_sample(root, n_schools: int, seed: int, months: int | None = None,
+def load_sample(root: Path | str, n_schools: int, seed: int, months: int | None = None,
                 progress: Callable[[float], None] | None = None) -> StoreSample:
     """The last `months` stored months (None: all) of a block sample of about `n_schools` schools."""
     keys = history_store.months(root)
