@@ -118,6 +118,19 @@ class NewKey(AreaFields):
     scopes: list[Literal["events:write", "read"]] = Field(min_length=1, examples=[["events:write"]])
 
 
+def _school_in_its_block(request: Request, district: str | None, block: str | None, school_id: str | None) -> None:
+    """A school admin's school must exist, in the district and block given with it."""
+    if school_id is None:
+        return
+    directory = services_of(request).directory
+    i = directory.index(school_id)
+    d = geography.district_names()[int(directory.school_district[i])] if i >= 0 else None
+    b = directory.blocks.names[int(directory.school_block[i])] if i >= 0 else None
+    if (d, b) != (district, block):
+        message = f"no school {school_id} in {district}/{block}"
+        raise InvalidInput(message, {"fields": [{"field": "school_id", "message": message}]})
+
+
 def _accounts(request: Request) -> Accounts:
     return services_of(request).accounts
 
@@ -171,6 +184,7 @@ def auth_router() -> APIRouter:
                         "district and block for a block officer, and the school too for a school admin.",
             responses=envelope(_USER, 401, 403, 409, 422, status=201, message="created"))
     async def register(request: Request, body: NewUser) -> JSONResponse:
+        _school_in_its_block(request, body.district, body.block, body.school_id)
         values = body.model_dump() | {"role": body.role.value}
         return ok(await _accounts(request).register(principal_of(request), values, caller_of(request)),
                   "created", status_code=201)
@@ -228,6 +242,8 @@ def users_router() -> APIRouter:
             changes = body.changes()
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
+        if changes.get("school_id"):
+            _school_in_its_block(request, changes.get("district"), changes.get("block"), changes["school_id"])
         return ok(await _accounts(request).change_user(principal_of(request), user_id, changes, caller_of(request)),
                   "updated")
 

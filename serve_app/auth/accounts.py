@@ -280,6 +280,8 @@ class Accounts:
         """Change a user's details, role, area or active flag; unlock. A change of role, area or
         active flag revokes the user's sessions, since their tokens carry the old ones."""
         user = await self.visible_user(principal, user_id)
+        if principal.user_id != user_id and Role(user["role"]) not in MAY_CREATE.get(Role(principal.role), frozenset()):
+            raise Forbidden(f"a {principal.role.replace('_', ' ')} may not change a {user['role'].replace('_', ' ')}")
         before = public_user(user)
         role = Role(changes.get("role") or user["role"])
         area_keys = ("district", "block", "school_id")

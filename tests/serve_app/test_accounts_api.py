@@ -265,3 +265,21 @@ async def test_fund_and_school_changes_are_audited(app):
     update = by_action["schools.update"]
     assert update["target"] == f"school:{IN_ARIYALUR}"
     assert update["after"]["capacity"] - update["before"]["capacity"] == 10
+
+
+async def test_officers_manage_only_the_roles_below_them_and_real_schools(app):
+    officers = [{"email": f"do{k}@tn.gov.in", "full_name": f"Officer {k}", "password": "Kitchen-ledger-77",
+                 "role": "district_officer", "district": "Ariyalur"} for k in (1, 2)]
+    async with client_of(app) as admin:
+        first, peer = [(await admin.post("/api/v1/auth/register", json=o)).json()["data"] for o in officers]
+        hm = {"email": "hm@tn.gov.in", "full_name": "Head Master", "password": "Kitchen-ledger-77",
+              "role": "school_admin", "district": "Ariyalur", "block": "Sendurai"}
+        wrong_block = await admin.post("/api/v1/auth/register", json={**hm, "school_id": IN_ARIYALUR})
+        assert wrong_block.status_code == 422 and "no school" in wrong_block.json()["error"]["message"]
+        assert (await admin.post("/api/v1/auth/register", json={**hm, "school_id": "33010500100"})).status_code == 201
+    async with client_of(app, role=None) as c:
+        headers = bearer((await login(c, officers[0]["email"], officers[0]["password"]))["access_token"])
+        refused = await c.patch(f"/api/v1/users/{peer['id']}", headers=headers, json={"is_active": False})
+        assert refused.status_code == 403  # a peer is not theirs to manage
+        own = await c.patch(f"/api/v1/users/{first['id']}", headers=headers, json={"phone": "+919876543210"})
+        assert own.status_code == 200 and own.json()["data"]["phone"] == "+919876543210"
