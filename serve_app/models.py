@@ -57,7 +57,7 @@ class ModelService:
         """The next 7 school days of `schools` (directory indices): per school, and their sum."""
         forecast = None
         if await self._serves(FORECAST_KIND):
-            panel = await self._panel()
+            panel = await self._panel(int(schools.max()) + 1 if schools.size else 0)
             forecast = await asyncio.to_thread(self._forecast, panel, schools, rain_mm)
         if forecast is None:
             raise Unavailable("no forecaster is trained yet: it is trained on the first start (a few minutes) and "
@@ -97,7 +97,7 @@ class ModelService:
         with the contributions that add up to it; None while none is served."""
         if not await self._serves(RISK_KIND):
             return None
-        panel = await self._panel()
+        panel = await self._panel(school + 1)
         return await asyncio.to_thread(self._learned_risk, panel, school)
 
     async def _serves(self, kind: str) -> bool:
@@ -120,10 +120,12 @@ class ModelService:
                 "top_contributions": {k: round(v, 4) for k, v in top.items()},
                 "other_contributions": round(sum(explanation["contributions"].values()) - sum(top.values()), 4)}
 
-    async def _panel(self) -> Panel:
+    async def _panel(self, schools: int) -> Panel:
+        """The recent days of at least the directory's first `schools` schools (a school registered
+        since the last build forces a new one)."""
         async with self._lock:  # one rebuild at a time; the others wait for it
             if self._recent is None or time.monotonic() - self._recent[0] > self._cache_s \
-                    or await self._twin_day() != self._recent[1]:
+                    or self._recent[2].n_schools < schools or await self._twin_day() != self._recent[1]:
                 states = await self._live_states()
                 if twin_today(states) < 0:
                     raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
