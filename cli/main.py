@@ -299,11 +299,14 @@ def scenario_run(
     schools: int = typer.Option(None, help="schools in the synthetic world (default from settings: about 43,000)"),
     out: str = typer.Option("var/scenarios", help="directory for result.json and trajectories.png"),
     use_ray: bool = typer.Option(True, "--ray/--no-ray", help="replications as Ray tasks, or all in this process"),
+    from_twin: bool = typer.Option(False, "--from-twin", help="start from the twin's database (now, or as it was "
+                                                              "on the spec's date) instead of the synthetic world"),
 ) -> None:
-    """Run a scenario from the synthetic world (`Settings().schools` schools, `Settings().seed`), run
-    up to the start (the spec's date; `live`: the feed's start date); starting from the live twin
-    comes with the API. Prints each plan's headline KPIs with 95% intervals and the paired
-    differences against the baseline, and writes result.json and a PNG of the trajectories."""
+    """Run a scenario from the twin's database (`--from-twin`: the twin as it is now, or as it was on
+    the spec's start date), or from the synthetic world (`Settings().schools` schools,
+    `Settings().seed`) run up to the start (the spec's date; `live`: the feed's start date). Prints
+    each plan's headline KPIs with 95% intervals and the paired differences against the baseline,
+    and writes result.json and a PNG of the trajectories."""
     import pathlib
 
     from rich.table import Table
@@ -316,9 +319,21 @@ def scenario_run(
     _logging(logging.WARNING)
     settings = Settings()
     spec = ScenarioSpec.from_yaml(pathlib.Path(file))
-    day = spec.start_date(dt.date.fromisoformat(settings.feed.start_date))
-    _say(f"{spec.name}: building the start from the synthetic world on {day}")
-    start = synthetic_start(schools or settings.schools, settings.seed, day)
+    if from_twin:
+        from serve_app.scenario_start import twin_start
+        from twin.errors import TwinError
+
+        _say(f"{spec.name}: rebuilding the twin {'as it is now' if spec.start == 'live' else f'as of {spec.start}'} "
+             f"from {settings.database_url.split('://')[0]}")
+        try:
+            start = asyncio.run(twin_start(settings, spec))
+        except TwinError as exc:
+            console.print(f"[bold red]cannot start there:[/] {exc.message}")
+            raise typer.Exit(1) from None
+    else:
+        day = spec.start_date(dt.date.fromisoformat(settings.feed.start_date))
+        _say(f"{spec.name}: building the start from the synthetic world on {day}")
+        start = synthetic_start(schools or settings.schools, settings.seed, day)
     pool, workers = serial_map, 1
     if use_ray:
         from actors.remote import start_ray
