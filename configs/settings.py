@@ -125,6 +125,8 @@ class AlertDelivery(BaseModel):
     sms_body_format: Literal["json", "form"] = "json"
     sms_timeout_s: float = Field(default=10.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_private_targets: bool = Field(default=False, description="allow webhooks to loopback and private "
+                                          "addresses (a receiver on the twin's own network)")
     retry_attempts: int = Field(default=5, ge=1, description="tries per delivery, the first included")
     retry_base_delay_s: float = Field(default=2.0, ge=0, description="wait before the first retry (then doubling)")
     retry_max_delay_s: float = Field(default=300.0, ge=0)

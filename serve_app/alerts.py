@@ -16,6 +16,7 @@ from db.alert_repository import AlertRepository, AlertScope
 from serve_app.access import allowed
 from serve_app.app_services import services_of
 from serve_app.auth.guard import authenticated
+from serve_app.delivery.target_guard import refused_by_name
 from serve_app.auth.principal import Permission
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
@@ -72,9 +73,10 @@ class Subscription(BaseModel):
 
 
 class AlertService:
-    def __init__(self, repo: AlertRepository, directory: Directory) -> None:
+    def __init__(self, repo: AlertRepository, directory: Directory, private_targets: bool = False) -> None:
         self._repo = repo
         self._directory = directory
+        self._private_targets = private_targets  # webhooks to the twin's own network (see target_guard)
 
     async def page(self, where: AlertScope, page: int, page_size: int) -> dict:
         rows, total = await self._repo.page(where, (page - 1) * page_size, page_size)
@@ -98,6 +100,9 @@ class AlertService:
         if sub.channel == "webhook" and not sub.secret:
             raise InvalidInput("a webhook subscription needs a `secret` (16+ characters) to sign its bodies",
                                {"fields": [{"field": "secret", "message": "required for webhooks"}]})
+        if sub.channel == "webhook" and not self._private_targets and (reason := refused_by_name(sub.target)):
+            raise InvalidInput(f"this webhook target is not allowed: {reason}",
+                               {"fields": [{"field": "target", "message": reason}]})
         filters = sub.filters.model_dump(mode="json") | {
             "within_district": area.district, "within_block": area.block, "within_school": area.school_id}
         return await self._repo.subscribe(sub.owner, sub.channel, sub.target, sub.secret, filters)

@@ -162,7 +162,8 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                            refresh_directory=schools.refresh_directory)
     return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
                     schools, SchoolHistoryService(event_log, directory),
-                    time_travel, risk, AlertService(AlertRepository(engine), directory),
+                    time_travel, risk, AlertService(AlertRepository(engine), directory,
+                                                   settings.alert_delivery.webhook_private_targets),
                     ScenarioRuns(ScenarioRepository(engine), directory, functools.partial(router.each, "state_copy"),
                                  time_travel.shard_states, replication_pool, broker),
                     accounts, limiter, models, access_redis)

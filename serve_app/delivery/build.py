@@ -19,7 +19,8 @@ from serve_app.delivery.webhook_channel import WebhookChannel
 
 def build_channels(settings: AlertDelivery) -> dict[ChannelName, Channel]:
     """Blocking (TLS contexts load CA files): call it from a thread, as `open_dispatcher` does."""
-    channels: dict[ChannelName, Channel] = {"webhook": WebhookChannel(timeout_s=settings.webhook_timeout_s)}
+    channels: dict[ChannelName, Channel] = {"webhook": WebhookChannel(timeout_s=settings.webhook_timeout_s,
+                                                                         private_targets=settings.webhook_private_targets)}
     if settings.smtp_host:
         channels["email"] = EmailChannel(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
                                          starttls=settings.smtp_starttls, username=settings.smtp_username,

@@ -16,13 +16,15 @@ import orjson
 from serve_app.delivery.channel import DeliveryError, post
 from serve_app.delivery.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from serve_app.delivery.subscription import Alert, Subscription
+from serve_app.delivery.target_guard import refused_by_address
 
 DELIVERY_HEADER = "X-Mealtwin-Delivery"
 
 
 class WebhookChannel:
-    def __init__(self, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, *, timeout_s: float = 10.0, private_targets: bool = False) -> None:
         self.timeout_s = timeout_s
+        self._private_targets = private_targets
         self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False,
                                          headers={"User-Agent": "mealtwin-alerts"})
 
@@ -33,6 +35,8 @@ class WebhookChannel:
             body = orjson.dumps({"delivery_id": delivery_id, "subscription_id": subscription.id, "alert": dict(alert)})
         except orjson.JSONEncodeError as exc:  # the alert itself is at fault: no retry will change it
             raise DeliveryError(f"the alert cannot be sent as JSON: {exc}", permanent=True) from exc
+        if not self._private_targets and (reason := await refused_by_address(subscription.target)):
+            raise DeliveryError(f"refused: {reason}", permanent=True)
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id, TIMESTAMP_HEADER: str(timestamp),
                    SIGNATURE_HEADER: sign(subscription.secret.get_secret_value(), timestamp, body)}

@@ -116,7 +116,9 @@ async def test_subscribe_checks_the_target_and_never_shows_the_secret(client):
     assert response.status_code == 201
     assert "secret" not in response.json()["data"] and response.json()["data"]["channel"] == "webhook"
     for bad in ({**good, "secret": None}, {**good, "target": "not a url"}, {**good, "channel": "pigeon"},
-                {**good, "channel": "sms", "target": "12345"}, {**good, "filters": {"districts": ["Atlantis"]}}):
+                {**good, "channel": "sms", "target": "12345"}, {**good, "filters": {"districts": ["Atlantis"]}},
+                {**good, "target": "http://127.0.0.1:6379/"}, {**good, "target": "http://169.254.169.254/latest"},
+                {**good, "target": "http://db.internal/hook"}):  # not the twin's own network
         response = await client.post("/api/v1/alerts/subscribe", json=bad)
         assert response.status_code == 422, bad
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"

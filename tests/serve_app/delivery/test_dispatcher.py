@@ -34,7 +34,7 @@ def hold_until(gate: asyncio.Event, status: int = 200):
 async def test_a_hanging_channel_does_not_delay_another(http, recorder):
     http.routes["/sms"] = hold_until(asyncio.Event())  # the gateway takes the request and never answers
     http.routes["/hooks/ops"] = answer(204)
-    channels = {"sms": sms_channel(http.url("/sms"), timeout_s=30), "webhook": WebhookChannel(timeout_s=5)}
+    channels = {"sms": sms_channel(http.url("/sms"), timeout_s=30), "webhook": WebhookChannel(timeout_s=5, private_targets=True)}
     dispatcher = AlertDispatcher(channels, recorder, retry=FAST_RETRY)
     await dispatcher.start()
     dispatcher.submit(alert(), [sms_subscription(3), webhook_subscription(7, http.url("/hooks/ops"))])
@@ -69,7 +69,7 @@ async def test_only_subscriptions_whose_filters_admit_the_alert_get_it(http, rec
         webhook_subscription(3, http.url("/c"), districts=["Chennai"]),
         webhook_subscription(4, http.url("/d"), categories=["funds", "attendance"]),
     ]
-    async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, recorder, retry=FAST_RETRY) as dispatcher:
+    async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5, private_targets=True)}, recorder, retry=FAST_RETRY) as dispatcher:
         assert dispatcher.submit(alert(severity="high", category="stock", district="Ariyalur"), subscriptions) == 1
         await recorder.wait_for(lambda r: any(a.ok for a in r.attempts), timeout_s=5)
         assert dispatcher.counts.filtered_out == 3
@@ -80,7 +80,7 @@ async def test_a_full_queue_drops_the_new_delivery_counts_it_and_loses_nothing_e
     recorder = MemoryDeliveryRecorder()
     gate = asyncio.Event()
     http.routes["/hooks/slow"] = hold_until(gate)
-    channels = {"webhook": WebhookChannel(timeout_s=5),
+    channels = {"webhook": WebhookChannel(timeout_s=5, private_targets=True),
                 "email": EmailChannel(host="127.0.0.1", port=smtp.port, sender="alerts@example.org", starttls=False)}
     hook, mail = webhook_subscription(7, http.url("/hooks/slow")), email_subscription(1)
     async with AlertDispatcher(channels, recorder, retry=FAST_RETRY, queue_size=2, workers_per_channel=1) as d:
@@ -102,7 +102,7 @@ async def test_a_full_queue_drops_the_new_delivery_counts_it_and_loses_nothing_e
 
 async def test_close_lets_queued_deliveries_finish(http, recorder):
     http.routes["/hooks/ops"] = answer(500, 200)  # the first fails: close waits for its retry too
-    dispatcher = AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, recorder, retry=FAST_RETRY)
+    dispatcher = AlertDispatcher({"webhook": WebhookChannel(timeout_s=5, private_targets=True)}, recorder, retry=FAST_RETRY)
     await dispatcher.start()
     assert dispatcher.submit(alert(1), [webhook_subscription(7, http.url("/hooks/ops"))]) == 1
     assert dispatcher.submit(alert(2), [webhook_subscription(7, http.url("/hooks/ops"))]) == 1
@@ -114,7 +114,7 @@ async def test_close_lets_queued_deliveries_finish(http, recorder):
 
 
 async def test_deliveries_never_started_become_dead_letters_on_close(http, recorder):
-    dispatcher = AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, recorder, retry=FAST_RETRY)
+    dispatcher = AlertDispatcher({"webhook": WebhookChannel(timeout_s=5, private_targets=True)}, recorder, retry=FAST_RETRY)
     dispatcher.submit(alert(), [webhook_subscription(7, http.url("/hooks/ops"))])
     await dispatcher.close()
     [letter] = recorder.dead_letters
@@ -130,7 +130,7 @@ async def test_unconfigured_channels_and_invalid_subscriptions_are_counted_and_l
         {"id": 8, "user": "u", "channel": "webhook", "target": "ftp://example.org", "secret": "leaky-secret-1"},
         webhook_subscription(9, http.url("/hooks/ops"), secret="leaky-secret-2"),
     ]
-    async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, recorder, retry=FAST_RETRY) as dispatcher:
+    async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5, private_targets=True)}, recorder, retry=FAST_RETRY) as dispatcher:
         assert dispatcher.submit(alert(), subscriptions) == 1
         await recorder.wait_for(lambda r: any(a.ok for a in r.attempts), timeout_s=5)
         assert dispatcher.counts.unroutable == 2
@@ -146,7 +146,7 @@ class BrokenRecorder(MemoryDeliveryRecorder):
 
 async def test_a_failing_recorder_loses_the_record_not_the_delivery(http):
     http.routes["/hooks/ops"] = answer(204)
-    async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, BrokenRecorder(), retry=FAST_RETRY) as d:
+    async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5, private_targets=True)}, BrokenRecorder(), retry=FAST_RETRY) as d:
         d.submit(alert(), [webhook_subscription(7, http.url("/hooks/ops"))])
         await http.wait_for("/hooks/ops", 1)
     assert d.counts.delivered == 1

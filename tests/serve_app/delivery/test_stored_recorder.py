@@ -17,7 +17,7 @@ async def test_every_attempt_and_the_dead_letter_become_rows(database_url, http)
     repo = AlertRepository(engine)
     retry = RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.01)
     try:
-        async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, StoredDeliveryRecorder(repo),
+        async with AlertDispatcher({"webhook": WebhookChannel(timeout_s=5, private_targets=True)}, StoredDeliveryRecorder(repo),
                                    retry=retry) as dispatcher:
             dispatcher.submit(alert(1), [webhook_subscription(7, http.url("/hooks/flaky"))])
             dispatcher.submit(alert(2), [webhook_subscription(8, http.url("/hooks/down"))])

@@ -15,8 +15,10 @@ from tests.serve_app.delivery.builders import FAST_RETRY, WEBHOOK_SECRET, alert,
 from tests.serve_app.delivery.receivers import ReceivedRequest, answer
 
 
-def dispatcher_of(recorder, retry: RetryPolicy = FAST_RETRY) -> AlertDispatcher:
-    return AlertDispatcher({"webhook": WebhookChannel(timeout_s=5)}, recorder, retry=retry, rng=random.Random(3))
+def dispatcher_of(recorder, retry: RetryPolicy = FAST_RETRY, private_targets: bool = True) -> AlertDispatcher:
+    """The receivers run on this machine: private targets are allowed unless a test says not."""
+    channel = WebhookChannel(timeout_s=5, private_targets=private_targets)
+    return AlertDispatcher({"webhook": channel}, recorder, retry=retry, rng=random.Random(3))
 
 
 async def test_the_receiver_gets_the_alert_signed_with_the_subscription_secret(http, recorder):
@@ -122,3 +124,15 @@ async def test_an_unreachable_endpoint_is_retried_then_dead_lettered(recorder):
         await recorder.wait_for(lambda r: r.dead_letters, timeout_s=5)
     [letter] = recorder.dead_letters
     assert letter.attempts == 2 and letter.last_error.startswith("webhook request failed: ConnectError")
+
+
+async def test_a_target_on_the_twins_own_network_is_refused_without_a_request(http, recorder):
+    http.routes["/hooks/ops"] = answer(204)
+    async with dispatcher_of(recorder, private_targets=False) as dispatcher:
+        # by name: "localhost" resolves to a loopback address when the delivery is made
+        target = http.url("/hooks/ops").replace("127.0.0.1", "localhost")
+        dispatcher.submit(alert(), [webhook_subscription(7, target)])
+        await recorder.wait_for(lambda r: r.dead_letters, timeout_s=5)
+    [letter] = recorder.dead_letters
+    assert letter.attempts == 1 and letter.last_error.startswith("refused:")  # not retried
+    assert http.to("/hooks/ops") == []
