@@ -1,14 +1,15 @@
 """Retraining, the accuracy board and serving: what the API and the job runner call.
 
 `retrain` reads a block sample of the history store (`ml.training_sample`), backtests and trains the
-risk model (`ml.risk_model`) and the demand forecaster (`ml.forecaster`), registers both in the model
-registry and serves each only if it beats the served version. `accuracy` lists every version with
-its figures and the latest backtest's comparison. `ServedModels` (in `ml.serving`) loads what is
-served. Everything here is synchronous and CPU-bound: run it in a thread or a worker, never on an
-event loop.
+risk model (`ml.risk_model`: the backtest's choice is refitted on the latest labelled data) and the
+demand forecaster (`ml.forecaster`), registers both in the model registry and serves each only if it
+beats the served version. `accuracy` lists every version with its figures and the latest backtest's
+comparison. `ServedModels` (in `ml.serving`) loads what is served. Everything here is synchronous
+and CPU-bound: run it in a thread or a worker, never on an event loop.
 
 Registry layout: `Registry(registry_root)` keeps `<registry_root>/models/<kind>/...`; by default the
 registry root is the store root, so a store under `var/ml` has its models under `var/ml/models`.
+Beside the served kinds, `risk_backtest` keeps each refitted risk version's backtest fit.
 """
 
 from __future__ import annotations
@@ -142,29 +143,44 @@ def _retrain_risk(registry: Registry, panel: Panel, description: dict, seed: int
     backtest = run_backtest(data, candidates, seed=seed, max_train_rows=risk_rows, max_valid_rows=risk_rows, say=step)
     served_before = registry.served(RISK_KIND)
     meta_description = {**description, "stride_days": stride, "rows_built": len(data)}
+    registering = time.perf_counter()
     version, promoted = register_backtest(registry, backtest, data, meta_description, seed)
+    register_seconds = time.perf_counter() - registering  # mostly the refit of the backtest's choice
     say(1.0)
     meta = registry.meta(RISK_KIND, version)
     brier = meta["metrics"]["brier"]
     incumbent = meta.get("served_model_brier_on_this_test")
     rule = backtest.metrics[RULE_SCORE]
-    if promoted and served_before is None:
-        why = "nothing was served before"
-    elif promoted:
-        why = f"its test Brier {brier:.5f} beats the served {served_before}'s {incumbent:.5f} on the same test rows"
-    elif incumbent is not None:
-        why = (f"its test Brier {brier:.5f} does not beat the served {served_before}'s {incumbent:.5f} on the same "
-               f"test rows")
-    else:
-        why = f"the served {served_before} could not be compared"
+    why = _risk_promotion_reason(promoted, served_before, brier, incumbent, registry)
+    window = meta["training_window"]
+    refit = (f"refitted on origins {window['first_origin']} to {window['last_origin']}, calibrated on "
+             f"{' to '.join(window['calibration'])}" if meta["refit"] else "served as backtested")
     statement = (f"Risk {version} ({backtest.served}, Brier {brier:.5f}, ROC-AUC {meta['metrics']['roc_auc']:.3f}; "
-                 f"rule score Brier {rule['brier']:.5f}, ROC-AUC {rule['roc_auc']:.3f}) "
+                 f"rule score Brier {rule['brier']:.5f}, ROC-AUC {rule['roc_auc']:.3f}; {refit}) "
                  f"{'is now served' if promoted else 'was registered but not served'}: {why}.")
     return {"version": version, "promoted": promoted, "served": registry.served(RISK_KIND),
             "replaced": served_before if promoted else None, "model": backtest.served, "metrics": meta["metrics"],
             "rule_metrics": rule, "all_metrics": backtest.metrics, "incumbent_brier": incumbent,
-            "stride_days": stride, "fit_seconds": fit_seconds, "rows": backtest.rows, "reason": why,
-            "statement": statement}
+            "incumbent_basis": meta["served_model_comparison"], "training_window": window,
+            "backtest_window": meta["backtest_window"], "stride_days": stride, "fit_seconds": fit_seconds,
+            "register_seconds": round(register_seconds, 2), "rows": backtest.rows,
+            "refit_rows": meta["refit"]["rows"] if meta["refit"] else None, "reason": why, "statement": statement}
+
+
+def _risk_promotion_reason(promoted: bool, served_before: str | None, brier: float, incumbent: float | None,
+                           registry: Registry) -> str:
+    """Why a risk version is served or not: compared with the served version's backtest re-scored
+    on the same test rows, or, when that one has seen them, with the figure it recorded."""
+    if served_before is None:
+        return "nothing was served before"
+    verb = "beats" if promoted else "does not beat"
+    if incumbent is not None:
+        return f"its test Brier {brier:.5f} {verb} the served {served_before}'s {incumbent:.5f} on the same test rows"
+    recorded = registry.meta(RISK_KIND, served_before).get("metrics", {}).get("brier")
+    if recorded is None:
+        return f"the served {served_before} has no Brier score to compare with"
+    return (f"its test Brier {brier:.5f} {verb} the served {served_before}'s {recorded:.5f} as recorded in its own "
+            f"backtest (whose fit learned from this test window, so it cannot be re-scored fairly here)")
 
 
 def forecast_window(panel: Panel, months: int, backtest_days: int) -> tuple[Panel, np.datetime64]:

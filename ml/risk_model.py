@@ -15,6 +15,14 @@ mean of their leaves), a logistic regression's log-odds term by term. Calibratio
 g of that raw score, so the served probability is g(base) plus every contribution times the same
 factor (g(raw) - g(base)) / (raw - base): the calibration's average slope between the base and
 this school. Signs and ranking of the contributions are kept; their sizes are in probability.
+
+What is served: the backtest picks the model and its settings; that choice is then fitted again by
+the same recipe on the latest labelled data (the backtest's windows moved up to the store's last
+labelled origin: calibration on the most recent window, training on everything before it less the
+gap) and the refit is served. Its figures are the backtest's, where they were measured out of
+sample. The backtest's own fit is kept beside it in the registry: a later retrain compares versions
+by re-scoring that fit on its new test window, which the refit has already learned from. The rule
+score has no parameters to learn, so when it wins it is served as backtested.
 """
 
 from __future__ import annotations
@@ -343,8 +351,9 @@ def run_backtest(data: RiskDataset, candidates: tuple[str, ...] = CANDIDATES, sp
     train = data.take(_sample(in_train, max_train_rows, rng))
     valid = data.take(_sample(in_valid, max_valid_rows, rng))
     test = data.take(_sample(in_test, max_test_rows, rng))
-    if min(len(train), len(valid), len(test)) == 0 or not (train.label.any() and valid.label.any()):
-        raise ValueError("the split leaves a window empty or without a single positive label")
+    if len(test) == 0:
+        raise ValueError("the split leaves the test window empty")
+    _require_positives(train, valid)
     reference = float(np.concatenate([train.label, valid.label]).mean())  # known before the test window
     results: dict[str, dict[str, float]] = {}
     models: dict[str, RiskModel | RuleScoreModel] = {}
@@ -360,6 +369,11 @@ def run_backtest(data: RiskDataset, candidates: tuple[str, ...] = CANDIDATES, sp
                                   reference_prevalence=reference)
     rows = {"train": len(train), "valid": len(valid), "test": len(test)}
     return Backtest(split, results, models, rows, select_served(results))
+
+
+def _require_positives(train: RiskDataset, calibration: RiskDataset) -> None:
+    if min(len(train), len(calibration)) == 0 or not (train.label.any() and calibration.label.any()):
+        raise ValueError("the split leaves a window empty or without a single positive label")
 
 
 def select_served(candidates: dict[str, dict[str, float]], metric: str = SELECTION_METRIC,
@@ -381,9 +395,48 @@ def _sample(mask: np.ndarray, limit: int | None, rng: np.random.Generator) -> np
     return rows
 
 
+# ----------------------------------------------------------------- the refit that is served
+
+
+@dataclass
+class Refit:
+    """The backtest's choice fitted again by the same recipe on the latest labelled origins."""
+
+    model: RiskModel
+    split: TimeSplit  # its test window is empty: the backtest has already scored the recipe
+    rows: dict[str, int]  # train / calibration rows used
+
+
+def refit_split(origin: np.ndarray, backtest_split: TimeSplit, gap_days: int = HORIZON_DAYS) -> TimeSplit:
+    """The backtest's train | gap | validation moved up to the latest labelled origin: calibration
+    on the most recent window, as long as the backtest's validation window (so the calibration is
+    the one the backtest scored), training on every origin before it less the label gap."""
+    end = origin.max() + np.timedelta64(1, "D")
+    calibration_start = end - (backtest_split.valid_end - backtest_split.valid_start)
+    return TimeSplit(calibration_start - np.timedelta64(gap_days, "D"), calibration_start, end, end)
+
+
+def refit_chosen(backtest: Backtest, data: RiskDataset, seed: int = 0) -> Refit | None:
+    """Fit the backtest's choice again on the latest labelled windows of `data`, on at most as many
+    rows as the backtest fitted and calibrated it on: the settings (leaf sizes, samples per tree)
+    act on row counts, so the refit stays the model that was scored, and costs one fit like it.
+    None when the rule score won: it has no parameters to learn."""
+    if backtest.served == RULE_SCORE:
+        return None
+    split = refit_split(data.origin, backtest.split)
+    in_train, in_calibration, _ = split.masks(data.origin)
+    rng = np.random.default_rng(seed)
+    train = data.take(_sample(in_train, backtest.rows["train"], rng))
+    calibration = data.take(_sample(in_calibration, backtest.rows["valid"], rng))
+    _require_positives(train, calibration)
+    model = fit_risk_model(backtest.served, train, calibration, seed)
+    return Refit(model, split, {"train": len(train), "calibration": len(calibration)})
+
+
 # ----------------------------------------------------------------- from the store to the registry
 
 RISK_KIND = "risk"
+RISK_BACKTEST_KIND = "risk_backtest"  # the backtest's own fit of each refitted risk version
 
 
 def dataset_from_store(store_root: Path | str, stride: int = 5, district_groups: int = 4,
@@ -413,32 +466,97 @@ def score_on(model: RiskModel | RuleScoreModel, data: RiskDataset) -> np.ndarray
 
 def register_backtest(registry: Registry, backtest: Backtest, data: RiskDataset, data_description: dict,
                       seed: int) -> tuple[str, bool]:
-    """Register the backtest's choice (a learned model or the calibrated rule score) with every
-    candidate's figures, and serve it only if it beats the served version on this same test window.
-    Returns (version, promoted)."""
-    chosen = backtest.models[backtest.served]
-    in_train, in_valid, in_test = backtest.split.masks(data.origin)
-    incumbent_brier = None
-    served = registry.served(RISK_KIND)
-    if served is not None:
-        incumbent = RiskModel.from_bytes(registry.load_bytes(RISK_KIND, served))
-        test = data.take(in_test)
-        incumbent_brier = float(brier_score_loss(test.label, score_on(incumbent, test)))
-    meta = {
-        "model": backtest.served,
-        "metrics": backtest.metrics[backtest.served],
-        "backtest": backtest.summary(),
-        "training_window": {"first_origin": str(data.origin[in_train].min()),
-                            "last_origin": str(data.origin[in_train].max()),
-                            "calibration": [str(data.origin[in_valid].min()), str(data.origin[in_valid].max())],
-                            "test": [str(data.origin[in_test].min()), str(data.origin[in_test].max())]},
-        "data": {**data_description, "rows": len(data), "hash": data_hash(data.features, data.label)},
-        "features": list(chosen.feature_names),
-        "label": f"shortage reported or a day without a meal within the next {HORIZON_DAYS} days",
-        "seed": seed,
-        "served_model_brier_on_this_test": incumbent_brier,
-    }
-    version = registry.register(RISK_KIND, pickle.dumps(chosen, protocol=pickle.HIGHEST_PROTOCOL), meta)
+    """Register the backtest's choice, refitted on the latest labelled data (the calibrated rule
+    score as it is), with every candidate's figures, and serve it only if its backtest beats the
+    served version's on this same test window. Returns (version, promoted)."""
+    refit = refit_chosen(backtest, data, seed)
+    _, _, in_test = backtest.split.masks(data.origin)
+    incumbent_brier, basis = served_backtest_brier(registry, backtest.split.test_start, data.take(in_test))
+    meta = _risk_meta(backtest, refit, data, data_description, seed)
+    meta["served_model_brier_on_this_test"] = incumbent_brier
+    meta["served_model_comparison"] = basis
+    if refit is None:
+        served_model = backtest.models[backtest.served]
+    else:
+        meta["backtest_model"] = _register_backtest_model(registry, backtest, meta["backtest_window"])
+        served_model = refit.model
+    version = registry.register(RISK_KIND, pickle.dumps(served_model, protocol=pickle.HIGHEST_PROTOCOL), meta)
     promoted = registry.promote_if_better(RISK_KIND, version, "brier", higher_is_better=False,
                                           incumbent_value=incumbent_brier)
     return version, promoted
+
+
+def served_backtest_brier(registry: Registry, test_start: np.datetime64,
+                          test: RiskDataset) -> tuple[float | None, str]:
+    """The served version's Brier score on the candidate's test rows, and how it was had. Its
+    backtest's fit (the served model itself when nothing was refit) is re-scored when the last
+    origin it learned from lies a label horizon before `test_start`: the same out-of-sample rows
+    as the candidate's figure. A refit is never re-scored: it has learned from these rows. When
+    even the backtest's fit has seen them, None: the registry compares with the recorded figure."""
+    served = registry.served(RISK_KIND)
+    if served is None:
+        return None, "none"
+    meta = registry.meta(RISK_KIND, served)
+    seen_until = _last_backtest_origin(meta)
+    if seen_until is None or seen_until >= test_start - np.timedelta64(HORIZON_DAYS, "D"):
+        return None, "recorded"
+    model = _backtest_model(registry, served, meta)
+    return float(brier_score_loss(test.label, score_on(model, test))), "rescored"
+
+
+def _last_backtest_origin(meta: dict) -> np.datetime64 | None:
+    """The latest origin a version's backtest fit learned from: the end of its calibration window.
+    Versions registered before refitting recorded their backtest windows as the training window."""
+    windows = meta.get("backtest_window") or meta.get("training_window") or {}
+    calibration = windows.get("calibration")
+    return np.datetime64(calibration[1], "D") if calibration else None
+
+
+def _backtest_model(registry: Registry, version: str, meta: dict) -> RiskModel | RuleScoreModel:
+    kept = meta.get("backtest_model")
+    if kept is None:  # served as backtested
+        return RiskModel.from_bytes(registry.load_bytes(RISK_KIND, version))
+    return RiskModel.from_bytes(registry.load_bytes(kept["kind"], kept["version"]))
+
+
+def _register_backtest_model(registry: Registry, backtest: Backtest, window: dict) -> dict[str, str]:
+    """Keep the backtest's own fit of the choice, for later retrains to re-score out of sample."""
+    name = backtest.served
+    meta = {"model": name, "metrics": backtest.metrics[name], "training_window": window}
+    version = registry.register(RISK_BACKTEST_KIND, backtest.models[name].to_bytes(), meta)
+    return {"kind": RISK_BACKTEST_KIND, "version": version}
+
+
+def _risk_meta(backtest: Backtest, refit: Refit | None, data: RiskDataset, data_description: dict,
+               seed: int) -> dict:
+    """What a risk version records: the backtest's figures and windows, and the windows of what is
+    served (the refit's, or the backtest's own when the rule score is served as backtested)."""
+    backtest_window = _windows(data.origin, backtest.split)
+    training_window = backtest_window if refit is None else _windows(data.origin, refit.split)
+    return {
+        "model": backtest.served,
+        "metrics": backtest.metrics[backtest.served],
+        "backtest": backtest.summary(),
+        "backtest_window": backtest_window,
+        "training_window": {**training_window, "gap_days": HORIZON_DAYS},
+        "refit": None if refit is None else {"rows": refit.rows},
+        "data": {**data_description, "rows": len(data), "hash": data_hash(data.features, data.label)},
+        "features": list(backtest.models[backtest.served].feature_names),
+        "label": f"shortage reported or a day without a meal within the next {HORIZON_DAYS} days",
+        "seed": seed,
+    }
+
+
+def _windows(origin: np.ndarray, split: TimeSplit) -> dict:
+    """The first and last origins of a split's training window, and the ranges of its calibration
+    and (when it has one) test windows."""
+    in_train, in_calibration, in_test = split.masks(origin)
+    window = {"first_origin": str(origin[in_train].min()), "last_origin": str(origin[in_train].max()),
+              "calibration": _origin_range(origin[in_calibration])}
+    if in_test.any():
+        window["test"] = _origin_range(origin[in_test])
+    return window
+
+
+def _origin_range(origin: np.ndarray) -> list[str]:
+    return [str(origin.min()), str(origin.max())]

@@ -83,6 +83,45 @@ def test_a_better_candidate_replaces_the_served_one(store, tmp_path):
     assert better["risk"]["promoted"] == (better["risk"]["metrics"]["brier"] < better["risk"]["incumbent_brier"])
 
 
+@pytest.fixture(scope="module")
+def refitted(tmp_path_factory):
+    """Two retrains on a school year of 300 schools (where a learned model beats the rule score),
+    the second on the same data: what is served, and how the second was compared with it."""
+    store = small_store(tmp_path_factory.mktemp("year"), schools=300, seed=5, end=dt.date(2025, 6, 1))
+    registry = tmp_path_factory.mktemp("refitted")
+    quick = {**SMALL, "forecast_schools": 300, "risk_rows": 40_000, "forecast_models": ("seasonal_naive",)}
+    first = retrain(store, registry_root=registry, **quick)
+    second = retrain(store, registry_root=registry, **quick)
+    last = np.datetime64(history_store.describe(store)["last_day"], "D")
+    return registry, first["risk"], second["risk"], history_store.load_panel(store, last - 34, last + 1)
+
+
+def test_the_served_risk_model_has_learned_from_the_backtest_s_test_window(refitted):
+    registry, first, _, live = refitted
+    meta = Registry(registry).meta(RISK_KIND, "v1")
+    assert first["model"] != "rule_score" and first["refit_rows"]["train"] > 0
+    window, figures_from = meta["training_window"], meta["backtest_window"]
+    assert first["training_window"] == window and meta["metrics"] == first["all_metrics"][first["model"]]
+    assert np.datetime64(window["last_origin"]) > np.datetime64(figures_from["test"][0])
+    assert window["calibration"][1] == figures_from["test"][1]  # calibrated up to the latest labelled origin
+    assert np.datetime64(window["last_origin"]) + np.timedelta64(7, "D") < np.datetime64(window["calibration"][0])
+    served = ServedModels(registry)
+    assert served.versions()[RISK_KIND]["training_window"] == window
+    scored = served.risk(live, schools=live.school_id[:20])
+    assert scored["version"] == "v1" and scored["model"] == first["model"] and len(scored["explanations"]) == 20
+    for e in scored["explanations"]:
+        assert e["base"] + sum(e["contributions"].values()) == pytest.approx(e["probability"], abs=1e-9)
+
+
+def test_a_retrain_compares_with_the_served_version_s_backtest_not_its_refit(refitted):
+    registry, first, second, _ = refitted
+    assert (first["incumbent_basis"], second["incumbent_basis"]) == ("none", "rescored")
+    # the same data and seed fit the same backtest model: equal figures, and a tie keeps v1 served
+    assert second["incumbent_brier"] == pytest.approx(second["metrics"]["brier"], abs=1e-12)
+    assert not second["promoted"] and Registry(registry).served(RISK_KIND) == "v1"
+    assert "on the same test rows" in second["reason"]
+
+
 def test_accuracy_marks_exactly_one_served_version_per_kind(trained):
     registry, *_ = trained
     board = accuracy(registry, registry_root=registry)
