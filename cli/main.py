@@ -260,7 +260,8 @@ def bench_cascade(
     schools: int = typer.Option(43_000, help="schools in the neighbour graph"),
     runs: int = typer.Option(7, help="timed full propagations (each against scipy)"),
     seed: int = typer.Option(0, help="seed of the schools and their local risk"),
-    incremental_tol: float = typer.Option(1e-12, help="residual tolerance of the incremental updates"),
+    incremental_tol: float = typer.Option(None, help="residual tolerance of the incremental updates "
+                                                     "(default: the twin's own, 1e-10 at alpha 0.5)"),
 ) -> None:
     """Cascade-risk propagation: the numba kernels against scipy sparse and plain Python on the same
     graph in the same run; incremental updates; building the graph."""

@@ -135,15 +135,25 @@ def depot_local(graph: NeighbourGraph, s_school: np.ndarray) -> np.ndarray:
     return np.divide(total, count, out=np.zeros(graph.n_depots), where=count > 0)
 
 
+INCREMENTAL_ACCURACY = 2e-10  # how far incremental updates may leave a pressure from a full propagation
+
+
 class Cascade:
     """The cascade state the live twin holds: local risk and pressure per node, kept current by
     incremental updates. Not thread-safe: one owner calls it. `threads` is passed to `propagate`
     (1 for an owner that shares its cores with busy processes)."""
 
     def __init__(self, graph: NeighbourGraph, alpha: float = 0.5, tol: float = 1e-12,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, incremental_tol: float | None = None) -> None:
         _check_alpha_tol(alpha, tol)
         self.graph, self.alpha, self.tol, self.threads = graph, float(alpha), float(tol), threads
+        # A push stops where a residual falls below this; what is left there moves a pressure by at
+        # most about tol / (1 - alpha). Scaled so that stays near INCREMENTAL_ACCURACY: far below
+        # what a score shows (0.01 of 100 points is 1e-4), and a change touches a neighbourhood, not
+        # half the state as it would chasing 1e-12.
+        self.incremental_tol = float(incremental_tol if incremental_tol is not None
+                                     else INCREMENTAL_ACCURACY * (1.0 - self.alpha))
+        _check_alpha_tol(alpha, self.incremental_tol)
         self._s = np.zeros(graph.n_nodes)
         self._x = np.zeros(graph.n_nodes)
         self._work = PushWork(graph)
@@ -189,7 +199,7 @@ class Cascade:
             depot_delta = delta * self._depot_share[schools]
             np.add.at(self._s, depots, depot_delta)
             nodes, delta = np.concatenate((nodes, depots)), np.concatenate((delta, depot_delta))
-        return propagate_incremental(g, self._x, (nodes, delta), self.alpha, self.tol, work=self._work)
+        return propagate_incremental(g, self._x, (nodes, delta), self.alpha, self.incremental_tol, work=self._work)
 
     def pressure_by_school(self) -> np.ndarray:
         """float64 [n_schools]: cascade pressure x, in school order."""
