@@ -17,14 +17,12 @@ from db.school_repository import SchoolRepository
 from ml import history_store
 from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
 from ml.jobs import JobFiles, run_job
-from ml.live_panel import panel_from_states
-from ml.pipeline import FORECAST_KIND, retrain
 from ml.registry import Registry, code_version
 from twin.errors import Conflict
-from ml.serving import append_live_days
 
 Say = Callable[[str], None]
 RETRAIN = "retrain"
+FORECAST_KIND = "forecaster"  # ml.serving's; the modules that train and serve load torch: imported where used
 
 
 def ensure_history(settings: Settings, say: Say = print) -> bool:
@@ -63,12 +61,16 @@ def retrain_job(root: Path, requested_by: str, options: dict | None = None) -> t
 
 
 def _retrain(root: Path, options: dict, progress: Callable[[str, float], None]) -> dict:
+    from ml.pipeline import retrain
+
     return retrain(root, progress=progress, **options)
 
 
 async def daily_upkeep(settings: Settings, run: Callable[[Callable[[], object]], object]) -> None:
     """Append the live twin's recent days to the history store, then retrain (run by `run`)."""
     from actors.remote import TwinCluster
+    from ml.live_panel import panel_from_states
+    from ml.serving import append_live_days
 
     root = Path(models_root(settings))
     cluster = await asyncio.to_thread(TwinCluster.attach)

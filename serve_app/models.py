@@ -2,28 +2,33 @@
 the live twin's recent days, the accuracy board, and retraining jobs.
 
 Inference runs in a worker thread (never on the event loop). The recent days come from the shards'
-state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on."""
+state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on.
+
+The models' code (torch, scikit-learn, pyarrow: ~1 GiB over two replicas) is imported on the
+first request that needs it, not when a replica starts: ingest and reads never pay for it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
 
 from ml.jobs import JobFiles
-from ml.live_panel import panel_from_states, twin_today
-from ml.panel import Panel
-from ml.pipeline import FORECAST_KIND, RISK_KIND, accuracy
-from ml.serving import ServedModels
-from serve_app.model_upkeep import retrain_job
 from twin import geography
 from twin.area import Area
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound, Unavailable
 from twin.state import ShardState
+
+if TYPE_CHECKING:
+    from ml.panel import Panel
+    from ml.serving import ServedModels
+
+FORECAST_KIND, RISK_KIND = "forecaster", "risk"  # the registry's kinds (ml.serving, ml.risk_model)
 
 HORIZON = 7
 # Runs a job's work somewhere else than the event loop (a Ray task, or a thread without Ray).
@@ -44,7 +49,7 @@ class ModelService:
         self._twin_day = twin_day  # cheap: has the twin moved to a new day?
         self._background = background
         self._cache_s = cache_s
-        self._models = ServedModels(root)
+        self._served: ServedModels | None = None
         self._jobs = JobFiles(root)
         self._recent: tuple[float, int, Panel] | None = None  # (built at, twin day, panel)
         self._lock = asyncio.Lock()
@@ -100,6 +105,14 @@ class ModelService:
         panel = await self._panel(school + 1)
         return await asyncio.to_thread(self._learned_risk, panel, school)
 
+    @property
+    def _models(self) -> ServedModels:
+        if self._served is None:
+            from ml.serving import ServedModels
+
+            self._served = ServedModels(self.root)
+        return self._served
+
     async def _serves(self, kind: str) -> bool:
         """A model of `kind` is served (checked before the costly view of the recent days is built)."""
         def served() -> bool:
@@ -127,6 +140,8 @@ class ModelService:
             if self._recent is None or time.monotonic() - self._recent[0] > self._cache_s \
                     or self._recent[2].n_schools < schools or await self._twin_day() != self._recent[1]:
                 states = await self._live_states()
+                from ml.live_panel import panel_from_states, twin_today
+
                 if twin_today(states) < 0:
                     raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
                 panel = await asyncio.to_thread(panel_from_states, states, self._directory)
@@ -136,10 +151,14 @@ class ModelService:
     # ---- accuracy and retraining -----------------------------------------------------------
 
     async def accuracy(self, area: Area) -> dict:
+        from ml.pipeline import accuracy
+
         board = await asyncio.to_thread(accuracy, self.root)
         return _within(board, area)
 
     async def retrain(self, requested_by: str) -> dict:
+        from serve_app.model_upkeep import retrain_job
+
         job, work = retrain_job(self.root, requested_by, self.retrain_options)
         task = asyncio.get_running_loop().create_task(self._background(work))
         self._running.add(task)

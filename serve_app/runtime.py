@@ -105,11 +105,13 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
 
 async def _look_after_models(twin: RunningTwin, say: Say) -> None:
     """The models' history and first training (in the background), and their daily upkeep."""
+    settings = twin.settings
+    if not (settings.models.bootstrap or settings.models.retrain_daily):
+        return
     from actors.background import run_on_ray
     from actors.daily import start_daily
     from serve_app.model_upkeep import daily_upkeep, ensure_history, needs_training, retrain_job
 
-    settings = twin.settings
     if settings.models.bootstrap:
         await asyncio.to_thread(ensure_history, settings, say)
         if needs_training(settings):
