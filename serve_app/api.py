@@ -16,22 +16,22 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
 from configs import Settings
+from serve_app.access import allowed, block_in_area, district_in_area, school_in_area, state_in_area
 from serve_app.accounts_api import api_keys_router, audit_router, auth_router, users_router
 from serve_app.alerts import alerts_router
 from serve_app.app_services import services_of
-from serve_app.auth.edge import Edge
-from serve_app.access import allowed, block_in_area, district_in_area, school_in_area, state_in_area
 from serve_app.auth.accounts import Caller
+from serve_app.auth.edge import Edge
 from serve_app.auth.errors import TooManyRequests
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission, Principal
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
-from serve_app.forecasts import forecasts_router
 from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
+from serve_app.forecasts import forecasts_router
 from serve_app.observability import Metrics, RequestContext
-from serve_app.schools import schools_router
 from serve_app.risk import risk_router
 from serve_app.scenarios import scenarios_router
+from serve_app.schools import schools_router
 from serve_app.services import Services
 from serve_app.streams import streams_router
 from twin.events import event_adapter
