@@ -23,10 +23,9 @@ import numpy as np
 
 from ml import history_store
 from ml.forecaster import AggregateForecast, DemandForecast
-from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
+from ml.history_writer import write_history, years_before
 from ml.panel import Panel
 from ml.pipeline import retrain
-from ml.registry import code_version
 from ml.risk_model import RULE_SCORE
 from ml.serving import ServedModels
 from simulation.world import district_rain_normals
@@ -46,19 +45,9 @@ def ensure_history(store: Path, schools: int, years: int, end: dt.date, seed: in
             raise ValueError(f"{store} holds {info['schools']} schools, not {schools}: give another --store")
         say(f"reusing the history in {store}: {info['schools']:,} schools, {info['first_day']} to {info['last_day']}")
         return {**info, "generated_s": None}
-    try:
-        first = end.replace(year=end.year - years)
-    except ValueError:  # 29 February
-        first = end.replace(year=end.year - years, day=28)
     say(f"generating {years} years of history of {schools:,} schools into {store}")
     began = time.perf_counter()
-    table = synthetic_schools(schools, seed)
-    meta = {"seed": seed, "schools": len(table), "first_day": first.isoformat(), "end": end.isoformat(),
-            "generator_version": GENERATOR_VERSION, "code_version": code_version(), "source": "simulation.world.World"}
-    for k, month in enumerate(generate_history(table, first, end, seed)):
-        if k == 0:
-            history_store.write_schools(store, month, meta)
-        history_store.write_month(store, month)
+    write_history(store, schools, seed, years_before(end, years), end)
     return {**history_store.describe(store), "generated_s": round(time.perf_counter() - began, 1)}
 
 

@@ -40,13 +40,6 @@ def live_feed_start() -> dt.date:
     return dt.date.fromisoformat(Settings().feed.start_date)
 
 
-def years_before(end: dt.date, years: int) -> dt.date:
-    try:
-        return end.replace(year=end.year - years)
-    except ValueError:  # 29 February
-        return end.replace(year=end.year - years, day=28)
-
-
 def history(
     years: int = typer.Option(3, min=1, help="years of daily history"),
     schools: int = typer.Option(43_000, min=1, help="synthetic schools (seeded, as `data generate` makes them)"),
@@ -59,8 +52,7 @@ def history(
     """Simulate `years` of daily history of every school from the world model (attendance, meals,
     stock, funds, closures, district rain, the school calendar) into a Parquet store for training."""
     from ml import history_store
-    from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
-    from ml.registry import code_version
+    from ml.history_writer import write_history, years_before
 
     last = end.date() if end is not None else live_feed_start()
     first = years_before(last, years)
@@ -70,21 +62,13 @@ def history(
             _say(f"{folder} already holds a history; use --replace to start afresh")
             raise typer.Exit(1)
         shutil.rmtree(folder)
-    table = synthetic_schools(schools, seed)
-    meta = {"seed": seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
-            "generator_version": GENERATOR_VERSION, "code_version": code_version(),
-            "source": "simulation.world.World"}
     started = time.perf_counter()
     with Progress(TextColumn("history"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                   TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
                   console=console) as bar:
         task = bar.add_task("", total=(last - first).days)
-        for k, month in enumerate(generate_history(table, first, last, seed,
-                                                   lambda done, total: bar.update(task, completed=done))):
-            if k == 0:
-                history_store.write_schools(out, month, meta)
-            history_store.write_month(out, month)
-            bar.update(task, description=str(month.dates[0])[:7])
+        write_history(out, schools, seed, first, last, lambda done, total: bar.update(task, completed=done),
+                      lambda month: bar.update(task, description=str(month.dates[0])[:7]))
     summary = history_store.describe(out)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     _say(f"{summary['rows']:,} school-days of {summary['schools']:,} schools, {summary['first_day']} to "

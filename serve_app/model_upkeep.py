@@ -15,9 +15,9 @@ from configs.settings import models_root
 from db.engine import create_engine
 from db.school_repository import SchoolRepository
 from ml import history_store
-from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
+from ml.history_writer import write_history, years_before
 from ml.jobs import JobFiles, run_job
-from ml.registry import Registry, code_version
+from ml.registry import Registry
 from twin.errors import Conflict
 
 Say = Callable[[str], None]
@@ -32,16 +32,9 @@ def ensure_history(settings: Settings, say: Say = print) -> bool:
     if history_store.months(root):
         return False
     last = dt.date.fromisoformat(settings.feed.start_date)
-    first = last.replace(year=last.year - settings.models.history_years)
     say(f"simulating {settings.models.history_years} years of daily history of {settings.schools:,} schools for the "
         f"models (once; about 20 s for all of Tamil Nadu)")
-    table = synthetic_schools(settings.schools, settings.seed)
-    meta = {"seed": settings.seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
-            "generator_version": GENERATOR_VERSION, "code_version": code_version(), "source": "simulation.world.World"}
-    for k, month in enumerate(generate_history(table, first, last, settings.seed)):
-        if k == 0:
-            history_store.write_schools(root, month, meta)
-        history_store.write_month(root, month)
+    write_history(root, settings.schools, settings.seed, years_before(last, settings.models.history_years), last)
     return True
 
 

@@ -1,0 +1,35 @@
+"""Simulated history into the store: the seeded schools, every day from `first` up to `last`
+(excluded) from the world model, a month at a time, with what made it recorded beside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from ml import history_store
+from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
+from ml.panel import Panel
+from ml.registry import code_version
+
+
+def years_before(end: dt.date, years: int) -> dt.date:
+    try:
+        return end.replace(year=end.year - years)
+    except ValueError:  # 29 February
+        return end.replace(year=end.year - years, day=28)
+
+
+def write_history(root: Path, schools: int, seed: int, first: dt.date, last: dt.date,
+                  progress: Callable[[int, int], None] | None = None,
+                  month_written: Callable[[Panel], None] | None = None) -> None:
+    """`progress(days done, days in all)` as days are simulated; `month_written(month)` after each."""
+    table = synthetic_schools(schools, seed)
+    meta = {"seed": seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
+            "generator_version": GENERATOR_VERSION, "code_version": code_version(), "source": "simulation.world.World"}
+    for k, month in enumerate(generate_history(table, first, last, seed, progress)):
+        if k == 0:
+            history_store.write_schools(root, month, meta)
+        history_store.write_month(root, month)
+        if month_written is not None:
+            month_written(month)
