@@ -12,6 +12,7 @@ from serve_app.auth.principal import Permission, Principal
 from serve_app.twin_reader import block_index
 from twin import geography
 from twin.area import Area
+from twin.directory import Directory
 from twin.errors import NotFound
 
 
@@ -47,6 +48,27 @@ def block_in_area(request: Request | WebSocket, name: str, district: str | None)
     if not principal.area.covers_block(geography.district_names()[d], directory.blocks.names[b]):
         raise NotFound(f"no block {name!r}", {"block": name})
     return principal, b
+
+
+def alert_in_area(area: Area, directory: Directory, alert: dict) -> bool:
+    """Whether an alert (stored, or a stream's message) is about a place inside `area`. A school's
+    alert is inside when its school is; a block's (a cascade warning) when the whole block is; a
+    district-wide notice when the district is. Stored alerts name their district and block; some
+    stream messages name only a school (`school_id`, or a subject `school:<id>`) or a block by
+    index (`block:<index>`), which the directory places."""
+    if area.is_state:
+        return True
+    kind, _, key = str(alert.get("subject") or "").partition(":")
+    school = alert.get("school_id") or (key if kind == "school" else None)
+    if school and alert.get("block"):
+        return area.covers_school(alert.get("district"), alert["block"], school)
+    if school:
+        i = directory.index(school)
+        return i >= 0 and area.covers_index(directory, i)
+    block = alert.get("block") or (directory.blocks.names[int(key)] if kind == "block" else None)
+    if block:
+        return area.covers_block(alert.get("district"), block)
+    return area.covers_district(alert.get("district"))
 
 
 def state_in_area(area: Area) -> None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from db.alert_repository import AlertRepository, AlertScope
-from serve_app.access import allowed
+from serve_app.access import alert_in_area, allowed
 from serve_app.app_services import services_of
 from serve_app.auth.guard import authenticated
 from serve_app.delivery.target_guard import refused_by_name
@@ -85,7 +85,7 @@ class AlertService:
 
     async def get(self, alert_id: int, area: Area = STATE) -> dict:
         found = await self._repo.get(alert_id)
-        if found is None or not _in_area(area, found):
+        if found is None or not alert_in_area(area, self._directory, found):
             raise NotFound(f"no alert {alert_id}", {"alert_id": alert_id})
         return found
 
@@ -119,14 +119,6 @@ class AlertService:
             if i < 0 or not area.covers_index(self._directory, i):
                 raise NotFound(f"no school {school_id}", {"school_id": school_id})
         return AlertScope(district=district, block=block, school_id=school_id, area=area, **filters)
-
-
-def _in_area(area: Area, alert: dict) -> bool:
-    """A school's alert is inside when its school is; a block's alert (a cascade warning) when the
-    whole block is."""
-    if alert["school_id"]:
-        return area.covers_school(alert["district"], alert["block"], alert["school_id"])
-    return area.covers_block(alert["district"], alert["block"])
 
 
 _ALERT = {

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from actors.shard_publisher import alerts_topic, schools_topic
-from serve_app.access import district_in_area, state_in_area
+from serve_app.access import alert_in_area, district_in_area, state_in_area
 from serve_app.scenario_runs import ScenarioRuns, scenario_topic
 from serve_app.stream_hub import Follow
 from serve_app.stream_queue import Outgoing
@@ -206,22 +206,6 @@ def _scope_of(area: Area) -> str:
     if area.block is not None:
         return f"block:{area.district}/{area.block}"
     return f"district:{area.district}" if area.district is not None else "state"
-
-
-def alert_in_area(area: Area, directory: Directory, alert: dict) -> bool:
-    """Whether a stream's alert message is about a place inside `area`. Messages name a school
-    (`school_id`), a block (`block`, or a subject `block:<index>`) or only a district."""
-    if area.is_state:
-        return True
-    kind, _, key = str(alert.get("subject") or "").partition(":")
-    school = alert.get("school_id") or (key if kind == "school" else None)
-    if school:
-        i = directory.index(school)
-        return i >= 0 and area.covers_index(directory, i)
-    block = alert.get("block") or (directory.blocks.names[int(key)] if kind == "block" else None)
-    if block:
-        return area.covers_block(alert.get("district"), block)
-    return area.covers_district(alert.get("district"))
 
 
 def _too_old(topic: str, after: int | None, then: str = "start again from this snapshot") -> Outgoing:
