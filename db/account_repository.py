@@ -13,20 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.areas import area_clauses
 from db.engine import writing
 from db.tables import api_keys, audit_log, users
+from db.times import iso, utc_now as _now
 from twin.area import Area
 from twin.errors import Conflict
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def user_row(row) -> dict:  # noqa: ANN001
@@ -164,7 +153,7 @@ class AuditRepository:
         out = []
         for row in rows:
             entry = {str(k): v for k, v in row._mapping.items()}
-            entry["at"] = _iso(entry["at"])
+            entry["at"] = iso(entry["at"])
             for key in ("before", "after"):
                 entry[key] = json.loads(entry[key]) if entry[key] else None
             out.append(entry)

@@ -6,7 +6,6 @@ Alerts cannot be edited through the API beyond marking them read: the rules own 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.areas import area_clauses
 from db.engine import writing
 from db.tables import alert_deliveries, alert_subscriptions, alerts
+from db.times import iso, utc_now as _now
 from twin.area import STATE, Area
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -54,8 +50,7 @@ def _public(row) -> dict:  # noqa: ANN001
     out = _plain(row)
     out["details"] = json.loads(out["details"])
     for key in ("created_at", "updated_at", "resolved_at"):
-        if out[key] is not None:
-            out[key] = out[key].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        out[key] = iso(out[key])
     return out
 
 
@@ -180,4 +175,4 @@ def _subscription(row: dict) -> dict:
     filters = row["filters"]
     return {"id": row["id"], "owner": row["owner"], "channel": row["channel"], "target": row["target"],
             "filters": json.loads(filters) if isinstance(filters, str) else filters, "active": row["active"],
-            "created_at": row["created_at"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
+            "created_at": iso(row["created_at"])}

@@ -11,24 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import writing
 from db.tables import scenario_runs
+from db.times import iso, utc_now as _now
 from twin.area import STATE, Area
 
 ACTIVE = ("queued", "running")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _run(row, with_result: bool = True) -> dict:  # noqa: ANN001
     out = {"id": row.id, "name": row.name, "status": row.status, "districts": json.loads(row.districts),
            "spec": json.loads(row.spec), "progress": json.loads(row.progress), "error": row.error,
-           "cancel_requested": row.cancel_requested, "created_at": _iso(row.created_at),
-           "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at), "owner": row.owner,
+           "cancel_requested": row.cancel_requested, "created_at": iso(row.created_at),
+           "started_at": iso(row.started_at), "finished_at": iso(row.finished_at), "owner": row.owner,
            "area": {"district": row.area_district, "block": row.area_block}}
     if with_result:
         out["result"] = json.loads(row.result) if row.result else None

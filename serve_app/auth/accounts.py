@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from configs.settings import Auth
 from db.account_repository import ApiKeyRepository, AuditRepository, UserRepository
+from db.times import iso
 from serve_app.auth import api_keys, lockout, passwords, totp
 from serve_app.auth.principal import (
     KEY_SCOPE_PERMISSIONS, MAY_CREATE, ROLE_PERMISSIONS, Permission, Principal, Role, role_area_problem,
@@ -37,22 +38,14 @@ def public_user(user: dict) -> dict:
             "district": user["district"], "block": user["block"], "school_id": user["school_id"],
             "employee_id": user["employee_id"], "phone": user["phone"], "is_active": user["is_active"],
             "mfa_enabled": user["mfa_enabled"], "locked": _locked(user, time.time()),
-            "last_login_at": _iso(user["last_login_at"]), "created_at": _iso(user["created_at"])}
+            "last_login_at": iso(user["last_login_at"]), "created_at": iso(user["created_at"])}
 
 
 def public_key(key: dict) -> dict:
     return {"id": key["id"], "name": key["name"], "scopes": key["scopes"], "district": key["district"],
             "block": key["block"], "school_id": key["school_id"], "created_by": key["created_by"],
-            "created_at": _iso(key["created_at"]), "last_used_at": _iso(key["last_used_at"]),
+            "created_at": iso(key["created_at"]), "last_used_at": iso(key["last_used_at"]),
             "revoked": key["revoked_at"] is not None}
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _locked(user: dict, now: float) -> bool:
