@@ -263,6 +263,12 @@ def _future(panel, origin, district, rain_ahead_mm) -> tuple[np.ndarray, np.ndar
     return future, dates, target_rows
 
 
+def recent_rain(panel: Panel, o: int) -> np.ndarray:
+    """[D] each district's mean rain over the `HISTORY_DAYS` up to row `o`: the forecast assumed for
+    the days ahead when none is given."""
+    return np.nanmean(panel.rainfall_mm[max(o - HISTORY_DAYS + 1, 0) : o + 1], axis=0)
+
+
 def _rain_ahead(panel: Panel, o: int, rows: np.ndarray, forecast_mm: np.ndarray | None) -> np.ndarray:
     """[HORIZON, D] rain on the days ahead of origin row `o`."""
     if forecast_mm is not None:
@@ -271,7 +277,7 @@ def _rain_ahead(panel: Panel, o: int, rows: np.ndarray, forecast_mm: np.ndarray 
         if forecast_mm.shape != expected:
             raise ValueError(f"rain forecast has shape {forecast_mm.shape}, expected {expected}")
         return forecast_mm
-    recent = np.nanmean(panel.rainfall_mm[max(o - HISTORY_DAYS + 1, 0) : o + 1], axis=0)
+    recent = recent_rain(panel, o)
     inside = rows < panel.n_days
     return np.where(inside[:, None], panel.rainfall_mm[np.minimum(rows, panel.n_days - 1)], recent[None, :])
 

@@ -61,22 +61,20 @@ class ModelService:
     async def forecast(self, schools: np.ndarray, rain_mm: list[float] | None) -> dict:
         """The next 7 school days of `schools` (directory indices): per school, and their sum."""
         forecast = None
-        if await self._serves(FORECAST_KIND):
+        served = await self._served_version(FORECAST_KIND)
+        if served is not None:
             panel = await self._panel(int(schools.max()) + 1 if schools.size else 0)
-            forecast = await asyncio.to_thread(self._forecast, panel, schools, rain_mm)
+            forecast = await asyncio.to_thread(self._forecast, panel, schools, rain_mm, served)
         if forecast is None:
             raise Unavailable("no forecaster is trained yet: it is trained on the first start (a few minutes) and "
                               "then daily; a state admin can start it with POST /api/v1/predictions/retrain")
         return forecast
 
-    def _forecast(self, panel: Panel, schools: np.ndarray, rain_mm: list[float] | None) -> dict | None:
-        self._models.refresh()
+    def _forecast(self, panel: Panel, schools: np.ndarray, rain_mm: list[float] | None, served: dict) -> dict | None:
         part = panel.schools(schools)
-        rain = self._rain(panel, part, rain_mm)
-        result = self._models.forecast(part, rain)
+        result = self._models.forecast(part, self._rain(part, rain_mm))
         if result is None:
             return None
-        served = self._models.versions()[FORECAST_KIND] or {}
         dates = [str(d) for d in result.dates[0]]
         per_school = [{"school_id": f"{int(s):011d}", "days": _days(dates, result.p10[k], result.p50[k], result.p90[k])}
                       for k, s in enumerate(result.school_id)]
@@ -87,12 +85,14 @@ class ModelService:
                         "range, wider than a calibrated interval of the sum)"}
 
     @staticmethod
-    def _rain(panel: Panel, part: Panel, rain_mm: list[float] | None) -> np.ndarray | None:
-        """A caller's rain forecast for the schools' district, over each district's recent mean."""
+    def _rain(part: Panel, rain_mm: list[float] | None) -> np.ndarray | None:
+        """A caller's rain forecast for the schools' district, over each district's recent mean (the
+        forecaster's own assumption without one)."""
         if rain_mm is None:
             return None
-        recent = np.nanmean(panel.rainfall_mm[-28:], axis=0)
-        rain = np.tile(np.nan_to_num(recent), (HORIZON, 1)).astype(np.float32)
+        from ml.forecast_features import recent_rain
+
+        rain = np.tile(np.nan_to_num(recent_rain(part, part.n_days - 1)), (HORIZON, 1)).astype(np.float32)
         for d in np.unique(part.district):
             rain[:, int(d)] = rain_mm
         return rain
@@ -100,7 +100,7 @@ class ModelService:
     async def learned_risk(self, school: int) -> dict | None:
         """The learned model's probability of a shortage or a day without a meal in the next 7 days,
         with the contributions that add up to it; None while none is served."""
-        if not await self._serves(RISK_KIND):
+        if await self._served_version(RISK_KIND) is None:
             return None
         panel = await self._panel(school + 1)
         return await asyncio.to_thread(self._learned_risk, panel, school)
@@ -113,15 +113,15 @@ class ModelService:
             self._served = ServedModels(self.root)
         return self._served
 
-    async def _serves(self, kind: str) -> bool:
-        """A model of `kind` is served (checked before the costly view of the recent days is built)."""
-        def served() -> bool:
+    async def _served_version(self, kind: str) -> dict | None:
+        """The served version of `kind`, or None (checked, with the registry re-read, before the
+        costly view of the recent days is built)."""
+        def served() -> dict | None:
             self._models.refresh()
-            return self._models.versions().get(kind) is not None
+            return self._models.versions().get(kind)
         return await asyncio.to_thread(served)
 
     def _learned_risk(self, panel: Panel, school: int) -> dict | None:
-        self._models.refresh()
         block = np.flatnonzero(panel.block == panel.block[school])  # the model's block features need the block
         scored = self._models.risk(panel.schools(block), schools=np.array([panel.school_id[school]]))
         if scored is None:
