@@ -9,7 +9,7 @@ from serve_app.app_services import services_of
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.guard import principal_of
 from serve_app.auth.principal import Permission, Principal
-from serve_app.twin_reader import block_index
+from serve_app.twin_reader import block_index, district_index
 from twin import geography
 from twin.area import Area
 from twin.directory import Directory
@@ -31,11 +31,12 @@ def school_in_area(request: Request | WebSocket, school_id: str, permission: Per
     return principal
 
 
-def district_in_area(area: Area, name: str) -> None:
-    """`name` as given (any case); unknown names are left to the route's own 404."""
-    canonical = _district(name)
-    if canonical is not None and not area.covers_district(canonical):
+def district_in_area(area: Area, name: str) -> int:
+    """The index of district `name` (any case) when `area` covers it; 404 alike for an unknown one."""
+    d = district_index(name)
+    if not area.covers_district(geography.district_names()[d]):
         raise NotFound(f"no district {name!r}", {"district": name})
+    return d
 
 
 def block_in_area(request: Request | WebSocket, name: str, district: str | None) -> tuple[Principal, int]:
@@ -74,10 +75,3 @@ def alert_in_area(area: Area, directory: Directory, alert: dict) -> bool:
 def state_in_area(area: Area) -> None:
     if not area.is_state:
         raise Forbidden(f"state-wide figures are for state admins; read your {area.kind} instead")
-
-
-def _district(name: str) -> str | None:
-    try:
-        return geography.district_names()[geography.district_index(name)]
-    except (KeyError, ValueError):
-        return None

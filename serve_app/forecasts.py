@@ -15,7 +15,6 @@ from serve_app.auth.principal import Permission
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from serve_app.models import ModelService, parse_rain
-from serve_app.twin_reader import district_index
 from twin import geography
 
 API = "/api/v1"
@@ -60,8 +59,7 @@ def forecasts_router() -> APIRouter:
            responses=envelope(_FORECAST, 404, 422, 503))
     async def forecast_district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])],
                                 rain_mm: _Rain = None) -> JSONResponse:
-        district_in_area(allowed(request).area, name)
-        d = district_index(name)
+        d = district_in_area(allowed(request).area, name)
         schools = np.flatnonzero(services_of(request).directory.school_district == d)
         data = await _models(request).forecast(schools, parse_rain(rain_mm))
         return ok({"district": geography.district_names()[d], **data})
