@@ -25,6 +25,18 @@ def reallocate(stock: np.ndarray, need_per_day: np.ndarray, eligible: np.ndarray
 
 
 @njit(cache=True, nogil=True)
+def _ask_and_offer(held, need, below, above, up_to):
+    """kg a school asks for (holding under `below` days of `need`) and offers (over `above` days)."""
+    if need <= 0.0:
+        return 0.0, 0.0
+    if held < below * need:
+        return max(up_to * need - held, 0.0), 0.0
+    if held > above * need:
+        return 0.0, held - above * need
+    return 0.0, 0.0
+
+
+@njit(cache=True, nogil=True)
 def _reallocate(stock, need, eligible, block_row, nb, below, above, up_to, moved):
     n = stock.shape[0]
     want_b = np.zeros((nb, 3))
@@ -34,13 +46,9 @@ def _reallocate(stock, need, eligible, block_row, nb, below, above, up_to, moved
             continue
         b = block_row[i]
         for item in range(3):
-            d = need[i, item]
-            if d <= 0.0:
-                continue
-            if stock[i, item] < below * d:
-                want_b[b, item] += max(up_to * d - stock[i, item], 0.0)
-            elif stock[i, item] > above * d:
-                spare_b[b, item] += stock[i, item] - above * d
+            ask, offer = _ask_and_offer(stock[i, item], need[i, item], below, above, up_to)
+            want_b[b, item] += ask
+            spare_b[b, item] += offer
     for b in range(nb):
         for item in range(3):
             m = min(want_b[b, item], spare_b[b, item])
@@ -52,10 +60,8 @@ def _reallocate(stock, need, eligible, block_row, nb, below, above, up_to, moved
             continue
         b = block_row[i]
         for item in range(3):
-            d = need[i, item]
-            if d <= 0.0:
-                continue
-            if stock[i, item] < below * d:
-                stock[i, item] += max(up_to * d - stock[i, item], 0.0) * want_b[b, item]
-            elif stock[i, item] > above * d:
-                stock[i, item] -= (stock[i, item] - above * d) * spare_b[b, item]
+            ask, offer = _ask_and_offer(stock[i, item], need[i, item], below, above, up_to)
+            if ask > 0.0:
+                stock[i, item] += ask * want_b[b, item]
+            elif offer > 0.0:
+                stock[i, item] -= offer * spare_b[b, item]
