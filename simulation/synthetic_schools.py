@@ -1,7 +1,12 @@
 """Seeded synthetic schools for all of Tamil Nadu, laid out on the real districts and blocks.
 
 Everything is vectorised so the same generator serves the state (~43k schools) and an India-scale
-stress set (~10.8 lakh schools, still placed on TN's geography).
+stress set (~10.8 lakh schools). The stress set repeats the state's layout on 25 state-sized tiles
+over about India's extent, each block's schools dealt evenly over the tiles with a depot in each:
+so schools stand as densely as they do in the country (TN and India both have ~0.33 schools a km2)
+and a depot serves ~110 schools (India: ~10.8 lakh schools over ~7,000 blocks, ~155 a block),
+where 25 times the schools on TN's own map would be 25 times as dense with depots of ~2,800.
+District and block stay TN's, so codes and names stay valid.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ CHENNAI_BLOCK_RADIUS_KM = 8.0  # the city is small
 SCHOOL_SCATTER_KM = 6.0  # std-dev per axis of schools around their block centre (~8 km typical)
 KM_PER_DEG_LAT = 111.0
 
+STATE_SCHOOLS = 43_000  # the state's scale: more schools than ~1.5x this are laid out on tiles
+TILE_COLUMNS = 5
 MAX_VILLAGES, MAX_SCHOOLS_PER_VILLAGE = 999, 99  # the 3- and 2-digit UDISE fields
 
 # Pieces of Tamil place names, combined into plausible village names.
@@ -80,7 +87,7 @@ class SchoolTable:
     capacity: np.ndarray  # int32 [n], kitchen meals/day
     has_hostel: np.ndarray  # bool [n]
     breakfast_scheme: np.ndarray  # bool [n]
-    depot_id: list[str]  # the block depot supplying the school
+    depot_id: list[str]  # the depot supplying the school: its block's (its block's area's in the stress set)
 
     def __len__(self) -> int:
         return int(self.udise.shape[0])
@@ -109,6 +116,8 @@ def generate_schools(n_schools: int = 43_000, seed: int = 0) -> SchoolTable:
     )
 
     lat, lon = _scatter(block_lat[block], block_lon[block], rng)
+    tile = _tiles(per_block, n_schools)
+    lat, lon = _place_on_tiles(lat, lon, tile)
     school_type = rng.choice(3, size=n_schools, p=TYPE_SHARE)
     with_primary = (school_type != HIGH) | (rng.random(n_schools) < HIGH_WITH_PRIMARY)
     enrolment = _enrolment(school_type, with_primary, rng)
@@ -121,8 +130,7 @@ def generate_schools(n_schools: int = 43_000, seed: int = 0) -> SchoolTable:
 
     is_chennai = district == blocks["chennai_index"]
     names = _names(school_type, with_primary, block, village, is_chennai, seed)
-    depot_of_block = [f"DEPOT-{c:02d}-{b:02d}" for c, b in zip(blocks["district_code"], blocks["number"])]
-    depot_id = [depot_of_block[b] for b in block.tolist()]
+    depot_id = _depot_ids(blocks, block, tile)
     return SchoolTable(
         udise=udise,
         name=names,
@@ -136,6 +144,35 @@ def generate_schools(n_schools: int = 43_000, seed: int = 0) -> SchoolTable:
         breakfast_scheme=breakfast,
         depot_id=depot_id,
     )
+
+
+def _tiles(per_block: np.ndarray, n_schools: int) -> np.ndarray:
+    """int64 [n]: the state-sized tile each school lies in. One tile up to the state's scale; beyond
+    it about n_schools / STATE_SCHOOLS of them, and every block's schools dealt evenly over them."""
+    tiles = max(1, round(n_schools / STATE_SCHOOLS))
+    starts = np.concatenate([[0], np.cumsum(per_block)[:-1]])
+    return (np.arange(n_schools) - np.repeat(starts, per_block)) % tiles
+
+
+def _place_on_tiles(lat: np.ndarray, lon: np.ndarray, tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shift each school from the state's box to its tile's: tiles fill rows of TILE_COLUMNS boxes
+    northwards from the state's latitudes, tile 0 the state's own box in the middle of the first
+    row (then east of it, then west), so 25 tiles span about India's extent (8-36 N, 68-89 E) at the
+    state's density."""
+    lat_span = geography.LAT_RANGE[1] - geography.LAT_RANGE[0]
+    lon_span = geography.LON_RANGE[1] - geography.LON_RANGE[0]
+    row, column = np.divmod(tile, TILE_COLUMNS)
+    half = TILE_COLUMNS // 2
+    return lat + row * lat_span, lon + ((column + half) % TILE_COLUMNS - half) * lon_span
+
+
+def _depot_ids(blocks: dict, block: np.ndarray, tile: np.ndarray) -> list[str]:
+    """Each school's depot: its block's, `DEPOT-DD-BB`; in a tiled stress set, its block's in its
+    tile, `DEPOT-DD-BB-TT`."""
+    names = [f"DEPOT-{c:02d}-{b:02d}" for c, b in zip(blocks["district_code"], blocks["number"])]
+    if not tile.any():
+        return [names[b] for b in block.tolist()]
+    return [f"{names[b]}-{t + 1:02d}" for b, t in zip(block.tolist(), tile.tolist())]
 
 
 def _block_frame() -> dict[str, np.ndarray]:

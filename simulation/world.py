@@ -706,7 +706,8 @@ def _quarter_cost(enrolment: np.ndarray, on: dt.date) -> np.ndarray:
 
 
 def _depots_of_blocks(schools: SchoolTable, nb: int) -> list[str | None]:
-    """The depot serving each global block (one per block), read off the schools."""
+    """The depot serving each global block, read off the schools (the India-scale stress set's
+    depot areas are one block depot to the world: it ships per block)."""
     depots: list[str | None] = [None] * nb
     first = np.unique(schools.block, return_index=True)[1]
     for i in first.tolist():

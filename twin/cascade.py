@@ -429,8 +429,9 @@ def _push(indptr, indices, inv_degree, alpha, tol, x, nodes, delta, residual, qu
         share = alpha * r
         for q in range(indptr[u], indptr[u + _U1]):
             k = indices[q]
-            residual[k] += share * inv_degree[k]
-            if abs(residual[k]) > tol and not queued[k]:
+            v = residual[k] + share * inv_degree[k]
+            residual[k] = v
+            if not queued[k] and abs(v) > tol:  # most neighbours are queued already: test that first
                 queued[k] = True
                 queue[tail] = k
                 tail = tail + 1 if tail + 1 < n else 0

@@ -101,8 +101,20 @@ def test_too_few_schools_for_the_blocks_is_an_error():
         generate_schools(100)
 
 
-def test_india_scale_codes_stay_unique():
+def test_india_scale_codes_stay_unique_and_tiles_keep_the_state_density_and_depot_size():
     huge = generate_schools(1_080_000, seed=0)
     assert len(huge) == 1_080_000
     assert np.unique(huge.udise).shape[0] == len(huge)
     assert huge.udise.min() >= 33 * 10**9 and huge.udise.max() < 34 * 10**9
+    # 25 state-sized tiles over about India's extent, one of them the state's own box
+    assert 8.0 <= huge.latitude.min() and huge.latitude.max() <= 37.0
+    assert 68.0 <= huge.longitude.min() and huge.longitude.max() <= 90.0
+    in_state = ((huge.latitude <= geography.LAT_RANGE[1]) & (huge.longitude >= geography.LON_RANGE[0])
+                & (huge.longitude <= geography.LON_RANGE[1]))
+    assert abs(in_state.mean() - 1 / 25) < 0.002
+    # a depot per block and tile, serving about as many schools as a state-scale block depot
+    depots, size = np.unique(np.array(huge.depot_id), return_counts=True)
+    assert len(depots) == 25 * len(set(huge.block.tolist()))
+    assert 90 <= np.median(size) <= 130
+    first_block = huge.block == 0
+    assert {d.rsplit("-", 1)[0] for d, b in zip(huge.depot_id, first_block) if b} == {"DEPOT-01-01"}
