@@ -24,7 +24,7 @@ from twin.encoding import encode
 from twin.events import event_list_adapter
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
-from twin.risk import school_features
+from twin.school_features import school_features
 from twin.state import ShardState
 from twin.views import block_rollup, block_view, district_view, school_metrics, school_view
 

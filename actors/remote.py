@@ -15,9 +15,7 @@ import numpy as np
 import ray
 
 from actors.broker import start_broker_actor
-from actors.district_shard import DistrictShard
 from actors.router import ShardRouter
-from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
@@ -45,6 +43,10 @@ class ShardHost:
     async def __init__(self, shard_id: int, districts: list[int],
                        open_ports: Callable[[], Awaitable[ShardPorts]], snapshot_every_events: int,
                        snapshot_every_seconds: float) -> None:
+        # numba's kernels load here, in the shard's process, not in the driver that defines the actor
+        from actors.district_shard import DistrictShard
+        from actors.shard_publisher import ShardPublisher
+
         started = time.monotonic()
         self.shard_id = shard_id
         self._ports = await open_ports()

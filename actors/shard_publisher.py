@@ -26,7 +26,7 @@ from twin.deltas import SchoolCapture, capture, low_stock, to_columns
 from twin.directory import Directory
 from twin.encoding import SHORTAGE_ITEMS
 from twin.events import ClosureReason, EventKind
-from twin.kernels import SKIPPED
+from twin.outcomes import SKIPPED
 from twin.norms import day_date
 from twin.ports import StreamBroker
 from twin.state import ShardState

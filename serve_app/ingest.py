@@ -19,7 +19,7 @@ from twin.directory import Directory
 from twin.encoding import encode
 from twin.errors import InvalidInput
 from twin.events import event_adapter, event_list_adapter
-from twin.kernels import CORRECTION, TOO_OLD
+from twin.outcomes import CORRECTION, TOO_OLD
 from twin.ports import EventLog, LogRow
 
 log = logging.getLogger(__name__)

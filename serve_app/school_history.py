@@ -9,7 +9,6 @@ import datetime as dt
 from twin import geography
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound
-from twin.history import school_history
 from twin.norms import EPOCH
 from twin.ports import EventHistory
 
@@ -28,6 +27,8 @@ class SchoolHistoryService:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         district, block = int(self._directory.school_district[i]), int(self._directory.school_block[i])
         rows = await self._log.school_log(school_id)
+        from twin.history import school_history  # replays with the numba fold: loaded when first asked
+
         days = await asyncio.to_thread(school_history, int(school_id), district, block, rows, first, last)
         return {"school_id": school_id, "district": geography.district_names()[district],
                 "block": self._directory.blocks.names[block], "from": first.isoformat(), "to": last.isoformat(),

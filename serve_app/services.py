@@ -13,9 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.broker import MemoryBroker
-from actors.district_shard import DistrictShard
 from actors.router import ShardRouter, local_router
-from actors.shard_publisher import ShardPublisher
 from actors.state_twin import StateTwin
 from configs import Settings
 from configs.settings import models_root
@@ -46,6 +44,7 @@ from twin.placement import shard_of_district
 from twin.ports import DeskPorts, StreamBroker
 
 if TYPE_CHECKING:
+    from actors.district_shard import DistrictShard
     from actors.risk_desk import RiskDesk
 
 
@@ -189,7 +188,11 @@ async def open_ray_services(settings: Settings) -> Services:
 
 async def open_local_services(settings: Settings, placement: list[list[int]] | None = None) -> Services:
     """Services with in-process shards and no Ray: tests and single-process tools."""
-    from actors.risk_desk import RiskDesk  # its graph needs scipy: only in-process twins load it here
+    # Shards fold with numba and the desk's graph needs scipy: only in-process twins load them here,
+    # not every API replica (~70 MiB each).
+    from actors.district_shard import DistrictShard
+    from actors.risk_desk import RiskDesk
+    from actors.shard_publisher import ShardPublisher
 
     engine = create_engine(settings.database_url)
     ports = await open_shard_ports(settings.database_url)

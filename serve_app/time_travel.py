@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from actors.district_shard import DistrictShard
 from actors.router import ShardRouter
 from actors.state_twin import StateTwin
 from serve_app.twin_reader import TwinReader
@@ -26,6 +25,9 @@ from twin.state import ShardState
 from twin.errors import InvalidInput, NotFound
 from twin.placement import shard_of_district
 from twin.ports import EventHistory, EventLog, SnapshotStore
+
+if TYPE_CHECKING:
+    from actors.district_shard import DistrictShard
 
 
 class LogWithHistory(EventLog, EventHistory, Protocol):
@@ -70,11 +72,19 @@ class TimeTravel:
         snapshots = _SnapshotsUpTo(self._snapshots, seq)
         states = []
         for districts in self._placement:
-            async with self._rebuilds:
-                shard = await asyncio.to_thread(DistrictShard, districts, directory, enrolment, self._log, snapshots)
-                await shard.recover(upto_seq=seq)
-            states.append(shard.state)
+            states.append((await self._rebuild(districts, directory, enrolment, snapshots, seq)).state)
         return states
+
+    async def _rebuild(self, districts: list[int], directory: Directory, enrolment: np.ndarray,
+                       snapshots: _SnapshotsUpTo, seq: int) -> DistrictShard:
+        """A throwaway shard of `districts` as it was at `seq`, one rebuild at a time."""
+        # folding needs numba: an API replica loads it on its first as-of read, not at start
+        from actors.district_shard import DistrictShard
+
+        async with self._rebuilds:
+            shard = await asyncio.to_thread(DistrictShard, districts, directory, enrolment, self._log, snapshots)
+            await shard.recover(upto_seq=seq)
+        return shard
 
     async def seq_at(self, as_of: dt.datetime) -> int:
         """The log position of `as_of`: InvalidInput if it is in the future, NotFound if nothing
@@ -100,11 +110,7 @@ class TimeTravel:
         async def rebuilt(k: int) -> DistrictShard:
             async with building:
                 if k not in shards:
-                    async with self._rebuilds:
-                        shard = await asyncio.to_thread(DistrictShard, self._placement[k], directory, enrolment,
-                                                        self._log, snapshots)
-                        await shard.recover(upto_seq=seq)
-                    shards[k] = shard
+                    shards[k] = await self._rebuild(self._placement[k], directory, enrolment, snapshots, seq)
             return shards[k]
 
         async def call(k: int, method: str, *args):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from twin.kernels import rice_need_per_day
 from twin.norms import day_date
 from twin.state import ShardState
 
@@ -37,6 +36,8 @@ class SchoolCapture:
     def stock_days(self) -> np.ndarray:
         """float64 [n]: rice days left; NaN when there is no need to divide by."""
         if self._stock_days is None:
+            from twin.kernels import rice_need_per_day  # here: the API reads this module and needs no numba
+
             need = rice_need_per_day(self.hist_meals, self.enrolment)
             with np.errstate(divide="ignore", invalid="ignore"):
                 self._stock_days = np.where(need > 0, self.stock_kg[:, 0] / np.where(need > 0, need, 1.0), np.nan)

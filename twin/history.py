@@ -20,7 +20,8 @@ from twin.calendar import day_kind
 from twin.directory import Directory
 from twin.encoding import NO_MEAL_REASONS, encode
 from twin.events import event_list_adapter
-from twin.kernels import APPLIED, CORRECTION, apply_events
+from twin.kernels import apply_events
+from twin.outcomes import APPLIED, CORRECTION
 from twin.norms import BANDS, day_date, day_number
 from twin.state import FUNDS_RELEASED, MEAL_COST, OTHER_UTILISED, ShardState
 

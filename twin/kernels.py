@@ -12,13 +12,8 @@ from numba import njit
 from twin.batch import EventBatch
 from twin.events import EventKind
 from twin.norms import RATION_PER_MEAL, cost_table
+from twin.outcomes import APPLIED, CORRECTION, SKIPPED, TOO_OLD
 from twin.state import FUNDS_RELEASED, HISTORY_DAYS, MEAL_COST, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
-
-# Outcome of each event, as `apply_events` reports it.
-SKIPPED = 0  # not for this shard, or already folded in (seq at or below the district's watermark)
-APPLIED = 1
-CORRECTION = 2  # an attendance report for a (school, date) already reported: replaces it
-TOO_OLD = 3  # an attendance report older than the kept history: logged, cannot be folded in
 
 _ATT, _DEL, _ADJ = int(EventKind.ATTENDANCE_REPORTED), int(EventKind.STOCK_DELIVERED), int(EventKind.STOCK_ADJUSTED)
 _REL, _UTIL, _INSP = int(EventKind.FUNDS_RELEASED), int(EventKind.FUNDS_UTILISED), int(EventKind.INSPECTION_DONE)

@@ -1,7 +1,8 @@
 """Rule-based risk: what a school's twin state says about its chance of failing to serve a meal.
 
 Two steps, so that each runs where its inputs are:
-- `school_features` (in a district shard, next to the state columns): raw, readable measurements
+- `twin.school_features.school_features` (in a district shard, next to the state columns, with a
+  numba kernel; apart so that readers of this module do not load numba): raw, readable measurements
   per school (days of rice left, share of enrolment fed, days since the last report, ...).
 - `factor_points` (in the state actor, for every school of Tamil Nadu): each factor's severity in
   [0, 1] times its weight. The points add up to the local score (0-100) exactly, so an explanation
@@ -17,13 +18,6 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from numba import njit
-
-from twin.encoding import NO_MEAL_REASONS
-from twin.events import NoMealReason
-from twin.kernels import rice_need_per_day
-from twin.norms import cost_per_meal, day_date
-from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, ShardState
 
 # Raw features per school (float64, NaN = unknown), in this column order.
 FEATURES = (
@@ -45,9 +39,6 @@ FACTORS = ("stock", "meals", "staleness", "no_meal_streak", "funds", "inspection
 NEIGHBOURS = "neighbours"  # the cascade's factor, added by the state actor
 LEVELS = ("low", "medium", "high", "critical")
 
-_HOLIDAY = next(code for code, reason in NO_MEAL_REASONS.items() if reason == NoMealReason.HOLIDAY)
-_WEEK, _MONTH = 7, 30
-
 
 class RiskRules(Protocol):
     """Thresholds and weights (`configs.settings.RiskRules` is the one in use)."""
@@ -63,77 +54,6 @@ class RiskRules(Protocol):
     inspection_interval_days: float
     shortage_memory_days: float
     levels: tuple[float, float, float]  # score at which medium, high, critical begin
-
-
-def school_features(state: ShardState) -> np.ndarray:
-    """float64 [n, len(FEATURES)]: the raw risk features of every school `state` hosts."""
-    n, today = state.n_schools, int(state.today[0])
-    out = np.full((n, len(FEATURES)), np.nan)
-    if today < 0:  # nothing reported yet: nothing is known
-        out[:, F["closed_today"]] = 0
-        return out
-    cost = np.asarray(cost_per_meal(day_date(today)), np.float64)
-    _history_features(state.hist_day, state.hist_meals, state.hist_reason, state.enrolment, today, _HOLIDAY,
-                      cost, out)
-    need = rice_need_per_day(state.hist_meals, state.enrolment)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[:, F["stock_days"]] = np.where(need > 0, np.maximum(state.stock[:, 0], 0) / need, np.nan)
-        balance = state.funds[:, FUNDS_RELEASED] - state.funds[:, MEAL_COST] - state.funds[:, OTHER_UTILISED]
-        daily_cost = out[:, F["funds_days"]]  # the kernel leaves the daily meal cost here
-        out[:, F["funds_days"]] = np.where(daily_cost > 0, np.maximum(balance, 0) / daily_cost, np.nan)
-    closed = (state.closed_from <= today) & (today <= state.closed_to)
-    last = state.last_report_day
-    # a school that never reported is stale since the twin first heard from any school (as far back
-    # as the kept history goes): not since the epoch, which would flood a fresh twin with alerts
-    kept = state.hist_day[state.hist_day >= 0]
-    first_day = int(kept.min()) if kept.size else today
-    never = today - first_day + 1
-    out[:, F["days_since_report"]] = np.where(closed, 0, np.where(last >= 0, today - last, never))
-    out[:, F["closed_today"]] = closed
-    seen = state.inspection_day != NO_DAY
-    out[:, F["days_since_inspection"]] = np.where(seen, today - state.inspection_day, np.nan)
-    out[:, F["inspection_issues"]] = np.where(seen, state.inspection_issues, np.nan)
-    out[:, F["days_since_shortage"]] = np.where(state.shortage_day != NO_DAY, today - state.shortage_day, np.nan)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _history_features(hist_day, hist_meals, hist_reason, enrolment, today, holiday, cost, out):
-    """From the kept daily reports (slot = day % W), newest first: meal share over the last week,
-    the no-meal streak (holidays neither break nor extend it), no-meal days in the last month, and
-    (left in the funds_days column for the caller) the daily meal cost."""
-    n, w = hist_day.shape
-    for i in range(n):
-        enrolled = enrolment[i, 0] + enrolment[i, 1] + enrolment[i, 2]
-        meals_week, days_week, missed_month, streak = 0.0, 0, 0, 0
-        cost_sum, cost_days = 0.0, 0
-        streak_open = True
-        for age in range(w):
-            day = today - age
-            slot = day % w
-            if day < 0 or hist_day[i, slot] != day or hist_reason[i, slot] == holiday:
-                continue
-            served = hist_meals[i, slot, 0] + hist_meals[i, slot, 1] + hist_meals[i, slot, 2]
-            missed = hist_reason[i, slot] != 0
-            if age < _WEEK:
-                meals_week += served
-                days_week += 1
-            if age < _MONTH and missed:
-                missed_month += 1
-            if streak_open and missed:
-                streak += 1
-            else:
-                streak_open = False
-            if served > 0:
-                cost_sum += hist_meals[i, slot, 0] * cost[0] + hist_meals[i, slot, 1] * cost[1] + hist_meals[i, slot, 2] * cost[2]
-                cost_days += 1
-        out[i, 1] = meals_week / (enrolled * days_week) if enrolled > 0 and days_week > 0 else np.nan
-        out[i, 3] = streak
-        out[i, 4] = missed_month
-        if cost_days > 0:
-            out[i, 5] = cost_sum / cost_days
-        else:  # no meal served in the kept history: the cost of feeding the roll
-            out[i, 5] = enrolment[i, 0] * cost[0] + enrolment[i, 1] * cost[1] + enrolment[i, 2] * cost[2]
 
 
 def severities(features: np.ndarray, rules: RiskRules) -> np.ndarray:

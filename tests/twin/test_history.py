@@ -11,7 +11,8 @@ from tests.fixtures.builders import small_directory
 from twin.encoding import encode
 from twin.events import event_adapter
 from twin.history import school_history
-from twin.kernels import TOO_OLD, apply_events
+from twin.kernels import apply_events
+from twin.outcomes import TOO_OLD
 from twin.state import HISTORY_DAYS, ShardState
 
 DIRECTORY, ENROLMENT = small_directory()

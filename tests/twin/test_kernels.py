@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from tests.fixtures.builders import random_batch, small_directory
 from tests.naive import naive_fold, naive_rice_need, naive_rollup
 from twin.batch import EventBatch
-from twin.kernels import APPLIED, CORRECTION, SKIPPED, TOO_OLD, apply_events, rice_need_per_day, rollup
+from twin.kernels import apply_events, rice_need_per_day, rollup
+from twin.outcomes import APPLIED, CORRECTION, SKIPPED, TOO_OLD
 from twin.state import HISTORY_DAYS, NO_DAY, ShardState
 
 DIRECTORY, ENROLMENT = small_directory()

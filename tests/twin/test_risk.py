@@ -8,7 +8,8 @@ from configs.settings import RiskRules
 from tests.fixtures.builders import DAY0, random_batch, small_directory
 from tests.naive import naive_history_features
 from twin.kernels import apply_events
-from twin.risk import FACTORS, FEATURES, F, factor_points, level_codes, neighbour_points, school_features, severities
+from twin.risk import FACTORS, FEATURES, F, factor_points, level_codes, neighbour_points, severities
+from twin.school_features import school_features
 from twin.state import ShardState
 
 DIRECTORY, ENROLMENT = small_directory()
