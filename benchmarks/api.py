@@ -20,7 +20,7 @@ from collections.abc import Callable
 from benchmarks.ingest import _free_port
 from benchmarks.credentials import bench_settings, bench_token
 from configs import Settings
-from configs.settings import serve_proxy_env
+from configs.settings import ray_process_env
 
 ROUTE_RATE_PER_S = 100  # the latency target's load
 WS_SCHOOLS = 100  # schools the WebSocket clients follow, clients spread evenly over them
@@ -114,7 +114,7 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
         "connections": connections,
         "serve_replicas": settings.serve_replicas,
         "max_ongoing_requests": settings.max_ongoing_requests,
-        "serve_env": serve_proxy_env(settings),
+        "ray_env": ray_process_env(settings),
     }
 
 

@@ -17,7 +17,7 @@ import httpx
 
 from actors.remote import TwinCluster, shutdown_ray, start_ray
 from configs import Settings
-from configs.settings import models_root, serve_proxy_env
+from configs.settings import models_root, ray_process_env
 from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
@@ -78,7 +78,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     placement = pack_districts(directory.school_district, n_districts, settings.placement.shard_count(n_districts))
 
     mark = time.perf_counter()
-    start_ray(settings.ray_address, settings.ray_object_store_mib, serve_proxy_env(settings))
+    start_ray(settings.ray_address, settings.ray_object_store_mib, ray_process_env(settings))
     timings["ray_s"] = time.perf_counter() - mark
     say(f"{schools:,} schools in {n_districts} districts on {len(placement)} shard actors; recovering from snapshots and log")
     mark = time.perf_counter()

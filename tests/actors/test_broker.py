@@ -49,6 +49,12 @@ async def test_history_is_bounded_and_resume_from_before_it_gets_what_is_kept(br
     assert [p["n"] for _, _, p in got] == [s - seqs[0] for s in range(first, last + 1)]
 
 
+async def test_a_payload_comes_back_as_json_gives_it(broker):
+    seq = await broker.publish("t", {"ids": ("33010100101",), "days": [1.5, None], "stale": [True]})
+    assert await broker.read({"t": seq - 1}, 0) == [("t", seq, {"ids": ["33010100101"], "days": [1.5, None],
+                                                                  "stale": [True]})]
+
+
 async def test_a_blocking_read_wakes_when_a_message_is_published(broker):
     seq = await broker.publish("t", {"n": 0})
     reader = asyncio.create_task(broker.read({"t": seq, "other": 0}, 5.0))
