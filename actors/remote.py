@@ -4,7 +4,6 @@ and watches them. The only module of the project that calls `ray.*`."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import time
@@ -15,6 +14,7 @@ import numpy as np
 import ray
 
 from actors.broker import start_broker_actor
+from actors.heap import settle_heap
 from actors.router import ShardRouter
 from actors.state_twin import StateTwin
 from twin import geography
@@ -60,8 +60,7 @@ class ShardHost:
         self.recovery_s = time.monotonic() - started
         self._state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
         self._state.shard_started.remote(shard_id, os.getpid())
-        gc.collect()
-        gc.freeze()  # the recovered state and imports stay for life: keep them out of every GC pass
+        settle_heap()  # the recovered state and imports stay for life
         self._push_pending = False
         self._state_boot: str | None = None
         # in the background: answering (recovery) need not wait for the state twin
