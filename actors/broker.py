@@ -46,15 +46,15 @@ class MemoryBroker:
             self._news = asyncio.Condition()
         return self._news
 
-    async def publish(self, topic: str, payload: dict) -> int:
+    async def publish(self, topic: str, payload: dict | bytes) -> int:
         return (await self.publish_many([(topic, payload)]))[0]
 
-    async def publish_many(self, messages: Sequence[tuple[str, dict]]) -> list[int]:
+    async def publish_many(self, messages: Sequence[tuple[str, dict | bytes]]) -> list[int]:
         seqs = []
         for topic, payload in messages:
             seq = self._last[topic] + 1 if topic in self._last else first_seq_now()
             self._last[topic] = seq
-            self._topics.setdefault(topic, deque(maxlen=self._history)).append((seq, orjson.dumps(payload)))
+            self._topics.setdefault(topic, deque(maxlen=self._history)).append((seq, as_json(payload)))
             seqs.append(seq)
         if seqs:
             async with self._condition():
@@ -95,6 +95,11 @@ class MemoryBroker:
         pass
 
 
+def as_json(payload: dict | bytes) -> bytes:
+    """A message's payload as JSON (a payload may come encoded already)."""
+    return payload if isinstance(payload, bytes) else orjson.dumps(payload)
+
+
 def start_broker_actor(history: int):  # noqa: ANN201 - a Ray actor handle
     """Create (or find) the `stream-broker` actor. Restarted by Ray if it dies, empty; its seqs
     then start above the old ones (`first_seq_now`), so readers carry on and resumes are too old."""
@@ -112,10 +117,10 @@ class RayBroker:
 
         self._actor = actor or ray.get_actor(BROKER_ACTOR, namespace=NAMESPACE)
 
-    async def publish(self, topic: str, payload: dict) -> int:
+    async def publish(self, topic: str, payload: dict | bytes) -> int:
         return await self._actor.publish.remote(topic, payload)
 
-    async def publish_many(self, messages: Sequence[tuple[str, dict]]) -> list[int]:
+    async def publish_many(self, messages: Sequence[tuple[str, dict | bytes]]) -> list[int]:
         return await self._actor.publish_many.remote(list(messages))
 
     async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]:

@@ -107,8 +107,9 @@ class ShardPublisher:
         """Wait until everything queued so far is published (tests, shutdown)."""
         await self._pending.join()
 
-    def messages(self, folded: _Folded) -> list[tuple[str, dict]]:
-        """The broker messages of one folded batch."""
+    def messages(self, folded: _Folded) -> list[tuple[str, dict | bytes]]:
+        """The broker messages of one folded batch (the school deltas encoded already: they are
+        large, and this runs in a worker thread)."""
         cap = folded.schools
         district = self._directory.school_district[cap.school_global]
         out = []

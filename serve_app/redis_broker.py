@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import orjson
 import redis.asyncio as aioredis
 
-from actors.broker import first_seq_now
+from actors.broker import as_json, first_seq_now
 
 _PUBLISH = """
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
@@ -38,16 +38,16 @@ class RedisBroker:
     def _counter(self, topic: str) -> str:
         return f"{self._prefix}seq:{topic}"
 
-    async def publish(self, topic: str, payload: dict) -> int:
+    async def publish(self, topic: str, payload: dict | bytes) -> int:
         return (await self.publish_many([(topic, payload)]))[0]
 
-    async def publish_many(self, messages: Sequence[tuple[str, dict]]) -> list[int]:
+    async def publish_many(self, messages: Sequence[tuple[str, dict | bytes]]) -> list[int]:
         if not messages:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for topic, payload in messages:
                 await self._script(keys=[self._stream(topic), self._counter(topic)],
-                                   args=[orjson.dumps(payload), self._history, first_seq_now() - 1], client=pipe)
+                                   args=[as_json(payload), self._history, first_seq_now() - 1], client=pipe)
             return [int(seq) for seq in await pipe.execute()]
 
     async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
 from twin.norms import day_date
 from twin.state import ShardState
@@ -69,27 +70,27 @@ def capture(state: ShardState, school_global: np.ndarray) -> SchoolCapture:
 _COLUMNS = ("present_today", "meals_today", "stock_kg", "stock_days", "stale", "closed_today")
 
 
-def to_columns(cap: SchoolCapture, seq: int, rows: np.ndarray | None = None) -> dict:
-    """The changed schools (or those in `rows`) as one message of columns: a batch changes
-    thousands of schools and a dict per school would cost more than the fold. `school_delta`
-    takes one school's delta out of it."""
+def to_columns(cap: SchoolCapture, seq: int, rows: np.ndarray | None = None) -> bytes:
+    """The changed schools (or those in `rows`) as one message of columns, encoded as JSON: a
+    batch changes thousands of schools and a dict per school would cost more than the fold.
+    The columns go to orjson as numpy arrays (no Python list of each), NaN days left as null.
+    `school_delta` takes one school's delta out of the decoded message."""
     rows = np.arange(len(cap.school_ids)) if rows is None else rows
-    days = np.round(cap.stock_days[rows], 1)
-    return {
+    return orjson.dumps({
         "seq": seq,
         "today": day_date(cap.today).isoformat() if cap.today >= 0 else None,
         "school_ids": [f"{school:011d}" for school in cap.school_ids[rows].tolist()],
-        "present_today": cap.present_today[rows].tolist(),
-        "meals_today": cap.meals_today[rows].tolist(),
-        "stock_kg": np.round(cap.stock_kg[rows], 2).tolist(),  # [rice, pulses, oil] per school
-        "stock_days": [None if d != d else d for d in days.tolist()],  # NaN (no need to divide by): None
-        "stale": cap.stale[rows].tolist(),
-        "closed_today": cap.closed_today[rows].tolist(),
-    }
+        "present_today": cap.present_today[rows],
+        "meals_today": cap.meals_today[rows],
+        "stock_kg": np.round(cap.stock_kg[rows], 2),  # [rice, pulses, oil] per school
+        "stock_days": np.round(cap.stock_days[rows], 1),  # NaN (no need to divide by): null
+        "stale": cap.stale[rows],
+        "closed_today": cap.closed_today[rows],
+    }, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def school_delta(columns: dict, k: int) -> dict:
-    """School `k` of a `to_columns` message: what a dashboard needs to redraw it."""
+    """School `k` of a decoded `to_columns` message: what a dashboard needs to redraw it."""
     delta = {"school_id": columns["school_ids"][k], "seq": columns["seq"], "today": columns["today"]}
     delta |= {name: columns[name][k] for name in _COLUMNS}
     rice, pulses, oil = delta["stock_kg"]

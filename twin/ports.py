@@ -84,11 +84,15 @@ class StreamBroker(Protocol):
 
     `read` answers the messages after each cursor (`{topic: last seq seen}`), waiting up to
     `block_s` for one if there are none yet; a cursor older than the history gets what is kept.
-    `bounds` is (oldest kept seq, latest seq): (1, 0) for a topic with no messages yet."""
+    `bounds` is (oldest kept seq, latest seq): (1, 0) for a topic with no messages yet.
 
-    async def publish(self, topic: str, payload: dict) -> int: ...
+    A payload is published as a dict, or as its JSON already encoded (bytes): a publisher of large
+    messages encodes them off its event loop, and they cross processes as one string each instead
+    of being pickled object by object. Readers always get dicts."""
 
-    async def publish_many(self, messages: Sequence[tuple[str, dict]]) -> list[int]: ...
+    async def publish(self, topic: str, payload: dict | bytes) -> int: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, dict | bytes]]) -> list[int]: ...
 
     async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]: ...
 
