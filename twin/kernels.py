@@ -12,7 +12,7 @@ from numba import njit
 from twin.batch import EventBatch
 from twin.events import EventKind
 from twin.norms import RATION_PER_MEAL, cost_table
-from twin.outcomes import APPLIED, CORRECTION, SKIPPED, TOO_OLD
+from twin.outcomes import APPLIED, CORRECTION, TOO_OLD
 from twin.state import FUNDS_RELEASED, HISTORY_DAYS, MEAL_COST, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
 
 _ATT, _DEL, _ADJ = int(EventKind.ATTENDANCE_REPORTED), int(EventKind.STOCK_DELIVERED), int(EventKind.STOCK_ADJUSTED)
@@ -88,17 +88,17 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
         if s < 0 and k != _REL and k != _CLOSE:
             continue  # a school this shard does not know yet; re-delivered after it is added
         v = values[e]
-        outcome[e] = 1
+        outcome[e] = APPLIED
         if k == _ATT:
             slot = day[e] % W
             held = hist_day[s, slot]
             if held > day[e] or day[e] <= last_report_day[s] - W:
-                outcome[e] = 3
+                outcome[e] = TOO_OLD
                 continue
             for band in range(3):
                 new_meals[band] = np.int32(v[1 + band])
             if held == day[e]:
-                outcome[e] = 2
+                outcome[e] = CORRECTION
                 _meal_effects(hist_meals[s, slot], day[e], ration, cost_days, cost_rates, -1.0, stock[s], funds[s])
             hist_day[s, slot] = day[e]
             hist_present[s, slot] = np.int32(v[0])
