@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 import ray
@@ -33,11 +33,14 @@ class MemoryBroker:
 
     Messages are kept as JSON, as Redis keeps them: a school's delta takes ~70 bytes so against
     ~560 as Python lists (70 MiB of history after a school day, measured), and a reader gets what
-    it would get from Redis (a tuple comes back a list)."""
+    it would get from Redis (a tuple comes back a list). A topic keeps its last `history` messages
+    and none older than `history_s`: the live feed publishes a message per district every few
+    seconds, and by count alone the history would grow for hours (to ~7 GB at 10,000 a topic)."""
 
-    def __init__(self, history: int = 10_000) -> None:
-        self._history = history
-        self._topics: dict[str, deque[tuple[int, bytes]]] = {}
+    def __init__(self, history: int = 10_000, history_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._history, self._history_s, self._clock = history, history_s, clock
+        self._topics: dict[str, deque[tuple[int, bytes, float]]] = {}
         self._last: dict[str, int] = {}
         self._news: asyncio.Condition | None = None  # made in the loop that first needs it
 
@@ -51,10 +54,14 @@ class MemoryBroker:
 
     async def publish_many(self, messages: Sequence[tuple[str, dict | bytes]]) -> list[int]:
         seqs = []
+        now = self._clock()
         for topic, payload in messages:
             seq = self._last[topic] + 1 if topic in self._last else first_seq_now()
             self._last[topic] = seq
-            self._topics.setdefault(topic, deque(maxlen=self._history)).append((seq, as_json(payload)))
+            kept = self._topics.setdefault(topic, deque(maxlen=self._history))
+            kept.append((seq, as_json(payload), now))
+            while kept[0][2] < now - self._history_s:  # the newest is never too old
+                kept.popleft()
             seqs.append(seq)
         if seqs:
             async with self._condition():
@@ -68,7 +75,7 @@ class MemoryBroker:
             if not kept or kept[-1][0] <= after:
                 continue
             skip = max(0, after - kept[0][0] + 1)  # seqs in a topic are consecutive
-            out.extend((topic, seq, orjson.loads(data)) for seq, data in itertools.islice(kept, skip, skip + _READ_LIMIT))
+            out.extend((topic, seq, orjson.loads(data)) for seq, data, _ in itertools.islice(kept, skip, skip + _READ_LIMIT))
         return out
 
     async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]:
@@ -100,13 +107,13 @@ def as_json(payload: dict | bytes) -> bytes:
     return payload if isinstance(payload, bytes) else orjson.dumps(payload)
 
 
-def start_broker_actor(history: int):  # noqa: ANN201 - a Ray actor handle
+def start_broker_actor(history: int, history_s: float):  # noqa: ANN201 - a Ray actor handle
     """Create (or find) the `stream-broker` actor. Restarted by Ray if it dies, empty; its seqs
     then start above the old ones (`first_seq_now`), so readers carry on and resumes are too old."""
     from actors.remote import NAMESPACE
 
     return ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(MemoryBroker).options(
-        name=BROKER_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(history)
+        name=BROKER_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(history, history_s)
 
 
 class RayBroker:

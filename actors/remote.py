@@ -224,13 +224,13 @@ class TwinCluster:
     @classmethod
     def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
               snapshot_every_events: int, snapshot_every_seconds: float,
-              stream_history: int | None = 10_000, open_desk: Callable[[], Awaitable[DeskPorts]] | None = None,
+              stream_history: int | None = 10_000, stream_history_s: float = 300.0, open_desk: Callable[[], Awaitable[DeskPorts]] | None = None,
               risk_rules=None, alert_rules=None) -> TwinCluster:  # noqa: ANN001
         """Create the actors (named, so Serve replicas can find them). Returns at once; shards
         recover in their constructors: await `wait_ready`."""
         # the embedded stream broker (None: the shards publish to Redis instead); before the shards,
         # which look it up by name when they start
-        broker = start_broker_actor(stream_history) if stream_history else None
+        broker = start_broker_actor(stream_history, stream_history_s) if stream_history else None
         state = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=100)(StateHost).options(
             name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement, open_desk, risk_rules,
                                                                               alert_rules)

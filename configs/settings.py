@@ -43,6 +43,9 @@ class Streams(BaseModel):
     """The WebSocket streams and the broker behind them."""
 
     history_messages: int = Field(default=10_000, ge=10, description="messages kept per topic for resume")
+    history_seconds: float = Field(default=300.0, gt=0, description=(
+        "and none older than this in the embedded broker (Redis keeps history_messages): a client away "
+        "longer resumes from a fresh snapshot"))
     client_queue: int = Field(default=256, ge=2, description="messages waiting per client before conflation")
     heartbeat_s: float = Field(default=15.0, gt=0)
     send_timeout_s: float = Field(default=10.0, gt=0, description="a client whose send takes longer is dropped")

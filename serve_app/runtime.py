@@ -85,6 +85,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     cluster = TwinCluster.start(placement, shard_ports_opener(settings), settings.snapshot.every_events,
                                 settings.snapshot.every_seconds,
                                 stream_history=None if settings.redis_url else settings.streams.history_messages,
+                                stream_history_s=settings.streams.history_seconds,
                                 open_desk=desk_ports_opener(settings), risk_rules=settings.risk,
                                 alert_rules=settings.alerts)
     statuses = await cluster.wait_ready()

@@ -200,7 +200,7 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
     placement = placement or [list(range(n))]
     history = settings.streams.history_messages
     broker = open_broker(settings.redis_url, history, settings.streams.redis_prefix) if settings.redis_url \
-        else MemoryBroker(history)
+        else MemoryBroker(history, settings.streams.history_seconds)
     publisher = ShardPublisher(broker, ports.directory, settings.streams.low_stock_days)
     shards = [DistrictShard(districts, ports.directory, ports.enrolment, ports.event_log, ports.snapshots,
                             settings.snapshot.every_events, settings.snapshot.every_seconds,

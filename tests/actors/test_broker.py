@@ -69,3 +69,17 @@ async def test_a_blocking_read_with_no_news_returns_empty_after_its_wait(broker)
     started = asyncio.get_running_loop().time()
     assert await broker.read({"t": 0}, 0.2) == []
     assert asyncio.get_running_loop().time() - started >= 0.15
+
+
+async def test_the_embedded_broker_also_forgets_messages_older_than_its_history_seconds():
+    now = [1000.0]
+    broker = MemoryBroker(history=100, history_s=60.0, clock=lambda: now[0])
+    old = await broker.publish_many([("t", {"n": 0}), ("t", {"n": 1})])
+    now[0] += 30
+    middle = await broker.publish("t", {"n": 2})
+    now[0] += 45  # the first two are 75 s old now, the middle one 45 s
+    newest = await broker.publish("t", {"n": 3})
+    assert await broker.bounds("t") == (middle, newest)
+    assert [p["n"] for _, _, p in await broker.read({"t": old[0] - 1}, 0)] == [2, 3]  # resume gets what is kept
+    now[0] += 3600  # a quiet topic keeps its last message: it is trimmed when the topic is next published
+    assert await broker.bounds("t") == (middle, newest)

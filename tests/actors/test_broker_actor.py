@@ -12,7 +12,7 @@ pytestmark = pytest.mark.ray
 async def test_the_broker_actor_serves_publish_read_resume_and_blocking_reads(ray_session):
     import ray
 
-    actor = start_broker_actor(10)
+    actor = start_broker_actor(10, 300.0)
     try:
         broker = RayBroker()  # found by name, as a shard or a replica finds it
         seqs = await broker.publish_many([("t", {"n": n}) for n in range(25)])
