@@ -87,7 +87,7 @@ class SchoolTable:
     capacity: np.ndarray  # int32 [n], kitchen meals/day
     has_hostel: np.ndarray  # bool [n]
     breakfast_scheme: np.ndarray  # bool [n]
-    depot_id: list[str]  # the depot supplying the school: its block's (its block's area's in the stress set)
+    depot_id: list[str]  # the depot supplying the school: its block's (on its tile, in the stress set)
 
     def __len__(self) -> int:
         return int(self.udise.shape[0])
