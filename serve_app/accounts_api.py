@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from serve_app.app_services import services_of
 from serve_app.auth.accounts import Accounts
+from serve_app.auth.api_keys import KEY_SCOPES
 from serve_app.auth.errors import TooManyRequests
 from serve_app.auth.guard import authenticated, caller_of, principal_of
 from serve_app.auth.principal import Permission, Role
@@ -115,7 +116,7 @@ class MfaDisable(Code):
 
 class NewKey(AreaFields):
     name: str = Field(min_length=1, max_length=200, examples=["Ariyalur attendance devices"])
-    scopes: list[Literal["events:write", "read"]] = Field(min_length=1, examples=[["events:write"]])
+    scopes: list[Literal[KEY_SCOPES]] = Field(min_length=1, examples=[["events:write"]])
 
 
 def _school_in_its_block(request: Request, district: str | None, block: str | None, school_id: str | None) -> None:

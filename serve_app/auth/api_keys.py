@@ -14,10 +14,12 @@ import re
 import secrets
 import string
 
+from serve_app.auth.principal import KEY_SCOPE_PERMISSIONS
+
 PREFIX = "mtk_"
 KEY_ID_LENGTH = 12
 SECRET_LENGTH = 40
-KEY_SCOPES = ("events:write", "read")
+KEY_SCOPES = tuple(sorted(KEY_SCOPE_PERMISSIONS))  # what a key may be granted: what its scopes permit
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 _API_KEY = re.compile(rf"{PREFIX}([a-z0-9]{{{KEY_ID_LENGTH}}})_([A-Za-z0-9_-]{{{SECRET_LENGTH}}})")
 
