@@ -17,7 +17,7 @@ from serve_app.auth.principal import (
     KEY_SCOPE_PERMISSIONS, MAY_CREATE, ROLE_PERMISSIONS, Permission, Principal, Role, role_area_problem,
 )
 from serve_app.auth.errors import Forbidden, Unauthenticated
-from serve_app.auth.revocation import RevocationStore
+from serve_app.auth.revocation import RevocationStore, cut_off
 from serve_app.auth.tokens import InvalidToken, TokenIssuer
 from twin.area import Area
 from twin.errors import InvalidInput, NotFound
@@ -179,8 +179,7 @@ class Accounts:
         await self.revocations.revoke_subject(subject, int(self._clock() * 1000), self.rules.refresh_ttl_s)
 
     async def _subject_revoked(self, subject: str, issued_at_ms: int) -> bool:
-        before = await self.revocations.subject_revoked_before(subject)
-        return before is not None and issued_at_ms <= before
+        return cut_off(await self.revocations.subject_revoked_before(subject), issued_at_ms)
 
     # ---- who is calling -------------------------------------------------------------------
 
@@ -189,8 +188,7 @@ class Accounts:
             claims = self.issuer.verify(token, "access")
         except InvalidToken as exc:
             raise Unauthenticated(f"access token rejected: {exc.reason}", {"reason": exc.reason}) from None
-        if await self.revocations.is_revoked(claims.token_id) or \
-                await self._subject_revoked(claims.subject, claims.issued_at_ms):
+        if await self.revocations.access_revoked(claims.token_id, claims.subject, claims.issued_at_ms):
             raise Unauthenticated("access token rejected: revoked", {"reason": "revoked"})
         try:
             role = Role(claims.role)

@@ -55,6 +55,15 @@ class RevocationStore(Protocol):
     async def subject_revoked_before(self, subject: str) -> int | None:
         """The time at or before which `subject`'s tokens are refused, if any."""
 
+    async def access_revoked(self, token_id: str, subject: str, issued_at_ms: int) -> bool:
+        """Whether an access token is refused: revoked itself, or issued by its subject's cut-off.
+        Asked on every signed-in request, so one look-up (one round trip to Redis)."""
+
+
+def cut_off(before: int | None, issued_at_ms: int) -> bool:
+    """A token issued at `issued_at_ms` falls under a subject's cut-off `before` (None: none)."""
+    return before is not None and issued_at_ms <= before
+
 
 class MemoryRevocationStore:
     """One process's store: for tests and a single-replica deployment. Entries expire lazily."""
@@ -119,6 +128,9 @@ class MemoryRevocationStore:
     async def subject_revoked_before(self, subject: str) -> int | None:
         entry = self._subjects.get(subject)
         return entry[0] if entry is not None and self._clock() < entry[1] else None
+
+    async def access_revoked(self, token_id: str, subject: str, issued_at_ms: int) -> bool:
+        return await self.is_revoked(token_id) or cut_off(await self.subject_revoked_before(subject), issued_at_ms)
 
     def __len__(self) -> int:
         """How many entries are held, expired or not (for checking that memory stays bounded)."""
@@ -218,3 +230,11 @@ class RedisRevocationStore:
     async def subject_revoked_before(self, subject: str) -> int | None:
         value = await self._redis.get(self._subject_key(subject))
         return None if value is None else int(value)
+
+    async def access_revoked(self, token_id: str, subject: str, issued_at_ms: int) -> bool:
+        # a pipeline, not MGET: the two keys may live on different nodes of a cluster
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._token_key(token_id))
+            pipe.get(self._subject_key(subject))
+            revoked, before = await pipe.execute()
+        return bool(revoked) or cut_off(None if before is None else int(before), issued_at_ms)

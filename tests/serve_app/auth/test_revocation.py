@@ -72,6 +72,17 @@ async def test_a_subject_cut_off_keeps_the_latest_time(store, clock):
     assert await store.subject_revoked_before("43") is None
 
 
+async def test_an_access_token_is_refused_if_revoked_itself_or_issued_by_its_subjects_cut_off(store, clock):
+    assert not await store.access_revoked("t1", "42", issued_at_ms=1_000)
+    await store.revoke_subject("42", before=2_000, keep_s=HOUR)
+    assert await store.access_revoked("t1", "42", issued_at_ms=2_000)  # at the cut-off: refused
+    assert not await store.access_revoked("t1", "42", issued_at_ms=2_001)  # issued after it
+    assert not await store.access_revoked("t1", "43", issued_at_ms=1_000)  # another subject
+    await store.revoke_token("t1", later(clock, HOUR))
+    assert await store.access_revoked("t1", "43", issued_at_ms=1_000)
+    assert not await store.access_revoked("t2", "43", issued_at_ms=1_000)
+
+
 async def test_memory_entries_lapse_when_their_tokens_would_have_expired(clock):
     store = MemoryRevocationStore(clock=clock)
     await store.revoke_token("t1", later(clock, 60))
