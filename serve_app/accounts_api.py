@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from serve_app.app_services import services_of
 from serve_app.auth.accounts import Accounts
 from serve_app.auth.api_keys import KEY_SCOPES
-from serve_app.auth.errors import TooManyRequests
 from serve_app.auth.guard import authenticated, caller_of, principal_of
 from serve_app.auth.principal import Permission, Role
+from serve_app.auth.rate_limit import enforce
 from serve_app.envelope import JSONResponse, ok
 from serve_app.examples import envelope
 from twin import geography
@@ -143,10 +143,7 @@ async def _throttle_login(request: Request, email: str | None = None) -> None:
     limit = services.settings.limits.login_per_minute
     keys = [f"login-ip:{caller_of(request).ip}"] + ([f"login-user:{email.strip().lower()}"] if email else [])
     for key in keys:
-        verdict = await services.limiter.hit(key, limit, 60)
-        if not verdict.allowed:
-            raise TooManyRequests(f"too many sign-in attempts; try again in {verdict.retry_after_s} s",
-                                  verdict.retry_after_s)
+        await enforce(services.limiter, key, limit, 60, "too many sign-in attempts")
 
 
 def auth_router() -> APIRouter:

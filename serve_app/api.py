@@ -22,9 +22,9 @@ from serve_app.alerts import alerts_router
 from serve_app.app_services import services_of
 from serve_app.auth.accounts import Caller
 from serve_app.auth.edge import Edge
-from serve_app.auth.errors import TooManyRequests
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission, Principal
+from serve_app.auth.rate_limit import enforce
 from serve_app.envelope import JSONResponse, error, install_error_handlers, ok
 from serve_app.examples import AREA_TWIN, INGEST_RESULT, READY, SCHOOL_TWIN, envelope
 from serve_app.forecasts import forecasts_router
@@ -263,10 +263,8 @@ def _routes() -> APIRouter:
 async def _throttle_ingest(services: Services, principal: Principal) -> None:
     """Ingest has its own budget per key or user: devices report in bursts, and a runaway one must
     not crowd out the rest."""
-    verdict = await services.limiter.hit(f"ingest:{principal.subject}", services.settings.limits.ingest_per_minute, 60)
-    if not verdict.allowed:
-        raise TooManyRequests(f"over {verdict.limit} event batches a minute; try again in {verdict.retry_after_s} s",
-                              verdict.retry_after_s)
+    limit = services.settings.limits.ingest_per_minute
+    await enforce(services.limiter, f"ingest:{principal.subject}", limit, 60, f"over {limit} event batches a minute")
 
 
 async def _audit_funds(services: Services, principal: Principal, caller: Caller, events: list) -> None:

@@ -24,6 +24,8 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from serve_app.auth.errors import TooManyRequests
+
 _SWEEP_EVERY_S = 60.0
 
 
@@ -38,6 +40,13 @@ class Verdict:
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_s: int) -> Verdict:
         """Count one hit on `key` if it is within `limit` hits per `window_s` seconds."""
+
+
+async def enforce(limiter: RateLimiter, key: str, limit: int, window_s: int, refusal: str) -> None:
+    """Count a hit on `key`; over the limit, refuse with `refusal` and when to try again (429)."""
+    verdict = await limiter.hit(key, limit, window_s)
+    if not verdict.allowed:
+        raise TooManyRequests(f"{refusal}; try again in {verdict.retry_after_s} s", verdict.retry_after_s)
 
 
 def estimate(previous: int, current: int, elapsed_s: float, window_s: int) -> float:
