@@ -136,13 +136,17 @@ def _twin_processes(exclude: int | None = None) -> list[psutil.Process]:
     return [p for p in [me, *me.children(recursive=True)] if p.pid not in skip]
 
 
+def _name(p: psutil.Process) -> str:
+    return p.name().removeprefix("ray::").split(".")[0]
+
+
 def _cpu_seconds(exclude: int | None = None) -> dict[int, tuple[str, float]]:
     """CPU seconds used so far by the twin's processes, by pid."""
     out = {}
     for p in _twin_processes(exclude):
         try:
             t = p.cpu_times()
-            out[p.pid] = (p.name().removeprefix("ray::").split(".")[0], t.user + t.system)
+            out[p.pid] = (_name(p), t.user + t.system)
         except psutil.Error:
             pass
     return out
@@ -158,14 +162,15 @@ def _cpu_spent(before: dict, after: dict, exclude: int | None = None) -> dict[st
     return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05}
 
 
-def _rss_mib(exclude: int | None = None) -> float:
-    total = 0
+def _rss_mib(exclude: int | None = None) -> dict[str, float]:
+    """MiB resident in the twin's processes, summed by process name (largest first)."""
+    by_name: dict[str, float] = {}
     for p in _twin_processes(exclude):
         try:
-            total += p.memory_info().rss
+            by_name[_name(p)] = by_name.get(_name(p), 0.0) + p.memory_info().rss / 2**20
         except psutil.Error:
             pass
-    return total / 2**20
+    return dict(sorted(by_name.items(), key=lambda kv: -kv[1]))
 
 
 async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
@@ -248,7 +253,8 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         "lost": lost,
         "duplicated": duplicated,
         "state_matches_log": state_ok,
-        "rss_mib_total": round(rss),
+        "rss_mib_total": round(sum(rss.values())),
+        "rss_mib_by_process": {name: round(mib) for name, mib in rss.items()},
         "startup_s": round(twin.timings["startup_s"], 2),
         "startup_breakdown_s": {k: round(v, 2) for k, v in twin.timings.items() if k != "startup_s"},
         "shards": len(twin.cluster.shards),
