@@ -16,15 +16,18 @@ class Placement(BaseModel):
 
     mode: Literal["auto", "per_district", "packed"] = "auto"
     shards: int | None = Field(default=None, ge=1, le=38,
-                               description="shard actors when packed (default: one per CPU, at least 2)")
+                               description="shard actors when packed (default: one per two CPUs)")
 
     def shard_count(self, n_districts: int = 38) -> int:
         """One actor per district, unless packed: `auto` packs on machines with fewer than 16 CPUs,
-        where 38 actor processes (~300 MiB each with numba loaded) would cost more than they give."""
+        where 38 actor processes (~300 MiB each with numba loaded) would cost more than they give.
+        Packed, one actor per two CPUs: folding takes a shard about a third of a core at full
+        ingest, and on two cores one shard ingests as fast as two, in ~260 MiB less, and
+        recovers as quickly (`mealtwin bench ingest`, benchmarks/README.md)."""
         cpus = os.cpu_count() or 1
         if self.mode == "per_district" or (self.mode == "auto" and cpus >= 16):
             return n_districts
-        return min(self.shards or max(2, cpus), n_districts)
+        return min(self.shards or max(1, cpus // 2), n_districts)
 
 
 class SnapshotPolicy(BaseModel):
