@@ -21,7 +21,8 @@ def _run(row, with_result: bool = True) -> dict:  # noqa: ANN001
     out = {"id": row.id, "name": row.name, "status": row.status, "districts": json.loads(row.districts),
            "spec": json.loads(row.spec), "progress": json.loads(row.progress), "error": row.error,
            "cancel_requested": row.cancel_requested, "created_at": iso(row.created_at),
-           "started_at": iso(row.started_at), "finished_at": iso(row.finished_at), "owner": row.owner,
+           "started_at": iso(row.started_at), "heartbeat_at": iso(row.heartbeat_at),
+           "finished_at": iso(row.finished_at), "owner": row.owner,
            "area": {"district": row.area_district, "block": row.area_block}}
     if with_result:
         out["result"] = json.loads(row.result) if row.result else None
@@ -83,13 +84,18 @@ class ScenarioRepository:
             query = select(scenario_runs.c.cancel_requested).where(scenario_runs.c.id == run_id)
             return bool((await conn.execute(query)).scalar())
 
-    async def fail_abandoned(self, silent_for: dt.timedelta) -> int:
-        """Mark as failed the runs still active whose runner gave no sign of life for `silent_for`
-        (its process stopped); returns how many."""
+    async def beat(self, run_id: str) -> None:
+        """The run's runner is alive."""
+        await self._set(run_id, heartbeat_at=_now())
+
+    async def fail_abandoned(self, silent_for: dt.timedelta, run_id: str | None = None) -> int:
+        """Mark as failed the runs (or the one run) still active whose runner gave no sign of life
+        for `silent_for` (its process stopped); returns how many."""
         since = _now() - silent_for
         last_sign = func.coalesce(scenario_runs.c.heartbeat_at, scenario_runs.c.created_at)
+        which = [scenario_runs.c.id == run_id] if run_id is not None else []
         async with writing(self._engine) as conn:
             result = await conn.execute(update(scenario_runs).where(
-                scenario_runs.c.status.in_(ACTIVE), last_sign < since).values(
+                scenario_runs.c.status.in_(ACTIVE), last_sign < since, *which).values(
                 status="failed", error="interrupted: the process running it stopped", finished_at=_now()))
         return int(result.rowcount or 0)

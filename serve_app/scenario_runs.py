@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the engine is imported when a run starts: ~60 MiB an API re
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 1.0
+HEARTBEAT_S = 60.0  # a runner says it is alive this often, however long a round of replications takes
 ABANDONED_AFTER = dt.timedelta(minutes=15)  # an active run whose runner was silent this long has died
 
 
@@ -53,6 +54,13 @@ def enclosing_area(spec: ScenarioSpec) -> Area:
 
 def _area_of(run: dict) -> Area:
     return Area(run["area"]["district"], run["area"]["block"])
+
+
+def _abandoned(run: dict) -> bool:
+    """Whether an active run's runner has been silent too long (read first: a run polled every
+    second must not take the database's write lock on every read)."""
+    last_sign = run["heartbeat_at"] or run["created_at"]
+    return run["status"] in ACTIVE and dt.datetime.fromisoformat(last_sign) < dt.datetime.now(dt.UTC) - ABANDONED_AFTER
 
 
 def scenario_topic(run_id: str) -> str:
@@ -144,12 +152,18 @@ class ScenarioRuns:
         await self._tell(run_id, {"status": "failed", "error": error})
 
     async def _watch_cancel(self, run_id: str, cancel: threading.Event) -> None:
-        """The runner checks `cancel` between rounds; the request may come through any replica."""
+        """The runner checks `cancel` between rounds; the request may come through any replica.
+        Meanwhile the run's heartbeat goes on: silence means its process stopped (`get`)."""
+        loop = asyncio.get_running_loop()
+        beaten = loop.time()
         while not cancel.is_set():
             await asyncio.sleep(CANCEL_POLL_S)
             try:
                 if await self._repo.cancel_requested(run_id):
                     cancel.set()
+                if loop.time() - beaten >= HEARTBEAT_S:
+                    await self._repo.beat(run_id)
+                    beaten = loop.time()
             except Exception:  # noqa: BLE001 - try again next poll
                 log.warning("reading the cancel flag of run %s failed", run_id, exc_info=True)
 
@@ -175,9 +189,13 @@ class ScenarioRuns:
             log.warning("publishing news of run %s failed", run_id, exc_info=True)
 
     async def get(self, run_id: str, area: Area = STATE) -> dict:
+        """A run as stored. One still active whose runner has been silent for `ABANDONED_AFTER`
+        (its process stopped) is marked failed first, as listing the runs does."""
         run = await self._repo.get(run_id)
         if run is None or not area.contains(_area_of(run)):
             raise NotFound(f"no scenario run {run_id}", {"id": run_id})
+        if _abandoned(run) and await self._repo.fail_abandoned(ABANDONED_AFTER, run_id):
+            run = await self._repo.get(run_id)
         return run
 
     async def page(self, status: str | None, page: int, page_size: int, area: Area = STATE) -> dict:

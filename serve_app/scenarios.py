@@ -29,8 +29,8 @@ _RUN = {"id": "5f0c6f3ad3e34c51a7f1c0d2b9e8a411", "name": "Cuddalore monsoon wee
         "districts": ["Cuddalore"], "spec": _SPEC_EXAMPLE,
         "progress": {"done": 20, "planned": 40, "rounds": 1, "converged": False, "estimates": {}},
         "error": None, "cancel_requested": False, "created_at": "2025-06-04T10:15:02Z",
-        "started_at": "2025-06-04T10:15:02Z", "finished_at": None, "owner": "user:2",
-        "area": {"district": "Cuddalore", "block": None}, "result": None}
+        "started_at": "2025-06-04T10:15:02Z", "heartbeat_at": "2025-06-04T10:16:02Z", "finished_at": None,
+        "owner": "user:2", "area": {"district": "Cuddalore", "block": None}, "result": None}
 _Id = Annotated[str, Path(description="the run's id", pattern=r"^[0-9a-f]{32}$")]
 
 

@@ -116,3 +116,31 @@ async def test_a_past_start_the_log_cannot_rebuild_fails_with_its_reason(app):
         run = (await client.post("/api/v1/scenarios", json=spec(start="2020-01-06"))).json()["data"]
         done = await finished(client, run["id"])
         assert done["status"] == "failed" and "no events" in done["error"]
+
+
+async def test_a_run_whose_process_stopped_reads_failed_and_a_live_one_beats(app, sqlite_seeded, monkeypatch):
+    from db.engine import create_engine
+    from db.scenario_repository import ScenarioRepository
+    from serve_app import scenario_runs
+    from tests.db.test_scenario_repository import SILENCE, _running
+
+    engine = create_engine(sqlite_seeded)
+    repo = ScenarioRepository(engine)
+    try:
+        await _running(repo, "e" * 32, SILENCE * 2)  # its replica died 30 minutes ago
+        await _running(repo, "f" * 32, SILENCE * 2)  # a long round: only the heartbeat speaks for it
+        async with client_of(app) as client:
+            dead = (await client.get(f"/api/v1/scenarios/{'e' * 32}")).json()["data"]
+            assert dead["status"] == "failed" and "stopped" in dead["error"]
+
+            monkeypatch.setattr(scenario_runs, "CANCEL_POLL_S", 0.01)
+            monkeypatch.setattr(scenario_runs, "HEARTBEAT_S", 0.0)
+            cancel = asyncio.Event()  # the watcher reads is_set() and set(), as of a threading.Event
+            watcher = asyncio.create_task(app.state.services.scenarios._watch_cancel("f" * 32, cancel))
+            await asyncio.sleep(0.1)
+            cancel.set()
+            await watcher
+            alive = (await client.get(f"/api/v1/scenarios/{'f' * 32}")).json()["data"]
+            assert alive["status"] == "running"
+    finally:
+        await engine.dispose()
