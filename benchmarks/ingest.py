@@ -23,7 +23,7 @@ from sqlalchemy import MetaData, text
 
 from benchmarks.credentials import bench_settings, bench_token
 from configs import Settings
-from db.engine import create_engine, is_sqlite
+from db.engine import create_engine, is_sqlite, writing
 from db.event_log import write_rows
 from db.tables import events as events_table
 
@@ -93,22 +93,24 @@ async def _post_all(client: httpx.AsyncClient, events: list[dict]) -> tuple[dict
 
 async def _db_floor(database_url: str, rows: list[tuple]) -> float:
     """Rows/s of the raw durable insert of the same rows, in the same batches, into a scratch copy
-    of the events table (same columns and indexes), with the same bulk path the log uses."""
+    of the events table (same columns and indexes), with the same bulk path the log uses, in write
+    transactions as the log's (BEGIN IMMEDIATE on SQLite: a deferred one that has read fails at once
+    if a shard's background snapshot committed meanwhile)."""
     engine = create_engine(database_url)
     scratch = events_table.to_metadata(MetaData(), name="events_floor")
     for item in (*scratch.indexes, *scratch.constraints):  # index names are database-wide
         if item.name:
             item.name = f"{item.name}_floor"
     sqlite = is_sqlite(engine)
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         await conn.run_sync(scratch.drop, checkfirst=True)
         await conn.run_sync(scratch.create)
     started = time.perf_counter()
     for k in range(0, len(rows), BATCH):
-        async with engine.begin() as conn:
+        async with writing(engine) as conn:
             await write_rows(conn, "events_floor", rows[k : k + BATCH], sqlite=sqlite)
     elapsed = time.perf_counter() - started
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         await conn.run_sync(scratch.drop)
     await engine.dispose()
     return len(rows) / elapsed
