@@ -158,7 +158,7 @@ class DistrictShard:
         """Copy every hosted district's columns now (cheap, under the fold lock) and compress and
         store them in the background, so ingest does not wait for a snapshot."""
         seq = self.applied_seq
-        parts = [(d, self.state.district_part(d_local, seq)) for d_local, d in enumerate(self.districts)]
+        parts = list(zip(self.districts, self.state.district_parts(seq)))
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
         previous = self._snapshot_task

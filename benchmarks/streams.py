@@ -1,11 +1,12 @@
-"""`mealtwin bench streams`: what publishing a folded batch's changes costs a shard.
+"""`mealtwin bench streams`: what publishing a folded batch's changes, and a snapshot, cost a shard.
 
 A shard of every school of the state (43,000 by default) folds batches of 5,000 events of one
 school day (attendance, deliveries, shortages, closures), first without a publisher (the baseline),
 then with a `ShardPublisher`. Reported, as medians over the runs: the fold without and with the
 publisher (what ingest waits for), the part of publishing done under the fold lock (copying the
 changed schools' columns), and the background part (building the messages and handing them to the
-broker: the in-memory one, and Redis when `--redis` is given).
+broker: the in-memory one, and Redis when `--redis` is given). Then a snapshot round of every
+district: the copy taken under the fold lock, and the encoding done in the background.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from actors.broker import MemoryBroker
 from actors.district_shard import DistrictShard
 from actors.shard_publisher import ShardPublisher
+from twin import snapshot
 from twin.batch import EventBatch
 from twin.directory import BlockTable, Directory
 from twin.events import EventKind
@@ -102,7 +104,7 @@ async def run(schools: int = 43_000, runs: int = 7, redis_url: str | None = None
         fold_plain.append(time.perf_counter() - started)
 
     result: dict = {"schools": schools, "batch_events": BATCH, "runs": runs,
-                    "fold_ms_without_publisher": _ms(fold_plain)}
+                    "fold_ms_without_publisher": _ms(fold_plain), **_snapshot_round(plain, runs)}
     for name, broker in brokers.items():
         publisher = ShardPublisher(broker, directory)
         locked: list[float] = []
@@ -132,6 +134,22 @@ async def run(schools: int = 43_000, runs: int = 7, redis_url: str | None = None
     if redis_url:
         await delete_keys(redis_url, prefix)
     return result
+
+
+def _snapshot_round(shard: DistrictShard, runs: int) -> dict:
+    """A snapshot of every district the shard hosts, as `DistrictShard` takes one: the copy (under
+    the fold lock) and the encoding (in the background), medians of `runs` rounds."""
+    copy, encode = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        parts = shard.state.district_parts(shard.applied_seq)
+        copied = time.perf_counter()
+        encoded = [snapshot.dumps(part) for part in parts]
+        copy.append(copied - started)
+        encode.append(time.perf_counter() - copied)
+    return {"snapshot_copy_ms": _ms(copy), "snapshot_encode_ms": _ms(encode),
+            "snapshot_columns_mib": round(sum(a.nbytes for part in parts for a in part.values()) / 2**20, 1),
+            "snapshot_mib": round(sum(map(len, encoded)) / 2**20, 2)}
 
 
 def _ms(seconds: list[float]) -> float:
