@@ -80,7 +80,8 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     mark = time.perf_counter()
     start_ray(settings.ray_address, settings.ray_object_store_mib, ray_process_env(settings))
     timings["ray_s"] = time.perf_counter() - mark
-    say(f"{schools:,} schools in {n_districts} districts on {len(placement)} shard actors; recovering from snapshots and log")
+    actors = f"{len(placement)} shard actor" + ("s" if len(placement) != 1 else "")
+    say(f"{schools:,} schools in {n_districts} districts on {actors}; recovering from snapshots and log")
     mark = time.perf_counter()
     cluster = TwinCluster.start(placement, shard_ports_opener(settings), settings.snapshot.every_events,
                                 settings.snapshot.every_seconds,
