@@ -172,22 +172,23 @@ async def _ws_fanout(settings: Settings, directory, n_clients: int, token: str) 
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
 
-    latencies, dropped = [], 0
+    latencies, dropped, round_max = [], 0, [0.0] * len(acks)
     for k in range(n_clients):
         school = schools[k % len(schools)]
-        for seqs, acked in acks:
+        for r, (seqs, acked) in enumerate(acks):
             arrived = next((t for seq, t in arrivals[k] if seq >= seqs[school]), None)
             if arrived is None:
                 dropped += 1
             else:
                 latencies.append(max(0.0, arrived - acked))
+                round_max[r] = max(round_max[r], latencies[-1])
     latencies.sort()
 
     def pct(p: float) -> float:
         return round(1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1) if latencies else None
 
     return {"ws_clients": connected, "ws_deliveries": len(latencies), "ws_p50_ms": pct(50), "ws_p99_ms": pct(99),
-            "ws_dropped": dropped}
+            "ws_dropped": dropped, "ws_round_max_ms": [round(1000 * t) for t in round_max]}
 
 
 def _load_main(argv: list[str]) -> None:
