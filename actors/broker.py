@@ -34,9 +34,9 @@ class MemoryBroker:
     A message is kept as a reader will get it, decoded once when published: what JSON would give
     (a tuple comes back a list), as from Redis. Kept as JSON bytes and decoded on every read, the
     WebSocket fan-out of `bench api` measured 1.2-3.0 s at p99 (median of 11 runs 2.1 s); decoded
-    at publishing, 0.25-1.5 s (4 runs). A topic
-    keeps its last `history` messages and none older than `history_s`: the live feed publishes a
-    message per district every few seconds, and by count alone the history would grow for hours."""
+    at publishing, 0.25-1.5 s (4 runs). A topic keeps its last `history` messages and none older
+    than `history_s`: the live feed publishes a message per district every few seconds, and by
+    count alone the history would grow for hours."""
 
     def __init__(self, history: int = 10_000, history_s: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -224,8 +224,8 @@ class TwinCluster:
     @classmethod
     def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
               snapshot_every_events: int, snapshot_every_seconds: float,
-              stream_history: int | None = 10_000, stream_history_s: float = 300.0, open_desk: Callable[[], Awaitable[DeskPorts]] | None = None,
-              risk_rules=None, alert_rules=None) -> TwinCluster:  # noqa: ANN001
+              stream_history: int | None = 10_000, stream_history_s: float = 300.0,
+              open_desk: Callable[[], Awaitable[DeskPorts]] | None = None, risk_rules=None, alert_rules=None) -> TwinCluster:  # noqa: ANN001
         """Create the actors (named, so Serve replicas can find them). Returns at once; shards
         recover in their constructors: await `wait_ready`."""
         # the embedded stream broker (None: the shards publish to Redis instead); before the shards,

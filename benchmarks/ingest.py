@@ -169,7 +169,8 @@ def _rss_mib(exclude: int | None = None) -> dict[str, float]:
     by_name: dict[str, float] = {}
     for p in _twin_processes(exclude):
         try:
-            by_name[_name(p)] = by_name.get(_name(p), 0.0) + p.memory_info().rss / 2**20
+            name = _name(p)
+            by_name[name] = by_name.get(name, 0.0) + p.memory_info().rss / 2**20
         except psutil.Error:
             pass
     return dict(sorted(by_name.items(), key=lambda kv: -kv[1]))
