@@ -56,13 +56,6 @@ def _area_of(run: dict) -> Area:
     return Area(run["area"]["district"], run["area"]["block"])
 
 
-def _abandoned(run: dict) -> bool:
-    """Whether an active run's runner has been silent too long (read first: a run polled every
-    second must not take the database's write lock on every read)."""
-    last_sign = run["heartbeat_at"] or run["created_at"]
-    return run["status"] in ACTIVE and dt.datetime.fromisoformat(last_sign) < dt.datetime.now(dt.UTC) - ABANDONED_AFTER
-
-
 def scenario_topic(run_id: str) -> str:
     return f"scenario:{run_id}"
 
@@ -194,8 +187,8 @@ class ScenarioRuns:
         run = await self._repo.get(run_id)
         if run is None or not area.contains(_area_of(run)):
             raise NotFound(f"no scenario run {run_id}", {"id": run_id})
-        if _abandoned(run) and await self._repo.fail_abandoned(ABANDONED_AFTER, run_id):
-            run = await self._repo.get(run_id)
+        if self._repo.abandoned(run, ABANDONED_AFTER) and await self._repo.fail_abandoned(ABANDONED_AFTER, run_id):
+            run = await self._repo.get(run_id)  # marked failed just now
         return run
 
     async def page(self, status: str | None, page: int, page_size: int, area: Area = STATE) -> dict:
