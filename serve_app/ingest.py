@@ -4,9 +4,11 @@ answer with one result per event. One bad event never costs a good one its place
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -16,7 +18,9 @@ from actors.router import ShardRouter
 from twin.area import STATE, Area
 from twin.batch import EventBatch
 from twin.directory import Directory
-from twin.encoding import encode
+from twin.attendance_reader import TYPE as ATTENDANCE
+from twin.attendance_reader import read_attendance
+from twin.encoding import encode, encode_attendance
 from twin.errors import InvalidInput
 from twin.events import event_adapter, event_list_adapter
 from twin.outcomes import CORRECTION, TOO_OLD
@@ -42,80 +46,90 @@ class IngestService:
         false). An event about a school outside the area is rejected as if the school did not exist."""
         clock = _Stopwatch()
         # one trip to a worker thread for all the CPU work, so the event loop stays free
-        items, events, rejections, batch, keep, logged, rows, unknown = await asyncio.to_thread(self._prepare, body, area)
-        if self._refresh_directory is not None and unknown and await self._refresh_directory():
+        batch = await asyncio.to_thread(self._prepare, body, area)
+        if self._refresh_directory is not None and batch.unknown and await self._refresh_directory():
             # another replica registered a school since our directory was loaded: encode again
-            items, events, rejections, batch, keep, logged, rows, _ = await asyncio.to_thread(self._prepare, body, area)
+            batch = await asyncio.to_thread(self._prepare, body, area)
         clock.lap("prepare")
-        appended = await self._log.append(rows)
+        appended = await self._log.append(batch.rows)
         clock.lap("log")
 
         seqs = np.array(appended.seqs, np.int64)
-        batch = batch.take(np.array(keep, np.int64))
-        batch.seq[:] = seqs
+        encoded = batch.encoded
+        encoded.seq[:] = seqs
         fresh = seqs > 0
-        outcome = np.zeros(len(batch), np.int8)
+        outcome = np.zeros(len(encoded), np.int8)
         applied = True
         if fresh.any():
             try:
-                outcome[fresh] = await self._router.apply(batch.take(fresh), appended.after_seq, appended.upto_seq,
+                outcome[fresh] = await self._router.apply(encoded.take(fresh), appended.after_seq, appended.upto_seq,
                                                           self._apply_timeout_s)
             except (TimeoutError, asyncio.TimeoutError):
                 applied = False  # durable; the shard catches up from the log
                 log.warning("shards did not confirm seq %d..%d in time", appended.after_seq + 1, appended.upto_seq)
         clock.lap("apply")
 
-        status = np.full(len(items), _REJECTED, np.int8)
-        status[logged] = np.select([~fresh, outcome == TOO_OLD, outcome == CORRECTION], [_DUPLICATE, _TOO_OLD, _CORRECTION],
-                                   _ACCEPTED)
-        item_seq = np.zeros(len(items), np.int64)
-        item_seq[logged] = seqs
+        status = np.full(batch.received, _REJECTED, np.int8)
+        status[batch.logged] = np.select([~fresh, outcome == TOO_OLD, outcome == CORRECTION],
+                                         [_DUPLICATE, _TOO_OLD, _CORRECTION], _ACCEPTED)
+        item_seq = np.zeros(batch.received, np.int64)
+        item_seq[batch.logged] = seqs
+        event_ids: list = [None] * batch.received
+        for i, row in zip(batch.logged, batch.rows):
+            event_ids[i] = row.event_id
         counts = np.bincount(status, minlength=len(_STATUS))
-        shown = range(len(items)) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
-        results = [self._result(i, events, rejections, int(status[i]), int(item_seq[i]), not all_results)
-                   for i in shown]
-        funds = [events[i] for i in logged if events[i].type in _FUND_EVENTS and status[i] in (_ACCEPTED, _CORRECTION)]
-        return {"received": len(items), "accepted": int(counts[_ACCEPTED]), "corrections": int(counts[_CORRECTION]),
-                "duplicates": int(counts[_DUPLICATE]), "rejected": int(counts[_REJECTED] + counts[_TOO_OLD]),
-                "applied": applied, "results": results, "timings_ms": clock.laps_ms, "fund_events": funds}
+        shown = range(batch.received) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
+        results = [_result(i, event_ids[i], batch.rejections.get(i), int(status[i]), int(item_seq[i]),
+                           not all_results) for i in shown]
+        funds = [event for i, event in batch.fund_events if status[i] in (_ACCEPTED, _CORRECTION)]
+        return {"received": batch.received, "accepted": int(counts[_ACCEPTED]),
+                "corrections": int(counts[_CORRECTION]), "duplicates": int(counts[_DUPLICATE]),
+                "rejected": int(counts[_REJECTED] + counts[_TOO_OLD]), "applied": applied, "results": results,
+                "timings_ms": clock.laps_ms, "fund_events": funds}
 
-    @staticmethod
-    def _result(i: int, events: list, rejections: list, status: int, seq: int, with_index: bool) -> dict:
-        if status == _REJECTED:
-            result = rejections[i]
-        elif status == _TOO_OLD:
-            result = {"event_id": events[i].event_id, "status": "rejected", "seq": seq, "error": {
-                "code": "TOO_OLD",
-                "message": "attendance for a date older than the twin's correction window; logged but not applied"}}
-        else:
-            result = {"event_id": events[i].event_id, "status": _STATUS[status]}
-            if status != _DUPLICATE:
-                result["seq"] = seq
-        return {**result, "index": i} if with_index else result
-
-    def _prepare(self, body: bytes, area: Area) -> tuple:
-        """Parse, validate and encode a body's items: events (None where invalid), rejections (None where valid),
-        the encoded batch of the valid ones, which of those go to the log (`keep`, indices into
-        the batch; `logged`, indices into `items`), their log rows, and whether a school was unknown."""
+    def _prepare(self, body: bytes, area: Area) -> _Prepared:
+        """Parse, validate and encode a body's events, in their order. Plain attendance reports (most
+        of a day) are read column by column; the rest are validated by the event models."""
         items = _parse_body(body, self._max_events)
-        events, rejections = self._validate(items)
-        valid = [i for i, e in enumerate(events) if e is not None]
-        batch, errors = encode([events[i] for i in valid], self._directory)
+        reports = read_attendance(items)
+        rest = np.ones(len(items), bool)
+        rest[reports.items] = False
+        others = np.flatnonzero(rest).tolist()
+        events, rejections = self._validate([items[i] for i in others])
+        valid = [k for k, e in enumerate(events) if e is not None]
+        modelled, model_errors = encode([events[k] for k in valid], self._directory)
+        read, read_errors = encode_attendance(reports, self._directory)
+
+        item_of_row = np.array(reports.items + [others[k] for k in valid], np.int64)
+        order = np.argsort(item_of_row, kind="stable")  # back into the body's order, the log's order
+        encoded = EventBatch.concat([read, modelled]).take(order)
+        item_of_row = item_of_row[order]
+        order = order.tolist()
+        errors = read_errors + model_errors
+        errors = [errors[j] for j in order]
+        heads = [*zip(reports.event_id, itertools.repeat(ATTENDANCE), reports.school_id, reports.date),
+                 *((events[k].event_id, events[k].type, getattr(events[k], "school_id", None), events[k].date)
+                   for k in valid)]
+        heads = [heads[j] for j in order]
+
         unknown = any(err is not None and err.startswith("unknown school_id") for err in errors)
         if not area.is_state:
-            for j in np.flatnonzero(~_inside(area, batch, self._directory)):
+            for j in np.flatnonzero(~_inside(area, encoded, self._directory)):
                 if errors[j] is None:
-                    school = getattr(events[valid[j]], "school_id", None)
+                    school = heads[j][2]
                     errors[j] = f"unknown school_id {school}" if school else f"outside your area ({area.label()})"
-        keep = [j for j, err in enumerate(errors) if err is None]
+        refused = {others[k]: r for k, r in enumerate(rejections) if r is not None}
         for j, err in enumerate(errors):
             if err is not None:
-                rejections[valid[j]] = _rejected(items[valid[j]], "UNKNOWN_REFERENCE", err)
-        logged = [valid[j] for j in keep]
-        district = batch.district.tolist()
-        rows = [LogRow(events[i].event_id, events[i].type, district[j], getattr(events[i], "school_id", None),
-                       events[i].date, orjson.dumps(items[i]).decode()) for i, j in zip(logged, keep)]
-        return items, events, rejections, batch, keep, logged, rows, unknown
+                i = int(item_of_row[j])
+                refused[i] = _rejected(items[i], "UNKNOWN_REFERENCE", err)
+        keep = [j for j, err in enumerate(errors) if err is None]
+        logged = item_of_row[keep].tolist()
+        district = encoded.district.tolist()
+        rows = [LogRow(*heads[j][:2], district[j], *heads[j][2:], orjson.dumps(items[i]).decode())
+                for i, j in zip(logged, keep)]
+        funds = [(others[k], events[k]) for k in valid if events[k].type in _FUND_EVENTS]
+        return _Prepared(len(items), encoded.take(np.array(keep, np.int64)), logged, rows, refused, funds, unknown)
 
     def _validate(self, items: list) -> tuple[list, list]:
         """Validated events (None where invalid) and, per item, its rejection (None if valid)."""
@@ -132,6 +146,34 @@ class IngestService:
                 events.append(None)
                 rejections[i] = _rejected(item, "VALIDATION_ERROR", _describe(exc), _fields(exc))
         return events, rejections
+
+
+@dataclass
+class _Prepared:
+    """A body made ready for the log: `encoded` and `rows` hold the events that can be applied, in the
+    body's order (`logged`: their indices in the body); `rejections` the others, by index."""
+
+    received: int
+    encoded: EventBatch
+    logged: list[int]
+    rows: list[LogRow]
+    rejections: dict[int, dict]
+    fund_events: list[tuple[int, object]]  # (index in the body, event): money moved, for the audit log
+    unknown: bool  # some school was unknown to this replica's directory
+
+
+def _result(i: int, event_id: str | None, rejection: dict | None, status: int, seq: int, with_index: bool) -> dict:
+    if status == _REJECTED:
+        result = rejection
+    elif status == _TOO_OLD:
+        result = {"event_id": event_id, "status": "rejected", "seq": seq, "error": {
+            "code": "TOO_OLD",
+            "message": "attendance for a date older than the twin's correction window; logged but not applied"}}
+    else:
+        result = {"event_id": event_id, "status": _STATUS[status]}
+        if status != _DUPLICATE:
+            result["seq"] = seq
+    return {**result, "index": i} if with_index else result
 
 
 class _Stopwatch:

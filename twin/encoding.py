@@ -14,12 +14,13 @@ Value slots by kind (`EventBatch.values[:, k]`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from twin import events as ev
 from twin import geography
+from twin.attendance_reader import AttendanceColumns
 from twin.batch import EventBatch
 from twin.directory import Directory
 from twin.norms import EPOCH, day_number
@@ -50,14 +51,8 @@ def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch
     batch.kind[:] = np.fromiter((ev.EVENT_KINDS[t] for t in types), np.int8, n)
     batch.day[:] = np.fromiter((e.date.toordinal() for e in events), np.int32, n) - _EPOCH_ORDINAL
     batch.day_end[:] = batch.day
-    school_ids = np.fromiter((_school_key(e) for e in events), np.int64, n)
-    school = directory.lookup(school_ids)
-    known = school >= 0
-    batch.school[known] = school[known]
-    batch.block[known] = directory.school_block[school[known]]
-    batch.district[known] = directory.school_district[school[known]]
-    for i in np.flatnonzero((school_ids >= 0) & ~known):
-        errors[i] = f"unknown school_id {events[i].school_id}"
+    school = _place_schools(batch, np.fromiter((_school_key(e) for e in events), np.int64, n), directory, errors,
+                            lambda i: events[i].school_id)
     # Only these types may name a district or block; place them one by one (they are few).
     for i in by_type.get("funds_released", []) + by_type.get("school_closed", []):
         if errors[i] is None:
@@ -72,10 +67,43 @@ def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch
     for i in by_type.get("school_closed", []):
         batch.day_end[i] = day_number(events[i].date_to)
 
-    bad = np.array([e is not None for e in errors])
+    _blank_rejected(batch, errors)
+    return batch, errors
+
+
+def encode_attendance(reports: AttendanceColumns, directory: Directory) -> tuple[EventBatch, list[str | None]]:
+    """As `encode`, for attendance reports already read into columns by `twin.attendance_reader`."""
+    n = len(reports)
+    batch = EventBatch.empty(n)
+    errors: list[str | None] = [None] * n
+    batch.kind[:] = ev.EventKind.ATTENDANCE_REPORTED
+    batch.day[:] = batch.day_end[:] = reports.day
+    batch.values[:, : reports.values.shape[1]] = reports.values
+    _place_schools(batch, np.fromiter(map(int, reports.school_id), np.int64, n), directory, errors,
+                   reports.school_id.__getitem__)
+    _blank_rejected(batch, errors)
+    return batch, errors
+
+
+def _place_schools(batch: EventBatch, school_ids: np.ndarray, directory: Directory, errors: list[str | None],
+                   named: Callable[[int], str]) -> np.ndarray:
+    """Fill school, block and district of rows about a school (id >= 0), noting unknown ones (by
+    `named(row)`) in `errors`. Returns the school indices (-1 where none or unknown)."""
+    school = directory.lookup(school_ids)
+    known = school >= 0
+    batch.school[known] = school[known]
+    batch.block[known] = directory.school_block[school[known]]
+    batch.district[known] = directory.school_district[school[known]]
+    for i in np.flatnonzero((school_ids >= 0) & ~known):
+        errors[i] = f"unknown school_id {named(int(i))}"
+    return school
+
+
+def _blank_rejected(batch: EventBatch, errors: list[str | None]) -> None:
+    """Rows that cannot be applied become no-ops (kind 0) about nowhere."""
+    bad = np.array([e is not None for e in errors], bool)
     if bad.any():
         batch.kind[bad], batch.school[bad], batch.block[bad], batch.district[bad] = 0, -1, -1, -1
-    return batch, errors
 
 
 class _Values:

@@ -48,6 +48,27 @@ async def test_each_event_gets_its_own_result_and_a_bad_one_costs_nothing(client
     assert twin["stock_book_balance"]["rice_kg"] == pytest.approx(-2.0)  # 20 meals x 100 g
 
 
+async def test_the_log_keeps_the_body_order_across_event_types(client):
+    # plain attendance reports are read apart from the other types: they must meet again in order
+    other = f"{int(DIRECTORY.school_ids[1]):011d}"
+    events = [
+        attendance("o1"),
+        {"type": "stock_delivered", "event_id": "o2", "date": "2025-07-01", "school_id": SCHOOL, "rice_kg": 50},
+        attendance("o3", school=other),
+        {"type": "inspection_done", "event_id": "o4", "date": "2025-07-01", "school_id": "33999999999"},
+        {"type": "attendance_reported", "event_id": "o5", "date": "2025-07-02", "school_id": SCHOOL,
+         "present": "12"},  # text for a number: valid, but read by the event models
+        attendance("o6", date="2025-07-02"),  # a correction of o5
+    ]
+    results = (await client.post("/api/v1/events", json={"events": events})).json()["data"]["results"]
+    assert [r["event_id"] for r in results] == [e["event_id"] for e in events]
+    assert [r["status"] for r in results] == ["accepted", "accepted", "accepted", "rejected", "accepted", "correction"]
+    seqs = [r["seq"] for r in results if "seq" in r]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    twin = (await client.get(f"/api/v1/twin/schools/{SCHOOL}")).json()["data"]
+    assert twin["stock_book_balance"]["rice_kg"] == pytest.approx(50 - 3.0 - 3.0)  # delivered, then 2 x 30 meals
+
+
 async def test_resending_a_batch_changes_nothing(client):
     events = random_events(DIRECTORY, 400, seed=11)
     first = (await client.post("/api/v1/events", json={"events": events})).json()["data"]
