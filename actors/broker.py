@@ -31,17 +31,18 @@ def first_seq_now() -> int:
 class MemoryBroker:
     """`twin.ports.StreamBroker` in memory. State is lost when the process ends (see `first_seq_now`).
 
-    A message is kept as a reader will get it, decoded once when published: what JSON would give
-    (a tuple comes back a list), as from Redis. Kept as JSON bytes and decoded on every read, the
-    WebSocket fan-out of `bench api` measured 1.2-3.0 s at p99 (median of 11 runs 2.1 s); decoded
-    at publishing, 0.25-1.5 s (4 runs). A topic keeps its last `history` messages and none older
-    than `history_s`: the live feed publishes a message per district every few seconds, and by
-    count alone the history would grow for hours."""
+    A message is kept as JSON and decoded once, by its first read: a reader gets what JSON would
+    give (a tuple comes back a list), as from Redis. Decoded on every read, the WebSocket fan-out
+    of `bench api` measured 1.2-3.0 s at p99 (median of 11 runs 2.1 s); and most messages (the
+    school deltas of districts no one watches) are never read, so decoding each when published
+    cost the broker about 2 µs of CPU an ingested event. A topic keeps its last `history` messages
+    and none older than `history_s`: the live feed publishes a message per district every few
+    seconds, and by count alone the history would grow for hours."""
 
     def __init__(self, history: int = 10_000, history_s: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._history, self._history_s, self._clock = history, history_s, clock
-        self._topics: dict[str, deque[tuple[int, dict, float]]] = {}
+        self._topics: dict[str, deque[list]] = {}  # [seq, payload (JSON bytes until first read), time]
         self._last: dict[str, int] = {}
         self._news: asyncio.Condition | None = None  # made in the loop that first needs it
 
@@ -60,7 +61,7 @@ class MemoryBroker:
             seq = self._last[topic] + 1 if topic in self._last else first_seq_now()
             self._last[topic] = seq
             kept = self._topics.setdefault(topic, deque(maxlen=self._history))
-            kept.append((seq, orjson.loads(as_json(payload)), now))
+            kept.append([seq, as_json(payload), now])
             while kept[0][2] < now - self._history_s:  # the newest is never too old
                 kept.popleft()
             seqs.append(seq)
@@ -76,7 +77,8 @@ class MemoryBroker:
             if not kept or kept[-1][0] <= after:
                 continue
             skip = max(0, after - kept[0][0] + 1)  # seqs in a topic are consecutive
-            out.extend((topic, seq, payload) for seq, payload, _ in itertools.islice(kept, skip, skip + _READ_LIMIT))
+            out.extend((topic, message[0], _decoded(message))
+                       for message in itertools.islice(kept, skip, skip + _READ_LIMIT))
         return out
 
     async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]:
@@ -101,6 +103,12 @@ class MemoryBroker:
 
     async def close(self) -> None:
         pass
+
+
+def _decoded(message: list) -> dict:
+    if isinstance(message[1], bytes):
+        message[1] = orjson.loads(message[1])
+    return message[1]
 
 
 def as_json(payload: dict | bytes) -> bytes:
