@@ -33,6 +33,10 @@ async def test_repeated_ids_are_written_once(database_url):
     assert await log.count() == 3
     nothing = await log.append(rows(["a"]))
     assert nothing.seqs == [0] and nothing.upto_seq == nothing.after_seq
+    # a logged id after new ones: only the new ones are written, numbered without a gap
+    late = await log.append(rows(["n1", "n2", "a"]))
+    assert late.seqs == [4, 5, 0] and await log.count() == 5
+    assert [s for s, _ in await log.read(0, [0])] == [1, 2, 3, 4, 5]
     await engine.dispose()
 
 
