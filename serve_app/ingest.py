@@ -46,16 +46,16 @@ class IngestService:
         false). An event about a school outside the area is rejected as if the school did not exist."""
         clock = _Stopwatch()
         # one trip to a worker thread for all the CPU work, so the event loop stays free
-        batch = await asyncio.to_thread(self._prepare, body, area)
-        if self._refresh_directory is not None and batch.unknown and await self._refresh_directory():
+        prepared = await asyncio.to_thread(self._prepare, body, area)
+        if self._refresh_directory is not None and prepared.unknown and await self._refresh_directory():
             # another replica registered a school since our directory was loaded: encode again
-            batch = await asyncio.to_thread(self._prepare, body, area)
+            prepared = await asyncio.to_thread(self._prepare, body, area)
         clock.lap("prepare")
-        appended = await self._log.append(batch.rows)
+        appended = await self._log.append(prepared.rows)
         clock.lap("log")
 
         seqs = np.array(appended.seqs, np.int64)
-        encoded = batch.encoded
+        encoded = prepared.encoded
         encoded.seq[:] = seqs
         fresh = seqs > 0
         outcome = np.zeros(len(encoded), np.int8)
@@ -69,20 +69,20 @@ class IngestService:
                 log.warning("shards did not confirm seq %d..%d in time", appended.after_seq + 1, appended.upto_seq)
         clock.lap("apply")
 
-        status = np.full(batch.received, _REJECTED, np.int8)
-        status[batch.logged] = np.select([~fresh, outcome == TOO_OLD, outcome == CORRECTION],
-                                         [_DUPLICATE, _TOO_OLD, _CORRECTION], _ACCEPTED)
-        item_seq = np.zeros(batch.received, np.int64)
-        item_seq[batch.logged] = seqs
-        event_ids: list = [None] * batch.received
-        for i, row in zip(batch.logged, batch.rows):
+        status = np.full(prepared.received, _REJECTED, np.int8)
+        status[prepared.logged] = np.select([~fresh, outcome == TOO_OLD, outcome == CORRECTION],
+                                            [_DUPLICATE, _TOO_OLD, _CORRECTION], _ACCEPTED)
+        item_seq = np.zeros(prepared.received, np.int64)
+        item_seq[prepared.logged] = seqs
+        event_ids: list = [None] * prepared.received
+        for i, row in zip(prepared.logged, prepared.rows):
             event_ids[i] = row.event_id
         counts = np.bincount(status, minlength=len(_STATUS))
-        shown = range(batch.received) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
-        results = [_result(i, event_ids[i], batch.rejections.get(i), int(status[i]), int(item_seq[i]),
+        shown = range(prepared.received) if all_results else np.flatnonzero(status != _ACCEPTED).tolist()
+        results = [_result(i, event_ids[i], prepared.rejections.get(i), int(status[i]), int(item_seq[i]),
                            not all_results) for i in shown]
-        funds = [event for i, event in batch.fund_events if status[i] in (_ACCEPTED, _CORRECTION)]
-        return {"received": batch.received, "accepted": int(counts[_ACCEPTED]),
+        funds = [event for i, event in prepared.fund_events if status[i] in (_ACCEPTED, _CORRECTION)]
+        return {"received": prepared.received, "accepted": int(counts[_ACCEPTED]),
                 "corrections": int(counts[_CORRECTION]), "duplicates": int(counts[_DUPLICATE]),
                 "rejected": int(counts[_REJECTED] + counts[_TOO_OLD]), "applied": applied, "results": results,
                 "timings_ms": clock.laps_ms, "fund_events": funds}
