@@ -18,6 +18,7 @@ import ray
 
 BROKER_ACTOR = "stream-broker"
 _READ_LIMIT = 1_000  # messages per topic in one read: bounds one answer's size
+PUBLISH_PART = 1_000  # messages per call to the broker actor (see `RayBroker.publish_many`)
 
 
 def first_seq_now() -> int:
@@ -137,7 +138,14 @@ class RayBroker:
         return await self._actor.publish.remote(topic, payload)
 
     async def publish_many(self, messages: Sequence[tuple[str, dict | bytes]]) -> list[int]:
-        return await self._actor.publish_many.remote(list(messages))
+        # In parts: the actor unpickles and keeps a whole call before it answers anyone else. A
+        # risk round of 86,086 alerts (a twin started without stock) held it ~3 s in one call,
+        # and every school's live delta behind it; between parts, other publishers get their turn.
+        messages = list(messages)
+        seqs: list[int] = []
+        for start in range(0, len(messages), PUBLISH_PART):
+            seqs += await self._actor.publish_many.remote(messages[start : start + PUBLISH_PART])
+        return seqs
 
     async def read(self, cursors: dict[str, int], block_s: float) -> list[tuple[str, int, dict]]:
         return await self._actor.read.remote(cursors, block_s)

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 RISK_HISTORY_DAYS = 35
 FULL_PROPAGATION_SHARE = 0.05  # when more schools changed than this, one full propagation is cheaper
-PUBLISH_CHUNK = 1_000  # alert messages per broker call (see `_announce`)
 
 
 class RiskDesk:
@@ -217,11 +216,7 @@ class RiskDesk:
                            "district": geography.district_names()[self._district_of_subject(subject)]})
                          for subject, cause in resolved]
             try:
-                # In parts: a round can change tens of thousands of alerts (a twin started without
-                # stock), and one call that size held the embedded broker ~3 s, and every school's
-                # live delta with it. Between parts, the shards' deltas get their turn.
-                for start in range(0, len(messages), PUBLISH_CHUNK):
-                    await self._ports.broker.publish_many(messages[start : start + PUBLISH_CHUNK])
+                await self._ports.broker.publish_many(messages)
             except Exception:  # noqa: BLE001 - the alerts are stored; the stream misses them
                 log.exception("publishing %d alert messages failed", len(messages))
         if self._ports.notifier is not None and stored:

@@ -5,7 +5,9 @@ import asyncio
 
 import pytest
 
-from actors.broker import MemoryBroker, first_seq_now
+from types import SimpleNamespace
+
+from actors.broker import MemoryBroker, RayBroker, first_seq_now
 from serve_app.redis_broker import RedisBroker
 from tests.fixtures import redis as redis_fixture
 
@@ -83,3 +85,23 @@ async def test_the_embedded_broker_also_forgets_messages_older_than_its_history_
     assert [p["n"] for _, _, p in await broker.read({"t": old[0] - 1}, 0)] == [2, 3]  # resume gets what is kept
     now[0] += 3600  # a quiet topic keeps its last message: it is trimmed when the topic is next published
     assert await broker.bounds("t") == (middle, newest)
+
+
+async def test_a_burst_reaches_the_broker_actor_in_parts(monkeypatch):
+    # a risk round on a twin started without stock alerts every school at once: one call that size
+    # would hold the broker actor, and every live delta with it
+    memory, calls = MemoryBroker(1_000), []
+
+    def remote(messages):
+        calls.append(len(messages))
+        return memory.publish_many(messages)
+
+    monkeypatch.setattr("actors.broker.PUBLISH_PART", 4)
+    broker = RayBroker(actor=SimpleNamespace(publish_many=SimpleNamespace(remote=remote)))
+    messages = [(f"alerts:{k % 3}", {"n": k}) for k in range(15)]
+    seqs = await broker.publish_many(messages)
+    assert calls == [4, 4, 4, 3]  # in parts, none lost between them
+    assert len(seqs) == 15 and [seqs[k] for k in range(0, 15, 3)] == list(range(seqs[0], seqs[0] + 5))
+    got = await memory.read({f"alerts:{t}": 0 for t in range(3)}, 0)
+    assert sorted(p["n"] for _, _, p in got) == list(range(15))
+

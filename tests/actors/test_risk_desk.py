@@ -156,23 +156,3 @@ async def test_a_failing_store_loses_nothing_the_next_round_retries(store):
     assert await desk.evaluate() > 0
     assert any(s.endswith(f"{int(DIRECTORY.school_ids[3]):011d}") for s, _ in await open_alerts(store))
 
-
-async def test_a_burst_of_alerts_reaches_the_broker_in_parts(store, monkeypatch):
-    # a twin started without stock alerts every school at once: one call would hold the broker
-    class Recording(MemoryBroker):
-        calls: list[int] = []
-
-        async def publish_many(self, messages):
-            self.calls.append(len(messages))
-            return await super().publish_many(messages)
-
-    monkeypatch.setattr("actors.risk_desk.PUBLISH_CHUNK", 4)
-    broker = Recording(1_000)
-    desk = await desk_on(store, broker)
-    desk.ingest(np.arange(len(DIRECTORY)), failing(len(DIRECTORY)))
-    changes = await desk.evaluate()
-    assert changes > 4 * 3 and max(broker.calls) <= 4
-    assert sum(broker.calls) == changes  # every change announced once: none lost between parts
-    topics = {alerts_topic(int(d)) for d in set(DIRECTORY.school_district.tolist())}
-    published = [m for topic in topics for _, _, m in await broker.read({topic: 0}, 0)]
-    assert len(published) == changes
