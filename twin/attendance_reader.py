@@ -16,14 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.events import NO_MEAL_REASON_CODES
+from twin.events import EVENT_ID_CHARS, EVENT_ID_MAX, MAX_COUNT, NO_MEAL_REASON_CODES
 from twin.norms import day_number
 
 TYPE = "attendance_reported"
 _FIELDS = frozenset({"type", "event_id", "date", "school_id", "present", "meals_served", "no_meal_reason"})
 _BANDS = frozenset({"primary", "upper_primary", "secondary"})
-_MAX_COUNT = 100_000  # as `twin.events.Count`
-_EVENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")  # as `twin.events.EventId`
+_EVENT_ID = re.compile(f"{EVENT_ID_CHARS}{{1,{EVENT_ID_MAX}}}")  # `twin.events.EventId`, whole
 _REASONS = {str(r): code for r, code in NO_MEAL_REASON_CODES.items()}
 
 
@@ -66,7 +65,7 @@ def _read(item: object, dates: dict) -> tuple | None:
     event_id, school, date, present = item.get("event_id"), item.get("school_id"), item.get("date"), item.get("present")
     if not (type(event_id) is str and _EVENT_ID.fullmatch(event_id)
             and type(school) is str and len(school) == 11 and school.isascii() and school.isdigit()
-            and type(present) is int and 0 <= present <= _MAX_COUNT and type(date) is str):
+            and type(present) is int and 0 <= present <= MAX_COUNT and type(date) is str):
         return None
     if date not in dates:
         dates[date] = _iso_date(date)
@@ -75,7 +74,7 @@ def _read(item: object, dates: dict) -> tuple | None:
         return None
     primary, upper, secondary = served.get("primary", 0), served.get("upper_primary", 0), served.get("secondary", 0)
     if not (type(primary) is int and type(upper) is int and type(secondary) is int
-            and 0 <= primary <= _MAX_COUNT and 0 <= upper <= _MAX_COUNT and 0 <= secondary <= _MAX_COUNT):
+            and 0 <= primary <= MAX_COUNT and 0 <= upper <= MAX_COUNT and 0 <= secondary <= MAX_COUNT):
         return None
     meals = primary + upper + secondary
     reason = item.get("no_meal_reason")

@@ -14,8 +14,10 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 UdiseCode = Annotated[str, Field(pattern=r"^\d{11}$", description="11-digit UDISE code", examples=["33010100101"])]
-EventId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-Count = Annotated[int, Field(ge=0, le=100_000)]
+EVENT_ID_CHARS, EVENT_ID_MAX = r"[A-Za-z0-9._:\-]", 64
+MAX_COUNT = 100_000  # children or meals in one report
+EventId = Annotated[str, Field(min_length=1, max_length=EVENT_ID_MAX, pattern=f"^{EVENT_ID_CHARS}+$")]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Kg = Annotated[float, Field(ge=0, le=1_000_000)]
 SignedKg = Annotated[float, Field(ge=-1_000_000, le=1_000_000)]
 Inr = Annotated[float, Field(gt=0, le=1e10)]
