@@ -44,13 +44,13 @@ def history(
     years: int = typer.Option(3, min=1, help="years of daily history"),
     schools: int = typer.Option(43_000, min=1, help="synthetic schools (seeded, as `data generate` makes them)"),
     seed: int = typer.Option(0, help="seed of the schools and the world"),
-    out: Path = typer.Option(DEFAULT_ROOT, help="store root: writes <out>/history/yyyy-mm.parquet"),
+    out: Path = typer.Option(DEFAULT_ROOT, help="store root: writes <out>/history/yyyy-mm.npz"),
     end: dt.datetime | None = typer.Option(None, formats=["%Y-%m-%d"],
                                            help="first day after the history (default: the live feed's start date)"),
     replace: bool = typer.Option(False, help="delete an existing history under <out> first"),
 ) -> None:
     """Simulate `years` of daily history of every school from the world model (attendance, meals,
-    stock, funds, closures, district rain, the school calendar) into a Parquet store for training."""
+    stock, funds, closures, district rain, the school calendar) into the history store for training."""
     from ml import history_store
     from ml.history_writer import write_history, years_before
 

@@ -1,11 +1,14 @@
-"""The history store: daily school history on disk as Parquet, one file per month.
+"""The history store: daily school history on disk as numpy arrays, one file per month.
 
 Layout under `root`:
-    history/yyyy-mm.parquet       one row per (date, school), in (date, school) order, so a month loads
-                                  straight into [T, S] arrays without a pivot
-    history/days/yyyy-mm.parquet  one row per date: the calendar's day kind and every district's rain
-    history/schools.parquet       the schools (id, district, block) in column order
-    history/meta.json             how it was made: seed, generator and code version
+    history/yyyy-mm.npz      a month: its dates, day kinds and district rain [T], and every school-day
+                             field as a [T, S] array in the schools' column order
+    history/schools.npz      the schools (id, district, block) in column order
+    history/meta.json        how it was made: seed, generator and code version
+
+Files are zip archives of `.npy` arrays (what `np.load` reads), deflated at level 1: a quarter of
+the raw size at a fraction of the default level's time. Written deterministically (fixed member
+times), so writing the same days twice gives the same bytes.
 
 The generator writes whole months; the live twin appends its own days (`append_days`), replacing a
 day it already wrote, so a re-run of the same day changes nothing.
@@ -14,22 +17,24 @@ day it already wrote, so a re-run of the same day changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ml.panel import DAY_FIELDS, SCHOOL_DAY_FIELDS, Panel
+from ml.panel import DAY_FIELDS, SCHOOL_DAY_FIELDS, SCHOOL_FIELDS, Panel
 
 HISTORY_DIR = "history"
-COMPRESSION = "zstd"
-_ROW_GROUP_ROWS = 1_000_000
+SCHOOLS_FILE = "schools.npz"
+_SUFFIX = ".npz"
+_LEVEL = 1  # zlib level: ~4x smaller than raw; higher levels cost several times the CPU for ~10% less
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's zip timestamp: the bytes depend only on the arrays
 
 
 def history_dir(root: Path | str) -> Path:
@@ -40,6 +45,15 @@ def month_key(day: np.datetime64) -> str:
     return str(np.datetime64(day, "M"))  # yyyy-mm
 
 
+def has_schools(root: Path | str) -> bool:
+    return (history_dir(root) / SCHOOLS_FILE).exists()
+
+
+def load_schools(root: Path | str) -> dict[str, np.ndarray]:
+    """The store's schools in column order: `school_id`, `district`, `block`."""
+    return _read(history_dir(root) / SCHOOLS_FILE)
+
+
 # ----------------------------------------------------------------- writing
 
 
@@ -47,12 +61,7 @@ def write_schools(root: Path | str, panel: Panel, meta: dict) -> None:
     """The store's schools (in column order) and how the history was made; replaces both."""
     folder = history_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
-    table = pa.table({
-        "school_id": pa.array(panel.school_id, pa.int64()),
-        "district": pa.array(panel.district, pa.int16()),
-        "block": pa.array(panel.block, pa.int32()),
-    })
-    _atomic(folder / "schools.parquet", lambda path: pq.write_table(table, path, compression=COMPRESSION))
+    _write(folder / SCHOOLS_FILE, {name: getattr(panel, name) for name in SCHOOL_FIELDS})
     text = json.dumps(meta, indent=2, sort_keys=True, default=str)
     _atomic(folder / "meta.json", lambda path: Path(path).write_text(text))
 
@@ -62,17 +71,12 @@ def write_month(root: Path | str, panel: Panel) -> Path:
     months = {month_key(d) for d in panel.dates}
     if len(months) != 1:
         raise ValueError(f"a month file holds one month, got {sorted(months)}")
-    folder = history_dir(root)
-    (folder / "days").mkdir(parents=True, exist_ok=True)
-    if not (folder / "schools.parquet").exists():
+    if not has_schools(root):
         write_schools(root, panel, {})
     _check_schools(root, panel)
     (key,) = months
-    _atomic(folder / "days" / f"{key}.parquet",
-            lambda path: pq.write_table(_day_table(panel), path, compression=COMPRESSION))
-    target = folder / f"{key}.parquet"
-    _atomic(target, lambda path: pq.write_table(_school_day_table(panel), path, compression=COMPRESSION,
-                                                row_group_size=_ROW_GROUP_ROWS))
+    target = history_dir(root) / f"{key}{_SUFFIX}"
+    _write(target, {name: getattr(panel, name) for name in DAY_FIELDS + SCHOOL_DAY_FIELDS})
     return target
 
 
@@ -84,8 +88,7 @@ def append_days(root: Path | str, panel: Panel) -> list[Path]:
         start = np.datetime64(key, "M").astype("datetime64[D]")
         end = (np.datetime64(key, "M") + 1).astype("datetime64[D]")
         new = panel.days(start, end)
-        path = history_dir(root) / f"{key}.parquet"
-        if path.exists():
+        if (history_dir(root) / f"{key}{_SUFFIX}").exists():
             old = _read_month(root, key)
             keep = ~np.isin(old.dates, new.dates)
             parts = sorted([old.days(d, d + 1) for d in old.dates[keep]] + [new], key=lambda p: p.dates[0])
@@ -114,23 +117,19 @@ def load_panel(
         raise FileNotFoundError(f"no stored history in {history_dir(root)} for {start} .. {end}")
     columns = None
     if districts is not None:
-        schools = pq.read_table(history_dir(root) / "schools.parquet")
-        columns = np.flatnonzero(np.isin(schools.column("district").to_numpy(), np.asarray(districts)))
+        columns = np.flatnonzero(np.isin(load_schools(root)["district"], np.asarray(districts)))
     parts = []
     for key in keys:
         month = _read_month(root, key, columns)
         lo = np.datetime64(start, "D") if start is not None else month.dates[0]
         hi = np.datetime64(end, "D") if end is not None else month.dates[-1] + 1
         parts.append(month.days(lo, hi))
-    parts = [p for p in parts if p.n_days]
-    out = Panel.concat(parts)  # checks the days follow one another
-    return out
+    return Panel.concat([p for p in parts if p.n_days])  # checks the days follow one another
 
 
 def months(root: Path | str) -> list[str]:
     """The stored months, oldest first (yyyy-mm)."""
-    folder = history_dir(root)
-    return sorted(p.stem for p in folder.glob("*.parquet") if p.stem != "schools")
+    return sorted(p.stem for p in history_dir(root).glob(f"*{_SUFFIX}") if p.name != SCHOOLS_FILE)
 
 
 def describe(root: Path | str) -> dict:
@@ -139,18 +138,17 @@ def describe(root: Path | str) -> dict:
     keys = months(root)
     if not keys:
         return {"root": str(root), "months": 0}
-    first = pq.read_table(folder / "days" / f"{keys[0]}.parquet", columns=["date"]).column("date")
-    last = pq.read_table(folder / "days" / f"{keys[-1]}.parquet", columns=["date"]).column("date")
-    rows = sum(pq.ParquetFile(folder / f"{k}.parquet").metadata.num_rows for k in keys)
+    schools = len(load_schools(root)["school_id"])
+    dates = [_read(folder / f"{k}{_SUFFIX}", ("dates",))["dates"] for k in keys]
     meta_path = folder / "meta.json"
     return {
         "root": str(root),
-        "first_day": str(first[0].as_py()),
-        "last_day": str(last[-1].as_py()),
+        "first_day": str(dates[0][0]),
+        "last_day": str(dates[-1][-1]),
         "months": len(keys),
-        "schools": pq.ParquetFile(folder / "schools.parquet").metadata.num_rows,
-        "rows": rows,
-        "bytes": sum(p.stat().st_size for p in folder.rglob("*.parquet")),
+        "schools": schools,
+        "rows": sum(len(d) for d in dates) * schools,
+        "bytes": sum(p.stat().st_size for p in folder.glob(f"*{_SUFFIX}")),
         "meta": json.loads(meta_path.read_text()) if meta_path.exists() else {},
     }
 
@@ -158,48 +156,13 @@ def describe(root: Path | str) -> dict:
 # ----------------------------------------------------------------- internals
 
 
-def _school_day_table(panel: Panel) -> pa.Table:
-    t, s = panel.n_days, panel.n_schools
-    columns = {
-        "date": pa.array(np.repeat(panel.dates, s), pa.date32()),
-        "school_id": pa.array(np.tile(panel.school_id, t), pa.int64()),
-    }
-    for name in SCHOOL_DAY_FIELDS:
-        values = getattr(panel, name).reshape(-1)
-        # NaN stays NaN (not null): the arrays come back exactly as they went in
-        columns[name] = pa.array(values, pa.bool_() if values.dtype == bool else pa.float32())
-    return pa.table(columns)
-
-
-def _day_table(panel: Panel) -> pa.Table:
-    return pa.table({
-        "date": pa.array(panel.dates, pa.date32()),
-        "day_kind": pa.array(panel.day_kind, pa.int8()),
-        "rainfall_mm": pa.FixedSizeListArray.from_arrays(
-            pa.array(panel.rainfall_mm.reshape(-1), pa.float32()), panel.rainfall_mm.shape[1]),
-    })
-
-
 def _read_month(root: Path | str, key: str, columns: np.ndarray | None = None) -> Panel:
-    folder = history_dir(root)
-    schools = pq.read_table(folder / "schools.parquet")
-    days = pq.read_table(folder / "days" / f"{key}.parquet")
-    table = pq.read_table(folder / f"{key}.parquet", columns=list(SCHOOL_DAY_FIELDS))
-    dates = days.column("date").to_numpy().astype("datetime64[D]")
-    t, s = len(dates), schools.num_rows
-    if table.num_rows != t * s:
-        raise ValueError(f"{key}: {table.num_rows} rows is not {t} days x {s} schools")
-    fields = {name: table.column(name).to_numpy().reshape(t, s) for name in SCHOOL_DAY_FIELDS}
-    rain = days.column("rainfall_mm").combine_chunks()
-    panel = Panel(
-        dates=dates,
-        school_id=schools.column("school_id").to_numpy(),
-        district=schools.column("district").to_numpy(),
-        block=schools.column("block").to_numpy(),
-        day_kind=days.column("day_kind").to_numpy(),
-        rainfall_mm=rain.flatten().to_numpy().reshape(t, -1),
-        **{k: (v if v.dtype == bool else v.astype(np.float32)) for k, v in fields.items()},
-    )
+    arrays = _read(history_dir(root) / f"{key}{_SUFFIX}")
+    schools = load_schools(root)
+    t, s = len(arrays["dates"]), len(schools["school_id"])
+    if arrays["enrolment"].shape != (t, s):
+        raise ValueError(f"{key}: {arrays['enrolment'].shape} is not {t} days x {s} schools")
+    panel = Panel(**schools, **arrays)
     return panel if columns is None else panel.schools(columns)
 
 
@@ -212,9 +175,25 @@ def _join_days(parts: list[Panel]) -> Panel:
 
 
 def _check_schools(root: Path | str, panel: Panel) -> None:
-    stored = pq.read_table(history_dir(root) / "schools.parquet", columns=["school_id"])
-    if not np.array_equal(stored.column("school_id").to_numpy(), panel.school_id):
+    if not np.array_equal(load_schools(root)["school_id"], panel.school_id):
         raise ValueError("the panel's schools differ from the store's: one store holds one set of schools")
+
+
+def _write(target: Path, arrays: dict[str, np.ndarray]) -> None:
+    def write(path: str) -> None:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, array in arrays.items():
+                data = io.BytesIO()
+                np.lib.format.write_array(data, np.ascontiguousarray(array), allow_pickle=False)
+                archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH), data.getbuffer(),
+                                 zipfile.ZIP_DEFLATED, _LEVEL)
+
+    _atomic(target, write)
+
+
+def _read(path: Path, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in (names or archive.files)}
 
 
 def _atomic(target: Path, write: Callable[[str], object]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ml import history_store
@@ -27,9 +28,20 @@ def write_history(root: Path, schools: int, seed: int, first: dt.date, last: dt.
     table = synthetic_schools(schools, seed)
     meta = {"seed": seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
             "generator_version": GENERATOR_VERSION, "code_version": code_version(), "source": "simulation.world.World"}
-    for k, month in enumerate(generate_history(table, first, last, seed, progress)):
-        if k == 0:
-            history_store.write_schools(root, month, meta)
-        history_store.write_month(root, month)
-        if month_written is not None:
-            month_written(month)
+    # A month is compressed and written while the next is simulated: zlib lets go of the GIL.
+    with ThreadPoolExecutor(1, thread_name_prefix="history-writer") as writer:
+        pending: tuple[Future, Panel] | None = None
+        for k, month in enumerate(generate_history(table, first, last, seed, progress)):
+            if k == 0:
+                history_store.write_schools(root, month, meta)
+            if pending is not None:  # one month in memory beside the one being made
+                _written(*pending, month_written)
+            pending = writer.submit(history_store.write_month, root, month), month
+        if pending is not None:
+            _written(*pending, month_written)
+
+
+def _written(done: Future, month: Panel, month_written: Callable[[Panel], None] | None) -> None:
+    done.result()
+    if month_written is not None:
+        month_written(month)

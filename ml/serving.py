@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from ml import history_store
 from ml.forecaster import DemandForecast, DemandForecaster
@@ -136,14 +135,12 @@ def append_live_days(root: Path | str, panel: Panel) -> int:
     those days, a twin school the store does not hold is left out (a store holds one set of
     schools). Rain is what the live panel carries: climate normals, the twin having no rain reports.
     Without a store yet, the live panel's schools start one."""
-    folder = history_store.history_dir(root)
-    if not (folder / "schools.parquet").exists():
+    if not history_store.has_schools(root):
         history_store.write_schools(root, panel, {"source": "live twin"})
         history_store.append_days(root, panel)
         return panel.n_days
-    schools = pq.read_table(folder / "schools.parquet")
-    history_store.append_days(root, align_to_schools(panel, *(schools.column(c).to_numpy()
-                                                              for c in ("school_id", "district", "block"))))
+    schools = history_store.load_schools(root)
+    history_store.append_days(root, align_to_schools(panel, *(schools[c] for c in ("school_id", "district", "block"))))
     return panel.n_days
 
 

@@ -4,7 +4,7 @@ the live twin's recent days, the accuracy board, and retraining jobs.
 Inference runs in a worker thread (never on the event loop). The recent days come from the shards'
 state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on.
 
-The models' code (torch, scikit-learn, pyarrow: ~1 GiB over two replicas) is imported on the
+The models' code (torch, scikit-learn: ~1 GiB over two replicas) is imported on the
 first request that needs it, not when a replica starts: ingest and reads never pay for it."""
 
 from __future__ import annotations

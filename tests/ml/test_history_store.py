@@ -1,4 +1,4 @@
-"""The Parquet history store: round trip, range and district loads, idempotent appends."""
+"""The history store: round trip, range and district loads, idempotent appends."""
 
 from __future__ import annotations
 
@@ -49,10 +49,10 @@ def test_append_replaces_days_and_is_idempotent(tmp_path, panel):
     _write(tmp_path, panel.days("2023-06-01", "2023-07-20"))
     tail = panel.days("2023-07-15", "2023-08-15")  # overlaps five stored days
     store.append_days(tmp_path, tail)
-    once = {p.name: p.read_bytes() for p in (tmp_path / "history").glob("*.parquet")}
+    once = {p.name: p.read_bytes() for p in (tmp_path / "history").glob("*.npz")}
     _assert_same(store.load_panel(tmp_path), panel)
     store.append_days(tmp_path, tail)
-    assert {p.name: p.read_bytes() for p in (tmp_path / "history").glob("*.parquet")} == once
+    assert {p.name: p.read_bytes() for p in (tmp_path / "history").glob("*.npz")} == once
     _assert_same(store.load_panel(tmp_path), panel)
 
 

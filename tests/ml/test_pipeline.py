@@ -231,12 +231,9 @@ def test_history_command_ends_where_the_live_feed_starts_and_accuracy_reads_the_
 
 def test_a_served_forecaster_trained_before_the_new_backtest_is_rescored_on_it(store, tmp_path):
     early = tmp_path / "early"
-    (early / "history" / "days").mkdir(parents=True)
-    for name in ("schools.parquet", "meta.json"):
+    (early / "history").mkdir(parents=True)
+    for name in ("schools.npz", "meta.json", *(f"{key}.npz" for key in history_store.months(store)[:5])):  # June to October
         shutil.copy(store / "history" / name, early / "history" / name)
-    for key in history_store.months(store)[:5]:  # June to October
-        shutil.copy(store / "history" / f"{key}.parquet", early / "history" / f"{key}.parquet")
-        shutil.copy(store / "history" / "days" / f"{key}.parquet", early / "history" / "days" / f"{key}.parquet")
     registry = tmp_path / "registry"
     retrain(early, registry_root=registry, **SMALL)
     later = retrain(store, registry_root=registry, **SMALL)["forecaster"]
