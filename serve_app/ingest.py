@@ -20,7 +20,7 @@ from twin.batch import EventBatch
 from twin.directory import Directory
 from twin.attendance_reader import TYPE as ATTENDANCE
 from twin.attendance_reader import read_attendance
-from twin.encoding import encode, encode_attendance
+from twin.encoding import UNKNOWN_SCHOOL, encode, encode_attendance
 from twin.errors import InvalidInput
 from twin.events import event_adapter, event_list_adapter
 from twin.outcomes import CORRECTION, TOO_OLD
@@ -112,12 +112,12 @@ class IngestService:
                    for k in valid)]
         heads = [heads[j] for j in order]
 
-        unknown = any(err is not None and err.startswith("unknown school_id") for err in errors)
+        unknown = any(err is not None and err.startswith(UNKNOWN_SCHOOL) for err in errors)
         if not area.is_state:
             for j in np.flatnonzero(~_inside(area, encoded, self._directory)):
                 if errors[j] is None:
                     school = heads[j][2]
-                    errors[j] = f"unknown school_id {school}" if school else f"outside your area ({area.label()})"
+                    errors[j] = f"{UNKNOWN_SCHOOL} {school}" if school else f"outside your area ({area.label()})"
         refused = {others[k]: r for k, r in enumerate(rejections) if r is not None}
         for j, err in enumerate(errors):
             if err is not None:

@@ -32,6 +32,8 @@ SHORTAGE_ITEMS = {i: r for r, i in _SHORTAGE_CODES.items()}
 NO_MEAL_REASONS = {i: r for r, i in ev.NO_MEAL_REASON_CODES.items()}
 
 
+UNKNOWN_SCHOOL = "unknown school_id"  # how an error about a school the directory lacks begins
+
 def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch, list[str | None]]:
     """Encode `events` in order. Returns the batch (one row per event) and, per event, None or the
     reason it cannot be applied (an unknown school, district or block); such rows have kind 0.
@@ -95,7 +97,7 @@ def _place_schools(batch: EventBatch, school_ids: np.ndarray, directory: Directo
     batch.block[known] = directory.school_block[school[known]]
     batch.district[known] = directory.school_district[school[known]]
     for i in np.flatnonzero((school_ids >= 0) & ~known):
-        errors[i] = f"unknown school_id {named(int(i))}"
+        errors[i] = f"{UNKNOWN_SCHOOL} {named(int(i))}"
     return school
 
 
@@ -143,7 +145,7 @@ def _place(e: ev.Event, school: int, directory: Directory) -> tuple[int, int, in
     school_id = getattr(e, "school_id", None)
     if school_id is not None:
         if school < 0:
-            raise KeyError(f"unknown school_id {school_id}")
+            raise KeyError(f"{UNKNOWN_SCHOOL} {school_id}")
         district = int(directory.school_district[school])
         named = getattr(e, "district", None)
         if named is not None and _district(named) != district:
