@@ -6,7 +6,7 @@ import asyncio
 import functools
 from pathlib import Path
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -97,6 +97,7 @@ class Services:
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
     notifier: SubscriberNotifier | None = None  # in-process alert delivery (with in-process shards)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # what else `close` must close
 
     async def readiness(self, timeout_s: float = 5.0) -> dict:
         """Checks of everything a request depends on; `ready` only if all pass."""
@@ -132,6 +133,8 @@ class Services:
             await self.notifier.close()
         if self.access_redis is not None:
             await self.access_redis.aclose()  # type: ignore[attr-defined]
+        for close in self.closers:
+            await close()
         await self.engine.dispose()
 
 
@@ -226,6 +229,7 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
 
     services = _build(settings, engine, ports.directory, router, state_view, risk, broker=broker)
     services.notifier = notifier
+    services.closers.append(ports.close)  # the shards' own engine: left open, its connections outlive the loop
     services.shards = shards  # type: ignore[attr-defined]  # tests inspect them
     services.publisher = publisher  # type: ignore[attr-defined]  # tests wait for it to flush
     services.hub = StreamHub(broker, settings.streams)
