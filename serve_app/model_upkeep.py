@@ -31,6 +31,10 @@ def ensure_history(settings: Settings, say: Say = print) -> bool:
     root = Path(models_root(settings))
     if history_store.months(root):
         return False
+    legacy = list(history_store.history_dir(root).rglob("*.parquet"))
+    if legacy:  # the store's format before it kept numpy arrays
+        say(f"the Parquet files of an earlier history store in {history_store.history_dir(root)} ({len(legacy)}) are "
+            f"no longer read: the history is simulated again (delete them to free the space)")
     last = dt.date.fromisoformat(settings.feed.start_date)
     say(f"simulating {settings.models.history_years} years of daily history of {settings.schools:,} schools for the "
         f"models (once; about 20 s for all of Tamil Nadu)")
