@@ -181,6 +181,12 @@ class DistrictShard:
         await task
         return self.applied_seq
 
+    async def close(self) -> None:
+        """Let a snapshot being stored finish: its writes would otherwise open database connections
+        after the caller has closed the shard's engine."""
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+
     async def sync(self) -> int:
         """Fold whatever the log holds beyond `applied_seq` (e.g. after a lost delivery)."""
         async with self._turn:

@@ -115,6 +115,7 @@ async def test_snapshots_are_per_district_so_a_new_placement_recovers_too(seeded
     assert alone.district(1) == live.district(1)
     some_school = int(np.flatnonzero(ports.directory.school_district == 1)[0])
     assert alone.school(some_school) == live.school(some_school)
+    await live.close()
     await ports.close()
 
 
