@@ -229,7 +229,7 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
 
     services = _build(settings, engine, ports.directory, router, state_view, risk, broker=broker)
     services.notifier = notifier
-    # then the shards' own engine: left open, its pooled connections outlive the event loop
+    # the shards (a snapshot may be being stored), then their engine: its pooled connections must not outlive the loop
     services.closers.extend([*(shard.close for shard in shards), ports.close])
     services.shards = shards  # type: ignore[attr-defined]  # tests inspect them
     services.publisher = publisher  # type: ignore[attr-defined]  # tests wait for it to flush
