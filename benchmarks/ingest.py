@@ -164,16 +164,22 @@ def _cpu_spent(before: dict, after: dict, exclude: int | None = None) -> dict[st
     return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05}
 
 
-def _rss_mib(exclude: int | None = None) -> dict[str, float]:
-    """MiB resident in the twin's processes, summed by process name (largest first)."""
+def _memory_mib(exclude: int | None = None) -> tuple[dict[str, float], float]:
+    """MiB resident in the twin's processes, summed by process name (largest first), and their
+    proportional set size in all: RSS counts a shared library's pages once in every process that
+    maps them (Ray's and numpy's in each of a dozen), PSS shares them out, so its sum is the memory
+    the twin holds."""
     by_name: dict[str, float] = {}
+    pss = 0.0
     for p in _twin_processes(exclude):
         try:
+            memory = p.memory_full_info()
             name = _name(p)
-            by_name[name] = by_name.get(name, 0.0) + p.memory_info().rss / 2**20
+            by_name[name] = by_name.get(name, 0.0) + memory.rss / 2**20
+            pss += memory.pss / 2**20
         except psutil.Error:
             pass
-    return dict(sorted(by_name.items(), key=lambda kv: -kv[1]))
+    return dict(sorted(by_name.items(), key=lambda kv: -kv[1])), pss
 
 
 async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
@@ -220,7 +226,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         cpu_before = _cpu_seconds()
         timed = json.loads(await client.stdout.readline())
         cpu = _cpu_spent(cpu_before, _cpu_seconds(), exclude=client.pid)
-        rss = _rss_mib(exclude=client.pid)
+        rss, pss = _memory_mib(exclude=client.pid)
         resend = json.loads(await client.stdout.readline())
         await client.wait()
         with open(ids_file) as f:
@@ -258,6 +264,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         "state_matches_log": state_ok,
         "rss_mib_total": round(sum(rss.values())),
         "rss_mib_by_process": {name: round(mib) for name, mib in rss.items()},
+        "pss_mib_total": round(pss),
         "startup_s": round(twin.timings["startup_s"], 2),
         "startup_breakdown_s": {k: round(v, 2) for k, v in twin.timings.items() if k != "startup_s"},
         "shards": len(twin.cluster.shards),
