@@ -16,3 +16,11 @@ def test_replicas_and_the_driver_start_without_numba_or_scipy(modules):
     code = f"import sys, {modules}; print(sorted(m for m in ('numba', 'scipy', 'torch', 'sklearn') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_the_environment_holds_no_pyarrow():
+    """Ray's serialisation imports pyarrow in every worker process when it is installed (~50 MiB
+    resident in each of the twin's ten): a dependency that brings it back must be caught here."""
+    import importlib.util
+
+    assert importlib.util.find_spec("pyarrow") is None
