@@ -89,7 +89,7 @@ def append_days(root: Path | str, panel: Panel) -> list[Path]:
         end = (np.datetime64(key, "M") + 1).astype("datetime64[D]")
         new = panel.days(start, end)
         if (history_dir(root) / f"{key}{_SUFFIX}").exists():
-            old = _read_month(root, key)
+            old = _read_month(root, key, load_schools(root))
             keep = ~np.isin(old.dates, new.dates)
             parts = sorted([old.days(d, d + 1) for d in old.dates[keep]] + [new], key=lambda p: p.dates[0])
             new = _join_days(parts)
@@ -115,12 +115,11 @@ def load_panel(
         keys = [k for k in keys if np.datetime64(k, "M") <= np.datetime64(np.datetime64(end, "D") - 1, "M")]
     if not keys:
         raise FileNotFoundError(f"no stored history in {history_dir(root)} for {start} .. {end}")
-    columns = None
-    if districts is not None:
-        columns = np.flatnonzero(np.isin(load_schools(root)["district"], np.asarray(districts)))
+    schools = load_schools(root)
+    columns = None if districts is None else np.flatnonzero(np.isin(schools["district"], np.asarray(districts)))
     parts = []
     for key in keys:
-        month = _read_month(root, key, columns)
+        month = _read_month(root, key, schools, columns)
         lo = np.datetime64(start, "D") if start is not None else month.dates[0]
         hi = np.datetime64(end, "D") if end is not None else month.dates[-1] + 1
         parts.append(month.days(lo, hi))
@@ -156,9 +155,9 @@ def describe(root: Path | str) -> dict:
 # ----------------------------------------------------------------- internals
 
 
-def _read_month(root: Path | str, key: str, columns: np.ndarray | None = None) -> Panel:
+def _read_month(root: Path | str, key: str, schools: dict[str, np.ndarray], columns: np.ndarray | None = None) -> Panel:
+    """A month's file as a panel of the store's `schools` (`load_schools`), or of its `columns`."""
     arrays = _read(history_dir(root) / f"{key}{_SUFFIX}")
-    schools = load_schools(root)
     t, s = len(arrays["dates"]), len(schools["school_id"])
     if arrays["enrolment"].shape != (t, s):
         raise ValueError(f"{key}: {arrays['enrolment'].shape} is not {t} days x {s} schools")

@@ -31,8 +31,8 @@ _SHORTAGE_CODES = {r: i for i, r in enumerate(ev.ShortageItem, start=1)}
 SHORTAGE_ITEMS = {i: r for r, i in _SHORTAGE_CODES.items()}
 NO_MEAL_REASONS = {i: r for r, i in ev.NO_MEAL_REASON_CODES.items()}
 
-
 UNKNOWN_SCHOOL = "unknown school_id"  # how an error about a school the directory lacks begins
+
 
 def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch, list[str | None]]:
     """Encode `events` in order. Returns the batch (one row per event) and, per event, None or the

@@ -2,10 +2,9 @@
 `stream-broker` actor's class) and Redis Streams (real Redis on 127.0.0.1:6379)."""
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
-
-from types import SimpleNamespace
 
 from actors.broker import MemoryBroker, RayBroker, first_seq_now
 from serve_app.redis_broker import RedisBroker
@@ -104,4 +103,3 @@ async def test_a_burst_reaches_the_broker_actor_in_parts(monkeypatch):
     assert len(seqs) == 15 and [seqs[k] for k in range(0, 15, 3)] == list(range(seqs[0], seqs[0] + 5))
     got = await memory.read({f"alerts:{t}": 0 for t in range(3)}, 0)
     assert sorted(p["n"] for _, _, p in got) == list(range(15))
-

@@ -155,4 +155,3 @@ async def test_a_failing_store_loses_nothing_the_next_round_retries(store):
     desk._ports.store = store
     assert await desk.evaluate() > 0
     assert any(s.endswith(f"{int(DIRECTORY.school_ids[3]):011d}") for s, _ in await open_alerts(store))
-
