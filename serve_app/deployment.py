@@ -60,6 +60,7 @@ def app_builder(args: dict[str, Any]) -> Application:
 
 def run_app(settings: Settings) -> None:
     """Start Serve's HTTP proxy on the configured address and deploy the app; blocks until healthy."""
+    stop_leftover_haproxy(settings.port, orphans_only=True)  # a twin that was killed may have left one
     serve.start(http_options={"host": settings.host, "port": settings.port})
     serve.run(build_app(settings), name="mealtwin", route_prefix="/")
 
@@ -72,10 +73,12 @@ def shutdown_app(port: int | None = None) -> None:
             stop_leftover_haproxy(port)
 
 
-def stop_leftover_haproxy(port: int) -> None:
+def stop_leftover_haproxy(port: int, orphans_only: bool = False) -> None:
     """Stop a Serve HAProxy still serving `port`. HAProxy is a child of a Serve actor and is not
     killed with it when Ray stops before Serve has finished shutting down (seen after Ctrl-C
-    during a feed): it would keep the API port, and the next `mealtwin up` could not bind it."""
+    during a feed, and when every process of the twin was sent SIGTERM at once): it would keep the
+    API port, and the next `mealtwin up` could not bind it. `orphans_only` (at start): only one
+    whose manager actor is gone, so a running twin's proxy on the same port is left alone."""
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info["cmdline"] or []
         if not cmd or not cmd[0].endswith("/haproxy") or "-f" not in cmd[:-1]:
@@ -84,5 +87,14 @@ def stop_leftover_haproxy(port: int) -> None:
             config = Path(cmd[cmd.index("-f") + 1]).read_text()
         except OSError:
             continue
-        if re.search(rf"^\s*bind\s+\S*:{port}\s*$", config, re.MULTILINE):
+        if re.search(rf"^\s*bind\s+\S*:{port}\s*$", config, re.MULTILINE) and not (orphans_only and _managed(proc)):
             proc.terminate()
+
+
+def _managed(proc: psutil.Process) -> bool:
+    """The HAProxy's parent is still Serve's HAProxy manager actor."""
+    try:
+        parent = proc.parent()
+        return parent is not None and "HAProxyManager" in " ".join(parent.cmdline())
+    except psutil.Error:
+        return False

@@ -1,9 +1,12 @@
-"""A Serve HAProxy left behind on the API's port is stopped; one serving another port is not."""
+"""A Serve HAProxy left behind on the API's port is stopped; one serving another port is not, nor, at
+start, one whose manager actor still runs."""
 
 import os
 import subprocess
 import sys
 import time
+
+import psutil
 
 from serve_app.deployment import stop_leftover_haproxy
 
@@ -30,3 +33,29 @@ def test_only_the_haproxy_on_our_port_is_stopped(tmp_path):
         for proc in (ours, other):
             proc.kill()
             proc.wait()
+
+
+def test_at_start_only_an_orphaned_haproxy_is_stopped(tmp_path):
+    orphan = _fake_haproxy(tmp_path, "orphan", 18125)  # its parent, this test, is no HAProxy manager
+    binary = tmp_path / "managed" / "haproxy"
+    binary.parent.mkdir()
+    os.symlink(sys.executable, binary)
+    config = tmp_path / "managed" / "haproxy.cfg"
+    config.write_text("frontend http_frontend\n    bind 127.0.0.1:18125\n")
+    spawn = ("import subprocess, sys, time; subprocess.Popen([sys.argv[1], '-c', 'import time; time.sleep(60)', "
+             "'-f', sys.argv[2]]); time.sleep(60)")
+    manager = subprocess.Popen([sys.executable, "-c", spawn, str(binary), str(config), "HAProxyManager"])
+    try:
+        deadline = time.monotonic() + 10
+        while not (children := psutil.Process(manager.pid).children()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (managed,) = children
+        time.sleep(0.3)  # let both exec
+        stop_leftover_haproxy(18125, orphans_only=True)
+        assert orphan.wait(timeout=10) != 0
+        assert managed.is_running() and managed.status() != psutil.STATUS_ZOMBIE  # a running twin's proxy
+    finally:
+        for proc in (orphan, manager, *psutil.Process(manager.pid).children()):
+            proc.kill()
+        orphan.wait()
+        manager.wait()
