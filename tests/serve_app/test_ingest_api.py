@@ -89,6 +89,22 @@ async def test_rollups_are_consistent_after_every_batch(client):
         assert sum(d["stock_kg"]["rice"] for d in districts) == pytest.approx(state["stock_kg"]["rice"], abs=0.5)
 
 
+async def test_a_school_that_has_not_reported_today_is_stale_not_zero_meals(client):
+    await client.post("/api/v1/events", json={"events": [attendance("s1")]})
+    silent = next(i for i in range(1, len(DIRECTORY))
+                  if DIRECTORY.school_district[i] == DIRECTORY.school_district[0])
+    quiet = (await client.get(f"/api/v1/twin/schools/{int(DIRECTORY.school_ids[silent]):011d}")).json()["data"]
+    assert quiet["today"] == "2025-07-01" and quiet["stale"] is True
+    assert quiet["last_report_date"] is None and quiet["recent_days"] == []  # no day of zero meals
+    reported = (await client.get(f"/api/v1/twin/schools/{SCHOOL}")).json()["data"]
+    assert reported["stale"] is False
+    state = (await client.get("/api/v1/twin/state")).json()["data"]
+    name = next(d["district"] for d in state["districts"] if d["meals_today"])
+    district = (await client.get(f"/api/v1/twin/districts/{name}")).json()["data"]
+    assert (district["reported_today"], district["stale"]) == (1, district["schools"] - 1)
+    assert district["meals_today"] == 30  # the one report's meals; the silent schools add none
+
+
 async def test_errors_use_the_envelope(client):
     r = await client.get("/api/v1/twin/schools/33000000000")
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
