@@ -213,3 +213,112 @@ def exact_pressure(indptr, indices, s, alpha) -> np.ndarray:  # noqa: ANN001
             A[i, row] = 1.0 / len(row)
             c[i] = 1 - alpha
     return np.linalg.solve(np.eye(n) - alpha * A, c * np.asarray(s))
+
+
+# -- finance -------------------------------------------------------------------------------------
+def naive_cook_helpers(children: float) -> int:
+    """Cook-cum-helpers for one centre: 1 up to 25 children, 2 up to 100, one more per further 100."""
+    if children <= 0:
+        return 0
+    if children <= 25:
+        return 1
+    cooks, left = 2, children - 100
+    while left > 0:
+        cooks += 1
+        left -= 100
+    return cooks
+
+
+def naive_entitlement(enrolment, first_day, school_day, norms, policy="norms") -> dict:  # noqa: ANN001
+    """School by school and day by day: the norm row in force found by scanning the table, material
+    and grain on school days, honorarium (or the legacy allowance) as the day's share of its
+    financial year, MME on top, and every amount split Centre/State by its band or cook."""
+    import datetime as dt
+
+    out = {k: [] for k in ("material_inr", "honorarium_inr", "mme_inr", "total_inr", "centre_inr", "state_inr",
+                           "grain_kg")}
+    for enrolled in np.asarray(enrolment, float).tolist():
+        material, grain = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        honorarium = mme = centre = 0.0
+        for i, is_school_day in enumerate(school_day.tolist()):
+            day = first_day + dt.timedelta(days=i)
+            r = max(j for j, start in enumerate(norms.effective_from) if start <= day)
+            fy = day.year if day.month >= 4 else day.year - 1
+            year_share = 1.0 / (dt.date(fy + 1, 4, 1) - dt.date(fy, 4, 1)).days
+            share = [norms.centre_share[r] if norms.shared_band[r, b] else 0.0 for b in range(3)]
+            if is_school_day:
+                for b in range(3):
+                    grain[b] += enrolled[b] * norms.grain_g_per_child_day[r, b] / 1000
+            if policy == "legacy_flat":
+                for b in range(3):
+                    amount = enrolled[b] * norms.legacy_inr_per_child_year * year_share
+                    material[b] += amount
+                    centre += amount * share[b]
+                continue
+            if is_school_day:
+                for b in range(3):
+                    amount = enrolled[b] * norms.material_inr_per_child_day[r, b]
+                    material[b] += amount
+                    mme += amount * norms.mme_share[r]
+                    centre += amount * share[b] * (1 + norms.mme_share[r])
+            shared_children = sum(enrolled[b] for b in range(3) if norms.shared_band[r, b])
+            shared_cooks = naive_cook_helpers(shared_children)
+            all_cooks = naive_cook_helpers(sum(enrolled))
+            pay = norms.honorarium_inr_per_cook_year[r] * year_share
+            honorarium += all_cooks * pay
+            mme += all_cooks * pay * norms.mme_share[r]
+            centre += shared_cooks * pay * norms.centre_share[r] * (1 + norms.mme_share[r])
+        total = sum(material) + honorarium + mme
+        for key, value in zip(out, (material, honorarium, mme, total, centre, total - centre, grain)):
+            out[key].append(value)
+    return {k: np.array(v, float) for k, v in out.items()}
+
+
+def naive_funds_rollup(school_block, block_district, released, utilised, n_districts) -> tuple:  # noqa: ANN001
+    """Block and district rows of (released, utilised, balance), summed school by school."""
+    blocks = [[0.0, 0.0] for _ in range(len(block_district))]
+    districts = [[0.0, 0.0] for _ in range(n_districts)]
+    for b, r, u in zip(school_block.tolist(), released.tolist(), utilised.tolist()):
+        blocks[b][0] += r
+        blocks[b][1] += u
+        districts[block_district[b]][0] += r
+        districts[block_district[b]][1] += u
+    return (np.array([[r, u, r - u] for r, u in blocks]).reshape(-1, 3),
+            np.array([[r, u, r - u] for r, u in districts]).reshape(-1, 3))
+
+
+def naive_release_refusals(alloc_c, alloc_s, released, utilised, prop_c, prop_s, tol=1.0) -> list[set[str]]:  # noqa: ANN001
+    """For each area, the names of the release rules the proposal breaks."""
+    out = []
+    for ac, as_, r, u, pc, ps in zip(alloc_c, alloc_s, released, utilised, prop_c, prop_s):
+        broken = set()
+        allocation, proposed = ac + as_, pc + ps
+        if pc < 0 or ps < 0 or proposed <= 0:
+            broken.add("NOT_POSITIVE")
+        if proposed > 0.25 * allocation + tol:
+            broken.add("OVER_INSTALMENT_CAP")
+        if r + proposed > allocation + tol:
+            broken.add("OVER_ALLOCATION")
+        if r > 0 and u < 0.75 * r - tol:
+            broken.add("EARLIER_UNDERUSED")
+        expected_state = proposed * as_ / allocation if allocation > 0 else 0.0
+        if abs(ps - expected_state) > tol:
+            broken.add("SHARES_APART")
+        out.append(broken)
+    return out
+
+
+def naive_days_to_reach(utilised, target, burn, limit=100_000) -> int:  # noqa: ANN001
+    """School days, counted one by one, until utilised + burn x days reaches target; -1 if never."""
+    for d in range(limit + 1):
+        if utilised + burn * d >= target:
+            return d
+    return -1
+
+
+def naive_burn_rate(spent, school_day, window) -> list[float]:  # noqa: ANN001
+    """Spending from the window's first school day to the end, over the school days in it."""
+    days = [i for i, s in enumerate(school_day.tolist()) if s][-window:]
+    if not days:
+        return [0.0] * len(spent)
+    return [sum(row[days[0]:]) / len(days) for row in np.asarray(spent).tolist()]
