@@ -287,7 +287,8 @@ def naive_funds_rollup(school_block, block_district, released, utilised, n_distr
             np.array([[r, u, r - u] for r, u in districts]).reshape(-1, 3))
 
 
-def naive_release_refusals(alloc_c, alloc_s, released, utilised, prop_c, prop_s, tol=1.0) -> list[set[str]]:  # noqa: ANN001
+def naive_release_refusals(alloc_c, alloc_s, released, utilised, prop_c, prop_s,  # noqa: ANN001
+                           tol=1.0) -> list[set[str]]:
     """For each area, the names of the release rules the proposal breaks."""
     out = []
     for ac, as_, r, u, pc, ps in zip(alloc_c, alloc_s, released, utilised, prop_c, prop_s):
