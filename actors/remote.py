@@ -292,5 +292,15 @@ class TwinCluster:
         return await self.state.restarts.remote()
 
     def kill(self) -> None:
-        for actor in [*self.shards, self.state, *([self.broker] if self.broker else [])]:
+        for actor in [*self.shards, self.state, *([self.broker] if self.broker else []), *_access_actor()]:
             ray.kill(actor, no_restart=True)
+
+
+def _access_actor() -> list:
+    """The API replicas' shared security state, if a replica started it (see `actors.access_state`)."""
+    from actors.access_state import ACCESS_ACTOR
+
+    try:
+        return [ray.get_actor(ACCESS_ACTOR, namespace=NAMESPACE)]
+    except ValueError:
+        return []

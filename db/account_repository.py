@@ -62,6 +62,15 @@ class UserRepository:
             await conn.execute(update(users).where(users.c.id == user_id).values(**values, updated_at=_now()))
         return await self.get(user_id)
 
+    async def count_failure(self, user_id: int) -> int:
+        """One more failed sign-in in a row; the new count. One statement, so failures arriving at
+        two replicas at once are both counted."""
+        async with writing(self._engine) as conn:
+            result = await conn.execute(update(users).where(users.c.id == user_id)
+                                        .values(failed_logins=users.c.failed_logins + 1, updated_at=_now())
+                                        .returning(users.c.failed_logins))
+            return int(result.scalar_one())
+
     async def use_mfa_step(self, user_id: int, step: int) -> bool:
         """Record a TOTP step as used; False when it (or a later one) was used already, so two
         requests racing with the same code cannot both pass."""

@@ -8,6 +8,7 @@ how Prometheus scrapes any horizontally scaled service.
 
 import contextvars
 import datetime as dt
+import hashlib
 import logging
 import os
 import re
@@ -60,6 +61,12 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+def replica_id() -> str:
+    """An opaque name of the process answering (host and pid, hashed): which API replica served a
+    request, for an operator tracing one, without telling the world the host's name."""
+    return hashlib.sha256(f"{socket.gethostname()}:{os.getpid()}".encode()).hexdigest()[:12]
+
+
 class RequestContext:
     """ASGI middleware: a request id for every HTTP request (the caller's `X-Request-ID` when it
     is sane, else a new one), echoed in the response, a JSON access-log line, and the latency
@@ -68,6 +75,7 @@ class RequestContext:
     def __init__(self, app: Callable, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.replica = replica_id().encode()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -84,7 +92,8 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode()),
+                                      (b"x-mealtwin-replica", self.replica)]
             await send(message)
 
         try:

@@ -25,7 +25,7 @@ from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts import AlertService
 from serve_app.auth.accounts import Accounts
-from serve_app.auth.build import open_access_control
+from serve_app.auth.build import SharedAccessState, open_access_actor_state, open_access_control
 from serve_app.auth.rate_limit import RateLimiter
 from serve_app.delivery.notifier import SubscriberNotifier
 from serve_app.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
@@ -77,6 +77,19 @@ class LocalRisk:
 
 @dataclass
 class Services:
+    """What one API replica serves with. Several replicas run at once, so whatever must agree
+    across requests lives outside them: the database (accounts, failure counts and lockouts, used
+    TOTP steps, API keys and their revocation, scenario runs and their cancel flags), the shard
+    and state actors (the twin), and Redis or the `access-state` actor (token revocations, refresh
+    families, rate-limit windows). What a replica keeps in its own memory is safe to be local:
+    - the school directory (`directory`): an append-only index of ids, extended from the table
+      when an event names an id it lacks; whether a school is active lives in its shard;
+    - a scenario run's in-process cancel event: a shortcut for runs this replica started; the
+      flag itself is in the database, which every runner polls (`scenario_runs.CANCEL_POLL_S`);
+    - the models' cached panel (`models`): derived from the shared twin, rebuilt on a new day;
+    - the alert notifier's subscriptions (in-process twins only): re-read every few seconds;
+    - the stream hub's cursors and followers: this replica's own WebSocket clients."""
+
     settings: Settings
     engine: AsyncEngine
     event_log: SqlEventLog
@@ -147,12 +160,13 @@ def _serial_map() -> Callable:
 def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router: ShardRouter,
            state_view: Callable[[], Awaitable[dict]], risk_source: RiskSource | None = None,
            replication_pool: Callable[[], Callable] = lambda: _serial_map(),
-           broker: StreamBroker | None = None, background: Background = thread_background) -> Services:
+           broker: StreamBroker | None = None, background: Background = thread_background,
+           access_state: SharedAccessState | None = None) -> Services:
     event_log = SqlEventLog(engine)
     repo = SchoolRepository(engine)
     schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None)
     time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement())
-    accounts, limiter, access_redis = open_access_control(settings, engine)
+    accounts, limiter, access_redis = open_access_control(settings, engine, access_state)
 
     async def twin_day() -> int:
         return max(s["today"] for s in await router.each("status"))
@@ -182,8 +196,11 @@ async def open_ray_services(settings: Settings) -> Services:
     cluster = await asyncio.to_thread(TwinCluster.attach)
     broker = await asyncio.to_thread(open_broker, settings.redis_url, settings.streams.history_messages,
                                      settings.streams.redis_prefix)
+    # replicas share their security state: in Redis when configured, else in the `access-state` actor
+    access_state = None if settings.redis_url else await asyncio.to_thread(open_access_actor_state)
     services = _build(settings, engine, directory, cluster.router(), cluster.twin_state, risk_source=cluster,
-                      replication_pool=RayReplicationPool, broker=broker, background=run_on_ray)
+                      replication_pool=RayReplicationPool, broker=broker, background=run_on_ray,
+                      access_state=access_state)
     services.shard_restarts = cluster.shard_restarts
     services.hub = StreamHub(broker, settings.streams)
     return services

@@ -94,11 +94,10 @@ class Accounts:
         return self._session(user, mfa_used, family=None)  # type: ignore[arg-type]
 
     async def _failed(self, user: dict, caller: Caller, reason: str) -> None:
-        failures = user["failed_logins"] + 1
+        failures = await self.users.count_failure(user["id"])
         until = lockout.locked_until(failures, self._clock(), self.rules.lockout_failures, self.rules.lockout_s)
-        await self.users.update(user["id"], {
-            "failed_logins": failures,
-            "locked_until": None if until is None else dt.datetime.fromtimestamp(until, dt.UTC)})
+        if until is not None:
+            await self.users.update(user["id"], {"locked_until": dt.datetime.fromtimestamp(until, dt.UTC)})
         await self._audit(user["email"], user["role"], caller, "auth.login", outcome="failed",
                           after={"reason": reason, "failed_logins": failures, "locked": until is not None})
         await self._sleep(lockout.login_delay_s(failures))  # each failure in a row costs a guesser more time

@@ -1,9 +1,12 @@
 """Builds the access-control services of an API replica from the settings: signing keys, token
-issuer, revocation store and rate limiter (in Redis when configured, so every replica agrees)."""
+issuer, revocation store and rate limiter. Replicas must agree on all of it: in Redis when
+configured, else in the state every replica's services are given (the `access-state` actor);
+in-process stores only for a single process (tests, the command line)."""
 
 from __future__ import annotations
 
 import pathlib
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +17,10 @@ from serve_app.auth.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateL
 from serve_app.auth.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from serve_app.auth.signing_keys import SigningKeys
 from serve_app.auth.tokens import TokenIssuer
+
+
+class SharedAccessState(RevocationStore, RateLimiter, Protocol):
+    """Both ports in one store (the `access-state` actor's client)."""
 
 
 def key_dir(settings: Settings) -> pathlib.Path:
@@ -36,9 +43,11 @@ def token_issuer(settings: Settings) -> TokenIssuer:
                        refresh_ttl_s=settings.auth.refresh_ttl_s)
 
 
-def open_access_control(settings: Settings, engine: AsyncEngine) -> tuple[Accounts, RateLimiter, object | None]:
+def open_access_control(settings: Settings, engine: AsyncEngine, shared: SharedAccessState | None = None,
+                        ) -> tuple[Accounts, RateLimiter, object | None]:
     """The accounts service, the rate limiter, and the Redis client behind them (None: in-process)
-    for the caller to close."""
+    for the caller to close. Without Redis, `shared` (one object that is both a revocation store
+    and a rate limiter, reached by every replica) keeps the state; without either, this process does."""
     client = None
     revocations: RevocationStore
     limiter: RateLimiter
@@ -49,8 +58,18 @@ def open_access_control(settings: Settings, engine: AsyncEngine) -> tuple[Accoun
         prefix = settings.streams.redis_prefix
         revocations = RedisRevocationStore(client, prefix=f"{prefix}auth:")
         limiter = RedisRateLimiter(client, prefix=f"{prefix}rl:")
+    elif shared is not None:
+        revocations, limiter = shared, shared
     else:
         revocations, limiter = MemoryRevocationStore(), MemoryRateLimiter()
     accounts = Accounts(settings.auth, UserRepository(engine), ApiKeyRepository(engine), AuditRepository(engine),
                         token_issuer(settings), revocations)
     return accounts, limiter, client
+
+
+def open_access_actor_state() -> SharedAccessState:
+    """The `access-state` actor's client, the actor created if this replica is the first to ask.
+    Blocking (a look-up in Ray): call it from a thread."""
+    from actors.access_state import RayAccessState, open_access_actor
+
+    return RayAccessState(open_access_actor(MemoryRevocationStore(), MemoryRateLimiter()))
