@@ -1,10 +1,18 @@
-"""Ports: what the twin needs from the outside world, as Protocols. `db/` implements them."""
+"""Ports: what the twin needs from the outside world, as Protocols. `db/` implements them, and
+`actors/` implements `ShardPort`, the typed calls to a shard."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, Protocol, TypedDict
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from twin.batch import EventBatch
+    from twin.directory import Directory
+    from twin.state import ShardState
 
 
 class LogRow(NamedTuple):
@@ -61,6 +69,84 @@ class EventHistory(Protocol):
 
     async def school_log(self, school_id: str) -> list[tuple[int, str]]:
         """(seq, payload) of every event naming the school, in seq order."""
+        ...
+
+
+# -- calls to a shard ----------------------------------------------------------------------------
+
+View = dict[str, Any]  # a school's, block's or district's twin as JSON-able fields (`twin.views`)
+SchoolChange = tuple[int, int, int, int, bool]  # (UDISE code, enrolment by band x3, active)
+
+
+class ShardStatus(TypedDict):
+    districts: list[int]  # the district indices the shard hosts, ascending
+    schools: int
+    applied_seq: int  # every log event at or below this is folded in
+    events_applied: int
+    today: int  # the twin's day (days since the epoch)
+    # from a shard actor only: which one, its process and its last recovery
+    shard: NotRequired[int]
+    pid: NotRequired[int]
+    replayed: NotRequired[int]  # log events replayed on recovery
+    recovery_s: NotRequired[float]
+
+
+class DistrictRows(TypedDict):
+    """Roll-ups of every district a shard hosts: what the state twin aggregates."""
+
+    districts: list[int]
+    rows: np.ndarray  # float64 [hosted districts, metrics], `twin.kernels.rollup`
+    views: list[View]  # one per hosted district, in `districts` order
+    today: int
+    applied_seq: int
+    # added by a shard actor pushing to the state twin: (global school indices int64 [k], features [k, F])
+    risk: NotRequired[tuple[np.ndarray, np.ndarray]]
+
+
+class SchoolSync(TypedDict):
+    synced: int  # changed schools the shard hosts, now reflected
+    unknown: list[str]  # UDISE codes (11 digits) of changed schools it does not host
+
+
+class ShardPort(Protocol):
+    """What a shard answers: a `DistrictShard` in this process or a shard actor, alike.
+    (Not to be confused with `ShardPorts`, what a shard itself needs from outside.)"""
+
+    async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
+        """Fold a durable batch whose events lie in (after_seq, upto_seq]; int8 outcomes aligned
+        with `batch` (`twin.kernels`)."""
+        ...
+
+    async def status(self) -> ShardStatus: ...
+
+    async def school(self, global_index: int) -> View | None:
+        """The twin of one school; None if not hosted here or deactivated."""
+        ...
+
+    async def block(self, global_block: int) -> View | None:
+        """The twin of one block with `as_of_seq`; None if not hosted here."""
+        ...
+
+    async def district(self, district: int) -> View | None:
+        """The twin of one district with `as_of_seq`; None if not hosted here."""
+        ...
+
+    async def district_rows(self) -> DistrictRows: ...
+
+    async def sync(self) -> int:
+        """Fold whatever the log holds beyond what was delivered; returns the applied seq."""
+        ...
+
+    async def sync_schools(self, changes: Sequence[SchoolChange], later: Directory | None = None) -> SchoolSync:
+        """Reflect changed rows of the schools table; `later`, a fresh directory, brings new schools."""
+        ...
+
+    async def snapshot_now(self) -> int:
+        """Store every hosted district's snapshot; returns its seq."""
+        ...
+
+    async def state_copy(self) -> ShardState:
+        """A consistent copy of the whole state between folds (for what-if runs)."""
         ...
 
 
