@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,13 +16,17 @@ import ray
 from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.router import ShardRouter
+from actors.shard_port import RayShard
 from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
-from twin.ports import DeskPorts, ShardPorts
+from twin.ports import DeskPorts, DistrictRows, SchoolChange, SchoolSync, ShardPorts, ShardStatus, View
 
 if TYPE_CHECKING:
     from actors.risk_desk import RiskDesk
+    from twin.batch import EventBatch
+    from twin.directory import Directory
+    from twin.state import ShardState
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,8 @@ def shard_name(k: int) -> str:
 
 class ShardHost:
     """A `DistrictShard` inside a Ray actor. Its constructor opens the ports and recovers from
-    snapshot and log, so a restarted actor (after a crash or `kill -9`) answers only once caught up."""
+    snapshot and log, so a restarted actor (after a crash or `kill -9`) answers only once caught up.
+    Its methods are those of `twin.ports.ShardPort`, which `RayShard` calls through the handle."""
 
     async def __init__(self, shard_id: int, districts: list[int],
                        open_ports: Callable[[], Awaitable[ShardPorts]], snapshot_every_events: int,
@@ -68,7 +73,7 @@ class ShardHost:
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
                  len(districts), self.shard.state.n_schools, self.replayed, self.recovery_s)
 
-    async def apply(self, batch, after_seq: int, upto_seq: int) -> np.ndarray:  # noqa: ANN001
+    async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
         outcome = await self.shard.apply(batch, after_seq, upto_seq)
         if len(batch) and not self._push_pending:
             self._push_pending = True
@@ -92,26 +97,26 @@ class ShardHost:
             await self._push_now()
         self._state_boot = boot
 
-    async def status(self) -> dict:
+    async def status(self) -> ShardStatus:
         return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(),
                 "replayed": self.replayed, "recovery_s": round(self.recovery_s, 3)}
 
-    async def school(self, global_index: int) -> dict | None:
+    async def school(self, global_index: int) -> View | None:
         return self.shard.school(global_index)
 
-    async def block(self, global_block: int) -> dict | None:
+    async def block(self, global_block: int) -> View | None:
         return self.shard.block(global_block)
 
-    async def district(self, district: int) -> dict | None:
+    async def district(self, district: int) -> View | None:
         return await asyncio.to_thread(self.shard.district, district)
 
-    async def district_rows(self) -> dict:
+    async def district_rows(self) -> DistrictRows:
         return await asyncio.to_thread(self.shard.district_rows)
 
     async def sync(self) -> int:
         return await self.shard.sync()
 
-    async def sync_schools(self, changes: list, later=None) -> dict:  # noqa: ANN001
+    async def sync_schools(self, changes: Sequence[SchoolChange], later: Directory | None = None) -> SchoolSync:
         result = await self.shard.sync_schools(changes, later)
         await self._push_now()  # the state twin's totals count schools and enrolment
         return result
@@ -119,7 +124,7 @@ class ShardHost:
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
 
-    async def state_copy(self):  # noqa: ANN201 - a ShardState
+    async def state_copy(self) -> ShardState:
         return await self.shard.state_copy()
 
 
@@ -258,11 +263,8 @@ class TwinCluster:
         return list(statuses)
 
     def router(self) -> ShardRouter:
-        async def call(k: int, method: str, *args):
-            return await getattr(self.shards[k], method).remote(*args)
-
         n = len(geography.district_names())
-        return ShardRouter(call, shard_of_district(self.placement, n), len(self.shards))
+        return ShardRouter([RayShard(handle) for handle in self.shards], shard_of_district(self.placement, n))
 
     async def check(self, timeout_s: float = 10.0) -> list[dict]:
         """Every shard's status; counts restarts (a shard answering from a new process)."""

@@ -1,23 +1,32 @@
-"""`ShardRouter`: sends a durable batch to every shard and gathers each event's outcome."""
+"""`ShardRouter`: the shards' `ShardPort`s, with calls to every shard (a durable batch, statuses,
+state copies) and the shard hosting a district."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from actors.shard_port import LocalShard
 from twin.batch import EventBatch
+from twin.ports import SchoolChange, SchoolSync, ShardPort, ShardStatus
 
-# call(shard index, method name, *args) -> awaitable result: a Ray handle call or a local await.
-ShardCall = Callable[..., Awaitable]
+if TYPE_CHECKING:
+    from actors.district_shard import DistrictShard
+    from twin.directory import Directory
+    from twin.state import ShardState
 
 
 class ShardRouter:
-    def __init__(self, call: ShardCall, shard_of_district: np.ndarray, n_shards: int) -> None:
-        self._call = call
+    def __init__(self, shards: Sequence[ShardPort], shard_of_district: np.ndarray) -> None:
+        self.shards: list[ShardPort] = list(shards)  # in shard order
         self._shard_of_district = shard_of_district
-        self.n_shards = n_shards
+
+    @property
+    def n_shards(self) -> int:
+        return len(self.shards)
 
     async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int, timeout_s: float = 30.0) -> np.ndarray:
         """Fold `batch` (rows of the log range (after_seq, upto_seq]) into the shards. Every shard
@@ -26,7 +35,7 @@ class ShardRouter:
         (the events are durable: the shard folds them when it catches up)."""
         shard = self._shard_of_district[batch.district.astype(np.int64)] if len(batch) else np.zeros(0, np.int32)
         rows = [np.flatnonzero(shard == k) for k in range(self.n_shards)]
-        calls = [self._call(k, "apply", batch.take(rows[k]), after_seq, upto_seq) for k in range(self.n_shards)]
+        calls = [port.apply(batch.take(rows[k]), after_seq, upto_seq) for k, port in enumerate(self.shards)]
         results = await asyncio.wait_for(asyncio.gather(*calls), timeout_s)
         outcome = np.zeros(len(batch), np.int8)
         for k, result in enumerate(results):
@@ -37,19 +46,23 @@ class ShardRouter:
         """The districts (indices) of each shard, in shard order."""
         return [[int(d) for d in np.flatnonzero(self._shard_of_district == k)] for k in range(self.n_shards)]
 
-    async def each(self, method: str, *args) -> list:
-        """Call `method` on every shard; results in shard order."""
-        return list(await asyncio.gather(*(self._call(k, method, *args) for k in range(self.n_shards))))
+    def shard_of(self, district: int) -> ShardPort:
+        """The shard hosting `district` (an index)."""
+        return self.shards[int(self._shard_of_district[district])]
 
-    async def on_district(self, district: int, method: str, *args):
-        return await self._call(int(self._shard_of_district[district]), method, *args)
+    async def statuses(self) -> list[ShardStatus]:
+        """Every shard's status, in shard order."""
+        return list(await asyncio.gather(*(port.status() for port in self.shards)))
+
+    async def state_copies(self) -> list[ShardState]:
+        """A consistent copy of every shard's state, in shard order."""
+        return list(await asyncio.gather(*(port.state_copy() for port in self.shards)))
+
+    async def sync_schools(self, changes: Sequence[SchoolChange], later: Directory | None = None) -> list[SchoolSync]:
+        """Tell every shard of changed schools (with `later`, the directory that brings new ones)."""
+        return list(await asyncio.gather(*(port.sync_schools(changes, later) for port in self.shards)))
 
 
-def local_router(shards: Sequence, shard_of_district: np.ndarray) -> ShardRouter:
+def local_router(shards: Sequence[DistrictShard], shard_of_district: np.ndarray) -> ShardRouter:
     """A router over in-process `DistrictShard`s (tests, CLI tools): same semantics, no Ray."""
-
-    async def call(k: int, method: str, *args):
-        result = getattr(shards[k], method)(*args)
-        return await result if asyncio.iscoroutine(result) else result
-
-    return ShardRouter(call, shard_of_district, len(shards))
+    return ShardRouter([LocalShard(shard) for shard in shards], shard_of_district)

@@ -71,7 +71,7 @@ async def daily_upkeep(settings: Settings, run: Callable[[Callable[[], object]],
 
     root = Path(models_root(settings))
     cluster = await asyncio.to_thread(TwinCluster.attach)
-    states = await cluster.router().each("state_copy")
+    states = await cluster.router().state_copies()
     engine = create_engine(settings.database_url)
     try:
         directory, _ = await SchoolRepository(engine).load_directory()

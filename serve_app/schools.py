@@ -257,12 +257,12 @@ class SchoolService:
                     bool(r["is_active"])) for r in rows]
         later = await self._load_directory() if registered else None
         if later is not None:
-            calls = [self._router.each("sync_schools", changes, later)]
+            calls = [self._router.sync_schools(changes, later)]
         else:
             by_district: dict[int, list[tuple]] = {}
             for r, change in zip(rows, changes):
                 by_district.setdefault(geography.district_index(r["district"]), []).append(change)
-            calls = [self._router.on_district(d, "sync_schools", part) for d, part in by_district.items()]
+            calls = [self._router.shard_of(d).sync_schools(part) for d, part in by_district.items()]
         try:
             results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), SYNC_TIMEOUT_S)
         except TimeoutError:

@@ -122,7 +122,7 @@ class Services:
         except Exception as exc:  # noqa: BLE001 - reported, not raised: this is a health check
             checks["database"] = f"error: {type(exc).__name__}"
         try:
-            statuses = await asyncio.wait_for(self.router.each("status"), timeout_s)
+            statuses = await asyncio.wait_for(self.router.statuses(), timeout_s)
             checks["shards"] = {"up": len(statuses), "of": self.router.n_shards,
                                 "applied_seq_min": min(s["applied_seq"] for s in statuses)}
         except Exception as exc:  # noqa: BLE001
@@ -169,9 +169,9 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     accounts, limiter, access_redis = open_access_control(settings, engine, access_state)
 
     async def twin_day() -> int:
-        return max(s["today"] for s in await router.each("status"))
+        return max(s["today"] for s in await router.statuses())
 
-    models = ModelService(Path(models_root(settings)), directory, functools.partial(router.each, "state_copy"),
+    models = ModelService(Path(models_root(settings)), directory, router.state_copies,
                           twin_day, background, settings.models.cache_s)
     risk = RiskService(directory, risk_source, learned=models.learned_risk)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
@@ -180,7 +180,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                     schools, SchoolHistoryService(event_log, directory),
                     time_travel, risk, AlertService(AlertRepository(engine), directory,
                                                    settings.alert_delivery.webhook_private_targets),
-                    ScenarioRuns(ScenarioRepository(engine), directory, functools.partial(router.each, "state_copy"),
+                    ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
                     accounts, limiter, models, access_redis)
 

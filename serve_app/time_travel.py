@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from actors.router import ShardRouter
+from actors.shard_port import LocalShard
 from actors.state_twin import StateTwin
 from serve_app.twin_reader import TwinReader
 from twin.directory import Directory
@@ -113,16 +115,14 @@ class TimeTravel:
                     shards[k] = await self._rebuild(self._placement[k], directory, enrolment, snapshots, seq)
             return shards[k]
 
-        async def call(k: int, method: str, *args):
-            return await asyncio.to_thread(getattr(await rebuilt(k), method), *args)
-
         n_districts = len(directory.district_names())
-        router = ShardRouter(call, shard_of_district(self._placement, n_districts), len(self._placement))
+        past = [LocalShard(functools.partial(rebuilt, k), reads_in_thread=True) for k in range(len(self._placement))]
+        router = ShardRouter(past, shard_of_district(self._placement, n_districts))
 
         async def state_view() -> dict:
             state = StateTwin(self._placement)
-            for k in range(len(self._placement)):
-                state.update(k, await call(k, "district_rows"))
+            for k, shard in enumerate(past):
+                state.update(k, await shard.district_rows())
             return state.state()
 
         return TwinReader(directory, router, state_view), {"as_of": _aware(as_of).isoformat(), "as_of_seq": seq}

@@ -21,7 +21,7 @@ class TwinReader:
         if i < 0:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         district = int(self._directory.school_district[i])
-        view = await self._router.on_district(district, "school", i)
+        view = await self._router.shard_of(district).school(i)
         if view is None:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         block = int(self._directory.school_block[i])
@@ -30,12 +30,12 @@ class TwinReader:
     async def block(self, name: str, district: str | None = None) -> dict:
         b = block_index(self._directory, name, district)
         d = int(self._directory.blocks.district[b])
-        view = await self._router.on_district(d, "block", b)
+        view = await self._router.shard_of(d).block(b)
         return {"district": geography.district_names()[d], **view}
 
     async def district(self, name: str) -> dict:
         d = self._district_index(name)
-        view = await self._router.on_district(d, "district", d)
+        view = await self._router.shard_of(d).district(d)
         return {"district": geography.district_names()[d], **view}
 
     async def state(self) -> dict:
