@@ -1,0 +1,98 @@
+"""The router's typed calls over in-process shards answer what the shards themselves answer."""
+
+import functools
+
+import numpy as np
+
+from actors.district_shard import DistrictShard
+from actors.router import local_router
+from actors.shard_port import LocalShard
+from serve_app.actor_ports import open_shard_ports
+from tests.actors.test_district_shard import _append
+from tests.fixtures.events import random_events
+from twin.placement import shard_of_district
+from twin.state import ShardState
+
+PLACEMENT = [[0], [1, 2]]
+
+
+def _shards(ports) -> list[DistrictShard]:
+    return [DistrictShard(districts, ports.directory, ports.enrolment, ports.event_log, ports.snapshots)
+            for districts in PLACEMENT]
+
+
+def _router(ports, shards):
+    return local_router(shards, shard_of_district(PLACEMENT, len(ports.directory.district_names())))
+
+
+async def test_the_routers_typed_calls_answer_as_the_shards_do(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    shards = _shards(ports)
+    router = _router(ports, shards)
+    assert router.n_shards == 2 and router.placement() == PLACEMENT
+
+    batch, after, upto = await _append(ports, random_events(ports.directory, 300, seed=3))
+    outcome = await router.apply(batch, after, upto)
+    assert outcome.shape == (len(batch),) and outcome.dtype == np.int8 and outcome.any()
+    # the same events folded by one shard of all districts give the same outcomes
+    alone = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, ports.event_log, ports.snapshots)
+    np.testing.assert_array_equal(outcome, await alone.apply(batch, after, upto))
+
+    statuses = await router.statuses()
+    assert statuses == [shard.status() for shard in shards]
+    assert [s["applied_seq"] for s in statuses] == [upto, upto]  # every shard got the range
+
+    for d in (0, 1, 2):
+        k = 0 if d == 0 else 1
+        port = router.shard_of(d)
+        assert port is router.shards[k]
+        assert await port.district(d) == shards[k].district(d) is not None
+        school = int(np.flatnonzero(ports.directory.school_district == d)[0])
+        assert await port.school(school) == shards[k].school(school) is not None
+        block = int(ports.directory.school_block[school])
+        assert await port.block(block) == shards[k].block(block) is not None
+    assert await router.shard_of(0).school(int(np.flatnonzero(ports.directory.school_district == 1)[0])) is None
+
+    rows = await router.shards[1].district_rows()
+    assert rows["districts"] == [1, 2] and rows["applied_seq"] == upto
+    np.testing.assert_allclose(rows["rows"], shards[1].district_rows()["rows"])
+
+    copies = await router.state_copies()
+    assert all(isinstance(c, ShardState) for c in copies)
+    for copy, shard in zip(copies, shards):
+        assert copy is not shard.state
+        np.testing.assert_allclose(copy.enrolment, shard.state.enrolment)
+
+    code = int(ports.directory.school_ids[int(np.flatnonzero(ports.directory.school_district == 0)[0])])
+    synced = await router.sync_schools([(code, 10, 20, 30, True)])
+    assert [s["synced"] for s in synced] == [1, 0]
+    assert synced[1]["unknown"] == [f"{code:011d}"]
+    assert await router.shard_of(0).sync_schools([]) == {"synced": 0, "unknown": []}
+
+    assert await router.shards[0].sync() == upto
+    assert await router.shards[1].snapshot_now() == upto
+    for shard in [*shards, alone]:
+        await shard.close()
+    await ports.close()
+
+
+async def test_a_local_shard_may_be_built_on_first_use_and_read_in_a_thread(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    live = _shards(ports)[1]
+    batch, after, upto = await _append(ports, random_events(ports.directory, 200, seed=4))
+    await live.apply(batch, after, upto)
+
+    built = []
+
+    async def rebuild(districts):
+        shard = DistrictShard(districts, ports.directory, ports.enrolment, ports.event_log, ports.snapshots)
+        await shard.recover()
+        built.append(shard)
+        return shard
+
+    past = LocalShard(functools.partial(rebuild, [1, 2]), reads_in_thread=True)
+    assert not built  # nothing rebuilt until asked
+    assert await past.district(2) == live.district(2)
+    assert (await past.status())["applied_seq"] == upto
+    await live.close()
+    await ports.close()
