@@ -96,3 +96,21 @@ async def test_a_local_shard_may_be_built_on_first_use_and_read_in_a_thread(seed
     assert (await past.status())["applied_seq"] == upto
     await live.close()
     await ports.close()
+
+
+def test_every_shard_port_has_the_protocols_methods_and_parameters():
+    import inspect
+
+    from actors.remote import ShardHost
+    from actors.shard_port import RayShard
+    from twin.ports import ShardPort
+
+    def methods(cls):
+        return {name: list(inspect.signature(f).parameters) for name, f in vars(cls).items()
+                if inspect.iscoroutinefunction(f) and not name.startswith("_")}
+
+    protocol = methods(ShardPort)
+    assert set(protocol) == {"apply", "status", "school", "block", "district", "district_rows", "sync",
+                             "sync_schools", "snapshot_now", "state_copy"}
+    for port in (LocalShard, RayShard, ShardHost):
+        assert {name: params for name, params in methods(port).items() if name in protocol} == protocol, port
