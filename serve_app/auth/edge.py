@@ -3,12 +3,14 @@ headers on every answer. A pure ASGI middleware, so large bodies are refused as 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from configs.settings import Limits
 from serve_app.auth.errors import PayloadTooLarge
 from serve_app.envelope import error
+from twin.errors import TwinError
 
 # Health checks and the docs are not counted: load balancers poll them, and they reveal nothing.
 _UNLIMITED = ("/health", "/ready", "/metrics", "/api/docs", "/api/redoc", "/api/openapi.json")
@@ -63,7 +65,7 @@ class Edge:
                                {"limit_bytes": self.limits.max_body_bytes})
             return
         if not path.startswith(_UNLIMITED):
-            verdict = await self._limiter(scope).hit(f"ip:{ip}", self.limits.requests_per_minute, 60)
+            verdict = await self._admit(scope, ip)
             if not verdict.allowed:
                 await self._refuse(send, 429, "RATE_LIMITED",
                                    f"over {verdict.limit} requests a minute; try again in {verdict.retry_after_s} s",
@@ -72,9 +74,21 @@ class Edge:
                 return
         await self.app(scope, self._counting(receive), send)
 
-    def _limiter(self, scope: dict):  # noqa: ANN202 - serve_app.auth.rate_limit.RateLimiter
+    async def _admit(self, scope: dict, ip: str):  # noqa: ANN202 - serve_app.auth.rate_limit.Verdict
+        """Count the request against its address's limit and, at the same moment, check its bearer
+        token: both questions go to the shared security state together (one call to the
+        `access-state` actor, or two concurrent round trips to Redis), not one after the other.
+        The token's answer waits in the request's state for `guard.authenticated`."""
         services = getattr(scope["app"].state, "services", None)
-        return services.limiter if services is not None else _NO_LIMIT
+        if services is None:
+            return await _NO_LIMIT.hit(f"ip:{ip}", self.limits.requests_per_minute, 60)
+        hit = services.limiter.hit(f"ip:{ip}", self.limits.requests_per_minute, 60)
+        token = bearer_token(scope)
+        if token is None:
+            return await hit
+        verdict, principal = await asyncio.gather(hit, _outcome(services.accounts.principal_from_token(token)))
+        scope["state"][EARLY_PRINCIPAL] = (token, principal)
+        return verdict
 
     def _counting(self, receive: Callable) -> Callable:
         """A chunked body has no Content-Length: count it as it arrives."""
@@ -118,6 +132,27 @@ class Edge:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), *headers]})
         await send({"type": "http.response.body", "body": response.body})
+
+
+EARLY_PRINCIPAL = "early_principal"  # (token, Principal or the error refusing it), set by `Edge`
+
+
+def bearer_token(scope: dict) -> str | None:
+    """The token of an `Authorization: Bearer` header, if any."""
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            return token.strip() or None
+    return None
+
+
+async def _outcome(check: Awaitable) -> object:
+    try:
+        return await check
+    except TwinError as refused:
+        return refused
 
 
 def _content_length(scope: dict) -> int | None:

@@ -8,6 +8,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from serve_app.app_services import services_of
 from serve_app.auth.accounts import Caller
+from serve_app.auth.edge import EARLY_PRINCIPAL
 from serve_app.auth.errors import Unauthenticated
 from serve_app.auth.principal import Principal
 
@@ -27,6 +28,11 @@ async def authenticated(request: Request, bearer: HTTPAuthorizationCredentials |
 async def _resolve(connection: Request | WebSocket, token: str | None, api_key: str | None) -> Principal:
     accounts = services_of(connection).accounts
     if token:
+        early = connection.scope.get("state", {}).get(EARLY_PRINCIPAL)
+        if early is not None and early[0] == token:  # checked by the edge, with the rate limit
+            if isinstance(early[1], Exception):
+                raise early[1]
+            return early[1]
         return await accounts.principal_from_token(token)
     if api_key:
         return await accounts.principal_from_key(api_key)

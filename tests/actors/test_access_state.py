@@ -6,35 +6,14 @@ import asyncio
 import pytest
 
 from actors.access_state import AccessCheck, AccessState, Hit, RayAccessState
+from tests.fixtures.access_state import FakeActor
 from serve_app.auth.rate_limit import MemoryRateLimiter
 from serve_app.auth.revocation import MemoryRevocationStore
 
 
-class _Method:
-    def __init__(self, fn, calls: list) -> None:  # noqa: ANN001
-        self._fn, self._calls = fn, calls
-
-    def remote(self, *args):  # noqa: ANN002, ANN201 - an awaitable, as an ObjectRef is
-        self._calls.append(args)
-        return self._later(*args)
-
-    async def _later(self, *args):  # noqa: ANN002, ANN202
-        await asyncio.sleep(0.01)  # a round trip
-        return await self._fn(*args)
-
-
-class _Actor:
-    """`AccessState` behind method objects shaped like a Ray actor handle's."""
-
-    def __init__(self, state: AccessState) -> None:
-        self.calls: list = []
-        for name in ("check", "revoke_token", "use_refresh", "revoke_subject", "subject_revoked_before"):
-            setattr(self, name, _Method(getattr(state, name), self.calls))
-
-
 @pytest.fixture
 def actor():
-    return _Actor(AccessState(MemoryRevocationStore(), MemoryRateLimiter()))
+    return FakeActor(AccessState(MemoryRevocationStore(), MemoryRateLimiter()))
 
 
 async def test_checks_arriving_together_share_calls_and_keep_their_order(actor):

@@ -76,3 +76,22 @@ def test_production_refuses_development_defaults():
         Settings(environment="production", auth={"jwt_key_dir": "/keys", "bcrypt_rounds": 4})
     assert Settings(environment="production", auth={"jwt_key_dir": "/keys", "bcrypt_rounds": 12}).auth.jwt_key_dir
     assert Settings.model_fields["auth"].default.bcrypt_rounds == 12  # the default, whatever tests set
+
+
+async def test_a_signed_in_request_asks_the_shared_security_state_once(sqlite_seeded):
+    from actors.access_state import AccessState, RayAccessState
+    from serve_app.auth.rate_limit import MemoryRateLimiter
+    from serve_app.auth.revocation import MemoryRevocationStore
+    from tests.fixtures.access_state import FakeActor
+
+    actor = FakeActor(AccessState(MemoryRevocationStore(), MemoryRateLimiter()))
+    shared = RayAccessState(actor)
+    async with running_app(Settings(database_url=sqlite_seeded)) as app, client_of(app) as c:
+        services = app.state.services
+        services.limiter = services.accounts.revocations = shared
+        assert (await c.get("/api/v1/twin/state")).status_code == 200
+        assert len(actor.calls) == 1  # the address's rate limit and the token's revocation, in one call
+        await shared.revoke_subject("user:0", 2**50, 3600)  # the token's subject is cut off
+        refused = await c.get("/api/v1/twin/state")
+        assert refused.status_code == 401 and refused.json()["error"]["details"]["reason"] == "revoked"
+        assert len(actor.calls) == 3
