@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 
 import ray
 
-ACCESS_ACTOR = "access-state"
+from actors.names import ACCESS_ACTOR, NAMESPACE
+
 
 
 class Hit(NamedTuple):
@@ -83,8 +84,6 @@ def open_access_actor(revocations: Any, limiter: Any):  # noqa: ANN201, ANN401 -
     ends with the twin's Ray (or `TwinCluster.kill`); a restart by Ray comes back empty, as a
     restarted twin does, so revocations last as long as the twin runs: a deployment that must keep
     them longer configures Redis."""
-    from actors.remote import NAMESPACE
-
     return ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(AccessState).options(
         name=ACCESS_ACTOR, namespace=NAMESPACE, get_if_exists=True, lifetime="detached").remote(revocations, limiter)
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 import orjson
 import ray
 
-BROKER_ACTOR = "stream-broker"
+from actors.names import BROKER_ACTOR, NAMESPACE
+
 _READ_LIMIT = 1_000  # messages per topic in one read: bounds one answer's size
 PUBLISH_PART = 1_000  # messages per call to the broker actor (see `RayBroker.publish_many`)
 
@@ -120,8 +121,6 @@ def as_json(payload: dict | bytes) -> bytes:
 def start_broker_actor(history: int, history_s: float):  # noqa: ANN201 - a Ray actor handle
     """Create (or find) the `stream-broker` actor. Restarted by Ray if it dies, empty; its seqs
     then start above the old ones (`first_seq_now`), so readers carry on and resumes are too old."""
-    from actors.remote import NAMESPACE
-
     return ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(MemoryBroker).options(
         name=BROKER_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(history, history_s)
 
@@ -130,8 +129,6 @@ class RayBroker:
     """`twin.ports.StreamBroker` over the `stream-broker` actor (found by name)."""
 
     def __init__(self, actor=None) -> None:  # noqa: ANN001
-        from actors.remote import NAMESPACE
-
         self._actor = actor or ray.get_actor(BROKER_ACTOR, namespace=NAMESPACE)
 
     async def publish(self, topic: str, payload: dict | bytes) -> int:

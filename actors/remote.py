@@ -1,5 +1,5 @@
 """The Ray side of the twin: the shard and state actors, and `TwinCluster`, which starts, finds
-and watches them. The only module of the project that calls `ray.*`."""
+and watches them. (Every `ray.*` call of the project lives in `actors/`.)"""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import ray
 
 from actors.broker import start_broker_actor
 from actors.heap import settle_heap
+from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
 from actors.state_twin import StateTwin
@@ -30,14 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "mealtwin"
-STATE_ACTOR = "state-twin"
 _PUSH_DELAY_S = 1.0  # roll-ups pushed to the state twin at most this often per shard (each costs ~10 ms)
 _EVALUATE_DELAY_S = 0.25
-
-
-def shard_name(k: int) -> str:
-    return f"shard-{k}"
 
 
 class ShardHost:
@@ -300,8 +295,6 @@ class TwinCluster:
 
 def _access_actor() -> list:
     """The API replicas' shared security state, if a replica started it (see `actors.access_state`)."""
-    from actors.access_state import ACCESS_ACTOR
-
     try:
         return [ray.get_actor(ACCESS_ACTOR, namespace=NAMESPACE)]
     except ValueError:

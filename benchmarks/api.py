@@ -40,8 +40,8 @@ def _load(port: int, path: str, mode: str, seconds: float, connections: int, tok
 def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
     import uvicorn
 
-    from serve_app.api import create_api
-    from serve_app.deployment import open_replica_services
+    from serve_app.app import create_api
+    from startup.deployment import open_replica_services
 
     # the app exactly as a Serve replica builds it
     app = create_api(functools.partial(open_replica_services, settings), settings)
@@ -59,7 +59,7 @@ def _start_uvicorn(settings: Settings, port: int):  # noqa: ANN202
 
 async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 32, proxy: str = "auto",
               ws_clients: int = 1_000, say: Callable[[str], None] = print) -> dict:
-    from serve_app.runtime import start_twin, stop_twin
+    from startup.runtime import start_twin, stop_twin
 
     workdir = tempfile.mkdtemp(prefix="mealtwin-bench-api-")
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,

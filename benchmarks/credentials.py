@@ -18,7 +18,7 @@ def bench_settings(**values) -> Settings:  # noqa: ANN003
 
 def bench_token(settings: Settings) -> str:
     """A state admin's access token signed with the twin's key (the benchmark runs the twin)."""
-    from serve_app.auth.build import token_issuer
+    from startup.access_control import token_issuer
 
     token, _ = token_issuer(settings).issue_access("system:benchmark", "state_admin", None, None, None)
     return token

@@ -202,7 +202,7 @@ async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
 
 async def run(schools: int = 43_000, database_url: str | None = None, postgres: bool = False,
               say: Callable[[str], None] = print) -> dict:
-    from serve_app.runtime import start_twin, stop_twin
+    from startup.runtime import start_twin, stop_twin
 
     workdir = tempfile.mkdtemp(prefix="mealtwin-bench-")
     if postgres:
@@ -276,7 +276,7 @@ async def _client(base_url: str, database_url: str, ids_file: str, token: str) -
     first batch again (all must come back duplicates). Prints "timed", the timed result (JSON)
     and the resend's totals (JSON), a line each; writes every event id sent to `ids_file`."""
     from db.school_repository import SchoolRepository
-    from serve_app.school_rows import from_rows
+    from serve_app.schools.rows import from_rows
 
     engine = create_engine(database_url)
     table = from_rows(await SchoolRepository(engine).all())
@@ -303,7 +303,7 @@ async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
     import numpy as np
 
     from actors.district_shard import DistrictShard
-    from serve_app.actor_ports import open_shard_ports
+    from startup.actor_ports import open_shard_ports
 
     ports = await open_shard_ports(database_url)
 

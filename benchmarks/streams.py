@@ -87,7 +87,7 @@ async def run(schools: int = 43_000, runs: int = 7, redis_url: str | None = None
     day0 = day_number(dt.date(2025, 7, 1))
     brokers = {"memory": MemoryBroker(10_000)}
     if redis_url:
-        from serve_app.redis_broker import RedisBroker, delete_keys
+        from adapters.redis_broker import RedisBroker, delete_keys
 
         prefix = f"mealtwin_bench:{time.time_ns()}:"
         brokers["redis"] = RedisBroker(redis_url, 10_000, prefix=prefix)

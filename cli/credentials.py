@@ -7,8 +7,9 @@ import pathlib
 
 from configs import Settings
 from db.engine import create_engine
-from serve_app.auth.accounts import Accounts, Caller
-from serve_app.auth.build import open_access_control
+from serve_app.accounts.service import Accounts
+from serve_app.auth.principal import Caller
+from startup.access_control import open_access_control
 from serve_app.auth.errors import Unauthenticated
 from serve_app.auth.principal import ROLE_PERMISSIONS, Principal, Role
 from twin.area import STATE

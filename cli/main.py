@@ -59,7 +59,7 @@ def up(
 
 
 async def _up(settings: Settings, feed: bool, days: int | None, api: bool = True) -> None:
-    from serve_app.runtime import start_twin, stop_twin
+    from startup.runtime import start_twin, stop_twin
 
     # SIGTERM (a service manager, `kill`) stops the twin as Ctrl-C does: Serve's HAProxy outlives
     # a driver that just dies, and keeps the port
@@ -99,7 +99,7 @@ async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
 
     from cli.credentials import feed_api_key
     from cli.feed import run_feed
-    from serve_app.school_rows import from_rows
+    from serve_app.schools.rows import from_rows
     from db.engine import create_engine
     from db.school_repository import SchoolRepository
     from simulation.world import World
@@ -168,7 +168,7 @@ def data_generate(
 async def _generate(settings: Settings, n: int, seed: int, replace: bool) -> None:
     from sqlalchemy import delete
 
-    from serve_app.runtime import generate_schools_into
+    from startup.runtime import generate_schools_into
     from db.engine import create_engine
     from db.migrate import upgrade_async
     from db.school_repository import SchoolRepository
@@ -321,7 +321,7 @@ def scenario_run(
     settings = Settings()
     spec = ScenarioSpec.from_yaml(pathlib.Path(file))
     if from_twin:
-        from serve_app.scenario_start import twin_start
+        from startup.scenario_start import twin_start
         from twin.errors import TwinError
 
         _say(f"{spec.name}: rebuilding the twin {'as it is now' if spec.start == 'live' else f'as of {spec.start}'} "

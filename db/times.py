@@ -11,9 +11,15 @@ def utc_now() -> dt.datetime:
 
 
 def iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, or None."""
+    """ISO 8601 in UTC with a Z, to the millisecond (the one format of every time the API shows),
+    or None."""
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    """Now, as `iso` writes it."""
+    return iso(utc_now())  # type: ignore[return-value]

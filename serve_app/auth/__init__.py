@@ -1,2 +1,4 @@
 """Security primitives: password hashing, signed tokens and their revocation, TOTP, API keys, rate
-limiting and login lockout. Pure building blocks with no routes and no database: the API wires them."""
+limiting, login lockout, the edge middleware and the route guard. The accounts service
+(`serve_app.accounts`) keeps users and keys in the database; the shared state (revocations, rate
+windows) lives in Redis (`adapters`) or the `access-state` actor (`actors.access_state`)."""

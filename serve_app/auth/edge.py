@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from configs.settings import Limits
 from serve_app.auth.errors import PayloadTooLarge
-from serve_app.envelope import error
+from serve_app.shared.envelope import error
 from twin.errors import TwinError
 
 # Health checks and the docs are not counted: load balancers poll them, and they reveal nothing.

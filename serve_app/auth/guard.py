@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import Request, Security, WebSocket
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from serve_app.app_services import services_of
-from serve_app.auth.accounts import Caller
+from serve_app.shared.app_services import services_of
+from serve_app.auth.principal import Caller
 from serve_app.auth.edge import EARLY_PRINCIPAL
 from serve_app.auth.errors import Unauthenticated
 from serve_app.auth.principal import Principal

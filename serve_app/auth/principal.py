@@ -92,3 +92,10 @@ class Principal:
     def actor(self) -> str:
         """How the audit log names the caller."""
         return self.email or self.subject
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where a request came from, for the audit log and the login throttle."""
+
+    ip: str | None = None

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as aioredis
-
 from serve_app.auth.errors import TooManyRequests
 
 _SWEEP_EVERY_S = 60.0
@@ -117,44 +115,3 @@ class MemoryRateLimiter:
         stale = [k for k, (index, _, _) in self._counts.items() if index < int(now // k[1]) - 1]
         for key in stale:
             del self._counts[key]
-
-
-# KEYS: current window's counter, previous window's counter. ARGV: limit, seconds into the current
-# window, window length. Returns {allowed, previous, current}. The counter outlives its window by one
-# more window, while it is the previous one.
-_HIT = """
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local limit, elapsed, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if previous * (window - elapsed) / window + current >= limit then return {0, previous, current} end
-current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('EXPIRE', KEYS[1], 2 * window + 1) end
-return {1, previous, current}
-"""
-
-
-class RedisRateLimiter:
-    """The limiter shared by every replica. Windows are numbered from the Unix epoch by `clock` (wall
-    time, so that all replicas agree); the decision and the count are one Lua script, so concurrent
-    hits cannot both take the last slot.
-
-    Keys: `<prefix>{<key>}:<window_s>:<window index>`, expiring one window after their own ends."""
-
-    def __init__(self, client: aioredis.Redis, prefix: str = "mealtwin:rl:",
-                 clock: Callable[[], float] = time.time) -> None:
-        self._prefix = prefix
-        self._clock = clock
-        self._hit = client.register_script(_HIT)
-
-    def _counter(self, key: str, window_s: int, index: int) -> str:
-        return f"{self._prefix}{{{key}}}:{window_s}:{index}"
-
-    async def hit(self, key: str, limit: int, window_s: int) -> Verdict:
-        check_arguments(limit, window_s)
-        now = self._clock()
-        index = int(now // window_s)
-        elapsed = now - index * window_s
-        allowed, previous, current = await self._hit(
-            keys=[self._counter(key, window_s, index), self._counter(key, window_s, index - 1)],
-            args=[limit, repr(elapsed), window_s])
-        return verdict(bool(allowed), int(previous), int(current), elapsed, limit, window_s)

@@ -10,22 +10,13 @@ whole family is revoked and both must log in again (`use_refresh` answers "reuse
 
 `revoke_subject` cuts off every token issued at or before a time. Token times are whole seconds,
 so a token issued in the same second as the cut is refused too.
-
-Redis key layout (under the prefix; the braces are Redis Cluster hash tags):
-  token:<jti>                 a revoked token, until its expiry
-  family:{<family>}:used      set of the family's used refresh-token ids, until its newest expiry
-  family:{<family>}:revoked   the family is revoked, until its newest expiry
-  subject:<subject>:before    Unix time; tokens issued at or before it are invalid
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Literal, Protocol
-
-import redis.asyncio as aioredis
 
 RefreshUse = Literal["ok", "reused", "revoked"]
 _SWEEP_EVERY_S = 60.0
@@ -148,93 +139,3 @@ class MemoryRevocationStore:
         for table in (self._used, self._subjects):
             for key in [k for k, (_, until) in table.items() if until <= now]:
                 del table[key]
-
-
-# KEYS: family revoked flag, family used set. ARGV: token id, seconds to keep.
-# The used set lives as long as the family's newest token; a reuse revokes the family for as long.
-_USE_REFRESH = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'revoked' end
-local keep = tonumber(ARGV[2])
-local left = redis.call('TTL', KEYS[2])
-if left > keep then keep = left end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
-  redis.call('SET', KEYS[1], '1', 'EX', keep)
-  return 'reused'
-end
-redis.call('EXPIRE', KEYS[2], keep)
-return 'ok'
-"""
-
-# KEYS: a key holding a number. ARGV: new number, seconds to keep. Keeps the larger number and the
-# longer life, so concurrent writers cannot shorten either.
-_KEEP_MAX = """
-local current = tonumber(redis.call('GET', KEYS[1]))
-local keep = tonumber(ARGV[2])
-local left = redis.call('TTL', KEYS[1])
-if left > keep then keep = left end
-local value = tonumber(ARGV[1])
-if current ~= nil and current > value then value = current end
-redis.call('SET', KEYS[1], value, 'EX', keep)
-return value
-"""
-
-
-class RedisRevocationStore:
-    """The store shared by every replica. Each entry is a Redis key that expires with what it guards."""
-
-    def __init__(self, client: aioredis.Redis, prefix: str = "mealtwin:auth:",
-                 clock: Callable[[], float] = time.time) -> None:
-        self._redis = client
-        self._prefix = prefix
-        self._clock = clock
-        self._use_refresh = client.register_script(_USE_REFRESH)
-        self._keep_max = client.register_script(_KEEP_MAX)
-
-    def _token_key(self, token_id: str) -> str:
-        return f"{self._prefix}token:{token_id}"
-
-    def _family_key(self, family: str, part: str) -> str:
-        return f"{self._prefix}family:{{{family}}}:{part}"
-
-    def _subject_key(self, subject: str) -> str:
-        return f"{self._prefix}subject:{subject}:before"
-
-    def _seconds_until(self, expires_at: int) -> int:
-        return math.ceil(expires_at - self._clock())
-
-    async def revoke_token(self, token_id: str, expires_at: int) -> None:
-        keep = self._seconds_until(expires_at)
-        if keep > 0:
-            await self._keep_max(keys=[self._token_key(token_id)], args=[expires_at, keep])
-
-    async def is_revoked(self, token_id: str) -> bool:
-        return bool(await self._redis.exists(self._token_key(token_id)))
-
-    async def use_refresh(self, family: str, token_id: str, expires_at: int) -> RefreshUse:
-        keep = max(self._seconds_until(expires_at), 1)
-        answer = await self._use_refresh(
-            keys=[self._family_key(family, "revoked"), self._family_key(family, "used")], args=[token_id, keep])
-        return answer.decode() if isinstance(answer, bytes) else answer
-
-    async def revoke_family(self, family: str, expires_at: int) -> None:
-        keep = self._seconds_until(expires_at)
-        if keep > 0:
-            await self._keep_max(keys=[self._family_key(family, "revoked")], args=[1, keep])
-
-    async def family_revoked(self, family: str) -> bool:
-        return bool(await self._redis.exists(self._family_key(family, "revoked")))
-
-    async def revoke_subject(self, subject: str, before: int, keep_s: int) -> None:
-        await self._keep_max(keys=[self._subject_key(subject)], args=[before, max(keep_s, 1)])
-
-    async def subject_revoked_before(self, subject: str) -> int | None:
-        value = await self._redis.get(self._subject_key(subject))
-        return None if value is None else int(value)
-
-    async def access_revoked(self, token_id: str, subject: str, issued_at_ms: int) -> bool:
-        # a pipeline, not MGET: the two keys may live on different nodes of a cluster
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self._token_key(token_id))
-            pipe.get(self._subject_key(subject))
-            revoked, before = await pipe.execute()
-        return bool(revoked) or cut_off(None if before is None else int(before), issued_at_ms)

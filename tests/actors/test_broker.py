@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from actors.broker import MemoryBroker, RayBroker, first_seq_now
-from serve_app.redis_broker import RedisBroker
+from adapters.redis_broker import RedisBroker
 from tests.fixtures import redis as redis_fixture
 
 HISTORY = 10

@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 
 from actors.district_shard import DistrictShard
-from serve_app.actor_ports import open_shard_ports
+from startup.actor_ports import open_shard_ports
 from tests.fixtures.events import random_events
 from twin.encoding import encode
 from twin.events import event_adapter

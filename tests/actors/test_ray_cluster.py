@@ -10,10 +10,10 @@ import pytest
 
 from actors.remote import TwinCluster
 from configs import Settings
-from serve_app.actor_ports import shard_ports_opener
+from startup.actor_ports import shard_ports_opener
 from tests.actors.test_district_shard import _append
 from tests.fixtures.events import random_events
-from serve_app.actor_ports import open_shard_ports
+from startup.actor_ports import open_shard_ports
 
 pytestmark = pytest.mark.ray
 

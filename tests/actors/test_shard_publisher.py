@@ -7,7 +7,7 @@ import pytest
 from actors.broker import MemoryBroker
 from actors.district_shard import DistrictShard
 from actors.shard_publisher import ShardPublisher, alerts_topic, schools_topic
-from serve_app.actor_ports import open_shard_ports
+from startup.actor_ports import open_shard_ports
 from tests.actors.test_district_shard import _append
 from tests.fixtures.events import random_events
 from twin.deltas import school_delta

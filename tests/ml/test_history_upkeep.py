@@ -6,7 +6,7 @@ from __future__ import annotations
 from configs import Settings
 from configs.settings import Models
 from ml import history_store
-from serve_app.model_upkeep import ensure_history
+from serve_app.forecasts.upkeep import ensure_history
 
 
 def test_history_is_made_once_and_an_earlier_parquet_store_is_named(tmp_path):

@@ -12,8 +12,8 @@ import uvicorn
 from hypothesis import HealthCheck, Phase
 
 from configs import Settings
-from serve_app.api import create_api
-from serve_app.services import open_local_services
+from serve_app.app import create_api
+from startup.services import open_local_services
 from tests.fixtures.app import token_for
 from tests.fixtures.ports import free_port
 

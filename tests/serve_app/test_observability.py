@@ -4,7 +4,7 @@ import json
 import logging
 
 from serve_app.observability import JsonFormatter, request_id
-from tests.serve_app.test_ingest_api import SCHOOL, attendance, client  # noqa: F401 - the fixture
+from tests.serve_app.twin.test_ingest import SCHOOL, attendance, client  # noqa: F401 - the fixture
 
 
 async def test_every_response_carries_a_request_id_and_a_sane_given_one_is_kept(client):  # noqa: F811

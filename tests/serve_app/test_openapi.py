@@ -2,7 +2,7 @@
 
 import json
 
-from serve_app.api import create_api
+from serve_app.app import create_api
 
 
 def test_every_route_has_a_summary_and_an_example_answer():

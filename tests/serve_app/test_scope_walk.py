@@ -16,7 +16,7 @@ import pytest
 
 from configs import Settings
 from db.scenario_repository import ScenarioRepository
-from serve_app.auth.accounts import Caller
+from serve_app.auth.principal import Caller
 from tests.fixtures.app import client_of, running_app, token_for
 from tests.fixtures.builders import small_directory
 from tests.fixtures.ws import AsgiWebSocket, Closed

@@ -18,8 +18,8 @@ from actors.remote import TwinCluster
 from cli.credentials import create_admin
 from configs import Settings
 from configs.settings import Auth, Limits, Streams
-from serve_app.actor_ports import shard_ports_opener
-from serve_app.deployment import run_app, shutdown_app
+from startup.actor_ports import shard_ports_opener
+from startup.deployment import run_app, shutdown_app
 from tests.fixtures import redis as redis_fixture
 from tests.fixtures.ports import free_port
 

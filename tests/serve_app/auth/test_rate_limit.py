@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from serve_app.auth.rate_limit import MemoryRateLimiter, RedisRateLimiter, Verdict, estimate
+from adapters.redis_access import RedisRateLimiter
+from serve_app.auth.rate_limit import MemoryRateLimiter, Verdict, estimate
 from tests.serve_app.auth.conftest import own_redis
 
 WINDOW = 60

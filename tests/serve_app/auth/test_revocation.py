@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from serve_app.auth.revocation import MemoryRevocationStore, RedisRevocationStore
+from adapters.redis_access import RedisRevocationStore
+from serve_app.auth.revocation import MemoryRevocationStore
 from tests.serve_app.auth.conftest import FakeClock, own_redis
 
 HOUR = 3_600

@@ -1,0 +1,210 @@
+"""The learned models behind the API: 7-day meal forecasts and the learned risk probability from
+the live twin's recent days, the accuracy board, and retraining jobs.
+
+Inference runs in a worker thread (never on the event loop). The recent days come from the shards'
+state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on.
+
+The models' code (torch, scikit-learn: ~1 GiB over two replicas) is imported on the
+first request that needs it, not when a replica starts: ingest and reads never pay for it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+from pathlib import Path
+
+import numpy as np
+
+from ml.jobs import JobFiles
+from twin import geography
+from twin.area import Area
+from twin.directory import Directory
+from twin.errors import InvalidInput, NotFound, Unavailable
+from twin.state import ShardState
+
+if TYPE_CHECKING:
+    from ml.panel import Panel
+    from ml.serving import ServedModels
+
+FORECAST_KIND, RISK_KIND = "forecaster", "risk"  # the registry's kinds (ml.serving, ml.risk_model)
+
+HORIZON = 7
+# Runs a job's work somewhere else than the event loop (a Ray task, or a thread without Ray).
+Background = Callable[[Callable[[], object]], Awaitable[None]]
+
+
+async def thread_background(work: Callable[[], object]) -> None:
+    await asyncio.to_thread(work)
+
+
+class ModelService:
+    def __init__(self, root: Path, directory: Directory, live_states: Callable[[], Awaitable[list[ShardState]]],
+                 twin_day: Callable[[], Awaitable[int]], background: Background = thread_background,
+                 cache_s: float = 600.0, retrain_options: dict | None = None) -> None:
+        self.root = root
+        self._directory = directory
+        self._live_states = live_states  # a copy of every shard's state: costly, so cached
+        self._twin_day = twin_day  # cheap: has the twin moved to a new day?
+        self._background = background
+        self._cache_s = cache_s
+        self._served: ServedModels | None = None
+        self._jobs = JobFiles(root)
+        self._recent: tuple[float, int, Panel] | None = None  # (built at, twin day, panel)
+        self._lock = asyncio.Lock()
+        self._running: set[asyncio.Task] = set()
+        self.retrain_options = retrain_options or {}  # sample sizes and model options of `ml.pipeline.retrain`
+
+    # ---- forecasts ------------------------------------------------------------------------
+
+    async def forecast(self, schools: np.ndarray, rain_mm: list[float] | None) -> dict:
+        """The next 7 school days of `schools` (directory indices): per school, and their sum."""
+        forecast = None
+        served = await self._served_version(FORECAST_KIND)
+        if served is not None:
+            panel = await self._panel(int(schools.max()) + 1 if schools.size else 0)
+            forecast = await asyncio.to_thread(self._forecast, panel, schools, rain_mm, served)
+        if forecast is None:
+            raise Unavailable("no forecaster is trained yet: it is trained on the first start (a few minutes) and "
+                              "then daily; a state admin can start it with POST /api/v1/predictions/retrain")
+        return forecast
+
+    def _forecast(self, panel: Panel, schools: np.ndarray, rain_mm: list[float] | None, served: dict) -> dict | None:
+        part = panel.schools(schools)
+        result = self._models.forecast(part, self._rain(part, rain_mm))
+        if result is None:
+            return None
+        dates = [str(d) for d in result.dates[0]]
+        per_school = [{"school_id": f"{int(s):011d}", "days": _days(dates, result.p10[k], result.p50[k], result.p90[k])}
+                      for k, s in enumerate(result.school_id)]
+        total = _days(dates, result.p10.sum(0), result.p50.sum(0), result.p90.sum(0))
+        return {"origin": str(result.origin), "model": {"version": served.get("version"), "kind": served.get("model")},
+                "rain_forecast_mm": rain_mm, "schools": per_school, "total": total,
+                "note": "P10-P90 of each school; the total's band is the sum of the schools' bands (a planning "
+                        "range, wider than a calibrated interval of the sum)"}
+
+    @staticmethod
+    def _rain(part: Panel, rain_mm: list[float] | None) -> np.ndarray | None:
+        """A caller's rain forecast for the schools' district, over each district's recent mean (the
+        forecaster's own assumption without one)."""
+        if rain_mm is None:
+            return None
+        from ml.forecast_features import recent_rain
+
+        rain = np.tile(np.nan_to_num(recent_rain(part, part.n_days - 1)), (HORIZON, 1)).astype(np.float32)
+        for d in np.unique(part.district):
+            rain[:, int(d)] = rain_mm
+        return rain
+
+    async def learned_risk(self, school: int) -> dict | None:
+        """The learned model's probability of a shortage or a day without a meal in the next 7 days,
+        with the contributions that add up to it; None while none is served."""
+        if await self._served_version(RISK_KIND) is None:
+            return None
+        panel = await self._panel(school + 1)
+        return await asyncio.to_thread(self._learned_risk, panel, school)
+
+    @property
+    def _models(self) -> ServedModels:
+        if self._served is None:
+            from ml.serving import ServedModels
+
+            self._served = ServedModels(self.root)
+        return self._served
+
+    async def _served_version(self, kind: str) -> dict | None:
+        """The served version of `kind`, or None (checked, with the registry re-read, before the
+        costly view of the recent days is built)."""
+        def served() -> dict | None:
+            self._models.refresh()
+            return self._models.versions().get(kind)
+        return await asyncio.to_thread(served)
+
+    def _learned_risk(self, panel: Panel, school: int) -> dict | None:
+        block = np.flatnonzero(panel.block == panel.block[school])  # the model's block features need the block
+        scored = self._models.risk(panel.schools(block), schools=np.array([panel.school_id[school]]))
+        if scored is None:
+            return None
+        explanation = scored["explanations"][0]
+        top = dict(list(explanation["contributions"].items())[:8])
+        return {"version": scored["version"], "model": scored["model"], "day": scored["day"],
+                "probability_7d": round(explanation["probability"], 4), "base": round(explanation["base"], 4),
+                "top_contributions": {k: round(v, 4) for k, v in top.items()},
+                "other_contributions": round(sum(explanation["contributions"].values()) - sum(top.values()), 4)}
+
+    async def _panel(self, schools: int) -> Panel:
+        """The recent days of at least the directory's first `schools` schools (a school registered
+        since the last build forces a new one)."""
+        async with self._lock:  # one rebuild at a time; the others wait for it
+            if self._recent is None or time.monotonic() - self._recent[0] > self._cache_s \
+                    or self._recent[2].n_schools < schools or await self._twin_day() != self._recent[1]:
+                states = await self._live_states()
+                from ml.live_panel import panel_from_states, twin_today
+
+                if twin_today(states) < 0:
+                    raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
+                panel = await asyncio.to_thread(panel_from_states, states, self._directory)
+                self._recent = (time.monotonic(), twin_today(states), panel)
+            return self._recent[2]
+
+    # ---- accuracy and retraining -----------------------------------------------------------
+
+    async def accuracy(self, area: Area) -> dict:
+        from ml.pipeline import accuracy
+
+        board = await asyncio.to_thread(accuracy, self.root)
+        return _within(board, area)
+
+    async def retrain(self, requested_by: str) -> dict:
+        from serve_app.forecasts.upkeep import retrain_job
+
+        job, work = retrain_job(self.root, requested_by, self.retrain_options)
+        task = asyncio.get_running_loop().create_task(self._background(work))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return job
+
+    def job(self, job_id: str) -> dict:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}", {"job_id": job_id})
+        return {k: v for k, v in job.items() if k != "traceback"}
+
+    def jobs(self) -> list[dict]:
+        return [{k: v for k, v in j.items() if k != "traceback"} for j in self._jobs.list()]
+
+
+def parse_rain(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != HORIZON or not all(0 <= v <= 1000 for v in values):
+        raise InvalidInput(f"rain_mm: {HORIZON} comma-separated millimetres (0-1000), one per school day ahead",
+                           {"fields": [{"field": "rain_mm", "message": "7 numbers from 0 to 1000"}]})
+    return values
+
+
+def _days(dates: list[str], p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> list[dict]:
+    return [{"date": d, "p10": round(float(a), 1), "p50": round(float(b), 1), "p90": round(float(c), 1)}
+            for d, a, b, c in zip(dates, p10, p50, p90)]
+
+
+def _within(board: dict, area: Area) -> dict:
+    """The accuracy board as the caller may see it: tables by district cut to the caller's."""
+    if area.is_state:
+        return board
+    names = set(geography.district_names())
+
+    def cut(value):  # noqa: ANN001, ANN202
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items() if k not in names or k == area.district}
+        if isinstance(value, list):
+            return [cut(v) for v in value if not (isinstance(v, dict) and v.get("district") in names
+                                                  and v.get("district") != area.district)]
+        return value
+    return cut(board)
+

@@ -1,0 +1,94 @@
+"""The schools domain's request and response shapes: a school as a client states it, and the
+examples the API's documentation shows."""
+
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from twin import geography
+from twin.directory import BlockTable
+
+RiskLevel = Literal["low", "medium", "high", "critical"]
+UdiseCode = Annotated[str, StringConstraints(pattern=r"^33\d{9}$"),
+                      Field(description="11-digit UDISE code of a Tamil Nadu school (starts 33)", examples=["33010100101"])]
+
+
+@cache
+def blocks() -> BlockTable:
+    return BlockTable.from_geography()
+
+
+class SchoolFields(BaseModel):
+    """What a client states about a school (`total_students` is derived: the sum of the bands)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    district: Annotated[str, Field(description="a Tamil Nadu district, e.g. Ariyalur")]
+    block: Annotated[str, Field(description="a block (panchayat union) of that district")]
+    address: Annotated[str | None, Field(max_length=300)] = None
+    latitude: Annotated[float, Field(ge=geography.LAT_RANGE[0], le=geography.LAT_RANGE[1])]
+    longitude: Annotated[float, Field(ge=geography.LON_RANGE[0], le=geography.LON_RANGE[1])]
+    enrolment_primary: Annotated[int, Field(ge=0, le=20_000, description="children in classes 1-5")]
+    enrolment_upper_primary: Annotated[int, Field(ge=0, le=20_000, description="children in classes 6-8")]
+    enrolment_secondary: Annotated[int, Field(ge=0, le=20_000, description="children in classes 9-10")]
+    capacity: Annotated[int, Field(ge=0, le=50_000, description="children the kitchen can serve a day")]
+    has_hostel: bool = False
+    breakfast_scheme: bool = False
+    depot_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    risk_level: RiskLevel = "low"
+
+    @field_validator("district")
+    @classmethod
+    def _known_district(cls, value: str) -> str:
+        try:
+            return geography.district_names()[geography.district_index(value)]
+        except KeyError:
+            raise ValueError(f"unknown district {value!r}") from None
+
+    @field_validator("block")
+    @classmethod
+    def _block_of_district(cls, value: str, info: ValidationInfo) -> str:
+        district = info.data.get("district")
+        if district is None:
+            return value  # the district's own error says what is wrong
+        try:
+            return blocks().names[blocks().index(geography.district_index(district), value)]
+        except KeyError:
+            raise ValueError(f"no block {value!r} in district {district}") from None
+
+    def to_row(self) -> dict:
+        row = self.model_dump()
+        row["total_students"] = self.enrolment_primary + self.enrolment_upper_primary + self.enrolment_secondary
+        return row
+
+
+class SchoolCreate(SchoolFields):
+    id: UdiseCode
+
+
+class SchoolUpdate(SchoolFields):
+    """The whole school as it should be (PUT). `is_active` left out keeps it as it is."""
+
+    is_active: bool | None = None
+
+
+class SchoolCsvRow(SchoolCreate):
+    is_active: bool = True
+
+
+_EXAMPLE = {
+    "id": "33010100101", "name": "PUMS Ariyalur East", "district": "Ariyalur", "block": "Ariyalur",
+    "address": "Main Road, Ariyalur", "latitude": 11.14, "longitude": 79.08, "enrolment_primary": 84,
+    "enrolment_upper_primary": 30, "enrolment_secondary": 0, "capacity": 140, "has_hostel": False,
+    "breakfast_scheme": True, "depot_id": "DEPOT-0", "risk_level": "low",
+}
+
+
+# a school as the endpoints answer it: the table's row
+_SCHOOL = {**_EXAMPLE, "total_students": 114, "is_active": True, "created_at": "2025-06-02T09:00:00Z",
+           "updated_at": "2025-06-02T09:00:00Z"}
+_PAGE = {"schools": [_SCHOOL], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}}
+_IMPORTED = {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "rejected_rows": [
+    {"line": 3, "id": "33019900001", "errors": [{"field": "block", "message": "no block 'Nowhere' in district Ariyalur"}]}]}

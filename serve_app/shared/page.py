@@ -1,0 +1,26 @@
+"""Pages of a list: one formula for every list the API answers in pages."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, Field
+
+
+class Pagination(BaseModel):
+    """Where a page stands in its list (pages are numbered from 1)."""
+
+    page: int = Field(ge=1, examples=[1])
+    page_size: int = Field(ge=1, examples=[50])
+    total: int = Field(ge=0, description="items in the whole list", examples=[1])
+    pages: int = Field(ge=0, description="pages in the whole list at this page size", examples=[1])
+
+
+def pagination(page: int, page_size: int, total: int) -> dict:
+    """The `pagination` member of a page's answer."""
+    return {"page": page, "page_size": page_size, "total": total, "pages": math.ceil(total / page_size)}
+
+
+def offset(page: int, page_size: int) -> int:
+    """The first item of `page` (numbered from 1)."""
+    return (page - 1) * page_size

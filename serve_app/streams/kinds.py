@@ -1,0 +1,214 @@
+"""The three live streams: one school's changes, alerts, and a dashboard scope's aggregates.
+
+Each validates its parameters against the directory (or by reading the twin) before anything is
+followed, and maps its client-facing topic onto the broker's: a school follows its district's
+`schools:<district index>` topic, filtered to itself, so its seqs are that topic's (increasing,
+not consecutive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from actors.shard_publisher import alerts_topic, schools_topic
+from serve_app.shared.access import alert_in_area, district_in_area, state_in_area
+from serve_app.scenarios.service import ScenarioRuns, scenario_topic
+from serve_app.streams.hub import Follow
+from serve_app.streams.queue import Outgoing
+from serve_app.streams.session import Resume, StreamSession, resume_for
+from serve_app.shared.places import block_index
+from serve_app.twin.service import TwinReader
+from twin import geography
+from twin.area import STATE, Area
+from twin.directory import Directory
+from twin.errors import InvalidInput, NotFound
+
+
+class SchoolStream:
+    def __init__(self, directory: Directory, reader: TwinReader, school_id: str, area: Area = STATE) -> None:
+        self._directory, self._reader, self.school_id, self._area = directory, reader, school_id, area
+        self.topic = f"school:{school_id}"
+        self._stop: Callable[[], None] = lambda: None
+
+    async def validate(self) -> None:
+        i = self._directory.index(self.school_id) if self.school_id.isdigit() else -1
+        if i < 0 or not self._area.covers_index(self._directory, i):
+            raise NotFound(f"no school {self.school_id}", {"school_id": self.school_id})
+        self._broker_topic = schools_topic(int(self._directory.school_district[i]))
+
+    async def start(self, session: StreamSession, resume: Resume) -> None:
+        after = resume_for(resume, self.topic)
+
+        def sink(seq: int, delta: Any) -> None:
+            session.put(Outgoing(self.topic, seq, "delta", delta, key=self.topic))
+
+        follow, backlog = await session.hub.follow(self._broker_topic, sink, after, self.school_id)
+        self._stop = lambda: session.hub.unfollow(self._broker_topic, follow)
+        if after is None or backlog.too_old:
+            # the view is read after the topic's latest seq, so it holds at least what that says
+            session.put(Outgoing(self.topic, backlog.latest_seq, "snapshot", await self._reader.school(self.school_id)))
+            if backlog.too_old:
+                session.put(_too_old(self.topic, after))
+        else:
+            for seq, delta in backlog.messages:
+                sink(seq, delta)
+        follow.release()
+
+    def stop(self) -> None:
+        self._stop()
+
+
+class AlertStream:
+    """Alerts of one district, or of all of them (topics `alerts:<district name>`), within the
+    reader's area: a block officer follows their district's topic and sees only their block's."""
+
+    def __init__(self, district: str | None, directory: Directory, area: Area = STATE) -> None:
+        self._district, self._directory, self._area = district, directory, area
+        district = district or area.district
+        self.topic = "alerts"
+        self._follows: list[tuple[str, Follow]] = []
+        self._session: StreamSession | None = None
+
+    async def validate(self) -> None:
+        names = geography.district_names()
+        district = self._district or self._area.district
+        if district is None:
+            self._districts = list(range(len(names)))
+            return
+        try:
+            self._districts = [geography.district_index(district)]
+        except KeyError:
+            raise NotFound(f"no district {district!r}", {"district": district}) from None
+        if not self._area.is_state and names[self._districts[0]] != self._area.district:
+            raise NotFound(f"no district {district!r}", {"district": district})
+        self.topic = f"alerts:{names[self._districts[0]]}"
+
+    async def start(self, session: StreamSession, resume: Resume) -> None:
+        self._session = session
+        names = geography.district_names()
+        single = len(self._districts) == 1
+        latest: dict[str, int] = {}
+        for d in self._districts:
+            topic = f"alerts:{names[d]}"
+            after = resume_for(resume, topic, only_topic=single)
+
+            def sink(seq: int, alert: Any, topic: str = topic) -> None:
+                if alert_in_area(self._area, self._directory, alert):
+                    session.put(Outgoing(topic, seq, "alert", alert))
+
+            follow, backlog = await session.hub.follow(alerts_topic(d), sink, after)
+            self._follows.append((alerts_topic(d), follow))
+            latest[topic] = backlog.latest_seq
+            if backlog.too_old:
+                session.put(_too_old(topic, after, "here is every alert still kept"))
+            for seq, alert in backlog.messages:
+                sink(seq, alert)
+            follow.release()
+        # there is no snapshot of alerts: say when the stream is live, and each topic's seq to resume from
+        session.put(Outgoing(self.topic, 0, "notice", {"live": True, "latest_seq": latest}))
+
+    def stop(self) -> None:
+        for topic, follow in self._follows:
+            self._session.hub.unfollow(topic, follow)
+
+
+class ScenarioStream:
+    """A what-if run's progress and end (topic `scenario:<id>`), after a snapshot of the run."""
+
+    def __init__(self, runs: ScenarioRuns, run_id: str, area: Area = STATE) -> None:
+        self._runs, self.run_id, self._area = runs, run_id, area
+        self.topic = scenario_topic(run_id)
+        self._stop: Callable[[], None] = lambda: None
+
+    async def validate(self) -> None:
+        await self._runs.get(self.run_id, self._area)  # NotFound for an unknown run, or one outside the area
+
+    async def start(self, session: StreamSession, resume: Resume) -> None:
+        after = resume_for(resume, self.topic)
+
+        def sink(seq: int, news: Any) -> None:
+            session.put(Outgoing(self.topic, seq, "progress", news))
+
+        follow, backlog = await session.hub.follow(self.topic, sink, after)
+        self._stop = lambda: session.hub.unfollow(self.topic, follow)
+        if after is None or backlog.too_old:
+            run = await self._runs.get(self.run_id, self._area)
+            session.put(Outgoing(self.topic, backlog.latest_seq, "snapshot", {k: v for k, v in run.items() if k != "result"}))
+        else:
+            for seq, news in backlog.messages:
+                sink(seq, news)
+        follow.release()
+
+    def stop(self) -> None:
+        self._stop()
+
+
+class DashboardStream:
+    """Aggregates of `state`, `district:<name>` or `block:<district>/<block>`, inside the reader's
+    area; without a scope, the reader's own area (the state, their district or their block)."""
+
+    def __init__(self, reader: TwinReader, directory: Directory, scope: str | None, area: Area = STATE) -> None:
+        self._reader, self._directory, self._area = reader, directory, area
+        self.scope = (scope or _scope_of(area)).strip()
+        self.topic = f"dashboard:{self.scope}"
+        self._stop: Callable[[], None] = lambda: None
+
+    def _view(self) -> Callable[[], Awaitable[tuple[int, Any]]]:
+        kind, _, rest = self.scope.partition(":")
+        reader = self._reader
+        if kind == "state" and not rest:
+            state_in_area(self._area)
+
+            async def read() -> tuple[int, Any]:
+                view = await reader.state()
+                return view["applied_seq_min"], view
+        elif kind == "district" and rest:
+            district_in_area(self._area, rest)
+
+            async def read() -> tuple[int, Any]:
+                view = await reader.district(rest)
+                return view["as_of_seq"], view
+        elif kind == "block" and "/" in rest:
+            district, block = rest.split("/", 1)
+            blocks = self._directory.blocks
+            b = block_index(self._directory, block, district)
+            if not self._area.covers_block(geography.district_names()[int(blocks.district[b])], blocks.names[b]):
+                raise NotFound(f"no block {block!r}", {"block": block})
+
+            async def read() -> tuple[int, Any]:
+                view = await reader.block(block, district)
+                return view["as_of_seq"], view
+        else:
+            raise InvalidInput("scope must be state, district:<name> or block:<district>/<block>",
+                               {"scope": self.scope})
+        return read
+
+    async def validate(self) -> None:
+        self._read = self._view()
+        await self._read()  # an unknown district or block raises NotFound here
+
+    async def start(self, session: StreamSession, resume: Resume) -> None:
+        after = resume_for(resume, self.topic)
+
+        def sink(seq: int, view: Any) -> None:
+            session.put(Outgoing(self.topic, seq, "delta", view, key=self.topic))
+
+        follow, (seq, view) = await session.hub.watch(self.topic, self._read, sink)
+        self._stop = lambda: session.hub.unwatch(self.topic, follow)
+        if after is None or seq != after:  # aggregates are conflated: what was missed is the latest view
+            session.put(Outgoing(self.topic, seq, "snapshot", view))
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def _scope_of(area: Area) -> str:
+    if area.block is not None:
+        return f"block:{area.district}/{area.block}"
+    return f"district:{area.district}" if area.district is not None else "state"
+
+
+def _too_old(topic: str, after: int | None, then: str = "start again from this snapshot") -> Outgoing:
+    return Outgoing(topic, 0, "notice", {"too_old": True, "after_seq": after,
+                                         "message": f"that seq is older than the kept history: {then}"})

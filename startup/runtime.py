@@ -1,0 +1,154 @@
+"""Bring the whole twin up (database, schools, Ray actors, Serve) and down again.
+
+`mealtwin up` and `mealtwin bench ingest` both start the twin through `start_twin`, so the
+start-up the benchmark measures is the one users get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from actors.remote import TwinCluster, shutdown_ray, start_ray
+from configs import Settings
+from configs.settings import models_root, ray_process_env
+from db.engine import create_engine
+from db.migrate import upgrade_async
+from db.school_repository import SchoolRepository
+from startup.deployment import run_app, shutdown_app
+from startup.actor_ports import desk_ports_opener, shard_ports_opener
+from twin import geography
+from twin.errors import Conflict
+from twin.placement import pack_districts
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunningTwin:
+    settings: Settings
+    cluster: TwinCluster
+    timings: dict = field(default_factory=dict)
+    background: list = field(default_factory=list)  # tasks of the running twin (the models' first training)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+
+async def prepare_database(settings: Settings, say: Say = print, progress: Callable | None = None) -> int:
+    """Migrate, and generate the synthetic schools if the table is empty. Returns the school count."""
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        repo = SchoolRepository(engine)
+        count = await repo.count()
+        if count == 0:
+            say(f"generating {settings.schools:,} synthetic schools (seed {settings.seed})")
+            count = await generate_schools_into(repo, settings.schools, settings.seed, progress)
+        return count
+    finally:
+        await engine.dispose()
+
+
+async def generate_schools_into(repo: SchoolRepository, n: int, seed: int, progress: Callable | None = None) -> int:
+    from serve_app.schools.rows import to_rows
+    from simulation.synthetic_schools import generate_schools
+
+    table = await asyncio.to_thread(generate_schools, n, seed)
+    return await repo.insert_many(to_rows(table), progress)
+
+
+async def start_twin(settings: Settings, say: Say = print, serve_api: bool = True) -> RunningTwin:
+    started = time.perf_counter()
+    timings: dict = {}
+    schools = await prepare_database(settings, say)
+    timings["database_s"] = time.perf_counter() - started
+
+    engine = create_engine(settings.database_url)
+    directory, _ = await SchoolRepository(engine).load_directory()
+    await engine.dispose()
+    n_districts = len(geography.district_names())
+    placement = pack_districts(directory.school_district, n_districts, settings.placement.shard_count(n_districts))
+
+    mark = time.perf_counter()
+    start_ray(settings.ray_address, settings.ray_object_store_mib, ray_process_env(settings))
+    timings["ray_s"] = time.perf_counter() - mark
+    actors = f"{len(placement)} shard actor" + ("s" if len(placement) != 1 else "")
+    say(f"{schools:,} schools in {n_districts} districts on {actors}; recovering from snapshots and log")
+    mark = time.perf_counter()
+    cluster = TwinCluster.start(placement, shard_ports_opener(settings), settings.snapshot.every_events,
+                                settings.snapshot.every_seconds,
+                                stream_history=None if settings.redis_url else settings.streams.history_messages,
+                                stream_history_s=settings.streams.history_seconds,
+                                open_desk=desk_ports_opener(settings), risk_rules=settings.risk,
+                                alert_rules=settings.alerts)
+    statuses = await cluster.wait_ready()
+    timings["shards_s"] = time.perf_counter() - mark
+    say(f"shards ready: {sum(s['replayed'] for s in statuses):,} events replayed, log at seq "
+        f"{max(s['applied_seq'] for s in statuses):,}")
+    if serve_api:
+        mark = time.perf_counter()
+        await asyncio.to_thread(run_app, settings)
+        twin = RunningTwin(settings, cluster, timings)
+        await wait_ready(twin.base_url)
+        timings["serve_s"] = time.perf_counter() - mark
+    timings["startup_s"] = time.perf_counter() - started
+    twin = RunningTwin(settings, cluster, timings)
+    await _look_after_models(twin, say)
+    return twin
+
+
+async def _look_after_models(twin: RunningTwin, say: Say) -> None:
+    """The models' history and first training (in the background), and their daily upkeep."""
+    settings = twin.settings
+    if not (settings.models.bootstrap or settings.models.retrain_daily):
+        return
+    from actors.background import run_on_ray
+    from actors.daily import start_daily
+    from serve_app.forecasts.upkeep import daily_upkeep, ensure_history, needs_training, retrain_job
+
+    if settings.models.bootstrap:
+        await asyncio.to_thread(ensure_history, settings, say)
+        if needs_training(settings):
+            try:
+                job, work = retrain_job(Path(models_root(settings)), "first start")
+            except Conflict:
+                pass  # one is running already
+            else:
+                say(f"training the models in the background (a few minutes); progress: GET "
+                    f"/api/v1/predictions/retrain/{job['id']}")
+                twin.background.append(asyncio.create_task(run_on_ray(work)))
+    if settings.models.retrain_daily:
+        _, first = await asyncio.to_thread(start_daily, settings.models.retrain_at, settings.models.retrain_timezone,
+                                           functools.partial(daily_upkeep, settings, run_on_ray))
+        say(f"models: the live days are added to their history and they retrain daily at "
+            f"{settings.models.retrain_at} {settings.models.retrain_timezone} (next {first})")
+
+
+async def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        while True:
+            try:
+                response = await client.get("/ready")
+                if response.status_code == 200:
+                    return response.json()["data"]
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{base_url}/ready did not answer 200 within {timeout_s:.0f}s")
+            await asyncio.sleep(0.5)
+
+
+def stop_twin(twin: RunningTwin | None = None) -> None:
+    try:
+        shutdown_app(twin.settings.port if twin is not None else None)
+    finally:
+        shutdown_ray()

@@ -1,0 +1,97 @@
+"""The API's edge: rate limits (in-process and shared through Redis), security headers, body size
+limits, and the refusal of development defaults in production."""
+
+import pytest
+
+from configs import Settings
+from configs.settings import Limits
+from serve_app.app import create_api
+from startup.services import open_local_services
+from tests.fixtures import redis as redis_fixture
+from tests.fixtures.app import client_of, running_app
+
+
+async def test_over_the_limit_answers_429_with_retry_after(seeded_url):
+    settings = Settings(database_url=seeded_url, limits=Limits(requests_per_minute=5))
+    async with running_app(settings) as app, client_of(app) as c:
+        codes = [(await c.get("/api/v1/twin/state")).status_code for _ in range(6)]
+        assert codes == [200] * 5 + [429]
+        refused = await c.get("/api/v1/twin/state")
+        assert refused.json()["error"]["code"] == "RATE_LIMITED"
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert (await c.get("/health")).status_code == 200  # health checks are never limited
+        # another address has its own budget; a forwarded address counts only from a trusted proxy
+        assert (await c.get("/api/v1/twin/state", headers={"X-Forwarded-For": "10.1.2.3"})).status_code == 200
+
+
+async def test_sign_in_is_limited_harder(seeded_url):
+    settings = Settings(database_url=seeded_url, limits=Limits(login_per_minute=3))
+    async with running_app(settings) as app, client_of(app, role=None) as c:
+        body = {"email": "someone@tn.gov.in", "password": "not-the-one-1"}
+        codes = [(await c.post("/api/v1/auth/login", json=body)).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+async def test_replicas_share_the_limit_through_redis(sqlite_seeded):
+    redis_fixture.require_redis(await redis_fixture.redis_available())
+    prefix = redis_fixture.fresh_prefix()
+    settings = Settings(database_url=sqlite_seeded, redis_url=redis_fixture.REDIS_URL,
+                        limits=Limits(requests_per_minute=4),
+                        streams=Settings().streams.model_copy(update={"redis_prefix": prefix}))
+    apps = [create_api(lambda: open_local_services(settings, placement=[[0, 1, 2]]), settings) for _ in range(2)]
+    try:
+        async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
+            codes = []
+            for k in range(5):
+                async with client_of(apps[k % 2]) as c:
+                    codes.append((await c.get("/api/v1/twin/state")).status_code)
+        assert codes == [200] * 4 + [429]
+    finally:
+        await redis_fixture.drop_prefix(prefix)
+
+
+async def test_security_headers_and_body_limit(seeded_url):
+    settings = Settings(database_url=seeded_url, limits=Limits(max_body_bytes=2048))
+    async with running_app(settings) as app, client_of(app) as c:
+        answer = await c.get("/api/v1/twin/state")
+        for header, value in {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                              "referrer-policy": "no-referrer", "cache-control": "no-store"}.items():
+            assert answer.headers[header] == value
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        big = await c.post("/api/v1/events", content=b'{"events": [' + b" " * 4096 + b"]}",
+                           headers={"Content-Type": "application/json"})
+        assert big.status_code == 413 and big.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+        async def chunks():  # no Content-Length: counted as it streams in
+            for _ in range(4):
+                yield b" " * 1024
+        streamed = await c.post("/api/v1/schools/bulk-import", content=chunks(), headers={"Content-Type": "text/csv"})
+        assert streamed.status_code == 413
+
+
+def test_production_refuses_development_defaults():
+    with pytest.raises(ValueError, match="refusing development defaults"):
+        Settings(environment="production")
+    with pytest.raises(ValueError, match="BCRYPT_ROUNDS"):
+        Settings(environment="production", auth={"jwt_key_dir": "/keys", "bcrypt_rounds": 4})
+    assert Settings(environment="production", auth={"jwt_key_dir": "/keys", "bcrypt_rounds": 12}).auth.jwt_key_dir
+    assert Settings.model_fields["auth"].default.bcrypt_rounds == 12  # the default, whatever tests set
+
+
+async def test_a_signed_in_request_asks_the_shared_security_state_once(sqlite_seeded):
+    from actors.access_state import AccessState, RayAccessState
+    from serve_app.auth.rate_limit import MemoryRateLimiter
+    from serve_app.auth.revocation import MemoryRevocationStore
+    from tests.fixtures.access_state import FakeActor
+
+    actor = FakeActor(AccessState(MemoryRevocationStore(), MemoryRateLimiter()))
+    shared = RayAccessState(actor)
+    async with running_app(Settings(database_url=sqlite_seeded)) as app, client_of(app) as c:
+        services = app.state.services
+        services.limiter = services.accounts.revocations = shared
+        assert (await c.get("/api/v1/twin/state")).status_code == 200
+        assert len(actor.calls) == 1  # the address's rate limit and the token's revocation, in one call
+        await shared.revoke_subject("user:0", 2**50, 3600)  # the token's subject is cut off
+        refused = await c.get("/api/v1/twin/state")
+        assert refused.status_code == 401 and refused.json()["error"]["details"]["reason"] == "revoked"
+        assert len(actor.calls) == 3
