@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install install-test bench lint clean
+.PHONY: up test install install-test install-bench bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,7 +22,10 @@ test: install-test
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-bench: install
+install-bench: $(BIN)/python
+	$(BIN)/pip install -q -e ".[bench]"
+
+bench: install-bench
 	$(BIN)/mealtwin bench ingest --json
 	$(BIN)/mealtwin bench ingest --json --postgres
 

@@ -240,6 +240,23 @@ def bench_api(
     print(json.dumps(result, indent=None if json_out else 2))
 
 
+@bench_app.command("load")
+def bench_load(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    users: int = typer.Option(1_000, help="simulated users (officers, school admins, integrations, API clients)"),
+    seconds: float = typer.Option(90.0, help="how long the load runs once users start"),
+    spawn_rate: float = typer.Option(50.0, help="users started a second"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+) -> None:
+    """The Locust suite headless against a twin started here, with the live feed running: per-endpoint
+    percentiles, failures and server errors."""
+    from benchmarks.load import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(users, seconds, schools, spawn_rate, say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
 @bench_app.command("streams")
 def bench_streams(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
