@@ -7,13 +7,15 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.shared.access import allowed, block_in_area, district_in_area, school_in_area
 from serve_app.shared.app_services import services_of
 from serve_app.auth.guard import authenticated
 from serve_app.auth.principal import Permission
-from serve_app.shared.envelope import JSONResponse, ok
-from serve_app.shared.examples import envelope
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
+from serve_app.forecasts.schemas import Accuracy, DistrictForecast, Forecast, Job
 from serve_app.forecasts.service import ModelService, parse_rain
 from serve_app.shared.paths import API
 from twin import geography
@@ -21,13 +23,6 @@ from twin import geography
 _Rain = Annotated[str | None, Query(
     description="a rain forecast for the place's district: 7 comma-separated millimetres, one per school day "
                 "ahead (default: each district's mean of the last four weeks)", examples=["0,0,45,80,20,0,0"])]
-_DAY = {"date": "2025-07-02", "p10": 61.0, "p50": 68.5, "p90": 74.0}
-_FORECAST = {"origin": "2025-07-01", "model": {"version": "v3", "kind": "lstm"}, "rain_forecast_mm": None,
-             "schools": [{"school_id": "33010100101", "days": [_DAY]}], "total": [_DAY],
-             "note": "P10-P90 of each school; the total's band is the sum of the schools' bands"}
-_JOB = {"id": "9f1c0e2a7b6d4c3e8a5f1b2c3d4e5f60", "kind": "retrain", "status": "running", "requested_by": "user:1",
-        "progress": {"stage": "forecaster: backtest", "fraction": 0.4}, "result": None, "error": None,
-        "created_at": "2026-11-29T02:00:00Z", "started_at": "2026-11-29T02:00:01Z", "finished_at": None}
 
 
 def _models(request: Request) -> ModelService:
@@ -35,11 +30,14 @@ def _models(request: Request) -> ModelService:
 
 
 def forecasts_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/predictions", tags=["forecasts"], dependencies=[Depends(authenticated)])
+    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
+    # OpenAPI document that those answers are JSON of each route's response model.
+    r = APIRouter(prefix=f"{API}/predictions", tags=["forecasts"], dependencies=[Depends(authenticated)],
+                  default_response_class=DocumentedJSON)
 
     @r.get("/forecast/{school_id}", summary="A school's meals for the next 7 school days, with P10-P90",
            description="From the live twin's recent days by the served forecaster (the backtest's winner).",
-           responses=envelope(_FORECAST, 404, 422, 503))
+           response_model=Envelope[Forecast], responses=errors(404, 422, 503))
     async def forecast_school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
                               rain_mm: _Rain = None) -> JSONResponse:
         school_in_area(request, school_id)
@@ -47,7 +45,7 @@ def forecasts_router() -> APIRouter:
         return ok(await _models(request).forecast(np.array([i]), parse_rain(rain_mm)))
 
     @r.get("/forecast/blocks/{name}", summary="A block's meals for the next 7 school days: each school and the sum",
-           responses=envelope(_FORECAST, 404, 422, 503))
+           response_model=Envelope[Forecast], responses=errors(404, 422, 503))
     async def forecast_block(request: Request, name: Annotated[str, Path(examples=["Sendurai"])],
                              district: Annotated[str | None, Query(description="needed when the name is not unique")] = None,
                              rain_mm: _Rain = None) -> JSONResponse:
@@ -56,7 +54,7 @@ def forecasts_router() -> APIRouter:
         return ok(await _models(request).forecast(schools, parse_rain(rain_mm)))
 
     @r.get("/forecast/districts/{name}", summary="A district's meals for the next 7 school days",
-           responses=envelope(_FORECAST, 404, 422, 503))
+           response_model=Envelope[DistrictForecast], responses=errors(404, 422, 503))
     async def forecast_district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])],
                                 rain_mm: _Rain = None) -> JSONResponse:
         d = district_in_area(allowed(request).area, name)
@@ -68,7 +66,7 @@ def forecasts_router() -> APIRouter:
            description="Forecasters (WAPE, MASE, bias on school days, by rolling origin) and risk models (ROC-AUC, "
                        "PR-AUC, Brier and its skill) against their baselines, with training windows and data and "
                        "code versions. Tables by district are cut to the caller's area.",
-           responses=envelope({"forecast": {"versions": []}, "risk": {"versions": []}}))
+           response_model=Envelope[Accuracy], responses=errors())
     async def model_accuracy(request: Request) -> JSONResponse:
         return ok(await _models(request).accuracy(allowed(request).area))
 
@@ -76,17 +74,19 @@ def forecasts_router() -> APIRouter:
             description="Backtests and trains the risk model and the forecaster on the history store, and serves "
                         "each only if it beats the served version. Follow it with GET /predictions/retrain/{id}. "
                         "It also runs daily at the configured time.",
-            responses=envelope({**_JOB, "status": "queued"}, 403, 409, status=202, message="started"))
+            response_model=Envelope[Job], responses=errors(403, 409))
     async def start_retrain(request: Request) -> JSONResponse:
         principal = allowed(request, Permission.MODELS_MANAGE)
         return ok(await _models(request).retrain(principal.subject), "started", status_code=202)
 
-    @r.get("/retrain", summary="Retraining jobs, newest first", responses=envelope([_JOB], 403))
+    @r.get("/retrain", summary="Retraining jobs, newest first", response_model=Envelope[list[Job]],
+           responses=errors(403))
     async def list_retrains(request: Request) -> JSONResponse:
         allowed(request, Permission.MODELS_MANAGE)
         return ok(_models(request).jobs())
 
-    @r.get("/retrain/{job_id}", summary="A retraining job: status, progress, outcome", responses=envelope(_JOB, 403, 404))
+    @r.get("/retrain/{job_id}", summary="A retraining job: status, progress, outcome", response_model=Envelope[Job],
+           responses=errors(403, 404, 422))
     async def get_retrain(request: Request,
                           job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
         allowed(request, Permission.MODELS_MANAGE)
