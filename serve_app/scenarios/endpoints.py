@@ -5,32 +5,21 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse as DocumentedJSON
 
 from scenarios.spec import ScenarioSpec
 from serve_app.shared.access import allowed
 from serve_app.shared.app_services import services_of
 from serve_app.auth.guard import authenticated
 from serve_app.auth.principal import Permission
-from serve_app.shared.envelope import JSONResponse, ok
-from serve_app.shared.examples import envelope
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
+from serve_app.scenarios.schemas import SPEC_EXAMPLE, Comparison, Run, RunPage
 from serve_app.scenarios.service import ScenarioRuns
 from serve_app.shared.paths import API
 from twin.errors import InvalidInput
 
 
-_SPEC_EXAMPLE = {
-    "name": "Cuddalore monsoon week", "start": "live", "horizon_days": 30,
-    "scope": {"districts": ["Cuddalore"]}, "seed": 1,
-    "interventions": [{"kind": "closure", "districts": ["Cuddalore"], "from": "2025-11-03", "to": "2025-11-09",
-                       "reason": "monsoon", "roads_closed": True}],
-    "plans": [{"name": "buffer-45", "buffer_days": 45}],
-}
-_RUN = {"id": "5f0c6f3ad3e34c51a7f1c0d2b9e8a411", "name": "Cuddalore monsoon week", "status": "running",
-        "districts": ["Cuddalore"], "spec": _SPEC_EXAMPLE,
-        "progress": {"done": 20, "planned": 40, "rounds": 1, "converged": False, "estimates": {}},
-        "error": None, "cancel_requested": False, "created_at": "2025-06-04T10:15:02Z",
-        "started_at": "2025-06-04T10:15:02Z", "heartbeat_at": "2025-06-04T10:16:02Z", "finished_at": None,
-        "owner": "user:2", "area": {"district": "Cuddalore", "block": None}, "result": None}
 _Id = Annotated[str, Path(description="the run's id", pattern=r"^[0-9a-f]{32}$")]
 
 
@@ -39,20 +28,23 @@ def _runs(request: Request) -> ScenarioRuns:
 
 
 def scenarios_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/scenarios", tags=["scenarios"], dependencies=[Depends(authenticated)])
+    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
+    # OpenAPI document that those answers are JSON of each route's response model.
+    r = APIRouter(prefix=f"{API}/scenarios", tags=["scenarios"], dependencies=[Depends(authenticated)],
+                  default_response_class=DocumentedJSON)
 
     @r.post("", summary="Start a what-if run", status_code=202,
             description="Forks the live twin (`start: live`) or the twin as it was on a past date, and runs "
                         "Monte Carlo replications of the baseline and every plan with common random numbers "
                         "until the headline KPIs' 95% intervals are within the spec's tolerance. Answers at "
                         "once with the run; follow it with GET /scenarios/{id} or WS /ws/scenarios/{id}.",
-            responses=envelope({**_RUN, "status": "queued"}, 422, status=202, message="started"))
-    async def start(request: Request, spec: Annotated[ScenarioSpec, Body(examples=[_SPEC_EXAMPLE])]) -> JSONResponse:
+            response_model=Envelope[Run], responses=errors(403, 422))
+    async def start(request: Request, spec: Annotated[ScenarioSpec, Body(examples=[SPEC_EXAMPLE])]) -> JSONResponse:
         principal = allowed(request, Permission.SCENARIOS_RUN)
         return ok(await _runs(request).start(spec, principal.subject, principal.area), "started", status_code=202)
 
     @r.get("", summary="List runs, newest first (without results)",
-           responses=envelope({"runs": [_RUN], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}}, 422))
+           response_model=Envelope[RunPage], responses=errors(422))
     async def list_runs(request: Request,
                         status: Annotated[Literal["queued", "running", "done", "failed", "cancelled"] | None, Query()] = None,
                         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -61,7 +53,7 @@ def scenarios_router() -> APIRouter:
         return ok(data, f"{data['pagination']['total']} runs")
 
     @r.get("/compare", summary="Compare finished runs: every plan's headline KPIs and paired differences",
-           responses=envelope({"kpis": ["meals_served", "meals_missed"], "runs": []}, 404, 409, 422))
+           response_model=Envelope[Comparison], responses=errors(404, 409, 422))
     async def compare(request: Request,
                       ids: Annotated[str, Query(description="comma-separated run ids (1-10)")]) -> JSONResponse:
         run_ids = [i.strip() for i in ids.split(",") if i.strip()]
@@ -70,12 +62,12 @@ def scenarios_router() -> APIRouter:
         return ok(await _runs(request).compare(run_ids, allowed(request).area))
 
     @r.get("/{run_id}", summary="A run: status, progress, and its result when done",
-           responses=envelope(_RUN, 404, 422))
+           response_model=Envelope[Run], responses=errors(404, 422))
     async def get_run(request: Request, run_id: _Id) -> JSONResponse:
         return ok(await _runs(request).get(run_id, allowed(request).area))
 
     @r.post("/{run_id}/cancel", summary="Cancel a queued or running run (it stops after its current round)",
-            responses=envelope({**_RUN, "cancel_requested": True}, 404, 409, 422))
+            response_model=Envelope[Run], responses=errors(403, 404, 409, 422))
     async def cancel(request: Request, run_id: _Id) -> JSONResponse:
         principal = allowed(request, Permission.SCENARIOS_RUN)
         return ok(await _runs(request).cancel(run_id, principal.area), "cancel requested")

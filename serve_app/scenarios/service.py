@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,7 @@ from db.scenario_repository import ACTIVE, ScenarioRepository
 from scenarios.places import check_block
 from scenarios.spec import ScenarioSpec
 from serve_app.auth.errors import Forbidden
+from serve_app.shared.page import offset, pagination
 from twin import geography
 from twin.area import STATE, Area
 from twin.directory import BlockTable, Directory
@@ -193,9 +193,8 @@ class ScenarioRuns:
 
     async def page(self, status: str | None, page: int, page_size: int, area: Area = STATE) -> dict:
         await self._repo.fail_abandoned(ABANDONED_AFTER)
-        runs, total = await self._repo.page(status, (page - 1) * page_size, page_size, area)
-        return {"runs": runs, "pagination": {"page": page, "page_size": page_size, "total": total,
-                                             "pages": math.ceil(total / page_size)}}
+        runs, total = await self._repo.page(status, offset(page, page_size), page_size, area)
+        return {"runs": runs, "pagination": pagination(page, page_size, total)}
 
     async def cancel(self, run_id: str, area: Area = STATE) -> dict:
         run = await self.get(run_id, area)
