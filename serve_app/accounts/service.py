@@ -18,6 +18,7 @@ from serve_app.auth.principal import (
 from serve_app.auth.errors import Forbidden, Unauthenticated
 from serve_app.auth.revocation import RevocationStore, cut_off
 from serve_app.auth.tokens import InvalidToken, TokenIssuer
+from serve_app.shared.page import offset, pagination
 from twin.area import Area
 from twin.errors import InvalidInput, NotFound
 
@@ -202,7 +203,9 @@ class Accounts:
     async def me(self, principal: Principal) -> dict:
         if principal.user_id is None:
             key = await self.keys.get(principal.subject.partition(":")[2])
-            return {"api_key": public_key(key)} if key else {}
+            if key is None:
+                raise NotFound("no such API key")
+            return {"api_key": public_key(key)}
         user = await self.users.get(principal.user_id)
         if user is None:
             raise NotFound("no such user")
@@ -252,11 +255,13 @@ class Accounts:
             raise NotFound(f"no user {user_id}", {"user_id": user_id})
         return user
 
+    async def get_user(self, principal: Principal, user_id: int) -> dict:
+        return public_user(await self.visible_user(principal, user_id))
+
     async def list_users(self, principal: Principal, role: str | None, page: int, page_size: int) -> dict:
         principal.require(Permission.USERS_MANAGE)
-        rows, total = await self.users.page(principal.area, role, (page - 1) * page_size, page_size)
-        return {"users": [public_user(u) for u in rows],
-                "pagination": {"page": page, "page_size": page_size, "total": total, "pages": -(-total // page_size)}}
+        rows, total = await self.users.page(principal.area, role, offset(page, page_size), page_size)
+        return {"users": [public_user(u) for u in rows], "pagination": pagination(page, page_size, total)}
 
     async def change_user(self, principal: Principal, user_id: int, changes: dict, caller: Caller) -> dict:
         """Change a user's details, role, area or active flag; unlock. A change of role, area or
@@ -383,6 +388,14 @@ class Accounts:
         return public_key(await self.keys.get(key_id))  # type: ignore[arg-type]
 
     # ---- the audit log --------------------------------------------------------------------
+
+    async def audit_page(self, principal: Principal, actor: str | None, action: str | None,
+                         since: dt.datetime | None, until: dt.datetime | None, page: int, page_size: int) -> dict:
+        """A page of the audit log inside the reader's area, newest first."""
+        principal.require(Permission.AUDIT_READ)
+        rows, total = await self.audit.page(principal.area, actor, action, since, until, offset(page, page_size),
+                                             page_size)
+        return {"entries": rows, "pagination": pagination(page, page_size, total)}
 
     async def _audit(self, actor: str, role: str | None, caller: Caller, action: str, *, outcome: str = "ok",
                      target: str | None = None, district: str | None = None, before: dict | None = None,
