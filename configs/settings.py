@@ -165,6 +165,20 @@ class Limits(BaseModel):
     ingest_per_minute: int = Field(default=600, ge=1, description="event batches per API key or user")
     max_body_bytes: int = Field(default=64 * 2**20, ge=1024, description="larger request bodies are refused (413)")
     trusted_proxies: list[str] = Field(default=["127.0.0.1"], description="peers whose X-Forwarded-For is believed")
+    max_in_flight: int = Field(default=128, ge=1, description="requests a replica serves at once (WebSockets, "
+                               "health and ingest apart); more are refused at once with 503 and Retry-After")
+    max_ingest_in_flight: int = Field(default=32, ge=1, description="event batches a replica takes at once: "
+                                      "ingest's own share, which a storm of reads cannot take")
+    overload_retry_after_s: int = Field(default=2, ge=1, description="what a 503 for overload tells the client")
+
+
+class DatabasePool(BaseModel):
+    """Connections each process keeps to the database. A request that cannot get one within
+    `timeout_s` is answered 503 with Retry-After, never left waiting or failed with a 500."""
+
+    size: int = Field(default=10, ge=1, description="kept open")
+    overflow: int = Field(default=10, ge=0, description="opened beyond `size` under load, closed after")
+    timeout_s: float = Field(default=5.0, gt=0, description="longest wait for a free connection")
 
 
 class Models(BaseModel):
@@ -187,6 +201,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: str = "var"
     database_url: str = "sqlite+aiosqlite:///var/mealtwin.db"
+    database_pool: DatabasePool = DatabasePool()
     redis_url: str | None = None
     ray_address: str | None = None
     ray_object_store_mib: int = 512

@@ -11,17 +11,24 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int | None = None,
+                  pool_timeout_s: float = 30.0) -> AsyncEngine:
     """An engine for `url`. SQLite runs in WAL mode with full fsync on commit: an event is acked
-    only once durable."""
+    only once durable. A connection not free within `pool_timeout_s` raises
+    `sqlalchemy.exc.TimeoutError` (the API answers it 503)."""
     parsed = make_url(url)
+    overflow = pool_size if max_overflow is None else max_overflow
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        in_file = bool(parsed.database) and parsed.database != ":memory:"
+        if in_file:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # an in-memory database lives in one connection: no pool to size
+        pool = {"pool_size": pool_size, "max_overflow": overflow, "pool_timeout": pool_timeout_s} if in_file else {}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_timeout=pool_timeout_s,
+                               pool_pre_ping=True)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -151,6 +151,14 @@ class Services:
         await self.engine.dispose()
 
 
+def open_engine(settings: Settings) -> AsyncEngine:
+    """The replica's engine, its pool sized by the settings (a request that waits too long for a
+    connection is answered 503)."""
+    pool = settings.database_pool
+    return create_engine(settings.database_url, pool_size=pool.size, max_overflow=pool.overflow,
+                         pool_timeout_s=pool.timeout_s)
+
+
 def _serial_map() -> Callable:
     from scenarios.montecarlo import serial_map
 
@@ -164,9 +172,10 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
            access_state: SharedAccessState | None = None) -> Services:
     event_log = SqlEventLog(engine)
     repo = SchoolRepository(engine)
-    schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None)
     time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement())
     accounts, limiter, access_redis = open_access_control(settings, engine, access_state)
+    schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None,
+                            audit=accounts.record)
 
     async def twin_day() -> int:
         return max(s["today"] for s in await router.statuses())
@@ -191,7 +200,7 @@ async def open_ray_services(settings: Settings) -> Services:
     from actors.background import run_on_ray
     from actors.replication_pool import RayReplicationPool
 
-    engine = create_engine(settings.database_url)
+    engine = open_engine(settings)
     directory, _ = await SchoolRepository(engine).load_directory()
     cluster = await asyncio.to_thread(TwinCluster.attach)
     broker = await asyncio.to_thread(open_broker, settings.redis_url, settings.streams.history_messages,
@@ -214,7 +223,7 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
     from actors.risk_desk import RiskDesk
     from actors.shard_publisher import ShardPublisher
 
-    engine = create_engine(settings.database_url)
+    engine = open_engine(settings)
     ports = await open_shard_ports(settings.database_url)
     n = len(geography.district_names())
     placement = placement or [list(range(n))]

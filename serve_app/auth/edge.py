@@ -10,10 +10,13 @@ from collections.abc import Awaitable, Callable
 from configs.settings import Limits
 from serve_app.auth.errors import PayloadTooLarge
 from serve_app.shared.envelope import error
+from serve_app.shared.paths import API
 from twin.errors import TwinError
 
 # Health checks and the docs are not counted: load balancers poll them, and they reveal nothing.
 _UNLIMITED = ("/health", "/ready", "/metrics", "/api/docs", "/api/redoc", "/api/openapi.json")
+
+_EVENTS = f"{API}/events"
 
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -28,6 +31,34 @@ _DOCS_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self'
              b"https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
              b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'")
 _NO_STORE = (b"cache-control", b"no-store")
+
+
+class InFlight:
+    """Admission control: how many requests this replica is serving, reads and ingest counted
+    apart. Past its budget a request is refused at once (503, Retry-After) instead of queueing
+    behind the rest until everyone times out; ingest has a budget of its own, so a storm of
+    reads cannot keep the live feed's batches out. One event loop: plain counters suffice."""
+
+    def __init__(self, max_reads: int, max_ingest: int) -> None:
+        self.max_reads, self.max_ingest = max_reads, max_ingest
+        self.reads = self.ingest = 0
+
+    def enter(self, ingest: bool) -> bool:
+        if ingest:
+            if self.ingest >= self.max_ingest:
+                return False
+            self.ingest += 1
+        else:
+            if self.reads >= self.max_reads:
+                return False
+            self.reads += 1
+        return True
+
+    def leave(self, ingest: bool) -> None:
+        if ingest:
+            self.ingest -= 1
+        else:
+            self.reads -= 1
 
 
 def client_ip(scope: dict, trusted_proxies: frozenset[str]) -> str:
@@ -50,6 +81,7 @@ class Edge:
         self.app, self.limits = app, limits
         self._trusted = frozenset(limits.trusted_proxies)
         self._hsts = production
+        self._load = InFlight(limits.max_in_flight, limits.max_ingest_in_flight)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -64,14 +96,30 @@ class Edge:
                                f"the request body is over {self.limits.max_body_bytes} bytes: split it",
                                {"limit_bytes": self.limits.max_body_bytes})
             return
-        if not path.startswith(_UNLIMITED):
-            verdict = await self._admit(scope, ip)
-            if not verdict.allowed:
-                await self._refuse(send, 429, "RATE_LIMITED",
-                                   f"over {verdict.limit} requests a minute; try again in {verdict.retry_after_s} s",
-                                   {"retry_after_s": verdict.retry_after_s},
-                                   [(b"retry-after", str(verdict.retry_after_s).encode())])
-                return
+        if path.startswith(_UNLIMITED):
+            await self.app(scope, self._counting(receive), send)
+            return
+        ingest = path == _EVENTS and scope["method"] == "POST"
+        if not self._load.enter(ingest):
+            retry = self.limits.overload_retry_after_s
+            await self._refuse(send, 503, "SERVICE_UNAVAILABLE",
+                               f"the twin is serving as many requests as it can; try again in {retry} s",
+                               {"retry_after_s": retry, "reason": "overloaded"},
+                               [(b"retry-after", str(retry).encode())])
+            return
+        try:
+            await self._admitted(scope, receive, send, ip)
+        finally:
+            self._load.leave(ingest)
+
+    async def _admitted(self, scope: dict, receive: Callable, send: Callable, ip: str) -> None:
+        verdict = await self._admit(scope, ip)
+        if not verdict.allowed:
+            await self._refuse(send, 429, "RATE_LIMITED",
+                               f"over {verdict.limit} requests a minute; try again in {verdict.retry_after_s} s",
+                               {"retry_after_s": verdict.retry_after_s},
+                               [(b"retry-after", str(verdict.retry_after_s).encode())])
+            return
         await self.app(scope, self._counting(receive), send)
 
     async def _admit(self, scope: dict, ip: str):  # noqa: ANN202 - serve_app.auth.rate_limit.Verdict

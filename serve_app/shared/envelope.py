@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from db.times import now_iso
@@ -18,6 +19,7 @@ from serve_app.shared.fields import Timestamp
 from twin.errors import Conflict, InvalidInput, NotFound, TwinError, Unavailable
 
 log = logging.getLogger(__name__)
+UNAVAILABLE_RETRY_S = 2  # what a 503 tells the client when nothing more precise is known
 
 _STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503, Unauthenticated: 401, Forbidden: 403,
            TooManyRequests: 429, PayloadTooLarge: 413}
@@ -79,6 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="mealtwin"'
         elif isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after_s)
+        elif isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = str(exc.details.get("retry_after_s", UNAVAILABLE_RETRY_S))
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # every connection busy for the pool's whole timeout: the database is the bottleneck now,
+        # and the client should come back, not wait on (or be failed by) a queue that is not moving
+        log.warning("no database connection free for %s %s", request.method, request.url.path)
+        response = error(503, "SERVICE_UNAVAILABLE", "the database is busy; try again shortly",
+                         {"retry_after_s": UNAVAILABLE_RETRY_S})
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -95,3 +95,47 @@ async def test_a_signed_in_request_asks_the_shared_security_state_once(sqlite_se
         refused = await c.get("/api/v1/twin/state")
         assert refused.status_code == 401 and refused.json()["error"]["details"]["reason"] == "revoked"
         assert len(actor.calls) == 3
+
+
+async def test_past_its_budget_a_replica_refuses_at_once_and_ingest_keeps_its_share():
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from serve_app.auth.edge import Edge
+
+    release = asyncio.Event()
+
+    async def slow(request):  # noqa: ANN001, ANN202
+        await release.wait()
+        return PlainTextResponse("done")
+
+    app = Starlette(routes=[Route("/api/v1/twin/state", slow), Route("/api/v1/events", slow, methods=["POST"])])
+    app.add_middleware(Edge, limits=Limits(max_in_flight=2, max_ingest_in_flight=1, overload_retry_after_s=3))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
+        held = [asyncio.create_task(c.get("/api/v1/twin/state")) for _ in range(2)]
+        feed = asyncio.create_task(c.post("/api/v1/events", content=b"{}"))
+        await asyncio.sleep(0.05)  # the three are being served
+        refused = await asyncio.wait_for(c.get("/api/v1/twin/state"), 5)  # answered at once, not queued
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "3"
+        assert refused.json()["error"]["details"]["reason"] == "overloaded"
+        second_batch = await asyncio.wait_for(c.post("/api/v1/events", content=b"{}"), 5)
+        assert second_batch.status_code == 503  # ingest's own budget is full too
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(*held, feed)] == [200, 200, 200]
+        assert (await c.get("/api/v1/twin/state")).status_code == 200  # the budget is given back
+
+
+async def test_an_exhausted_database_pool_answers_503_with_retry_after(sqlite_seeded):
+    from configs.settings import DatabasePool
+
+    settings = Settings(database_url=sqlite_seeded, database_pool=DatabasePool(size=1, overflow=0, timeout_s=0.2))
+    async with running_app(settings) as app, client_of(app) as c:
+        async with app.state.services.engine.connect():  # the only connection, held
+            busy = await c.get("/api/v1/schools")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+        assert busy.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert (await c.get("/api/v1/schools")).status_code == 200  # free again
