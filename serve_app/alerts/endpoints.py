@@ -8,15 +8,17 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse as DocumentedJSON
 
-from serve_app.alerts.schemas import _ALERT, _SUBSCRIPTION, Category, Severity, Subscription
+from serve_app.alerts.schemas import Alert, AlertPage, Category, NewSubscription, Severity, Subscription, UnreadCount
 from serve_app.alerts.service import AlertService
 from serve_app.auth.guard import authenticated
 from serve_app.auth.principal import Permission
 from serve_app.shared.access import allowed
 from serve_app.shared.app_services import services_of
-from serve_app.shared.envelope import JSONResponse, ok
-from serve_app.shared.examples import envelope
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
+from serve_app.shared.fields import UDISE_PATTERN
 from serve_app.shared.paths import API
 
 
@@ -24,7 +26,7 @@ _Page = Annotated[int, Query(ge=1, le=1_000_000)]
 _PageSize = Annotated[int, Query(ge=1, le=200)]
 _District = Annotated[str | None, Query(description="district name", examples=["Ariyalur"])]
 _Block = Annotated[str | None, Query(description="block name; with `district` when the name is not unique")]
-_School = Annotated[str | None, Query(description="UDISE code", pattern=r"^\d{11}$")]
+_School = Annotated[str | None, Query(description="UDISE code", pattern=UDISE_PATTERN)]
 
 
 def _service(request: Request) -> AlertService:
@@ -32,13 +34,15 @@ def _service(request: Request) -> AlertService:
 
 
 def alerts_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/alerts", tags=["alerts"], dependencies=[Depends(authenticated)])
+    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
+    # OpenAPI document that those answers are JSON of each route's response model.
+    r = APIRouter(prefix=f"{API}/alerts", tags=["alerts"], dependencies=[Depends(authenticated)],
+                  default_response_class=DocumentedJSON)
 
     @r.get("", summary="List alerts, newest change first",
            description="Filtered by where (district, block, school), severity, category and read state; open "
                        "alerts only unless `status` says otherwise. `data.pagination` as for schools.",
-           responses=envelope({"alerts": [_ALERT], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}},
-                              404, 422, message="1 alerts"))
+           response_model=Envelope[AlertPage], responses=errors(404, 422))
     async def list_alerts(
         request: Request, district: _District = None, block: _Block = None, school_id: _School = None,
         severity: Severity | None = None, category: Category | None = None,
@@ -54,17 +58,18 @@ def alerts_router() -> APIRouter:
         return ok(data, f"{data['pagination']['total']} alerts")
 
     @r.get("/unread-count", summary="Open alerts not yet read, by severity",
-           responses=envelope({"total": 3, "by_severity": {"high": 2, "medium": 1}}, 404, 422))
+           response_model=Envelope[UnreadCount], responses=errors(404, 422))
     async def unread_count(request: Request, district: _District = None, block: _Block = None,
                            school_id: _School = None) -> JSONResponse:
         service = _service(request)
         return ok(await service.unread_count(service.scope(district, block, school_id, allowed(request).area)))
 
-    @r.get("/{alert_id}", summary="One alert", responses=envelope(_ALERT, 404, 422))
+    @r.get("/{alert_id}", summary="One alert", response_model=Envelope[Alert], responses=errors(404, 422))
     async def get_alert(request: Request, alert_id: Annotated[int, Path(ge=1, le=2**62, examples=[41])]) -> JSONResponse:
         return ok(await _service(request).get(alert_id, allowed(request).area))
 
-    @r.post("/mark-read/{alert_id}", summary="Mark an alert read", responses=envelope({**_ALERT, "is_read": True}, 404, 422))
+    @r.post("/mark-read/{alert_id}", summary="Mark an alert read", response_model=Envelope[Alert],
+            responses=errors(403, 404, 422))
     async def mark_read(request: Request, alert_id: Annotated[int, Path(ge=1, le=2**62, examples=[41])]) -> JSONResponse:
         principal = allowed(request, Permission.ALERTS_MANAGE)
         return ok(await _service(request).mark_read(alert_id, principal.area), "marked read")
@@ -73,11 +78,8 @@ def alerts_router() -> APIRouter:
             description="New and escalated alerts matching the filters are delivered on the channel. Webhook "
                         "bodies are signed: header `X-Mealtwin-Signature`, HMAC-SHA256 with the subscription's "
                         "secret, which is never shown again.",
-            responses=envelope(_SUBSCRIPTION, 422, status=201, message="subscribed"))
-    async def subscribe(request: Request, subscription: Annotated[Subscription, Body(examples=[{
-            "owner": "beo.sendurai@example.org", "channel": "webhook", "target": "https://example.org/mealtwin-hook",
-            "secret": "a-long-shared-secret-0001", "filters": {"severity_at_least": "high", "districts": ["Ariyalur"]}}])]
-    ) -> JSONResponse:
+            response_model=Envelope[Subscription], responses=errors(403, 422))
+    async def subscribe(request: Request, subscription: Annotated[NewSubscription, Body()]) -> JSONResponse:
         principal = allowed(request, Permission.ALERTS_MANAGE)
         return ok(await _service(request).subscribe(subscription, principal.area), "subscribed", status_code=201)
 

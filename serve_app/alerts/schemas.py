@@ -1,24 +1,27 @@
-"""The alerts domain's request and response shapes: subscriptions and their filters, and the
-examples the API's documentation shows."""
+"""The alerts domain's request and response shapes: alerts and their pages, unread counts,
+subscriptions and their filters. The examples the API's documentation shows are the fields' own."""
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from serve_app.shared.fields import Timestamp, UdiseCode
+from serve_app.shared.page import Pagination
 from twin import geography
-from twin.alert_rules import CATEGORIES, SEVERITIES
+from twin.alert_rules import BLOCK_CAUSE, CATEGORIES, CAUSES, SEVERITIES
 
 Severity = StrEnum("Severity", {s: s for s in SEVERITIES})
 Category = StrEnum("Category", {c: c for c in CATEGORIES})
+AlertType = StrEnum("AlertType", {c: c for c in (*CAUSES, BLOCK_CAUSE)})
 
 
 class Filters(BaseModel):
     """Which alerts a subscription delivers; every field left out matches all."""
 
     severity_at_least: Severity = Severity.high
-    categories: list[Category] | None = None
-    districts: list[str] | None = None
+    categories: list[Category] | None = Field(default=None, examples=[None])
+    districts: list[str] | None = Field(default=None, examples=[["Ariyalur"]])
 
     @field_validator("districts")
     @classmethod
@@ -31,10 +34,19 @@ class Filters(BaseModel):
         return names
 
 
-class Subscription(BaseModel):
-    owner: str = Field(min_length=3, max_length=200, description="who subscribes (an officer's email or name)")
-    channel: Literal["email", "webhook", "sms"]
-    target: str = Field(min_length=3, max_length=500, description="email address, https URL or phone number (+91...)")
+Channel = Literal["email", "webhook", "sms"]
+
+
+class NewSubscription(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "owner": "beo.sendurai@example.org", "channel": "webhook", "target": "https://example.org/mealtwin-hook",
+        "secret": "a-long-shared-secret-0001", "filters": {"severity_at_least": "high", "districts": ["Ariyalur"]}}]})
+
+    owner: str = Field(min_length=3, max_length=200, description="who subscribes (an officer's email or name)",
+                       examples=["beo.sendurai@example.org"])
+    channel: Channel
+    target: str = Field(min_length=3, max_length=500, description="email address, https URL or phone number (+91...)",
+                        examples=["https://example.org/mealtwin-hook"])
     secret: str | None = Field(default=None, min_length=16, max_length=200,
                                description="webhooks: the key the body's HMAC-SHA256 signature is made with")
     filters: Filters = Filters()
@@ -52,14 +64,57 @@ class Subscription(BaseModel):
         return target
 
 
-_ALERT = {
-    "id": 41, "subject": "school:33010100101", "school_id": "33010100101", "district": "Ariyalur", "block": "Sendurai",
-    "alert_type": "stock_low", "category": "stock", "severity": "high", "title": "Rice running out at school 33010100101",
-    "message": "Rice left for 2.4 school days.", "details": {"stock_days": 2.4, "risk_score": 41.0, "risk_level": "medium"},
-    "is_read": False, "is_resolved": False, "created_at": "2025-06-04T10:15:02Z", "updated_at": "2025-06-04T10:15:02Z",
-    "resolved_at": None,
-}
-_SUBSCRIPTION = {"id": 3, "owner": "beo.sendurai@example.org", "channel": "webhook",
-                 "target": "https://example.org/mealtwin-hook",
-                 "filters": {"severity_at_least": "high", "categories": None, "districts": ["Ariyalur"]},
-                 "active": True, "created_at": "2025-06-04T10:15:02Z"}
+class StoredFilters(Filters):
+    """A subscription's filters as stored: what was asked, within the subscriber's own area."""
+
+    within_district: str | None = Field(description="the subscriber's area: nothing outside it is delivered",
+                                        examples=["Ariyalur"])
+    within_block: str | None = Field(examples=[None])
+    within_school: UdiseCode | None = Field(examples=[None])
+
+
+class Subscription(BaseModel):
+    """A subscription as its owner sees it: the webhook secret is never shown again."""
+
+    id: int = Field(examples=[3])
+    owner: str = Field(examples=["beo.sendurai@example.org"])
+    channel: Channel
+    target: str = Field(examples=["https://example.org/mealtwin-hook"])
+    filters: StoredFilters
+    active: bool
+    created_at: Timestamp
+
+
+class Alert(BaseModel):
+    """An alert the twin's rules raised for a school (or a block), open until the rules resolve it."""
+
+    id: int = Field(examples=[41])
+    subject: str = Field(description="school:<UDISE code> or block:<block index>", examples=["school:33010100101"])
+    school_id: UdiseCode | None = Field(description="none for a block's alert")
+    district: str = Field(examples=["Ariyalur"])
+    block: str = Field(examples=["Sendurai"])
+    alert_type: AlertType = Field(description="the rule's cause", examples=["stock_low"])
+    category: Category = Field(examples=["stock"])
+    severity: Severity = Field(examples=["high"])
+    title: str = Field(examples=["Rice running out at school 33010100101"])
+    message: str = Field(examples=["Rice left for 2.4 school days."])
+    # the figures behind the alert: which ones depends on the cause (stock days, a risk score,
+    # schools at risk in a block), so the member stays open
+    details: dict[str, Any] = Field(examples=[{"stock_days": 2.4, "risk_score": 41.0, "risk_level": "medium"}])
+    is_read: bool
+    is_resolved: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+    resolved_at: Timestamp | None
+
+
+class AlertPage(BaseModel):
+    alerts: list[Alert]
+    pagination: Pagination
+
+
+class UnreadCount(BaseModel):
+    """Open alerts not yet read; severities with none are left out."""
+
+    total: int = Field(ge=0, examples=[3])
+    by_severity: dict[Severity, int] = Field(examples=[{"high": 2, "medium": 1}])

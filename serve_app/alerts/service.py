@@ -3,17 +3,17 @@ subscriptions to their delivery (raised and resolved by the risk desk's rules, n
 
 from __future__ import annotations
 
-import math
-
 from db.alert_repository import AlertRepository, AlertScope
 from serve_app.alerts.delivery.target_guard import refused_by_name
-from serve_app.alerts.schemas import Subscription
+from serve_app.alerts.schemas import NewSubscription
 from serve_app.shared.access import alert_in_area
+from serve_app.shared.page import offset, pagination
 from serve_app.shared.places import block_index, district_index
 from twin import geography
 from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound
+
 
 class AlertService:
     def __init__(self, repo: AlertRepository, directory: Directory, private_targets: bool = False) -> None:
@@ -22,9 +22,8 @@ class AlertService:
         self._private_targets = private_targets  # webhooks to the twin's own network (see target_guard)
 
     async def page(self, where: AlertScope, page: int, page_size: int) -> dict:
-        rows, total = await self._repo.page(where, (page - 1) * page_size, page_size)
-        return {"alerts": rows, "pagination": {"page": page, "page_size": page_size, "total": total,
-                                               "pages": math.ceil(total / page_size)}}
+        rows, total = await self._repo.page(where, offset(page, page_size), page_size)
+        return {"alerts": rows, "pagination": pagination(page, page_size, total)}
 
     async def get(self, alert_id: int, area: Area = STATE) -> dict:
         found = await self._repo.get(alert_id)
@@ -39,7 +38,7 @@ class AlertService:
     async def unread_count(self, where: AlertScope) -> dict:
         return await self._repo.unread_count(where)
 
-    async def subscribe(self, sub: Subscription, area: Area = STATE) -> dict:
+    async def subscribe(self, sub: NewSubscription, area: Area = STATE) -> dict:
         if sub.channel == "webhook" and not sub.secret:
             raise InvalidInput("a webhook subscription needs a `secret` (16+ characters) to sign its bodies",
                                {"fields": [{"field": "secret", "message": "required for webhooks"}]})
