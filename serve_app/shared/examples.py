@@ -1,6 +1,5 @@
 """Response examples for the OpenAPI document, in the envelope every endpoint answers with.
 
-The twin examples are real answers of a small twin after three simulated school days, trimmed.
 A route declares its success with `response_model=Envelope[Data]` (examples on `Data`) and its
 refusals with `responses=errors(404, 422)`."""
 
@@ -10,34 +9,6 @@ from serve_app.shared.envelope import ErrorEnvelope
 
 TIMESTAMP = "2025-06-04T10:15:02.123Z"
 
-SCHOOL_TWIN = {
-    "district": "Ariyalur", "block": "Ariyalur", "school_id": "33010100101", "today": "2025-06-04",
-    "enrolment": {"primary": 58, "upper_primary": 0, "secondary": 0}, "last_report_date": "2025-06-04",
-    "stale": False, "days_since_report": 0, "closed": None,
-    "stock_kg": {"rice": 159.2, "pulses": 31.84, "oil": 7.96}, "stock_eggs": 316, "stock_days": 32.3,
-    "funds": {"released_inr": 21628.2, "meal_cost_inr": 1003.44, "other_utilised_inr": 0.0, "balance_inr": 20624.76},
-    "last_inspection": None, "last_shortage": None,
-    "recent_days": [{"date": "2025-06-04", "present": 47, "no_meal_reason": None,
-                     "meals_served": {"primary": 46, "upper_primary": 0, "secondary": 0}}],
-}
-AREA_TWIN = {
-    "district": "Ariyalur", "schools": 6, "enrolment": 430, "reported_today": 5, "stale": 1, "closed_today": 0,
-    "present_today": 360, "meals_today": 348, "stock_kg": {"rice": 1290.1, "pulses": 258.0, "oil": 64.5},
-    "stock_days": 32.8, "stock_eggs": 2494, "attendance_rate": 0.8372,
-    "funds": {"released_to_schools_inr": 173025.6, "meal_cost_inr": 6908.82, "other_utilised_inr": 0.0,
-              "school_balance_inr": 166116.78, "received_inr": 173025.6, "balance_inr": 0.0},
-    "as_of_seq": 2920,
-}
-INGEST_RESULT = {
-    "received": 3, "accepted": 1, "corrections": 1, "duplicates": 0, "rejected": 1, "applied": True,
-    "results": [
-        {"event_id": "att-33010100101-2025-06-04", "status": "accepted", "seq": 2918},
-        {"event_id": "att-33010100102-2025-06-03", "status": "correction", "seq": 2919},
-        {"event_id": "dl-778", "status": "rejected", "error": {
-            "code": "VALIDATION_ERROR", "message": "rice_kg: Input should be greater than or equal to 0",
-            "fields": [{"field": "stock_delivered.rice_kg", "message": "Input should be greater than or equal to 0"}]}},
-    ],
-}
 READY = {"database": "ok", "shards": {"up": 2, "of": 2, "applied_seq_min": 2920}, "ready": True}
 
 _ERRORS = {

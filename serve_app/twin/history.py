@@ -1,10 +1,15 @@
 """A school's daily history over a date range, derived from the event log (the shards keep only
-the last few weeks of reports)."""
+the last few weeks of reports), and a school's events as the log received them."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Protocol
+
+import orjson
+
+from db.times import iso
 
 from twin import geography
 from twin.directory import Directory
@@ -15,8 +20,14 @@ from twin.ports import EventHistory
 MAX_RANGE_DAYS = 366
 
 
+class SchoolEventLog(EventHistory, Protocol):
+    async def for_school(self, school_id: str, limit: int = 100, before_seq: int | None = None) -> list[dict]:
+        """A school's logged events, newest first: rows with `seq`, `received_at` and `payload`."""
+        ...
+
+
 class SchoolHistoryService:
-    def __init__(self, event_log: EventHistory, directory: Directory) -> None:
+    def __init__(self, event_log: SchoolEventLog, directory: Directory) -> None:
         self._log = event_log
         self._directory = directory
 
@@ -33,6 +44,13 @@ class SchoolHistoryService:
         return {"school_id": school_id, "district": geography.district_names()[district],
                 "block": self._directory.blocks.names[block], "from": first.isoformat(), "to": last.isoformat(),
                 "days": days}
+
+    async def events(self, school_id: str, limit: int, before_seq: int | None = None) -> dict:
+        """A page of the school's events, newest first, each as received with its log position."""
+        rows = await self._log.for_school(school_id, limit, before_seq)
+        events = [{"seq": row["seq"], "received_at": iso(row["received_at"]), **orjson.loads(row["payload"])}
+                  for row in rows]
+        return {"events": events, "next_before_seq": events[-1]["seq"] if len(events) == limit else None}
 
 
 def _check_range(first: dt.date, last: dt.date) -> None:

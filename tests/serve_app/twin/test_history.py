@@ -112,4 +112,5 @@ async def test_history_rejects_bad_ranges_and_unknown_schools_in_the_envelope(cl
     r = await client.get("/api/v1/twin/schools/33000000000/history", params={"from": "2025-07-01", "to": "2025-07-02"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
     spec = (await client.get("/api/openapi.json")).json()["paths"]["/api/v1/twin/schools/{school_id}/history"]["get"]
-    assert "example" in spec["responses"]["200"]["content"]["application/json"]
+    envelope = spec["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert envelope == "Envelope_SchoolHistory_"
