@@ -1,5 +1,8 @@
 """Routes of the live streams (WebSockets). Thin: each builds its stream and hands the socket to a
-`StreamSession`. The protocol is described in `serve_app.streams.session`.
+`StreamSession`. WebSocket routes are not in the OpenAPI document: every message a client receives
+is a `serve_app.streams.schemas.StreamMessage` `{"topic", "seq", "type", "data", "timestamp"}` (type
+snapshot, delta, alert, notice or heartbeat), described with the routes and the close codes in
+`serve_app.streams.schemas`; the session's workings in `serve_app.streams.session`.
 
 No `from __future__ import annotations` here: Serve pickles the routes into its replicas by value."""
 
@@ -23,21 +26,31 @@ def streams_router() -> APIRouter:
     @r.websocket(f"{API}/ws/dashboard")
     async def dashboard_stream(websocket: WebSocket, scope: str | None = None,
                                after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        """Aggregates of a scope (`state`, `district:<name>`, `block:<district>/<block>`; default the
+        reader's area) on topic `dashboard:<scope>`: a `snapshot` of the view, then a `delta` with the
+        whole view each time the scope's applied seq moves (missed views are conflated to the latest)."""
         await _serve(websocket, lambda s, area: DashboardStream(s.reader, s.directory, scope, area), after_seq)
 
     @r.websocket(f"{API}/ws/alerts")
     async def alert_stream(websocket: WebSocket, district: str | None = None,
                            after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        """New alerts of a district (topic `alerts:<district>`), or of every district in the reader's
+        area (one topic each; resume with `{"resume": {topic: seq}}`): an `alert` message each, after the
+        backlog asked for and a `notice` `{"live": true, "latest_seq": {topic: seq}}`."""
         await _serve(websocket, lambda s, area: AlertStream(district, s.directory, area), after_seq)
 
     @r.websocket(f"{API}/ws/schools/{{school_id}}")
     async def school_stream(websocket: WebSocket, school_id: str,
                             after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        """One school's changes on topic `school:<id>`: a `snapshot` of its twin (or, resuming, the
+        deltas missed), then a `delta` with its changed view after each event folded."""
         await _serve(websocket, lambda s, area: SchoolStream(s.directory, s.reader, school_id, area), after_seq)
 
     @r.websocket(f"{API}/ws/scenarios/{{run_id}}")
     async def scenario_stream(websocket: WebSocket, run_id: str,
                               after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        """A what-if run on topic `scenario:<id>`: a `snapshot` of the run without its result, then a
+        `delta` (`ScenarioNews`: status, each round's progress, the end) until it ends."""
         await _serve(websocket, lambda s, area: ScenarioStream(s.scenarios, run_id, area), after_seq)
 
     return r

@@ -114,7 +114,8 @@ class AlertStream:
 
 
 class ScenarioStream:
-    """A what-if run's progress and end (topic `scenario:<id>`), after a snapshot of the run."""
+    """A what-if run's progress and end (topic `scenario:<id>`), after a snapshot of the run: each
+    piece of news is a `delta` (`serve_app.streams.schemas.ScenarioNews`)."""
 
     def __init__(self, runs: ScenarioRuns, run_id: str, area: Area = STATE) -> None:
         self._runs, self.run_id, self._area = runs, run_id, area
@@ -128,7 +129,7 @@ class ScenarioStream:
         after = resume_for(resume, self.topic)
 
         def sink(seq: int, news: Any) -> None:
-            session.put(Outgoing(self.topic, seq, "progress", news))
+            session.put(Outgoing(self.topic, seq, "delta", news))
 
         follow, backlog = await session.hub.follow(self.topic, sink, after)
         self._stop = lambda: session.hub.unfollow(self.topic, follow)

@@ -61,7 +61,7 @@ async def test_a_run_from_the_live_twin_is_streamed_stored_and_compared(app):
             news = [first]
             while news[-1]["data"].get("status") not in ("done", "failed"):
                 message = await ws.receive_json(timeout_s=60)
-                if message["type"] == "progress":  # not heartbeats
+                if message["type"] == "delta":  # not heartbeats
                     news.append(message)
         assert news[-1]["data"]["status"] == "done", news[-1]
         if first["data"]["status"] != "done":  # followed live: every round was told
