@@ -5,17 +5,18 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.auth.guard import authenticated
-from serve_app.risk.schemas import _CASCADE_EXAMPLE, _RISK_EXAMPLE
+from serve_app.risk.schemas import BlockCascade, DistrictCascade, RiskFactors, SchoolRisk
 from serve_app.risk.service import RiskService
 from serve_app.shared.access import allowed, block_in_area, district_in_area
 from serve_app.shared.app_services import services_of
-from serve_app.shared.envelope import JSONResponse, ok
-from serve_app.shared.examples import envelope
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
 from serve_app.shared.paths import API
 
-
+# any string: an id that is not a school's answers 404 like an unknown one
 _Id = Annotated[str, Path(description="UDISE code", examples=["33010100101"])]
 
 
@@ -24,24 +25,26 @@ def _service(request: Request) -> RiskService:
 
 
 def risk_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"], dependencies=[Depends(authenticated)])
+    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
+    # OpenAPI document that those answers are JSON of each route's response model.
+    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"], dependencies=[Depends(authenticated)],
+                  default_response_class=DocumentedJSON)
 
     @r.get("/risk/{school_id}", summary="A school's risk score (0-100), level, factors and cascade",
            description="The rule-based score: each factor's points (severity x weight from settings) plus the "
                        "points neighbouring schools add through the cascade; the points add up to the score. "
                        "A cascade-flagged school names the path to the source of its neighbour pressure.",
-           responses=envelope(_RISK_EXAMPLE, 404, 503))
+           response_model=Envelope[SchoolRisk], responses=errors(404, 503))
     async def risk(request: Request, school_id: _Id) -> JSONResponse:
         return ok(await _service(request).risk(school_id, allowed(request).area))
 
     @r.get("/risk-factors/{school_id}", summary="The factors behind a school's risk score, and their figures",
-           responses=envelope({k: _RISK_EXAMPLE[k] for k in ("school_id", "score", "level", "local_score", "factors",
-                                                             "features")}, 404, 503))
+           response_model=Envelope[RiskFactors], responses=errors(404, 503))
     async def risk_factors(request: Request, school_id: _Id) -> JSONResponse:
         return ok(await _service(request).factors(school_id, allowed(request).area))
 
     @r.get("/cascade/blocks/{name}", summary="Cascade view of a block: schools driven by their neighbours, and why",
-           responses=envelope(_CASCADE_EXAMPLE, 404, 422, 503))
+           response_model=Envelope[BlockCascade], responses=errors(404, 422, 503))
     async def cascade_block(request: Request, name: Annotated[str, Path(examples=["Sendurai"])],
                             district: Annotated[str | None, Query(description="needed when the name is not unique")] = None
                             ) -> JSONResponse:
@@ -49,7 +52,7 @@ def risk_router() -> APIRouter:
         return ok(await _service(request).cascade_of_block(b, principal.area))
 
     @r.get("/cascade/districts/{name}", summary="Cascade view of a district",
-           responses=envelope({k: v for k, v in _CASCADE_EXAMPLE.items() if k != "block"}, 404, 503))
+           response_model=Envelope[DistrictCascade], responses=errors(404, 503))
     async def cascade_district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])]) -> JSONResponse:
         principal = allowed(request)
         district_in_area(principal.area, name)

@@ -70,7 +70,9 @@ class RiskService:
         return {"district": geography.district_names()[d],
                 **self._view_within(await self._desk().cascade_view(schools), area)}
 
-    def _view_within(self, view: dict, area: Area) -> dict:
+    def _view_within(self, view: dict | None, area: Area) -> dict:
+        if view is None:  # the state actor has no desk (yet)
+            raise Unavailable("risk scoring is not running in this twin")
         for row in view.get("flagged", []):
             row["sources"] = self._within(row["sources"], area)
         return view
