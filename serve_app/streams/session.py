@@ -1,7 +1,7 @@
 """`StreamSession`: one WebSocket client of a live stream, from accept to close.
 
-Protocol: every server message is `{"topic", "seq", "type", "data", "timestamp"}`, type one of
-snapshot, delta, alert, notice, heartbeat. `seq` is per topic and increasing; notices and
+Protocol (its models: `serve_app.streams.schemas`): every server message is `{"topic", "seq",
+"type", "data", "timestamp"}`, type one of snapshot, delta, alert, notice, heartbeat. `seq` is per topic and increasing; notices and
 heartbeats repeat the last seq sent on their topic, so a client can resume from any message.
 A client resumes with `?after_seq=N` or by sending `{"resume": N}` (or `{"resume": {topic: N}}`
 for several topics) as its first message. A refused stream gets the error envelope, then a close
