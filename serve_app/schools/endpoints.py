@@ -10,20 +10,16 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from serve_app.auth.guard import authenticated, caller_of
-from serve_app.auth.principal import Permission, Principal
-from serve_app.schools.schemas import _EXAMPLE, _IMPORTED, _PAGE, _SCHOOL, RiskLevel, SchoolCreate, SchoolUpdate
+from serve_app.auth.principal import Permission
 from serve_app.schools import csv as school_csv
+from serve_app.schools.schemas import (CREATE_EXAMPLE, UPDATE_EXAMPLE, ImportResult, RiskLevel, School, SchoolCreate,
+                                       SchoolPage, SchoolUpdate, SearchHit)
 from serve_app.schools.service import SORTABLE, SchoolService, school_filter
 from serve_app.shared.access import allowed
 from serve_app.shared.app_services import services_of
-from serve_app.shared.envelope import JSONResponse, ok
-from serve_app.shared.examples import envelope
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
 from serve_app.shared.paths import API
-
-async def _audit(request: Request, principal: Principal, action: str, school: dict | None, **changes) -> None:  # noqa: ANN003
-    await services_of(request).accounts.record(
-        principal, caller_of(request), action, target=f"school:{school['id']}" if school else None,
-        district=school["district"] if school else principal.area.district, **changes)
 
 
 def _service(request: Request) -> SchoolService:
@@ -43,7 +39,7 @@ def schools_router() -> APIRouter:
     @r.get("", summary="List schools",
            description="Active schools (add `include_inactive=true` for deactivated ones too), filtered by district, "
                        "block and risk level, sorted and paged. `data.pagination` gives page, page_size, total and pages.",
-           responses=envelope(_PAGE, 422, message="1 schools"))
+           response_model=Envelope[SchoolPage], responses=errors(422, 503))
     async def list_schools(
         request: Request, district: _District = None, block: _Block = None, risk_level: _Risk = None,
         include_inactive: _Inactive = False,
@@ -60,7 +56,7 @@ def schools_router() -> APIRouter:
            description="Active schools whose UDISE code starts with `q`, or whose name or block contains it "
                        "(case-insensitive). Ranked: exact code (rank 0), code prefix (1), name or block prefix (2), "
                        "name or block substring (3); then by name.",
-           responses=envelope([{**_SCHOOL, "rank": 2}], 422, message="1 schools"))
+           response_model=Envelope[list[SearchHit]], responses=errors(422, 503))
     async def search_schools(
         request: Request,
         q: Annotated[str, Query(min_length=2, max_length=100, examples=["3301", "Ariyalur", "PUMS"])],
@@ -72,7 +68,8 @@ def schools_router() -> APIRouter:
     @r.get("/export", summary="Export schools as CSV", response_class=StreamingResponse,
            description="The (filtered) schools as CSV, streamed in UDISE code order. The header and cells are the "
                        "bulk-import format, so an exported file re-imports unchanged.",
-           responses={200: {"content": {"text/csv": {"example": school_csv.EXAMPLE}}}})
+           responses={200: {"description": "The schools CSV", "content": {
+               "text/csv": {"schema": {"type": "string"}, "example": school_csv.EXAMPLE}}}, **errors(422, 503)})
     async def export_schools(request: Request, district: _District = None, block: _Block = None,
                              risk_level: _Risk = None, include_inactive: _Inactive = False) -> StreamingResponse:
         where = school_filter(district, block, risk_level, include_inactive, allowed(request).area)
@@ -88,52 +85,46 @@ def schools_router() -> APIRouter:
                         "when no row is good.",
             openapi_extra={"requestBody": {"required": True, "content": {
                 school_csv.MEDIA_TYPE: {"schema": {"type": "string"}, "example": school_csv.EXAMPLE}}}},
-            responses=envelope(_IMPORTED, 422, message="1 created, 0 updated, 0 unchanged, 1 rejected"))
+            response_model=Envelope[ImportResult], responses=errors(403, 413, 422, 503))
     async def bulk_import(request: Request) -> JSONResponse:
         principal = allowed(request, Permission.SCHOOLS_WRITE)
         body = await request.body()
-        out = await _service(request).bulk_import(body, principal.area)
-        await _audit(request, principal, "schools.bulk_import", None, after={
-            k: out[k] for k in ("created", "updated", "unchanged", "rejected")})
+        out = await _service(request).bulk_import(body, principal, caller_of(request))
         good = out["created"] + out["updated"] + out["unchanged"]
         message = f"{out['created']} created, {out['updated']} updated, {out['unchanged']} unchanged, {out['rejected']} rejected"
         return ok(out, message, status_code=200 if good or not out["rejected"] else 422)
 
     @r.get("/{school_id}", summary="A school", description="One school by UDISE code, active or not; 404 if unknown.",
-           responses=envelope(_SCHOOL, 404))
+           response_model=Envelope[School], responses=errors(404, 503))
     async def get_school(request: Request, school_id: _Id) -> JSONResponse:
         return ok(await _service(request).get(school_id, allowed(request).area))
 
     @r.post("", status_code=201, summary="Register a school",
             description="Creates an active school. The district and block must exist and the block must be in the "
                         "district; coordinates must lie in Tamil Nadu. 409 CONFLICT if the UDISE code is taken.",
-            responses=envelope(_SCHOOL, 409, 422, status=201, message="created"))
-    async def create_school(request: Request, school: Annotated[SchoolCreate, Body(examples=[_EXAMPLE])]) -> JSONResponse:
+            response_model=Envelope[School], responses=errors(403, 409, 422, 503))
+    async def create_school(request: Request, school: Annotated[SchoolCreate, Body(examples=[CREATE_EXAMPLE])]) -> JSONResponse:
         principal = allowed(request, Permission.SCHOOLS_WRITE)
-        created = await _service(request).create(school, principal.area)
-        await _audit(request, principal, "schools.create", created, after=created)
+        created = await _service(request).create(school, principal, caller_of(request))
         return ok(created, "created", status_code=201)
 
     @r.put("/{school_id}", summary="Change a school",
            description="Replaces the school's details. A school keeps its district and block (they are part of its "
                        "UDISE code). `is_active: true` restores a deactivated school. 404 if unknown.",
-           responses=envelope(_SCHOOL, 404, 422, message="updated"))
+           response_model=Envelope[School], responses=errors(403, 404, 422, 503))
     async def update_school(request: Request, school_id: _Id,
-                            school: Annotated[SchoolUpdate, Body(examples=[{k: v for k, v in _EXAMPLE.items() if k != "id"}
-                                                                           | {"enrolment_primary": 90}])]) -> JSONResponse:
+                            school: Annotated[SchoolUpdate, Body(examples=[UPDATE_EXAMPLE])]) -> JSONResponse:
         principal = allowed(request, Permission.SCHOOLS_WRITE)
-        before, after = await _service(request).update(school_id, school, principal.area)
-        await _audit(request, principal, "schools.update", after, before=before, after=after)
+        after = await _service(request).update(school_id, school, principal, caller_of(request))
         return ok(after, "updated")
 
     @r.delete("/{school_id}", summary="Deactivate a school",
               description="Soft delete: the school is kept with `is_active: false`, leaves the lists, search and the "
                           "twin's roll-ups, and can be restored with PUT. 404 if unknown.",
-              responses=envelope({**_SCHOOL, "is_active": False}, 404, message="deactivated"))
+              response_model=Envelope[School], responses=errors(403, 404, 503))
     async def delete_school(request: Request, school_id: _Id) -> JSONResponse:
         principal = allowed(request, Permission.SCHOOLS_WRITE)
-        row = await _service(request).deactivate(school_id, principal.area)
-        await _audit(request, principal, "schools.deactivate", row, after={"is_active": False})
+        row = await _service(request).deactivate(school_id, principal, caller_of(request))
         return ok(row, "deactivated")
 
     return r

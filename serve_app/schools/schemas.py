@@ -1,17 +1,18 @@
-"""The schools domain's request and response shapes: a school as a client states it, and the
-examples the API's documentation shows."""
+"""The schools domain's request and response shapes: a school as a client states it, a school as
+the API answers it (one, a page, a search hit), and what a CSV import did."""
 
 from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from serve_app.shared.fields import Timestamp, UdiseCode
+from serve_app.shared.page import Pagination
 from twin import geography
 from twin.directory import BlockTable
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
-UdiseCode = Annotated[str, StringConstraints(pattern=r"^33\d{9}$"),
-                      Field(description="11-digit UDISE code of a Tamil Nadu school (starts 33)", examples=["33010100101"])]
+TAMIL_NADU_STATE_CODE = "33"  # the first two digits of every Tamil Nadu school's UDISE code
 
 
 @cache
@@ -67,6 +68,13 @@ class SchoolFields(BaseModel):
 class SchoolCreate(SchoolFields):
     id: UdiseCode
 
+    @field_validator("id")
+    @classmethod
+    def _in_tamil_nadu(cls, value: str) -> str:
+        if not value.startswith(TAMIL_NADU_STATE_CODE):
+            raise ValueError(f"a Tamil Nadu school's UDISE code starts {TAMIL_NADU_STATE_CODE}")
+        return value
+
 
 class SchoolUpdate(SchoolFields):
     """The whole school as it should be (PUT). `is_active` left out keeps it as it is."""
@@ -84,11 +92,72 @@ _EXAMPLE = {
     "enrolment_upper_primary": 30, "enrolment_secondary": 0, "capacity": 140, "has_hostel": False,
     "breakfast_scheme": True, "depot_id": "DEPOT-0", "risk_level": "low",
 }
+CREATE_EXAMPLE = _EXAMPLE
+UPDATE_EXAMPLE = {k: v for k, v in _EXAMPLE.items() if k != "id"} | {"enrolment_primary": 90}
+_SCHOOL = {**_EXAMPLE, "total_students": 114, "is_active": True, "created_at": "2025-06-02T09:00:00.000Z",
+           "updated_at": "2025-06-02T09:00:00.000Z"}
 
 
-# a school as the endpoints answer it: the table's row
-_SCHOOL = {**_EXAMPLE, "total_students": 114, "is_active": True, "created_at": "2025-06-02T09:00:00Z",
-           "updated_at": "2025-06-02T09:00:00Z"}
-_PAGE = {"schools": [_SCHOOL], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}}
-_IMPORTED = {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "rejected_rows": [
-    {"line": 3, "id": "33019900001", "errors": [{"field": "block", "message": "no block 'Nowhere' in district Ariyalur"}]}]}
+class School(BaseModel):
+    """A school as the API answers it: the register's row."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SCHOOL]})
+
+    id: UdiseCode
+    name: str
+    district: str
+    block: str
+    address: str | None
+    latitude: float
+    longitude: float
+    total_students: int = Field(description="the sum of the three enrolment bands")
+    enrolment_primary: int
+    enrolment_upper_primary: int
+    enrolment_secondary: int
+    capacity: int
+    has_hostel: bool
+    breakfast_scheme: bool
+    depot_id: str
+    risk_level: RiskLevel
+    is_active: bool = Field(description="false once deactivated (soft-deleted)")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class SchoolPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"schools": [_SCHOOL], "pagination": {"page": 1, "page_size": 50, "total": 1, "pages": 1}}]})
+
+    schools: list[School]
+    pagination: Pagination
+
+
+class SearchHit(School):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_SCHOOL, "rank": 2}]})
+
+    rank: int = Field(ge=0, le=3, description="0 exact code, 1 code prefix, 2 name or block prefix, "
+                                              "3 name or block substring")
+
+
+class RowError(BaseModel):
+    field: str | None = Field(description="the column at fault; null when the row as a whole is")
+    message: str
+
+
+class RejectedRow(BaseModel):
+    line: int = Field(description="its line in the file (the header is line 1)")
+    id: str | None = Field(description="its `id` cell as written, if it had one")
+    errors: list[RowError]
+
+
+class ImportResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"created": 1, "updated": 0, "unchanged": 0, "rejected": 1, "rejected_rows": [
+            {"line": 3, "id": "33019900001", "errors": [
+                {"field": "block", "message": "no block 'Nowhere' in district Ariyalur"}]}]}]})
+
+    created: int
+    updated: int
+    unchanged: int = Field(description="rows equal to the register already")
+    rejected: int
+    rejected_rows: list[RejectedRow] = Field(description="by line")

@@ -1,5 +1,6 @@
 """The school register's logic: list, read, create, change, deactivate, search, CSV import and
-export over the `schools` table, every change reflected in the shard of its district."""
+export over the `schools` table, every change reflected in the shard of its district and written
+to the audit log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -18,10 +20,14 @@ from db.school_repository import SORTABLE, WRITABLE, SchoolFilter, SchoolReposit
 from serve_app.auth.errors import Forbidden
 from serve_app.schools import csv as school_csv
 from serve_app.schools.schemas import SchoolCreate, SchoolCsvRow, SchoolUpdate, blocks
+from serve_app.shared.page import offset, pagination
 from twin import geography
 from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from serve_app.auth.principal import Caller, Principal
 
 __all__ = ["SORTABLE", "SchoolFilter", "SchoolService", "school_filter"]
 
@@ -30,16 +36,20 @@ log = logging.getLogger(__name__)
 MAX_IMPORT_BYTES = 32 * 1024 * 1024  # about 200,000 rows: the whole state's register several times over
 SYNC_TIMEOUT_S = 10.0
 REFRESH_EVERY_S = 5.0  # a replica reloads the directory for unknown school ids at most this often
-
+# record(principal, caller, action, **fields): an audit entry (`Accounts.record`)
+AuditRecord = Callable[..., Awaitable[None]]
 
 
 class SchoolService:
-    """Endpoint logic over the schools table; every change is pushed to the shard of its district."""
+    """Endpoint logic over the schools table; every change is pushed to the shard of its district
+    and, when an `audit` recorder is given, written to the audit log as the principal's action."""
 
     def __init__(self, repo: SchoolRepository, directory: Directory, router: ShardRouter,
                  refresh_every_s: float = REFRESH_EVERY_S,
-                 on_changed: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_changed: Callable[[], Awaitable[None]] | None = None,
+                 audit: AuditRecord | None = None) -> None:
         self._repo = repo
+        self._audit = audit
         self._on_changed = on_changed  # told after changes reach the shards (the risk desk's graph)
         self._directory = directory
         self._router = router
@@ -74,10 +84,8 @@ class SchoolService:
             raise InvalidInput(f"cannot sort by {', '.join(bad) or 'nothing'}; sort by {', '.join(SORTABLE)} "
                                "(prefix - for descending, comma-separated)",
                                {"fields": [{"field": "sort", "message": "not a sortable column"}]})
-        rows, total = await self._repo.page(where, keys, (page - 1) * page_size, page_size)
-        return {"schools": [_public(r) for r in rows],
-                "pagination": {"page": page, "page_size": page_size, "total": total,
-                               "pages": math.ceil(total / page_size)}}
+        rows, total = await self._repo.page(where, keys, offset(page, page_size), page_size)
+        return {"schools": [_public(r) for r in rows], "pagination": pagination(page, page_size, total)}
 
     async def get(self, school_id: str, area: Area = STATE) -> dict:
         return _public(await self._row_in(school_id, area))
@@ -89,16 +97,20 @@ class SchoolService:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         return row
 
-    async def create(self, school: SchoolCreate, area: Area = STATE) -> dict:
+    async def create(self, school: SchoolCreate, principal: Principal, caller: Caller | None = None) -> dict:
+        area = principal.area
         if not area.covers_block(school.district, school.block):
             raise Forbidden(f"block {school.district}/{school.block} is outside your area ({area.label()})")
         row = await self._repo.create(school.to_row() | {"is_active": True})
         await self._reflect([row], registered=True)
-        return _public(row)
+        created = _public(row)
+        await self._record(principal, caller, "schools.create", created, after=created)
+        return created
 
-    async def update(self, school_id: str, school: SchoolUpdate, area: Area = STATE) -> tuple[dict, dict]:
-        """The school before and after."""
-        old = await self._row_in(school_id, area)
+    async def update(self, school_id: str, school: SchoolUpdate, principal: Principal,
+                     caller: Caller | None = None) -> dict:
+        """The school as it now is."""
+        old = await self._row_in(school_id, principal.area)
         _refuse_move(old, school.district, school.block)
         values = school.to_row()
         if values["is_active"] is None:
@@ -107,22 +119,27 @@ class SchoolService:
         if row is None:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         await self._reflect([row])
-        return _public(old), _public(row)
+        before, after = _public(old), _public(row)
+        await self._record(principal, caller, "schools.update", after, before=before, after=after)
+        return after
 
-    async def deactivate(self, school_id: str, area: Area = STATE) -> dict:
-        await self._row_in(school_id, area)
+    async def deactivate(self, school_id: str, principal: Principal, caller: Caller | None = None) -> dict:
+        await self._row_in(school_id, principal.area)
         row = await self._repo.update(school_id, {"is_active": False})
         if row is None:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         await self._reflect([row])
-        return _public(row)
+        deactivated = _public(row)
+        await self._record(principal, caller, "schools.deactivate", deactivated, after={"is_active": False})
+        return deactivated
 
     async def search(self, q: str, limit: int, area: Area = STATE) -> list[dict]:
         return [_public(r) | {"rank": r["rank"]} for r in await self._repo.search(q, limit, area)]
 
-    async def bulk_import(self, body: bytes, area: Area = STATE) -> dict:
+    async def bulk_import(self, body: bytes, principal: Principal, caller: Caller | None = None) -> dict:
         """Upsert the schools of a CSV by id. Bad rows are reported with their line and why; good
         rows are imported; the same file twice changes nothing the second time."""
+        area = principal.area
         if len(body) > MAX_IMPORT_BYTES:
             raise InvalidInput(f"the file is over {MAX_IMPORT_BYTES // 2**20} MiB: split it",
                                {"limit_bytes": MAX_IMPORT_BYTES})
@@ -145,7 +162,16 @@ class SchoolService:
                 changed.append(row)
         await self._reflect(changed, registered=counts["created"] > 0)
         rejected.sort(key=lambda r: r["line"])
+        await self._record(principal, caller, "schools.bulk_import", None, after={**counts, "rejected": len(rejected)})
         return {**counts, "rejected": len(rejected), "rejected_rows": rejected}
+
+    async def _record(self, principal: Principal, caller: Caller | None, action: str, school: dict | None,
+                      **changes) -> None:  # noqa: ANN003
+        """The audit entry of a change, about one school or (None) the principal's area."""
+        if self._audit is None:
+            return
+        await self._audit(principal, caller, action, target=f"school:{school['id']}" if school else None,
+                          district=school["district"] if school else principal.area.district, **changes)
 
     async def export(self, where: SchoolFilter) -> AsyncIterator[str]:
         header = True
