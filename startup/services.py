@@ -24,6 +24,7 @@ from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts.service import AlertService
+from serve_app.finance.service import FinanceService
 from serve_app.accounts.service import Accounts
 from startup.access_control import SharedAccessState, open_access_actor_state, open_access_control
 from serve_app.auth.rate_limit import RateLimiter
@@ -106,6 +107,7 @@ class Services:
     accounts: Accounts
     limiter: RateLimiter
     models: ModelService
+    finance: FinanceService  # money: allocations by the norms, releases and utilisation from the twin
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
@@ -191,7 +193,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                                                    settings.alert_delivery.webhook_private_targets),
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
-                    accounts, limiter, models, access_redis)
+                    accounts, limiter, models, FinanceService(directory, router, ingest), access_redis)
 
 
 async def open_ray_services(settings: Settings) -> Services:

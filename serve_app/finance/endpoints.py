@@ -1,0 +1,143 @@
+"""Finance routes: a school's or an area's money for a financial year, the allocation's dry run, and
+utilisation recorded through the ingest path.
+
+No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse as DocumentedJSON
+
+from serve_app.auth.errors import Forbidden
+from serve_app.auth.guard import authenticated, caller_of
+from serve_app.auth.principal import Permission, Role
+from serve_app.auth.rate_limit import enforce
+from serve_app.finance.schemas import (
+    AllocationPlan,
+    AllocationRequest,
+    Financial,
+    UtilisationBatch,
+    UtilisationItem,
+    UtilisationResult,
+)
+from serve_app.finance.service import FinanceService
+from serve_app.observability import Metrics
+from serve_app.shared.access import (
+    allowed,
+    block_in_area,
+    district_in_area,
+    school_in_area,
+    state_in_area,
+)
+from serve_app.shared.app_services import services_of
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
+from serve_app.shared.paths import API
+from serve_app.shared.places import district_index
+from twin.errors import InvalidInput
+
+Year = Annotated[int | None, Query(
+    ge=1900, le=2999, description="the financial year by the calendar year it starts in (2025 for 2025-26); "
+                                  "default the year of the twin's current day", examples=[2025])]
+_READ_DESCRIPTION = (
+    "Allocated: the year's entitlement by the cost norms, from each school's enrolment by band and the year's school "
+    "days (Centre/State shares, by component). Released, utilised (meal cost the twin accrues from attendance by the "
+    "norms, plus recorded utilisation) and balance come from the twin's state: the twin keeps them as running totals, "
+    "not by financial year. The release rules' flags: the burn (meal cost per school day over the last 20 school "
+    "days of the twin's daily record), when 75% of the releases will be utilised and when the balance runs out within "
+    "the year, and whether the next 25% instalment would be allowed.")
+
+
+def _service(request: Request) -> FinanceService:
+    return services_of(request).finance
+
+
+def finance_router() -> APIRouter:
+    r = APIRouter(prefix=f"{API}/financial", tags=["finance"], dependencies=[Depends(authenticated)],
+                  default_response_class=DocumentedJSON)
+
+    @r.get("/schools/{school_id}", summary="A school's money for a financial year",
+           description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
+    async def school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
+                     year: Year = None) -> JSONResponse:
+        school_in_area(request, school_id)
+        return ok(await _service(request).school(school_id, year))
+
+    @r.get("/blocks/{name}", summary="A block's money for a financial year (its schools, and its office)",
+           description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
+    async def block(request: Request, name: Annotated[str, Path(examples=["Sendurai"])],
+                    district: Annotated[str | None, Query(description="needed when the name is not unique")] = None,
+                    year: Year = None) -> JSONResponse:
+        _, b = block_in_area(request, name, district)
+        return ok(await _service(request).block(b, year))
+
+    @r.get("/districts/{name}", summary="A district's money for a financial year",
+           description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
+    async def district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])],
+                       year: Year = None) -> JSONResponse:
+        d = district_in_area(allowed(request).area, name)
+        return ok(await _service(request).district(d, year))
+
+    @r.get("/state", summary="Tamil Nadu's money for a financial year (state admins)",
+           description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(403, 422, 503))
+    async def state(request: Request, year: Year = None) -> JSONResponse:
+        state_in_area(allowed(request).area)
+        return ok(await _service(request).state(year))
+
+    @r.post("/allocate", summary="The year's allocation, a dry run: each school's entitlement and the totals",
+            description="The entitlement of every school of the state, a district or a block for the financial year, "
+                        "by the class-banded cost norms (`norms`, the default) or the original flat Rs 1,496 per "
+                        "enrolled child (`legacy_flat`): per school (a page of them) and totals by component and by "
+                        "payer over all of them. Nothing is recorded: `commit=true` is not available yet (422). "
+                        "State admins for the state; district officers within their district.",
+            response_model=Envelope[AllocationPlan], responses=errors(403, 404, 422, 503))
+    async def allocate(request: Request, body: AllocationRequest,
+                       page: Annotated[int, Query(ge=1)] = 1,
+                       page_size: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
+        principal = allowed(request)
+        if principal.role not in (Role.STATE_ADMIN, Role.DISTRICT_OFFICER):
+            raise Forbidden(f"allocations are planned by state admins and district officers, not a {principal.role}",
+                            {"needs": "state_admin or district_officer"})
+        if body.commit:
+            message = "recording an allocation as events is not available yet: send commit=false for a dry run"
+            raise InvalidInput(message, {"fields": [{"field": "commit", "message": message}]})
+        d = b = None
+        if body.area.block is not None:
+            if body.area.district is None:
+                raise InvalidInput("a block is named within its district: give area.district too",
+                                   {"fields": [{"field": "area.district", "message": "needed with area.block"}]})
+            _, b = block_in_area(request, body.area.block, body.area.district)
+            d = district_index(body.area.district)
+        elif body.area.district is not None:
+            d = district_in_area(principal.area, body.area.district)
+        else:
+            state_in_area(principal.area)
+        plan = await _service(request).allocate(body.year, d, b, body.policy, page, page_size)
+        return ok(plan, f"dry run: {plan['totals']['schools']} schools, Rs {plan['totals']['total_inr']:,.2f}")
+
+    @r.put("/update-utilization", summary="Record spending by schools (funds_utilised events)",
+           description="One item or a batch (`items`), each a school's spending beyond the meal cost the twin "
+                       "accrues itself. The items go through the event ingest path as `funds_utilised` events: each "
+                       "is validated on its own (a bad one is rejected with its reason, the good ones are kept), a "
+                       "repeated `event_id` is recorded once, and the money moved is written to the audit log.",
+           response_model=Envelope[UtilisationResult], responses=errors(403, 413, 422, 503))
+    async def update_utilisation(
+        request: Request,
+        body: Annotated[UtilisationBatch | UtilisationItem, Body(description="one item, or `items`")],
+    ) -> JSONResponse:
+        principal = allowed(request, Permission.EVENTS_WRITE)
+        services = services_of(request)
+        limit = services.settings.limits.ingest_per_minute
+        await enforce(services.limiter, f"ingest:{principal.subject}", limit, 60,
+                      f"over {limit} event batches a minute")
+        items = body.items if isinstance(body, UtilisationBatch) else [body]
+        out = await _service(request).record_utilisation(items, principal, caller_of(request))
+        out.pop("timings_ms", None)
+        metrics: Metrics = request.app.state.metrics
+        metrics.count_ingest(out)
+        message = f"{out['accepted']} recorded (Rs {out['recorded_inr']:,.2f}), {out['duplicates']} duplicates, " \
+                  f"{out['rejected']} rejected"
+        return ok(out, message, status_code=200 if out["rejected"] < out["received"] else 422)
+
+    return r
+

@@ -1,0 +1,339 @@
+"""The finance domain's request and response shapes: an area's money for a financial year (allocated,
+released, utilised, balance, and the release rules' flags), the allocation dry run's table, and the
+recording of utilisation. Amounts are INR; the examples the API's documentation shows are the
+models' own."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serve_app.shared.fields import UdiseCode
+from serve_app.shared.page import Pagination
+
+Policy = Literal["norms", "legacy_flat"]
+Level = Literal["school", "block", "district", "state"]
+
+
+def _examples(*examples: dict) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+# -- parts ----------------------------------------------------------------------------------------
+
+class InrByBand(BaseModel):
+    primary: float = Field(examples=[41_000.0])
+    upper_primary: float = Field(examples=[30_500.0])
+    secondary: float = Field(examples=[12_200.0])
+
+
+class KgByBand(BaseModel):
+    primary: float = Field(examples=[605.0])
+    upper_primary: float = Field(examples=[450.0])
+    secondary: float = Field(examples=[180.0])
+
+
+class ChildrenByBand(BaseModel):
+    primary: int = Field(examples=[29])
+    upper_primary: int = Field(examples=[14])
+    secondary: int = Field(examples=[6])
+
+
+class Components(BaseModel):
+    """The allocation by component: material (cooking) cost by band, the cook-cum-helpers'
+    honorarium, and MME (management, monitoring and evaluation)."""
+
+    material_inr: InrByBand
+    material_total_inr: float = Field(examples=[83_700.0])
+    honorarium_inr: float = Field(examples=[20_000.0])
+    mme_inr: float = Field(examples=[3_111.0])
+
+
+class Allocated(BaseModel):
+    """The year's entitlement by the cost norms (`twin.finance`): each school's enrolment by band
+    over the year's school days, summed over the area's schools."""
+
+    policy: Policy = Field(examples=["norms"])
+    norms_version: str = Field(examples=["2025-05-01"])
+    school_days: int = Field(description="school days of the financial year by the school calendar", examples=[210])
+    total_inr: float = Field(examples=[106_811.0])
+    centre_inr: float = Field(description="the Centre's share (60% of the shared bands)", examples=[58_101.2])
+    state_inr: float = Field(description="the State's share (40% of the shared bands, all of classes 9-10)",
+                             examples=[48_709.8])
+    by_component: Components
+    grain_kg: KgByBand = Field(description="food grain by band, supplied in kind (not in the rupee figures)")
+
+
+class Utilised(BaseModel):
+    meal_cost_inr: float = Field(description="meal cost the twin accrues from attendance reports by the norms",
+                                 examples=[21_480.5])
+    other_utilised_inr: float = Field(description="spending recorded as `funds_utilised` events", examples=[1_200.0])
+    total_inr: float = Field(examples=[22_680.5])
+
+
+class Office(BaseModel):
+    """An area office's own account (a block's, a district's, the state's): what it received from the
+    level above and passed down to the level below. The state has no level above."""
+
+    received_inr: float | None = Field(description="received from the level above (null for the state)",
+                                       examples=[40_000.0])
+    passed_down_inr: float = Field(description="released to the level below (schools, blocks or districts)",
+                                   examples=[30_000.0])
+    held_inr: float | None = Field(description="received and not yet passed down (null for the state)",
+                                   examples=[10_000.0])
+
+
+class Burn(BaseModel):
+    inr_per_school_day: float = Field(examples=[1_074.0])
+    window_school_days: int = Field(description="the recent school days the burn is taken over", examples=[20])
+    school_days_counted: int = Field(description="school days of the window the twin's record holds", examples=[20])
+    method: str = Field(description="how the burn was estimated")
+
+
+class Projection(BaseModel):
+    """`twin.release_rules.project_balance` at the burn, over the school days left in the year. Day 0
+    is the twin's current day, day d the d-th school day after it."""
+
+    horizon_school_days: int = Field(description="school days left in the financial year after the twin's day",
+                                     examples=[150])
+    days_to_utilisation_rule: int | None = Field(description="school days until 75% of the releases is utilised "
+                                                             "(0: already; null: never at this burn)", examples=[3])
+    utilisation_rule_date: dt.date | None = Field(examples=["2025-07-18"])
+    days_to_exhaustion: int | None = Field(description="school days until the balance is spent (null: never)",
+                                           examples=[17])
+    exhaustion_date: dt.date | None = Field(examples=["2025-08-07"])
+    misses_utilisation_rule: bool = Field(description="75% of the releases is not utilised within the year",
+                                          examples=[False])
+    exhausts_balance: bool = Field(description="the balance runs out within the year", examples=[True])
+    flag_date: dt.date | None = Field(description="when the first flag fires (null: none)", examples=["2025-08-07"])
+
+
+class NextInstalment(BaseModel):
+    """`twin.release_rules.check_release` on the next standard instalment: 25% of the year's
+    allocation, the Centre's and the State's parts in proportion."""
+
+    centre_inr: float = Field(examples=[14_525.3])
+    state_inr: float = Field(examples=[12_177.5])
+    total_inr: float = Field(examples=[26_702.8])
+    allowed: bool = Field(examples=[False])
+    reasons: list[str] = Field(examples=[["less than 75% of the earlier releases is utilised"]])
+
+
+class ReleaseRules(BaseModel):
+    burn: Burn
+    projection: Projection
+    next_instalment: NextInstalment
+
+
+class Part(BaseModel):
+    """One part of an area (a block's school, a district's block, the state's district)."""
+
+    name: str = Field(description="the school's UDISE code, or the block's or district's name", examples=["Sendurai"])
+    schools: int = Field(examples=[2])
+    allocated_inr: float = Field(examples=[106_811.0])
+    released_inr: float = Field(examples=[30_000.0])
+    utilised_inr: float = Field(examples=[22_680.5])
+    balance_inr: float = Field(examples=[7_319.5])
+
+
+_FINANCIAL = {
+    "level": "block", "district": "Ariyalur", "block": "Sendurai", "school_id": None,
+    "year": 2025, "year_label": "2025-26", "as_of": "2025-07-18", "schools": 2, "enrolment": 98,
+    "allocated": {"policy": "norms", "norms_version": "2025-05-01", "school_days": 210, "total_inr": 213_622.0,
+                  "centre_inr": 116_202.4, "state_inr": 97_419.6,
+                  "by_component": {"material_inr": {"primary": 82_000.0, "upper_primary": 61_000.0,
+                                                    "secondary": 24_400.0},
+                                   "material_total_inr": 167_400.0, "honorarium_inr": 40_000.0, "mme_inr": 6_222.0},
+                  "grain_kg": {"primary": 1_210.0, "upper_primary": 900.0, "secondary": 360.0}},
+    "released_inr": 60_000.0,
+    "utilised": {"meal_cost_inr": 42_961.0, "other_utilised_inr": 2_400.0, "total_inr": 45_361.0},
+    "balance_inr": 14_639.0, "released_share_of_allocation": 0.2809, "utilisation_efficiency": 0.756,
+    "office": {"received_inr": 80_000.0, "passed_down_inr": 60_000.0, "held_inr": 20_000.0},
+    "release_rules": {
+        "burn": {"inr_per_school_day": 2_148.0, "window_school_days": 20, "school_days_counted": 20,
+                 "method": "meal cost of the last 20 school days in the twin's daily report record"},
+        "projection": {"horizon_school_days": 150, "days_to_utilisation_rule": 0, "utilisation_rule_date": "2025-07-18",
+                       "days_to_exhaustion": 7, "exhaustion_date": "2025-07-28", "misses_utilisation_rule": False,
+                       "exhausts_balance": True, "flag_date": "2025-07-28"},
+        "next_instalment": {"centre_inr": 29_050.6, "state_inr": 24_354.9, "total_inr": 53_405.5, "allowed": True,
+                            "reasons": []}},
+    "parts": [{"name": "33010500100", "schools": 1, "allocated_inr": 106_811.0, "released_inr": 30_000.0,
+               "utilised_inr": 22_680.5, "balance_inr": 7_319.5}],
+    "basis": "released and utilised are the twin's running totals",
+}
+
+
+class Financial(BaseModel):
+    """A school's or an area's money for a financial year. `released_inr`, `utilised` and `balance_inr`
+    are the area's schools' (what reached them, what they spent, what they hold); `office` is the area's
+    own account above them. Every figure comes from the twin's state and the cost norms."""
+
+    model_config = _examples(_FINANCIAL)
+
+    level: Level = Field(examples=["block"])
+    district: str | None = Field(description="null for the state", examples=["Ariyalur"])
+    block: str | None = Field(examples=["Sendurai"])
+    school_id: UdiseCode | None = None
+    year: int = Field(description="the financial year, by the calendar year it starts in", examples=[2025])
+    year_label: str = Field(examples=["2025-26"])
+    as_of: dt.date = Field(description="the twin's current day (today's date before any report)",
+                           examples=["2025-07-18"])
+    schools: int = Field(examples=[2])
+    enrolment: int = Field(examples=[98])
+    allocated: Allocated
+    released_inr: float = Field(description="released to the area's schools", examples=[60_000.0])
+    utilised: Utilised
+    balance_inr: float = Field(description="released - utilised", examples=[14_639.0])
+    released_share_of_allocation: float | None = Field(description="released / allocated (null without allocation)",
+                                                       examples=[0.2809])
+    utilisation_efficiency: float | None = Field(description="utilised / released (null before any release)",
+                                                 examples=[0.756])
+    office: Office | None = Field(description="the area office's own account (null for a school)")
+    release_rules: ReleaseRules
+    parts: list[Part] = Field(description="a block's schools, a district's blocks, the state's districts "
+                                          "(empty for a school)")
+    basis: str = Field(description="what period the released and utilised figures cover")
+
+
+# -- the allocation dry run -----------------------------------------------------------------------
+
+class AreaRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    district: str | None = Field(default=None, max_length=64, description="omit for the whole state",
+                                 examples=["Ariyalur"])
+    block: str | None = Field(default=None, max_length=64, description="within `district`", examples=["Sendurai"])
+
+
+class AllocationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"year": 2025, "area": {"district": "Ariyalur"}, "policy": "norms"}]})
+
+    year: int = Field(ge=1900, le=2999, description="the financial year, by the calendar year it starts in",
+                      examples=[2025])
+    area: AreaRef = Field(default_factory=AreaRef)
+    policy: Policy = "norms"
+    commit: bool = Field(default=False, description="record the allocation as events: not available yet (422)")
+
+
+class AllocationRow(BaseModel):
+    school_id: UdiseCode
+    district: str = Field(examples=["Ariyalur"])
+    block: str = Field(examples=["Sendurai"])
+    enrolment: ChildrenByBand
+    material_inr: InrByBand
+    honorarium_inr: float = Field(examples=[20_000.0])
+    mme_inr: float = Field(examples=[3_111.0])
+    total_inr: float = Field(examples=[106_811.0])
+    centre_inr: float = Field(examples=[58_101.2])
+    state_inr: float = Field(examples=[48_709.8])
+    grain_kg: KgByBand
+
+
+class AllocationTotals(BaseModel):
+    schools: int = Field(examples=[2])
+    enrolment: ChildrenByBand
+    total_inr: float = Field(examples=[213_622.0])
+    centre_inr: float = Field(examples=[116_202.4])
+    state_inr: float = Field(examples=[97_419.6])
+    by_component: Components
+    grain_kg: KgByBand
+
+
+_ROW = {"school_id": "33010500100", "district": "Ariyalur", "block": "Sendurai",
+        "enrolment": {"primary": 29, "upper_primary": 14, "secondary": 6},
+        "material_inr": {"primary": 41_000.0, "upper_primary": 30_500.0, "secondary": 12_200.0},
+        "honorarium_inr": 20_000.0, "mme_inr": 3_111.0, "total_inr": 106_811.0, "centre_inr": 58_101.2,
+        "state_inr": 48_709.8, "grain_kg": {"primary": 605.0, "upper_primary": 450.0, "secondary": 180.0}}
+
+
+class AllocationPlan(BaseModel):
+    """A dry run of the year's allocation: the entitlement of every school of the area (a page of
+    them) and the totals over all of them. Nothing is recorded."""
+
+    model_config = _examples({
+        "year": 2025, "year_label": "2025-26", "policy": "norms", "norms_version": "2025-05-01",
+        "area": {"district": "Ariyalur", "block": "Sendurai"}, "school_days": 210, "dry_run": True,
+        "totals": {"schools": 1, "enrolment": {"primary": 29, "upper_primary": 14, "secondary": 6},
+                   "total_inr": 106_811.0, "centre_inr": 58_101.2, "state_inr": 48_709.8,
+                   "by_component": {"material_inr": _ROW["material_inr"], "material_total_inr": 83_700.0,
+                                    "honorarium_inr": 20_000.0, "mme_inr": 3_111.0},
+                   "grain_kg": _ROW["grain_kg"]},
+        "rows": [_ROW], "pagination": {"page": 1, "page_size": 100, "total": 1, "pages": 1}})
+
+    year: int = Field(examples=[2025])
+    year_label: str = Field(examples=["2025-26"])
+    policy: Policy
+    norms_version: str = Field(examples=["2025-05-01"])
+    area: AreaRef
+    school_days: int = Field(examples=[210])
+    dry_run: Literal[True] = True
+    totals: AllocationTotals = Field(description="over every school of the area, not only this page")
+    rows: list[AllocationRow] = Field(description="this page's schools, by UDISE code")
+    pagination: Pagination
+
+
+# -- recording utilisation ------------------------------------------------------------------------
+# Item fields are passed to the ingest path as they come, so that one bad item is rejected there
+# with its reason while the others are recorded; the schema below documents what each must be.
+
+_Loose = Any
+
+
+class UtilisationItem(BaseModel):
+    """One spending by a school, beyond the meal cost the twin accrues itself (fuel, utensils,
+    repairs): recorded as a `funds_utilised` event."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"school_id": "33010100101", "amount_inr": 1200, "date": "2025-07-18", "purpose": "fuel",
+         "event_id": "util-33010100101-2025-07-18-fuel"}]})
+
+    school_id: Annotated[_Loose, Field(json_schema_extra={"type": "string", "pattern": r"^\d{11}$"},
+                                       description="UDISE code")]
+    amount_inr: Annotated[_Loose, Field(json_schema_extra={"type": "number", "exclusiveMinimum": 0,
+                                                           "maximum": 1e10}, description="INR, positive")]
+    date: Annotated[_Loose, Field(json_schema_extra={"type": "string", "format": "date"},
+                                  description="the day of the spending; default the twin's current day")] = None
+    purpose: Annotated[_Loose, Field(json_schema_extra={"type": "string", "maxLength": 200})] = None
+    event_id: Annotated[_Loose, Field(json_schema_extra={"type": "string", "maxLength": 64},
+                                      description="the client's id: a repeated id is recorded once. Without it one is "
+                                                  "made up, and a retry would record the spending twice")] = None
+
+
+class UtilisationBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"items": [{"school_id": "33010100101", "amount_inr": 1200, "purpose": "fuel", "event_id": "u-1"},
+                   {"school_id": "33010100102", "amount_inr": 450.5, "purpose": "utensils", "event_id": "u-2"}]}]})
+
+    items: list[UtilisationItem] = Field(min_length=1)
+
+
+class UtilisationOutcome(BaseModel):
+    index: int = Field(description="the item's place in the request", examples=[0])
+    school_id: str | None = Field(examples=["33010100101"])
+    event_id: str | None = Field(examples=["u-1"])
+    status: Literal["accepted", "correction", "duplicate", "rejected"] = Field(examples=["accepted"])
+    seq: int | None = Field(default=None, description="the event's place in the log", examples=[2918])
+    error: dict | None = Field(default=None, description="why an item was rejected: code, message, fields")
+
+
+class UtilisationResult(BaseModel):
+    """What the ingest path made of the items: each item's outcome, in the request's order."""
+
+    model_config = _examples({
+        "received": 2, "accepted": 1, "duplicates": 0, "rejected": 1, "applied": True, "recorded_inr": 1200.0,
+        "results": [
+            {"index": 0, "school_id": "33010100101", "event_id": "u-1", "status": "accepted", "seq": 2918},
+            {"index": 1, "school_id": "33010100102", "event_id": "u-2", "status": "rejected", "error": {
+                "code": "VALIDATION_ERROR", "message": "amount_inr: Input should be greater than 0",
+                "fields": [{"field": "funds_utilised.amount_inr", "message": "Input should be greater than 0"}]}}]})
+
+    received: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    applied: bool = Field(description="whether the shards confirmed in time (false: durable, applied shortly)")
+    recorded_inr: float = Field(description="the sum of the accepted items' amounts")
+    results: list[UtilisationOutcome]

@@ -1,0 +1,417 @@
+"""Money of the noon-meal programme as the API reads it: a school's or an area's allocation for a
+financial year, its releases, utilisation and balance, and the release rules' flags; the
+allocation's dry run; utilisation recorded through the ingest path.
+
+Every figure comes from the twin's state (the shards' funds columns and daily report record) and the
+cost norms (`twin.finance`, `twin.release_rules`); nothing is kept here. How each is computed:
+- allocated: `twin.finance.financial_year_entitlement` of each school's enrolment by band (as the
+  twin holds it now) over the year's school days (`twin.calendar`), summed over the area's schools;
+- released: what reached the area's schools (`funds_released` events naming a school);
+- utilised: the meal cost the twin accrues from attendance reports by the norms, plus `funds_utilised`;
+- balance: released - utilised; an area office's own account (received, passed down) is apart;
+- burn: the meal cost of the last `BURN_WINDOW_SCHOOL_DAYS` school days, rebuilt from the twin's
+  daily report record (meals by band x the cost norm of their day) by
+  `twin.release_rules.burn_rate_inr_per_school_day`; other utilisation has no daily record in the
+  twin and is left out of the burn;
+- projection: `project_balance` at that burn over the school days left in the financial year;
+- next instalment: `check_release` on 25% of the year's allocation, Centre and State in proportion.
+The twin keeps funds as running totals from the start of its log, not by financial year: released
+and utilised are those totals whatever `year` is asked (the answer's `basis` says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import orjson
+
+from serve_app.shared.page import offset, pagination
+from twin import calendar, finance, geography
+from twin.errors import InvalidInput, NotFound
+from twin.norms import BANDS, cost_table, day_date, day_number
+from twin.release_rules import (
+    BURN_WINDOW_SCHOOL_DAYS,
+    MAX_INSTALMENT_SHARE,
+    NEVER,
+    burn_rate_inr_per_school_day,
+    check_release,
+    day_index_dates,
+    project_balance,
+)
+from twin.state import (
+    FUNDS_RELEASED,
+    HISTORY_DAYS,
+    MEAL_COST,
+    NO_DAY,
+    OTHER_UTILISED,
+    RECEIVED,
+)
+
+if TYPE_CHECKING:
+    from actors.router import ShardRouter
+    from serve_app.auth.principal import Caller, Principal
+    from serve_app.finance.schemas import UtilisationItem
+    from twin.directory import Directory
+    from twin.state import ShardState
+
+BASIS = ("released and utilised are the twin's running totals since its event log began (it does not split "
+         "them by financial year); allocated is the asked year's")
+_COST_DAYS, _COST_RATES = cost_table()
+
+
+class Ingest(Protocol):
+    """The ingest path (`serve_app.twin.ingest.IngestService`): validation, idempotency by event id,
+    per-event results and the funds audit entry are its own."""
+
+    async def ingest(self, body: bytes, all_results: bool = True, principal: Principal | None = None,
+                     caller: Caller | None = None) -> dict: ...
+
+
+@dataclass
+class _Schools:
+    """The selected schools' columns, aligned (active schools only, as the twin's roll-ups count them)."""
+
+    ids: np.ndarray  # int64 [n] UDISE codes
+    block: np.ndarray  # int64 [n] global block index
+    district: np.ndarray  # int64 [n] global district index
+    enrolment: np.ndarray  # float64 [n, 3] children by band
+    funds: np.ndarray  # float64 [n, 3] released, meal cost, other utilised
+    spent_by_day: np.ndarray  # float64 [n, HISTORY_DAYS] meal cost of each day of the record ending on the twin's day
+
+    def take(self, rows: np.ndarray) -> _Schools:
+        return _Schools(self.ids[rows], self.block[rows], self.district[rows], self.enrolment[rows],
+                        self.funds[rows], self.spent_by_day[rows])
+
+
+class FinanceService:
+    def __init__(self, directory: Directory, router: ShardRouter, ingest: Ingest,
+                 norms: finance.FinanceNorms | None = None) -> None:
+        self._directory = directory
+        self._router = router
+        self._ingest = ingest
+        self._norms = norms
+
+    @property
+    def norms(self) -> finance.FinanceNorms:
+        return self._norms or finance.load_finance_norms()
+
+    # -- reads ------------------------------------------------------------------------------------
+    async def school(self, school_id: str, year: int | None = None) -> dict:
+        i = self._directory.index(school_id) if school_id.isdigit() else -1
+        if i < 0:
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        d, b = int(self._directory.school_district[i]), int(self._directory.school_block[i])
+        view, today = await asyncio.gather(self._router.shard_of(d).school(i), self._today())
+        if view is None:
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        fy = self._year(year, today)
+        schools = _Schools(np.array([int(school_id)], np.int64), np.array([b]), np.array([d]),
+                           np.array([[view["enrolment"][band] for band in BANDS]], np.float64),
+                           np.array([[view["funds"]["released_inr"], view["funds"]["meal_cost_inr"],
+                                      view["funds"]["other_utilised_inr"]]]),
+                           _spent_from_days(view.get("recent_days") or [], today))
+        out = await asyncio.to_thread(self._figures, schools, fy, today, None, "school")
+        return {"level": "school", "district": geography.district_names()[d], "block": self._directory.blocks.names[b],
+                "school_id": school_id, **out}
+
+    async def block(self, b: int, year: int | None = None) -> dict:
+        """Block number `b` (global; the caller has checked the area)."""
+        d = int(self._directory.blocks.district[b])
+        state, today = await asyncio.gather(self._router.shard_of(d).state_copy(), self._today())
+        fy = self._year(year, today)
+
+        def compute() -> dict:
+            schools = _gather([state], today)
+            schools = schools.take(np.flatnonzero(schools.block == b))
+            received, passed = (float(x) for x in state.block_funds[int(state.block_local[b])])
+            return self._figures(schools, fy, today, (received, passed), "block")
+
+        out = await asyncio.to_thread(compute)
+        return {"level": "block", "district": geography.district_names()[d], "block": self._directory.blocks.names[b],
+                "school_id": None, **out}
+
+    async def district(self, d: int, year: int | None = None) -> dict:
+        state, today = await asyncio.gather(self._router.shard_of(d).state_copy(), self._today())
+        fy = self._year(year, today)
+
+        def compute() -> dict:
+            schools = _gather([state], today)
+            schools = schools.take(np.flatnonzero(schools.district == d))
+            received, passed = (float(x) for x in state.district_funds[int(state.district_local[d])])
+            return self._figures(schools, fy, today, (received, passed), "district")
+
+        out = await asyncio.to_thread(compute)
+        return {"level": "district", "district": geography.district_names()[d], "block": None, "school_id": None,
+                **out}
+
+    async def state(self, year: int | None = None) -> dict:
+        states, today = await asyncio.gather(self._router.state_copies(), self._today())
+        fy = self._year(year, today)
+
+        def compute() -> dict:
+            passed = float(sum(s.district_funds[:, RECEIVED].sum() for s in states))
+            return self._figures(_gather(states, today), fy, today, (None, passed), "state")
+
+        out = await asyncio.to_thread(compute)
+        return {"level": "state", "district": None, "block": None, "school_id": None, **out}
+
+    # -- the allocation's dry run -----------------------------------------------------------------
+    async def allocate(self, year: int, district: int | None, block: int | None, policy: str,
+                       page: int, page_size: int) -> dict:
+        """The entitlement of every active school of the state, a district or a block (global
+        indices; the caller has checked the area) for financial year `year`, by `policy`."""
+        self._check_year(year)
+        if district is None:
+            states = await self._router.state_copies()
+        else:
+            states = [await self._router.shard_of(district).state_copy()]
+
+        def compute() -> dict:
+            schools = _gather(states, NO_DAY)
+            mask = np.ones(len(schools.ids), bool)
+            if district is not None:
+                mask &= schools.district == district
+            if block is not None:
+                mask &= schools.block == block
+            rows = np.flatnonzero(mask)
+            schools = schools.take(rows[np.argsort(schools.ids[rows], kind="stable")])
+            ent = finance.financial_year_entitlement(schools.enrolment, year, _year_school_days(year),
+                                                     policy=policy, norms=self.norms)
+            first = offset(page, page_size)
+            names, blocks = geography.district_names(), self._directory.blocks.names
+            table = [{
+                "school_id": f"{int(schools.ids[i]):011d}", "district": names[int(schools.district[i])],
+                "block": blocks[int(schools.block[i])], "enrolment": _bands(schools.enrolment[i], int),
+                "material_inr": _bands(ent.material_inr[i]), "honorarium_inr": _r(ent.honorarium_inr[i]),
+                "mme_inr": _r(ent.mme_inr[i]), "total_inr": _r(ent.total_inr[i]), "centre_inr": _r(ent.centre_inr[i]),
+                "state_inr": _r(ent.state_inr[i]), "grain_kg": _bands(ent.grain_kg[i]),
+            } for i in range(first, min(first + page_size, len(schools.ids)))]
+            return {
+                "year": year, "year_label": _label(year), "policy": policy, "norms_version": self.norms.version,
+                "area": {"district": None if district is None else names[district],
+                         "block": None if block is None else blocks[block]},
+                "school_days": int(_year_school_days(year).sum()), "dry_run": True,
+                "totals": {"schools": len(schools.ids), "enrolment": _bands(schools.enrolment.sum(axis=0), int),
+                           "total_inr": _r(ent.total_inr.sum()), "centre_inr": _r(ent.centre_inr.sum()),
+                           "state_inr": _r(ent.state_inr.sum()), "by_component": _components(ent),
+                           "grain_kg": _bands(ent.grain_kg.sum(axis=0))},
+                "rows": table, "pagination": pagination(page, page_size, len(schools.ids)),
+            }
+
+        return await asyncio.to_thread(compute)
+
+    # -- recording utilisation --------------------------------------------------------------------
+    async def record_utilisation(self, items: Sequence[UtilisationItem], principal: Principal,
+                                 caller: Caller | None) -> dict:
+        """`funds_utilised` events built from `items`, through the ingest path as one batch: an item
+        it rejects is reported with the reason and the others are recorded. An item without a date
+        is for the twin's current day; one without an event id gets a made-up one."""
+        today = await self._today()
+        default_date = (day_date(today) if today != NO_DAY else dt.datetime.now(dt.UTC).date()).isoformat()
+        events = []
+        for item in items:
+            given = item.model_dump(exclude_unset=True)
+            event: dict[str, Any] = {"type": "funds_utilised",
+                                     "event_id": given.pop("event_id", None) or f"util-{uuid.uuid4().hex}",
+                                     "date": given.pop("date", None) or default_date}
+            event.update({k: v for k, v in given.items() if not (k == "purpose" and v is None)})
+            events.append(event)
+        out = await self._ingest.ingest(orjson.dumps({"events": events}), all_results=True, principal=principal,
+                                        caller=caller)
+        results, recorded = [], 0.0
+        for i, (event, result) in enumerate(zip(events, out["results"])):
+            if result["status"] in ("accepted", "correction"):
+                recorded += float(event["amount_inr"])
+            school = event.get("school_id")
+            results.append({"index": i, "school_id": school if isinstance(school, str) else None,
+                            "event_id": str(event["event_id"]), "status": result["status"],
+                            "seq": result.get("seq"), "error": result.get("error")})
+        return {"received": out["received"], "accepted": out["accepted"] + out["corrections"],
+                "duplicates": out["duplicates"], "rejected": out["rejected"], "applied": out["applied"],
+                "recorded_inr": _r(recorded), "results": results, "timings_ms": out.get("timings_ms", {})}
+
+    # -- parts ------------------------------------------------------------------------------------
+    async def _today(self) -> int:
+        """The twin's day (days since the epoch; NO_DAY before any report)."""
+        return max((s["today"] for s in await self._router.statuses()), default=NO_DAY)
+
+    def _year(self, year: int | None, today: int) -> int:
+        fy = finance.financial_year(_as_of(today)) if year is None else year
+        self._check_year(fy)
+        return fy
+
+    def _check_year(self, fy: int) -> None:
+        first = self.norms.effective_from[0]
+        if finance.financial_year_bounds(fy)[0] < first:
+            message = f"no cost norms for {_label(fy)}: the norms table starts on {first.isoformat()}"
+            raise InvalidInput(message, {"fields": [{"field": "year", "message": message}]})
+
+    def _figures(self, schools: _Schools, fy: int, today: int, office: tuple[float | None, float] | None,
+                 level: str) -> dict:
+        """The answer's figures for `schools` as one area (runs in a worker thread)."""
+        norms = self.norms
+        ent = finance.financial_year_entitlement(schools.enrolment, fy, _year_school_days(fy), norms=norms)
+        released = float(schools.funds[:, FUNDS_RELEASED].sum())
+        meal, other = float(schools.funds[:, MEAL_COST].sum()), float(schools.funds[:, OTHER_UTILISED].sum())
+        utilised = meal + other
+        allocated = float(ent.total_inr.sum())
+        as_of = _as_of(today)
+        return {
+            "year": fy, "year_label": _label(fy), "as_of": as_of.isoformat(), "schools": len(schools.ids),
+            "enrolment": int(schools.enrolment.sum()),
+            "allocated": {"policy": "norms", "norms_version": norms.version,
+                          "school_days": int(_year_school_days(fy).sum()), "total_inr": _r(allocated),
+                          "centre_inr": _r(ent.centre_inr.sum()), "state_inr": _r(ent.state_inr.sum()),
+                          "by_component": _components(ent), "grain_kg": _bands(ent.grain_kg.sum(axis=0))},
+            "released_inr": _r(released),
+            "utilised": {"meal_cost_inr": _r(meal), "other_utilised_inr": _r(other), "total_inr": _r(utilised)},
+            "balance_inr": _r(released - utilised),
+            "released_share_of_allocation": round(released / allocated, 4) if allocated > 0 else None,
+            "utilisation_efficiency": round(utilised / released, 4) if released > 0 else None,
+            "office": None if office is None else {
+                "received_inr": None if office[0] is None else _r(office[0]), "passed_down_inr": _r(office[1]),
+                "held_inr": None if office[0] is None else _r(office[0] - office[1])},
+            "release_rules": _release_rules(schools, ent, fy, today, as_of, released, utilised),
+            "parts": self._parts(schools, ent.total_inr, level),
+            "basis": BASIS,
+        }
+
+    def _parts(self, schools: _Schools, allocated: np.ndarray, level: str) -> list[dict]:
+        if level == "school":
+            return []
+        key = {"block": schools.ids, "district": schools.block, "state": schools.district}[level]
+        groups, group = np.unique(key, return_inverse=True)
+        released = np.bincount(group, schools.funds[:, FUNDS_RELEASED], len(groups))
+        utilised = np.bincount(group, schools.funds[:, MEAL_COST] + schools.funds[:, OTHER_UTILISED], len(groups))
+        counts = np.bincount(group, minlength=len(groups))
+        alloc = np.bincount(group, allocated, len(groups))
+        names = {"block": lambda g: f"{int(g):011d}", "district": lambda g: self._directory.blocks.names[int(g)],
+                 "state": lambda g: geography.district_names()[int(g)]}[level]
+        return [{"name": names(g), "schools": int(counts[k]), "allocated_inr": _r(alloc[k]),
+                 "released_inr": _r(released[k]), "utilised_inr": _r(utilised[k]),
+                 "balance_inr": _r(released[k] - utilised[k])} for k, g in enumerate(groups)]
+
+
+def _release_rules(schools: _Schools, ent: finance.Entitlement, fy: int, today: int, as_of: dt.date,
+                   released: float, utilised: float) -> dict:
+    # the burn: meal cost by day over the twin's record ending on its day, per school day of the window
+    if today == NO_DAY:
+        burn, counted = 0.0, 0
+    else:
+        days = [day_date(d) for d in range(today - HISTORY_DAYS + 1, today + 1)]
+        school_day = np.array([calendar.is_school_day(d) for d in days], bool)
+        burn = float(burn_rate_inr_per_school_day(schools.spent_by_day.sum(axis=0)[None, :], school_day)[0])
+        counted = int(min(school_day.sum(), BURN_WINDOW_SCHOOL_DAYS))
+    method = (f"meal cost of the last {counted} school days (of a window of {BURN_WINDOW_SCHOOL_DAYS}) ending on "
+              f"the twin's day, from its daily report record (meals by band x the cost norm of their day; any day's "
+              f"meals from the window's first school day on count), over those school days; other utilisation has no "
+              f"daily record in the twin and is left out of the burn") if counted else \
+        "no school day in the twin's daily report record yet: the burn is 0"
+    first, last = finance.financial_year_bounds(fy)
+    horizon = 0 if as_of >= last else int(finance.school_days(max(first, as_of + dt.timedelta(days=1)), last).sum())
+    p = project_balance(np.array([released]), np.array([utilised]), np.array([burn]), horizon)
+    marks = np.array([p.days_to_utilisation_rule[0], p.days_to_exhaustion[0], p.flag_day[0]], np.int64)
+    dates = day_index_dates(marks, as_of)
+
+    def day(k: int) -> str | None:
+        return None if marks[k] == NEVER else str(dates[k])
+
+    # the next standard instalment: 25% of the year's allocation, the payers in proportion
+    alloc_c, alloc_s = float(ent.centre_inr.sum()), float(ent.state_inr.sum())
+    prop_c, prop_s = MAX_INSTALMENT_SHARE * alloc_c, MAX_INSTALMENT_SHARE * alloc_s
+    check = check_release(np.array([alloc_c]), np.array([alloc_s]), np.array([released]), np.array([utilised]),
+                          np.array([prop_c]), np.array([prop_s]))
+    return {
+        "burn": {"inr_per_school_day": _r(burn), "window_school_days": BURN_WINDOW_SCHOOL_DAYS,
+                 "school_days_counted": counted, "method": method},
+        "projection": {"horizon_school_days": horizon,
+                       "days_to_utilisation_rule": None if marks[0] == NEVER else int(marks[0]),
+                       "utilisation_rule_date": day(0),
+                       "days_to_exhaustion": None if marks[1] == NEVER else int(marks[1]), "exhaustion_date": day(1),
+                       "misses_utilisation_rule": bool(p.misses_utilisation_rule[0]),
+                       "exhausts_balance": bool(p.exhausts_balance[0]), "flag_date": day(2)},
+        "next_instalment": {"centre_inr": _r(prop_c), "state_inr": _r(prop_s), "total_inr": _r(prop_c + prop_s),
+                            "allowed": bool(check.allowed[0]), "reasons": check.reasons(0)},
+    }
+
+
+def _gather(states: Sequence[ShardState], today: int) -> _Schools:
+    """The active schools of `states` with global block and district indices, and the meal cost of
+    each day of the `HISTORY_DAYS` ending on `today` (zeros when `today` is NO_DAY)."""
+    parts = []
+    for s in states:
+        rows = np.flatnonzero(s.active)
+        block = s.block_global[s.school_block[rows]].astype(np.int64)
+        district = s.district_global[s.block_district[s.school_block[rows]]].astype(np.int64)
+        spent = np.zeros((len(rows), HISTORY_DAYS))
+        if today != NO_DAY and len(rows):
+            hist_day = s.hist_day[rows].astype(np.int64)
+            at = hist_day - (today - HISTORY_DAYS + 1)
+            held = (hist_day != NO_DAY) & (at >= 0) & (at < HISTORY_DAYS)
+            cost = (s.hist_meals[rows] * _rates(hist_day)).sum(axis=2)
+            r, j = np.nonzero(held)
+            np.add.at(spent, (r, at[r, j]), cost[r, j])
+        parts.append(_Schools(s.school_ids[rows].astype(np.int64), block, district,
+                              s.enrolment[rows].astype(np.float64), s.funds[rows].astype(np.float64), spent))
+    if not parts:
+        return _Schools(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)),
+                        np.zeros((0, 3)), np.zeros((0, HISTORY_DAYS)))
+    return _Schools(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                      ("ids", "block", "district", "enrolment", "funds", "spent_by_day")))
+
+
+def _spent_from_days(recent_days: list[dict], today: int) -> np.ndarray:
+    """[1, HISTORY_DAYS]: a school view's recent days as meal cost by day, ending on `today`."""
+    spent = np.zeros((1, HISTORY_DAYS))
+    if today == NO_DAY:
+        return spent
+    for entry in recent_days:
+        n = day_number(dt.date.fromisoformat(entry["date"]))
+        at = n - (today - HISTORY_DAYS + 1)
+        if 0 <= at < HISTORY_DAYS:
+            meals = np.array([entry["meals_served"][band] for band in BANDS], np.float64)
+            spent[0, at] += float(meals @ _rates(np.array([n]))[0])
+    return spent
+
+
+def _rates(days: np.ndarray) -> np.ndarray:
+    """[..., 3] cost per meal by band in force on each day (the earliest norm before its own start),
+    exactly as the kernel that accrues meal cost picks it."""
+    k = np.clip(np.searchsorted(_COST_DAYS, days, side="right") - 1, 0, len(_COST_DAYS) - 1)
+    return _COST_RATES[k]
+
+
+@cache
+def _year_school_days(fy: int) -> np.ndarray:
+    first, last = finance.financial_year_bounds(fy)
+    days = finance.school_days(first, last)
+    days.flags.writeable = False
+    return days
+
+
+def _as_of(today: int) -> dt.date:
+    return day_date(today) if today != NO_DAY else dt.datetime.now(dt.UTC).date()
+
+
+def _label(fy: int) -> str:
+    return f"{fy}-{(fy + 1) % 100:02d}"
+
+
+def _r(x: float) -> float:
+    return round(float(x), 2)
+
+
+def _bands(values: np.ndarray, kind: type = float) -> dict:
+    return {band: (round(float(v)) if kind is int else _r(v)) for band, v in zip(BANDS, values)}
+
+
+def _components(ent: finance.Entitlement) -> dict:
+    return {"material_inr": _bands(ent.material_inr.sum(axis=0)), "material_total_inr": _r(ent.material_inr.sum()),
+            "honorarium_inr": _r(ent.honorarium_inr.sum()), "mme_inr": _r(ent.mme_inr.sum())}
