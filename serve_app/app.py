@@ -18,6 +18,7 @@ from configs import Settings
 from serve_app.accounts.endpoints import api_keys_router, audit_router, auth_router, users_router
 from serve_app.alerts.endpoints import alerts_router
 from serve_app.auth.edge import Edge
+from serve_app.finance.endpoints import finance_router
 from serve_app.forecasts.endpoints import forecasts_router
 from serve_app.observability import Metrics, RequestContext
 from serve_app.risk.endpoints import risk_router
@@ -69,6 +70,7 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     app.include_router(forecasts_router())
     app.include_router(alerts_router())
     app.include_router(scenarios_router())
+    app.include_router(finance_router())
     _publish_event_schema(app)
     return app
 
