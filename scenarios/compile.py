@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenarios.spec import BASELINE, Closure, ScenarioError, ScenarioSpec
+from scenarios.spec import BASELINE, ClosureIntervention, ScenarioError, ScenarioSpec
 from simulation.levers import Disruption, Lever, PlanLevers, Reallocation, ScenarioInputs
 from simulation.start_state import StartState
 
@@ -46,7 +46,7 @@ def compile_scenario(spec: ScenarioSpec, start: StartState) -> CompiledScenario:
         blocks = iv.mask() & scope
         first = (iv.date_from - start.day).days if iv.date_from else 0
         last = (iv.date_to - start.day).days if iv.date_to else spec.horizon_days - 1
-        if isinstance(iv, Closure):
+        if isinstance(iv, ClosureIntervention):
             if iv.schools_closed:
                 disruptions.append(Disruption(Lever.SCHOOL_CLOSURE, blocks, first, last))
             if iv.roads_closed:

@@ -87,7 +87,7 @@ class DeliveryCancel(_Intervention):
     kind: Literal["delivery_cancel"]
 
 
-class Closure(_Intervention):
+class ClosureIntervention(_Intervention):
     """A monsoon, cyclone or flood: schools and/or roads closed on the window's days."""
 
     kind: Literal["closure"]
@@ -138,7 +138,7 @@ class EggShortfall(_Intervention):
 
 
 Intervention = Annotated[
-    Union[DeliveryDelay, DeliveryCancel, Closure, FundDelay, EnrolmentChange, CookVacancy, PriceShock, EggShortfall],
+    Union[DeliveryDelay, DeliveryCancel, ClosureIntervention, FundDelay, EnrolmentChange, CookVacancy, PriceShock, EggShortfall],
     Field(discriminator="kind"),
 ]
 

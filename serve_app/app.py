@@ -24,9 +24,10 @@ from serve_app.observability import Metrics, RequestContext
 from serve_app.risk.endpoints import risk_router
 from serve_app.scenarios.endpoints import scenarios_router
 from serve_app.schools.endpoints import schools_router
-from serve_app.shared.envelope import JSONResponse, error, install_error_handlers, ok
-from serve_app.shared.examples import READY, envelope
+from serve_app.shared.envelope import ErrorEnvelope, JSONResponse, error, install_error_handlers, ok
+from serve_app.shared.examples import READY, envelope, errors
 from serve_app.streams.endpoints import streams_router
+from serve_app.streams.schemas import stream_schemas
 from serve_app.twin.endpoints import twin_router
 from twin.events import event_adapter
 
@@ -118,9 +119,15 @@ def _public_routes() -> APIRouter:
 
 
 def _document_refusals(schema: dict) -> None:
-    """Every signed-in route may answer 401, and every route past the edge 429: say so once here
-    rather than on each route."""
-    refusals = envelope(None, 401, 429)
+    """Every signed-in route may answer 401, and every route past the edge 429 (rate limit) and
+    503 (overload): say so once here rather than on each route."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ErrorEnvelope", ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}"))
+    refusals = {}
+    for code, answer in errors(401, 429, 503).items():  # as a route's own `responses=` come out, model as a $ref
+        example = answer["content"]["application/json"]["example"]
+        refusals[code] = {"description": answer["description"], "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}, "example": example}}}
     for path, operations in schema["paths"].items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
@@ -128,10 +135,12 @@ def _document_refusals(schema: dict) -> None:
                 responses.setdefault("401", refusals[401])
             if not path.startswith(("/health", "/ready", "/metrics")):
                 responses.setdefault("429", refusals[429])
+                responses.setdefault("503", refusals[503])
 
 
 def _publish_event_schema(app: FastAPI) -> None:
-    """Publish the event union in the OpenAPI components (the body is parsed by hand, for speed)."""
+    """Publish the event union in the OpenAPI components (the body is parsed by hand, for speed),
+    and the live streams' messages."""
     base = app.openapi
 
     def openapi() -> dict:
@@ -142,6 +151,7 @@ def _publish_event_schema(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(event_schema.pop("$defs", {}))
         components["Event"] = event_schema
+        components.update(stream_schemas())  # the WebSocket messages, which OpenAPI has no operation for
         _document_refusals(schema)
         return schema
     app.openapi = openapi  # type: ignore[method-assign]

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.accounts.schemas import (
     ApiKey, AuditPage, Code, KeyCaller, Login, LogoutBody, Me, MfaDisable, MfaEnrolment, MfaSession, MfaState,
@@ -52,13 +51,8 @@ async def _throttle_login(request: Request, email: str | None = None) -> None:
         await enforce(services.limiter, key, limit, 60, "too many sign-in attempts")
 
 
-# The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
-# OpenAPI document that those answers are JSON of each route's response model.
-
-
 def auth_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/auth", tags=["auth"],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/auth", tags=["auth"])
     signed_in = [Depends(authenticated)]
 
     @r.post("/login", summary="Sign in", response_model=Envelope[Session], responses=errors(401, 422, 429),
@@ -132,8 +126,7 @@ def auth_router() -> APIRouter:
 
 
 def users_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/users", tags=["users"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/users", tags=["users"], dependencies=[Depends(authenticated)])
 
     @r.get("", summary="Users in my area", response_model=Envelope[UserPage], responses=errors(401, 403, 422))
     async def list_users(request: Request, role: Role | None = None, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -162,8 +155,7 @@ def users_router() -> APIRouter:
 
 
 def api_keys_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/api-keys", tags=["api keys"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/api-keys", tags=["api keys"], dependencies=[Depends(authenticated)])
 
     @r.post("", status_code=201, summary="Create an API key (shown once)",
             description="Scopes: `events:write` (POST /events) and `read`; the key only reaches its area.",
@@ -186,8 +178,7 @@ def api_keys_router() -> APIRouter:
 
 
 def audit_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/audit", tags=["audit"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/audit", tags=["audit"], dependencies=[Depends(authenticated)])
 
     @r.get("", summary="The audit log (newest first)",
            description="Sign-ins and failures, user, role and key changes, school changes and fund events: who, "

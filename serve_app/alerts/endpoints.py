@@ -8,7 +8,6 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.alerts.schemas import Alert, AlertPage, Category, NewSubscription, Severity, Subscription, UnreadCount
 from serve_app.alerts.service import AlertService
@@ -34,10 +33,7 @@ def _service(request: Request) -> AlertService:
 
 
 def alerts_router() -> APIRouter:
-    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
-    # OpenAPI document that those answers are JSON of each route's response model.
-    r = APIRouter(prefix=f"{API}/alerts", tags=["alerts"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/alerts", tags=["alerts"], dependencies=[Depends(authenticated)])
 
     @r.get("", summary="List alerts, newest change first",
            description="Filtered by where (district, block, school), severity, category and read state; open "

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.shared.access import allowed, block_in_area, district_in_area, school_in_area
 from serve_app.shared.app_services import services_of
@@ -30,10 +29,7 @@ def _models(request: Request) -> ModelService:
 
 
 def forecasts_router() -> APIRouter:
-    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
-    # OpenAPI document that those answers are JSON of each route's response model.
-    r = APIRouter(prefix=f"{API}/predictions", tags=["forecasts"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/predictions", tags=["forecasts"], dependencies=[Depends(authenticated)])
 
     @r.get("/forecast/{school_id}", summary="A school's meals for the next 7 school days, with P10-P90",
            description="From the live twin's recent days by the served forecaster (the backtest's winner).",

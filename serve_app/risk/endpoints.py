@@ -5,7 +5,6 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.auth.guard import authenticated
 from serve_app.risk.schemas import BlockCascade, DistrictCascade, RiskFactors, SchoolRisk
@@ -25,10 +24,7 @@ def _service(request: Request) -> RiskService:
 
 
 def risk_router() -> APIRouter:
-    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
-    # OpenAPI document that those answers are JSON of each route's response model.
-    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/predictions", tags=["risk"], dependencies=[Depends(authenticated)])
 
     @r.get("/risk/{school_id}", summary="A school's risk score (0-100), level, factors and cascade",
            description="The rule-based score: each factor's points (severity x weight from settings) plus the "

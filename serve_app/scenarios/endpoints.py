@@ -5,7 +5,6 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse as DocumentedJSON
 
 from scenarios.spec import ScenarioSpec
 from serve_app.shared.access import allowed
@@ -28,10 +27,7 @@ def _runs(request: Request) -> ScenarioRuns:
 
 
 def scenarios_router() -> APIRouter:
-    # The routes answer with `ok()`'s response; `DocumentedJSON` (a starlette JSONResponse) only tells the
-    # OpenAPI document that those answers are JSON of each route's response model.
-    r = APIRouter(prefix=f"{API}/scenarios", tags=["scenarios"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/scenarios", tags=["scenarios"], dependencies=[Depends(authenticated)])
 
     @r.post("", summary="Start a what-if run", status_code=202,
             description="Forks the live twin (`start: live`) or the twin as it was on a past date, and runs "

@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse as FastAPIJSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -55,8 +55,9 @@ class ErrorEnvelope(BaseModel):
 _now = now_iso
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
+class JSONResponse(FastAPIJSONResponse):
+    """JSON by orjson (numpy arrays included). A FastAPI JSONResponse, so that routes answering
+    with it are documented as JSON with their `response_model`."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -55,7 +55,7 @@ class SchoolFunds(BaseModel):
     balance_inr: float = Field(description="released minus meal cost minus other utilisation")
 
 
-class Closure(BaseModel):
+class SchoolClosure(BaseModel):
     """The school's latest closure."""
 
     from_: dt.date = Field(alias="from")
@@ -121,7 +121,7 @@ class SchoolTwin(AsOf):
     last_report_date: dt.date | None
     stale: bool = Field(description="no report today, and not closed")
     days_since_report: int | None
-    closed: Closure | None
+    closed: SchoolClosure | None
     stock_kg: StockKg
     stock_eggs: int
     stock_book_balance: StockBookBalance

@@ -127,8 +127,6 @@ def test_the_openapi_document_names_each_twin_model_as_data():
         assert schemas[model.__name__].get("examples"), model
 
 
-@pytest.mark.xfail(strict=True, reason="the app's default response class (serve_app.shared.envelope.JSONResponse) "
-                                       "is not a fastapi JSONResponse, so FastAPI documents every 200 as a string")
 def test_each_twin_operation_answers_its_envelope_in_the_openapi_document():
     from serve_app.app import create_api
 
@@ -138,8 +136,6 @@ def test_each_twin_operation_answers_its_envelope_in_the_openapi_document():
         assert schema == {"$ref": f"#/components/schemas/Envelope_{model.__name__}_"}, (method, path, schema)
 
 
-@pytest.mark.xfail(strict=True, reason="serve_app.app._document_refusals puts the ErrorEnvelope class itself "
-                                       "(`model`) into the document, which JSON cannot encode")
 async def test_the_openapi_document_is_served(app):
     async with client_of(app) as client:
         assert (await client.get("/api/openapi.json")).status_code == 200
