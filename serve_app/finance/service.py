@@ -128,8 +128,7 @@ class FinanceService:
         fy = self._year(year, today)
 
         def compute() -> dict:
-            schools = _gather([state], today)
-            schools = schools.take(np.flatnonzero(schools.block == b))
+            schools = _gather([state], today, block=b)
             received, passed = (float(x) for x in state.block_funds[int(state.block_local[b])])
             return self._figures(schools, fy, today, (received, passed), "block")
 
@@ -142,8 +141,7 @@ class FinanceService:
         fy = self._year(year, today)
 
         def compute() -> dict:
-            schools = _gather([state], today)
-            schools = schools.take(np.flatnonzero(schools.district == d))
+            schools = _gather([state], today, district=d)
             received, passed = (float(x) for x in state.district_funds[int(state.district_local[d])])
             return self._figures(schools, fy, today, (received, passed), "district")
 
@@ -174,14 +172,8 @@ class FinanceService:
             states = [await self._router.shard_of(district).state_copy()]
 
         def compute() -> dict:
-            schools = _gather(states, NO_DAY)
-            mask = np.ones(len(schools.ids), bool)
-            if district is not None:
-                mask &= schools.district == district
-            if block is not None:
-                mask &= schools.block == block
-            rows = np.flatnonzero(mask)
-            schools = schools.take(rows[np.argsort(schools.ids[rows], kind="stable")])
+            schools = _gather(states, NO_DAY, district, block)
+            schools = schools.take(np.argsort(schools.ids, kind="stable"))
             ent = finance.financial_year_entitlement(schools.enrolment, year, _year_school_days(year),
                                                      policy=policy, norms=self.norms)
             first = offset(page, page_size)
@@ -342,23 +334,31 @@ def _release_rules(schools: _Schools, ent: finance.Entitlement, fy: int, today: 
     }
 
 
-def _gather(states: Sequence[ShardState], today: int) -> _Schools:
-    """The active schools of `states` with global block and district indices, and the meal cost of
-    each day of the `HISTORY_DAYS` ending on `today` (zeros when `today` is NO_DAY)."""
+def _gather(states: Sequence[ShardState], today: int, district: int | None = None,
+            block: int | None = None) -> _Schools:
+    """The active schools of `states` (of `district` or `block` when given: global indices) with
+    their global block and district indices, and the meal cost of each day of the `HISTORY_DAYS`
+    ending on `today` (zeros when `today` is NO_DAY)."""
     parts = []
     for s in states:
-        rows = np.flatnonzero(s.active)
-        block = s.block_global[s.school_block[rows]].astype(np.int64)
-        district = s.district_global[s.block_district[s.school_block[rows]]].astype(np.int64)
+        school_block = s.block_global[s.school_block].astype(np.int64)
+        school_district = s.district_global[s.block_district[s.school_block]].astype(np.int64)
+        keep = s.active.copy()
+        if district is not None:
+            keep &= school_district == district
+        if block is not None:
+            keep &= school_block == block
+        rows = np.flatnonzero(keep)
+        block_of, district_of = school_block[rows], school_district[rows]
         spent = np.zeros((len(rows), HISTORY_DAYS))
         if today != NO_DAY and len(rows):
-            hist_day = s.hist_day[rows].astype(np.int64)
-            at = hist_day - (today - HISTORY_DAYS + 1)
-            held = (hist_day != NO_DAY) & (at >= 0) & (at < HISTORY_DAYS)
-            cost = (s.hist_meals[rows] * _rates(hist_day)).sum(axis=2)
-            r, j = np.nonzero(held)
-            np.add.at(spent, (r, at[r, j]), cost[r, j])
-        parts.append(_Schools(s.school_ids[rows].astype(np.int64), block, district,
+            # the window's days each have one slot (slot = day % HISTORY_DAYS): read them in day order
+            days = np.arange(today - HISTORY_DAYS + 1, today + 1)
+            slots = days % HISTORY_DAYS
+            held = s.hist_day[np.ix_(rows, slots)] == days  # [n, W]: the slot holds that day's report
+            meals = s.hist_meals[np.ix_(rows, slots)].astype(np.float64)  # [n, W, 3]
+            spent = np.einsum("nwb,wb->nw", meals, _rates(days)) * held
+        parts.append(_Schools(s.school_ids[rows].astype(np.int64), block_of, district_of,
                               s.enrolment[rows].astype(np.float64), s.funds[rows].astype(np.float64), spent))
     if not parts:
         return _Schools(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)),

@@ -123,6 +123,10 @@ async def test_reads_come_from_the_twin_and_the_norms_and_add_up(app):
             "received_inr": 200_000, "passed_down_inr": 150_000, "held_inr": 50_000}
         assert _utilised(sendurai) == pytest.approx(_utilised(s1) + _utilised(s2), abs=0.01)
         assert {p["name"] for p in sendurai["parts"]} == {S1, S2}
+        # a school is read from its view, an area from its shard's state: the burns agree
+        assert sendurai["release_rules"]["burn"]["inr_per_school_day"] == pytest.approx(
+            s1["release_rules"]["burn"]["inr_per_school_day"] + s2["release_rules"]["burn"]["inr_per_school_day"],
+            abs=0.02)
         assert sendurai["allocated"]["total_inr"] == pytest.approx(
             s1["allocated"]["total_inr"] + s2["allocated"]["total_inr"], abs=0.02)
 
@@ -294,3 +298,9 @@ def test_every_route_declares_its_model():
     for (method, path), model in expected.items():
         schema = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
         assert schema["$ref"].endswith(f"Envelope_{model}_"), (path, schema)
+
+
+@pytest.mark.parametrize("model", [Financial, AllocationPlan, UtilisationResult])
+def test_the_documented_examples_are_valid_answers(model):
+    for example in model.model_config["json_schema_extra"]["examples"]:
+        model.model_validate(example)
