@@ -6,7 +6,6 @@ No `from __future__ import annotations`: this module defines routes (see `serve_
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse as DocumentedJSON
 
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.guard import authenticated, caller_of
@@ -53,8 +52,7 @@ def _service(request: Request) -> FinanceService:
 
 
 def finance_router() -> APIRouter:
-    r = APIRouter(prefix=f"{API}/financial", tags=["finance"], dependencies=[Depends(authenticated)],
-                  default_response_class=DocumentedJSON)
+    r = APIRouter(prefix=f"{API}/financial", tags=["finance"], dependencies=[Depends(authenticated)])
 
     @r.get("/schools/{school_id}", summary="A school's money for a financial year",
            description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
