@@ -21,6 +21,7 @@ from serve_app.auth.edge import Edge
 from serve_app.finance.endpoints import finance_router
 from serve_app.forecasts.endpoints import forecasts_router
 from serve_app.observability import Metrics, RequestContext
+from serve_app.reports.endpoints import reports_router
 from serve_app.risk.endpoints import risk_router
 from serve_app.scenarios.endpoints import scenarios_router
 from serve_app.schools.endpoints import schools_router
@@ -72,6 +73,7 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     app.include_router(alerts_router())
     app.include_router(scenarios_router())
     app.include_router(finance_router())
+    app.include_router(reports_router())
     _publish_event_schema(app)
     return app
 

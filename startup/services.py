@@ -32,6 +32,7 @@ from serve_app.alerts.delivery.notifier import SubscriberNotifier
 from startup.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.twin.ingest import IngestService
 from serve_app.forecasts.service import Background, ModelService, thread_background
+from serve_app.reports.service import ReportService
 from serve_app.risk.service import RiskService, RiskSource
 from serve_app.scenarios.service import ScenarioRuns
 from serve_app.twin.history import SchoolHistoryService
@@ -108,6 +109,7 @@ class Services:
     limiter: RateLimiter
     models: ModelService
     finance: FinanceService  # money: allocations by the norms, releases and utilisation from the twin
+    reports: ReportService  # CSV exports and PDF reports, read from the other domains
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
@@ -187,13 +189,19 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     risk = RiskService(directory, risk_source, learned=models.learned_risk)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory, audit=accounts.record)
-    return Services(settings, engine, event_log, directory, router, ingest, TwinReader(directory, router, state_view),
-                    schools, SchoolHistoryService(event_log, directory),
-                    time_travel, risk, AlertService(AlertRepository(engine), directory,
-                                                   settings.alert_delivery.webhook_private_targets),
+    reader, history = TwinReader(directory, router, state_view), SchoolHistoryService(event_log, directory)
+    alerts = AlertService(AlertRepository(engine), directory, settings.alert_delivery.webhook_private_targets)
+    money = FinanceService(directory, router, ingest)
+    # the reports read risk through a service of their own without the learned probability, which
+    # they do not show and which costs a model evaluation per school
+    reports = ReportService(directory, router, reader, schools, RiskService(directory, risk_source), alerts,
+                            history, money)
+    return Services(settings, engine, event_log, directory, router, ingest, reader,
+                    schools, history,
+                    time_travel, risk, alerts,
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
-                    accounts, limiter, models, FinanceService(directory, router, ingest), access_redis)
+                    accounts, limiter, models, money, reports, access_redis)
 
 
 async def open_ray_services(settings: Settings) -> Services:

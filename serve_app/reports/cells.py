@@ -1,0 +1,34 @@
+"""CSV text for spreadsheets: UTF-8, a header row, and no cell a spreadsheet would run as a formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+# a cell beginning with one of these is read as a formula (or a DDE call) by spreadsheets
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """The cell's text: blank for None, true/false for booleans, and a single quote before text a
+    spreadsheet would run as a formula. Numbers are written as numbers (a negative one keeps its
+    sign: it is a number, not a formula)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def lines(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> str:
+    """CSV text of `rows` (each a sequence of cells), `header` first when given."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header is not None:
+        writer.writerow([safe_cell(h) for h in header])
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return out.getvalue()

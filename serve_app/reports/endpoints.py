@@ -1,0 +1,137 @@
+"""Reports routes: CSV exports and the PDF report of the caller's area, or a part of it.
+
+No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from serve_app.auth.guard import authenticated
+from serve_app.reports.schemas import CSV_EXAMPLE, SHEET_EXAMPLE, CsvKind, PdfLevel
+from serve_app.reports.service import ReportService
+from serve_app.shared.access import (
+    allowed,
+    block_in_area,
+    district_in_area,
+    school_in_area,
+)
+from serve_app.shared.app_services import services_of
+from serve_app.shared.examples import errors
+from serve_app.shared.fields import UDISE_PATTERN
+from serve_app.shared.paths import API
+from twin import geography
+from twin.area import Area
+from twin.errors import InvalidInput, NotFound
+
+_District = Annotated[str | None, Query(description="district name; default the caller's", examples=["Ariyalur"])]
+_Block = Annotated[str | None, Query(description="block name (with `district` when the name is not unique)",
+                                     examples=["Sendurai"])]
+_School = Annotated[str | None, Query(description="UDISE code", pattern=UDISE_PATTERN, examples=["33010100101"])]
+_From = Annotated[dt.date | None, Query(alias="from", description="first day (YYYY-MM-DD); default 30 days "
+                                                                  "ending on `to`", examples=["2025-07-01"])]
+_To = Annotated[dt.date | None, Query(alias="to", description="last day, included; default the twin's day",
+                                      examples=["2025-07-31"])]
+
+
+def _service(request: Request) -> ReportService:
+    return services_of(request).reports
+
+
+def _area_of(request: Request, district: str | None, block: str | None, school_id: str | None) -> Area:
+    """The asked part of the caller's area (the caller's whole area when none is asked); 404 for
+    one outside it, exactly as for an unknown one."""
+    principal = allowed(request)
+    directory = services_of(request).directory
+    names = geography.district_names()
+    if school_id is not None:
+        school_in_area(request, school_id)
+        i = directory.index(school_id)
+        area = Area(names[int(directory.school_district[i])], directory.blocks.names[int(directory.school_block[i])],
+                    school_id)
+        if (district and district.strip().lower() != area.district.lower()) or \
+                (block and block.strip().lower() != area.block.lower()):  # type: ignore[union-attr]
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})  # named with another place
+        return area
+    if block is not None:
+        _, b = block_in_area(request, block, district)
+        return Area(names[int(directory.blocks.district[b])], directory.blocks.names[b])
+    if district is not None:
+        return Area(names[district_in_area(principal.area, district)])
+    return principal.area
+
+
+def reports_router() -> APIRouter:
+    r = APIRouter(prefix=f"{API}/reports", tags=["reports"], dependencies=[Depends(authenticated)])
+
+    @r.get("/export/csv", summary="Export a report as CSV", response_class=StreamingResponse,
+           description="UTF-8 CSV with a header row, streamed. `kind`: `schools` (every active school of the area "
+                       "with the twin's live figures: enrolment, children present and meals served on the twin's "
+                       "day, rice stock in school days, the rules' risk score and level, the cascade flag, whether "
+                       "its report is missing, funds released, utilised and the balance, and the financial year's "
+                       "allocation by the cost norms; for one school, `metric,value` rows), `attendance` (each "
+                       "school's day from `from` to `to`, from the event log), `alerts` (those open at some time "
+                       "in the period by their own times; all of them when no period is asked), `risk` (each school's "
+                       "score, level and factor points). The area is the caller's, or the district, block or school "
+                       "asked inside it (404 outside it). A cell a spreadsheet would run as a formula (beginning "
+                       "= + - @, a tab or CR) is prefixed with '.",
+           responses={200: {"description": "The CSV", "content": {"text/csv": {
+               "schema": {"type": "string"}, "examples": {"schools": {"value": CSV_EXAMPLE},
+                                                          "one school": {"value": SHEET_EXAMPLE}}}}},
+                      **errors(404, 422, 503)})
+    async def export_csv(request: Request, kind: Annotated[CsvKind, Query(description="what the CSV holds")],
+                         district: _District = None, block: _Block = None, school_id: _School = None,
+                         date_from: _From = None, date_to: _To = None) -> StreamingResponse:
+        area = _area_of(request, district, block, school_id)
+        service = _service(request)
+        period = await service.period(date_from, date_to)
+        parts = service.csv(kind, area, period)
+        name = "-".join(p.replace(" ", "_") for p in (kind.value, area.district, area.block, area.school_id) if p)
+        return StreamingResponse(parts, media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+    @r.get("/export/pdf", summary="The PDF report of a district, block or school", response_class=Response,
+           description="A title page with the area and the period, the key figures (schools, enrolment, meals, "
+                       "attendance rate, stock days, open alerts, funds), a chart of children present and meals "
+                       "served against enrolment over the period (an area's from the twin's last 35 days of daily "
+                       "reports, a school's from its history in the event log), for a district its risk by block "
+                       "and the ranking of its blocks, and the open alerts. `name`: the district or block name, or "
+                       "the school's UDISE code; default the caller's own area at that level. The same request on "
+                       "the same twin gives the same bytes: pass `generated_at` to fix the generation time shown.",
+           responses={200: {"description": "The PDF", "content": {"application/pdf": {
+               "schema": {"type": "string", "format": "binary"}}}}, **errors(404, 422, 503)})
+    async def export_pdf(request: Request, level: Annotated[PdfLevel, Query(description="the report's area")],
+                         name: Annotated[str | None, Query(max_length=100, examples=["Ariyalur"])] = None,
+                         district: _District = None, date_from: _From = None, date_to: _To = None,
+                         generated_at: Annotated[dt.datetime | None, Query(
+                             description="the generation time printed on each page (ISO date-time, UTC if no "
+                                         "zone); default now")] = None) -> Response:
+        own = allowed(request).area
+        if name is None:
+            name = {"district": own.district if not own.block else None, "block": own.block,
+                    "school": own.school_id}[level.value]
+            district = district or own.district
+        if name is None:
+            message = f"name the {level.value} (your area is {own.label()})"
+            raise InvalidInput(f"The request is not valid: name: {message}",
+                               {"fields": [{"field": "name", "message": message}]})
+        if level == PdfLevel.school:
+            if not name.isdigit():
+                raise NotFound(f"no school {name}", {"school_id": name})
+            area = _area_of(request, None, None, name)
+        elif level == PdfLevel.block:
+            area = _area_of(request, district, name, None)
+        else:
+            area = _area_of(request, name, None, None)
+        service = _service(request)
+        period = await service.period(date_from, date_to)
+        moment = generated_at or dt.datetime.now(dt.UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        body = await service.pdf(area, period, moment)
+        filename = "-".join(p.replace(" ", "_") for p in (area.district, area.block, area.school_id) if p)
+        return Response(body, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="report-{filename}.pdf"'})
+
+    return r

@@ -1,0 +1,471 @@
+"""Reports of an area: CSV exports (schools with their live figures, daily attendance, alerts,
+risk) and the PDF report of a district, block or school.
+
+Everything here is read from the other domains: the twin (its reader, its per-school read model
+`twin.views.school_metrics` over the shards' state, whose sums are the twin's own roll-ups, and its
+daily history from the event log), the school register, risk (the rules' scores), alerts and
+finance. No figure is computed here that the twin does not already define; the reports only
+select, order and lay them out. Where a figure is missing (risk scoring down, no cost norms for the
+year) its cells are blank and the report says so rather than inventing one."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from serve_app.reports import cells
+from serve_app.reports.schemas import (
+    ALERT_COLUMNS,
+    ATTENDANCE_COLUMNS,
+    RISK_COLUMNS,
+    SCHOOL_COLUMNS,
+    CsvKind,
+)
+from serve_app.schools.service import school_filter
+from twin import finance as money
+from twin import geography
+from twin.area import Area
+from twin.errors import InvalidInput, NotFound, Unavailable
+from twin.metrics import summarise
+from twin.norms import BANDS, day_date, day_number
+from twin.risk import FACTORS, NEIGHBOURS
+from twin.state import HISTORY_DAYS, NO_DAY
+
+if TYPE_CHECKING:
+    from actors.router import ShardRouter
+    from serve_app.alerts.service import AlertService
+    from serve_app.finance.service import FinanceService
+    from serve_app.risk.service import RiskService
+    from serve_app.schools.service import SchoolService
+    from serve_app.twin.history import SchoolHistoryService
+    from serve_app.twin.service import TwinReader
+    from twin.directory import Directory
+    from twin.state import ShardState
+
+MAX_RANGE_DAYS = 366
+DEFAULT_PERIOD_DAYS = 30  # without `from`: the 30 days ending on `to`
+CHUNK_SCHOOLS = 500  # schools per streamed part of a CSV
+RISK_CONCURRENCY = 32  # risk reads in flight at once
+HISTORY_CONCURRENCY = 4  # school histories (log replays) in flight at once
+ALERTS_PAGE = 1000
+ALERTS_IN_PDF = 30  # the open alerts a PDF lists (the newest); it gives the total too
+NAMES_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class SchoolFigures:
+    """One active school of an area as the twin reads it now."""
+
+    school_id: str
+    district: str
+    block: str
+    figures: dict  # `twin.metrics.summarise` of the school's own metric row
+
+
+@dataclass(frozen=True)
+class Period:
+    first: dt.date
+    last: dt.date
+    asked: bool = True  # False: neither end was asked (the default period)
+
+
+class ReportService:
+    def __init__(self, directory: Directory, router: ShardRouter, reader: TwinReader, schools: SchoolService,
+                 risk: RiskService, alerts: AlertService, history: SchoolHistoryService,
+                 finance: FinanceService | None = None) -> None:
+        self._directory = directory
+        self._router = router
+        self._reader = reader
+        self._schools = schools
+        self._risk = risk  # the rules' scores (the reports show no learned probability)
+        self._alerts = alerts
+        self._history = history
+        self._finance = finance
+
+    # -- the period -------------------------------------------------------------------------------
+    async def twin_day(self) -> dt.date | None:
+        today = max((s["today"] for s in await self._router.statuses()), default=NO_DAY)
+        return None if today == NO_DAY else day_date(today)
+
+    async def period(self, first: dt.date | None, last: dt.date | None) -> Period:
+        """The asked period: `to` defaults to the twin's day (today before any report), `from` to
+        the 30 days ending on `to`. InvalidInput naming the field for a reversed or too long one."""
+        asked = first is not None or last is not None
+        if last is None:
+            last = await self.twin_day() or dt.datetime.now(dt.UTC).date()
+        if first is None:
+            first = last - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        if first > last:
+            raise _invalid("to", f"to ({last}) is before from ({first})")
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise _invalid("to", f"the period spans {(last - first).days + 1} days; at most {MAX_RANGE_DAYS}")
+        return Period(first, last, asked)
+
+    # -- CSV --------------------------------------------------------------------------------------
+    def csv(self, kind: CsvKind, area: Area, period: Period) -> AsyncIterator[str]:
+        """The CSV of `kind` for `area` (already checked against the caller's), in parts."""
+        if kind == CsvKind.schools:
+            return self._school_sheet(area) if area.school_id else self._schools_csv(area)
+        return {CsvKind.attendance: self._attendance_csv, CsvKind.alerts: self._alerts_csv,
+                CsvKind.risk: self._risk_csv}[kind](area, period)
+
+    async def _schools_csv(self, area: Area) -> AsyncIterator[str]:
+        schools, names, today = await asyncio.gather(self.school_figures(area), self._names(area), self.twin_day())
+        year, allocation = await self._allocations(area, today)
+        yield cells.lines([], SCHOOL_COLUMNS)
+        as_of = today.isoformat() if today else None
+        risk_up = True
+        for part in _chunks(schools, CHUNK_SCHOOLS):
+            risks = await self._risks([s.school_id for s in part], area) if risk_up else None
+            risk_up = risks is not None
+            rows = []
+            for s in part:
+                f, r, a = s.figures, (risks or {}).get(s.school_id), allocation.get(s.school_id)
+                funds = f["funds"]
+                rows.append([
+                    s.school_id, names.get(s.school_id), s.district, s.block, f["enrolment"], f["present_today"],
+                    f["meals_today"], f["attendance_rate"], f["stock_days"], f["stock_kg"]["rice"], bool(f["stale"]),
+                    bool(f["closed_today"]), r and r["score"], r and r["level"], r and r["cascade"]["flagged"],
+                    funds["released_to_schools_inr"], _plus(funds["meal_cost_inr"], funds["other_utilised_inr"]),
+                    funds["school_balance_inr"], a and a["total_inr"], a and a["centre_inr"], a and a["state_inr"],
+                    year if a else None, as_of])
+            yield cells.lines(rows)
+
+    async def _school_sheet(self, area: Area) -> AsyncIterator[str]:
+        """One school as metric,value rows."""
+        sid: str = area.school_id  # type: ignore[assignment]
+        view, names = await asyncio.gather(self._reader.school(sid), self._names(area))
+        (school,) = await self.school_figures(area) or (None,)
+        risk = (await self._risks([sid], area) or {}).get(sid)
+        money_view = await self._finance_of(area)
+        f = school.figures if school else {}
+        rows: list[tuple[str, Any]] = [
+            ("school_id", sid), ("name", names.get(sid)), ("district", view["district"]), ("block", view["block"]),
+            ("as_of", view["today"]),
+            *((f"enrolment_{band}", view["enrolment"][band]) for band in BANDS),
+            ("enrolment", f.get("enrolment")), ("present_today", f.get("present_today")),
+            ("meals_today", f.get("meals_today")), ("attendance_rate", f.get("attendance_rate")),
+            ("last_report_date", view["last_report_date"]), ("days_since_report", view["days_since_report"]),
+            ("stale", view["stale"]), ("closed_today", bool(view["closed"] and view["closed"]["closed_today"])),
+            *((f"stock_{k}_kg", v) for k, v in view["stock_kg"].items()), ("stock_eggs", view["stock_eggs"]),
+            ("stock_days", view["stock_days"]),
+            ("funds_released_inr", view["funds"]["released_inr"]), ("meal_cost_inr", view["funds"]["meal_cost_inr"]),
+            ("other_utilised_inr", view["funds"]["other_utilised_inr"]), ("funds_balance_inr", view["funds"]["balance_inr"]),
+            ("last_inspection_date", (view["last_inspection"] or {}).get("date")),
+            ("last_inspection_score", (view["last_inspection"] or {}).get("score")),
+            ("last_shortage_date", (view["last_shortage"] or {}).get("date")),
+            ("last_shortage_item", (view["last_shortage"] or {}).get("item")),
+            ("risk_score", risk and risk["score"]), ("risk_level", risk and risk["level"]),
+            ("cascade_flagged", risk and risk["cascade"]["flagged"]),
+            ("open_alert_causes", risk and ";".join(risk["open_alerts"])),
+        ]
+        if money_view is not None:
+            rows += [("financial_year", money_view["year_label"]),
+                     ("allocated_inr", money_view["allocated"]["total_inr"]),
+                     ("allocated_centre_inr", money_view["allocated"]["centre_inr"]),
+                     ("allocated_state_inr", money_view["allocated"]["state_inr"]),
+                     ("utilisation_efficiency", money_view["utilisation_efficiency"]),
+                     ("burn_inr_per_school_day", money_view["release_rules"]["burn"]["inr_per_school_day"])]
+        yield cells.lines(rows, ("metric", "value"))
+
+    async def _attendance_csv(self, area: Area, period: Period) -> AsyncIterator[str]:
+        schools = await self.school_figures(area)
+        yield cells.lines([], ATTENDANCE_COLUMNS)
+        gate = asyncio.Semaphore(HISTORY_CONCURRENCY)
+
+        async def one(s: SchoolFigures) -> list[dict]:
+            async with gate:
+                try:
+                    return (await self._history.history(s.school_id, period.first, period.last))["days"]
+                except NotFound:  # deactivated since the twin was read
+                    return []
+
+        for part in _chunks(schools, HISTORY_CONCURRENCY * 4):
+            histories = await asyncio.gather(*(one(s) for s in part))
+            rows = []
+            for s, days in zip(part, histories):
+                for d in days:
+                    meals = d["meals_served"]
+                    rows.append([d["date"], s.school_id, s.district, s.block, d["day_kind"], d["reported"],
+                                 d["present"], *(meals[b] if meals else None for b in BANDS),
+                                 sum(meals.values()) if meals else None, d["no_meal_reason"],
+                                 d["stock_kg"]["rice"], d["funds_balance_inr"], s.figures["enrolment"]])
+            yield cells.lines(rows)
+
+    async def _alerts_csv(self, area: Area, period: Period) -> AsyncIterator[str]:
+        yield cells.lines([], ALERT_COLUMNS)
+        # alerts carry the wall-clock times they were raised and resolved: without an asked period, all of them
+        async for part in self.alerts_in_period(area, period if period.asked else None):
+            yield cells.lines([[a["id"], a["created_at"], a["updated_at"], a["resolved_at"],
+                                "resolved" if a["is_resolved"] else "open", a["severity"], a["category"],
+                                a["alert_type"], a["district"], a["block"], a["school_id"], a["title"], a["message"],
+                                a["is_read"]] for a in part])
+
+    async def _risk_csv(self, area: Area, period: Period) -> AsyncIterator[str]:
+        schools, names = await asyncio.gather(self.school_figures(area), self._names(area))
+        yield cells.lines([], RISK_COLUMNS)
+        for part in _chunks(schools, CHUNK_SCHOOLS):
+            risks = await self._risks([s.school_id for s in part], area)
+            if risks is None:
+                raise Unavailable("risk scoring is not running in this twin")
+            rows = []
+            for s in part:
+                r = risks.get(s.school_id)
+                if r is None:
+                    continue
+                points = {f["factor"]: f["points"] for f in r["factors"]}
+                rows.append([s.school_id, names.get(s.school_id), s.district, s.block, r["score"], r["level"],
+                             r["local_score"], r["cascade"]["flagged"], r["cascade"]["pressure"],
+                             *(points.get(k) for k in (*FACTORS, NEIGHBOURS)), ";".join(r["open_alerts"])])
+            yield cells.lines(rows)
+
+    # -- reads of the other domains ----------------------------------------------------------------
+    async def school_figures(self, area: Area) -> list[SchoolFigures]:
+        """Every active school of `area` with its figures as the twin reads them now, by UDISE
+        code. The figures are each school's own row of the twin's metric matrix, so summed over
+        the area they are the twin's roll-up of it."""
+        if area.is_state:
+            states = await self._router.state_copies()
+        else:
+            states = [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
+        return await asyncio.to_thread(self._figures_of, states, area)
+
+    def _figures_of(self, states: Sequence[ShardState], area: Area) -> list[SchoolFigures]:
+        from twin.views import school_metrics  # the twin's read model (numba kernels)
+
+        inside = area.school_mask(self._directory)
+        names, blocks = geography.district_names(), self._directory.blocks.names
+        out = []
+        for s in states:
+            n = min(len(inside), len(s.school_local))
+            g = np.flatnonzero((s.school_local[:n] >= 0) & inside[:n])
+            local = s.school_local[g]
+            keep = s.active[local]
+            g, local = g[keep], local[keep]
+            if not len(g):
+                continue
+            metrics = school_metrics(s)
+            for gi, li in zip(g.tolist(), local.tolist()):
+                out.append(SchoolFigures(f"{int(s.school_ids[li]):011d}",
+                                         names[int(self._directory.school_district[gi])],
+                                         blocks[int(self._directory.school_block[gi])], summarise(metrics[li])))
+        out.sort(key=lambda s: s.school_id)
+        return out
+
+    async def _names(self, area: Area) -> dict[str, str]:
+        """The register's names of the area's schools."""
+        where = school_filter(None, None, None, False, area)
+        out: dict[str, str] = {}
+        page = 1
+        while True:
+            found = await self._schools.page(where, "id", page, NAMES_PAGE)
+            out.update((r["id"], r["name"]) for r in found["schools"])
+            if page >= found["pagination"]["pages"]:
+                return out
+            page += 1
+
+    async def _risks(self, school_ids: Sequence[str], area: Area) -> dict[str, dict] | None:
+        """The rules' risk of each school (None for one the desk does not score); None altogether
+        when risk scoring is not running."""
+        gate = asyncio.Semaphore(RISK_CONCURRENCY)
+
+        async def one(sid: str) -> dict | None:
+            async with gate:
+                try:
+                    return await self._risk.risk(sid, area)
+                except NotFound:
+                    return None
+
+        try:
+            found = await asyncio.gather(*(one(s) for s in school_ids))
+        except Unavailable:
+            return None
+        return {sid: r for sid, r in zip(school_ids, found) if r is not None}
+
+    async def _allocations(self, area: Area, today: dt.date | None) -> tuple[int | None, dict[str, dict]]:
+        """The financial year's allocation of each school of the area by the cost norms (finance's
+        dry run), when the finance service is there and has norms for the year."""
+        if self._finance is None:
+            return None, {}
+        year = money.financial_year(today or dt.datetime.now(dt.UTC).date())
+        district = area.district_index()
+        block = None if area.block is None else self._directory.blocks.index(district, area.block)  # type: ignore[arg-type]
+        try:
+            plan = await self._finance.allocate(year, district, block, "norms", 1, len(self._directory) + 1)
+        except InvalidInput:
+            return None, {}
+        return year, {r["school_id"]: r for r in plan["rows"]}
+
+    async def _finance_of(self, area: Area) -> dict | None:
+        if self._finance is None:
+            return None
+        try:
+            if area.school_id:
+                return await self._finance.school(area.school_id)
+            d = area.district_index()
+            if area.block:
+                return await self._finance.block(self._directory.blocks.index(d, area.block))  # type: ignore[arg-type]
+            return await self._finance.district(d) if d is not None else await self._finance.state()
+        except InvalidInput:  # no cost norms for the year
+            return None
+
+    async def alerts_in_period(self, area: Area, period: Period | None, open_only: bool = False,
+                               limit: int | None = None) -> AsyncIterator[list[dict]]:
+        """The area's alerts open at some time in `period` (raised by its end, not resolved before its
+        start), newest change first, in pages."""
+        where = self._alerts.scope(None, None, None, area, is_resolved=False if open_only else None)
+        page, given = 1, 0
+        while True:
+            found = await self._alerts.page(where, page, ALERTS_PAGE)
+            part = [a for a in found["alerts"] if period is None or (
+                a["created_at"][:10] <= period.last.isoformat()
+                and (a["resolved_at"] is None or a["resolved_at"][:10] >= period.first.isoformat()))]
+            if limit is not None:
+                part = part[: limit - given]
+            given += len(part)
+            if part:
+                yield part
+            if page >= found["pagination"]["pages"] or (limit is not None and given >= limit):
+                return
+            page += 1
+
+    # -- the PDF ------------------------------------------------------------------------------------
+    async def pdf(self, area: Area, period: Period, generated_at: dt.datetime) -> bytes:
+        from serve_app.reports import pdf
+
+        report = await self.pdf_content(area, period, generated_at)
+        return await asyncio.to_thread(pdf.render, report)
+
+    async def pdf_content(self, area: Area, period: Period, generated_at: dt.datetime) -> dict:
+        """What the PDF of `area` over `period` shows, gathered from the domains."""
+        if area.school_id:
+            view = await self._reader.school(area.school_id)
+            names = await self._names(area)
+            title = f"{names.get(area.school_id) or 'School'} ({area.school_id})"
+            place = f"{view['block']} block, {view['district']} district"
+            (school,) = await self.school_figures(area) or (None,)
+            totals = school.figures if school else None
+            series = await self._school_series(area.school_id, period, view)
+        else:
+            if area.block:
+                view = await self._reader.block(area.block, area.district)
+                title, place = f"{area.block} block", f"{area.district} district"
+            else:
+                view = await self._reader.district(area.district)  # type: ignore[arg-type]
+                title, place = f"{area.district} district", "Tamil Nadu"
+            totals = view
+            series = await self._area_series(area, period)
+        money_view = await self._finance_of(area)
+        open_alerts = await self._alerts.page(self._alerts.scope(None, None, None, area, is_resolved=False), 1, 1)
+        listed = [a async for part in self.alerts_in_period(area, None, open_only=True, limit=ALERTS_IN_PDF)
+                  for a in part]
+        blocks = await self._blocks_of(area) if area.kind == "district" else []
+        as_of = await self.twin_day()
+        return {
+            "title": title, "place": place, "level": area.kind, "period": (period.first, period.last),
+            "generated_at": generated_at, "as_of": as_of,
+            "figures": _key_figures(totals, money_view, open_alerts["pagination"]["total"]),
+            "finance_basis": money_view["basis"] if money_view else None,
+            "series": series, "blocks": blocks,
+            "alerts": {"total": open_alerts["pagination"]["total"], "rows": listed},
+        }
+
+    async def _area_series(self, area: Area, period: Period) -> dict:
+        """Schools reporting, children present and meals served on each day of the period that the
+        twin's daily report record still holds (its last `HISTORY_DAYS` days); the days before it
+        are not charted for an area and the series says so."""
+        d = area.district_index()
+        state = await self._router.shard_of(d).state_copy()  # type: ignore[arg-type]
+        figures = await self.school_figures(area)
+        enrolment = sum(s.figures["enrolment"] for s in figures)
+        today = int(state.today[0])
+        if today == NO_DAY:
+            return _series([], enrolment, "The twin holds no reports yet: only its current state is shown.")
+        kept_from = today - HISTORY_DAYS + 1
+        first, last = max(day_number(period.first), kept_from), min(day_number(period.last), today)
+        rows = np.array([int(state.school_local[self._directory.index(s.school_id)]) for s in figures], np.int64)
+        days = []
+        for day in range(first, last + 1):
+            slot = day % HISTORY_DAYS
+            held = state.hist_day[rows, slot] == day
+            days.append({"date": day_date(day), "reported": int(held.sum()),
+                         "present": int(state.hist_present[rows, slot][held].sum()),
+                         "meals": int(state.hist_meals[rows, slot][held].sum())})
+        note = None
+        if day_number(period.first) < kept_from:
+            note = (f"For an area the twin keeps each school's last {HISTORY_DAYS} days of reports "
+                    f"(from {day_date(kept_from).isoformat()}); "
+                    + ("none of the period lies in them: only the current state is available for this area, "
+                       "and no series is drawn." if first > last else
+                       "earlier days of the period are not charted (each school's full daily history is in the "
+                       "attendance CSV)."))
+        elif day_number(period.last) > today:
+            note = f"The twin's latest day is {day_date(today).isoformat()}: later days have no reports yet."
+        return _series(days, enrolment, note)
+
+    async def _school_series(self, school_id: str, period: Period, view: dict) -> dict:
+        history = await self._history.history(school_id, period.first, period.last)
+        days = [{"date": dt.date.fromisoformat(d["date"]), "reported": 1, "present": d["present"],
+                 "meals": sum(d["meals_served"].values())} for d in history["days"] if d["reported"]]
+        enrolment = sum(view["enrolment"].values())
+        note = None if days else "No attendance was reported in the period."
+        return _series(days, enrolment, note)
+
+    async def _blocks_of(self, area: Area) -> list[dict]:
+        """Each block of the district: its twin's figures and its schools by risk level."""
+        d = area.district_index()
+        numbers = [int(b) for b in np.flatnonzero(self._directory.blocks.district == d)]
+        out = []
+        for b in numbers:
+            name = self._directory.blocks.names[b]
+            view = await self._reader.block(name, area.district)
+            if not view["schools"]:
+                continue
+            try:
+                risk = await self._risk.cascade_of_block(b, area)
+            except Unavailable:
+                risk = None
+            out.append({"block": name, "view": view, "by_level": risk and risk["by_level"],
+                        "cascade_flagged": risk and risk["cascade_flagged"]})
+        return out
+
+
+def _series(days: list[dict], enrolment: int, note: str | None) -> dict:
+    return {"days": days, "enrolment": enrolment, "note": note}
+
+
+def _key_figures(totals: dict | None, money_view: dict | None, open_alerts: int) -> list[tuple[str, Any]]:
+    t = totals or {}
+    funds = t.get("funds") or {}
+    out: list[tuple[str, Any]] = [
+        ("Schools", t.get("schools", 1 if totals else None)), ("Enrolment", t.get("enrolment")),
+        ("Children present (twin's day)", t.get("present_today")), ("Meals served (twin's day)", t.get("meals_today")),
+        ("Attendance rate (twin's day)", t.get("attendance_rate")), ("Rice stock, school days", t.get("stock_days")),
+        ("Schools not reporting (twin's day)", t.get("stale")), ("Open alerts", open_alerts),
+        ("Funds released to schools, INR", funds.get("released_to_schools_inr")),
+        ("Funds utilised by schools, INR", _plus(funds.get("meal_cost_inr"), funds.get("other_utilised_inr"))),
+        ("Schools' balance, INR", funds.get("school_balance_inr")),
+    ]
+    if money_view is not None:
+        out += [(f"Allocated for {money_view['year_label']} by the norms, INR", money_view["allocated"]["total_inr"]),
+                ("Utilisation of releases", money_view["utilisation_efficiency"])]
+    return out
+
+
+def _plus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a + b, 2)
+
+
+def _chunks(items: Sequence, size: int):
+    for k in range(0, len(items), size):
+        yield items[k : k + size]
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"The request is not valid: {field}: {message}", {"fields": [{"field": field, "message": message}]})
+
