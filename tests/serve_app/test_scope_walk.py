@@ -258,7 +258,41 @@ def recipes(world) -> dict:
         ("get", "/api/v1/predictions/retrain/{job_id}"): (None, lambda c: ("/api/v1/predictions/retrain/" + "0" * 32, {})),
         ("post", "/api/v1/scenarios/{run_id}/cancel"): (
             None, lambda c: (f"/api/v1/scenarios/{world['runs']['chennai']}/cancel", {})),
+        ("get", "/api/v1/financial/schools/{school_id}"): (
+            lambda c: (f"/api/v1/financial/schools/{c.school}", {}),
+            lambda c: (f"/api/v1/financial/schools/{OUT_SCHOOL}", {})),
+        ("get", "/api/v1/financial/blocks/{name}"): (
+            lambda c: None if c.area.school_id else (f"/api/v1/financial/blocks/{c.block[1]}",
+                                                     {"params": {"district": c.block[0]}}),
+            lambda c: (f"/api/v1/financial/blocks/{out_block}", {"params": {"district": out_block_d}})),
+        ("get", "/api/v1/financial/districts/{name}"): (
+            lambda c: None if c.area.block else (f"/api/v1/financial/districts/{c.district}", {}),
+            lambda c: (f"/api/v1/financial/districts/{OUT_DISTRICT}", {})),
+        ("get", "/api/v1/financial/state"): (lambda c: ("/api/v1/financial/state", {}), None),
+        ("post", "/api/v1/financial/allocate"): (None, lambda c: ("/api/v1/financial/allocate", {"json": {
+            "year": 2025, "area": {"district": OUT_DISTRICT}}})),
+        ("put", "/api/v1/financial/update-utilization"): (None, lambda c: ("/api/v1/financial/update-utilization", {
+            "json": {"school_id": OUT_SCHOOL, "amount_inr": 100, "event_id": f"walk-util-{c.name}"}})),
+        ("get", "/api/v1/reports/export/csv"): (
+            lambda c: ("/api/v1/reports/export/csv", {"params": {"kind": "schools"}}),
+            lambda c: ("/api/v1/reports/export/csv", {"params": {"kind": "schools", "district": OUT_DISTRICT}})),
+        ("get", "/api/v1/reports/export/pdf"): (
+            lambda c: ("/api/v1/reports/export/pdf", {"params": _own_report(c)}),
+            lambda c: ("/api/v1/reports/export/pdf", {"params": {"level": "district", "name": OUT_DISTRICT}})),
     }
+
+
+def _own_report(caller) -> dict:  # noqa: ANN001
+    """The report of the caller's own area at its own level."""
+    if caller.area.school_id:
+        return {"level": "school", "name": caller.school}
+    if caller.area.block:
+        return {"level": "block", "name": caller.block[1], "district": caller.block[0]}
+    return {"level": "district", "name": caller.district}
+
+
+# writes whose answer repeats what was sent, item by item
+_ECHOING = ("/api/v1/events", "/api/v1/schools/bulk-import", "/api/v1/financial/update-utilization")
 
 
 def _unknown_twin(path: str) -> str:
@@ -286,7 +320,7 @@ async def test_no_answer_ever_shows_data_from_outside_the_callers_area(world):
                     where = f"{caller.name} {method.upper()} {path} ({kind}) -> {response.status_code}"
                     # 503: no model trained in this small twin (forecasts are walked with one in test_forecasts_api)
                     assert response.status_code < 500 or response.status_code == 503, where
-                    refusal = response.status_code >= 400 or path in ("/api/v1/events", "/api/v1/schools/bulk-import")
+                    refusal = response.status_code >= 400 or path in _ECHOING
                     echo = f"{path} {kwargs} {kwargs.get('content', b'').decode()}" if refusal else ""
                     assert not caller.leaks(response.text, echo), f"{where} shows {caller.leaks(response.text, echo)}"
                     if kind == "outside" and not caller.area.is_state:
@@ -304,6 +338,10 @@ async def _refused_as_unknown(http, method, path, kwargs, response, where) -> No
         return  # the role may not do this anywhere, or may not reach that area
     if path == "/api/v1/events":
         assert [r["error"]["message"] for r in body["data"]["results"]] == [f"unknown school_id {OUT_SCHOOL}"], where
+        return
+    if path == "/api/v1/financial/update-utilization":
+        assert [r["status"] for r in body["data"]["results"]] == ["rejected"], where
+        assert OUT_SCHOOL in body["data"]["results"][0]["error"]["message"], where
         return
     if path == "/api/v1/schools/bulk-import":
         assert body["data"]["rejected"] == 1 and body["data"]["created"] + body["data"]["updated"] == 0, where
