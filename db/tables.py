@@ -36,6 +36,8 @@ schools = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+Index("ix_schools_district_block_id", schools.c.district, schools.c.block, schools.c.id)  # a block's list
+Index("ix_schools_district_risk_id", schools.c.district, schools.c.risk_level, schools.c.id)
 
 # The append-only event log: the source of truth. `seq` orders everything; `event_id` dedupes.
 events = Table(
@@ -89,6 +91,8 @@ alerts = Table(
 Index("ix_alerts_open_subject_cause", alerts.c.subject, alerts.c.alert_type, unique=True,
       sqlite_where=alerts.c.is_resolved == False, postgresql_where=alerts.c.is_resolved == False)  # noqa: E712
 Index("ix_alerts_district_created", alerts.c.district, alerts.c.created_at)
+Index("ix_alerts_district_updated", alerts.c.district, alerts.c.updated_at, alerts.c.id)  # a district's list
+Index("ix_alerts_unread_open", alerts.c.is_resolved, alerts.c.is_read, alerts.c.district, alerts.c.severity)
 
 # Who is told of which alerts, and how (email, webhook, SMS).
 alert_subscriptions = Table(
