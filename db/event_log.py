@@ -21,6 +21,7 @@ from twin.ports import AppendResult, LogRow
 
 _APPEND_LOCK_KEY = 0x6D65616C  # PostgreSQL advisory lock key ("meal")
 _GROUP_ROWS = 50_000  # most rows committed in one group
+_SMALL_ROWS = 1_000  # an append this small is never grouped behind a large one
 _ID_CHUNK = 5_000  # event ids per duplicate look-up (under SQLite's bound-parameter limit)
 COLUMNS = ("seq", "event_id", "type", "district", "school_id", "event_date", "payload", "received_at")
 
@@ -49,8 +50,11 @@ class SqlEventLog:
 
     async def _write_groups(self) -> None:
         while self._waiting:
+            self._small_first()
             group, size = [], 0
             while self._waiting and (not group or size + len(self._waiting[0][0]) <= _GROUP_ROWS):
+                if group and len(group[0][0]) <= _SMALL_ROWS < len(self._waiting[0][0]):
+                    break  # small appends commit in a group of their own, not with a feed's batch
                 group.append(self._waiting.pop(0))
                 size += len(group[-1][0])
             try:
@@ -63,6 +67,14 @@ class SqlEventLog:
                 results = [exc]
             for (_, done), result in zip(group, results):
                 _settle(done, result)
+
+    def _small_first(self) -> None:
+        """Appends of a few rows (a school's report, a correction) go before the large batches
+        waiting with them: their writers are people waiting on an answer, and a group holding a
+        feed's 10,000 events would keep them seconds. Order among the small, and among the large,
+        is kept. (Seqs are given at commit, so nothing committed is reordered.)"""
+        if len(self._waiting) > 1:
+            self._waiting.sort(key=lambda waiting: len(waiting[0]) > _SMALL_ROWS)  # stable
 
     async def _write_alone(self, n: int) -> None:
         """Commit the first `n` waiting appends one transaction each."""

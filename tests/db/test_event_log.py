@@ -66,3 +66,30 @@ async def test_concurrent_appends_of_one_id_write_it_once_and_one_failure_fails_
         assert isinstance(bad, Exception) and await log.count() == 4
     assert (await log.append(rows(["q"]))).seqs[0] > 4  # the log still works after a failed group
     await engine.dispose()
+
+
+async def test_small_appends_are_not_grouped_behind_a_large_batch(database_url):
+    """A school's single report waiting beside a feed's large batch commits in a group of its
+    own, first; everything is still numbered without gaps in commit order."""
+    engine = create_engine(database_url)
+    log = SqlEventLog(engine)
+    groups: list[list[int]] = []
+    real = log._append_group
+
+    async def recording(batches):  # noqa: ANN001, ANN202
+        groups.append([len(b) for b in batches])
+        return await real(batches)
+
+    log._append_group = recording
+    try:
+        first = asyncio.ensure_future(log.append(rows(["first"])))  # starts the writer alone
+        await asyncio.sleep(0)
+        large = asyncio.ensure_future(log.append(rows([f"big-{i}" for i in range(2_000)])))
+        small = [asyncio.ensure_future(log.append(rows([f"small-{i}"]))) for i in range(3)]
+        results = await asyncio.gather(first, large, *small)
+    finally:
+        await engine.dispose()
+    assert groups == [[1], [1, 1, 1], [2_000]]
+    assert results[2].seqs[0] < results[1].seqs[0]  # the small ones committed first
+    seqs = sorted(seq for r in results for seq in r.seqs)
+    assert seqs == list(range(1, 2_005))
