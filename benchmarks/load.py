@@ -20,18 +20,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.credentials import bench_settings
-from benchmarks.ingest import _free_port
+from benchmarks.ingest import _free_port, _fresh_postgres
 from configs import Settings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
 async def run(users: int = 1_000, seconds: float = 90.0, schools: int = 43_000, spawn_rate: float = 50.0,
-              say: Callable[[str], None] = print) -> dict:
+              postgres: bool = False, say: Callable[[str], None] = print) -> dict:
     from startup.runtime import start_twin, stop_twin
 
     workdir = Path(tempfile.mkdtemp(prefix="mealtwin-bench-load-"))
-    settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
+    database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
+    if postgres:  # a fresh `mealtwin_bench` database, as `bench ingest --postgres` makes
+        database_url = await _fresh_postgres(os.environ.get("MEALTWIN_BENCH_POSTGRES_URL",
+                                                            "postgresql://postgres@127.0.0.1:5432/postgres"))
+    settings = bench_settings(database_url=database_url, schools=schools,
                               port=_free_port(), haproxy_stats_port=_free_port(),
                               haproxy_metrics_port=_free_port(), data_dir=str(workdir), access_log=False)
     twin = await start_twin(settings, say)
@@ -52,7 +56,8 @@ async def run(users: int = 1_000, seconds: float = 90.0, schools: int = 43_000, 
             except subprocess.TimeoutExpired:
                 feed.kill()
         stop_twin(twin)
-    return {"users": users, "seconds": seconds, "schools": schools, **stats, "feed_running": feed_alive,
+    return {"users": users, "seconds": seconds, "schools": schools, "database": "postgresql" if postgres else "sqlite",
+            **stats, "feed_running": feed_alive,
             "forecasts_served": plan["forecasts"], "serve_replicas": settings.serve_replicas}
 
 

@@ -247,13 +247,16 @@ def bench_load(
     seconds: float = typer.Option(90.0, help="how long the load runs once users start"),
     spawn_rate: float = typer.Option(50.0, help="users started a second"),
     schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+    postgres: bool = typer.Option(False, help="on PostgreSQL (a fresh `mealtwin_bench` database on 127.0.0.1; "
+                                               "MEALTWIN_BENCH_POSTGRES_URL overrides) instead of SQLite"),
 ) -> None:
     """The Locust suite headless against a twin started here, with the live feed running: per-endpoint
     percentiles, failures and server errors."""
     from benchmarks.load import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(users, seconds, schools, spawn_rate, say=(lambda m: None) if json_out else _say))
+    result = asyncio.run(run(users, seconds, schools, spawn_rate, postgres,
+                             say=(lambda m: None) if json_out else _say))
     print(json.dumps(result, indent=None if json_out else 2))
 
 
