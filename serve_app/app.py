@@ -122,17 +122,21 @@ def _public_routes() -> APIRouter:
 
 def _document_refusals(schema: dict) -> None:
     """Every signed-in route may answer 401, and every route past the edge 429 (rate limit) and
-    503 (overload): say so once here rather than on each route."""
+    503 (overload): say so once here rather than on each route. A request FastAPI finds invalid
+    is answered in the error envelope (`install_error_handlers`), not in FastAPI's own shape."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("ErrorEnvelope", ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}"))
     refusals = {}
-    for code, answer in errors(401, 429, 503).items():  # as a route's own `responses=` come out, model as a $ref
+    for code, answer in errors(401, 422, 429, 503).items():  # as a route's own `responses=` come out, model as a $ref
         example = answer["content"]["application/json"]["example"]
         refusals[code] = {"description": answer["description"], "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}, "example": example}}}
     for path, operations in schema["paths"].items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            invalid = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            if invalid.get("$ref", "").endswith("/HTTPValidationError"):  # FastAPI's shape; ours answers the envelope
+                responses["422"] = refusals[422]
             if operation.get("security"):
                 responses.setdefault("401", refusals[401])
             if not path.startswith(("/health", "/ready", "/metrics")):

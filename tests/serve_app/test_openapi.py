@@ -23,3 +23,22 @@ def test_docs_are_served_where_the_design_says():
     app = create_api()
     assert (app.docs_url, app.redoc_url, app.openapi_url) == ("/api/docs", "/api/redoc", "/api/openapi.json")
     assert json.dumps(app.openapi()["components"]["schemas"]["Event"])  # the event union is published
+
+
+def test_every_json_answer_declares_its_envelope_and_every_refusal_the_error_envelope():
+    spec = json.loads(json.dumps(create_api().openapi()))  # encodable, as it is served
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if path in ("/metrics", "/health", "/ready"):
+                continue
+            for status, answer in op["responses"].items():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                if schema is None:  # CSV, PDF: their media types document them
+                    assert answer.get("content") or status == "204", f"{method} {path} {status} says nothing"
+                    continue
+                ref = schema.get("$ref", "")
+                if status.startswith("2"):
+                    assert ref.startswith("#/components/schemas/Envelope_"), f"{method} {path} {status}: {schema}"
+                else:  # a refusal, or ingest's 422 answering every event's result
+                    assert ref == "#/components/schemas/ErrorEnvelope" or ref.startswith(
+                        "#/components/schemas/Envelope_"), f"{method} {path} {status}: {schema}"
