@@ -16,6 +16,7 @@ from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from twin import finance
 from twin.area import Area
+from tests.fixtures.schemas import assert_declared
 
 DIRECTORY, ENROLMENT = small_directory()
 ARIYALUR = 0  # district index
@@ -65,20 +66,8 @@ async def _feed(client) -> None:
 def assert_answers(model: type[BaseModel], body: dict) -> dict:
     """`body` validates as `Envelope[model]`, with no field the models leave out; its data."""
     envelope = Envelope[model].model_validate(body)
-    _declared(envelope.data, body["data"], model.__name__)
+    assert_declared(envelope.data, body["data"], model.__name__)
     return body["data"]
-
-
-def _declared(value: object, raw: object, where: str) -> None:
-    if isinstance(value, BaseModel):
-        fields = {f.alias or name: name for name, f in type(value).model_fields.items()}
-        assert set(raw) <= set(fields), f"{where}: undeclared {sorted(set(raw) - set(fields))}"
-        for key, name in fields.items():
-            if key in raw:
-                _declared(getattr(value, name), raw[key], f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, (v, r) in enumerate(zip(value, raw)):
-            _declared(v, r, f"{where}[{i}]")
 
 
 def _enrolment(schools: list[str]) -> np.ndarray:

@@ -7,7 +7,6 @@ import io
 
 import pytest
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from configs import Settings
 from serve_app.schools.csv import COLUMNS
@@ -17,6 +16,7 @@ from serve_app.shared.envelope import Envelope
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.schools import school_rows
+from tests.fixtures.schemas import assert_declared
 
 ROWS = school_rows(*small_directory())
 NEW = {
@@ -49,19 +49,6 @@ def as_csv(rows: list[dict]) -> str:
     for row in rows:
         writer.writerow({k: row.get(k, "") for k in COLUMNS})
     return out.getvalue()
-
-
-def assert_declared(value: object, raw: object, where: str) -> None:
-    """Every field of `raw` is one the model of `value` declares, all the way down."""
-    if isinstance(value, BaseModel):
-        fields = {f.alias or name: name for name, f in type(value).model_fields.items()}
-        assert set(raw) <= set(fields), f"{where}: undeclared {sorted(set(raw) - set(fields))}"
-        for key, name in fields.items():
-            if key in raw:
-                assert_declared(getattr(value, name), raw[key], f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, (v, r) in enumerate(zip(value, raw)):
-            assert_declared(v, r, f"{where}[{i}]")
 
 
 async def test_every_schools_route_answers_its_declared_model(app):

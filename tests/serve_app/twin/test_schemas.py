@@ -16,6 +16,7 @@ from serve_app.twin.schemas import (BlockTwin, DistrictTwin, EventsPage, IngestR
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from tests.fixtures.events import random_events
+from tests.fixtures.schemas import assert_declared
 
 DIRECTORY, _ = small_directory()
 SCHOOL = f"{int(DIRECTORY.school_ids[0]):011d}"
@@ -41,19 +42,6 @@ def assert_answers(model: type[BaseModel], body: dict) -> None:
     """`body` validates as `Envelope[model]`, and every field it has is one the models declare."""
     envelope = Envelope[model].model_validate(body)
     assert_declared(envelope.data, body["data"], model.__name__)
-
-
-def assert_declared(value: object, raw: object, where: str) -> None:
-    if isinstance(value, BaseModel):
-        fields = {f.alias or name: name for name, f in type(value).model_fields.items()}
-        if type(value).model_config.get("extra") != "allow":
-            assert set(raw) <= set(fields), f"{where}: undeclared {sorted(set(raw) - set(fields))}"
-        for key, name in fields.items():
-            if key in raw:
-                assert_declared(getattr(value, name), raw[key], f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, (v, r) in enumerate(zip(value, raw)):
-            assert_declared(v, r, f"{where}[{i}]")
 
 
 async def test_every_twin_route_answers_its_declared_model(app):
