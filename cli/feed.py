@@ -17,15 +17,18 @@ log = logging.getLogger(__name__)
 
 
 async def post_events(client: httpx.AsyncClient, events: list[dict], attempts: int = 8) -> dict:
-    """POST one batch; retried with backoff on connection errors and 5xx (safe: ids dedupe), and
-    after the wait the twin asks for when it is over its rate limit."""
+    """POST one batch; retried with backoff on connection errors and 5xx (safe: ids dedupe). When
+    the twin says when to come back (429 over its rate limit, 503 busy, both with Retry-After) the
+    feed waits that long and tries again without giving up: a live feed outlasts a busy spell."""
     delay = 0.5
-    for attempt in range(attempts):
+    attempt = 0
+    while attempt < attempts:
         try:
             response = await client.post("/api/v1/events", params={"results": "problems"}, json={"events": events})
-            if response.status_code == 429:
-                wait = float(response.headers.get("retry-after", delay))
-                log.warning("feed over the twin's rate limit: waiting %.0fs", wait)
+            if response.status_code in (429, 503) and "retry-after" in response.headers:
+                wait = float(response.headers["retry-after"])
+                log.warning("the twin is %s: the feed waits %.0fs",
+                            "busy" if response.status_code == 503 else "over its rate limit", wait)
                 await asyncio.sleep(wait)
                 continue
             if response.status_code == 401:
@@ -37,7 +40,8 @@ async def post_events(client: httpx.AsyncClient, events: list[dict], attempts: i
                 return body.get("data") or {}
         except httpx.HTTPError as exc:
             log.warning("feed post failed (%s), retrying", type(exc).__name__)
-        if attempt == attempts - 1:
+        attempt += 1
+        if attempt == attempts:
             raise RuntimeError("the twin did not accept a feed batch after repeated attempts")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 10)
