@@ -186,6 +186,9 @@ class StateHost:
     async def cascade_view(self, schools: np.ndarray) -> dict | None:
         return self.desk.cascade_view(schools) if self.desk else None
 
+    async def risks(self, schools: np.ndarray) -> list[dict | None] | None:
+        return self.desk.risks(schools) if self.desk else None
+
     async def schools_changed(self) -> None:
         """The school register changed: rebuild the neighbour graph from the table."""
         if self.desk is not None and self._ports.load_schools is not None:
@@ -281,6 +284,9 @@ class TwinCluster:
 
     async def cascade_view(self, schools: np.ndarray) -> dict | None:
         return await self.state.cascade_view.remote(schools)
+
+    async def risks(self, schools: np.ndarray) -> list[dict | None] | None:
+        return await self.state.risks.remote(schools)
 
     async def schools_changed(self) -> None:
         await self.state.schools_changed.remote()

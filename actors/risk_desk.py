@@ -246,7 +246,12 @@ class RiskDesk:
             out = {"depot_of_block": self.directory.blocks.names[step["index"]]}
         return out | {"local_risk": round(100 * step["local"], 1), "pressure": round(100 * step["pressure"], 1)}
 
-    def risk(self, i: int) -> dict | None:
+    def risks(self, schools: np.ndarray) -> list[dict | None]:
+        """`risk` of many schools in one call (reports of an area): without the score history and
+        the cascade's path, which only a single school's read shows."""
+        return [self.risk(int(i), brief=True) for i in schools]
+
+    def risk(self, i: int, brief: bool = False) -> dict | None:
         """One school's score with the contribution of every factor (they add up to the score)."""
         if not (0 <= i < len(self.local)) or not self.directory.school_active[i]:
             return None
@@ -256,6 +261,12 @@ class RiskDesk:
                         "weight": float(self._risk.neighbour_weight)})
         score = round(sum(f["points"] for f in factors), 2)
         flagged = self.cascade_flagged(i)
+        if brief:
+            return {"school_id": f"{int(self.directory.school_ids[i]):011d}", "score": score,
+                    "level": LEVELS[int(level_codes(np.array([score]), self._risk.levels)[0])],
+                    "local_score": round(float(self.local[i]), 2), "factors": factors,
+                    "cascade": {"flagged": flagged, "pressure": round(100 * float(self.cascade.pressure_by_school()[i]), 2)},
+                    "open_alerts": [CAUSES[c] for c in np.flatnonzero(self.book.open[i] != NONE).tolist()]}
         return {
             "school_id": f"{int(self.directory.school_ids[i]):011d}",
             "score": score,

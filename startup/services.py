@@ -71,6 +71,10 @@ class LocalRisk:
         await self.refresh()
         return self.desk.cascade_view(schools)
 
+    async def risks(self, schools) -> list[dict | None]:  # noqa: ANN001
+        await self.refresh()
+        return self.desk.risks(schools)
+
     async def schools_changed(self) -> None:
         await self.desk.reload_schools(*await self.desk._ports.load_schools())
         for shard in self._shards:

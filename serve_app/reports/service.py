@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 MAX_RANGE_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30  # without `from`: the 30 days ending on `to`
 CHUNK_SCHOOLS = 500  # schools per streamed part of a CSV
-RISK_CONCURRENCY = 32  # risk reads in flight at once
 HISTORY_CONCURRENCY = 4  # school histories (log replays) in flight at once
 ALERTS_PAGE = 1000
 ALERTS_IN_PDF = 30  # the open alerts a PDF lists (the newest); it gives the total too
@@ -270,22 +269,12 @@ class ReportService:
             page += 1
 
     async def _risks(self, school_ids: Sequence[str], area: Area) -> dict[str, dict] | None:
-        """The rules' risk of each school (None for one the desk does not score); None altogether
-        when risk scoring is not running."""
-        gate = asyncio.Semaphore(RISK_CONCURRENCY)
-
-        async def one(sid: str) -> dict | None:
-            async with gate:
-                try:
-                    return await self._risk.risk(sid, area)
-                except NotFound:
-                    return None
-
+        """The rules' risk of each school (absent for one the desk does not score), in one read;
+        None altogether when risk scoring is not running."""
         try:
-            found = await asyncio.gather(*(one(s) for s in school_ids))
+            return await self._risk.risks(list(school_ids), area)
         except Unavailable:
             return None
-        return {sid: r for sid, r in zip(school_ids, found) if r is not None}
 
     async def _allocations(self, area: Area, today: dt.date | None) -> tuple[int | None, dict[str, dict]]:
         """The financial year's allocation of each school of the area by the cost norms (finance's

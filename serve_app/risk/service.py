@@ -21,6 +21,8 @@ class RiskSource(Protocol):
 
     async def cascade_view(self, schools: np.ndarray) -> dict | None: ...
 
+    async def risks(self, schools: np.ndarray) -> list[dict | None] | None: ...
+
     async def schools_changed(self) -> None: ...
 
 
@@ -45,6 +47,18 @@ class RiskService:
         return {"district": geography.district_names()[int(self._directory.school_district[i])],
                 "block": self._directory.blocks.names[int(self._directory.school_block[i])], **found,
                 "learned": await self._learned_risk(i)}
+
+    async def risks(self, school_ids: list[str], area: Area = STATE) -> dict[str, dict]:
+        """The rules' risk of many schools in one read (without history or cascade paths): those
+        inside `area` that the desk scores, by school id."""
+        index = [self._directory.index(s) if s.isdigit() else -1 for s in school_ids]
+        inside = [(s, i) for s, i in zip(school_ids, index) if i >= 0 and area.covers_index(self._directory, i)]
+        if not inside:
+            return {}
+        found = await self._desk().risks(np.array([i for _, i in inside], np.int64))
+        if found is None:
+            raise Unavailable("risk scoring is not running in this twin")
+        return {s: r for (s, _), r in zip(inside, found) if r is not None}
 
     async def _learned_risk(self, i: int) -> dict | None:
         if self._learned is None:

@@ -40,3 +40,23 @@ async def test_steps_outside_the_area_are_hidden_in_place():
     b = DIRECTORY.blocks.index(0, "Sendurai")
     view = await service.cascade_of_block(b, Area("Ariyalur"))
     assert view["flagged"][0]["sources"] == [{"outside_your_area": True}]
+
+
+async def test_many_schools_risk_in_one_read_agrees_with_each_schools_own(seeded_url):
+    from configs import Settings
+    from tests.fixtures.app import running_app
+    from twin.area import Area
+
+    async with running_app(Settings(database_url=seeded_url)) as app:
+        risk = app.state.services.risk
+        directory = app.state.services.directory
+        ids = [f"{int(s):011d}" for s in directory.school_ids]
+        many = await risk.risks(ids + ["33999999999"])
+        assert set(many) == set(ids)  # an unknown id is left out, not an error
+        for sid in ids[:5]:
+            one = await risk.risk(sid)
+            assert {k: one[k] for k in ("score", "level", "local_score", "factors", "open_alerts")} == \
+                {k: many[sid][k] for k in ("score", "level", "local_score", "factors", "open_alerts")}
+            assert one["cascade"]["flagged"] == many[sid]["cascade"]["flagged"]
+        inside = await risk.risks(ids, Area("Ariyalur"))
+        assert inside and all(directory.school_district[directory.index(s)] == 0 for s in inside)
