@@ -1,0 +1,95 @@
+"""`mealtwin bench optimise`: the optimisation models on the whole state's synthetic schools.
+
+Schools from the project's generator (`generate_schools`), their start as the scenario engine
+builds it from a school table, then spread as a live state is: each school's rice, pulses and oil
+its block's next delivery
+1-30 school days away, each school holding that many days of rice, pulses and oil and 0-20 more
+(one in twenty only a fifth of that), eggs until the block's weekly drop, 1 day less to 4 more, funds 0-40 school days of its bill. Arcs from the twin's neighbour graph
+(5 km, 8 nearest, within the block). Reported: the stock LP of the whole state (build and solve
+seconds, variables), one block re-solved alone (median ms over `blocks` blocks), the delivery
+schedule and the fund advances of the whole state. The headline figures are on the synthetic
+world's own state (`synthetic_start`, as the live feed runs it); `stressed` repeats the stock LP
+on the harsher spread above (about half the schools below their buffer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+
+import numpy as np
+
+from scenarios.optimise_delivery import DeliveryRule, schedule_deliveries
+from scenarios.optimise_funds import FundRule, plan_fund_advances
+from scenarios.optimise_input import OptimiseInput, from_start
+from scenarios.optimise_stock import StockRule, rebalance_block, rebalance_stock
+from simulation.start_state import StartState, synthetic_start
+from simulation.synthetic_schools import generate_schools
+
+DAY = dt.date(2025, 11, 17)
+
+
+def synthetic_input(n_schools: int = 43_000, seed: int = 0) -> OptimiseInput:
+    """A seeded state of `n_schools` synthetic schools, spread as described in the module doc."""
+    schools = generate_schools(n_schools, seed)
+    start = StartState.from_schools(schools, DAY, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    nb = int(start.block.max()) + 1
+    due = rng.integers(1, 31, nb)
+    inp = from_start(start, schools.latitude, schools.longitude, days_to_delivery=due[start.block],
+                     days_to_eggs=rng.integers(1, 6, nb)[start.block])
+    days = due[start.block][:, None] + rng.uniform(0, 20, (len(start), 3))
+    days[rng.random(len(start)) < 0.05] *= 0.2  # spoiled, pilfered or never delivered
+    inp.stock[:, :3] = inp.need_per_day[:, :3] * days
+    inp.stock[:, 3] = np.floor(inp.need_per_day[:, 3] * (inp.days_to_delivery[:, 3] + rng.uniform(-1, 4, len(start))))
+    inp.funds_inr = inp.meal_cost_inr_per_day * rng.uniform(0, 40, len(start))
+    bill = np.bincount(inp.block, inp.meal_cost_inr_per_day, inp.n_blocks)
+    inp.block_balance_inr = bill * rng.uniform(0, 10, inp.n_blocks)
+    return inp
+
+
+def world_input(n_schools: int = 43_000, seed: int = 0) -> OptimiseInput:
+    """The synthetic world's state as the live feed runs it (`synthetic_start`: 35 days warmed up),
+    with funds and block balances as in `synthetic_input`."""
+    start = synthetic_start(n_schools, seed, DAY)
+    schools = generate_schools(n_schools, seed)
+    inp = from_start(start, schools.latitude, schools.longitude)
+    rng = np.random.default_rng(seed + 1)
+    bill = np.bincount(inp.block, inp.meal_cost_inr_per_day, inp.n_blocks)
+    inp.block_balance_inr = bill * rng.uniform(0, 10, inp.n_blocks)
+    return inp
+
+
+def _stock(inp: OptimiseInput, seed: int, blocks: int) -> dict:
+    plan = rebalance_stock(inp, StockRule())
+    block_ms = []
+    for b in np.random.default_rng(seed).choice(np.unique(inp.block), blocks, replace=False).tolist():
+        t = time.perf_counter()
+        rebalance_block(inp, b, StockRule())
+        block_ms.append((time.perf_counter() - t) * 1e3)
+    return {"variables": plan.variables, "constraints": plan.constraints, "build_s": round(plan.build_s, 3),
+            "solve_s": round(plan.solve_s, 3), "block_resolve_ms": round(statistics.median(block_ms), 1),
+            "block_resolve_max_ms": round(max(block_ms), 1), "status": plan.status, "transfers": int(plan.quantity.size),
+            "shortfall_child_days_before": round(float(plan.shortfall_before.sum()), 1),
+            "shortfall_child_days_after": round(float(plan.shortfall_after.sum()), 1)}
+
+
+def run(n_schools: int = 43_000, seed: int = 0, blocks: int = 20, horizon_days: int = 10) -> dict:
+    """Headline keys from the world's state; `stressed` the same on `synthetic_input`'s harsher spread."""
+    t = time.perf_counter()
+    inp = world_input(n_schools, seed)
+    input_s = time.perf_counter() - t
+    out = {"schools": inp.n, "depots": int(np.unique(inp.block).size), "arcs": int(inp.arc_from.size)}
+    out.update(_stock(inp, seed, blocks))
+    t = time.perf_counter()
+    schedule = schedule_deliveries(inp, DeliveryRule(horizon_days=horizon_days))
+    out.update({"delivery_horizon_days": horizon_days, "delivery_variables": schedule.variables,
+                "delivery_s": round(time.perf_counter() - t, 3), "delivery_method": schedule.method,
+                "delivery_visits": int(schedule.school.size), "delivery_schools_running_out": int(schedule.runs_out.size)})
+    t = time.perf_counter()
+    funds = plan_fund_advances(inp, FundRule())
+    out.update({"funds_s": round(time.perf_counter() - t, 3), "funds_status": funds.status,
+                "funds_schools_advanced": int((funds.advance_inr > 0).sum()), "input_s": round(input_s, 3)})
+    out["stressed"] = _stock(synthetic_input(n_schools, seed), seed, blocks)
+    return out
