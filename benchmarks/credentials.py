@@ -6,7 +6,8 @@ from __future__ import annotations
 from configs import Settings
 from configs.settings import Auth, Limits, Models
 
-UNLIMITED = Limits(requests_per_minute=10**9, login_per_minute=10**9, ingest_per_minute=10**9)
+UNLIMITED = Limits(requests_per_minute=10**9, user_requests_per_minute=10**9, key_requests_per_minute=10**9,
+                   login_per_minute=10**9, ingest_per_minute=10**9)
 
 
 def bench_settings(**values) -> Settings:  # noqa: ANN003

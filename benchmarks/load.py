@@ -63,7 +63,7 @@ async def run(users: int = 1_000, seconds: float = 90.0, schools: int = 43_000, 
 
 def _start_feed(settings: Settings, base_url: str, workdir: Path) -> subprocess.Popen:
     env = {**os.environ, "MEALTWIN_DATABASE_URL": settings.database_url, "MEALTWIN_DATA_DIR": str(workdir),
-           "MEALTWIN_LIMITS__REQUESTS_PER_MINUTE": "1000000", "MEALTWIN_LIMITS__INGEST_PER_MINUTE": "1000000"}
+           "MEALTWIN_LIMITS__KEY_REQUESTS_PER_MINUTE": "1000000", "MEALTWIN_LIMITS__INGEST_PER_MINUTE": "1000000"}
     log = open(workdir / "feed.log", "w")  # noqa: SIM115 - the child writes it for as long as it runs
     return subprocess.Popen([sys.executable, "-c", "from cli.main import app; app()", "feed", "--url", base_url],
                             env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -160,7 +160,11 @@ class Auth(BaseModel):
 class Limits(BaseModel):
     """Abuse limits at the API's edge."""
 
-    requests_per_minute: int = Field(default=60, ge=1, description="per client IP (per key for API keys)")
+    requests_per_minute: int = Field(default=60, ge=1, description="per client address, for requests without "
+                                     "credentials (sign-in included)")
+    user_requests_per_minute: int = Field(default=600, ge=1, description="per signed-in user, wherever they "
+                                          "connect from")
+    key_requests_per_minute: int = Field(default=1_200, ge=1, description="per API key (a feed, a partner system)")
     login_per_minute: int = Field(default=10, ge=1, description="login and refresh attempts per IP")
     ingest_per_minute: int = Field(default=600, ge=1, description="event batches per API key or user")
     max_body_bytes: int = Field(default=64 * 2**20, ge=1024, description="larger request bodies are refused (413)")

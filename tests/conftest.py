@@ -11,7 +11,8 @@ import pytest
 # here; the defaults (bcrypt at 12 rounds, 60 requests a minute) have tests of their own.
 os.environ.setdefault("MEALTWIN_DATA_DIR", tempfile.mkdtemp(prefix="mealtwin-test-"))
 os.environ.setdefault("MEALTWIN_AUTH__BCRYPT_ROUNDS", "4")
-for _limit in ("REQUESTS_PER_MINUTE", "LOGIN_PER_MINUTE", "INGEST_PER_MINUTE"):
+for _limit in ("REQUESTS_PER_MINUTE", "USER_REQUESTS_PER_MINUTE", "KEY_REQUESTS_PER_MINUTE", "LOGIN_PER_MINUTE",
+               "INGEST_PER_MINUTE"):
     os.environ.setdefault(f"MEALTWIN_LIMITS__{_limit}", "1000000")
 
 from db.engine import create_engine

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from configs.settings import Limits
 from serve_app.auth.errors import PayloadTooLarge
+from serve_app.auth.api_keys import parse_api_key
 from serve_app.shared.envelope import error
 from serve_app.shared.paths import API
 from twin.errors import TwinError
@@ -123,18 +124,36 @@ class Edge:
         await self.app(scope, self._counting(receive), send)
 
     async def _admit(self, scope: dict, ip: str):  # noqa: ANN202 - serve_app.auth.rate_limit.Verdict
-        """Count the request against its address's limit and, at the same moment, check its bearer
-        token: both questions go to the shared security state together (one call to the
-        `access-state` actor, or two concurrent round trips to Redis), not one after the other.
-        The token's answer waits in the request's state for `guard.authenticated`."""
+        """Count the request in its bucket and, at the same moment, check its bearer token: both
+        questions go to the shared security state together (one call to the `access-state` actor,
+        or two concurrent round trips to Redis), not one after the other. The token's answer waits
+        in the request's state for `guard.authenticated`.
+
+        Buckets are fair: a signed-in user has one of their own wherever they connect from (the
+        token's signature proves who it is before any look-up), an API key one of its own, and the
+        per-address limit is for requests without credentials, sign-in among them. So a busy user
+        behind the same address as the feed cannot make the feed's key wait."""
         services = getattr(scope["app"].state, "services", None)
         if services is None:
             return await _NO_LIMIT.hit(f"ip:{ip}", self.limits.requests_per_minute, 60)
-        hit = services.limiter.hit(f"ip:{ip}", self.limits.requests_per_minute, 60)
         token = bearer_token(scope)
-        if token is None:
+        claims = None
+        if token is not None:
+            try:
+                claims = services.accounts.access_claims(token)
+            except TwinError as refused:  # the guard refuses it; the request counts against its address
+                scope["state"][EARLY_PRINCIPAL] = (token, refused)
+        key_id = api_key_id(scope) if claims is None else None
+        if claims is not None:
+            bucket, limit = f"user:{claims.subject}", self.limits.user_requests_per_minute
+        elif key_id is not None:
+            bucket, limit = f"key:{key_id}", self.limits.key_requests_per_minute
+        else:
+            bucket, limit = f"ip:{ip}", self.limits.requests_per_minute
+        hit = services.limiter.hit(bucket, limit, 60)
+        if claims is None:
             return await hit
-        verdict, principal = await asyncio.gather(hit, _outcome(services.accounts.principal_from_token(token)))
+        verdict, principal = await asyncio.gather(hit, _outcome(services.accounts.principal_from_claims(claims)))
         scope["state"][EARLY_PRINCIPAL] = (token, principal)
         return verdict
 
@@ -193,6 +212,16 @@ def bearer_token(scope: dict) -> str | None:
             if scheme.lower() != "bearer":
                 return None
             return token.strip() or None
+    return None
+
+
+def api_key_id(scope: dict) -> str | None:
+    """The key id of a well-formed `X-API-Key` (its secret is checked by the guard, against the
+    database); None without one."""
+    for key, value in scope.get("headers", ()):
+        if key == b"x-api-key":
+            parsed = parse_api_key(value.decode("latin-1").strip())
+            return parsed[0] if parsed else None
     return None
 
 

@@ -48,7 +48,7 @@ def _settings(url: str, redis_url: str | None = None, prefix: str = "mealtwin:")
     return Settings(database_url=url, port=free_port(), serve_replicas=2, redis_url=redis_url,
                     streams=Streams(redis_prefix=prefix),
                     auth=Auth(bcrypt_rounds=4, lockout_failures=3),
-                    limits=Limits(requests_per_minute=PER_MINUTE, login_per_minute=1000, ingest_per_minute=1000))
+                    limits=Limits(user_requests_per_minute=PER_MINUTE, login_per_minute=1000, ingest_per_minute=1000))
 
 
 class Caller:

@@ -8,11 +8,11 @@ from configs.settings import Limits
 from serve_app.app import create_api
 from startup.services import open_local_services
 from tests.fixtures import redis as redis_fixture
-from tests.fixtures.app import client_of, running_app
+from tests.fixtures.app import client_of, running_app, token_for
 
 
 async def test_over_the_limit_answers_429_with_retry_after(seeded_url):
-    settings = Settings(database_url=seeded_url, limits=Limits(requests_per_minute=5))
+    settings = Settings(database_url=seeded_url, limits=Limits(user_requests_per_minute=5))
     async with running_app(settings) as app, client_of(app) as c:
         codes = [(await c.get("/api/v1/twin/state")).status_code for _ in range(6)]
         assert codes == [200] * 5 + [429]
@@ -20,8 +20,25 @@ async def test_over_the_limit_answers_429_with_retry_after(seeded_url):
         assert refused.json()["error"]["code"] == "RATE_LIMITED"
         assert 0 < int(refused.headers["retry-after"]) <= 60
         assert (await c.get("/health")).status_code == 200  # health checks are never limited
-        # another address has its own budget; a forwarded address counts only from a trusted proxy
-        assert (await c.get("/api/v1/twin/state", headers={"X-Forwarded-For": "10.1.2.3"})).status_code == 200
+
+
+async def test_users_keys_and_addresses_each_have_their_own_bucket(seeded_url):
+    settings = Settings(database_url=seeded_url,
+                        limits=Limits(requests_per_minute=2, user_requests_per_minute=3, key_requests_per_minute=4))
+    async with running_app(settings) as app, client_of(app) as admin, client_of(app, role=None) as anyone:
+        made = await admin.post("/api/v1/api-keys", json={"name": "feed", "scopes": ["read"]})
+        key = {"X-API-Key": made.json()["data"]["key"]}
+        assert [(await admin.get("/api/v1/twin/state")).status_code for _ in range(3)] == [200, 200, 429]
+        # the key, on the same address as the busy user, has its whole budget
+        assert [(await anyone.get("/api/v1/twin/state", headers=key)).status_code for _ in range(5)] == \
+            [200] * 4 + [429]
+        # so has another user there
+        other = {"Authorization": f"Bearer {token_for(app, subject='user:99')}"}
+        assert (await anyone.get("/api/v1/twin/state", headers=other)).status_code == 200
+        # requests without credentials share the address's
+        assert [(await anyone.get("/api/v1/twin/state")).status_code for _ in range(3)] == [401, 401, 429]
+        # a forwarded address counts only from a trusted proxy, and has a budget of its own
+        assert (await anyone.get("/api/v1/twin/state", headers={"X-Forwarded-For": "10.1.2.3"})).status_code == 401
 
 
 async def test_sign_in_is_limited_harder(seeded_url):
@@ -36,7 +53,7 @@ async def test_replicas_share_the_limit_through_redis(sqlite_seeded):
     redis_fixture.require_redis(await redis_fixture.redis_available())
     prefix = redis_fixture.fresh_prefix()
     settings = Settings(database_url=sqlite_seeded, redis_url=redis_fixture.REDIS_URL,
-                        limits=Limits(requests_per_minute=4),
+                        limits=Limits(user_requests_per_minute=4),
                         streams=Settings().streams.model_copy(update={"redis_prefix": prefix}))
     apps = [create_api(lambda: open_local_services(settings, placement=[[0, 1, 2]]), settings) for _ in range(2)]
     try:
