@@ -20,7 +20,6 @@ import yaml
 
 from twin import calendar
 from twin.errors import InvalidInput
-from twin.kernels import rollup
 from twin.norms import BANDS
 
 POLICIES = ("norms", "legacy_flat")  # "norms" is the default; "legacy_flat" the original backend's rule
@@ -289,6 +288,8 @@ def rollup_funds(school_block: np.ndarray, block_district: np.ndarray, released_
     district index of each block, in [0, n_districts) (default: its max + 1); released_inr,
     utilised_inr: [n]. Every block and district gets a row, zero if it has no school. The balance
     of each row is its released minus its utilised, so the identity holds at every level."""
+    from twin.kernels import rollup  # numba: loaded where money is rolled up, not in every API replica
+
     school_block, block_district = np.asarray(school_block), np.asarray(block_district)
     released_inr, utilised_inr = np.asarray(released_inr, np.float64), np.asarray(utilised_inr, np.float64)
     if school_block.ndim != 1 or block_district.ndim != 1 or not \

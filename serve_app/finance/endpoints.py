@@ -90,7 +90,7 @@ def finance_router() -> APIRouter:
                         "State admins for the state; district officers within their district.",
             response_model=Envelope[AllocationPlan], responses=errors(403, 404, 422, 503))
     async def allocate(request: Request, body: AllocationRequest,
-                       page: Annotated[int, Query(ge=1)] = 1,
+                       page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                        page_size: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
         principal = allowed(request)
         if principal.role not in (Role.STATE_ADMIN, Role.DISTRICT_OFFICER):
