@@ -1,5 +1,6 @@
-"""The API's edge, before any route runs: request size limit, rate limit per client, security
-headers on every answer. A pure ASGI middleware, so large bodies are refused as they stream in."""
+"""The API's edge, before any route runs: request size limit, admission (`admission.InFlight`),
+rate limits in fair buckets, the bearer token's check, security headers on every answer. A pure
+ASGI middleware, so large bodies are refused as they stream in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from configs.settings import Limits
 from serve_app.auth.errors import PayloadTooLarge
+from serve_app.auth.admission import InFlight
 from serve_app.auth.api_keys import parse_api_key
 from serve_app.shared.envelope import error
 from serve_app.shared.paths import API
@@ -32,34 +34,6 @@ _DOCS_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self'
              b"https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
              b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'")
 _NO_STORE = (b"cache-control", b"no-store")
-
-
-class InFlight:
-    """Admission control: how many requests this replica is serving, reads and ingest counted
-    apart. Past its budget a request is refused at once (503, Retry-After) instead of queueing
-    behind the rest until everyone times out; ingest has a budget of its own, so a storm of
-    reads cannot keep the live feed's batches out. One event loop: plain counters suffice."""
-
-    def __init__(self, max_reads: int, max_ingest: int) -> None:
-        self.max_reads, self.max_ingest = max_reads, max_ingest
-        self.reads = self.ingest = 0
-
-    def enter(self, ingest: bool) -> bool:
-        if ingest:
-            if self.ingest >= self.max_ingest:
-                return False
-            self.ingest += 1
-        else:
-            if self.reads >= self.max_reads:
-                return False
-            self.reads += 1
-        return True
-
-    def leave(self, ingest: bool) -> None:
-        if ingest:
-            self.ingest -= 1
-        else:
-            self.reads -= 1
 
 
 def client_ip(scope: dict, trusted_proxies: frozenset[str]) -> str:
