@@ -237,7 +237,7 @@ class ScenarioSpec(_Model):
     start: Literal["live"] | dt.date = "live"
     horizon_days: int = Field(ge=1, le=366)
     scope: Scope = Scope(state=True)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     weather: bool = Field(default=True, description="the live world's own random monsoon closures on top")
     interventions: list[Intervention] = []
     plans: list[Plan] = Field(default=[], max_length=8)

@@ -3,6 +3,7 @@
 No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -86,7 +87,7 @@ def reports_router() -> APIRouter:
         area = _area_of(request, district, block, school_id)
         service = _service(request)
         period = await service.period(date_from, date_to)
-        parts = service.csv(kind, area, period)
+        parts = await _started(service.csv(kind, area, period))
         name = "-".join(p.replace(" ", "_") for p in (kind.value, area.district, area.block, area.school_id) if p)
         return StreamingResponse(parts, media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -135,3 +136,17 @@ def reports_router() -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="report-{filename}.pdf"'})
 
     return r
+
+
+async def _started(parts: AsyncIterator[str]) -> AsyncIterator[str]:
+    """`parts` with its first part made already: what refuses a report (a school deactivated since
+    the caller's area was checked, risk scoring down) is found by the first part's reads, and is
+    answered in the envelope before the response starts, not as a broken stream."""
+    first = await anext(parts, None)
+
+    async def whole() -> AsyncIterator[str]:
+        if first is not None:
+            yield first
+        async for part in parts:
+            yield part
+    return whole()
