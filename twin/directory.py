@@ -90,10 +90,10 @@ class Directory:
     def index(self, school_id: str | int) -> int:
         """Global index of one school; -1 if unknown."""
         try:
-            key = int(school_id)
-        except (TypeError, ValueError):
+            keys = np.array([int(school_id)], np.int64)
+        except (TypeError, ValueError, OverflowError):  # not a number, or past any UDISE code's 11 digits
             return -1
-        return int(self.lookup(np.array([key]))[0])
+        return int(self.lookup(keys)[0])
 
     def district_names(self) -> tuple[str, ...]:
         return geography.district_names()
