@@ -20,6 +20,7 @@ from serve_app.shared.app_services import services_of
 from serve_app.shared.envelope import Envelope, JSONResponse, ok
 from serve_app.shared.examples import errors
 from serve_app.shared.paths import API
+from serve_app.shared.page import PageNumber, PageSize
 from twin import geography
 from twin.errors import InvalidInput
 
@@ -129,8 +130,8 @@ def users_router() -> APIRouter:
     r = APIRouter(prefix=f"{API}/users", tags=["users"], dependencies=[Depends(authenticated)])
 
     @r.get("", summary="Users in my area", response_model=Envelope[UserPage], responses=errors(401, 403, 422))
-    async def list_users(request: Request, role: Role | None = None, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-                         page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> JSONResponse:
+    async def list_users(request: Request, role: Role | None = None, page: PageNumber = 1,
+                         page_size: PageSize = 50) -> JSONResponse:
         return ok(await _accounts(request).list_users(principal_of(request), role.value if role else None, page, page_size))
 
     @r.get("/{user_id}", summary="A user", response_model=Envelope[User], responses=errors(401, 403, 404, 422))
@@ -187,7 +188,7 @@ def audit_router() -> APIRouter:
     async def audit(request: Request, actor: Annotated[str | None, Query(max_length=254)] = None,
                     action: Annotated[str | None, Query(max_length=64, examples=["auth.login"])] = None,
                     since: dt.datetime | None = None, until: dt.datetime | None = None,
-                    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+                    page: PageNumber = 1,
                     page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> JSONResponse:
         return ok(await _accounts(request).audit_page(principal_of(request), actor, action, since, until, page,
                                                       page_size))

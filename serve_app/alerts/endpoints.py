@@ -19,10 +19,9 @@ from serve_app.shared.envelope import Envelope, JSONResponse, ok
 from serve_app.shared.examples import errors
 from serve_app.shared.fields import UDISE_PATTERN
 from serve_app.shared.paths import API
+from serve_app.shared.page import PageNumber, PageSize
 
 
-_Page = Annotated[int, Query(ge=1, le=1_000_000)]
-_PageSize = Annotated[int, Query(ge=1, le=200)]
 _District = Annotated[str | None, Query(description="district name", examples=["Ariyalur"])]
 _Block = Annotated[str | None, Query(description="block name; with `district` when the name is not unique")]
 _School = Annotated[str | None, Query(description="UDISE code", pattern=UDISE_PATTERN)]
@@ -44,7 +43,7 @@ def alerts_router() -> APIRouter:
         severity: Severity | None = None, category: Category | None = None,
         is_read: Annotated[bool | None, Query(description="only read (true) or unread (false) alerts")] = None,
         status: Annotated[Literal["open", "resolved", "all"], Query()] = "open",
-        page: _Page = 1, page_size: _PageSize = 50,
+        page: PageNumber = 1, page_size: PageSize = 50,
     ) -> JSONResponse:
         service = _service(request)
         where = service.scope(district, block, school_id, allowed(request).area, severity=severity.value if severity else None,

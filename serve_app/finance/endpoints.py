@@ -33,6 +33,7 @@ from serve_app.shared.envelope import Envelope, JSONResponse, ok
 from serve_app.shared.examples import errors
 from serve_app.shared.paths import API
 from serve_app.shared.places import district_index
+from serve_app.shared.page import PageNumber
 from twin.errors import InvalidInput
 
 Year = Annotated[int | None, Query(
@@ -90,7 +91,7 @@ def finance_router() -> APIRouter:
                         "State admins for the state; district officers within their district.",
             response_model=Envelope[AllocationPlan], responses=errors(403, 404, 422, 503))
     async def allocate(request: Request, body: AllocationRequest,
-                       page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+                       page: PageNumber = 1,
                        page_size: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
         principal = allowed(request)
         if principal.role not in (Role.STATE_ADMIN, Role.DISTRICT_OFFICER):

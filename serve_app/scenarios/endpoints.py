@@ -16,6 +16,7 @@ from serve_app.shared.examples import errors
 from serve_app.scenarios.schemas import SPEC_EXAMPLE, Comparison, Run, RunPage
 from serve_app.scenarios.service import ScenarioRuns
 from serve_app.shared.paths import API
+from serve_app.shared.page import PageNumber, PageSize
 from twin.errors import InvalidInput
 
 
@@ -43,8 +44,8 @@ def scenarios_router() -> APIRouter:
            response_model=Envelope[RunPage], responses=errors(422))
     async def list_runs(request: Request,
                         status: Annotated[Literal["queued", "running", "done", "failed", "cancelled"] | None, Query()] = None,
-                        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-                        page_size: Annotated[int, Query(ge=1, le=200)] = 50) -> JSONResponse:
+                        page: PageNumber = 1,
+                        page_size: PageSize = 50) -> JSONResponse:
         data = await _runs(request).page(status, page, page_size, allowed(request).area)
         return ok(data, f"{data['pagination']['total']} runs")
 

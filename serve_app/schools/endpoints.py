@@ -20,6 +20,7 @@ from serve_app.shared.app_services import services_of
 from serve_app.shared.envelope import Envelope, JSONResponse, ok
 from serve_app.shared.examples import errors
 from serve_app.shared.paths import API
+from serve_app.shared.page import PageNumber, PageSize
 
 
 def _service(request: Request) -> SchoolService:
@@ -45,8 +46,8 @@ def schools_router() -> APIRouter:
         include_inactive: _Inactive = False,
         sort: Annotated[str, Query(description=f"comma-separated columns of {', '.join(SORTABLE)}; prefix - for descending",
                                    examples=["name", "-total_students", "district,name"])] = "name",
-        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-        page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+        page: PageNumber = 1,
+        page_size: PageSize = 50,
     ) -> JSONResponse:
         where = school_filter(district, block, risk_level, include_inactive, allowed(request).area)
         data = await _service(request).page(where, sort, page, page_size)

@@ -52,9 +52,6 @@ class ErrorEnvelope(BaseModel):
     timestamp: Timestamp
 
 
-_now = now_iso
-
-
 class JSONResponse(FastAPIJSONResponse):
     """JSON by orjson (numpy arrays included). A FastAPI JSONResponse, so that routes answering
     with it are documented as JSON with their `response_model`."""
@@ -64,11 +61,11 @@ class JSONResponse(FastAPIJSONResponse):
 
 
 def ok(data: Any, message: str = "OK", status_code: int = 200) -> JSONResponse:
-    return JSONResponse({"success": True, "data": data, "message": message, "timestamp": _now()}, status_code)
+    return JSONResponse({"success": True, "data": data, "message": message, "timestamp": now_iso()}, status_code)
 
 
 def error(status_code: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
-    body = {"success": False, "error": {"code": code, "message": message, "details": details or {}}, "timestamp": _now()}
+    body = {"success": False, "error": {"code": code, "message": message, "details": details or {}}, "timestamp": now_iso()}
     return JSONResponse(body, status_code)
 
 

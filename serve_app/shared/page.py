@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, Field
+
+# The query parameters of a paged list. The page number is bounded so that an absurd one is refused
+# (422) rather than echoed back past what JSON's 64-bit integers hold.
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="the page, from 1")]
+PageSize = Annotated[int, Query(ge=1, le=200, description="items a page")]
 
 
 class Pagination(BaseModel):

@@ -146,12 +146,12 @@ class StreamSession:
                 if m.type in ("snapshot", "delta", "alert"):
                     last = self._last_seq[topic] = m.seq
                 text = orjson.dumps({"topic": topic, "seq": last, "type": m.type, "data": m.data,
-                                     "timestamp": _now()}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                                     "timestamp": now_iso()}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
                 await asyncio.wait_for(self.ws.send_text(text), self._config.send_timeout_s)
 
     async def _refuse(self, exc: TwinError) -> None:
         body = {"success": False, "error": {"code": exc.code, "message": exc.message, "details": exc.details},
-                "timestamp": _now()}
+                "timestamp": now_iso()}
         with contextlib.suppress(Exception):  # the client may be gone already
             await asyncio.wait_for(self.ws.send_text(orjson.dumps(body).decode()), self._config.send_timeout_s)
         code = next((c for kind, c in _CLOSE_CODES if isinstance(exc, kind)), CLOSE_INVALID)
@@ -166,7 +166,3 @@ class StreamSession:
 
 _CLOSE_CODES = ((NotFound, CLOSE_NOT_FOUND), (Unavailable, CLOSE_UNAVAILABLE), (Unauthenticated, CLOSE_UNAUTHENTICATED),
                 (Forbidden, CLOSE_FORBIDDEN))
-
-
-_now = now_iso
-
