@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pyotp
@@ -70,6 +70,16 @@ class Caller:
     def both_seen(self) -> bool:
         return len(self.replicas) >= 2
 
+    async def on_both_replicas(self, attempt: Callable[[], Awaitable[object]]) -> list:
+        """`attempt` (which asserts what it must) again and again until both replicas have answered
+        it; what each attempt returned. Fails if TRIES attempts reached only one replica."""
+        self.replicas.clear()
+        results = []
+        while not self.both_seen():
+            assert len(results) < TRIES, "every attempt reached the same replica"
+            results.append(await attempt())
+        return results
+
 
 async def _user(settings: Settings, name: str) -> str:
     email = f"{name}@tn.gov.in"
@@ -82,29 +92,25 @@ async def _check_every_security_state(client: httpx.AsyncClient, settings: Setti
     caller = Caller(client, "10.0.0.1")
     session = (await caller.login(await _user(settings, "logout"))).json()["data"]
     assert (await caller.send("POST", "/api/v1/auth/logout", session["access_token"])).status_code == 200
-    caller.replicas.clear()
-    for _ in range(TRIES):
+
+    async def logged_out() -> None:
         refused = await caller.send("GET", "/api/v1/auth/me", session["access_token"])
         assert refused.status_code == 401 and refused.json()["error"]["details"]["reason"] == "revoked"
-        if caller.both_seen():
-            break
-    assert caller.both_seen()
+    await caller.on_both_replicas(logged_out)
 
     # a reused refresh token revokes its family everywhere: the thief's copy and the newer token
     caller = Caller(client, "10.0.0.2")
     first = (await caller.login(await _user(settings, "refresh"))).json()["data"]
     second = await caller.send("POST", "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert second.status_code == 200
-    caller.replicas.clear()
-    for _ in range(TRIES):
+
+    async def family_revoked() -> None:
         reused = await caller.send("POST", "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert reused.status_code == 401 and reused.json()["error"]["details"]["reason"] in ("reused", "revoked")
         newer = await caller.send("POST", "/api/v1/auth/refresh",
                                   json={"refresh_token": second.json()["data"]["refresh_token"]})
         assert newer.status_code == 401
-        if caller.both_seen():
-            break
-    assert caller.both_seen()
+    await caller.on_both_replicas(family_revoked)
 
     # failed sign-ins lock the account on every replica
     caller = Caller(client, "10.0.0.3")
@@ -112,13 +118,11 @@ async def _check_every_security_state(client: httpx.AsyncClient, settings: Setti
     for _ in range(settings.auth.lockout_failures):
         assert (await caller.send("POST", "/api/v1/auth/login",
                                   json={"email": email, "password": "wrong-guess-1"})).status_code == 401
-    caller.replicas.clear()
-    for _ in range(TRIES):
-        locked = await caller.login(email)
-        assert locked.status_code == 401 and locked.json()["error"]["details"]["reason"] == "locked"
-        if caller.both_seen():
-            break
-    assert caller.both_seen()
+
+    async def locked() -> None:
+        refused = await caller.login(email)
+        assert refused.status_code == 401 and refused.json()["error"]["details"]["reason"] == "locked"
+    await caller.on_both_replicas(locked)
 
     # a one-time code is accepted once in all
     caller = Caller(client, "10.0.0.4")
@@ -129,13 +133,11 @@ async def _check_every_security_state(client: httpx.AsyncClient, settings: Setti
     step = int(time.time() // 30)
     assert (await caller.send("POST", "/api/v1/auth/mfa/verify", token, json={"code": totp.at(step * 30)})).status_code == 200
     later_code = totp.at((step + 1) * 30)  # valid now (a step of clock drift is allowed), and not yet used
-    caller.replicas.clear()
-    answers = []
-    for _ in range(TRIES):
-        answers.append((await caller.login(email, otp=later_code)).status_code)
-        if caller.both_seen():
-            break
-    assert caller.both_seen() and sorted(answers) == [200] + [401] * (len(answers) - 1)
+
+    async def sign_in_with_the_code() -> int:
+        return (await caller.login(email, otp=later_code)).status_code
+    answers = await caller.on_both_replicas(sign_in_with_the_code)
+    assert sorted(answers) == [200] + [401] * (len(answers) - 1)
 
     # the rate limit counts requests at every replica together
     caller = Caller(client, "10.0.0.5")

@@ -11,6 +11,7 @@ from serve_app.alerts.schemas import Alert, AlertPage, Subscription, UnreadCount
 from serve_app.shared.envelope import Envelope
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
+from tests.fixtures.schemas import schema_models
 
 DIRECTORY, _ = small_directory()
 SICK = f"{int(DIRECTORY.school_ids[0]):011d}"
@@ -77,13 +78,6 @@ async def test_a_subscription_keeps_the_subscribers_area(app):
     assert (data.filters.within_district, data.filters.within_block) == ("Ariyalur", "Sendurai")
 
 
-def _names(spec: dict, schema: dict) -> list:
-    if "$ref" in schema:
-        component = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-        return [(component["title"], set(component["properties"]))]
-    return [name for choice in schema["anyOf"] for name in _names(spec, choice)]
-
-
 async def test_the_openapi_document_shows_each_answers_model(app):
     spec = app.openapi()  # the document /api/openapi.json serves
     operations = {(m, p) for p, ops in spec["paths"].items() for m in ops if p.startswith("/api/v1/alerts")}
@@ -91,7 +85,7 @@ async def test_the_openapi_document_shows_each_answers_model(app):
     for (method, path), model in DECLARED.items():
         responses = spec["paths"][path][method]["responses"]
         envelope = (responses.get("200") or responses["201"])["content"]["application/json"]["schema"]
-        data = _names(spec, envelope)[0][1]
+        data = schema_models(spec, envelope)[0][1]
         assert data >= {"success", "data", "message", "timestamp"}
         envelope_schema = spec["components"]["schemas"][envelope["$ref"].rsplit("/", 1)[1]]
-        assert _names(spec, envelope_schema["properties"]["data"]) == [(model.__name__, set(model.model_fields))]
+        assert schema_models(spec, envelope_schema["properties"]["data"]) == [(model.__name__, set(model.model_fields))]

@@ -18,6 +18,7 @@ from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from twin.area import STATE, Area
 from twin.risk import FEATURES
+from tests.fixtures.schemas import schema_models
 
 DIRECTORY, _ = small_directory()
 SCHOOLS = [f"{int(x):011d}" for x in DIRECTORY.school_ids]
@@ -125,13 +126,6 @@ async def test_a_twin_without_a_risk_desk_answers_503():
         await RiskService(DIRECTORY, _Empty()).cascade_of_district("Ariyalur")
 
 
-def _names(spec: dict, schema: dict) -> list:
-    if "$ref" in schema:
-        component = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-        return [(component["title"], set(component["properties"]))]
-    return [name for choice in schema["anyOf"] for name in _names(spec, choice)]
-
-
 async def test_the_openapi_document_shows_each_answers_model(app):
     spec = app.openapi()  # the document /api/openapi.json serves
     operations = {(m, p) for p, ops in spec["paths"].items() for m in ops
@@ -141,4 +135,4 @@ async def test_the_openapi_document_shows_each_answers_model(app):
         envelope = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
         envelope_schema = spec["components"]["schemas"][envelope["$ref"].rsplit("/", 1)[1]]
         assert set(envelope_schema["properties"]) == {"success", "data", "message", "timestamp"}
-        assert _names(spec, envelope_schema["properties"]["data"]) == [(model.__name__, set(model.model_fields))]
+        assert schema_models(spec, envelope_schema["properties"]["data"]) == [(model.__name__, set(model.model_fields))]

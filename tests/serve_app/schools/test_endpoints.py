@@ -1,8 +1,5 @@
 """The schools API through the FastAPI app with in-process shards, on SQLite and PostgreSQL."""
 
-import csv
-import io
-
 import orjson
 import pytest
 
@@ -11,7 +8,7 @@ from serve_app.schools.csv import COLUMNS
 from startup.services import open_local_services
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
-from tests.fixtures.schools import school_rows
+from tests.fixtures.schools import as_csv, school_rows
 
 DIRECTORY, ENROLMENT = small_directory()
 ROWS = school_rows(DIRECTORY, ENROLMENT)
@@ -34,15 +31,6 @@ async def app_client(seeded_url):
 @pytest.fixture
 async def client(app_client):
     return app_client[1]
-
-
-def as_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in COLUMNS})
-    return out.getvalue()
 
 
 async def test_list_filters_sorts_and_pages(client):

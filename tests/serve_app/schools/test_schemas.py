@@ -2,9 +2,6 @@
 validates as `Envelope[Model]` and has no field the model leaves out), the CSV export documents
 its text, and each change is audited by the service."""
 
-import csv
-import io
-
 import pytest
 from fastapi.routing import APIRoute
 
@@ -15,7 +12,7 @@ from serve_app.schools.schemas import ImportResult, School, SchoolPage, SearchHi
 from serve_app.shared.envelope import Envelope
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
-from tests.fixtures.schools import school_rows
+from tests.fixtures.schools import as_csv, school_rows
 from tests.fixtures.schemas import assert_declared
 
 ROWS = school_rows(*small_directory())
@@ -40,15 +37,6 @@ CSV_ROUTE = ("GET", "/api/v1/schools/export")
 async def app(sqlite_seeded):
     async with running_app(Settings(database_url=sqlite_seeded)) as app:
         yield app
-
-
-def as_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in COLUMNS})
-    return out.getvalue()
 
 
 async def test_every_schools_route_answers_its_declared_model(app):
