@@ -323,3 +323,21 @@ def naive_burn_rate(spent, school_day, window) -> list[float]:  # noqa: ANN001
     if not days:
         return [0.0] * len(spent)
     return [sum(row[days[0]:]) / len(days) for row in np.asarray(spent).tolist()]
+
+
+def naive_allocations(state, batch) -> dict:  # noqa: ANN001
+    """Expected allocations after folding `batch` into a fresh `state`: {(local school, year):
+    (centre, state)}. The latest allocation of a school and year replaces the earlier; a school keeps
+    the newest `ALLOCATION_YEARS` years it was given (an older year arriving later is ignored)."""
+    from twin.state import ALLOCATION_YEARS
+
+    held: dict[tuple[int, int], tuple[int, float, float]] = {}  # (school, slot) -> (year, centre, state)
+    for e in range(len(batch)):
+        if int(batch.kind[e]) != EventKind.FUNDS_ALLOCATED or state.district_local[batch.district[e]] < 0:
+            continue
+        s = int(state.school_local[batch.school[e]])
+        year, centre, state_share = int(batch.values[e, 0]), float(batch.values[e, 1]), float(batch.values[e, 2])
+        key = (s, year % ALLOCATION_YEARS)
+        if key not in held or held[key][0] <= year:
+            held[key] = (year, centre, state_share)
+    return {(s, year): (c, st) for (s, _), (year, c, st) in held.items()}

@@ -10,6 +10,7 @@ Value slots by kind (`EventBatch.values[:, k]`):
   shortage_reported    0 item code
   school_closed        0 reason code (scope as for funds_released); `day_end` is the last closed day
   enrolment_updated    0-2 children by band
+  funds_allocated      0 financial year, 1 the Centre's share INR, 2 the State's share INR
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ _VALUES = {
     "shortage_reported": _Values(1, lambda e: (_SHORTAGE_CODES[e.item],)),
     "school_closed": _Values(1, lambda e: (_CLOSURE_CODES[e.reason],)),
     "enrolment_updated": _Values(3, lambda e: (e.primary, e.upper_primary, e.secondary)),
+    "funds_allocated": _Values(3, lambda e: (e.year, e.centre_inr, e.state_inr)),
 }
 _EPOCH_ORDINAL = EPOCH.toordinal()
 

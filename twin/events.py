@@ -35,6 +35,7 @@ class EventKind(IntEnum):
     SHORTAGE_REPORTED = 7
     SCHOOL_CLOSED = 8
     ENROLMENT_UPDATED = 9
+    FUNDS_ALLOCATED = 11
 
 
 class NoMealReason(StrEnum):
@@ -214,6 +215,30 @@ class EnrolmentUpdated(_Event):
     secondary: Count
 
 
+class FundsAllocated(_Event):
+    """A school's allocation for a financial year (named by the calendar year it starts in), by
+    payer. Not money moved: the ceiling releases are measured against. One allocation per school and
+    year: a later one for the same school and year replaces it (a correction), never adds to it."""
+
+    type: Literal["funds_allocated"] = "funds_allocated"
+    school_id: UdiseCode
+    year: Annotated[int, Field(ge=2000, le=2999, description="financial year, 2025 for 2025-26")]
+    centre_inr: Annotated[float, Field(ge=0, le=1e10)]
+    state_inr: Annotated[float, Field(ge=0, le=1e10)]
+    policy: Literal["norms", "legacy_flat"] = "norms"
+    norms_version: str | None = Field(default=None, max_length=32)
+
+    @property
+    def amount_inr(self) -> float:
+        return self.centre_inr + self.state_inr
+
+    @model_validator(mode="after")
+    def _something(self) -> FundsAllocated:
+        if self.centre_inr + self.state_inr <= 0:
+            raise ValueError("an allocation must be a positive amount")
+        return self
+
+
 Event = Annotated[
     Union[
         AttendanceReported,
@@ -225,6 +250,7 @@ Event = Annotated[
         ShortageReported,
         SchoolClosed,
         EnrolmentUpdated,
+        FundsAllocated,
     ],
     Field(discriminator="type"),
 ]
@@ -239,6 +265,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "shortage_reported": EventKind.SHORTAGE_REPORTED,
     "school_closed": EventKind.SCHOOL_CLOSED,
     "enrolment_updated": EventKind.ENROLMENT_UPDATED,
+    "funds_allocated": EventKind.FUNDS_ALLOCATED,
 }
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -13,11 +13,21 @@ from twin.batch import EventBatch
 from twin.events import EventKind
 from twin.norms import RATION_PER_MEAL, cost_table
 from twin.outcomes import APPLIED, CORRECTION, TOO_OLD
-from twin.state import FUNDS_RELEASED, HISTORY_DAYS, MEAL_COST, OTHER_UTILISED, PASSED_DOWN, RECEIVED, ShardState
+from twin.state import (
+    ALLOCATION_YEARS,
+    FUNDS_RELEASED,
+    HISTORY_DAYS,
+    MEAL_COST,
+    OTHER_UTILISED,
+    PASSED_DOWN,
+    RECEIVED,
+    ShardState,
+)
 
 _ATT, _DEL, _ADJ = int(EventKind.ATTENDANCE_REPORTED), int(EventKind.STOCK_DELIVERED), int(EventKind.STOCK_ADJUSTED)
 _REL, _UTIL, _INSP = int(EventKind.FUNDS_RELEASED), int(EventKind.FUNDS_UTILISED), int(EventKind.INSPECTION_DONE)
 _SHORT, _CLOSE, _ENROL = int(EventKind.SHORTAGE_REPORTED), int(EventKind.SCHOOL_CLOSED), int(EventKind.ENROLMENT_UPDATED)
+_ALLOC = int(EventKind.FUNDS_ALLOCATED)
 
 
 def apply_events(state: ShardState, batch: EventBatch) -> np.ndarray:
@@ -40,7 +50,8 @@ def apply_events(state: ShardState, batch: EventBatch) -> np.ndarray:
         batch.block.astype(np.int32), batch.district.astype(np.int16), batch.day.astype(np.int32),
         batch.day_end.astype(np.int32), np.ascontiguousarray(batch.values, np.float64),
         state.school_local, state.block_local, state.district_local, state.school_block, state.block_district,
-        state.enrolment, state.stock, state.funds, state.last_report_day, state.closed_from, state.closed_to,
+        state.enrolment, state.stock, state.funds, state.alloc_year, state.alloc_inr, state.last_report_day,
+        state.closed_from, state.closed_to,
         state.closed_reason, state.inspection_day, state.inspection_score, state.inspection_issues,
         state.shortage_day, state.shortage_item, state.hist_day, state.hist_present, state.hist_meals,
         state.hist_reason, state.block_funds, state.district_funds, state.district_applied_seq, state.today,
@@ -69,7 +80,8 @@ def _meal_effects(meals, day, ration, cost_days, cost_rates, sign, stock_row, fu
 @njit(cache=True, nogil=True)
 def _apply(seq, kind, school, block, district, day, day_end, values,
            school_local, block_local, district_local, school_block, block_district,
-           enrolment, stock, funds, last_report_day, closed_from, closed_to, closed_reason,
+           enrolment, stock, funds, alloc_year, alloc_inr, last_report_day, closed_from, closed_to,
+           closed_reason,
            inspection_day, inspection_score, inspection_issues, shortage_day, shortage_item,
            hist_day, hist_present, hist_meals, hist_reason, block_funds, district_funds,
            district_applied_seq, today, ration, cost_days, cost_rates, outcome):
@@ -142,6 +154,20 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
         elif k == _ENROL:
             for band in range(3):
                 enrolment[s, band] = np.int32(v[band])
+        elif k == _ALLOC:
+            # one allocation per school and year: a second replaces the first (a correction); a year
+            # older than the slot's is past keeping
+            year = np.int32(v[0])
+            slot = year % ALLOCATION_YEARS
+            if alloc_year[s, slot] > year:
+                outcome[e] = TOO_OLD
+                continue
+            if alloc_year[s, slot] == year:
+                outcome[e] = CORRECTION
+            alloc_year[s, slot] = year
+            alloc_inr[s, slot, 0] = v[1]
+            alloc_inr[s, slot, 1] = v[2]
+
 
 
 def rollup(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:

@@ -15,11 +15,14 @@ import numpy as np
 from twin.directory import Directory
 
 HISTORY_DAYS = 35  # daily reports kept per school; an older report can no longer be corrected
+ALLOCATION_YEARS = 4  # financial years of allocation kept per school (slot = year % ALLOCATION_YEARS)
 NO_DAY = -1
 # funds column order (school level)
 FUNDS_RELEASED, MEAL_COST, OTHER_UTILISED = 0, 1, 2
 # block and district funds columns
 RECEIVED, PASSED_DOWN = 0, 1
+# allocation payer columns (`alloc_inr[..., k]`)
+ALLOC_CENTRE, ALLOC_STATE = 0, 1
 
 
 @dataclass
@@ -31,6 +34,8 @@ class ShardState:
     active: np.ndarray  # bool [n] false once the school is deactivated: views and roll-ups skip it
     stock: np.ndarray  # float64 [n, 4] rice kg, pulses kg, oil kg, eggs
     funds: np.ndarray  # float64 [n, 3] released, meal cost accrued, other utilised (INR)
+    alloc_year: np.ndarray  # int32 [n, ALLOCATION_YEARS] the financial year each slot holds, NO_DAY: none
+    alloc_inr: np.ndarray  # float64 [n, ALLOCATION_YEARS, 2] that year's allocation: Centre's, State's (INR)
     last_report_day: np.ndarray  # int32 [n]
     closed_from: np.ndarray  # int32 [n]
     closed_to: np.ndarray  # int32 [n]
@@ -84,6 +89,8 @@ class ShardState:
             active=np.asarray(directory.school_active, bool)[schools].copy(),
             stock=np.zeros((n, 4)),
             funds=np.zeros((n, 3)),
+            alloc_year=np.full((n, ALLOCATION_YEARS), NO_DAY, np.int32),
+            alloc_inr=np.zeros((n, ALLOCATION_YEARS, 2)),
             last_report_day=np.full(n, NO_DAY, np.int32),
             closed_from=np.full(n, NO_DAY, np.int32),
             closed_to=np.full(n, NO_DAY, np.int32),
@@ -160,6 +167,8 @@ class ShardState:
         for name in SCHOOL_COLUMNS:
             if name in ("school_ids", "school_block"):
                 continue
+            if f"s.{name}" not in part:  # a column added since the snapshot: the log after it fills it
+                continue
             getattr(self, name)[rows] = part[f"s.{name}"][hit]
         b_rows = self.block_local[part["b.block_global"]]
         ok = b_rows >= 0
@@ -167,6 +176,12 @@ class ShardState:
         self.district_funds[d_local] = part["d.district_funds"]
         self.district_applied_seq[d_local] = int(part["d.district_applied_seq"][0])
         self.today[0] = max(int(self.today[0]), int(part["today"][0]))
+
+    def allocation(self, year: int) -> np.ndarray:
+        """float64 [n, 2]: each school's allocation for financial year `year` (Centre's, State's;
+        zero where none is recorded or its slot holds another year)."""
+        slot = year % ALLOCATION_YEARS
+        return np.where((self.alloc_year[:, slot] == year)[:, None], self.alloc_inr[:, slot], 0.0)
 
     def school_block_district(self) -> np.ndarray:
         """Local district index of every school."""
