@@ -70,6 +70,8 @@ class ShardPublisher:
         if not len(done):
             return
         touched = [done.school[done.school >= 0]]
+        moved = done.values[done.kind == EventKind.STOCK_TRANSFERRED, 4]  # a transfer changes its source too
+        touched.append(moved[moved >= 0].astype(np.int64))
         closing = done.take((done.kind == EventKind.SCHOOL_CLOSED) & (done.school < 0))
         for block, district in zip(closing.block.tolist(), closing.district.tolist()):
             rows = self._directory.school_block == block if block >= 0 else self._directory.school_district == district

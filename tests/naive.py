@@ -51,6 +51,10 @@ def naive_fold(state, batch) -> dict:  # noqa: ANN001
             last[s] = max(last[s], day)
         elif k in (EventKind.STOCK_DELIVERED, EventKind.STOCK_ADJUSTED):
             stock[s] += v[:4]
+        elif k == EventKind.STOCK_TRANSFERRED:
+            stock[s] += v[:4]
+            if v[4] >= 0:
+                stock[state.school_local[int(v[4])]] -= v[:4]
         elif k == EventKind.FUNDS_RELEASED:
             if s >= 0:
                 funds[s, 0] += v[0]

@@ -11,6 +11,7 @@ Value slots by kind (`EventBatch.values[:, k]`):
   school_closed        0 reason code (scope as for funds_released); `day_end` is the last closed day
   enrolment_updated    0-2 children by band
   funds_allocated      0 financial year, 1 the Centre's share INR, 2 the State's share INR
+  stock_transferred    0-3 as stock_delivered, to `school`; 4 the source school's global index (-1: a depot)
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch
         batch.values[rows, : values.width] = np.array([values.of(events[i]) for i in rows], np.float64)
     for i in by_type.get("school_closed", []):
         batch.day_end[i] = day_number(events[i].date_to)
+    for i in by_type.get("stock_transferred", []):
+        if errors[i] is None:
+            batch.values[i, 4], errors[i] = _transfer_source(events[i], int(school[i]), directory)
 
     _blank_rejected(batch, errors)
     return batch, errors
@@ -133,6 +137,7 @@ _VALUES = {
     "school_closed": _Values(1, lambda e: (_CLOSURE_CODES[e.reason],)),
     "enrolment_updated": _Values(3, lambda e: (e.primary, e.upper_primary, e.secondary)),
     "funds_allocated": _Values(3, lambda e: (e.year, e.centre_inr, e.state_inr)),
+    "stock_transferred": _Values(4, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs)),
 }
 _EPOCH_ORDINAL = EPOCH.toordinal()
 
@@ -140,6 +145,19 @@ _EPOCH_ORDINAL = EPOCH.toordinal()
 def _school_key(e: ev.Event) -> int:
     school_id = getattr(e, "school_id", None)
     return int(school_id) if school_id is not None else -1
+
+
+def _transfer_source(e: ev.StockTransferred, school: int, directory: Directory) -> tuple[int, str | None]:
+    """(source school index or -1 for a depot, None) or (-1, why not): a source school must be in
+    the receiver's district, since one district's shard folds both ends in one step."""
+    if e.from_school_id is None:
+        return -1, None
+    source = int(directory.lookup(np.array([int(e.from_school_id)], np.int64))[0])
+    if source < 0:
+        return -1, f"{UNKNOWN_SCHOOL} {e.from_school_id}"
+    if directory.school_district[source] != directory.school_district[school]:
+        return -1, f"school {e.from_school_id} is not in the district of school {e.school_id}"
+    return source, None
 
 
 def _place(e: ev.Event, school: int, directory: Directory) -> tuple[int, int, int]:

@@ -35,6 +35,7 @@ class EventKind(IntEnum):
     SHORTAGE_REPORTED = 7
     SCHOOL_CLOSED = 8
     ENROLMENT_UPDATED = 9
+    STOCK_TRANSFERRED = 10
     FUNDS_ALLOCATED = 11
 
 
@@ -142,6 +143,31 @@ class StockAdjusted(_StockChange):
     eggs: Annotated[int, Field(ge=-100_000, le=100_000)] = 0
 
 
+class StockTransferred(_StockChange):
+    """Stock moved to `school_id` from another school of the same district (`from_school_id`: its
+    stock goes down by as much) or from its block's depot (`from_depot`: the twin keeps no depot
+    stock, so only the receiver changes). An approved stock recommendation becomes these."""
+
+    type: Literal["stock_transferred"] = "stock_transferred"
+    from_school_id: UdiseCode | None = None
+    from_depot: str | None = Field(default=None, max_length=64)
+    recommendation_id: str | None = Field(default=None, max_length=64)
+    rice_kg: Kg = 0
+    pulses_kg: Kg = 0
+    oil_kg: Kg = 0
+    eggs: Count = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StockTransferred:
+        if (self.from_school_id is None) == (self.from_depot is None):
+            raise ValueError("name one source: from_school_id or from_depot")
+        if self.from_school_id == self.school_id:
+            raise ValueError("a school cannot transfer stock to itself")
+        if self.rice_kg == self.pulses_kg == self.oil_kg == self.eggs == 0:
+            raise ValueError("a transfer must carry at least one item")
+        return self
+
+
 class FundsReleased(_Event):
     """Money released down the chain: to a district (from the state), a block (from its district) or
     a school (from its block). The recipient is the most specific place named."""
@@ -244,6 +270,7 @@ Event = Annotated[
         AttendanceReported,
         StockDelivered,
         StockAdjusted,
+        StockTransferred,
         FundsReleased,
         FundsUtilised,
         InspectionDone,
@@ -266,6 +293,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "school_closed": EventKind.SCHOOL_CLOSED,
     "enrolment_updated": EventKind.ENROLMENT_UPDATED,
     "funds_allocated": EventKind.FUNDS_ALLOCATED,
+    "stock_transferred": EventKind.STOCK_TRANSFERRED,
 }
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

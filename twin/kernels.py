@@ -28,6 +28,7 @@ _ATT, _DEL, _ADJ = int(EventKind.ATTENDANCE_REPORTED), int(EventKind.STOCK_DELIV
 _REL, _UTIL, _INSP = int(EventKind.FUNDS_RELEASED), int(EventKind.FUNDS_UTILISED), int(EventKind.INSPECTION_DONE)
 _SHORT, _CLOSE, _ENROL = int(EventKind.SHORTAGE_REPORTED), int(EventKind.SCHOOL_CLOSED), int(EventKind.ENROLMENT_UPDATED)
 _ALLOC = int(EventKind.FUNDS_ALLOCATED)
+_MOVE = int(EventKind.STOCK_TRANSFERRED)
 
 
 def apply_events(state: ShardState, batch: EventBatch) -> np.ndarray:
@@ -124,6 +125,13 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
         elif k == _DEL or k == _ADJ:
             for item in range(4):
                 stock[s, item] += v[item]
+        elif k == _MOVE:
+            # the source is in the receiver's district (encoding checks it), hence hosted here
+            src = school_local[np.int64(v[4])] if v[4] >= 0 else -1
+            for item in range(4):
+                stock[s, item] += v[item]
+                if src >= 0:
+                    stock[src, item] -= v[item]
         elif k == _REL:
             if s >= 0:
                 funds[s, FUNDS_RELEASED] += v[0]
@@ -167,7 +175,6 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
             alloc_year[s, slot] = year
             alloc_inr[s, slot, 0] = v[1]
             alloc_inr[s, slot, 1] = v[2]
-
 
 
 def rollup(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
