@@ -176,3 +176,12 @@ def test_garbage_is_malformed(issuer, garbage):
 
 def test_a_header_without_an_algorithm_is_refused(issuer):
     assert reason(issuer, "e30.e30.") == "wrong algorithm"  # {} . {} . no signature
+
+
+def test_a_token_verified_before_is_still_checked_for_its_kind_and_lifetime(issuer, clock):
+    # the second and later checks of a token skip its signature, never the rest
+    token, claims = issuer.issue_refresh("42", "viewer", None, None, None)
+    assert issuer.verify(token, "refresh") == claims
+    assert reason(issuer, token, "access") == "wrong token kind"
+    clock.now = claims.expires_at + 11
+    assert reason(issuer, token, "refresh") == "expired"
