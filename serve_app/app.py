@@ -18,6 +18,8 @@ from configs import Settings
 from serve_app.accounts.endpoints import api_keys_router, audit_router, auth_router, users_router
 from serve_app.alerts.endpoints import alerts_router
 from serve_app.auth.edge import Edge
+from serve_app.dashboard.endpoints import dashboard_router
+from serve_app.dashboard.pages import mount_pages
 from serve_app.finance.endpoints import finance_router
 from serve_app.forecasts.endpoints import forecasts_router
 from serve_app.observability import Metrics, RequestContext
@@ -74,6 +76,8 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     app.include_router(scenarios_router())
     app.include_router(finance_router())
     app.include_router(reports_router())
+    app.include_router(dashboard_router())
+    mount_pages(app)  # the web application at `/`
     _publish_event_schema(app)
     return app
 

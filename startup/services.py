@@ -20,10 +20,12 @@ from configs.settings import models_root
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
 from db.scenario_repository import ScenarioRepository
+from db.school_map_repository import SchoolMapRepository
 from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts.service import AlertService
+from serve_app.dashboard.service import DashboardService
 from serve_app.finance.service import FinanceService
 from serve_app.accounts.service import Accounts
 from startup.access_control import SharedAccessState, open_access_actor_state, open_access_control
@@ -114,6 +116,7 @@ class Services:
     models: ModelService
     finance: FinanceService  # money: allocations by the norms, releases and utilisation from the twin
     reports: ReportService  # CSV exports and PDF reports, read from the other domains
+    dashboard: DashboardService | None = None  # the web page's map and places
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
@@ -200,12 +203,15 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     # they do not show and which costs a model evaluation per school
     reports = ReportService(directory, router, reader, schools, RiskService(directory, risk_source), alerts,
                             history, money)
+    school_map = SchoolMapRepository(engine)
+    dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
     return Services(settings, engine, event_log, directory, router, ingest, reader,
                     schools, history,
                     time_travel, risk, alerts,
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
-                    accounts, limiter, models, money, reports, access_redis)
+                    accounts, limiter, models, money, reports,
+                    dashboard=dashboard, access_redis=access_redis)
 
 
 async def open_ray_services(settings: Settings) -> Services:

@@ -34,6 +34,14 @@ _DOCS_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self'
              b"https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
              b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'")
 _NO_STORE = (b"cache-control", b"no-store")
+# The dashboard's page and its own scripts, styles and images; its data comes from this origin's
+# API and streams. A page load fetches a dozen modules: they are not counted against the address.
+_PAGE_CSP = (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+             b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _is_page(path: str) -> bool:
+    return path == "/" or path.startswith("/static/")
 
 
 def client_ip(scope: dict, trusted_proxies: frozenset[str]) -> str:
@@ -71,7 +79,7 @@ class Edge:
                                f"the request body is over {self.limits.max_body_bytes} bytes: split it",
                                {"limit_bytes": self.limits.max_body_bytes})
             return
-        if path.startswith(_UNLIMITED):
+        if path.startswith(_UNLIMITED) or _is_page(path):
             await self.app(scope, self._counting(receive), send)
             return
         ingest = path == _EVENTS and scope["method"] == "POST"
@@ -148,7 +156,7 @@ class Edge:
 
     def _with_headers(self, send: Callable, path: str) -> Callable:
         docs = path.startswith(("/api/docs", "/api/redoc"))
-        extra = [*_HEADERS, _DOCS_CSP if docs else _API_CSP]
+        extra = [*_HEADERS, _DOCS_CSP if docs else _PAGE_CSP if _is_page(path) else _API_CSP]
         if path.startswith("/api/v1/"):
             extra.append(_NO_STORE)  # answers are per caller: no shared cache may keep them
         if self._hsts:

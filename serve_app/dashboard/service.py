@@ -1,0 +1,74 @@
+"""What the dashboard reads beyond the other domains' routes: the map of an area's schools (once,
+in binary), their risk levels again when figures move (cached a moment, since every viewer of an
+area asks at the same tick of its dashboard stream), the places of the area, and a district's
+blocks with their roll-ups in one answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+
+from db.school_map_repository import MapPoints
+from serve_app.dashboard.binary import pack_levels, pack_map
+from serve_app.shared.places import district_index
+from twin import geography
+from twin.area import Area
+from twin.directory import Directory
+from twin.errors import NotFound
+
+BlockReader = Callable[[str, str], Awaitable[dict]]
+
+
+class DashboardService:
+    def __init__(self, points: Callable[[Area], Awaitable[MapPoints]],
+                 levels: Callable[[Area], Awaitable[tuple[np.ndarray, np.ndarray]]],
+                 read_block: BlockReader, directory: Directory, levels_ttl_s: float = 1.0) -> None:
+        self._points, self._levels, self._read_block = points, levels, read_block
+        self._directory = directory
+        self._ttl_s = levels_ttl_s
+        self._cached: dict[Area, tuple[float, bytes]] = {}
+
+    async def map(self, area: Area) -> bytes:
+        return pack_map(await self._points(area))
+
+    async def levels(self, area: Area) -> bytes:
+        now = time.monotonic()
+        hit = self._cached.get(area)
+        if hit is not None and now - hit[0] < self._ttl_s:
+            return hit[1]
+        _, levels = await self._levels(area)
+        packed = pack_levels(levels)
+        if len(self._cached) > 512:  # areas are few; a flood of them must not grow this without end
+            self._cached.clear()
+        self._cached[area] = (now, packed)
+        return packed
+
+    def places(self, area: Area) -> dict:
+        """Every district and block (the map's indices refer to these lists), and which of them
+        lie inside the caller's area."""
+        names = geography.district_names()
+        blocks = self._directory.blocks
+        return {
+            "area": {"kind": area.kind, "district": area.district, "block": area.block, "school_id": area.school_id},
+            "districts": [{"index": d, "name": name, "inside": area.covers_district(name)}
+                          for d, name in enumerate(names)],
+            "blocks": [{"index": b, "district": int(blocks.district[b]), "name": blocks.names[b],
+                        "inside": area.covers_block(names[int(blocks.district[b])], blocks.names[b])}
+                       for b in range(len(blocks))],
+        }
+
+    async def district_blocks(self, district: str, area: Area) -> dict:
+        """The roll-up of each of `district`'s blocks inside `area` (404 alike for an unknown
+        district and one outside the area)."""
+        d = district_index(district)
+        name = geography.district_names()[d]
+        blocks = self._directory.blocks
+        inside = [blocks.names[b] for b in np.flatnonzero(blocks.district == d).tolist()
+                  if area.covers_block(name, blocks.names[b])]
+        if not inside:
+            raise NotFound(f"no district {district!r}", {"district": district})
+        views = await asyncio.gather(*(self._read_block(block, name) for block in inside))
+        return {"district": name, "blocks": [{"block": block, **view} for block, view in zip(inside, views)]}

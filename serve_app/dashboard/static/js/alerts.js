@@ -1,0 +1,67 @@
+// The alerts drawer: the area's open alerts, the unread count on the header's button, mark-read,
+// and new alerts arriving live from the alerts stream (resumed after a lost connection).
+import { get, post } from "./api.js";
+import { date, esc } from "./format.js";
+import { t } from "./i18n.js";
+import { LiveStream } from "./stream.js";
+
+export class AlertsDrawer {
+  constructor(button, drawer) {
+    this.button = button; this.drawer = drawer; this.items = [];
+    button.hidden = false;
+    this.toggle = () => this.setOpen(this.drawer.hidden);
+    button.addEventListener("click", this.toggle);
+    this.refreshCount();
+    this.stream = new LiveStream("/api/v1/ws/alerts", {
+      onMessage: (m) => {
+        if (m.type !== "alert") return;
+        this.items.unshift(m.data);
+        this.refreshCount();
+        if (!this.drawer.hidden) this.draw();
+      },
+    });
+  }
+
+  async refreshCount() {
+    try {
+      const c = await get("/api/v1/alerts/unread-count");
+      const badge = this.button.querySelector("#unread");
+      badge.textContent = String(c.total);
+      badge.className = "badge" + (c.total ? "" : " zero");
+    } catch { /* the count is a convenience: the drawer itself says what failed */ }
+  }
+
+  async setOpen(open) {
+    this.drawer.hidden = !open;
+    this.button.setAttribute("aria-expanded", String(open));
+    if (!open) return;
+    this.drawer.innerHTML = `<p class="loading">${esc(t("common.loading"))}</p>`;
+    try {
+      this.items = (await get("/api/v1/alerts?status=open&page_size=50")).alerts;
+      this.draw();
+    } catch (e) { this.drawer.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+  }
+
+  draw() {
+    this.drawer.innerHTML = `<div class="row"><h2>${esc(t("alerts.title"))}</h2><span class="spacer"></span><button class="ghost" type="button" id="close-alerts">×</button></div>` +
+      (this.items.length ? this.items.map((a) => `
+        <div class="alert-item ${a.is_read ? "" : "unread"}" data-alert="${a.id ?? ""}">
+          <div><span class="severity ${esc(a.severity)}">${esc(a.severity)}</span> <span class="title">${esc(a.title || a.alert_type || "alert")}</span></div>
+          <div class="muted">${esc(a.message || "")}</div>
+          <div class="muted">${esc([a.district, a.block].filter(Boolean).join(" / "))} ${a.school_id ? `· <a href="#/school/${esc(a.school_id)}">${esc(a.school_id)}</a>` : ""} · ${esc(date(a.updated_at || a.created_at))}</div>
+          ${a.id && !a.is_read ? `<button class="ghost" type="button" data-read="${a.id}">${esc(t("alerts.mark_read"))}</button>` : ""}
+        </div>`).join("") : `<p class="empty">${esc(t("alerts.none"))}</p>`);
+    this.drawer.querySelector("#close-alerts").onclick = () => this.setOpen(false);
+    this.drawer.querySelectorAll("[data-read]").forEach((b) => b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await post(`/api/v1/alerts/mark-read/${b.dataset.read}`);
+        const item = this.items.find((a) => String(a.id) === b.dataset.read);
+        if (item) item.is_read = true;
+        this.draw(); this.refreshCount();
+      } catch (e) { b.disabled = false; b.textContent = e.message; }
+    }));
+  }
+
+  close() { this.stream.close(); this.drawer.hidden = true; this.button.hidden = true; this.button.removeEventListener("click", this.toggle); }
+}

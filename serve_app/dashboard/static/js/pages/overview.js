@@ -1,0 +1,190 @@
+// The state, district and block views: the map of the area's schools coloured by risk, headline
+// figures, the table one level down (districts, blocks or schools), cascade warnings and money,
+// all kept live by the area's dashboard stream.
+import { get, getBytes } from "../api.js";
+import { esc, inr, num } from "../format.js";
+import { t } from "../i18n.js";
+import { countLevels, decodeLevels, LEVELS, schoolCode } from "../map-data.js";
+import { SchoolMap } from "../map.js";
+import { LiveStream } from "../stream.js";
+import { figuresHtml } from "../figures.js";
+
+const LEVELS_EVERY_MS = 1000;
+
+export async function render(main, ctx, view) {
+  if (view.kind === "school-home") { ctx.navigate(`#/school/${ctx.places.area.school_id}`); return () => {}; }
+  const { places } = ctx;
+  let map = ctx.map;
+  const dIdx = view.district ? places.districts.findIndex((d) => d.name.toLowerCase() === view.district.toLowerCase()) : -1;
+  const bIdx = view.block ? places.blocks.findIndex((b) => b.district === dIdx && b.name.toLowerCase() === view.block.toLowerCase()) : -1;
+  if ((view.district && dIdx < 0) || (view.block && bIdx < 0)) throw new Error(`no such ${view.block ? "block" : "district"}`);
+  const district = dIdx >= 0 ? places.districts[dIdx].name : null;
+  const block = bIdx >= 0 ? places.blocks[bIdx].name : null;
+  const keep = view.kind === "block" ? (i) => map.block[i] === bIdx : view.kind === "district" ? (i) => map.district[i] === dIdx : () => true;
+  const scope = view.kind === "block" ? `block:${district}/${block}` : view.kind === "district" ? `district:${district}` : "state";
+  const aggregatesUrl = view.kind === "block" ? `/api/v1/twin/blocks/${encodeURIComponent(block)}?district=${encodeURIComponent(district)}`
+    : view.kind === "district" ? `/api/v1/twin/districts/${encodeURIComponent(district)}` : "/api/v1/twin/state";
+
+  const area = places.area;
+  const crumbs = [];
+  if (area.kind === "state") crumbs.push(`<a href="#/">Tamil Nadu</a>`);
+  if (district && (area.kind === "state" || area.kind === "district")) crumbs.push(`<a href="#/district/${encodeURIComponent(district)}">${esc(district)}</a>`);
+  if (block) crumbs.push(`<a href="#/block/${encodeURIComponent(district)}/${encodeURIComponent(block)}">${esc(block)}</a>`);
+  const title = block ? `${block} · ${district}` : district || "Tamil Nadu";
+  const tableTitle = view.kind === "state" ? t("state.districts") : view.kind === "district" ? t("district.blocks") : t("block.schools");
+
+  main.innerHTML = `
+    <nav class="crumbs" aria-label="Breadcrumb">${crumbs.join(" › ")}</nav>
+    <h1 id="view-title" data-scope="${esc(scope)}">${esc(title)}</h1>
+    <section class="figures" id="figures" aria-live="polite"></section>
+    <div class="layout">
+      <section class="card">
+        <h2>${esc(t("map.title"))} <span class="muted" id="drawn"></span></h2>
+        <div class="map-wrap"><canvas id="school-map" role="img"></canvas>
+          <div class="map-legend levels">${LEVELS.map((l) => `<span class="level ${l}">${esc(t("level." + l))}</span>`).join("")}</div></div>
+        <p class="muted">Drag to pan, wheel or +/− to zoom, click a school to open it.</p>
+      </section>
+      <section class="grid">
+        <div class="card"><h2>${esc(tableTitle)}</h2><div class="table-wrap" id="table"><p class="loading">${esc(t("common.loading"))}</p></div></div>
+        ${view.kind !== "state" ? `<div class="card"><h2>${esc(t("district.cascade"))}</h2><div id="cascade" class="loading">${esc(t("common.loading"))}</div></div>` : ""}
+        ${view.kind !== "state" ? `<div class="card"><h2>${esc(t("district.finance"))}</h2><div id="finance" class="loading">${esc(t("common.loading"))}</div></div>` : ""}
+      </section>
+    </div>`;
+
+  const canvas = main.querySelector("#school-map");
+  const blockName = (i) => places.blocks[map.block[i]]?.name ?? "";
+  const schoolMap = new SchoolMap(canvas, {
+    onOpen: (i) => ctx.navigate(`#/school/${schoolCode(map.ids[i])}`),
+    describe: (i) => `${places.districts[map.district[i]]?.name ?? ""} / ${blockName(i)}`,
+  });
+  schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block");
+  canvas.addEventListener("drawn", (e) => { main.querySelector("#drawn").textContent = `· ${num(e.detail.drawn)} ${t("map.drawn")}`; });
+  main.querySelector("#drawn").textContent = `· ${num(schoolMap.drawn)} ${t("map.drawn")}`;
+
+  let aggregates = null;
+  const showFigures = () => { main.querySelector("#figures").innerHTML = figuresHtml(aggregates, countLevels(map, keep)); };
+  const table = tableOf(view, ctx, { district, block, dIdx, get map() { return map; } });
+
+  // levels: fetched again when the stream says the figures moved, at most once a second
+  let levelsTimer = null, levelsDue = false, levelsBusy = false;
+  async function refreshLevels() {
+    if (levelsBusy) { levelsDue = true; return; }
+    levelsBusy = true;
+    try {
+      const levels = decodeLevels(await getBytes("/api/v1/dashboard/levels"));
+      if (levels.length !== map.n) { map = await ctx.reloadMap(); schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block"); }
+      else schoolMap.recolour(levels);
+      showFigures();
+      table.recolour();
+    } catch (e) { /* the next move of the figures tries again */ } finally { levelsBusy = false; }
+    if (levelsDue) { levelsDue = false; scheduleLevels(); }
+  }
+  function scheduleLevels() { if (!levelsTimer) levelsTimer = setTimeout(() => { levelsTimer = null; refreshLevels(); }, LEVELS_EVERY_MS); }
+
+  try { aggregates = await get(aggregatesUrl); } catch (e) { ctx.showBanner(e.message); }
+  showFigures();
+  table.load(aggregates);
+  if (view.kind !== "state") { loadCascade(main, view, district, block); loadFinance(main, view, district, block); }
+
+  let first = true;
+  const stream = new LiveStream(`/api/v1/ws/dashboard?scope=${encodeURIComponent(scope)}`, {
+    onStatus: ctx.setConnection,
+    onRefused: (err) => ctx.showBanner(err.message || "the live stream was refused"),
+    onMessage: (m) => {
+      if (m.type !== "snapshot" && m.type !== "delta") return;
+      aggregates = m.data;
+      showFigures();
+      table.live(aggregates);
+      if (!first || m.type === "delta") scheduleLevels();
+      first = false;
+    },
+  });
+  return () => { stream.close(); schoolMap.destroy(); clearTimeout(levelsTimer); table.stop(); };
+}
+
+function tableOf(view, ctx, where) {
+  const el = () => document.getElementById("table");
+  const risky = (keep) => { const c = countLevels(where.map, keep); return c[2] + c[3]; };
+  if (view.kind === "state") {
+    let rows = [];
+    const draw = () => {
+      if (!el()) return;
+      const names = ctx.places.districts;
+      el().innerHTML = rows.length ? `<table id="districts-table"><thead><tr><th>${esc(t("col.district"))}</th><th class="num">${esc(t("col.schools"))}</th><th class="num">${esc(t("col.meals"))}</th><th class="num">${esc(t("col.stale"))}</th><th class="num">${esc(t("col.stock_days"))}</th><th class="num">${esc(t("col.at_risk"))}</th></tr></thead><tbody>${
+        rows.map((r) => { const d = names.findIndex((x) => x.name === r.district);
+          return `<tr class="link" data-district="${esc(r.district)}"><td><a href="#/district/${encodeURIComponent(r.district)}">${esc(r.district)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${num(risky((i) => where.map.district[i] === d))}</td></tr>`; }).join("")
+      }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
+      el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/district/${encodeURIComponent(tr.dataset.district)}`); }));
+    };
+    return { load: (agg) => { rows = agg?.districts || []; draw(); }, live: (agg) => { rows = agg?.districts || rows; draw(); }, recolour: draw, stop: () => {} };
+  }
+  if (view.kind === "district") {
+    let rows = [], last = 0, stopped = false;
+    const draw = () => {
+      if (!el()) return;
+      el().innerHTML = rows.length ? `<table id="blocks-table"><thead><tr><th>${esc(t("col.block"))}</th><th class="num">${esc(t("col.schools"))}</th><th class="num">${esc(t("col.meals"))}</th><th class="num">${esc(t("col.stale"))}</th><th class="num">${esc(t("col.stock_days"))}</th><th class="num">${esc(t("col.balance"))}</th><th class="num">${esc(t("col.at_risk"))}</th></tr></thead><tbody>${
+        rows.map((r) => { const b = ctx.places.blocks.findIndex((x) => x.district === where.dIdx && x.name === r.block);
+          return `<tr class="link" data-block="${esc(r.block)}"><td><a href="#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(r.block)}">${esc(r.block)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${inr(r.funds?.balance_inr)}</td><td class="num">${num(risky((i) => where.map.block[i] === b))}</td></tr>`; }).join("")
+      }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
+      el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(tr.dataset.block)}`); }));
+    };
+    const fetchRows = async () => {
+      last = Date.now();
+      try { rows = (await get(`/api/v1/dashboard/districts/${encodeURIComponent(where.district)}/blocks`)).blocks; draw(); }
+      catch (e) { if (el() && !rows.length) el().innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+    };
+    // the blocks' roll-ups are a read per block: at most every 5 s while the district moves
+    return { load: fetchRows, live: () => { if (!stopped && Date.now() - last > 5000) fetchRows(); }, recolour: draw, stop: () => { stopped = true; } };
+  }
+  // a block: its schools, from the register (names), with their live level from the map
+  let schools = [];
+  const levelOf = new Map();
+  const draw = () => {
+    if (!el()) return;
+    const m = where.map;
+    levelOf.clear();
+    for (let i = 0; i < m.n; i++) if (m.block[i] === ctx.places.blocks.findIndex((x) => x.district === where.dIdx && x.name === where.block)) levelOf.set(schoolCode(m.ids[i]), LEVELS[m.level[i]]);
+    const sorted = schools.slice().sort((a, b) => LEVELS.indexOf(levelOf.get(b.id) || "low") - LEVELS.indexOf(levelOf.get(a.id) || "low") || a.name.localeCompare(b.name));
+    el().innerHTML = sorted.length ? `<table id="schools-table"><thead><tr><th>${esc(t("col.school"))}</th><th>UDISE</th><th class="num">${esc(t("col.enrolment"))}</th><th>${esc(t("col.risk"))}</th></tr></thead><tbody>${
+      sorted.map((s) => { const lv = levelOf.get(s.id) || s.risk_level;
+        return `<tr class="link" data-school="${s.id}"><td><a href="#/school/${s.id}">${esc(s.name)}</a></td><td>${s.id}</td><td class="num">${num(s.total_students)}</td><td><span class="level ${lv}">${esc(t("level." + lv))}</span></td></tr>`; }).join("")
+    }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
+    el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/school/${tr.dataset.school}`); }));
+  };
+  return {
+    load: async () => {
+      try {
+        const page = await get(`/api/v1/schools?district=${encodeURIComponent(where.district)}&block=${encodeURIComponent(where.block)}&page_size=200`);
+        schools = page.schools; draw();
+      } catch (e) { if (el()) el().innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+    },
+    live: () => {}, recolour: draw, stop: () => {},
+  };
+}
+
+async function loadCascade(main, view, district, block) {
+  const el = main.querySelector("#cascade");
+  const url = view.kind === "block" ? `/api/v1/predictions/cascade/blocks/${encodeURIComponent(block)}?district=${encodeURIComponent(district)}`
+    : `/api/v1/predictions/cascade/districts/${encodeURIComponent(district)}`;
+  try {
+    const c = await get(url);
+    el.className = "";
+    el.innerHTML = `<p>${num(c.cascade_flagged)} cascade-flagged of ${num(c.schools)} schools.</p>` + (c.flagged.length ? `<table><thead><tr><th>${esc(t("col.school"))}</th><th class="num">Score</th><th class="num">From neighbours</th><th>${esc(t("col.risk"))}</th></tr></thead><tbody>${
+      c.flagged.slice(0, 15).map((f) => `<tr><td><a href="#/school/${f.school_id}">${f.school_id}</a></td><td class="num">${num(f.score, 1)}</td><td class="num">${num(f.neighbour_points, 1)}</td><td><span class="level ${f.level}">${esc(t("level." + f.level))}</span></td></tr>`).join("")}</tbody></table>` : "");
+  } catch (e) { el.className = "muted"; el.textContent = e.status === 503 ? t("common.unavailable") : e.message; }
+}
+
+async function loadFinance(main, view, district, block) {
+  const el = main.querySelector("#finance");
+  const url = view.kind === "block" ? `/api/v1/financial/blocks/${encodeURIComponent(block)}?district=${encodeURIComponent(district)}`
+    : `/api/v1/financial/districts/${encodeURIComponent(district)}`;
+  try {
+    const f = await get(url);
+    el.className = "";
+    el.innerHTML = `<p class="muted">${esc(f.year_label)}</p><table><tbody>
+      <tr><td>${esc(t("finance.allocated"))}</td><td class="num">${inr(f.allocated?.total_inr)}</td></tr>
+      <tr><td>${esc(t("finance.released"))}</td><td class="num">${inr(f.released_inr)}</td></tr>
+      <tr><td>${esc(t("finance.utilised"))}</td><td class="num">${inr(f.utilised?.total_inr)}</td></tr>
+      <tr><td>${esc(t("col.balance"))}</td><td class="num">${inr(f.balance_inr)}</td></tr></tbody></table>`;
+  } catch (e) { el.className = "muted"; el.textContent = e.status === 503 ? t("common.unavailable") : e.message; }
+}

@@ -1,0 +1,61 @@
+// A live stream of the twin (`/api/v1/ws/...`), kept alive across lost connections: it reconnects
+// with backoff and resumes after the last seq it saw on each topic, so nothing is missed and
+// nothing is applied twice. A close for expired credentials (4401) refreshes the session first.
+// Status changes ("live", "down") go to `onStatus` so the page can show a lost connection.
+import { accessToken, refresh } from "./session.js";
+
+const FINAL = new Set([4400, 4403, 4404]);  // refused for good: reconnecting cannot help
+
+export class LiveStream {
+  constructor(path, { onMessage, onStatus = () => {}, onRefused = () => {} }) {
+    this.path = path;
+    this.onMessage = onMessage; this.onStatus = onStatus; this.onRefused = onRefused;
+    this.seqs = {};  // topic -> last seq applied
+    this.closed = false;
+    this.attempt = 0;
+    this.open();
+  }
+
+  async open() {
+    if (this.closed) return;
+    const token = await accessToken().catch(() => null);
+    if (!token || this.closed) return;
+    const url = new URL(this.path, location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("access_token", token);
+    const ws = this.ws = new WebSocket(url);
+    let refusal = null;
+    ws.onopen = () => {
+      this.attempt = 0;
+      const topics = Object.keys(this.seqs);
+      // resume: one topic by its seq, several as {topic: seq}
+      if (topics.length === 1) ws.send(JSON.stringify({ resume: this.seqs[topics[0]] }));
+      else if (topics.length > 1) ws.send(JSON.stringify({ resume: this.seqs }));
+      this.onStatus("live");
+    };
+    ws.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.success === false) { refusal = message.error; return; }
+      if (["snapshot", "delta", "alert"].includes(message.type)) {
+        const last = this.seqs[message.topic];
+        if (message.type !== "snapshot" && last !== undefined && message.seq <= last) return;
+        this.seqs[message.topic] = message.seq;
+      }
+      this.onMessage(message);
+    };
+    ws.onclose = async (event) => {
+      if (this.closed) return;
+      if (FINAL.has(event.code)) { this.onStatus("refused"); this.onRefused(refusal || { message: event.reason }); return; }
+      this.onStatus("down");
+      if (event.code === 4401) await refresh().catch(() => {});
+      const wait = Math.min(15_000, 500 * 2 ** this.attempt++) * (0.75 + Math.random() / 2);
+      this.timer = setTimeout(() => this.open(), wait);
+    };
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000);
+  }
+}
