@@ -123,6 +123,8 @@ class Replication:
         self.e, self.plan, self.r = e, plan, replication
         self.rng = streams(e.inputs.seed, replication)
         self.stock = s.stock.astype(np.float64).copy()
+        if plan.stock_change is not None:
+            self.stock = np.maximum(self.stock + plan.stock_change, 0.0)
         self.funds = s.funds_inr.astype(np.float64).copy()
         self.closed_until = s.closed_until_day.astype(np.int64).copy()
         self.open_today = np.ones(e.n, bool)

@@ -55,6 +55,9 @@ class PlanLevers:
     top_up_at_start: bool = False  # an extra delivery to the buffer target on day 0
     reallocation: Reallocation | None = None
     fund_advance_months: float = 0.0  # months of meal cost released on day 0, recovered from the next tranche
+    # float64 [n, 4] added to the start's stock before day 0 (rows as the engine's start): the
+    # transfers of an optimised or greedy plan, so the engine replays exactly what was proposed
+    stock_change: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""From a stock plan to actions an officer can decide on: one action per (source, receiver) pair,
+carrying every item that moves along it, the quantities before and after at both ends, the cost,
+the children it reaches, the receiver's shortfall before and after, and which constraints bind
+(with their dual prices) for the receiver and the source.
+
+Pure arrays in, plain dicts out: the API stores and shows them as they are."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenarios.optimise_input import ITEM_KG, OptimiseInput
+from scenarios.optimise_stock import StockPlan, StockRule
+
+ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
+_WHY = {"receiver": "the receiver's whole deficit is met: more would not help it",
+        "donor": "the giving school is down to its own buffer",
+        "depot": "the depot has no more of this item",
+        "vehicle": "the block's vehicle is full for the day"}
+
+
+def days_of_grain(stock: np.ndarray, need: np.ndarray) -> float:
+    """School days a school's grain lasts (its scarcest of rice, pulses, oil); inf with no need."""
+    used = need[:3] > 0
+    return float(np.min(stock[:3][used] / need[:3][used])) if used.any() else float("inf")
+
+
+def stock_actions(inp: OptimiseInput, plan: StockPlan, rule: StockRule = StockRule()) -> list[dict]:
+    """One dict per (source, receiver) pair of `plan` (school indices as `inp`'s rows):
+    `to`, `from_school` (-1: the depot), `from_depot` (global block or -1), `items` (ITEMS -> units),
+    `km`, `quantity_kg`, `cost_inr`, `children`, `quantities`, `risk`, `explanation`."""
+    if plan.quantity.size == 0:
+        return []
+    binding = _binding(plan)
+    source = np.where(plan.from_school >= 0, plan.from_school, -1 - plan.from_depot)  # depots below zero
+    pairs, row_of = np.unique(np.column_stack([source, plan.to_school]), axis=0, return_inverse=True)
+    row_of = row_of.ravel()
+    moved = np.zeros((len(pairs), 4))
+    np.add.at(moved, (row_of, plan.item), plan.quantity)
+    km = np.zeros(len(pairs))
+    km[row_of] = plan.km
+    out = []
+    for k, (src, to) in enumerate(pairs.tolist()):
+        items = moved[k]
+        kg = float(items @ ITEM_KG)
+        to_before, to_after = inp.stock[to], inp.stock[to] + items
+        action = {"to": to, "from_school": src if src >= 0 else -1, "from_depot": -1 - src if src < 0 else -1,
+                  "items": {name: round(float(q), 3) for name, q in zip(ITEMS, items) if q > 1e-9},
+                  "km": round(float(km[k]), 3), "quantity_kg": round(kg, 3),
+                  "cost_inr": round(rule.rate_inr_per_kg_km * kg * float(km[k]), 2),
+                  "children": int(round(float(inp.children[to])))}
+        quantities = {"receiver": {"current": _items(to_before), "recommended": _items(to_after)}}
+        if src >= 0:
+            quantities["source"] = {"current": _items(inp.stock[src]), "recommended": _items(inp.stock[src] - items)}
+        need = inp.need_per_day[to]
+        action["quantities"] = quantities
+        action["risk"] = {
+            "before": {"shortfall_child_days": round(float(plan.shortfall_before[to].sum()), 2),
+                       "days_of_grain": _finite(days_of_grain(to_before, need))},
+            "after": {"shortfall_child_days": round(float(plan.shortfall_after[to].sum()), 2),
+                      "days_of_grain": _finite(days_of_grain(to_after, need))}}
+        action["explanation"] = _explain(binding, to, src, inp.block[to])
+        out.append(action)
+    return out
+
+
+def _items(row: np.ndarray) -> dict:
+    return {name: round(float(q), 3) for name, q in zip(ITEMS, row)}
+
+
+def _finite(x: float) -> float | None:
+    return None if not np.isfinite(x) else round(x, 2)
+
+
+def _binding(plan: StockPlan) -> dict[str, dict[tuple, float]]:
+    out: dict[str, dict[tuple, float]] = {}
+    for family, rows in plan.duals.items():
+        index, dual = rows.get("index", np.empty(0)), rows.get("dual", np.empty(0))
+        item = rows.get("item")
+        keys = zip(index.tolist(), item.tolist()) if item is not None else ((i, -1) for i in index.tolist())
+        out[family] = {key: float(d) for key, d in zip(keys, dual.tolist())}
+    return out
+
+
+def _explain(binding: dict, to: int, src: int, block: int) -> dict:
+    """The binding constraints that shaped this pair's flow, each with its dual price (INR of the
+    objective one more unit of its right-hand side would save: a scarce depot or truck shows here)."""
+    found = []
+    for family, ends in (("receiver", [to]), ("donor", [src] if src >= 0 else []),
+                         ("depot", [block] if src < 0 else []), ("vehicle", [block])):
+        for (index, item), dual in binding.get(family, {}).items():
+            if index in ends:
+                found.append({"constraint": family, "item": ITEMS[item] if item >= 0 else None,
+                              "dual_inr": round(dual, 4), "meaning": _WHY[family]})
+    return {"binding": found,
+            "summary": "; ".join(sorted({f["meaning"] for f in found})) or "no constraint binds at this pair"}
