@@ -207,3 +207,46 @@ audit_log = Table(
 )
 Index("ix_audit_log_at", audit_log.c.at)
 Index("ix_audit_log_actor", audit_log.c.actor)
+
+# Optimisation: actions the twin proposes (a stock transfer), officers decide, and the log applies.
+# `version` is the optimistic-concurrency counter: every decision is a compare-and-set on it.
+recommendations = Table(
+    "recommendations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False, comment="stock_transfer"),
+    Column("status", String(16), nullable=False, comment="pending, approved, rejected, applied or superseded"),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(32), nullable=False, comment="the optimisation run that proposed it"),
+    Column("district", String(64), nullable=False),
+    Column("block", String(64), nullable=False),
+    Column("school_id", String(11), nullable=False, comment="the receiving school"),
+    Column("from_school_id", String(11), comment="the giving school (none: the block's depot)"),
+    Column("from_depot", String(64)),
+    Column("quantity_kg", Float, nullable=False, comment="weight moved, eggs by their weight: the approval limit's measure"),
+    Column("cost_inr", Float, nullable=False),
+    Column("children_affected", Integer, nullable=False),
+    Column("twin_seq", BigInteger, nullable=False, comment="the twin's log position it was computed on"),
+    Column("body", Text, nullable=False, comment="JSON: action, quantities, risk before and after, explanation"),
+    Column("impact", Text, comment="JSON: the simulated effect, once verified"),
+    Column("events", Text, comment="JSON: the ids of the events it became"),
+    Column("created_by", String(254), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(254)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text, comment="why it was rejected or superseded"),
+)
+Index("ix_recommendations_district_block_created", recommendations.c.district, recommendations.c.block,
+      recommendations.c.created_at)
+Index("ix_recommendations_status", recommendations.c.status)
+
+recommendation_comments = Table(
+    "recommendation_comments",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("recommendation_id", String(32), nullable=False, index=True),
+    Column("parent_id", BigInteger, comment="the comment it answers (none: a new thread)"),
+    Column("author", String(254), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

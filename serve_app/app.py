@@ -23,6 +23,7 @@ from serve_app.dashboard.pages import mount_pages
 from serve_app.finance.endpoints import finance_router
 from serve_app.forecasts.endpoints import forecasts_router
 from serve_app.observability import Metrics, RequestContext
+from serve_app.optimization.endpoints import optimization_router
 from serve_app.reports.endpoints import reports_router
 from serve_app.risk.endpoints import risk_router
 from serve_app.scenarios.endpoints import scenarios_router
@@ -74,6 +75,7 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     app.include_router(forecasts_router())
     app.include_router(alerts_router())
     app.include_router(scenarios_router())
+    app.include_router(optimization_router())
     app.include_router(finance_router())
     app.include_router(reports_router())
     app.include_router(dashboard_router())

@@ -19,6 +19,7 @@ from configs import Settings
 from configs.settings import models_root
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
+from db.recommendation_repository import RecommendationRepository
 from db.scenario_repository import ScenarioRepository
 from db.school_map_repository import SchoolMapRepository
 from db.event_log import SqlEventLog
@@ -36,6 +37,7 @@ from serve_app.twin.ingest import IngestService
 from serve_app.forecasts.service import Background, ModelService, thread_background
 from serve_app.reports.service import ReportService
 from serve_app.risk.service import RiskService, RiskSource
+from serve_app.optimization.service import OptimisationService
 from serve_app.scenarios.service import ScenarioRuns
 from serve_app.twin.history import SchoolHistoryService
 from serve_app.schools.service import SchoolService
@@ -116,6 +118,7 @@ class Services:
     models: ModelService
     finance: FinanceService  # money: allocations by the norms, releases and utilisation from the twin
     reports: ReportService  # CSV exports and PDF reports, read from the other domains
+    optimisation: OptimisationService | None = None  # recommendations: computed, verified, decided, applied
     dashboard: DashboardService | None = None  # the web page's map and places
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
@@ -205,13 +208,18 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                             history, money)
     school_map = SchoolMapRepository(engine)
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
-    return Services(settings, engine, event_log, directory, router, ingest, reader,
+    services = Services(settings, engine, event_log, directory, router, ingest, reader,
                     schools, history,
                     time_travel, risk, alerts,
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
                     accounts, limiter, models, money, reports,
                     dashboard=dashboard, access_redis=access_redis)
+    services.optimisation = OptimisationService(
+        RecommendationRepository(engine), directory, router.state_copies, repo.load_locations, ingest.ingest,
+        replication_pool, broker, audit=accounts.record,
+        block_officer_limit_kg=settings.optimisation.block_officer_limit_kg)
+    return services
 
 
 async def open_ray_services(settings: Settings) -> Services:

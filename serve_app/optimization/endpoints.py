@@ -1,0 +1,103 @@
+"""The optimisation API: recompute recommendations from the live twin, list and read them, verify
+one by simulation, approve or reject it, and comment on it.
+
+No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+
+from serve_app.auth.guard import authenticated, caller_of
+from serve_app.auth.principal import Permission
+from serve_app.optimization.schemas import (
+    Comment, CommentRequest, Decision, Impact, Kind, Recommendation, RecommendationPage, Rejection, RunRequest,
+    RunSummary, Status,
+)
+from serve_app.optimization.service import OptimisationService
+from serve_app.shared.access import allowed
+from serve_app.shared.app_services import services_of
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
+from serve_app.shared.examples import errors
+from serve_app.shared.page import PageNumber, PageSize
+from serve_app.shared.paths import API
+
+_Id = Annotated[str, Path(description="the recommendation's id", pattern=r"^[0-9a-f]{32}$")]
+_Place = Annotated[str | None, Query(max_length=64)]
+
+
+def _service(request: Request) -> OptimisationService:
+    return services_of(request).optimisation
+
+
+def optimization_router() -> APIRouter:
+    r = APIRouter(prefix=f"{API}/optimization", tags=["optimization"], dependencies=[Depends(authenticated)])
+
+    @r.post("/run", summary="Recompute the recommendations of an area from the live twin",
+            description="Solves the stock rebalancing LP over the area's schools as the twin holds them now "
+                        "(depot and neighbour arcs, donors keep their buffer, depot stock and vehicle capacity) "
+                        "and stores one recommendation per source and receiver. The area's pending "
+                        "recommendations are superseded: they were computed on an older state.",
+            response_model=Envelope[RunSummary], responses=errors(403, 404, 422))
+    async def run(request: Request, body: Annotated[RunRequest, Body()] = RunRequest()) -> JSONResponse:
+        principal = allowed(request, Permission.SCENARIOS_RUN)
+        data = await _service(request).run(principal, caller_of(request), body.district, body.block)
+        return ok(data, f"{data['recommendations']} recommendations")
+
+    @r.get("/recommendations", summary="List recommendations in your area, newest first",
+           response_model=Envelope[RecommendationPage], responses=errors(404, 422))
+    async def list_recommendations(request: Request, status: Annotated[Status | None, Query()] = None,
+                                   kind: Annotated[Kind | None, Query()] = None, district: _Place = None,
+                                   block: _Place = None,
+                                   run_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
+                                   page: PageNumber = 1, page_size: PageSize = 50) -> JSONResponse:
+        data = await _service(request).page(allowed(request).area, status, kind, page, page_size, district, block,
+                                            run_id)
+        return ok(data, f"{data['pagination']['total']} recommendations")
+
+    @r.get("/recommendations/{rec_id}", summary="One recommendation",
+           response_model=Envelope[Recommendation], responses=errors(404, 422))
+    async def get_recommendation(request: Request, rec_id: _Id) -> JSONResponse:
+        return ok(await _service(request).get(rec_id, allowed(request).area))
+
+    @r.post("/approve/{rec_id}", summary="Approve a pending recommendation: it becomes events in the log",
+            description="Re-reads the live twin first: a recommendation the twin no longer allows is superseded "
+                        "(409). Exactly one approval wins (409 for the others). A block officer approves up to "
+                        "the configured weight; above it a district officer decides (403).",
+            response_model=Envelope[Recommendation], responses=errors(403, 404, 409, 422))
+    async def approve(request: Request, rec_id: _Id, body: Annotated[Decision, Body()] = Decision()) -> JSONResponse:
+        principal = allowed(request, Permission.SCENARIOS_RUN)
+        return ok(await _service(request).approve(rec_id, principal, caller_of(request), body.version), "applied")
+
+    @r.post("/reject/{rec_id}", summary="Reject a pending recommendation, with a reason",
+            response_model=Envelope[Recommendation], responses=errors(403, 404, 409, 422))
+    async def reject(request: Request, rec_id: _Id, body: Annotated[Rejection, Body()]) -> JSONResponse:
+        principal = allowed(request, Permission.SCENARIOS_RUN)
+        return ok(await _service(request).reject(rec_id, principal, caller_of(request), body.reason, body.version),
+                  "rejected")
+
+    @r.get("/impact/{rec_id}", summary="Simulate the recommendation's effect on children's meals",
+           description="Runs the scenario engine from the live twin's state of the recommendation's block with "
+                       "common random numbers: no action, the greedy baseline, this recommendation, and its run's "
+                       "whole plan for the block. No-meal child-days and stock-out school-days with 95% intervals "
+                       "and paired differences, and transport cost.",
+           response_model=Envelope[Impact], responses=errors(404, 422))
+    async def impact(request: Request, rec_id: _Id,
+                     horizon_days: Annotated[int, Query(ge=5, le=60)] = 20,
+                     replications: Annotated[int, Query(ge=2, le=200)] = 20,
+                     stress: Annotated[bool, Query(description="a monsoon week with roads cut and deliveries "
+                                                               "a week late")] = True) -> JSONResponse:
+        return ok(await _service(request).impact(rec_id, allowed(request).area, horizon_days, replications, stress))
+
+    @r.get("/recommendations/{rec_id}/comments", summary="The comments on a recommendation, oldest first",
+           response_model=Envelope[list[Comment]], responses=errors(404, 422))
+    async def comments(request: Request, rec_id: _Id) -> JSONResponse:
+        return ok(await _service(request).comments(rec_id, allowed(request).area))
+
+    @r.post("/recommendations/{rec_id}/comments", summary="Comment on a recommendation (or answer a comment)",
+            status_code=201, response_model=Envelope[Comment], responses=errors(404, 422))
+    async def add_comment(request: Request, rec_id: _Id, body: Annotated[CommentRequest, Body()]) -> JSONResponse:
+        principal = allowed(request)
+        return ok(await _service(request).comment(rec_id, principal, body.body, body.parent_id), "commented",
+                  status_code=201)
+
+    return r

@@ -1,0 +1,143 @@
+"""The optimisation domain's shapes: a run's summary, a recommendation (its action, quantities,
+cost, risk before and after, explanation, status and version), a page of them, decisions,
+comments, and a simulated impact."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serve_app.shared.page import Pagination
+
+Status = Literal["pending", "approved", "rejected", "applied", "superseded"]
+Kind = Literal["stock_transfer"]
+
+_REC = {
+    "id": "9b0c6f3ad3e34c51a7f1c0d2b9e8a411", "kind": "stock_transfer", "status": "pending", "version": 1,
+    "run_id": "5f0c6f3ad3e34c51a7f1c0d2b9e8a411", "district": "Ariyalur", "block": "Andimadam",
+    "school_id": "33010100101", "from_school_id": "33010100102", "from_depot": None, "quantity_kg": 42.5,
+    "cost_inr": 63.8, "children_affected": 118, "twin_seq": 40211,
+    "action": {"from": {"school_id": "33010100102", "depot": None}, "to": {"school_id": "33010100101"},
+               "items": {"rice_kg": 40.0, "pulses_kg": 2.5}, "km": 3.0},
+    "quantities": {"receiver": {"current": {"rice_kg": 31.2, "pulses_kg": 4.1, "oil_kg": 1.2, "eggs": 90},
+                                "recommended": {"rice_kg": 71.2, "pulses_kg": 6.6, "oil_kg": 1.2, "eggs": 90}}},
+    "risk": {"before": {"shortfall_child_days": 820.0, "days_of_grain": 2.6},
+             "after": {"shortfall_child_days": 0.0, "days_of_grain": 6.0}},
+    "explanation": {"binding": [{"constraint": "donor", "item": "rice_kg", "dual_inr": -1.2,
+                                 "meaning": "the giving school is down to its own buffer"}],
+                    "summary": "the giving school is down to its own buffer"},
+    "impact": None, "events": [], "created_by": "officer@example.org", "created_at": "2025-06-04T10:15:02.123Z",
+    "decided_by": None, "decided_at": None, "reason": None}
+
+
+class Items(BaseModel):
+    rice_kg: float | None = None
+    pulses_kg: float | None = None
+    oil_kg: float | None = None
+    eggs: float | None = None
+
+
+class Recommendation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_REC]})
+
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    kind: Kind
+    status: Status
+    version: int = Field(ge=1, description="changes with every decision or edit: send it back to decide (409 if stale)")
+    run_id: str
+    district: str
+    block: str
+    school_id: str = Field(description="the receiving school")
+    from_school_id: str | None = Field(description="the giving school (none: the block's depot)")
+    from_depot: str | None
+    quantity_kg: float = Field(description="weight moved (eggs by their weight): what the approval limit measures")
+    cost_inr: float = Field(description="transport: kg x km x rate")
+    children_affected: int
+    twin_seq: int = Field(description="the twin's log position it was computed on")
+    action: dict
+    quantities: dict = Field(description="current and recommended quantities at the receiver (and the source)")
+    risk: dict = Field(description="the receiver's shortfall child-days and days of grain before and after")
+    explanation: dict = Field(description="the binding constraints and their dual prices")
+    impact: dict | None = Field(description="the latest simulated impact, when verified")
+    events: list[str] = Field(description="ids of the events it became, once applied")
+    created_by: str
+    created_at: str
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+
+
+class RecommendationPage(BaseModel):
+    recommendations: list[Recommendation]
+    pagination: Pagination
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    district: str | None = Field(default=None, max_length=64, description="default: the caller's area")
+    block: str | None = Field(default=None, max_length=64)
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    area: dict
+    status: str = Field(description="solved, partial, nothing_to_do or failed (the LP's)")
+    message: str
+    recommendations: int
+    superseded: int = Field(description="pending recommendations of the area this run replaced")
+    schools: int
+    variables: int
+    build_s: float
+    solve_s: float
+    twin_seq: int
+    shortfall_child_days_before: float
+    shortfall_child_days_after: float
+    transport_cost_inr: float
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1, description="the version read: 409 if it changed since")
+
+
+class Rejection(Decision):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class CommentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=4000)
+    parent_id: int | None = Field(default=None, ge=1, description="the comment this answers (none: a new thread)")
+
+
+class Comment(BaseModel):
+    id: int
+    recommendation_id: str
+    parent_id: int | None
+    author: str
+    body: str
+    created_at: str
+
+
+class Interval(BaseModel):
+    mean: float
+    low: float
+    high: float
+
+
+class Impact(BaseModel):
+    """Simulated from the live twin's state of the recommendation's block, with common random numbers:
+    plans `none`, `greedy` (lowest stock first from the depot), `recommendation` and `plan` (the
+    run's live recommendations in the block), each with 95% intervals and paired differences to none."""
+
+    recommendation_id: str
+    version: int
+    replications: int
+    horizon_days: int
+    schools: int
+    stress: bool
+    area: dict
+    plan_recommendations: int
+    plans: dict[str, dict[str, float | Interval]]
+    ratios: dict[str, float | None]

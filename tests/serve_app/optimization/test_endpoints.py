@@ -1,0 +1,199 @@
+"""Recommendations through the API, on SQLite and PostgreSQL: computed from the live twin, scoped
+to the caller's area, approved once (even when two approvals race), superseded when the twin moves
+on, rejected with a reason, commented on, verified by simulation; bad input in the error envelope."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from configs import Settings
+from tests.fixtures.app import client_of, running_app
+from tests.fixtures.builders import small_directory
+from twin.area import Area
+
+DIRECTORY, _ = small_directory()
+SCHOOLS = [f"{int(x):011d}" for x in DIRECTORY.school_ids]
+SHORT, RICH = SCHOOLS[0], SCHOOLS[1]  # the two schools of Ariyalur's first block
+OTHER_BLOCK = SCHOOLS[2]
+DAY = dt.date(2025, 7, 1)
+DISTRICT_OFFICER = ("district_officer", Area("Ariyalur"))
+BLOCK_OFFICER = ("block_officer", Area("Ariyalur", "Ariyalur"))
+OUTSIDER = ("block_officer", Area("Ariyalur", "Thirumanur"))
+
+
+@pytest.fixture
+async def app(seeded_url):
+    async with running_app(Settings(database_url=seeded_url)) as app:
+        app.state.services.optimisation.depot_days = 0.0  # no depot stock: what moves comes from a school
+        yield app
+
+
+async def feed(client) -> None:
+    """One school nearly out of everything, its neighbour holding months of it, a meal each."""
+    delivered = {SHORT: dict(rice_kg=5, pulses_kg=1, oil_kg=0.5, eggs=10),
+                 RICH: dict(rice_kg=9000, pulses_kg=2000, oil_kg=500, eggs=4000)}
+    events = [{"type": "stock_delivered", "event_id": f"d-{s}", "date": DAY.isoformat(), "school_id": s, **q}
+              for s, q in delivered.items()]
+    events += [{"type": "attendance_reported", "event_id": f"a-{s}", "date": DAY.isoformat(), "school_id": s,
+                "present": 60, "meals_served": {"primary": 50}} for s in (SHORT, RICH)]
+    assert (await client.post("/api/v1/events", json={"events": events})).status_code == 200
+
+
+async def twin_rice(client, school: str) -> float:
+    data = (await client.get(f"/api/v1/twin/schools/{school}")).json()["data"]
+    return data["stock_book_balance"]["rice_kg"]
+
+
+async def run_for_block(app) -> dict:
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        response = await officer.post("/api/v1/optimization/run", json={"block": "Ariyalur"})
+        assert response.status_code == 200, response.text
+        run = response.json()["data"]
+        listed = (await officer.get("/api/v1/optimization/recommendations",
+                                    params={"run_id": run["run_id"]})).json()["data"]
+    return {"run": run, "recs": listed["recommendations"]}
+
+
+def transfer_to_short(recs: list[dict]) -> dict:
+    [rec] = [r for r in recs if r["school_id"] == SHORT]
+    return rec
+
+
+async def test_a_recommendation_moves_stock_from_a_neighbour_and_applies_once(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+        rice_short, rice_rich = await twin_rice(admin, SHORT), await twin_rice(admin, RICH)
+    out = await run_for_block(app)
+    assert out["run"]["recommendations"] == len(out["recs"]) >= 1
+    assert out["run"]["shortfall_child_days_after"] < out["run"]["shortfall_child_days_before"]
+    rec = transfer_to_short(out["recs"])
+    assert rec["status"] == "pending" and rec["version"] == 1 and rec["from_school_id"] == RICH
+    moved = rec["action"]["items"]["rice_kg"]
+    assert moved > 0 and rec["quantities"]["receiver"]["recommended"]["rice_kg"] == pytest.approx(
+        rec["quantities"]["receiver"]["current"]["rice_kg"] + moved, abs=0.01)
+    assert rec["risk"]["after"]["shortfall_child_days"] < rec["risk"]["before"]["shortfall_child_days"]
+    assert rec["children_affected"] > 0 and rec["twin_seq"] > 0 and rec["explanation"]["summary"]
+
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        approved = await officer.post(f"/api/v1/optimization/approve/{rec['id']}", json={"version": 1})
+        assert approved.status_code == 200, approved.text
+        body = approved.json()["data"]
+        assert body["status"] == "applied" and body["events"] == [f"rec-{rec['id']}"] and body["decided_by"]
+        again = await officer.post(f"/api/v1/optimization/approve/{rec['id']}")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
+    async with client_of(app) as admin:
+        # conservation: what left the giving school arrived at the receiver, once
+        assert await twin_rice(admin, SHORT) == pytest.approx(rice_short + moved, abs=0.01)
+        assert await twin_rice(admin, RICH) == pytest.approx(rice_rich - moved, abs=0.01)
+        audit = (await admin.get("/api/v1/audit", params={"action": "optimisation.approve"})).json()["data"]
+        entries = audit.get("entries", audit.get("items", []))
+        assert any(e.get("target") == f"recommendation:{rec['id']}" for e in entries), audit
+
+
+async def test_two_approvals_at_once_apply_it_once(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+        rice_short = await twin_rice(admin, SHORT)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    async with client_of(app, *DISTRICT_OFFICER) as one, client_of(app) as other:
+        answers = await asyncio.gather(one.post(f"/api/v1/optimization/approve/{rec['id']}"),
+                                       other.post(f"/api/v1/optimization/approve/{rec['id']}"))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    async with client_of(app) as admin:
+        assert await twin_rice(admin, SHORT) == pytest.approx(rice_short + rec["action"]["items"]["rice_kg"], abs=0.01)
+
+
+async def test_a_newer_run_or_a_moved_twin_supersedes_a_recommendation(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    first = transfer_to_short((await run_for_block(app))["recs"])
+    second = transfer_to_short((await run_for_block(app))["recs"])
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        old = (await officer.get(f"/api/v1/optimization/recommendations/{first['id']}")).json()["data"]
+        assert old["status"] == "superseded" and old["reason"]
+        refused = await officer.post(f"/api/v1/optimization/approve/{first['id']}")
+        assert refused.status_code == 409 and refused.json()["error"]["details"]["status"] == "superseded"
+        # the giving school loses its rice before the approval: the twin moved on
+        lost = {"type": "stock_adjusted", "event_id": "spoiled", "date": DAY.isoformat(), "school_id": RICH,
+                "reason": "spoilage", "rice_kg": -8990}
+        assert (await officer.post("/api/v1/events", json={"events": [lost]})).status_code == 200
+        stale = await officer.post(f"/api/v1/optimization/approve/{second['id']}")
+        assert stale.status_code == 409 and "superseded" in stale.json()["error"]["message"]
+        now = (await officer.get(f"/api/v1/optimization/recommendations/{second['id']}")).json()["data"]
+        assert now["status"] == "superseded" and now["events"] == []
+
+
+async def test_scope_roles_and_the_block_officers_limit(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    async with client_of(app, *OUTSIDER) as outsider:
+        assert (await outsider.get(f"/api/v1/optimization/recommendations/{rec['id']}")).status_code == 404
+        listed = (await outsider.get("/api/v1/optimization/recommendations")).json()["data"]
+        assert listed["recommendations"] == [] and listed["pagination"]["total"] == 0
+        assert (await outsider.post(f"/api/v1/optimization/approve/{rec['id']}")).status_code == 404
+        assert (await outsider.post("/api/v1/optimization/run", json={"block": "Ariyalur"})).status_code == 404
+    async with client_of(app, "school_admin", Area("Ariyalur", "Ariyalur", SHORT)) as school:
+        refused = await school.post(f"/api/v1/optimization/approve/{rec['id']}")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+    app.state.services.optimisation._limit_kg = rec["quantity_kg"] / 2  # noqa: SLF001 - the setting, lowered
+    async with client_of(app, *BLOCK_OFFICER) as block:
+        assert len((await block.get("/api/v1/optimization/recommendations")).json()["data"]["recommendations"]) >= 1
+        over = await block.post(f"/api/v1/optimization/approve/{rec['id']}")
+        assert over.status_code == 403 and over.json()["error"]["details"]["limit_kg"] == rec["quantity_kg"] / 2
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        assert (await officer.post(f"/api/v1/optimization/approve/{rec['id']}")).status_code == 200
+
+
+async def test_reject_comment_and_bad_input(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    unknown = "0" * 32
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        missing = await officer.get(f"/api/v1/optimization/recommendations/{unknown}")
+        assert missing.status_code == 404 and missing.json()["success"] is False
+        assert (await officer.post(f"/api/v1/optimization/approve/{unknown}")).status_code == 404
+        bad_id = await officer.get("/api/v1/optimization/recommendations/not-an-id")
+        assert bad_id.status_code == 422 and bad_id.json()["error"]["code"] == "VALIDATION_ERROR"
+        no_reason = await officer.post(f"/api/v1/optimization/reject/{rec['id']}", json={})
+        assert no_reason.status_code == 422 and no_reason.json()["error"]["code"] == "VALIDATION_ERROR"
+        stale = await officer.post(f"/api/v1/optimization/reject/{rec['id']}", json={"reason": "x", "version": 7})
+        assert stale.status_code == 409
+        thread = await officer.post(f"/api/v1/optimization/recommendations/{rec['id']}/comments",
+                                    json={"body": "Is the road open?"})
+        assert thread.status_code == 201
+        answer = await officer.post(f"/api/v1/optimization/recommendations/{rec['id']}/comments",
+                                    json={"body": "Yes, since Monday", "parent_id": thread.json()["data"]["id"]})
+        assert answer.json()["data"]["parent_id"] == thread.json()["data"]["id"]
+        orphan = await officer.post(f"/api/v1/optimization/recommendations/{rec['id']}/comments",
+                                    json={"body": "?", "parent_id": 999999})
+        assert orphan.status_code == 404
+        comments = (await officer.get(f"/api/v1/optimization/recommendations/{rec['id']}/comments")).json()["data"]
+        assert [c["body"] for c in comments] == ["Is the road open?", "Yes, since Monday"]
+        rejected = await officer.post(f"/api/v1/optimization/reject/{rec['id']}", json={"reason": "road cut"})
+        assert rejected.status_code == 200 and rejected.json()["data"]["reason"] == "road cut"
+        after = await officer.post(f"/api/v1/optimization/approve/{rec['id']}")
+        assert after.status_code == 409 and after.json()["error"]["details"]["status"] == "rejected"
+
+
+async def test_impact_is_simulated_against_no_action_and_the_greedy_baseline(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        response = await officer.get(f"/api/v1/optimization/impact/{rec['id']}",
+                                     params={"horizon_days": 10, "replications": 4})
+        assert response.status_code == 200, response.text
+        impact = response.json()["data"]
+        assert set(impact["plans"]) == {"none", "greedy", "recommendation", "plan"} and impact["replications"] == 4
+        none, mine = impact["plans"]["none"], impact["plans"]["recommendation"]
+        for row in (none, mine):
+            assert row["no_meal_child_days"]["low"] <= row["no_meal_child_days"]["mean"] <= row["no_meal_child_days"]["high"]
+        # the short school runs out within days without the transfer, not with it
+        assert none["no_meal_child_days"]["mean"] > mine["no_meal_child_days"]["mean"]
+        assert mine["no_meal_child_days_vs_none"]["high"] < 0
+        assert mine["transport_cost_inr"] == pytest.approx(rec["cost_inr"])
+        stored = (await officer.get(f"/api/v1/optimization/recommendations/{rec['id']}")).json()["data"]
+        assert stored["impact"]["recommendation_id"] == rec["id"]
