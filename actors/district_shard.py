@@ -22,6 +22,7 @@ from twin.batch import EventBatch
 from twin.directory import Directory
 from twin.encoding import encode
 from twin.events import event_list_adapter
+from twin.funds_columns import FundsColumns, funds_columns
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
 from twin.school_features import school_features
@@ -255,6 +256,14 @@ class DistrictShard:
             "today": int(self.state.today[0]),
             "applied_seq": self.applied_seq,
         }
+
+    async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
+                            school: int | None = None) -> FundsColumns:
+        """The money columns of the hosted schools (`twin.funds_columns`), between folds, so that
+        what reached a school and what its block passed down always agree."""
+        async with self._turn:
+            return await asyncio.to_thread(funds_columns, self.state, year, int(self.state.today[0]), district,
+                                           block, school)
 
     async def state_copy(self) -> ShardState:
         """A copy of the whole state between folds: a consistent fork for what-if runs."""

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from actors.risk_desk import RiskDesk
     from twin.batch import EventBatch
     from twin.directory import Directory
+    from twin.funds_columns import FundsColumns
     from twin.state import ShardState
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,10 @@ class ShardHost:
 
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
+
+    async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
+                            school: int | None = None) -> FundsColumns:
+        return await self.shard.funds_columns(year, district, block, school)
 
     async def state_copy(self) -> ShardState:
         return await self.shard.state_copy()

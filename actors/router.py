@@ -11,6 +11,7 @@ import numpy as np
 
 from actors.shard_port import LocalShard
 from twin.batch import EventBatch
+from twin.funds_columns import FundsColumns
 from twin.ports import SchoolChange, SchoolSync, ShardPort, ShardStatus
 
 if TYPE_CHECKING:
@@ -53,6 +54,14 @@ class ShardRouter:
     async def statuses(self) -> list[ShardStatus]:
         """Every shard's status, in shard order."""
         return list(await asyncio.gather(*(port.status() for port in self.shards)))
+
+    async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
+                            school: int | None = None) -> FundsColumns:
+        """The money columns of the active schools of the state, or of a district, block or school
+        (global indices; a block or school needs its district), from the shards that host them."""
+        ports = self.shards if district is None else [self.shard_of(district)]
+        return FundsColumns.concat(list(await asyncio.gather(
+            *(port.funds_columns(year, district, block, school) for port in ports))))
 
     async def state_copies(self) -> list[ShardState]:
         """A consistent copy of every shard's state, in shard order."""

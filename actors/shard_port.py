@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from actors.district_shard import DistrictShard
     from twin.batch import EventBatch
     from twin.directory import Directory
+    from twin.funds_columns import FundsColumns
     from twin.state import ShardState
 
 T = TypeVar("T")
@@ -52,6 +53,10 @@ class RayShard:
 
     async def snapshot_now(self) -> int:
         return await self.handle.snapshot_now.remote()
+
+    async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
+                            school: int | None = None) -> FundsColumns:
+        return await self.handle.funds_columns.remote(year, district, block, school)
 
     async def state_copy(self) -> ShardState:
         return await self.handle.state_copy.remote()
@@ -100,6 +105,10 @@ class LocalShard:
 
     async def snapshot_now(self) -> int:
         return await (await self.shard()).snapshot_now()
+
+    async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
+                            school: int | None = None) -> FundsColumns:
+        return await (await self.shard()).funds_columns(year, district, block, school)
 
     async def state_copy(self) -> ShardState:
         return await (await self.shard()).state_copy()

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from twin.batch import EventBatch
     from twin.directory import Directory
+    from twin.funds_columns import FundsColumns
     from twin.state import ShardState
 
 
@@ -143,6 +144,12 @@ class ShardPort(Protocol):
 
     async def snapshot_now(self) -> int:
         """Store every hosted district's snapshot; returns its seq."""
+        ...
+
+    async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
+                            school: int | None = None) -> FundsColumns:
+        """The money columns of the hosted active schools (of a district, block or school: global
+        indices) with financial year `year`'s allocation (`twin.funds_columns`), between folds."""
         ...
 
     async def state_copy(self) -> ShardState:

@@ -1,5 +1,5 @@
-"""Finance routes: a school's or an area's money for a financial year, the allocation's dry run, and
-utilisation recorded through the ingest path.
+"""Finance routes: a school's or an area's money for a financial year, the allocation (a dry run, or
+recorded as events), and utilisation recorded through the ingest path.
 
 No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
 
@@ -31,9 +31,9 @@ from serve_app.shared.access import (
 from serve_app.shared.app_services import services_of
 from serve_app.shared.envelope import Envelope, JSONResponse, ok
 from serve_app.shared.examples import errors
+from serve_app.shared.page import PageNumber
 from serve_app.shared.paths import API
 from serve_app.shared.places import district_index
-from serve_app.shared.page import PageNumber
 from twin.errors import InvalidInput
 
 Year = Annotated[int | None, Query(
@@ -83,12 +83,16 @@ def finance_router() -> APIRouter:
         state_in_area(allowed(request).area)
         return ok(await _service(request).state(year))
 
-    @r.post("/allocate", summary="The year's allocation, a dry run: each school's entitlement and the totals",
+    @r.post("/allocate", summary="The year's allocation: each school's entitlement and the totals; recorded on commit",
             description="The entitlement of every school of the state, a district or a block for the financial year, "
                         "by the class-banded cost norms (`norms`, the default) or the original flat Rs 1,496 per "
                         "enrolled child (`legacy_flat`): per school (a page of them) and totals by component and by "
-                        "payer over all of them. Nothing is recorded: `commit=true` is not available yet (422). "
-                        "State admins for the state; district officers within their district.",
+                        "payer over all of them. A dry run by default; with `commit=true` it is recorded as "
+                        "`funds_allocated` events, one per school and year (a repeated commit records nothing new; "
+                        "the reads' `allocated` then shows it), and with `first_instalment=true` also the year's "
+                        "first instalment, 25% of each school's allocation, as `funds_released` events from the "
+                        "state to the district, the block and the school. State admins for the state; district "
+                        "officers within their district.",
             response_model=Envelope[AllocationPlan], responses=errors(403, 404, 422, 503))
     async def allocate(request: Request, body: AllocationRequest,
                        page: PageNumber = 1,
@@ -97,9 +101,9 @@ def finance_router() -> APIRouter:
         if principal.role not in (Role.STATE_ADMIN, Role.DISTRICT_OFFICER):
             raise Forbidden(f"allocations are planned by state admins and district officers, not a {principal.role}",
                             {"needs": "state_admin or district_officer"})
-        if body.commit:
-            message = "recording an allocation as events is not available yet: send commit=false for a dry run"
-            raise InvalidInput(message, {"fields": [{"field": "commit", "message": message}]})
+        if body.first_instalment and not body.commit:
+            message = "the first instalment is released only with commit=true"
+            raise InvalidInput(message, {"fields": [{"field": "first_instalment", "message": message}]})
         d = b = None
         if body.area.block is not None:
             if body.area.district is None:
@@ -111,8 +115,14 @@ def finance_router() -> APIRouter:
             d = district_in_area(principal.area, body.area.district)
         else:
             state_in_area(principal.area)
-        plan = await _service(request).allocate(body.year, d, b, body.policy, page, page_size)
-        return ok(plan, f"dry run: {plan['totals']['schools']} schools, Rs {plan['totals']['total_inr']:,.2f}")
+        plan = await _service(request).allocate(body.year, d, b, body.policy, page, page_size, body.commit,
+                                                body.first_instalment, principal, caller_of(request))
+        totals = plan["totals"]
+        if plan["recorded"] is None:
+            return ok(plan, f"dry run: {totals['schools']} schools, Rs {totals['total_inr']:,.2f}")
+        done = plan["recorded"]["allocations"]
+        return ok(plan, f"recorded: {done['accepted'] + done['corrections']} allocations, {done['duplicates']} already "
+                        f"recorded, {done['rejected']} rejected")
 
     @r.put("/update-utilization", summary="Record spending by schools (funds_utilised events)",
            description="One item or a batch (`items`), each a school's spending beyond the meal cost the twin "

@@ -52,8 +52,18 @@ class Components(BaseModel):
 
 
 class Allocated(BaseModel):
+    """The year's allocation as recorded in the event log (`funds_allocated`, one per school and
+    year), summed over the area's schools; zero until one is committed."""
+
+    total_inr: float = Field(examples=[213_622.0])
+    centre_inr: float = Field(examples=[116_202.4])
+    state_inr: float = Field(examples=[97_419.6])
+    schools_allocated: int = Field(description="schools with an allocation recorded for the year", examples=[2])
+
+
+class Entitlement(BaseModel):
     """The year's entitlement by the cost norms (`twin.finance`): each school's enrolment by band
-    over the year's school days, summed over the area's schools."""
+    over the year's school days, summed over the area's schools. Computed, not recorded."""
 
     policy: Policy = Field(examples=["norms"])
     norms_version: str = Field(examples=["2025-05-01"])
@@ -132,7 +142,8 @@ class Part(BaseModel):
 
     name: str = Field(description="the school's UDISE code, or the block's or district's name", examples=["Sendurai"])
     schools: int = Field(examples=[2])
-    allocated_inr: float = Field(examples=[106_811.0])
+    allocated_inr: float = Field(description="recorded allocation", examples=[106_811.0])
+    entitlement_inr: float = Field(description="by the cost norms", examples=[106_811.0])
     released_inr: float = Field(examples=[30_000.0])
     utilised_inr: float = Field(examples=[22_680.5])
     balance_inr: float = Field(examples=[7_319.5])
@@ -141,7 +152,8 @@ class Part(BaseModel):
 _FINANCIAL = {
     "level": "block", "district": "Ariyalur", "block": "Sendurai", "school_id": None,
     "year": 2025, "year_label": "2025-26", "as_of": "2025-07-18", "schools": 2, "enrolment": 98,
-    "allocated": {"policy": "norms", "norms_version": "2025-05-01", "school_days": 210, "total_inr": 213_622.0,
+    "allocated": {"total_inr": 213_622.0, "centre_inr": 116_202.4, "state_inr": 97_419.6, "schools_allocated": 2},
+    "entitlement": {"policy": "norms", "norms_version": "2025-05-01", "school_days": 210, "total_inr": 213_622.0,
                   "centre_inr": 116_202.4, "state_inr": 97_419.6,
                   "by_component": {"material_inr": {"primary": 82_000.0, "upper_primary": 61_000.0,
                                                     "secondary": 24_400.0},
@@ -159,7 +171,8 @@ _FINANCIAL = {
                        "exhausts_balance": True, "flag_date": "2025-07-28"},
         "next_instalment": {"centre_inr": 29_050.6, "state_inr": 24_354.9, "total_inr": 53_405.5, "allowed": True,
                             "reasons": []}},
-    "parts": [{"name": "33010500100", "schools": 1, "allocated_inr": 106_811.0, "released_inr": 30_000.0,
+    "parts": [{"name": "33010500100", "schools": 1, "allocated_inr": 106_811.0, "entitlement_inr": 106_811.0,
+               "released_inr": 30_000.0,
                "utilised_inr": 22_680.5, "balance_inr": 7_319.5}],
     "basis": "released and utilised are the twin's running totals",
 }
@@ -183,10 +196,11 @@ class Financial(BaseModel):
     schools: int = Field(examples=[2])
     enrolment: int = Field(examples=[98])
     allocated: Allocated
+    entitlement: Entitlement
     released_inr: float = Field(description="released to the area's schools", examples=[60_000.0])
     utilised: Utilised
     balance_inr: float = Field(description="released - utilised", examples=[14_639.0])
-    released_share_of_allocation: float | None = Field(description="released / allocated (null without allocation)",
+    released_share_of_allocation: float | None = Field(description="released / recorded allocation (null without one)",
                                                        examples=[0.2809])
     utilisation_efficiency: float | None = Field(description="utilised / released (null before any release)",
                                                  examples=[0.756])
@@ -215,7 +229,11 @@ class AllocationRequest(BaseModel):
                       examples=[2025])
     area: AreaRef = Field(default_factory=AreaRef)
     policy: Policy = "norms"
-    commit: bool = Field(default=False, description="record the allocation as events: not available yet (422)")
+    commit: bool = Field(default=False, description="record the allocation as `funds_allocated` events, one per "
+                                                    "school and year (a repeated commit records nothing new)")
+    first_instalment: bool = Field(default=False, description="with `commit`: also release the year's first "
+                                                              "instalment (25% of each school's allocation) down the "
+                                                              "chain as `funds_released` events")
 
 
 class AllocationRow(BaseModel):
@@ -249,13 +267,32 @@ _ROW = {"school_id": "33010500100", "district": "Ariyalur", "block": "Sendurai",
         "state_inr": 48_709.8, "grain_kg": {"primary": 605.0, "upper_primary": 450.0, "secondary": 180.0}}
 
 
+class Recorded(BaseModel):
+    """What the ingest path made of one kind of the commit's events."""
+
+    events: int = Field(examples=[2])
+    accepted: int = Field(examples=[2])
+    corrections: int = Field(description="allocations that replaced an earlier one of the school and year",
+                             examples=[0])
+    duplicates: int = Field(description="already recorded by an earlier commit", examples=[0])
+    rejected: int = Field(examples=[0])
+    applied: bool = Field(description="whether the shards confirmed in time (false: durable, applied shortly)")
+    amount_inr: float = Field(description="the sum of the accepted and corrected events", examples=[213_622.0])
+    errors: list[dict] = Field(description="the rejected events' reasons (the first 100)")
+
+
+class Commit(BaseModel):
+    allocations: Recorded
+    first_instalment: Recorded | None = Field(description="null unless asked for")
+
+
 class AllocationPlan(BaseModel):
-    """A dry run of the year's allocation: the entitlement of every school of the area (a page of
-    them) and the totals over all of them. Nothing is recorded."""
+    """The year's allocation: the entitlement of every school of the area (a page of them) and the
+    totals over all of them; recorded as events when committed (`recorded`), else a dry run."""
 
     model_config = _examples({
         "year": 2025, "year_label": "2025-26", "policy": "norms", "norms_version": "2025-05-01",
-        "area": {"district": "Ariyalur", "block": "Sendurai"}, "school_days": 210, "dry_run": True,
+        "area": {"district": "Ariyalur", "block": "Sendurai"}, "school_days": 210, "dry_run": True, "recorded": None,
         "totals": {"schools": 1, "enrolment": {"primary": 29, "upper_primary": 14, "secondary": 6},
                    "total_inr": 106_811.0, "centre_inr": 58_101.2, "state_inr": 48_709.8,
                    "by_component": {"material_inr": _ROW["material_inr"], "material_total_inr": 83_700.0,
@@ -269,10 +306,11 @@ class AllocationPlan(BaseModel):
     norms_version: str = Field(examples=["2025-05-01"])
     area: AreaRef
     school_days: int = Field(examples=[210])
-    dry_run: Literal[True] = True
+    dry_run: bool = Field(description="false when committed", examples=[True])
     totals: AllocationTotals = Field(description="over every school of the area, not only this page")
     rows: list[AllocationRow] = Field(description="this page's schools, by UDISE code")
     pagination: Pagination
+    recorded: Commit | None = Field(description="what the commit recorded (null for a dry run)")
 
 
 # -- recording utilisation ------------------------------------------------------------------------

@@ -4,8 +4,11 @@ allocation's dry run; utilisation recorded through the ingest path.
 
 Every figure comes from the twin's state (the shards' funds columns and daily report record) and the
 cost norms (`twin.finance`, `twin.release_rules`); nothing is kept here. How each is computed:
-- allocated: `twin.finance.financial_year_entitlement` of each school's enrolment by band (as the
-  twin holds it now) over the year's school days (`twin.calendar`), summed over the area's schools;
+- allocated: the year's `funds_allocated` events as the shards folded them (one per school and
+  year), summed over the area's schools: recorded by `POST /financial/allocate` with `commit=true`;
+- entitlement: `twin.finance.financial_year_entitlement` of each school's enrolment by band (as the
+  twin holds it now) over the year's school days (`twin.calendar`), summed over the area's schools:
+  what an allocation by the norms would be, computed, not recorded;
 - released: what reached the area's schools (`funds_released` events naming a school);
 - utilised: the meal cost the twin accrues from attendance reports by the norms, plus `funds_utilised`;
 - balance: released - utilised; an area office's own account (received, passed down) is apart;
@@ -14,7 +17,8 @@ cost norms (`twin.finance`, `twin.release_rules`); nothing is kept here. How eac
   `twin.release_rules.burn_rate_inr_per_school_day`; other utilisation has no daily record in the
   twin and is left out of the burn;
 - projection: `project_balance` at that burn over the school days left in the financial year;
-- next instalment: `check_release` on 25% of the year's allocation, Centre and State in proportion.
+- next instalment: `check_release` on 25% of the year's recorded allocation, Centre and State in
+  proportion (not allowed while none is recorded).
 The twin keeps funds as running totals from the start of its log, not by financial year: released
 and utilised are those totals whatever `year` is asked (the answer's `basis` says so).
 """
@@ -25,17 +29,18 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import orjson
 
+from serve_app.finance.allocation import allocation_events
 from serve_app.shared.page import offset, pagination
 from twin import calendar, finance, geography
 from twin.errors import InvalidInput, NotFound
-from twin.norms import BANDS, cost_table, day_date, day_number
+from twin.funds_columns import FundsColumns
+from twin.norms import BANDS, day_date
 from twin.release_rules import (
     BURN_WINDOW_SCHOOL_DAYS,
     MAX_INSTALMENT_SHARE,
@@ -59,11 +64,11 @@ if TYPE_CHECKING:
     from serve_app.auth.principal import Caller, Principal
     from serve_app.finance.schemas import UtilisationItem
     from twin.directory import Directory
-    from twin.state import ShardState
 
+COMMIT_BATCH = 10_000  # events a commit sends to the ingest path at once (its limit is larger)
+NO_ALLOCATION = "no allocation is recorded for the year: commit one with POST /financial/allocate"
 BASIS = ("released and utilised are the twin's running totals since its event log began (it does not split "
          "them by financial year); allocated is the asked year's")
-_COST_DAYS, _COST_RATES = cost_table()
 
 
 class Ingest(Protocol):
@@ -72,22 +77,6 @@ class Ingest(Protocol):
 
     async def ingest(self, body: bytes, all_results: bool = True, principal: Principal | None = None,
                      caller: Caller | None = None) -> dict: ...
-
-
-@dataclass
-class _Schools:
-    """The selected schools' columns, aligned (active schools only, as the twin's roll-ups count them)."""
-
-    ids: np.ndarray  # int64 [n] UDISE codes
-    block: np.ndarray  # int64 [n] global block index
-    district: np.ndarray  # int64 [n] global district index
-    enrolment: np.ndarray  # float64 [n, 3] children by band
-    funds: np.ndarray  # float64 [n, 3] released, meal cost, other utilised
-    spent_by_day: np.ndarray  # float64 [n, HISTORY_DAYS] meal cost of each day of the record ending on the twin's day
-
-    def take(self, rows: np.ndarray) -> _Schools:
-        return _Schools(self.ids[rows], self.block[rows], self.district[rows], self.enrolment[rows],
-                        self.funds[rows], self.spent_by_day[rows])
 
 
 class FinanceService:
@@ -108,15 +97,11 @@ class FinanceService:
         if i < 0:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         d, b = int(self._directory.school_district[i]), int(self._directory.school_block[i])
-        view, today = await asyncio.gather(self._router.shard_of(d).school(i), self._today())
-        if view is None:
-            raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        today = await self._today()
         fy = self._year(year, today)
-        schools = _Schools(np.array([int(school_id)], np.int64), np.array([b]), np.array([d]),
-                           np.array([[view["enrolment"][band] for band in BANDS]], np.float64),
-                           np.array([[view["funds"]["released_inr"], view["funds"]["meal_cost_inr"],
-                                      view["funds"]["other_utilised_inr"]]]),
-                           _spent_from_days(view.get("recent_days") or [], today))
+        schools = await self._router.funds_columns(fy, d, b, i)
+        if not len(schools):  # deactivated
+            raise NotFound(f"no school {school_id}", {"school_id": school_id})
         out = await asyncio.to_thread(self._figures, schools, fy, today, None, "school")
         return {"level": "school", "district": geography.district_names()[d], "block": self._directory.blocks.names[b],
                 "school_id": school_id, **out}
@@ -124,80 +109,99 @@ class FinanceService:
     async def block(self, b: int, year: int | None = None) -> dict:
         """Block number `b` (global; the caller has checked the area)."""
         d = int(self._directory.blocks.district[b])
-        state, today = await asyncio.gather(self._router.shard_of(d).state_copy(), self._today())
+        today = await self._today()
         fy = self._year(year, today)
-
-        def compute() -> dict:
-            schools = _gather([state], today, block=b)
-            received, passed = (float(x) for x in state.block_funds[int(state.block_local[b])])
-            return self._figures(schools, fy, today, (received, passed), "block")
-
-        out = await asyncio.to_thread(compute)
+        schools = await self._router.funds_columns(fy, d, b)
+        at = np.flatnonzero(schools.block_global == b)
+        received, passed = (float(x) for x in schools.block_funds[at[0]]) if len(at) else (0.0, 0.0)
+        out = await asyncio.to_thread(self._figures, schools, fy, today, (received, passed), "block")
         return {"level": "block", "district": geography.district_names()[d], "block": self._directory.blocks.names[b],
                 "school_id": None, **out}
 
     async def district(self, d: int, year: int | None = None) -> dict:
-        state, today = await asyncio.gather(self._router.shard_of(d).state_copy(), self._today())
+        today = await self._today()
         fy = self._year(year, today)
-
-        def compute() -> dict:
-            schools = _gather([state], today, district=d)
-            received, passed = (float(x) for x in state.district_funds[int(state.district_local[d])])
-            return self._figures(schools, fy, today, (received, passed), "district")
-
-        out = await asyncio.to_thread(compute)
+        schools = await self._router.funds_columns(fy, d)
+        at = np.flatnonzero(schools.district_global == d)
+        received, passed = (float(x) for x in schools.district_funds[at[0]]) if len(at) else (0.0, 0.0)
+        out = await asyncio.to_thread(self._figures, schools, fy, today, (received, passed), "district")
         return {"level": "district", "district": geography.district_names()[d], "block": None, "school_id": None,
                 **out}
 
     async def state(self, year: int | None = None) -> dict:
-        states, today = await asyncio.gather(self._router.state_copies(), self._today())
+        today = await self._today()
         fy = self._year(year, today)
-
-        def compute() -> dict:
-            passed = float(sum(s.district_funds[:, RECEIVED].sum() for s in states))
-            return self._figures(_gather(states, today), fy, today, (None, passed), "state")
-
-        out = await asyncio.to_thread(compute)
+        schools = await self._router.funds_columns(fy)
+        passed = float(schools.district_funds[:, RECEIVED].sum())
+        out = await asyncio.to_thread(self._figures, schools, fy, today, (None, passed), "state")
         return {"level": "state", "district": None, "block": None, "school_id": None, **out}
 
-    # -- the allocation's dry run -----------------------------------------------------------------
+    # -- the allocation: a dry run, or recorded as events ------------------------------------------
     async def allocate(self, year: int, district: int | None, block: int | None, policy: str,
-                       page: int, page_size: int) -> dict:
+                       page: int, page_size: int, commit: bool = False, first_instalment: bool = False,
+                       principal: Principal | None = None, caller: Caller | None = None) -> dict:
         """The entitlement of every active school of the state, a district or a block (global
-        indices; the caller has checked the area) for financial year `year`, by `policy`."""
+        indices; the caller has checked the area) for financial year `year`, by `policy`. With
+        `commit`, recorded through the ingest path as `funds_allocated` events (and the first
+        instalment as `funds_released`, with `first_instalment`): see `serve_app.finance.allocation`."""
         self._check_year(year)
-        if district is None:
-            states = await self._router.state_copies()
-        else:
-            states = [await self._router.shard_of(district).state_copy()]
+        schools = await self._router.funds_columns(year, district, block)
+        norms = self.norms
+        names, blocks = geography.district_names(), self._directory.blocks.names
 
-        def compute() -> dict:
-            schools = _gather(states, NO_DAY, district, block)
-            schools = schools.take(np.argsort(schools.ids, kind="stable"))
-            ent = finance.financial_year_entitlement(schools.enrolment, year, _year_school_days(year),
-                                                     policy=policy, norms=self.norms)
+        def compute() -> tuple[dict, FundsColumns, finance.Entitlement]:
+            ordered = schools.take(np.argsort(schools.ids, kind="stable"))
+            ent = finance.financial_year_entitlement(ordered.enrolment, year, _year_school_days(year),
+                                                     policy=policy, norms=norms)
             first = offset(page, page_size)
-            names, blocks = geography.district_names(), self._directory.blocks.names
             table = [{
-                "school_id": f"{int(schools.ids[i]):011d}", "district": names[int(schools.district[i])],
-                "block": blocks[int(schools.block[i])], "enrolment": _bands(schools.enrolment[i], int),
+                "school_id": f"{int(ordered.ids[i]):011d}", "district": names[int(ordered.district[i])],
+                "block": blocks[int(ordered.block[i])], "enrolment": _bands(ordered.enrolment[i], int),
                 "material_inr": _bands(ent.material_inr[i]), "honorarium_inr": _r(ent.honorarium_inr[i]),
                 "mme_inr": _r(ent.mme_inr[i]), "total_inr": _r(ent.total_inr[i]), "centre_inr": _r(ent.centre_inr[i]),
                 "state_inr": _r(ent.state_inr[i]), "grain_kg": _bands(ent.grain_kg[i]),
-            } for i in range(first, min(first + page_size, len(schools.ids)))]
-            return {
-                "year": year, "year_label": _label(year), "policy": policy, "norms_version": self.norms.version,
+            } for i in range(first, min(first + page_size, len(ordered)))]
+            plan = {
+                "year": year, "year_label": _label(year), "policy": policy, "norms_version": norms.version,
                 "area": {"district": None if district is None else names[district],
                          "block": None if block is None else blocks[block]},
-                "school_days": int(_year_school_days(year).sum()), "dry_run": True,
-                "totals": {"schools": len(schools.ids), "enrolment": _bands(schools.enrolment.sum(axis=0), int),
+                "school_days": int(_year_school_days(year).sum()), "dry_run": not commit,
+                "totals": {"schools": len(ordered), "enrolment": _bands(ordered.enrolment.sum(axis=0), int),
                            "total_inr": _r(ent.total_inr.sum()), "centre_inr": _r(ent.centre_inr.sum()),
                            "state_inr": _r(ent.state_inr.sum()), "by_component": _components(ent),
                            "grain_kg": _bands(ent.grain_kg.sum(axis=0))},
-                "rows": table, "pagination": pagination(page, page_size, len(schools.ids)),
+                "rows": table, "pagination": pagination(page, page_size, len(ordered)), "recorded": None,
             }
+            return plan, ordered, ent
 
-        return await asyncio.to_thread(compute)
+        plan, ordered, ent = await asyncio.to_thread(compute)
+        if commit:
+            today = await self._today()
+            made = await asyncio.to_thread(allocation_events, ordered, ent, year, policy, norms.version,
+                                           _as_of(today), blocks, first_instalment)
+            plan["recorded"] = {"allocations": await self._record(made.allocations, principal, caller),
+                                "first_instalment": await self._record(made.releases, principal, caller)
+                                if first_instalment else None}
+        return plan
+
+    async def _record(self, events: list[dict], principal: Principal | None, caller: Caller | None) -> dict:
+        """`events` through the ingest path in batches of `COMMIT_BATCH`, in order; the counts."""
+        totals = {"events": len(events), "accepted": 0, "corrections": 0, "duplicates": 0, "rejected": 0,
+                  "applied": True, "amount_inr": 0.0, "errors": []}
+        for start in range(0, len(events), COMMIT_BATCH):
+            part = events[start:start + COMMIT_BATCH]
+            out = await self._ingest.ingest(orjson.dumps({"events": part}), all_results=True, principal=principal,
+                                            caller=caller)
+            for key in ("accepted", "corrections", "duplicates", "rejected"):
+                totals[key] += out[key]
+            totals["applied"] &= bool(out["applied"])
+            for event, result in zip(part, out["results"]):
+                if result["status"] in ("accepted", "correction"):
+                    totals["amount_inr"] += float(event.get("amount_inr") or event["centre_inr"] + event["state_inr"])
+                elif result["status"] == "rejected" and len(totals["errors"]) < 100:
+                    totals["errors"].append({"event_id": event["event_id"], **(result.get("error") or {})})
+        totals["amount_inr"] = _r(totals["amount_inr"])
+        return totals
 
     # -- recording utilisation --------------------------------------------------------------------
     async def record_utilisation(self, items: Sequence[UtilisationItem], principal: Principal,
@@ -245,7 +249,7 @@ class FinanceService:
             message = f"no cost norms for {_label(fy)}: the norms table starts on {first.isoformat()}"
             raise InvalidInput(message, {"fields": [{"field": "year", "message": message}]})
 
-    def _figures(self, schools: _Schools, fy: int, today: int, office: tuple[float | None, float] | None,
+    def _figures(self, schools: FundsColumns, fy: int, today: int, office: tuple[float | None, float] | None,
                  level: str) -> dict:
         """The answer's figures for `schools` as one area (runs in a worker thread)."""
         norms = self.norms
@@ -253,15 +257,18 @@ class FinanceService:
         released = float(schools.funds[:, FUNDS_RELEASED].sum())
         meal, other = float(schools.funds[:, MEAL_COST].sum()), float(schools.funds[:, OTHER_UTILISED].sum())
         utilised = meal + other
-        allocated = float(ent.total_inr.sum())
+        alloc_c, alloc_s = (float(x) for x in schools.allocation.sum(axis=0))
+        allocated = alloc_c + alloc_s
         as_of = _as_of(today)
         return {
-            "year": fy, "year_label": _label(fy), "as_of": as_of.isoformat(), "schools": len(schools.ids),
+            "year": fy, "year_label": _label(fy), "as_of": as_of.isoformat(), "schools": len(schools),
             "enrolment": int(schools.enrolment.sum()),
-            "allocated": {"policy": "norms", "norms_version": norms.version,
-                          "school_days": int(_year_school_days(fy).sum()), "total_inr": _r(allocated),
-                          "centre_inr": _r(ent.centre_inr.sum()), "state_inr": _r(ent.state_inr.sum()),
-                          "by_component": _components(ent), "grain_kg": _bands(ent.grain_kg.sum(axis=0))},
+            "allocated": {"total_inr": _r(allocated), "centre_inr": _r(alloc_c), "state_inr": _r(alloc_s),
+                          "schools_allocated": int((schools.allocation.sum(axis=1) > 0).sum())},
+            "entitlement": {"policy": "norms", "norms_version": norms.version,
+                            "school_days": int(_year_school_days(fy).sum()), "total_inr": _r(ent.total_inr.sum()),
+                            "centre_inr": _r(ent.centre_inr.sum()), "state_inr": _r(ent.state_inr.sum()),
+                            "by_component": _components(ent), "grain_kg": _bands(ent.grain_kg.sum(axis=0))},
             "released_inr": _r(released),
             "utilised": {"meal_cost_inr": _r(meal), "other_utilised_inr": _r(other), "total_inr": _r(utilised)},
             "balance_inr": _r(released - utilised),
@@ -270,12 +277,12 @@ class FinanceService:
             "office": None if office is None else {
                 "received_inr": None if office[0] is None else _r(office[0]), "passed_down_inr": _r(office[1]),
                 "held_inr": None if office[0] is None else _r(office[0] - office[1])},
-            "release_rules": _release_rules(schools, ent, fy, today, as_of, released, utilised),
+            "release_rules": _release_rules(schools, (alloc_c, alloc_s), fy, today, as_of, released, utilised),
             "parts": self._parts(schools, ent.total_inr, level),
             "basis": BASIS,
         }
 
-    def _parts(self, schools: _Schools, allocated: np.ndarray, level: str) -> list[dict]:
+    def _parts(self, schools: FundsColumns, entitled: np.ndarray, level: str) -> list[dict]:
         if level == "school":
             return []
         key = {"block": schools.ids, "district": schools.block, "state": schools.district}[level]
@@ -283,15 +290,16 @@ class FinanceService:
         released = np.bincount(group, schools.funds[:, FUNDS_RELEASED], len(groups))
         utilised = np.bincount(group, schools.funds[:, MEAL_COST] + schools.funds[:, OTHER_UTILISED], len(groups))
         counts = np.bincount(group, minlength=len(groups))
-        alloc = np.bincount(group, allocated, len(groups))
+        alloc = np.bincount(group, schools.allocation.sum(axis=1), len(groups))
+        entitled = np.bincount(group, entitled, len(groups))
         names = {"block": lambda g: f"{int(g):011d}", "district": lambda g: self._directory.blocks.names[int(g)],
                  "state": lambda g: geography.district_names()[int(g)]}[level]
         return [{"name": names(g), "schools": int(counts[k]), "allocated_inr": _r(alloc[k]),
-                 "released_inr": _r(released[k]), "utilised_inr": _r(utilised[k]),
+                 "entitlement_inr": _r(entitled[k]), "released_inr": _r(released[k]), "utilised_inr": _r(utilised[k]),
                  "balance_inr": _r(released[k] - utilised[k])} for k, g in enumerate(groups)]
 
 
-def _release_rules(schools: _Schools, ent: finance.Entitlement, fy: int, today: int, as_of: dt.date,
+def _release_rules(schools: FundsColumns, allocation: tuple[float, float], fy: int, today: int, as_of: dt.date,
                    released: float, utilised: float) -> dict:
     # the burn: meal cost by day over the twin's record ending on its day, per school day of the window
     if today == NO_DAY:
@@ -299,7 +307,7 @@ def _release_rules(schools: _Schools, ent: finance.Entitlement, fy: int, today: 
     else:
         days = [day_date(d) for d in range(today - HISTORY_DAYS + 1, today + 1)]
         school_day = np.array([calendar.is_school_day(d) for d in days], bool)
-        burn = float(burn_rate_inr_per_school_day(schools.spent_by_day.sum(axis=0)[None, :], school_day)[0])
+        burn = float(burn_rate_inr_per_school_day(schools.spent_by_day[None, :], school_day)[0])
         counted = int(min(school_day.sum(), BURN_WINDOW_SCHOOL_DAYS))
     method = (f"meal cost of the last {counted} school days (of a window of {BURN_WINDOW_SCHOOL_DAYS}) ending on "
               f"the twin's day, from its daily report record (meals by band x the cost norm of their day; any day's "
@@ -315,11 +323,12 @@ def _release_rules(schools: _Schools, ent: finance.Entitlement, fy: int, today: 
     def day(k: int) -> str | None:
         return None if marks[k] == NEVER else str(dates[k])
 
-    # the next standard instalment: 25% of the year's allocation, the payers in proportion
-    alloc_c, alloc_s = float(ent.centre_inr.sum()), float(ent.state_inr.sum())
+    # the next standard instalment: 25% of the year's recorded allocation, the payers in proportion
+    alloc_c, alloc_s = allocation
     prop_c, prop_s = MAX_INSTALMENT_SHARE * alloc_c, MAX_INSTALMENT_SHARE * alloc_s
     check = check_release(np.array([alloc_c]), np.array([alloc_s]), np.array([released]), np.array([utilised]),
                           np.array([prop_c]), np.array([prop_s]))
+    reasons = check.reasons(0) if alloc_c + alloc_s > 0 else [NO_ALLOCATION]
     return {
         "burn": {"inr_per_school_day": _r(burn), "window_school_days": BURN_WINDOW_SCHOOL_DAYS,
                  "school_days_counted": counted, "method": method},
@@ -330,62 +339,8 @@ def _release_rules(schools: _Schools, ent: finance.Entitlement, fy: int, today: 
                        "misses_utilisation_rule": bool(p.misses_utilisation_rule[0]),
                        "exhausts_balance": bool(p.exhausts_balance[0]), "flag_date": day(2)},
         "next_instalment": {"centre_inr": _r(prop_c), "state_inr": _r(prop_s), "total_inr": _r(prop_c + prop_s),
-                            "allowed": bool(check.allowed[0]), "reasons": check.reasons(0)},
+                            "allowed": bool(check.allowed[0]) and alloc_c + alloc_s > 0, "reasons": reasons},
     }
-
-
-def _gather(states: Sequence[ShardState], today: int, district: int | None = None,
-            block: int | None = None) -> _Schools:
-    """The active schools of `states` (of `district` or `block` when given: global indices) with
-    their global block and district indices, and the meal cost of each day of the `HISTORY_DAYS`
-    ending on `today` (zeros when `today` is NO_DAY)."""
-    parts = []
-    for s in states:
-        school_block = s.block_global[s.school_block].astype(np.int64)
-        school_district = s.district_global[s.block_district[s.school_block]].astype(np.int64)
-        keep = s.active.copy()
-        if district is not None:
-            keep &= school_district == district
-        if block is not None:
-            keep &= school_block == block
-        rows = np.flatnonzero(keep)
-        block_of, district_of = school_block[rows], school_district[rows]
-        spent = np.zeros((len(rows), HISTORY_DAYS))
-        if today != NO_DAY and len(rows):
-            # the window's days each have one slot (slot = day % HISTORY_DAYS): read them in day order
-            days = np.arange(today - HISTORY_DAYS + 1, today + 1)
-            slots = days % HISTORY_DAYS
-            held = s.hist_day[np.ix_(rows, slots)] == days  # [n, W]: the slot holds that day's report
-            meals = s.hist_meals[np.ix_(rows, slots)].astype(np.float64)  # [n, W, 3]
-            spent = np.einsum("nwb,wb->nw", meals, _rates(days)) * held
-        parts.append(_Schools(s.school_ids[rows].astype(np.int64), block_of, district_of,
-                              s.enrolment[rows].astype(np.float64), s.funds[rows].astype(np.float64), spent))
-    if not parts:
-        return _Schools(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)),
-                        np.zeros((0, 3)), np.zeros((0, HISTORY_DAYS)))
-    return _Schools(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                      ("ids", "block", "district", "enrolment", "funds", "spent_by_day")))
-
-
-def _spent_from_days(recent_days: list[dict], today: int) -> np.ndarray:
-    """[1, HISTORY_DAYS]: a school view's recent days as meal cost by day, ending on `today`."""
-    spent = np.zeros((1, HISTORY_DAYS))
-    if today == NO_DAY:
-        return spent
-    for entry in recent_days:
-        n = day_number(dt.date.fromisoformat(entry["date"]))
-        at = n - (today - HISTORY_DAYS + 1)
-        if 0 <= at < HISTORY_DAYS:
-            meals = np.array([entry["meals_served"][band] for band in BANDS], np.float64)
-            spent[0, at] += float(meals @ _rates(np.array([n]))[0])
-    return spent
-
-
-def _rates(days: np.ndarray) -> np.ndarray:
-    """[..., 3] cost per meal by band in force on each day (the earliest norm before its own start),
-    exactly as the kernel that accrues meal cost picks it."""
-    k = np.clip(np.searchsorted(_COST_DAYS, days, side="right") - 1, 0, len(_COST_DAYS) - 1)
-    return _COST_RATES[k]
 
 
 @cache

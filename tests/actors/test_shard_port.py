@@ -112,6 +112,6 @@ def test_every_shard_port_has_the_protocols_methods_and_parameters():
 
     protocol = methods(ShardPort)
     assert set(protocol) == {"apply", "status", "school", "block", "district", "district_rows", "sync",
-                             "sync_schools", "snapshot_now", "state_copy"}
+                             "sync_schools", "snapshot_now", "state_copy", "funds_columns"}
     for port in (LocalShard, RayShard, ShardHost):
         assert {name: params for name, params in methods(port).items() if name in protocol} == protocol, port

@@ -15,6 +15,7 @@ from serve_app.shared.envelope import Envelope
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
 from twin import finance
+from serve_app.finance.service import NO_ALLOCATION
 from twin.area import Area
 from tests.fixtures.schemas import assert_declared
 
@@ -90,10 +91,11 @@ async def test_reads_come_from_the_twin_and_the_norms_and_add_up(app):
         assert s1["balance_inr"] == pytest.approx(100_000 - meal_cost, abs=0.01)
         assert s1["utilisation_efficiency"] == pytest.approx(meal_cost / 100_000, abs=1e-4)
         expected = finance.financial_year_entitlement(_enrolment([S1]), 2025)
-        assert s1["allocated"]["total_inr"] == pytest.approx(float(expected.total_inr[0]), abs=0.01)
-        assert s1["allocated"]["centre_inr"] + s1["allocated"]["state_inr"] == pytest.approx(
-            s1["allocated"]["total_inr"], abs=0.02)
-        assert s1["released_share_of_allocation"] == pytest.approx(100_000 / float(expected.total_inr[0]), abs=1e-4)
+        assert s1["entitlement"]["total_inr"] == pytest.approx(float(expected.total_inr[0]), abs=0.01)
+        assert s1["entitlement"]["centre_inr"] + s1["entitlement"]["state_inr"] == pytest.approx(
+            s1["entitlement"]["total_inr"], abs=0.02)
+        assert s1["allocated"] == {"total_inr": 0.0, "centre_inr": 0.0, "state_inr": 0.0, "schools_allocated": 0}
+        assert s1["released_share_of_allocation"] is None  # nothing allocated yet
         burn = s1["release_rules"]["burn"]
         assert burn["school_days_counted"] == 20 and burn["inr_per_school_day"] == pytest.approx(
             float(np.array(MEALS[S1]) @ RATE_JULY_2025) * len(DAYS) / 20, abs=0.01)
@@ -116,22 +118,22 @@ async def test_reads_come_from_the_twin_and_the_norms_and_add_up(app):
         assert sendurai["release_rules"]["burn"]["inr_per_school_day"] == pytest.approx(
             s1["release_rules"]["burn"]["inr_per_school_day"] + s2["release_rules"]["burn"]["inr_per_school_day"],
             abs=0.02)
-        assert sendurai["allocated"]["total_inr"] == pytest.approx(
-            s1["allocated"]["total_inr"] + s2["allocated"]["total_inr"], abs=0.02)
+        assert sendurai["entitlement"]["total_inr"] == pytest.approx(
+            s1["entitlement"]["total_inr"] + s2["entitlement"]["total_inr"], abs=0.02)
 
         district = assert_answers(Financial, (await client.get("/api/v1/financial/districts/Ariyalur")).json())
         assert district["office"]["received_inr"] == 500_000 and district["released_inr"] == 153_000
         for key in ("released_inr", "balance_inr"):
             assert district[key] == pytest.approx(sum(b[key] for b in blocks.values()), abs=0.05)
         assert _utilised(district) == pytest.approx(sum(_utilised(b) for b in blocks.values()), abs=0.05)
-        assert district["allocated"]["total_inr"] == pytest.approx(
-            sum(b["allocated"]["total_inr"] for b in blocks.values()), abs=0.1)
+        assert district["entitlement"]["total_inr"] == pytest.approx(
+            sum(b["entitlement"]["total_inr"] for b in blocks.values()), abs=0.1)
         assert district["schools"] == sum(b["schools"] for b in blocks.values())
         by_part = {p["name"]: p for p in district["parts"]}
         assert set(by_part) == set(ARIYALUR_BLOCKS)
         assert by_part["Sendurai"]["balance_inr"] == pytest.approx(sendurai["balance_inr"], abs=0.01)
         schools_of_district = [s for s, d in zip(IDS, DIRECTORY.school_district) if d == ARIYALUR]
-        assert district["allocated"]["total_inr"] == pytest.approx(
+        assert district["entitlement"]["total_inr"] == pytest.approx(
             float(finance.financial_year_entitlement(_enrolment(schools_of_district), 2025).total_inr.sum()), abs=0.1)
 
         state = assert_answers(Financial, (await client.get("/api/v1/financial/state")).json())
@@ -140,7 +142,7 @@ async def test_reads_come_from_the_twin_and_the_norms_and_add_up(app):
 
         earlier = assert_answers(Financial, (await client.get("/api/v1/financial/districts/Ariyalur?year=2024")).json())
         assert earlier["year_label"] == "2024-25" and earlier["released_inr"] == district["released_inr"]
-        assert earlier["allocated"]["total_inr"] != district["allocated"]["total_inr"]  # other rates, other days
+        assert earlier["entitlement"]["total_inr"] != district["entitlement"]["total_inr"]  # other rates, other days
         assert earlier["release_rules"]["projection"]["horizon_school_days"] == 0  # the year is over
 
 
@@ -155,10 +157,17 @@ async def test_the_release_rules_flag_an_area_that_will_run_dry(app):
         days_left = int(np.ceil((3_000 - _utilised(other)) / burn))
         assert projection["exhausts_balance"] and projection["days_to_exhaustion"] in (days_left - 1, days_left)
         assert projection["flag_date"] == projection["exhaustion_date"] > "2025-07-07"
+        assert rules["next_instalment"]["reasons"] == [NO_ALLOCATION] and not rules["next_instalment"]["allowed"]
+        r = await client.post("/api/v1/financial/allocate",
+                              json={"year": 2025, "area": {"district": "Ariyalur", "block": "Thirumanur"},
+                                    "commit": True})
+        assert r.status_code == 200, r.text[:300]
+        other = (await client.get(f"/api/v1/financial/schools/{OTHER}")).json()["data"]
         # 3,000 released, less than 75% of it utilised so far: the next instalment is refused for that
-        nxt = rules["next_instalment"]
+        nxt = other["release_rules"]["next_instalment"]
         assert not nxt["allowed"] and "less than 75% of the earlier releases is utilised" in nxt["reasons"]
         assert nxt["total_inr"] == pytest.approx(0.25 * other["allocated"]["total_inr"], abs=0.02)
+        assert other["allocated"]["total_inr"] == pytest.approx(other["entitlement"]["total_inr"], abs=0.02)
 
 
 async def test_the_allocation_dry_run_adds_up_and_matches_the_norms(app):
@@ -189,8 +198,8 @@ async def test_the_allocation_dry_run_adds_up_and_matches_the_norms(app):
                                                                   json={"year": 2025})).json())
         assert state["totals"]["schools"] == len(IDS) and len(state["rows"]) == min(100, len(IDS))
 
-        r = await client.post("/api/v1/financial/allocate", json={"year": 2025, "commit": True})
-        assert r.status_code == 422 and "not available yet" in r.json()["error"]["message"]
+        r = await client.post("/api/v1/financial/allocate", json={"year": 2025, "first_instalment": True})
+        assert r.status_code == 422 and r.json()["error"]["details"]["fields"][0]["field"] == "first_instalment"
         r = await client.post("/api/v1/financial/allocate", json={"year": 2019})
         assert r.status_code == 422 and r.json()["error"]["details"]["fields"][0]["field"] == "year"
         r = await client.post("/api/v1/financial/allocate", json={"year": 2025, "area": {"district": "Nowhere"}})
