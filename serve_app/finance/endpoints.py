@@ -3,18 +3,20 @@ recorded as events), and utilisation recorded through the ingest path.
 
 No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission, Role
 from serve_app.auth.rate_limit import enforce
+from serve_app.finance.report import to_csv
 from serve_app.finance.schemas import (
     AllocationPlan,
     AllocationRequest,
     Financial,
+    FinancialReport,
     UtilisationBatch,
     UtilisationItem,
     UtilisationResult,
@@ -50,6 +52,33 @@ _READ_DESCRIPTION = (
 
 def _service(request: Request) -> FinanceService:
     return services_of(request).finance
+
+
+def _area_of(request: Request, area: str | None) -> tuple[int | None, int | None, int | None]:
+    """(district, block, school) global indices of the asked area (None: not narrowed), checked
+    against the caller's area; the caller's own area when none is asked."""
+    principal = allowed(request)
+    if area is None:
+        own = principal.area
+        if own.school_id is not None:
+            school_in_area(request, own.school_id)
+            i = services_of(request).directory.index(own.school_id)
+            return district_index(own.district), None, i  # type: ignore[arg-type]
+        if own.block is not None:
+            return district_index(own.district), block_in_area(request, own.block, own.district)[1], None  # type: ignore[arg-type]
+        return (None if own.district is None else district_index(own.district)), None, None
+    kind, _, rest = area.strip().partition(":")
+    if kind == "state" and not rest:
+        state_in_area(principal.area)
+        return None, None, None
+    if kind == "district" and rest:
+        return district_in_area(principal.area, rest), None, None
+    if kind == "block" and "/" in rest:
+        district, block = rest.split("/", 1)
+        _, b = block_in_area(request, block, district)
+        return district_index(district), b, None
+    message = "area must be state, district:<name> or block:<district>/<block>"
+    raise InvalidInput(message, {"fields": [{"field": "area", "message": message}]})
 
 
 def finance_router() -> APIRouter:
@@ -123,6 +152,25 @@ def finance_router() -> APIRouter:
         done = plan["recorded"]["allocations"]
         return ok(plan, f"recorded: {done['accepted'] + done['corrections']} allocations, {done['duplicates']} already "
                         f"recorded, {done['rejected']} rejected")
+
+    @r.get("/reports", summary="The year's financial summary by district, block and school (JSON or CSV)",
+           description="Every district, block and school of the area with the year's recorded allocation (and the "
+                       "norms' entitlement), released, utilised (meal cost and other), balance, the shares, and a "
+                       "district's or block's own office account; each level adds up to the totals. `area`: "
+                       "`state`, `district:<name>` or `block:<district>/<block>` (default the caller's own area; a "
+                       "school admin's is the school). `format=csv` answers `text/csv` with a header row.",
+           response_model=Envelope[FinancialReport], responses=errors(403, 404, 422, 503))
+    async def report(request: Request, year: Year = None,
+                     area: Annotated[str | None, Query(max_length=200, examples=["district:Ariyalur"])] = None,
+                     format: Annotated[Literal["json", "csv"], Query()] = "json") -> Response:
+        d, b, school = _area_of(request, area)
+        out = await _service(request).report(year, d, b, school)
+        if format == "csv":
+            name = "-".join(p.replace(" ", "_") for p in ("finance", out["year_label"], out["area"]["district"],
+                                                             out["area"]["block"]) if p)
+            return Response(to_csv(out["rows"]), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return ok(out, f"{out['year_label']}: {len(out['rows'])} rows")
 
     @r.put("/update-utilization", summary="Record spending by schools (funds_utilised events)",
            description="One item or a batch (`items`), each a school's spending beyond the meal cost the twin "

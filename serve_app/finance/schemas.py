@@ -375,3 +375,71 @@ class UtilisationResult(BaseModel):
     applied: bool = Field(description="whether the shards confirmed in time (false: durable, applied shortly)")
     recorded_inr: float = Field(description="the sum of the accepted items' amounts")
     results: list[UtilisationOutcome]
+
+
+# -- the year's report ----------------------------------------------------------------------------
+
+class ReportRow(BaseModel):
+    """One place's figures for the year (`serve_app.finance.report`). A district's and a block's
+    office figures are its own account; null for a school."""
+
+    level: Literal["district", "block", "school"] = Field(examples=["block"])
+    district: str = Field(examples=["Ariyalur"])
+    block: str | None = Field(examples=["Sendurai"])
+    school_id: UdiseCode | None = None
+    schools: int = Field(examples=[2])
+    enrolment: int = Field(examples=[98])
+    allocated_inr: float = Field(description="recorded (`funds_allocated`)", examples=[213_622.0])
+    allocated_centre_inr: float = Field(examples=[116_202.4])
+    allocated_state_inr: float = Field(examples=[97_419.6])
+    entitlement_inr: float = Field(description="by the cost norms", examples=[213_622.0])
+    released_inr: float = Field(description="released to the place's schools", examples=[60_000.0])
+    meal_cost_inr: float = Field(examples=[42_961.0])
+    other_utilised_inr: float = Field(examples=[2_400.0])
+    utilised_inr: float = Field(examples=[45_361.0])
+    balance_inr: float = Field(examples=[14_639.0])
+    released_share_of_allocation: float | None = Field(examples=[0.2809])
+    utilisation_efficiency: float | None = Field(examples=[0.756])
+    office_received_inr: float | None = Field(examples=[80_000.0])
+    office_passed_down_inr: float | None = Field(examples=[60_000.0])
+
+
+class ReportTotals(BaseModel):
+    schools: int = Field(examples=[2])
+    enrolment: int = Field(examples=[98])
+    allocated_inr: float = Field(examples=[213_622.0])
+    allocated_centre_inr: float = Field(examples=[116_202.4])
+    allocated_state_inr: float = Field(examples=[97_419.6])
+    entitlement_inr: float = Field(examples=[213_622.0])
+    released_inr: float = Field(examples=[60_000.0])
+    meal_cost_inr: float = Field(examples=[42_961.0])
+    other_utilised_inr: float = Field(examples=[2_400.0])
+    utilised_inr: float = Field(examples=[45_361.0])
+    balance_inr: float = Field(examples=[14_639.0])
+
+
+_REPORT_ROW = {"level": "block", "district": "Ariyalur", "block": "Sendurai", "school_id": None, "schools": 2,
+               "enrolment": 98, "allocated_inr": 213_622.0, "allocated_centre_inr": 116_202.4,
+               "allocated_state_inr": 97_419.6, "entitlement_inr": 213_622.0, "released_inr": 60_000.0,
+               "meal_cost_inr": 42_961.0, "other_utilised_inr": 2_400.0, "utilised_inr": 45_361.0,
+               "balance_inr": 14_639.0, "released_share_of_allocation": 0.2809, "utilisation_efficiency": 0.756,
+               "office_received_inr": 80_000.0, "office_passed_down_inr": 60_000.0}
+
+
+class FinancialReport(BaseModel):
+    """The year's summary of an area: its districts, then its blocks, then its schools, each level
+    adding up to the totals."""
+
+    model_config = _examples({
+        "year": 2025, "year_label": "2025-26", "as_of": "2025-07-18", "area": {"district": "Ariyalur",
+                                                                            "block": "Sendurai"},
+        "totals": {k: v for k, v in _REPORT_ROW.items() if k in ReportTotals.model_fields},
+        "rows": [_REPORT_ROW], "basis": "released and utilised are the twin's running totals"})
+
+    year: int = Field(examples=[2025])
+    year_label: str = Field(examples=["2025-26"])
+    as_of: dt.date = Field(examples=["2025-07-18"])
+    area: AreaRef
+    totals: ReportTotals
+    rows: list[ReportRow] = Field(description="districts, then blocks, then schools, each sorted by name")
+    basis: str

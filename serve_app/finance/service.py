@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 
 from serve_app.finance.allocation import allocation_events
+from serve_app.finance.report import summary_rows
 from serve_app.shared.page import offset, pagination
 from twin import calendar, finance, geography
 from twin.errors import InvalidInput, NotFound
@@ -135,6 +136,31 @@ class FinanceService:
         passed = float(schools.district_funds[:, RECEIVED].sum())
         out = await asyncio.to_thread(self._figures, schools, fy, today, (None, passed), "state")
         return {"level": "state", "district": None, "block": None, "school_id": None, **out}
+
+    # -- the year's report ------------------------------------------------------------------------
+    async def report(self, year: int | None, district: int | None, block: int | None,
+                     school: int | None = None) -> dict:
+        """The year's summary of the state, a district, a block or a school (global indices; the
+        caller has checked the area) by district, block and school (`serve_app.finance.report`)."""
+        today = await self._today()
+        fy = self._year(year, today)
+        schools = await self._router.funds_columns(fy, district, block, school)
+        names, blocks = geography.district_names(), self._directory.blocks.names
+
+        def compute() -> dict:
+            ent = finance.financial_year_entitlement(schools.enrolment, fy, _year_school_days(fy), norms=self.norms)
+            rows = summary_rows(schools, ent.total_inr, blocks)
+            top = [r for r in rows if r["level"] == "district"]
+            keys = ("schools", "enrolment", "allocated_inr", "allocated_centre_inr", "allocated_state_inr",
+                    "entitlement_inr", "released_inr", "meal_cost_inr", "other_utilised_inr", "utilised_inr",
+                    "balance_inr")
+            totals = {k: (int if k in ("schools", "enrolment") else _r)(sum(r[k] for r in top)) for k in keys}
+            return {"year": fy, "year_label": _label(fy), "as_of": _as_of(today).isoformat(),
+                    "area": {"district": None if district is None else names[district],
+                             "block": None if block is None else blocks[block]},
+                    "totals": totals, "rows": rows, "basis": BASIS}
+
+        return await asyncio.to_thread(compute)
 
     # -- the allocation: a dry run, or recorded as events ------------------------------------------
     async def allocate(self, year: int, district: int | None, block: int | None, policy: str,
