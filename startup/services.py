@@ -173,6 +173,17 @@ def open_engine(settings: Settings) -> AsyncEngine:
                          pool_timeout_s=pool.timeout_s)
 
 
+def _cached(load: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+    """`load` read once, on first use (the schools' coordinates: they do not move)."""
+    kept: list = []
+
+    async def cached() -> object:
+        if not kept:
+            kept.append(await load())
+        return kept[0]
+    return cached
+
+
 def _serial_map() -> Callable:
     from scenarios.montecarlo import serial_map
 
@@ -205,7 +216,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     # the reports read risk through a service of their own without the learned probability, which
     # they do not show and which costs a model evaluation per school
     reports = ReportService(directory, router, reader, schools, RiskService(directory, risk_source), alerts,
-                            history, money)
+                            history, money, locations=_cached(repo.load_locations), forecast=models.forecast)
     school_map = SchoolMapRepository(engine)
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
     services = Services(settings, engine, event_log, directory, router, ingest, reader,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from serve_app.auth.guard import authenticated
-from serve_app.reports.schemas import CSV_EXAMPLE, SHEET_EXAMPLE, CsvKind, PdfLevel
+from serve_app.reports.schemas import CSV_EXAMPLE, SHEET_EXAMPLE, CsvKind, PdfLevel, Performance
 from serve_app.reports.service import ReportService
 from serve_app.shared.access import (
     allowed,
@@ -19,6 +19,7 @@ from serve_app.shared.access import (
     school_in_area,
 )
 from serve_app.shared.app_services import services_of
+from serve_app.shared.envelope import Envelope, JSONResponse, ok
 from serve_app.shared.examples import errors
 from serve_app.shared.fields import UDISE_PATTERN
 from serve_app.shared.paths import API
@@ -108,34 +109,59 @@ def reports_router() -> APIRouter:
                          generated_at: Annotated[dt.datetime | None, Query(
                              description="the generation time printed on each page (ISO date-time, UTC if no "
                                          "zone); default now")] = None) -> Response:
-        own = allowed(request).area
-        if name is None:
-            name = {"district": own.district if not own.block else None, "block": own.block,
-                    "school": own.school_id}[level.value]
-            district = district or own.district
-        if name is None:
-            message = f"name the {level.value} (your area is {own.label()})"
-            raise InvalidInput(f"The request is not valid: name: {message}",
-                               {"fields": [{"field": "name", "message": message}]})
-        if level == PdfLevel.school:
-            if not name.isdigit():
-                raise NotFound(f"no school {name}", {"school_id": name})
-            area = _area_of(request, None, None, name)
-        elif level == PdfLevel.block:
-            area = _area_of(request, district, name, None)
-        else:
-            area = _area_of(request, name, None, None)
+        area = _pdf_area(request, level, name, district)
         service = _service(request)
         period = await service.period(date_from, date_to)
         moment = generated_at or dt.datetime.now(dt.UTC)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         body = await service.pdf(area, period, moment)
-        filename = "-".join(p.replace(" ", "_") for p in (area.district, area.block, area.school_id) if p)
+        filename = "-".join(p.replace(" ", "_") for p in (area.district, area.block, area.school_id) if p) or "state"
         return Response(body, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="report-{filename}.pdf"'})
 
+    @r.get("/performance", summary="Programme performance of an area over a period",
+           description="Meal coverage (meals over enrolled school-days), no-meal school-days and their reasons, "
+                       "reporting compliance (school-days reported over school-days), the monitoring system's "
+                       "exceptions, stock-out school-days and fund utilisation, in total and by the area's parts "
+                       "(the state's districts, a district's blocks, a block's schools), each with the change from "
+                       "the previous period of the same length, and the area's figures day by day. Read from the "
+                       "twin's daily report record, which holds each school's last 35 days: a period outside it "
+                       "answers 422 naming the field. Default: the 14 days ending on the twin's day.",
+           response_model=Envelope[Performance], responses=errors(404, 422, 503))
+    async def performance(request: Request, district: _District = None, block: _Block = None,
+                          school_id: _School = None, date_from: _From = None, date_to: _To = None) -> JSONResponse:
+        area = _area_of(request, district, block, school_id)
+        service = _service(request)
+        period = await service.period(date_from, date_to)
+        return ok(await service.performance(area, period))
+
     return r
+
+
+def _pdf_area(request: Request, level: PdfLevel, name: str | None, district: str | None) -> Area:
+    """The area a PDF of `level` named `name` covers, inside the caller's (404 outside it); the
+    caller's own area at that level when no name is given."""
+    own = allowed(request).area
+    if level == PdfLevel.state:
+        if not own.is_state:
+            raise NotFound("no report of the state in your area", {"level": level.value})
+        return own
+    if name is None:
+        name = {"district": own.district if not own.block else None, "block": own.block,
+                "school": own.school_id}[level.value]
+        district = district or own.district
+    if name is None:
+        message = f"name the {level.value} (your area is {own.label()})"
+        raise InvalidInput(f"The request is not valid: name: {message}",
+                           {"fields": [{"field": "name", "message": message}]})
+    if level == PdfLevel.school:
+        if not name.isdigit():
+            raise NotFound(f"no school {name}", {"school_id": name})
+        return _area_of(request, None, None, name)
+    if level == PdfLevel.block:
+        return _area_of(request, district, name, None)
+    return _area_of(request, name, None, None)
 
 
 async def _started(parts: AsyncIterator[str]) -> AsyncIterator[str]:

@@ -1,11 +1,10 @@
 """The PDF report of an area, laid out with ReportLab from what `ReportService.pdf_content` gathered,
-with matplotlib charts (Agg, embedded as PNG).
+with matplotlib charts (`charts`, embedded as PNG).
 
 The same content gives the same bytes: ReportLab in invariant mode with the document dated by the
-report's last day, PNGs without metadata (Agg draws deterministically), and the generation time
-printed from the content, never read from the clock here. Text is real text (searchable); the
-fonts are the PDF standard fonts, which cover the project's (English) place names but not Tamil
-script: a Tamil name would need a TrueType font with Tamil glyphs registered here."""
+report's last day, PNGs without metadata, and the generation time printed from the content, never
+read from the clock here. Text is real text (searchable) in Noto Sans Tamil (`fonts`), shaped by
+HarfBuzz wherever it is not plain ASCII, so Tamil names print correctly."""
 
 from __future__ import annotations
 
@@ -28,25 +27,26 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-CHART_DPI = 150
-RISK_COLOURS = {"low": "#4caf50", "medium": "#ffb300", "high": "#f4511e", "critical": "#b71c1c"}
-LEVELS = ("low", "medium", "high", "critical")
+from serve_app.reports import charts, fonts
+
+CHILD_AREA = {"state": "district", "district": "block"}  # whose ranking a report shows
 
 
 def render(report: dict) -> bytes:
     """The PDF of `report` (as `ReportService.pdf_content` gathers it)."""
+    regular, _ = fonts.register()
     first, last = report["period"]
     generated = _stamp(report["generated_at"])
     heading = f"{report['title']}, {report['place']}"
     footer = f"{heading}  |  period {first.isoformat()} to {last.isoformat()}  |  generated {generated}"
     created = f"D:{last.strftime('%Y%m%d')}000000+00'00'"
 
-    def on_page(canvas, doc) -> None:
+    def on_page(canvas, doc) -> None:  # noqa: ANN001
         canvas.setDateFormatter(lambda *_: created)
         canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
+        canvas.setFont(regular, 7.5)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(15 * mm, 10 * mm, footer)
+        canvas.drawString(15 * mm, 10 * mm, footer, shaping=fonts.needs_shaping(footer))
         canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"Page {doc.page}")
         canvas.restoreState()
 
@@ -55,151 +55,176 @@ def render(report: dict) -> bytes:
                             topMargin=15 * mm, bottomMargin=18 * mm, title=f"Noon-meal report: {heading}",
                             author="mealtwin", subject=f"{first.isoformat()} to {last.isoformat()}",
                             creator="mealtwin")
-    doc.build(_story(report, generated), onFirstPage=on_page, onLaterPages=on_page)
+    doc.build(_Story(report, generated).flowables(), onFirstPage=on_page, onLaterPages=on_page)
     return out.getvalue()
 
 
-def _story(report: dict, generated: str) -> list:
-    styles = getSampleStyleSheet()
-    small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=10)
-    first, last = report["period"]
-    as_of = report["as_of"].isoformat() if report["as_of"] else "no report yet"
-    story: list[Any] = [
-        Spacer(1, 40 * mm),
-        Paragraph("Noon-meal programme report", styles["Title"]),
-        Paragraph(escape(report["title"]), styles["Heading1"]),
-        Paragraph(escape(report["place"]), styles["Heading2"]),
-        Spacer(1, 8 * mm),
-        Paragraph(f"Period: {first.isoformat()} to {last.isoformat()}", styles["BodyText"]),
-        Paragraph(f"The twin's day (live figures as of): {as_of}", styles["BodyText"]),
-        Paragraph(f"Generated: {generated}", styles["BodyText"]),
-        Spacer(1, 10 * mm),
-        Paragraph("Key figures", styles["Heading2"]),
-        _table([("Figure", "Value"), *((label, _value(v)) for label, v in report["figures"])], (110 * mm, 60 * mm)),
-    ]
-    if report.get("finance_basis"):
-        story.append(Paragraph(escape("Funds: " + report["finance_basis"] + "."), small))
-    story.append(PageBreak())
+class _Story:
+    """The report's flowables, section by section."""
 
-    series = report["series"]
-    story.append(Paragraph("Attendance and meals against enrolment", styles["Heading2"]))
-    if series["days"]:
-        story.append(_image(_series_chart(series), 180 * mm, 85 * mm))
-        rows = [("Date", "Schools reporting", "Present", "Meals")] + [
-            (d["date"].isoformat(), str(d["reported"]), str(d["present"]), str(d["meals"])) for d in series["days"]]
-        story.append(_table(rows, (40 * mm, 40 * mm, 40 * mm, 40 * mm), font=7))
-    if series["note"]:
-        story.append(Paragraph(escape(series["note"]), small))
-    story.append(Paragraph(f"Enrolment (as the twin holds it now): {series['enrolment']}", small))
+    def __init__(self, report: dict, generated: str) -> None:
+        regular, bold = fonts.register()
+        base = getSampleStyleSheet()
+        self.report, self.generated = report, generated
+        self.styles = {name: ParagraphStyle(f"report-{name}", parent=base[name], fontName=bold if name != "BodyText"
+                                            else regular, shaping=1)
+                       for name in ("Title", "Heading1", "Heading2", "BodyText")}
+        self.small = ParagraphStyle("report-small", parent=self.styles["BodyText"], fontSize=8, leading=10)
+        self.cell = ParagraphStyle("report-cell", parent=self.small, fontSize=7, leading=8.5)
+        self.regular, self.bold = regular, bold
 
-    if report["level"] == "district" and report["blocks"]:
+    def flowables(self) -> list:
+        story = self._title()
+        story += self._attendance()
+        story += self._stock()
+        story += self._risk()
+        story += self._funds()
+        story += self._forecast()
+        story += self._alerts()
+        return story
+
+    def _p(self, text: str, style: str | None = None) -> Paragraph:
+        return Paragraph(escape(text), self.styles[style] if style else self.small)
+
+    def _title(self) -> list:
+        r = self.report
+        first, last = r["period"]
+        as_of = r["as_of"].isoformat() if r["as_of"] else "no report yet"
+        story: list[Any] = [
+            Spacer(1, 40 * mm), self._p("Noon-meal programme report", "Title"), self._p(r["title"], "Heading1"),
+            self._p(r["place"], "Heading2"), Spacer(1, 8 * mm),
+            self._p(f"Period: {first.isoformat()} to {last.isoformat()}", "BodyText"),
+            self._p(f"The twin's day (live figures as of): {as_of}", "BodyText"),
+            self._p(f"Generated: {self.generated}", "BodyText"), Spacer(1, 10 * mm),
+            self._p("Key figures", "Heading2"),
+            self._table([("Figure", "Value"), *((label, _value(v)) for label, v in r["figures"])], (110 * mm, 60 * mm)),
+        ]
+        if r.get("finance_basis"):
+            story.append(self._p("Funds: " + r["finance_basis"] + "."))
         story.append(PageBreak())
-        story.append(Paragraph("Risk by block", styles["Heading2"]))
-        if any(b["by_level"] for b in report["blocks"]):
-            story.append(_image(_risk_chart(report["blocks"]), 180 * mm, max(60, 8 * len(report["blocks"]) + 25) * mm))
+        return story
+
+    def _attendance(self) -> list:
+        series = self.report["series"]
+        story: list[Any] = [self._p("Attendance and meals against enrolment", "Heading2")]
+        if series["days"]:
+            story.append(_image(charts.attendance(series), 180 * mm, 85 * mm))
+            rows = [("Date", "Schools reporting", "Present", "Meals")] + [
+                (d["date"].isoformat(), str(d["reported"]), str(d["present"]), str(d["meals"])) for d in series["days"]]
+            story.append(self._table(rows, (40 * mm, 40 * mm, 40 * mm, 40 * mm), font=7))
+        if series["note"]:
+            story.append(self._p(series["note"]))
+        story.append(self._p(f"Enrolment (as the twin holds it now): {series['enrolment']}"))
+        return story
+
+    def _stock(self) -> list:
+        bins = self.report.get("stock_bins")
+        if not bins:
+            return []
+        rows = [("Rice stock, school days", "Schools"), *((label, str(n)) for label, n in bins)]
+        return [self._p("Stock days", "Heading2"),
+                self._p("Each school's rice stock in school days at its current meal rate, on the twin's day."),
+                _image(charts.stock_days(bins), 180 * mm, 70 * mm), self._table(rows, (60 * mm, 30 * mm), font=7)]
+
+    def _risk(self) -> list:
+        r = self.report
+        child = CHILD_AREA.get(r["level"])
+        story: list[Any] = []
+        if child and r["children"]:
+            story += [PageBreak(), self._p(f"Risk by {child}", "Heading2")]
+            if any(c["by_level"] for c in r["children"]):
+                height = max(60, 8 * len(r["children"]) + 25)
+                story.append(_image(charts.risk_by_area(r["children"], "name"), 180 * mm, min(height, 230) * mm))
+            else:
+                story.append(self._p(f"Risk scoring is not running in this twin: no risk by {child}."))
+            story += [self._p(f"Ranking of {child}s", "Heading2"),
+                      self._p(f"{child.capitalize()}s ordered by the share of their schools at high or critical risk, "
+                              "then by the lowest attendance rate on the twin's day."),
+                      self._table(_ranking(r["children"], child), None, font=7)]
+        points = r.get("risk_points")
+        if points:
+            story += [PageBreak(), self._p("Map of schools by risk", "Heading2"),
+                      self._p("Each school at its coordinates, coloured by the rules' risk level now."),
+                      _image(charts.risk_map(points), 180 * mm, 150 * mm)]
+        return story
+
+    def _funds(self) -> list:
+        rows = self.report.get("funds_by_area")
+        if not rows:
+            return []
+        what = {"state": "district", "district": "block", "block": "school"}.get(self.report["level"], "school")
+        table = [("Where", "Released, INR", "Utilised, INR", "Utilised share")] + [
+            (name, _value(rel), _value(used), _value(round(used / rel, 4)) if rel else "-") for name, rel, used in rows]
+        return [PageBreak(), self._p("Funds released against utilised", "Heading2"),
+                self._p(f"By {what}: released to schools, and their meal cost plus other spending, as the twin "
+                        "holds them now (INR lakh in the chart)."),
+                _image(charts.funds(rows), 180 * mm, min(max(60, 7 * len(rows) + 25), 230) * mm),
+                self._table(table, (70 * mm, 40 * mm, 40 * mm, 30 * mm), font=7)]
+
+    def _forecast(self) -> list:
+        f = self.report.get("forecast")
+        if f is None:
+            return []
+        story: list[Any] = [self._p("Forecast of the coming week", "Heading2")]
+        if f["days"]:
+            story.append(_image(charts.forecast(f["days"]), 180 * mm, 70 * mm))
+            rows = [("Date", "P10", "Median", "P90")] + [
+                (d["date"].isoformat(), _value(d["p10"]), _value(d["p50"]), _value(d["p90"])) for d in f["days"]]
+            story.append(self._table(rows, (40 * mm, 35 * mm, 35 * mm, 35 * mm), font=7))
+        if f["note"]:
+            story.append(self._p(f["note"]))
+        return story
+
+    def _alerts(self) -> list:
+        alerts = self.report["alerts"]
+        story: list[Any] = [self._p("Open alerts", "Heading2")]
+        if alerts["rows"]:
+            shown = len(alerts["rows"])
+            story.append(self._p(f"{alerts['total']} open; the newest {shown} listed." if alerts["total"] > shown
+                                 else f"{alerts['total']} open."))
+            rows = [("Raised", "Severity", "Where", "Alert")] + [
+                (a["created_at"][:10], a["severity"], a["school_id"] or f"{a['block']} block",
+                 Paragraph(escape(a["title"]), self.small)) for a in alerts["rows"]]
+            story.append(self._table(rows, (22 * mm, 20 * mm, 32 * mm, 106 * mm), font=7))
         else:
-            story.append(Paragraph("Risk scoring is not running in this twin: no risk by block.", small))
-        story.append(Paragraph("Ranking of blocks", styles["Heading2"]))
-        story.append(Paragraph("Blocks ordered by the share of their schools at high or critical risk, then by "
-                               "the lowest attendance rate on the twin's day.", small))
-        story.append(_table(_ranking(report["blocks"]), None, font=7))
+            story.append(self._p("No open alerts."))
+        return story
 
-    story.append(Paragraph("Open alerts", styles["Heading2"]))
-    alerts = report["alerts"]
-    if alerts["rows"]:
-        shown = len(alerts["rows"])
-        story.append(Paragraph(f"{alerts['total']} open; the newest {shown} listed." if alerts["total"] > shown
-                               else f"{alerts['total']} open.", small))
-        rows = [("Raised", "Severity", "Where", "Alert")] + [
-            (a["created_at"][:10], a["severity"], a["school_id"] or f"{a['block']} block",
-             Paragraph(escape(a["title"]), small)) for a in alerts["rows"]]
-        story.append(_table(rows, (22 * mm, 20 * mm, 32 * mm, 106 * mm), font=7))
-    else:
-        story.append(Paragraph("No open alerts.", small))
-    return story
+    def _table(self, rows: list, widths: tuple | None, font: float = 9) -> Table:
+        # a cell that is not plain ASCII (a Tamil name) is set as a shaped paragraph
+        rows = [[Paragraph(escape(c), self.cell) if isinstance(c, str) and fonts.needs_shaping(c) else c for c in row]
+                for row in rows]
+        table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), self.regular, font), ("FONT", (0, 0), (-1, 0), self.bold, font),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.lightgrey),
+        ]))
+        return table
 
 
-def _ranking(blocks: list[dict]) -> list[tuple]:
-    def at_risk(b: dict) -> float:
-        levels = b["by_level"] or {}
-        return (levels.get("high", 0) + levels.get("critical", 0)) / max(b["view"]["schools"], 1)
+def _ranking(children: list[dict], child: str) -> list[tuple]:
+    def at_risk(c: dict) -> float:
+        levels = c["by_level"] or {}
+        return (levels.get("high", 0) + levels.get("critical", 0)) / max(c["view"]["schools"], 1)
 
-    def key(b: dict) -> tuple:
-        rate = b["view"]["attendance_rate"]
-        return (-at_risk(b), rate if rate is not None else 2.0, b["block"])
+    def key(c: dict) -> tuple:
+        rate = c["view"]["attendance_rate"]
+        return (-at_risk(c), rate if rate is not None else 2.0, c["name"])
 
-    rows: list[tuple] = [("#", "Block", "Schools", "Enrolment", "Attendance", "Stock days", "Not reporting",
+    rows: list[tuple] = [("#", child.capitalize(), "Schools", "Enrolment", "Attendance", "Stock days", "Not reporting",
                           "High+critical", "Balance, INR")]
-    for k, b in enumerate(sorted(blocks, key=key), start=1):
-        v, levels = b["view"], b["by_level"]
-        rows.append((str(k), b["block"], str(v["schools"]), str(v["enrolment"]), _value(v["attendance_rate"]),
+    for k, c in enumerate(sorted(children, key=key), start=1):
+        v, levels = c["view"], c["by_level"]
+        rows.append((str(k), c["name"], str(v["schools"]), str(v["enrolment"]), _value(v["attendance_rate"]),
                      _value(v["stock_days"]), str(v["stale"]),
                      "-" if levels is None else str(levels.get("high", 0) + levels.get("critical", 0)),
                      _value(v["funds"]["school_balance_inr"])))
     return rows
 
 
-def _series_chart(series: dict) -> bytes:
-    fig, plt = _figure(7.2, 3.4)
-    ax = fig.add_subplot(1, 1, 1)
-    dates = [d["date"] for d in series["days"]]
-    ax.plot(dates, [d["present"] for d in series["days"]], marker="o", markersize=3, label="children present")
-    ax.plot(dates, [d["meals"] for d in series["days"]], marker="s", markersize=3, label="meals served")
-    ax.axhline(series["enrolment"], color="grey", linestyle="--", linewidth=1, label="enrolment")
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("children")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.autofmt_xdate()
-    return _png(fig, plt)
-
-
-def _risk_chart(blocks: list[dict]) -> bytes:
-    rows = [b for b in blocks if b["by_level"]]
-    fig, plt = _figure(7.2, max(2.4, 0.32 * len(rows) + 1.0))
-    ax = fig.add_subplot(1, 1, 1)
-    names = [b["block"] for b in rows]
-    left = [0] * len(rows)
-    for level in LEVELS:
-        counts = [b["by_level"].get(level, 0) for b in rows]
-        ax.barh(names, counts, left=left, color=RISK_COLOURS[level], label=level)
-        left = [a + c for a, c in zip(left, counts)]
-    ax.invert_yaxis()
-    ax.set_xlabel("schools")
-    ax.legend(loc="lower right", fontsize=8, ncols=4)
-    return _png(fig, plt)
-
-
-def _figure(width: float, height: float):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="tight"), plt
-
-
-def _png(fig, plt) -> bytes:
-    import matplotlib
-
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "mealtwin", "path.simplify": True}):
-        fig.savefig(buf, format="png", dpi=CHART_DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
 def _image(png: bytes, width: float, height: float) -> Image:
     return Image(io.BytesIO(png), width=width, height=height)
-
-
-def _table(rows: list, widths: tuple | None, font: float = 9) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), "Helvetica", font), ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", font),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("GRID", (0, 0), (-1, -1), 0.25, colors.lightgrey),
-    ]))
-    return table
 
 
 def _value(v: object) -> str:

@@ -1,7 +1,12 @@
-"""The reports' request shapes and the columns of each CSV, with the examples the API's documentation
-shows. The answers are files (CSV, PDF), not JSON: their routes declare the media types."""
+"""The reports' request shapes, the columns of each CSV with the examples the API's documentation
+shows (files: their routes declare the media types), and the JSON answers (programme performance,
+report jobs, schedules)."""
 
+import datetime as dt
 from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from twin.norms import BANDS
 from twin.risk import FACTORS, NEIGHBOURS
@@ -14,9 +19,12 @@ class CsvKind(StrEnum):
     attendance = "attendance"  # each school's day from `from` to `to`, from the event log
     alerts = "alerts"  # the alerts open at some time in the period
     risk = "risk"  # each school's rule-based score, level and factors
+    finance = "finance"  # each school's entitlement by the norms, releases, utilisation, shares and percentages
+    forecasts = "forecasts"  # each school's meals forecast for the coming school days (P10, median, P90)
 
 
 class PdfLevel(StrEnum):
+    state = "state"
     district = "district"
     block = "block"
     school = "school"
@@ -41,6 +49,14 @@ RISK_COLUMNS = (
     "school_id", "name", "district", "block", "score", "level", "local_score", "cascade_flagged", "cascade_pressure",
     *(f"points_{factor}" for factor in (*FACTORS, NEIGHBOURS)), "open_alert_causes",
 )
+FINANCE_COLUMNS = (
+    "school_id", "name", "district", "block", "enrolment", "financial_year", "entitlement_inr",
+    "entitlement_centre_inr", "entitlement_state_inr", "centre_share", "state_share", "released_inr", "meal_cost_inr",
+    "other_utilised_inr", "utilised_inr", "balance_inr", "released_pct_of_entitlement", "utilised_pct_of_released",
+    "utilised_pct_of_entitlement", "as_of",
+)
+FORECAST_COLUMNS = ("school_id", "name", "district", "block", "date", "meals_p10", "meals_p50", "meals_p90", "origin",
+                    "model_version")
 
 CSV_EXAMPLE = (
     ",".join(SCHOOL_COLUMNS) + "\n"
@@ -48,3 +64,76 @@ CSV_EXAMPLE = (
     "100000.0,3721.35,96278.65,412345.6,247407.36,164938.24,2025,2025-07-07\n"
 )
 SHEET_EXAMPLE = "metric,value\nschool_id,33010100101\nname,PUMS Ariyalur East\nenrolment,114\n"
+
+
+# -- programme performance (JSON) -----------------------------------------------------------------
+
+class Trend(BaseModel):
+    """Change from the previous period of the same length (this period's figure minus that one's)."""
+
+    meal_coverage: float | None = Field(examples=[0.012])
+    reporting_compliance: float | None = Field(examples=[-0.03])
+    no_meal_school_days: float | None = Field(examples=[-2])
+    stock_out_school_days: float | None = Field(examples=[1])
+
+
+class PerformanceFigures(BaseModel):
+    schools: int = Field(examples=[820])
+    school_days: int = Field(description="school days in the period (the calendar's school and exam days)",
+                             examples=[10])
+    meals: int = Field(examples=[612_400])
+    enrolled_school_days: int = Field(description="children enrolled (now) times school days", examples=[760_000])
+    meal_coverage: float | None = Field(description="meals over enrolled school-days", examples=[0.806])
+    reports_expected: int = Field(examples=[8200])
+    reports_received: int = Field(examples=[8011])
+    reporting_compliance: float | None = Field(description="school-days reported over school-days", examples=[0.977])
+    no_meal_school_days: int = Field(examples=[14])
+    no_meal_reasons: dict[str, int] = Field(description="no-meal school-days by the monitoring system's reason",
+                                            examples=[{"food_grains_not_available": 6, "cook_not_available": 8}])
+    stock_out_school_days: int = Field(description="no-meal school-days for want of food grains", examples=[6])
+    monitoring_exceptions: int = Field(description="the monitoring system's exceptions raised or open in the period "
+                                                   "(no meal 3 school days running, more than 5 no-meal days in a "
+                                                   "month, meals below a share of enrolment)", examples=[3])
+    funds_released_inr: float = Field(description="released to the schools, as the twin holds it now",
+                                      examples=[8_450_000.0])
+    funds_utilised_inr: float = Field(examples=[6_120_000.0])
+    fund_utilisation: float | None = Field(description="utilised over released", examples=[0.7243])
+    trend: Trend | None = Field(description="null when the twin no longer holds the previous period")
+
+
+class PerformancePart(PerformanceFigures):
+    name: str = Field(description="the district, block or school (UDISE code)", examples=["Sendurai"])
+
+
+class PerformanceDay(BaseModel):
+    date: dt.date
+    reporting_share: float | None = Field(examples=[0.98])
+    meals: int = Field(examples=[61_240])
+    meal_coverage: float | None = Field(examples=[0.81])
+
+
+class PerformanceArea(BaseModel):
+    level: Literal["state", "district", "block", "school"]
+    district: str | None = None
+    block: str | None = None
+    school_id: str | None = None
+
+
+class PerformancePeriod(BaseModel):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+
+
+class PreviousPeriod(PerformancePeriod):
+    held: bool = Field(description="whether the twin's daily record still holds it")
+
+
+class Performance(BaseModel):
+    area: PerformanceArea
+    period: PerformancePeriod
+    previous_period: PreviousPeriod
+    parts_are: Literal["districts", "blocks", "schools"]
+    total: PerformanceFigures
+    parts: list[PerformancePart]
+    daily: list[PerformanceDay]
+    note: str | None

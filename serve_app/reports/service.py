@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from serve_app.reports import cells
+from serve_app.reports import cells, charts, performance
+from serve_app.reports import figures as grouping
 from serve_app.reports.schemas import (
     ALERT_COLUMNS,
     ATTENDANCE_COLUMNS,
+    FINANCE_COLUMNS,
+    FORECAST_COLUMNS,
     RISK_COLUMNS,
     SCHOOL_COLUMNS,
     CsvKind,
@@ -54,6 +57,12 @@ HISTORY_CONCURRENCY = 4  # school histories (log replays) in flight at once
 ALERTS_PAGE = 1000
 ALERTS_IN_PDF = 30  # the open alerts a PDF lists (the newest); it gives the total too
 NAMES_PAGE = 5000
+PERFORMANCE_DEFAULT_DAYS = 14
+AMS_EXCEPTIONS = ("no_meal_streak", "no_meal_month", "meals_below_share")  # twin.alert_rules' causes
+
+
+Locations = Callable[[], Awaitable[tuple[np.ndarray, np.ndarray]]]  # latitude, longitude by directory index
+Forecast = Callable[[np.ndarray, list[float] | None], Awaitable[dict]]  # ModelService.forecast
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,8 @@ class Period:
 class ReportService:
     def __init__(self, directory: Directory, router: ShardRouter, reader: TwinReader, schools: SchoolService,
                  risk: RiskService, alerts: AlertService, history: SchoolHistoryService,
-                 finance: FinanceService | None = None) -> None:
+                 finance: FinanceService | None = None, locations: Locations | None = None,
+                 forecast: Forecast | None = None) -> None:
         self._directory = directory
         self._router = router
         self._reader = reader
@@ -85,6 +95,8 @@ class ReportService:
         self._alerts = alerts
         self._history = history
         self._finance = finance
+        self._locations = locations  # the schools' coordinates, for the map of schools by risk
+        self._forecast = forecast  # the served forecaster's meals for the coming school days
 
     # -- the period -------------------------------------------------------------------------------
     async def twin_day(self) -> dt.date | None:
@@ -110,8 +122,59 @@ class ReportService:
         """The CSV of `kind` for `area` (already checked against the caller's), in parts."""
         if kind == CsvKind.schools:
             return self._school_sheet(area) if area.school_id else self._schools_csv(area)
+        if kind == CsvKind.finance:
+            return self._finance_csv(area)
         return {CsvKind.attendance: self._attendance_csv, CsvKind.alerts: self._alerts_csv,
-                CsvKind.risk: self._risk_csv}[kind](area, period)
+                CsvKind.risk: self._risk_csv, CsvKind.forecasts: self._forecasts_csv}[kind](area, period)
+
+    async def _finance_csv(self, area: Area) -> AsyncIterator[str]:
+        """Each school's money for the financial year of the twin's day: its entitlement by the cost
+        norms (finance's allocation dry run) with the Centre's and the State's shares, what was
+        released to it and what it utilised, and the percentages officers compare; one school as
+        metric,value rows."""
+        schools, names, today = await asyncio.gather(self.school_figures(area), self._names(area), self.twin_day())
+        year, allocation = await self._allocations(area, today)
+        as_of = today.isoformat() if today else None
+        rows = []
+        for s in schools:
+            f, a = s.figures["funds"], allocation.get(s.school_id)
+            used = f["meal_cost_inr"] + f["other_utilised_inr"]
+            total = a["total_inr"] if a else None
+            rows.append([
+                s.school_id, names.get(s.school_id), s.district, s.block, s.figures["enrolment"], year if a else None,
+                total, a and a["centre_inr"], a and a["state_inr"], _share(a and a["centre_inr"], total),
+                _share(a and a["state_inr"], total), f["released_to_schools_inr"], f["meal_cost_inr"],
+                f["other_utilised_inr"], round(used, 2), f["school_balance_inr"],
+                _percent(f["released_to_schools_inr"], total), _percent(used, f["released_to_schools_inr"]),
+                _percent(used, total), as_of])
+        if area.school_id:
+            yield cells.lines(list(zip(FINANCE_COLUMNS, rows[0] if rows else [None] * len(FINANCE_COLUMNS))),
+                              ("metric", "value"))
+            return
+        yield cells.lines([], FINANCE_COLUMNS)
+        for part in _chunks(rows, CHUNK_SCHOOLS):
+            yield cells.lines(part)
+
+    async def _forecasts_csv(self, area: Area, period: Period) -> AsyncIterator[str]:
+        """Each school's meals forecast for the coming school days by the served forecaster (503
+        while none is served): the period does not apply, a forecast starts after the twin's day."""
+        if self._forecast is None:
+            raise Unavailable("forecasts are not served by this twin")
+        schools, names = await asyncio.gather(self.school_figures(area), self._names(area))
+        by_id = {s.school_id: s for s in schools}
+        index = np.array([self._directory.index(s.school_id) for s in schools], np.int64)
+        found = await self._forecast(index, None) if len(index) else {"schools": [], "origin": None, "model": {}}
+        version = (found.get("model") or {}).get("version")
+        yield cells.lines([], FORECAST_COLUMNS)
+        for part in _chunks(found["schools"], CHUNK_SCHOOLS):
+            rows = []
+            for f in part:
+                s = by_id.get(f["school_id"])
+                if s is None:
+                    continue
+                rows += [[s.school_id, names.get(s.school_id), s.district, s.block, d["date"], d["p10"], d["p50"],
+                          d["p90"], found["origin"], version] for d in f["days"]]
+            yield cells.lines(rows)
 
     async def _schools_csv(self, area: Area) -> AsyncIterator[str]:
         schools, names, today = await asyncio.gather(self.school_figures(area), self._names(area), self.twin_day())
@@ -323,6 +386,93 @@ class ReportService:
                 return
             page += 1
 
+    # -- programme performance ----------------------------------------------------------------------
+    async def performance(self, area: Area, period: Period) -> dict:
+        """Meal coverage, no-meal school-days and their reasons, reporting compliance, the monitoring
+        system's exceptions, stock-out school-days and fund utilisation of `area` over `period`, in
+        total and by its parts (the state's districts, a district's blocks, a block's schools), with
+        the change from the previous period of the same length when the twin still holds it.
+        InvalidInput naming the field for a period the twin's daily record does not hold."""
+        if not period.asked:  # by default two weeks, so that the previous two are held too
+            period = Period(period.last - dt.timedelta(days=PERFORMANCE_DEFAULT_DAYS - 1), period.last, False)
+        figures = await self.school_figures(area)
+        if area.is_state:
+            states = await self._router.state_copies()
+        else:
+            states = [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
+        today = max(int(state.today[0]) for state in states)
+        if today == NO_DAY:
+            raise _invalid("to", "the twin holds no daily reports yet")
+        kept_from, first, last = today - HISTORY_DAYS + 1, day_number(period.first), day_number(period.last)
+        if last > today:
+            raise _invalid("to", f"the twin's latest day is {day_date(today).isoformat()}")
+        if first < kept_from:
+            raise _invalid("from", f"the twin's daily record holds {day_date(kept_from).isoformat()} to "
+                                   f"{day_date(today).isoformat()} (its last {HISTORY_DAYS} days); the period "
+                                   f"starts before it")
+        record = await asyncio.to_thread(self._record, states, figures, area.kind)
+        now = await asyncio.to_thread(performance.measure, record, first, last)
+        before_first, before_last = performance.previous(period.first, period.last)
+        before = None
+        if day_number(before_first) >= kept_from:
+            before = await asyncio.to_thread(performance.measure, record, day_number(before_first),
+                                             day_number(before_last))
+        exceptions = await self._exceptions(area, period)
+        funds = {name: (rel, used) for name, rel, used in grouping.funds_by_part(figures, area.kind)}
+
+        def part(name: str) -> dict:
+            rel, used = funds.get(name, (0.0, 0.0))
+            current = now["by_part"][name] | {"monitoring_exceptions": exceptions.get(name, 0),
+                                              "funds_released_inr": rel, "funds_utilised_inr": used,
+                                              "fund_utilisation": round(used / rel, 4) if rel else None}
+            return {"name": name, **current,
+                    "trend": performance.trend(current, before and before["by_part"].get(name))}
+
+        released, used = sum(r for r, _ in funds.values()), sum(u for _, u in funds.values())
+        total = now["total"] | {"monitoring_exceptions": sum(exceptions.values()), "funds_released_inr": round(released, 2),
+                                "funds_utilised_inr": round(used, 2),
+                                "fund_utilisation": round(used / released, 4) if released else None}
+        return {
+            "area": {"level": area.kind, "district": area.district, "block": area.block, "school_id": area.school_id},
+            "period": {"from": period.first.isoformat(), "to": period.last.isoformat()},
+            "previous_period": {"from": before_first.isoformat(), "to": before_last.isoformat(), "held": before is not None},
+            "parts_are": {"state": "districts", "district": "blocks"}.get(area.kind, "schools"),
+            "total": total | {"trend": performance.trend(total, before and before["total"])},
+            "parts": [part(name) for name in record.parts], "daily": now["daily"],
+            "note": None if before is not None else (
+                "The previous period is older than the twin's daily record: no trend is given."),
+        }
+
+    def _record(self, states: Sequence[ShardState], figures: list[SchoolFigures], level: str) -> performance.Record:
+        names = sorted({grouping.part_of(s, level) for s in figures})
+        code = {n: k for k, n in enumerate(names)}
+        index = np.array([self._directory.index(s.school_id) for s in figures], np.int64)
+        part = np.array([code[grouping.part_of(s, level)] for s in figures], np.int64)
+        enrolment = np.array([s.figures["enrolment"] for s in figures], np.int64)
+        day = np.full((len(figures), HISTORY_DAYS), NO_DAY, np.int32)
+        meals = np.zeros((len(figures), HISTORY_DAYS), np.int64)
+        reason = np.zeros((len(figures), HISTORY_DAYS), np.int8)
+        for state in states:
+            inside = index < len(state.school_local)
+            local = np.full(len(index), -1, np.int64)
+            local[inside] = state.school_local[index[inside]]
+            rows = np.flatnonzero(local >= 0)
+            day[rows] = state.hist_day[local[rows]]
+            meals[rows] = state.hist_meals[local[rows]].sum(axis=2)
+            reason[rows] = state.hist_reason[local[rows]]
+        return performance.Record(part, names, enrolment, day, meals, reason)
+
+    async def _exceptions(self, area: Area, period: Period) -> dict[str, int]:
+        """The monitoring system's exceptions (no meal 3 school days running, more than 5 no-meal days
+        in a month, meals below a share of enrolment) raised or open in the period, by part."""
+        out: dict[str, int] = {}
+        async for part in self.alerts_in_period(area, period):
+            for a in part:
+                if a["alert_type"] in AMS_EXCEPTIONS and a["school_id"]:
+                    where = {"state": a["district"], "district": a["block"]}.get(area.kind, a["school_id"])
+                    out[where] = out.get(where, 0) + 1
+        return out
+
     # -- the PDF ------------------------------------------------------------------------------------
     async def pdf(self, area: Area, period: Period, generated_at: dt.datetime) -> bytes:
         from serve_app.reports import pdf
@@ -332,59 +482,117 @@ class ReportService:
 
     async def pdf_content(self, area: Area, period: Period, generated_at: dt.datetime) -> dict:
         """What the PDF of `area` over `period` shows, gathered from the domains."""
+        figures = await self.school_figures(area)
         if area.school_id:
             view = await self._reader.school(area.school_id)
             names = await self._names(area)
             title = f"{names.get(area.school_id) or 'School'} ({area.school_id})"
             place = f"{view['block']} block, {view['district']} district"
-            (school,) = await self.school_figures(area) or (None,)
-            totals = school.figures if school else None
+            totals = figures[0].figures if figures else None
             series = await self._school_series(area.school_id, period, view)
         else:
-            if area.block:
-                view = await self._reader.block(area.block, area.district)
+            if area.is_state:
+                totals, title, place = await self._reader.state(), "Tamil Nadu", "the state"
+            elif area.block:
+                totals = await self._reader.block(area.block, area.district)
                 title, place = f"{area.block} block", f"{area.district} district"
             else:
-                view = await self._reader.district(area.district)  # type: ignore[arg-type]
+                totals = await self._reader.district(area.district)  # type: ignore[arg-type]
                 title, place = f"{area.district} district", "Tamil Nadu"
-            totals = view
-            series = await self._area_series(area, period)
+            series = await self._area_series(area, period, figures)
+        risks = await self._risks([s.school_id for s in figures], area)
         money_view = await self._finance_of(area)
         open_alerts = await self._alerts.page(self._alerts.scope(None, None, None, area, is_resolved=False), 1, 1)
         listed = [a async for part in self.alerts_in_period(area, None, open_only=True, limit=ALERTS_IN_PDF)
                   for a in part]
-        blocks = await self._blocks_of(area) if area.kind == "district" else []
         as_of = await self.twin_day()
         return {
             "title": title, "place": place, "level": area.kind, "period": (period.first, period.last),
             "generated_at": generated_at, "as_of": as_of,
             "figures": _key_figures(totals, money_view, open_alerts["pagination"]["total"]),
             "finance_basis": money_view["basis"] if money_view else None,
-            "series": series, "blocks": blocks,
+            "series": series, "children": await self._children(area, figures, risks),
+            "stock_bins": None if area.school_id else charts.stock_bins(grouping.stock_days(figures)),
+            "risk_points": await self._risk_points(figures, risks) if not area.school_id else None,
+            "funds_by_area": grouping.funds_by_part(figures, area.kind),
+            "forecast": await self._forecast_of(figures),
             "alerts": {"total": open_alerts["pagination"]["total"], "rows": listed},
         }
 
-    async def _area_series(self, area: Area, period: Period) -> dict:
+    async def _children(self, area: Area, figures: list[SchoolFigures], risks: dict[str, dict] | None) -> list[dict]:
+        """The state's districts or a district's blocks: each one's twin figures and its schools by
+        risk level (other areas: none)."""
+        if area.kind not in ("state", "district"):
+            return []
+        by_level = grouping.levels_by_part(figures, risks, area.kind)
+        present = {grouping.part_of(s, area.kind) for s in figures}
+        if area.is_state:
+            names = [n for n in geography.district_names() if n in present]
+            views = [await self._reader.district(n) for n in names]
+        else:
+            d = area.district_index()
+            names = [self._directory.blocks.names[int(b)] for b in np.flatnonzero(self._directory.blocks.district == d)]
+            names = [n for n in names if n in present]
+            views = [await self._reader.block(n, area.district) for n in names]
+        return [{"name": n, "view": v, "by_level": None if by_level is None else by_level.get(n, {})}
+                for n, v in zip(names, views)]
+
+    async def _risk_points(self, figures: list[SchoolFigures], risks: dict[str, dict] | None) -> list | None:
+        """(latitude, longitude, level) of each scored school: the map of schools by risk."""
+        if risks is None or self._locations is None:
+            return None
+        lat, lon = await self._locations()
+        out = []
+        for s in figures:
+            r, i = risks.get(s.school_id), self._directory.index(s.school_id)
+            if r is not None and 0 <= i < len(lat):
+                out.append((round(float(lat[i]), 5), round(float(lon[i]), 5), r["level"]))
+        return out
+
+    async def _forecast_of(self, figures: list[SchoolFigures]) -> dict | None:
+        """The meals forecast of the area's schools for the coming school days, or why there is none."""
+        if self._forecast is None or not figures:
+            return None
+        schools = np.array([self._directory.index(s.school_id) for s in figures], np.int64)
+        try:
+            found = await self._forecast(schools, None)
+        except Unavailable as exc:
+            return {"days": [], "note": f"No forecast: {exc}"}
+        days = [{"date": dt.date.fromisoformat(d["date"]), "p10": d["p10"], "p50": d["p50"], "p90": d["p90"]}
+                for d in found["total"]]
+        model = found.get("model") or {}
+        return {"days": days, "note": f"Meals forecast from {found['origin']} by the served model "
+                                      f"({model.get('kind')}, version {model.get('version')}); {found.get('note', '')}."}
+
+    async def _area_series(self, area: Area, period: Period, figures: list[SchoolFigures]) -> dict:
         """Schools reporting, children present and meals served on each day of the period that the
         twin's daily report record still holds (its last `HISTORY_DAYS` days); the days before it
         are not charted for an area and the series says so."""
-        d = area.district_index()
-        state = await self._router.shard_of(d).state_copy()  # type: ignore[arg-type]
-        figures = await self.school_figures(area)
+        if area.is_state:
+            states = await self._router.state_copies()
+        else:
+            states = [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
         enrolment = sum(s.figures["enrolment"] for s in figures)
-        today = int(state.today[0])
+        today = max(int(state.today[0]) for state in states)
         if today == NO_DAY:
             return _series([], enrolment, "The twin holds no reports yet: only its current state is shown.")
         kept_from = today - HISTORY_DAYS + 1
         first, last = max(day_number(period.first), kept_from), min(day_number(period.last), today)
-        rows = np.array([int(state.school_local[self._directory.index(s.school_id)]) for s in figures], np.int64)
+        index = np.array([self._directory.index(s.school_id) for s in figures], np.int64)
+        held_rows = []
+        for state in states:
+            local = state.school_local[index[index < len(state.school_local)]]
+            held_rows.append((state, local[local >= 0]))
         days = []
         for day in range(first, last + 1):
             slot = day % HISTORY_DAYS
-            held = state.hist_day[rows, slot] == day
-            days.append({"date": day_date(day), "reported": int(held.sum()),
-                         "present": int(state.hist_present[rows, slot][held].sum()),
-                         "meals": int(state.hist_meals[rows, slot][held].sum())})
+            reported = present = meals = 0
+            for state, rows in held_rows:
+                held = state.hist_day[rows, slot] == day
+                reported += int(held.sum())
+                present += int(state.hist_present[rows, slot][held].sum())
+                meals += int(state.hist_meals[rows, slot][held].sum())
+            days.append({"date": day_date(day), "reported": reported, "present": present, "meals": meals})
         note = None
         if day_number(period.first) < kept_from:
             note = (f"For an area the twin keeps each school's last {HISTORY_DAYS} days of reports "
@@ -404,24 +612,6 @@ class ReportService:
         enrolment = sum(view["enrolment"].values())
         note = None if days else "No attendance was reported in the period."
         return _series(days, enrolment, note)
-
-    async def _blocks_of(self, area: Area) -> list[dict]:
-        """Each block of the district: its twin's figures and its schools by risk level."""
-        d = area.district_index()
-        numbers = [int(b) for b in np.flatnonzero(self._directory.blocks.district == d)]
-        out = []
-        for b in numbers:
-            name = self._directory.blocks.names[b]
-            view = await self._reader.block(name, area.district)
-            if not view["schools"]:
-                continue
-            try:
-                risk = await self._risk.cascade_of_block(b, area)
-            except Unavailable:
-                risk = None
-            out.append({"block": name, "view": view, "by_level": risk and risk["by_level"],
-                        "cascade_flagged": risk and risk["cascade_flagged"]})
-        return out
 
 
 def _series(days: list[dict], enrolment: int, note: str | None) -> dict:
@@ -444,6 +634,14 @@ def _key_figures(totals: dict | None, money_view: dict | None, open_alerts: int)
         out += [(f"Allocated for {money_view['year_label']} by the norms, INR", money_view["allocated"]["total_inr"]),
                 ("Utilisation of releases", money_view["utilisation_efficiency"])]
     return out
+
+
+def _share(part: float | None, whole: float | None) -> float | None:
+    return None if part is None or not whole else round(part / whole, 4)
+
+
+def _percent(part: float | None, whole: float | None) -> float | None:
+    return None if part is None or not whole else round(100.0 * part / whole, 2)
 
 
 def _plus(a: float | None, b: float | None) -> float | None:

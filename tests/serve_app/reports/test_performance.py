@@ -1,0 +1,81 @@
+"""Programme performance from the twin's daily record: coverage, compliance, no-meal and stock-out
+school-days add up to the reports that went in; parts, trend, scope and bad periods."""
+
+import pytest
+
+from configs import Settings
+from tests.fixtures.app import client_of
+from tests.fixtures.report_world import ARIYALUR_IDS, BLOCK_OF, DAYS, S1, events, report_app
+from twin.area import Area
+
+API = "/api/v1/reports/performance"
+
+
+@pytest.fixture
+async def app(database_url):
+    async with report_app(Settings(database_url=database_url)) as app:
+        yield app
+
+
+def _reports(schools: set[str]) -> list[dict]:
+    return [e for e in events() if e["type"] == "attendance_reported" and e["school_id"] in schools]
+
+
+async def test_a_district_performance_adds_up_to_the_reports(app):
+    async with client_of(app, "district_officer", Area("Ariyalur")) as officer:
+        r = await officer.get(API, params={"from": "2025-07-01", "to": "2025-07-07"})
+        assert r.status_code == 200, r.text[:300]
+        data = r.json()["data"]
+        district = (await officer.get("/api/v1/twin/districts/Ariyalur")).json()["data"]
+    reports = _reports(set(ARIYALUR_IDS))
+    total = data["total"]
+    assert total["school_days"] == len(DAYS) and total["schools"] == len(ARIYALUR_IDS)
+    assert total["reports_received"] == len(reports)
+    assert total["reports_expected"] == len(ARIYALUR_IDS) * len(DAYS)
+    assert total["reporting_compliance"] == pytest.approx(len(reports) / (len(ARIYALUR_IDS) * len(DAYS)), abs=1e-4)
+    meals = sum(sum(e["meals_served"].values()) for e in reports)
+    assert total["meals"] == meals
+    assert total["meal_coverage"] == pytest.approx(meals / (district["enrolment"] * len(DAYS)), abs=1e-4)
+    no_meal = [e for e in reports if e.get("no_meal_reason")]
+    assert total["no_meal_school_days"] == total["stock_out_school_days"] == len(no_meal) > 0
+    assert total["no_meal_reasons"]["food_grains_not_available"] == len(no_meal)
+    assert total["fund_utilisation"] == pytest.approx(
+        total["funds_utilised_inr"] / total["funds_released_inr"], abs=1e-4)
+    # by block: the parts add up to the whole
+    assert {p["name"] for p in data["parts"]} == {BLOCK_OF[s] for s in ARIYALUR_IDS}
+    for key in ("meals", "reports_received", "no_meal_school_days", "enrolled_school_days"):
+        assert sum(p[key] for p in data["parts"]) == total[key], key
+    assert [d["date"] for d in data["daily"]] == [d.isoformat() for d in DAYS]
+    assert sum(d["meals"] for d in data["daily"]) == meals
+    # the previous week is held (no reports in it): the trend is the whole of this week's figures
+    assert data["previous_period"] == {"from": "2025-06-24", "to": "2025-06-30", "held": True}
+    assert total["trend"]["no_meal_school_days"] == len(no_meal)
+    assert total["trend"]["meal_coverage"] == pytest.approx(total["meal_coverage"], abs=1e-4)
+
+
+async def test_a_block_officer_sees_the_schools_of_the_block_only(app):
+    async with client_of(app, "block_officer", Area("Ariyalur", "Sendurai")) as officer:
+        data = (await officer.get(API, params={"from": "2025-07-01", "to": "2025-07-07"})).json()["data"]
+        assert data["parts_are"] == "schools"
+        assert {p["name"] for p in data["parts"]} == {s for s in ARIYALUR_IDS if BLOCK_OF[s] == "Sendurai"}
+        assert data["total"]["reports_received"] == len(_reports({p["name"] for p in data["parts"]}))
+        r = await officer.get(API, params={"district": "Ariyalur"})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    async with client_of(app, "school_admin", Area("Ariyalur", "Sendurai", S1)) as admin:
+        data = (await admin.get(API, params={"from": "2025-07-01", "to": "2025-07-07"})).json()["data"]
+        assert [p["name"] for p in data["parts"]] == [S1]
+
+
+async def test_a_period_the_twin_does_not_hold_names_the_field(app):
+    async with client_of(app) as client:
+        for params, field in (({"from": "2025-05-01", "to": "2025-07-07"}, "from"),
+                              ({"from": "2025-07-01", "to": "2025-07-20"}, "to"),
+                              ({"from": "2025-07-07", "to": "2025-07-01"}, "to"),
+                              ({"from": "2025-07-01", "to": "not-a-date"}, "to")):
+            r = await client.get(API, params=params)
+            assert r.status_code == 422, params
+            body = r.json()
+            assert body["success"] is False and body["error"]["code"] == "VALIDATION_ERROR"
+            assert body["error"]["details"]["fields"][0]["field"] == field, (params, body)
+        r = await client.get(API, params={"district": "Atlantis"})
+        assert r.status_code == 404
