@@ -27,7 +27,7 @@ from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
 from twin.school_features import school_features
 from twin.state import ShardState
-from twin.views import block_rollup, block_view, district_view, school_metrics, school_view
+from twin.views import block_totals, block_view, district_totals, district_view, school_metrics, school_view
 
 log = logging.getLogger(__name__)
 
@@ -235,14 +235,14 @@ class DistrictShard:
         b = int(self.state.block_local[global_block]) if 0 <= global_block < len(self.state.block_local) else -1
         if b < 0:
             return None
-        return {**block_view(self.state, b, self.directory.blocks.names, block_rollup(self.state)),
+        return {**block_view(self.state, b, self.directory.blocks.names, block_totals(self.state, b)),
                 "as_of_seq": self.applied_seq}
 
     def district(self, district: int) -> dict | None:
         d = int(self.state.district_local[district]) if 0 <= district < len(self.state.district_local) else -1
         if d < 0:
             return None
-        return {**self.district_rows()["views"][d], "as_of_seq": self.applied_seq}
+        return {**district_view(self.state, d, district_totals(self.state, d)), "as_of_seq": self.applied_seq}
 
     def district_rows(self) -> dict:
         """Roll-ups of every hosted district: what the state actor aggregates."""
@@ -252,7 +252,7 @@ class DistrictShard:
         return {
             "districts": [int(d) for d in self.districts],
             "rows": rows,
-            "views": [district_view(self.state, i, rows) for i in range(len(self.districts))],
+            "views": [district_view(self.state, i, rows[i]) for i in range(len(self.districts))],
             "today": int(self.state.today[0]),
             "applied_seq": self.applied_seq,
         }

@@ -15,26 +15,34 @@ _M = {name: i for i, name in enumerate(METRICS)}
 _CLOSURE_REASONS = {i: r.value for i, r in enumerate(ClosureReason, start=1)}
 
 
-def school_metrics(state: ShardState) -> np.ndarray:
-    """float64 [n, len(METRICS)]: each school's contribution to its block's and district's totals."""
-    n, today = state.n_schools, int(state.today[0])
-    out = np.zeros((n, len(METRICS)))
+def school_metrics(state: ShardState, rows: np.ndarray | None = None) -> np.ndarray:
+    """float64 [n, len(METRICS)]: each school's contribution to its block's and district's totals;
+    only the schools at `rows` (local indices, in that order) when given, as one block's or one
+    district's view needs: a view of 100 schools should not pay for the shard's 20,000."""
+    if rows is None:
+        rows = slice(None)
+    today = int(state.today[0])
+    active = state.active[rows]
+    out = np.zeros((len(active), len(METRICS)))
     slot = today % state.hist_day.shape[1] if today >= 0 else 0
-    reported = (state.hist_day[:, slot] == today) & (today >= 0)
-    closed = (state.closed_from <= today) & (today <= state.closed_to)
+    reported = (state.hist_day[rows, slot] == today) & (today >= 0)
+    closed = (state.closed_from[rows] <= today) & (today <= state.closed_to[rows])
+    hist_meals = state.hist_meals[rows]
+    enrolment = state.enrolment[rows]
     out[:, _M["schools"]] = 1
-    out[:, _M["enrolment"]] = state.enrolment.sum(axis=1)
+    out[:, _M["enrolment"]] = enrolment.sum(axis=1)
     out[:, _M["reported_today"]] = reported
     out[:, _M["stale"]] = ~reported & ~closed & (today >= 0)
     out[:, _M["closed_today"]] = closed
-    out[:, _M["present_today"]] = np.where(reported, state.hist_present[:, slot], 0)
-    out[:, _M["meals_today"]] = np.where(reported, state.hist_meals[:, slot].sum(axis=1), 0)
-    out[:, _M["rice_kg"] : _M["eggs"] + 1] = np.maximum(state.stock, 0)
-    out[:, _M["rice_need_kg_per_day"]] = rice_need_per_day(state.hist_meals, state.enrolment)
-    out[:, _M["funds_released_inr"]] = state.funds[:, FUNDS_RELEASED]
-    out[:, _M["meal_cost_inr"]] = state.funds[:, MEAL_COST]
-    out[:, _M["other_utilised_inr"]] = state.funds[:, OTHER_UTILISED]
-    out[~state.active] = 0  # a deactivated school counts for nothing above it
+    out[:, _M["present_today"]] = np.where(reported, state.hist_present[rows, slot], 0)
+    out[:, _M["meals_today"]] = np.where(reported, hist_meals[:, slot].sum(axis=1), 0)
+    out[:, _M["rice_kg"] : _M["eggs"] + 1] = np.maximum(state.stock[rows], 0)
+    out[:, _M["rice_need_kg_per_day"]] = rice_need_per_day(hist_meals, enrolment)
+    funds = state.funds[rows]
+    out[:, _M["funds_released_inr"]] = funds[:, FUNDS_RELEASED]
+    out[:, _M["meal_cost_inr"]] = funds[:, MEAL_COST]
+    out[:, _M["other_utilised_inr"]] = funds[:, OTHER_UTILISED]
+    out[~active] = 0  # a deactivated school counts for nothing above it
     return out
 
 
@@ -49,16 +57,33 @@ def district_rollup(state: ShardState, blocks: np.ndarray | None = None) -> np.n
     return rollup(state.block_district, blocks, len(state.district_global))
 
 
-def block_view(state: ShardState, b_local: int, names: tuple[str, ...], rolled: np.ndarray) -> dict:
-    out = summarise(rolled[b_local])
+def block_totals(state: ShardState, b_local: int) -> np.ndarray:
+    """float64 [len(METRICS)]: one block's row of `block_rollup`, from its own schools only (summed
+    in the same order, so to the same last bit)."""
+    rows = np.flatnonzero(state.school_block == b_local)
+    return rollup(np.zeros(len(rows), np.int32), school_metrics(state, rows), 1)[0]
+
+
+def district_totals(state: ShardState, d_local: int) -> np.ndarray:
+    """float64 [len(METRICS)]: one district's row of `district_rollup`, from its own schools only
+    (summed through its blocks in the same order, so to the same last bit)."""
+    rows = np.flatnonzero(state.school_block_district() == d_local)
+    blocks = rollup(state.school_block[rows], school_metrics(state, rows), len(state.block_global))
+    return rollup(state.block_district, blocks, len(state.district_global))[d_local]
+
+
+def block_view(state: ShardState, b_local: int, names: tuple[str, ...], totals: np.ndarray) -> dict:
+    """One block's figures from its totals (a row of `block_rollup`, or `block_totals`)."""
+    out = summarise(totals)
     received, passed = state.block_funds[b_local]
     out["funds"] |= {"received_inr": round(received, 2), "balance_inr": round(received - passed, 2)}
     out["name"] = names[int(state.block_global[b_local])]
     return out
 
 
-def district_view(state: ShardState, d_local: int, rolled: np.ndarray) -> dict:
-    out = summarise(rolled[d_local])
+def district_view(state: ShardState, d_local: int, totals: np.ndarray) -> dict:
+    """One district's figures from its totals (a row of `district_rollup`, or `district_totals`)."""
+    out = summarise(totals)
     received, passed = state.district_funds[d_local]
     out["funds"] |= {"received_inr": round(received, 2), "released_to_blocks_inr": round(passed, 2),
                      "balance_inr": round(received - passed, 2)}

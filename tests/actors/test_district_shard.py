@@ -125,3 +125,22 @@ class _NoSnapshots:
 
     async def save(self, district, seq, data):
         raise AssertionError("not expected")
+
+
+async def test_a_block_or_district_view_reads_its_own_schools_to_the_same_figures_as_the_whole_roll_up(seeded_url):
+    # one view computes from its own schools only; the roll-up of the whole shard is the reference
+    from twin.views import block_rollup, block_view, district_rollup
+
+    ports = await open_shard_ports(seeded_url)
+    *_, shard = await _two_batches_folded_in_order(ports)
+    blocks = block_rollup(shard.state)
+    districts = district_rollup(shard.state, blocks)
+    assert blocks[:, 0].sum() > 0  # schools counted
+    for b, global_block in enumerate(shard.state.block_global):
+        view = shard.block(int(global_block))
+        assert {**view, "as_of_seq": None} == {**block_view(shard.state, b, ports.directory.blocks.names, blocks[b]),
+                                                "as_of_seq": None}
+    rows = shard.district_rows()
+    assert np.array_equal(rows["rows"], districts)
+    for d, district in enumerate(shard.districts):
+        assert {**shard.district(int(district)), "as_of_seq": None} == {**rows["views"][d], "as_of_seq": None}
