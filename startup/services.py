@@ -27,6 +27,7 @@ from db.school_repository import SchoolRepository
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts.service import AlertService
 from serve_app.dashboard.service import DashboardService
+from serve_app.finance.forecast import BudgetForecaster
 from serve_app.finance.service import FinanceService
 from serve_app.accounts.service import Accounts
 from startup.access_control import SharedAccessState, open_access_actor_state, open_access_control
@@ -212,7 +213,9 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                            refresh_directory=schools.refresh_directory, audit=accounts.record)
     reader, history = TwinReader(directory, router, state_view), SchoolHistoryService(event_log, directory)
     alerts = AlertService(AlertRepository(engine), directory, settings.alert_delivery.webhook_private_targets)
-    money = FinanceService(directory, router, ingest)
+    budget = BudgetForecaster(len(directory.blocks), Path(models_root(settings)),
+                              lambda schools: models.forecast(schools, None))
+    money = FinanceService(directory, router, ingest, budget=budget)
     # the reports read risk through a service of their own without the learned probability, which
     # they do not show and which costs a model evaluation per school
     reports = ReportService(directory, router, reader, schools, RiskService(directory, risk_source), alerts,

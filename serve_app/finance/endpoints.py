@@ -15,6 +15,7 @@ from serve_app.finance.report import to_csv
 from serve_app.finance.schemas import (
     AllocationPlan,
     AllocationRequest,
+    BudgetForecast,
     Financial,
     FinancialReport,
     UtilisationBatch,
@@ -171,6 +172,22 @@ def finance_router() -> APIRouter:
             return Response(to_csv(out["rows"]), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
         return ok(out, f"{out['year_label']}: {len(out['rows'])} rows")
+
+    @r.get("/forecast", summary="The next quarters' cost of an area, by component and payer, with P10-P90",
+           description="From the served meal-demand forecaster's next 7 school days for the area, last year's seasonal "
+                       "ratio in the history store, the school calendar and the cost norms; with the backtest of the "
+                       "latest quarter of the history store against the naive 'same quarter last year'. `area` as "
+                       "for the reports. 503 until a forecaster is trained and the history store exists.",
+           response_model=Envelope[BudgetForecast], responses=errors(403, 404, 422, 503))
+    async def forecast(request: Request,
+                       area: Annotated[str | None, Query(max_length=200, examples=["district:Ariyalur"])] = None,
+                       quarters: Annotated[int, Query(ge=1, le=8, description="quarters ahead")] = 4) -> JSONResponse:
+        d, b, school = _area_of(request, area)
+        if school is not None:
+            raise Forbidden("the budget forecast is for areas: a block, a district or the state",
+                            {"needs": "an area officer"})
+        out = await _service(request).forecast(d, b, quarters)
+        return ok(out, f"{len(out['quarters'])} quarters from {out['origin']}")
 
     @r.put("/update-utilization", summary="Record spending by schools (funds_utilised events)",
            description="One item or a batch (`items`), each a school's spending beyond the meal cost the twin "

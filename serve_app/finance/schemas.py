@@ -443,3 +443,72 @@ class FinancialReport(BaseModel):
     totals: ReportTotals
     rows: list[ReportRow] = Field(description="districts, then blocks, then schools, each sorted by name")
     basis: str
+
+
+# -- the budget forecast --------------------------------------------------------------------------
+
+class Quantiles(BaseModel):
+    p10: float = Field(examples=[1_150_000.0])
+    p50: float = Field(examples=[1_260_000.0])
+    p90: float = Field(examples=[1_370_000.0])
+
+
+class QuarterForecast(BaseModel):
+    quarter: str = Field(examples=["2026-27 Q1"])
+    first_day: dt.date = Field(examples=["2026-04-01"])
+    last_day: dt.date = Field(examples=["2026-06-30"])
+    school_days: int = Field(description="by the school calendar", examples=[48])
+    seasonal_ratio: float | None = Field(description="last year's quarter against the week after the same date "
+                                                     "(null: no history for it, 1 used)", examples=[0.93])
+    meals: Quantiles
+    material_inr: Quantiles
+    material_by_band_inr: InrByBand = Field(description="at P50")
+    honorarium_inr: float = Field(examples=[250_000.0])
+    mme_inr: Quantiles
+    total_inr: Quantiles
+    centre_inr: Quantiles
+    state_inr: Quantiles
+
+
+class ForecastBacktest(BaseModel):
+    quarter: str = Field(examples=["2025-26 Q2"])
+    first_day: dt.date
+    last_day: dt.date
+    origin: dt.date = Field(description="the day the held-out quarter was forecast from")
+    groups: Literal["blocks", "districts"] = Field(description="what the WAPE is taken over")
+    wape: float = Field(description="sum |forecast - actual| / sum actual", examples=[0.041])
+    naive_wape: float = Field(description="the same for 'the same quarter last year'", examples=[0.087])
+    p10_p90_coverage: float = Field(description="share of groups whose actual fell within P10-P90", examples=[0.8])
+    actual_inr: float
+    forecast_inr: float
+    naive_inr: float
+
+
+_QUANTILES = {"p10": 1_150_000.0, "p50": 1_260_000.0, "p90": 1_370_000.0}
+
+
+class BudgetForecast(BaseModel):
+    """The next quarters' cost of an area by component and payer, with P10-P90, and the backtest."""
+
+    model_config = _examples({
+        "origin": "2026-02-10", "area": {"district": "Ariyalur", "block": None},
+        "level_meals_per_school_day": {"p10": 24_000.0, "p50": 25_500.0, "p90": 27_000.0},
+        "model": {"version": "v3", "kind": "gbm"},
+        "quarters": [{"quarter": "2026-27 Q1", "first_day": "2026-04-01", "last_day": "2026-06-30", "school_days": 48,
+                      "seasonal_ratio": 0.93, "meals": _QUANTILES, "material_inr": _QUANTILES,
+                      "material_by_band_inr": {"primary": 700_000.0, "upper_primary": 400_000.0,
+                                               "secondary": 160_000.0},
+                      "honorarium_inr": 250_000.0, "mme_inr": _QUANTILES, "total_inr": _QUANTILES,
+                      "centre_inr": _QUANTILES, "state_inr": _QUANTILES}],
+        "backtest": {"quarter": "2025-26 Q2", "first_day": "2025-07-01", "last_day": "2025-09-30",
+                     "origin": "2025-06-30", "groups": "blocks", "wape": 0.041, "naive_wape": 0.087,
+                     "p10_p90_coverage": 0.8, "actual_inr": 1.0e7, "forecast_inr": 1.02e7, "naive_inr": 1.08e7},
+        "method": "the forecaster's week ahead x last year's seasonal ratio, costed by the norms"})
+
+    origin: dt.date = Field(description="the twin's day the forecast is made from")
+    area: AreaRef
+    level_meals_per_school_day: Quantiles = Field(description="the served forecaster's next 7 school days, mean")
+    model: dict | None = Field(description="the served forecaster's version and kind")
+    quarters: list[QuarterForecast]
+    backtest: ForecastBacktest | None = Field(description="null without a served forecaster or a year of history")
+    method: str

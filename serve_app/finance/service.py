@@ -39,7 +39,7 @@ from serve_app.finance.allocation import allocation_events
 from serve_app.finance.report import summary_rows
 from serve_app.shared.page import offset, pagination
 from twin import calendar, finance, geography
-from twin.errors import InvalidInput, NotFound
+from twin.errors import InvalidInput, NotFound, Unavailable
 from twin.funds_columns import FundsColumns
 from twin.norms import BANDS, day_date
 from twin.release_rules import (
@@ -63,11 +63,20 @@ from twin.state import (
 if TYPE_CHECKING:
     from actors.router import ShardRouter
     from serve_app.auth.principal import Caller, Principal
+    from serve_app.finance.forecast import BudgetForecaster
     from serve_app.finance.schemas import UtilisationItem
     from twin.directory import Directory
 
 COMMIT_BATCH = 10_000  # events a commit sends to the ingest path at once (its limit is larger)
 NO_ALLOCATION = "no allocation is recorded for the year: commit one with POST /financial/allocate"
+FORECAST_METHOD = (
+    "meals per school day of each quarter = the served meal-demand forecaster's next 7 school days for the area "
+    "(P10, P50, P90, the sum of the schools') x last year's ratio of that quarter's meals per school day to those of "
+    "the 7 school days after the same date (the history store); x the quarter's school days by the calendar; split "
+    "into bands by enrolment and costed at the norm in force each day; honorarium by calendar day for the cooks the "
+    "enrolment needs; MME its share. Backtest: the latest quarter of the history store held out, forecast from the "
+    "day before it, against the naive forecast 'the same quarter last year' (its actual cost); WAPE over the area's "
+    "blocks (districts for the state)")
 BASIS = ("released and utilised are the twin's running totals since its event log began (it does not split "
          "them by financial year); allocated is the asked year's")
 
@@ -82,11 +91,12 @@ class Ingest(Protocol):
 
 class FinanceService:
     def __init__(self, directory: Directory, router: ShardRouter, ingest: Ingest,
-                 norms: finance.FinanceNorms | None = None) -> None:
+                 norms: finance.FinanceNorms | None = None, budget: BudgetForecaster | None = None) -> None:
         self._directory = directory
         self._router = router
         self._ingest = ingest
         self._norms = norms
+        self._budget = budget
 
     @property
     def norms(self) -> finance.FinanceNorms:
@@ -161,6 +171,27 @@ class FinanceService:
                     "totals": totals, "rows": rows, "basis": BASIS}
 
         return await asyncio.to_thread(compute)
+
+    # -- the budget forecast ----------------------------------------------------------------------
+    async def forecast(self, district: int | None, block: int | None, quarters: int) -> dict:
+        """The next `quarters` quarters' cost of the state, a district or a block (global indices;
+        the caller has checked the area), and the backtest of a held-out quarter
+        (`serve_app.finance.forecast`)."""
+        if self._budget is None:
+            raise Unavailable("the budget forecast is not set up on this twin")
+        today = await self._today()
+        origin = _as_of(today)
+        schools = await self._router.funds_columns(finance.financial_year(origin), district, block)
+        if not len(schools):
+            raise NotFound("no active school in the area", {"area": {"district": district, "block": block}})
+        index = self._directory.lookup(schools.ids)
+        out = await self._budget.forecast(index, schools.block, schools.enrolment, origin, quarters, self.norms)
+        names, blocks = geography.district_names(), self._directory.blocks.names
+        out["area"] = {"district": None if district is None else names[district],
+                       "block": None if block is None else blocks[block]}
+        out["backtest"] = await self._budget.backtest(schools.block, schools.district, schools.enrolment, self.norms)
+        out["method"] = FORECAST_METHOD
+        return out
 
     # -- the allocation: a dry run, or recorded as events ------------------------------------------
     async def allocate(self, year: int, district: int | None, block: int | None, policy: str,

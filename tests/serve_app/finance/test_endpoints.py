@@ -10,7 +10,13 @@ from pydantic import BaseModel
 
 from configs import Settings
 from serve_app.app import create_api
-from serve_app.finance.schemas import AllocationPlan, Financial, FinancialReport, UtilisationResult
+from serve_app.finance.schemas import (
+    AllocationPlan,
+    BudgetForecast,
+    Financial,
+    FinancialReport,
+    UtilisationResult,
+)
 from serve_app.shared.envelope import Envelope
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
@@ -293,13 +299,14 @@ def test_every_route_declares_its_model():
                 ("get", "/api/v1/financial/state"): "Financial",
                 ("post", "/api/v1/financial/allocate"): "AllocationPlan",
                 ("put", "/api/v1/financial/update-utilization"): "UtilisationResult",
-                ("get", "/api/v1/financial/reports"): "FinancialReport"}
+                ("get", "/api/v1/financial/reports"): "FinancialReport",
+                ("get", "/api/v1/financial/forecast"): "BudgetForecast"}
     for (method, path), model in expected.items():
         schema = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
         assert schema["$ref"].endswith(f"Envelope_{model}_"), (path, schema)
 
 
-@pytest.mark.parametrize("model", [Financial, AllocationPlan, UtilisationResult, FinancialReport])
+@pytest.mark.parametrize("model", [Financial, AllocationPlan, UtilisationResult, FinancialReport, BudgetForecast])
 def test_the_documented_examples_are_valid_answers(model):
     for example in model.model_config["json_schema_extra"]["examples"]:
         model.model_validate(example)
