@@ -43,7 +43,9 @@ class DeliveryRule:
     trip_inr_per_km: float = 30.0  # a visit: there and back from the depot
     rate_inr_per_kg_km: float = 0.5
     # "lp_rounding": the LP relaxation, visits with z = 1 kept, re-solved `rounding_passes` times
-    # over the rest with what is left (fast, never breaks a constraint, may leave a school out);
+    # over the rest with what is left, then a repair visiting the schools still left out wherever
+    # a depot's stock and vehicle have room (fast, never breaks a constraint; a school is left out
+    # only when no day in time has room, which the reasons name);
     # "milp": branch and bound to `mip_rel_gap` or `time_limit_s` (exact, slow when depots are short)
     method: str = "lp_rounding"
     rounding_passes: int = 4
@@ -157,10 +159,13 @@ def _schedule(inp: OptimiseInput, rule: DeliveryRule) -> DeliverySchedule:
     no_stop = (residual[nc + nd + nday + day_row] < 1 - 1e-6).reshape(nc, T)[short]
     no_kg = (full_kg | late).all(axis=1)
     no_room = (full_kg | no_stop | late).all(axis=1)
-    why = np.select([no_depot, no_kg, no_room, np.full(short.size, rule.method != "milp")],
+    # no visit in time is worth its trip (a school running out near the horizon's end misses little within it)
+    not_worth = ((cost >= 0).reshape(nc, T)[short] | late).all(axis=1)
+    why = np.select([no_depot, no_kg, no_room, not_worth, np.full(short.size, rule.method != "milp")],
                     ["depot_stock: its depot has too little of an item left for it",
                      "vehicle_kg: its depot's vehicle was full on every day that would have been in time",
                      "vehicle_stops: its depot's vehicle had no stop (or load) left on every day in time",
+                     "cost: a visit costs more than the meals it saves within the horizon",
                      "rounding: the LP relaxation half-visited it and the rounding left it out"],
                     "cost: a visit costs more than the meals it saves")
     reason = why.tolist()
@@ -203,7 +208,32 @@ def _lp_rounding(cost, A, upper, cc, nc, rule):
         done = np.zeros(nc, bool)
         done[cc[take]] = True
         live &= ~done[cc]
+    _repair(visit, live, cost, A, left, cc)
     return visit, ok, note
+
+
+def _repair(visit, live, cost, A, left, cc) -> None:  # noqa: ANN001
+    """After the rounding passes, schools the relaxation only half-visited are visited where the
+    depots' stock and vehicles still have room: in order of their best visit's worth (a school
+    running out first saves the most), each takes its most valuable day that still fits. In place
+    on `visit` and `left`. Visits are only added, so no constraint is broken and no school that
+    was covered loses its visit."""
+    cols = np.flatnonzero(live)
+    if cols.size == 0:
+        return
+    A = A.tocsc()
+    order = cols[np.lexsort((cost[cols], cc[cols]))]  # by school, cheapest day first
+    school, first = np.unique(cc[order], return_index=True)
+    bounds = np.append(first, order.size)
+    best = cost[order[first]]
+    for k in np.argsort(best, kind="stable").tolist():
+        for var in order[bounds[k]:bounds[k + 1]].tolist():
+            rows = A.indices[A.indptr[var]:A.indptr[var + 1]]
+            use = A.data[A.indptr[var]:A.indptr[var + 1]]
+            if np.all(use <= left[rows] + 1e-9):
+                visit[var] = True
+                left[rows] -= use
+                break
 
 
 def _empty(status: str, message: str) -> DeliverySchedule:

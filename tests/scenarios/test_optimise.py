@@ -20,7 +20,7 @@ from scenarios.optimise import (
 )
 
 RICE = StockRule(buffer_days=(0.0, 0.0, 0.0, 0.0), items=(0,), shortfall_inr_per_child_day=(100.0, 0, 0, 0),
-                 rate_inr_per_kg_km=1.0)
+                 rate_inr_per_kg_km=1.0, urgency_days=())
 
 
 def _input(stock_rice, block=None, depot_rice=(0.0,), arcs=(), vehicle=1e9, days=1.0, depot_km=1.0) -> OptimiseInput:
@@ -95,7 +95,7 @@ def test_conservation_depots_and_donor_buffers():
     arcs = [(i, j, float(rng.uniform(0.5, 5))) for i in range(n) for j in range(n)
             if i != j and block[i] == block[j] and rng.random() < 0.3]
     inp = _input(rng.uniform(0, 30, n), block=block, depot_rice=(5.0, 0.0, 40.0), arcs=arcs, days=8, vehicle=25.0)
-    rule = StockRule(buffer_days=(3.0, 0, 0, 0), items=(0,), rate_inr_per_kg_km=1.0)
+    rule = StockRule(buffer_days=(3.0, 0, 0, 0), items=(0,), rate_inr_per_kg_km=1.0)  # with urgency tranches
     plan = rebalance_stock(inp, rule)
     q = plan.quantity
     target = inp.need_per_day[:, 0] * (8 + 3)
@@ -110,6 +110,21 @@ def test_conservation_depots_and_donor_buffers():
     sent_by_block = np.bincount(block[np.where(plan.from_school >= 0, plan.from_school, plan.to_school)], q, 3)
     assert (sent_by_block <= 25.0 + 1e-6).all()  # vehicles
     assert (inp.stock[:, 0] + into - out <= np.maximum(target, inp.stock[:, 0]) + 1e-6).all()  # no overfill
+
+
+def test_urgency_tranches_feed_the_school_running_out_first():
+    # targets 20 kg (20 days of 1 kg). B is empty, C holds 10 days; A holds 28, so gives 8: A-B 9 km, A-C 1 km
+    inp = _input([28, 0, 10], arcs=_both_ways((0, 1, 9.0), (0, 2, 1.0)), days=20)
+    flat = rebalance_stock(inp, RICE)
+    urgent = rebalance_stock(inp, StockRule(buffer_days=(0.0, 0.0, 0.0, 0.0), items=(0,),
+                                            shortfall_inr_per_child_day=(100.0, 0, 0, 0), rate_inr_per_kg_km=1.0))
+    to = lambda plan: {int(t): round(float(q), 6) for t, q in zip(plan.to_school, plan.quantity)}  # noqa: E731
+    assert to(flat) == {2: 8.0}  # every kg covers as much: the nearer school gets it
+    # B would run out today: its first 7 days (tranches to 3 and 7 days) come first; the 8th kg is
+    # worth as much at B (days 7-14) as at C (days 10-14), and C is nearer
+    assert to(urgent) == {1: 7.0, 2: 1.0}
+    assert urgent.shortfall_after.sum() == pytest.approx(flat.shortfall_after.sum())  # as many child-days covered
+    assert urgent.objective_inr == pytest.approx(float((100 * urgent.shortfall_after).sum()) + 7 * 9 + 1)
 
 
 def test_nothing_to_do_and_nothing_reachable():
@@ -161,6 +176,20 @@ def test_schedule_names_why_a_school_still_runs_out():
     assert dry.status == "partial" and sorted(dry.runs_out.tolist()) == [0, 1]
     assert all(r.startswith("depot_stock") for r in dry.reason)
     assert schedule_deliveries(_input([40.0]), DeliveryRule(horizon_days=3)).status == "nothing_to_do"
+
+
+def test_rounding_repair_visits_what_the_relaxation_half_visited():
+    # a truck carrying 1.5 visits a day: one relaxation leaves schools half-visited, and rounding
+    # alone would keep only the one it fully visits; the repair finds every day that still fits,
+    # as the MILP does
+    inp = _input([0.0, 0.0, 0.3], depot_rice=(1000.0,), vehicle=15.0)
+    exact = schedule_deliveries(inp, DeliveryRule(horizon_days=3, top_up_days=10, method="milp"))
+    rounded = schedule_deliveries(inp, DeliveryRule(horizon_days=3, top_up_days=10, rounding_passes=1))
+    assert sorted(zip(rounded.school.tolist(), rounded.day.tolist())) == sorted(zip(exact.school.tolist(),
+                                                                                  exact.day.tolist()))
+    assert rounded.school.size == 3 and not any(r.startswith("rounding") for r in rounded.reason)
+    per_day = np.bincount(rounded.day, rounded.kg.sum(axis=1), 3)
+    assert (per_day <= 15.0 + 1e-9).all()  # the repair never overloads the truck
 
 
 def test_schedule_block_is_the_state_schedule_of_that_depot():
