@@ -44,9 +44,11 @@ def stress_inputs(horizon_days: int, seed: int, monsoon_days: int = 5, delay_day
 
 
 def verify(start: StartState, inputs: ScenarioInputs, plans: list[PlanToVerify], replications: int = 20,
-           map_replications: MapReplications = serial_map, workers: int = 1) -> dict:
+           map_replications: MapReplications = serial_map, workers: int = 1,
+           ratios: tuple[tuple[str, str], ...] = ()) -> dict:
     """Run "none" and `plans` `replications` times each; see the module doc for what is reported.
-    `ratio_vs_none` is the plan's mean over none's (None when none's is 0)."""
+    `ratios` names pairs (a, b) whose ratio of mean no-meal child-days is reported as
+    `ratios["a_vs_b"]` with a 95% paired bootstrap interval (None when b's mean is 0)."""
     if replications < 2:
         raise ValueError("at least two replications are needed for an interval")
     levers = [PlanLevers(name=NONE)] + [PlanLevers(name=p.name, stock_change=p.stock_change) for p in plans]
@@ -66,12 +68,22 @@ def verify(start: StartState, inputs: ScenarioInputs, plans: list[PlanToVerify],
                 dm, dh = paired_difference(head[:, col], heads[NONE][:, col])
                 row[f"{kpi}_vs_none"] = _interval(dm, dh)
         out["plans"][name] = row
+    column = _COLUMN["no_meal_child_days"]
+    out["ratios"] = {f"{a}_vs_{b}": ratio_interval(heads[a][:, column], heads[b][:, column], inputs.seed)
+                     for a, b in ratios}
     return out
 
 
-def ratio_of_means(impact: dict, plan: str, other: str, kpi: str = "no_meal_child_days") -> float | None:
-    a, b = impact["plans"][plan][kpi]["mean"], impact["plans"][other][kpi]["mean"]
-    return None if b == 0 else round(a / b, 4)
+def ratio_interval(a: np.ndarray, b: np.ndarray, seed: int = 0, draws: int = 2000) -> dict | None:
+    """mean(a) / mean(b) with a 95% percentile interval from resampling replications in pairs
+    (replication r of a and of b share their random numbers, so they are drawn together)."""
+    if b.mean() == 0:
+        return None
+    pick = np.random.default_rng(seed).integers(0, a.size, (draws, a.size))
+    den = b[pick].mean(axis=1)
+    boot = np.divide(a[pick].mean(axis=1), den, out=np.full(draws, np.inf), where=den > 0)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"mean": round(float(a.mean() / b.mean()), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
 
 
 def _interval(mean: float, half: float) -> dict:

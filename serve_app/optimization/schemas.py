@@ -140,4 +140,5 @@ class Impact(BaseModel):
     area: dict
     plan_recommendations: int
     plans: dict[str, dict[str, float | Interval]]
-    ratios: dict[str, float | None]
+    ratios: dict[str, Interval | None] = Field(description="ratios of mean no-meal child-days (recommendation and "
+                                               "plan over none, plan over greedy), with 95% paired bootstrap intervals")

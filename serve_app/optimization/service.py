@@ -294,7 +294,7 @@ class OptimisationService:
                 pool) -> dict:
         from scenarios.montecarlo import serial_map
         from scenarios.optimise_greedy import greedy_stock, stock_change
-        from scenarios.optimise_impact import PlanToVerify, ratio_of_means, stress_inputs, verify
+        from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
         from scenarios.optimise_input import from_start
         from simulation.levers import ScenarioInputs
 
@@ -308,13 +308,10 @@ class OptimisationService:
                  PlanToVerify("plan", self._change(inp.n, live, row_of), sum(r["cost_inr"] for r in live))]
         inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
         workers = getattr(pool, "workers", 1) if pool is not None else 1
-        out = verify(start, inputs, plans, replications, pool or serial_map, workers)
-        out |= {"recommendation_id": rec["id"], "version": rec["version"], "stress": stress,
-                "area": {"district": area.district, "block": area.block}, "plan_recommendations": len(live),
-                "ratios": {"recommendation_vs_none": ratio_of_means(out, "recommendation", "none"),
-                           "plan_vs_none": ratio_of_means(out, "plan", "none"),
-                           "plan_vs_greedy": ratio_of_means(out, "plan", "greedy")}}
-        return out
+        out = verify(start, inputs, plans, replications, pool or serial_map, workers,
+                     ratios=(("recommendation", "none"), ("plan", "none"), ("plan", "greedy")))
+        return out | {"recommendation_id": rec["id"], "version": rec["version"], "stress": stress,
+                      "area": {"district": area.district, "block": area.block}, "plan_recommendations": len(live)}
 
     def _change(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
         out = np.zeros((n, 4))
