@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, LargeBinary, MetaData, SmallInteger,
-    String, Table, Text, func,
+    String, Table, Text, UniqueConstraint, func,
 )
 
 metadata = MetaData()
@@ -249,4 +249,69 @@ recommendation_comments = Table(
     Column("author", String(254), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Report jobs: a long report (a state-wide PDF or CSV) built in the background; its file is kept
+# here so that any API replica can report its progress and serve the download.
+report_jobs = Table(
+    "report_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False, comment="who asked: user:<id> or key:<id>"),
+    Column("request", Text, nullable=False, comment="JSON: format, kind or level, area, period, generation time"),
+    Column("status", String(16), nullable=False, comment="queued, running, done or failed"),
+    Column("progress", Text, nullable=False, comment="JSON: stage, done, total"),
+    Column("error", Text),
+    Column("media_type", String(64)),
+    Column("filename", String(200)),
+    Column("content", LargeBinary, comment="the finished file"),
+    Column("size_bytes", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True), comment="the builder's latest sign of life"),
+    Column("finished_at", DateTime(timezone=True)),
+)
+Index("ix_report_jobs_owner_created", report_jobs.c.owner, report_jobs.c.created_at)
+
+# Scheduled reports: what to send (a CSV or PDF of an area), how often (in India time) and to whom.
+report_schedules = Table(
+    "report_schedules",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("owner", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("report", Text, nullable=False, comment="JSON: format, kind or level, area"),
+    Column("area_district", String(64)),
+    Column("area_block", String(64)),
+    Column("area_school", String(11)),
+    Column("frequency", String(16), nullable=False, comment="daily, weekly or monthly"),
+    Column("at_time", String(5), nullable=False, comment="HH:MM, Asia/Kolkata"),
+    Column("weekday", SmallInteger, comment="weekly: 0 Monday .. 6 Sunday"),
+    Column("day_of_month", SmallInteger, comment="monthly: 1..28"),
+    Column("recipients", Text, nullable=False, comment="JSON: email addresses"),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_report_schedules_owner", report_schedules.c.owner)
+
+# One row per schedule and period: the claim that makes a period's report go out once, whichever
+# replica gets there first, and what became of it. A claimer holds a lease; one that dies leaves it
+# to expire, and another replica takes the period over.
+report_deliveries = Table(
+    "report_deliveries",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("schedule_id", BigInteger, nullable=False),
+    Column("period_key", String(32), nullable=False, comment="the due time's date in India time: one a period"),
+    Column("status", String(16), nullable=False, comment="claimed, retrying, sent or failed"),
+    Column("claimed_by", String(64), nullable=False, comment="the replica holding the lease"),
+    Column("lease_until", DateTime(timezone=True), nullable=False, comment="when the claim lapses, or the next try"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("recipients", Text, comment="JSON: to whom it was sent"),
+    Column("size_bytes", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("schedule_id", "period_key", name="uq_report_deliveries_schedule_period"),
 )

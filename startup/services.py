@@ -20,6 +20,7 @@ from configs.settings import models_root
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
 from db.recommendation_repository import RecommendationRepository
+from db.report_job_repository import ReportJobRepository
 from db.scenario_repository import ScenarioRepository
 from db.school_map_repository import SchoolMapRepository
 from db.event_log import SqlEventLog
@@ -36,6 +37,7 @@ from serve_app.alerts.delivery.notifier import SubscriberNotifier
 from startup.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.twin.ingest import IngestService
 from serve_app.forecasts.service import Background, ModelService, thread_background
+from serve_app.reports.jobs import ReportJobs
 from serve_app.reports.service import ReportService
 from serve_app.risk.service import RiskService, RiskSource
 from serve_app.optimization.service import OptimisationService
@@ -121,6 +123,7 @@ class Services:
     reports: ReportService  # CSV exports and PDF reports, read from the other domains
     optimisation: OptimisationService | None = None  # recommendations: computed, verified, decided, applied
     dashboard: DashboardService | None = None  # the web page's map and places
+    report_jobs: ReportJobs | None = None  # long reports built in the background, kept in the database
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
@@ -155,6 +158,8 @@ class Services:
 
     async def close(self) -> None:
         await self.scenarios.close()
+        if self.report_jobs is not None:
+            await self.report_jobs.close()
         if self.hub is not None:
             await self.hub.close()
         if self.notifier is not None:
@@ -222,13 +227,14 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                             history, money, locations=_cached(repo.load_locations), forecast=models.forecast)
     school_map = SchoolMapRepository(engine)
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
+    report_jobs = ReportJobs(ReportJobRepository(engine), reports)
     services = Services(settings, engine, event_log, directory, router, ingest, reader,
                     schools, history,
                     time_travel, risk, alerts,
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
                     accounts, limiter, models, money, reports,
-                    dashboard=dashboard, access_redis=access_redis)
+                    dashboard=dashboard, report_jobs=report_jobs, access_redis=access_redis)
     services.optimisation = OptimisationService(
         RecommendationRepository(engine), directory, router.state_copies, repo.load_locations, ingest.ingest,
         replication_pool, broker, audit=accounts.record,
@@ -254,6 +260,9 @@ async def open_ray_services(settings: Settings) -> Services:
                       access_state=access_state)
     services.shard_restarts = cluster.shard_restarts
     services.hub = StreamHub(broker, settings.streams)
+    from actors.background import call_on_ray
+
+    services.report_jobs.offload = call_on_ray  # type: ignore[union-attr]  # a PDF's layout as a Ray task
     return services
 
 

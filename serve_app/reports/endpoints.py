@@ -6,11 +6,22 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from serve_app.auth.guard import authenticated
-from serve_app.reports.schemas import CSV_EXAMPLE, SHEET_EXAMPLE, CsvKind, PdfLevel, Performance
+from serve_app.reports.jobs import ReportJobs, job_request
+from serve_app.reports.schemas import (
+    CSV_EXAMPLE,
+    SHEET_EXAMPLE,
+    CsvKind,
+    JobRequest,
+    PdfLevel,
+    Performance,
+    ReportJob,
+    ReportJobPage,
+)
+from serve_app.shared.page import PageNumber, PageSize
 from serve_app.reports.service import ReportService
 from serve_app.shared.access import (
     allowed,
@@ -93,16 +104,21 @@ def reports_router() -> APIRouter:
         return StreamingResponse(parts, media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
-    @r.get("/export/pdf", summary="The PDF report of a district, block or school", response_class=Response,
+    @r.get("/export/pdf", summary="The PDF report of the state, a district, block or school", response_class=Response,
            description="A title page with the area and the period, the key figures (schools, enrolment, meals, "
                        "attendance rate, stock days, open alerts, funds), a chart of children present and meals "
                        "served against enrolment over the period (an area's from the twin's last 35 days of daily "
                        "reports, a school's from its history in the event log), for a district its risk by block "
                        "and the ranking of its blocks, and the open alerts. `name`: the district or block name, or "
                        "the school's UDISE code; default the caller's own area at that level. The same request on "
-                       "the same twin gives the same bytes: pass `generated_at` to fix the generation time shown.",
+                       "the same twin gives the same bytes: pass `generated_at` to fix the generation time shown. Every "
+                       "report has the stock days of its schools, a map of its schools by risk, funds released "
+                       "against utilised and the meals forecast for the coming week. `level=state` (state-wide "
+                       "callers) answers 202 with a report job: its download is the PDF once built.",
            responses={200: {"description": "The PDF", "content": {"application/pdf": {
-               "schema": {"type": "string", "format": "binary"}}}}, **errors(404, 422, 503)})
+               "schema": {"type": "string", "format": "binary"}}}},
+                      202: {"description": "level=state: the report job building it (see /reports/jobs/{id})",
+                            "model": Envelope[ReportJob]}, **errors(404, 422, 503)})
     async def export_pdf(request: Request, level: Annotated[PdfLevel, Query(description="the report's area")],
                          name: Annotated[str | None, Query(max_length=100, examples=["Ariyalur"])] = None,
                          district: _District = None, date_from: _From = None, date_to: _To = None,
@@ -112,13 +128,55 @@ def reports_router() -> APIRouter:
         area = _pdf_area(request, level, name, district)
         service = _service(request)
         period = await service.period(date_from, date_to)
-        moment = generated_at or dt.datetime.now(dt.UTC)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
+        moment = _moment(generated_at)
+        if level == PdfLevel.state:  # the longest report: built as a job, answered at once
+            return await _submitted(request, job_request("pdf", level.value, area, period, moment))
         body = await service.pdf(area, period, moment)
         filename = "-".join(p.replace(" ", "_") for p in (area.district, area.block, area.school_id) if p) or "state"
         return Response(body, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="report-{filename}.pdf"'})
+
+    @r.post("/jobs", summary="Build a report in the background", status_code=202,
+            description="A CSV or PDF built as a job, for reports too long to wait for (the state's PDF, a state-wide "
+                        "CSV of attendance): answered at once with the job; read it for its progress, and download "
+                        "the file from `download` once `status` is `done`. The job and its file are kept in the "
+                        "database, so any replica of the API answers for it. Only its owner sees it.",
+            response_model=Envelope[ReportJob], responses=errors(404, 422, 503))
+    async def submit_job(request: Request, body: Annotated[JobRequest, Body()]) -> JSONResponse:
+        service = _service(request)
+        period = await service.period(body.from_, body.to)
+        if body.format == "csv":
+            if body.kind is None:
+                raise _invalid("kind", "a CSV job names its kind")
+            area = _area_of(request, body.district, body.block, body.school_id)
+            what = body.kind.value
+        else:
+            if body.level is None:
+                raise _invalid("level", "a PDF job names its level")
+            area = _pdf_area(request, body.level, body.name, body.district)
+            what = body.level.value
+        return await _submitted(request, job_request(body.format, what, area, period, _moment(body.generated_at)))
+
+    @r.get("/jobs", summary="Your report jobs, newest first", response_model=Envelope[ReportJobPage],
+           responses=errors(422, 503))
+    async def list_jobs(request: Request, page: PageNumber = 1, page_size: PageSize = 20) -> JSONResponse:
+        found = await _jobs(request).page(allowed(request).subject, page, page_size)
+        return ok({"jobs": [_with_link(j) for j in found["jobs"]], "pagination": found["pagination"]})
+
+    @r.get("/jobs/{job_id}", summary="A report job: its status and progress, and its download once done",
+           response_model=Envelope[ReportJob], responses=errors(404, 503))
+    async def read_job(request: Request, job_id: Annotated[str, Path(max_length=32)]) -> JSONResponse:
+        return ok(_with_link(await _jobs(request).get(job_id, allowed(request).subject)))
+
+    @r.get("/jobs/{job_id}/download", summary="A finished report job's file", response_class=Response,
+           description="The CSV or PDF; 409 while the job is not done.",
+           responses={200: {"description": "The file", "content": {
+               "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+               "text/csv": {"schema": {"type": "string"}}}}, **errors(404, 409, 503)})
+    async def download_job(request: Request, job_id: Annotated[str, Path(max_length=32)]) -> Response:
+        content, media_type, filename = await _jobs(request).download(job_id, allowed(request).subject)
+        return Response(content, media_type=media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @r.get("/performance", summary="Programme performance of an area over a period",
            description="Meal coverage (meals over enrolled school-days), no-meal school-days and their reasons, "
@@ -137,6 +195,34 @@ def reports_router() -> APIRouter:
         return ok(await service.performance(area, period))
 
     return r
+
+
+def _jobs(request: Request) -> ReportJobs:
+    return services_of(request).report_jobs
+
+
+async def _submitted(request: Request, job: dict) -> JSONResponse:
+    made = await _jobs(request).submit(allowed(request).subject, job)
+    link = f"{API}/reports/jobs/{made['id']}"
+    response = ok(_with_link(made), "The report is being built", status_code=202)
+    response.headers["Location"] = link
+    return response
+
+
+def _with_link(job: dict) -> dict:
+    done = job["status"] == "done"
+    return {k: v for k, v in job.items() if k not in ("owner", "heartbeat_at")} | {
+        "download": f"{API}/reports/jobs/{job['id']}/download" if done else None}
+
+
+def _moment(generated_at: dt.datetime | None) -> dt.datetime:
+    moment = generated_at or dt.datetime.now(dt.UTC)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"The request is not valid: {field}: {message}",
+                        {"fields": [{"field": field, "message": message}]})
 
 
 def _pdf_area(request: Request, level: PdfLevel, name: str | None, district: str | None) -> Area:

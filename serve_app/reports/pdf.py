@@ -29,6 +29,7 @@ from reportlab.platypus import (
 
 from serve_app.reports import charts, fonts
 
+FOOTER_HEADING_CHARS = 70  # a longer title is cut in the footer, which the page number shares
 CHILD_AREA = {"state": "district", "district": "block"}  # whose ranking a report shows
 
 
@@ -38,7 +39,8 @@ def render(report: dict) -> bytes:
     first, last = report["period"]
     generated = _stamp(report["generated_at"])
     heading = f"{report['title']}, {report['place']}"
-    footer = f"{heading}  |  period {first.isoformat()} to {last.isoformat()}  |  generated {generated}"
+    short = heading if len(heading) <= FOOTER_HEADING_CHARS else heading[: FOOTER_HEADING_CHARS - 3] + "..."
+    footer = f"{short}  |  period {first.isoformat()} to {last.isoformat()}  |  generated {generated}"
     created = f"D:{last.strftime('%Y%m%d')}000000+00'00'"
 
     def on_page(canvas, doc) -> None:  # noqa: ANN001

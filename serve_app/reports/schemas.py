@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from serve_app.shared.page import Pagination
+
 from twin.norms import BANDS
 from twin.risk import FACTORS, NEIGHBOURS
 
@@ -137,3 +139,50 @@ class Performance(BaseModel):
     parts: list[PerformancePart]
     daily: list[PerformanceDay]
     note: str | None
+
+
+# -- report jobs ----------------------------------------------------------------------------------
+
+class JobRequest(BaseModel):
+    """A report to build in the background: a CSV of `kind` or a PDF of `level`, of the caller's area
+    or a part of it."""
+
+    format: Literal["csv", "pdf"]
+    kind: CsvKind | None = Field(None, description="the CSV's kind (format csv)")
+    level: PdfLevel | None = Field(None, description="the PDF's level (format pdf)")
+    name: str | None = Field(None, max_length=100, description="the PDF's district or block name, or UDISE code")
+    district: str | None = Field(None, max_length=100)
+    block: str | None = Field(None, max_length=100)
+    school_id: str | None = Field(None, pattern=r"^\d{11}$")
+    from_: dt.date | None = Field(None, alias="from")
+    to: dt.date | None = None
+    generated_at: dt.datetime | None = Field(None, description="the generation time printed (PDF); default now")
+
+
+class JobProgress(BaseModel):
+    stage: str = Field(examples=["laying out the PDF"])
+    done: int = Field(examples=[1])
+    total: int | None = Field(examples=[2])
+
+
+class ReportJob(BaseModel):
+    id: str = Field(examples=["9f2c41d07a6b3e15"])
+    status: Literal["queued", "running", "done", "failed"]
+    progress: JobProgress
+    request: dict = Field(examples=[{"format": "pdf", "what": "state", "area": {"district": None, "block": None,
+                                                                                "school_id": None},
+                                     "from": "2025-06-08", "to": "2025-07-07"}])
+    error: str | None = None
+    media_type: str | None = None
+    filename: str | None = None
+    size_bytes: int | None = None
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    download: str | None = Field(description="the file's address once done", examples=[
+        "/api/v1/reports/jobs/9f2c41d07a6b3e15/download"])
+
+
+class ReportJobPage(BaseModel):
+    jobs: list[ReportJob]
+    pagination: Pagination

@@ -231,6 +231,8 @@ class ReportService:
                      ("allocated_inr", money_view["allocated"]["total_inr"]),
                      ("allocated_centre_inr", money_view["allocated"]["centre_inr"]),
                      ("allocated_state_inr", money_view["allocated"]["state_inr"]),
+                     *((("entitlement_inr", money_view["entitlement"]["total_inr"]),) if "entitlement" in money_view
+                       else ()),
                      ("utilisation_efficiency", money_view["utilisation_efficiency"]),
                      ("burn_inr_per_school_day", money_view["release_rules"]["burn"]["inr_per_school_day"])]
         yield cells.lines(rows, ("metric", "value"))
@@ -631,7 +633,10 @@ def _key_figures(totals: dict | None, money_view: dict | None, open_alerts: int)
         ("Schools' balance, INR", funds.get("school_balance_inr")),
     ]
     if money_view is not None:
-        out += [(f"Allocated for {money_view['year_label']} by the norms, INR", money_view["allocated"]["total_inr"]),
+        label = money_view["year_label"]
+        if "entitlement" in money_view:  # finance keeps the recorded allocation apart from the norms' entitlement
+            out.append((f"Entitlement for {label} by the norms, INR", money_view["entitlement"]["total_inr"]))
+        out += [(f"Allocated for {label} (recorded), INR", money_view["allocated"]["total_inr"]),
                 ("Utilisation of releases", money_view["utilisation_efficiency"])]
     return out
 
