@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, WebSocket
 from serve_app.auth.guard import websocket_principal
 from serve_app.auth.principal import Permission
 from serve_app.streams.kinds import AlertStream, DashboardStream, ScenarioStream, SchoolStream
+from serve_app.streams.optimisation import OptimisationStream
 from serve_app.streams.session import CLOSE_UNAVAILABLE, Stream, StreamSession
 from serve_app.shared.paths import API
 from twin.errors import TwinError
@@ -52,6 +53,15 @@ def streams_router() -> APIRouter:
         """A what-if run on topic `scenario:<id>`: a `snapshot` of the run without its result, then a
         `delta` (`ScenarioNews`: status, each round's progress, the end) until it ends."""
         await _serve(websocket, lambda s, area: ScenarioStream(s.scenarios, run_id, area), after_seq)
+
+    @r.websocket(f"{API}/ws/optimization")
+    async def optimisation_stream(websocket: WebSocket, district: str | None = None,
+                                  after_seq: Annotated[int | None, _AFTER_SEQ] = None) -> None:
+        """Recommendations of a district (topic `optimisation:<district>`), or of every district in the
+        reader's area: a `delta` for each new recommendation (`event: created`), status change
+        (`event: status`) and comment (`event: comment`) inside the area, after the backlog asked for
+        and a `notice` `{"live": true, "latest_seq": {topic: seq}}`."""
+        await _serve(websocket, lambda s, area: OptimisationStream(district, area), after_seq)
 
     return r
 
