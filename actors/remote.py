@@ -4,10 +4,14 @@ and watches them. (Every `ray.*` call of the project lives in `actors/`.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +20,7 @@ import ray
 from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
+from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
 from actors.state_twin import StateTwin
@@ -200,22 +205,64 @@ class StateHost:
             await self.desk.reload_schools(*await self._ports.load_schools())
 
 
-def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, str] | None = None) -> None:
-    """Connect to `address`, or start a local Ray sized for this machine. `env` is exported
-    first: Ray's processes inherit it from here (Serve reads its proxy options in its own)."""
-    if ray.is_initialized():
-        return
-    os.environ.update(env or {})
-    if address:
-        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
-    else:
-        ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, namespace=NAMESPACE,
-                 object_store_memory=object_store_mib * 1024 * 1024, log_to_driver=False)
+def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, str] | None = None,
+              dashboard_port: int | None = None) -> RayEndpoints:
+    """Connect to `address`, or start a local Ray sized for this machine, with its dashboard on
+    127.0.0.1:`dashboard_port` when given. `env` is exported first: Ray's processes inherit it from
+    here (Serve reads its proxy options in its own). Returns where Ray's own tools find it."""
+    if not ray.is_initialized():
+        os.environ.update(env or {})
+        with _caller_keeps_stop_signals():
+            if address:
+                ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+            else:
+                ray.init(num_cpus=os.cpu_count() or 2, namespace=NAMESPACE,
+                         include_dashboard=dashboard_port is not None, dashboard_host="127.0.0.1",
+                         dashboard_port=dashboard_port,
+                         object_store_memory=object_store_mib * 1024 * 1024, log_to_driver=False)
+    context = ray.get_runtime_context()
+    node = ray._private.worker.global_worker.node  # private: Ray keeps the dashboard's URL nowhere else
+    dashboard = node.webui_url if node is not None else None
+    return RayEndpoints(gcs_address=context.gcs_address,
+                        dashboard_url=f"http://{dashboard}" if dashboard else None,
+                        token_auth=os.environ.get("RAY_AUTH_MODE", "").lower() == "token")
+
+
+@dataclass(frozen=True)
+class RayEndpoints:
+    """Where the twin's Ray listens, for `ray status` (GCS) and `serve status` (dashboard)."""
+
+    gcs_address: str
+    dashboard_url: str | None
+    token_auth: bool  # Ray's own clients then need `RAY_AUTH_MODE=token` and the cluster's token
+
+
+@contextlib.contextmanager
+def _caller_keeps_stop_signals():
+    """Ray's driver installs a native handler for SIGTERM that prints a stack dump before passing
+    the signal on: a service manager's ordinary stop looked like a crash. The Python handlers the
+    caller had (its orderly stop) are put back over it."""
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if on_main_thread else {}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            if handler is not None:  # None: installed outside Python, nothing of ours to restore
+                signal.signal(sig, handler)
+
+
+def ray_running() -> bool:
+    return ray.is_initialized()
 
 
 def shutdown_ray() -> None:
+    """Disconnect; a Ray started here is stopped with every process it started (see
+    `actors.ray_processes`)."""
     if ray.is_initialized():
+        ours = local_ray_processes()
         ray.shutdown()
+        reap(ours)
 
 
 class TwinCluster:
@@ -302,6 +349,24 @@ class TwinCluster:
     def kill(self) -> None:
         for actor in [*self.shards, self.state, *([self.broker] if self.broker else []), *_access_actor()]:
             ray.kill(actor, no_restart=True)
+
+    async def stop(self, snapshot_timeout_s: float = 60.0) -> list[int]:
+        """Stop in order once nothing sends events any more (Serve is down): every shard writes a
+        final snapshot (the next start replays nothing), then the shards, the state actor, the
+        API's access state and the stream broker go. Returns the seq each shard stored at.
+        A shard that cannot snapshot in time is stopped all the same: the log has every event."""
+        try:
+            stored = list(await asyncio.wait_for(asyncio.gather(*(s.snapshot_now.remote() for s in self.shards)),
+                                                 snapshot_timeout_s))
+        except (TimeoutError, ray.exceptions.RayError) as exc:
+            log.warning("final snapshots not all stored (%s); the next start replays the log after the last ones", exc)
+            stored = []
+        for actor in [*self.shards, self.state, *_access_actor(), *([self.broker] if self.broker else [])]:
+            try:
+                ray.kill(actor, no_restart=True)
+            except ray.exceptions.RayError:
+                pass  # gone already
+        return stored
 
 
 def _access_actor() -> list:

@@ -97,7 +97,7 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
             server.should_exit = True
             await asyncio.to_thread(thread.join, 10)
     finally:
-        stop_twin(twin)
+        await stop_twin(twin)
     return {
         "route": "GET /api/v1/twin/schools/{id}",
         "serve_rps": serve_max["rps"],

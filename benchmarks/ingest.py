@@ -242,7 +242,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         recovery = await _recovery(twin, twin.base_url)
         state_ok = await _state_matches_log(twin, database_url)
     finally:
-        stop_twin(twin)
+        await stop_twin(twin)
     events_per_s = timed["events"] / timed["elapsed_s"]
     return {
         "database": database_url.split("+")[0].split(":")[0],

@@ -55,7 +55,7 @@ async def run(users: int = 1_000, seconds: float = 90.0, schools: int = 43_000, 
                 feed.wait(30)
             except subprocess.TimeoutExpired:
                 feed.kill()
-        stop_twin(twin)
+        await stop_twin(twin)
     return {"users": users, "seconds": seconds, "schools": schools, "database": "postgresql" if postgres else "sqlite",
             **stats, "feed_running": feed_alive,
             "forecasts_served": plan["forecasts"], "serve_replicas": settings.serve_replicas}

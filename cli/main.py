@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import signal
 import sys
 
 import typer
@@ -59,29 +58,37 @@ def up(
 
 
 async def _up(settings: Settings, feed: bool, days: int | None, api: bool = True) -> None:
+    from cli.stop_signals import StopSignals
     from startup.runtime import start_twin, stop_twin
 
-    # SIGTERM (a service manager, `kill`) stops the twin as Ctrl-C does: Serve's HAProxy outlives
-    # a driver that just dies, and keeps the port
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
-    twin = await start_twin(settings, _say, serve_api=api)
-    if api:
-        _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
-             f"state {twin.base_url}/api/v1/twin/state")
-    else:
-        _say(f"shards ready in {twin.timings['startup_s']:.1f}s; serve the API with `RAY_ADDRESS=auto serve run configs/serve.yaml`")
-    tasks = [asyncio.create_task(_watch(twin))]
+    # SIGTERM (a service manager, `kill`) and SIGINT (Ctrl-C) stop the twin in order, a second one
+    # forces it (see cli.stop_signals); without this Serve's HAProxy and Ray's agents outlived a
+    # driver that just died, and kept the port
+    StopSignals(_say).install(asyncio.current_task())
+    twin = None
+    tasks: list[asyncio.Task] = []
     try:
+        twin = await start_twin(settings, _say, serve_api=api)
+        if api:
+            _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
+                 f"state {twin.base_url}/api/v1/twin/state")
+        else:
+            _say(f"shards ready in {twin.timings['startup_s']:.1f}s; serve the API with "
+                 "`RAY_ADDRESS=auto serve run configs/serve.yaml`")
+        tasks.append(asyncio.create_task(_watch(twin)))
         if feed:
             tasks.append(asyncio.create_task(_feed(settings, twin.base_url, days)))
         await asyncio.gather(*tasks)
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
+        # the feed first: a batch in flight is answered or dropped before Serve goes
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         _say("stopping")
-        stop_twin(twin)
+        await stop_twin(twin, _say)
+        _say("stopped")
 
 
 async def _watch(twin) -> None:  # noqa: ANN001

@@ -216,6 +216,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     ray_address: str | None = None
     ray_object_store_mib: int = 512
+    ray_dashboard: bool = Field(default=False, description="start the local Ray with its dashboard (needed by "
+                                "`serve status` and `serve deploy`; ~100 MiB more); off to save memory")
+    ray_dashboard_port: int = Field(default=8265, ge=1, le=65535, description="the dashboard's port, on 127.0.0.1")
     host: str = "127.0.0.1"
     port: int = 8000
     serve_replicas: int = 2
@@ -286,4 +289,8 @@ def ray_process_env(settings: Settings) -> dict[str, str]:
         return dict(MALLOC_ENV)
     return {**MALLOC_ENV, "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1",
             "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),
-            "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port)}
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port),
+            # a stopping replica keeps serving this long so that load balancers notice; Serve's
+            # default of 30 s is for balancers outside Ray, while this HAProxy is told at once (a
+            # stop of the twin took 30 s more for it)
+            "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5"}

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from actors.remote import TwinCluster, shutdown_ray, start_ray
+from actors.remote import TwinCluster, ray_running, shutdown_ray, start_ray
 from configs import Settings
 from configs.settings import models_root, ray_process_env
 from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
 from startup.deployment import run_app, shutdown_app
+from startup.ray_tools import write_ray_env
 from startup.actor_ports import desk_ports_opener, shard_ports_opener
 from twin import geography
 from twin.errors import Conflict
@@ -78,8 +79,12 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     placement = pack_districts(directory.school_district, n_districts, settings.placement.shard_count(n_districts))
 
     mark = time.perf_counter()
-    start_ray(settings.ray_address, settings.ray_object_store_mib, ray_process_env(settings))
+    endpoints = start_ray(settings.ray_address, settings.ray_object_store_mib, ray_process_env(settings),
+                          settings.ray_dashboard_port if settings.ray_dashboard else None)
     timings["ray_s"] = time.perf_counter() - mark
+    ray_env = write_ray_env(settings.data_dir, endpoints)
+    say(f"Ray at {endpoints.gcs_address}" + (f", dashboard {endpoints.dashboard_url}" if endpoints.dashboard_url else "")
+        + f"; for `ray status` and `serve status`: set -a; . {ray_env}; set +a")
     actors = f"{len(placement)} shard actor" + ("s" if len(placement) != 1 else "")
     say(f"{schools:,} schools in {n_districts} districts on {actors}; recovering from snapshots and log")
     mark = time.perf_counter()
@@ -147,8 +152,25 @@ async def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict:
             await asyncio.sleep(0.5)
 
 
-def stop_twin(twin: RunningTwin | None = None) -> None:
+async def stop_twin(twin: RunningTwin | None = None, say: Say = lambda message: None) -> None:
+    """Stop in order: the twin's background work, Serve (no request is taken any more), the shards
+    after a final snapshot, the state actor and the stream broker, then Ray with every process it
+    started. `twin` is None when the start was interrupted: whatever of Serve and Ray is up goes.
+    The blocking steps run in threads, so the caller's loop still hears a second signal."""
+    if twin is None and not ray_running():
+        return  # interrupted before Ray started: nothing runs yet (and Serve would start a Ray to look)
     try:
-        shutdown_app(twin.settings.port if twin is not None else None)
+        if twin is not None:
+            for task in twin.background:
+                task.cancel()
+            await asyncio.gather(*twin.background, return_exceptions=True)
+        say("stopping the API")
+        await asyncio.to_thread(shutdown_app, twin.settings.port if twin is not None else None)
+        if twin is not None:
+            say("final snapshots of the shards")
+            stored = await twin.cluster.stop()
+            if stored:
+                say(f"shards stopped at log seq {max(stored):,}")
     finally:
-        shutdown_ray()
+        say("stopping Ray")
+        await asyncio.to_thread(shutdown_ray)
