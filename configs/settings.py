@@ -111,6 +111,8 @@ class AlertRules(BaseModel):
     no_meal_days_month: int = Field(default=5, ge=1, description="AMS exception: more no-meal days than this in 30 days")
     meal_share_below: float = Field(default=0.5, gt=0, le=1, description="AMS exception: meals below this share of enrolment")
     cascade_block_schools: int = Field(default=3, ge=2, description="schools of a block at high risk for a cascade warning")
+    funds_days_below: float = Field(default=10.0, gt=1, description="a school's balance lasting fewer school days "
+                                                                     "than this at its recent meal cost: funds alert")
 
 
 class AlertDelivery(BaseModel):

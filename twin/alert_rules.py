@@ -29,6 +29,8 @@ SCHOOL_CAUSES = {
     "stale_report": "reporting",
     "funds_exhausted": "funds",
     "inspection_overdue": "inspection",
+    "funds_low": "funds",  # the balance lasts fewer school days than a setting at the recent burn
+    "utilisation_rule_at_risk": "funds",  # the 75% release rule will not be met by the year's end
 }
 CAUSES = tuple(SCHOOL_CAUSES)
 C = {cause: i for i, cause in enumerate(CAUSES)}
@@ -45,6 +47,7 @@ class AlertRulesLike(Protocol):
     no_meal_days_month: int
     meal_share_below: float
     cascade_block_schools: int
+    funds_days_below: float
 
 
 def school_severities(features: np.ndarray, level: np.ndarray, rules: AlertRulesLike,
@@ -74,6 +77,8 @@ def school_severities(features: np.ndarray, level: np.ndarray, rules: AlertRules
     rule("stale_report", HIGH, open_today & (stale >= 2 * rules.stale_days))
     funds_days = x[:, F["funds_days"]]
     rule("funds_exhausted", HIGH, (funds_days >= 0) & (funds_days < 1))
+    rule("funds_low", MEDIUM, (funds_days >= 1) & (funds_days < rules.funds_days_below))
+    rule("utilisation_rule_at_risk", MEDIUM, x[:, F["utilisation_rule_days"]] > 0)
     rule("inspection_overdue", MEDIUM, x[:, F["days_since_inspection"]] > inspection_interval_days)
     return out
 
@@ -151,6 +156,13 @@ def describe(cause: str, subject_name: str, features: np.ndarray | None = None, 
         "stale_report": (f"No report from {subject_name}", f"Last report {x.get('days_since_report'):.0f} days ago."
                          if x.get("days_since_report") is not None else "No report received."),
         "funds_exhausted": (f"Funds exhausted at {subject_name}", "The balance does not cover a day's meals."),
+        "funds_low": (f"Funds running low at {subject_name}",
+                      f"The balance covers {x.get('funds_days') or 0:.0f} school days of meals at the recent cost."),
+        "utilisation_rule_at_risk": (
+            f"Next instalment at risk at {subject_name}",
+            (f"At the recent spending, 75% of the funds released will not be utilised by the end of the financial "
+             f"year (short by {x.get('utilisation_rule_days') or 0:.0f} school days): the next instalment would be "
+             f"refused.")),
         "inspection_overdue": (f"Inspection overdue at {subject_name}",
                                f"Last inspection {x.get('days_since_inspection'):.0f} days ago."
                                if x.get("days_since_inspection") is not None else "No inspection recorded."),

@@ -31,6 +31,9 @@ FEATURES = (
     "inspection_issues",  # 1 when the last inspection found issues
     "days_since_shortage",  # since the last shortage the school reported
     "closed_today",
+    # school days the 75% release rule falls short by the end of the financial year at the current
+    # burn (> 0: the next instalment will be refused; NaN: nothing released yet)
+    "utilisation_rule_days",
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 

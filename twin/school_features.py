@@ -4,18 +4,24 @@ columns: raw, readable risk features of every school the shard hosts, in `twin.r
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import cache
+
 import numpy as np
 from numba import njit
 
+from twin import calendar
 from twin.encoding import NO_MEAL_REASONS
 from twin.events import NoMealReason
 from twin.kernels import rice_need_per_day
 from twin.norms import cost_per_meal, day_date
+from twin.release_rules import MIN_UTILISED_SHARE
 from twin.risk import FEATURES, F
 from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, ShardState
 
 _HOLIDAY = next(code for code, reason in NO_MEAL_REASONS.items() if reason == NoMealReason.HOLIDAY)
 _WEEK, _MONTH = 7, 30
+NEVER_DAYS = 9999.0  # school days to a mark never reached at the current burn
 
 
 def school_features(state: ShardState) -> np.ndarray:
@@ -32,8 +38,9 @@ def school_features(state: ShardState) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out[:, F["stock_days"]] = np.where(need > 0, np.maximum(state.stock[:, 0], 0) / need, np.nan)
         balance = state.funds[:, FUNDS_RELEASED] - state.funds[:, MEAL_COST] - state.funds[:, OTHER_UTILISED]
-        daily_cost = out[:, F["funds_days"]]  # the kernel leaves the daily meal cost here
+        daily_cost = out[:, F["funds_days"]].copy()  # the kernel leaves the daily meal cost here
         out[:, F["funds_days"]] = np.where(daily_cost > 0, np.maximum(balance, 0) / daily_cost, np.nan)
+        out[:, F["utilisation_rule_days"]] = _utilisation_rule_days(state.funds, daily_cost, today)
     closed = (state.closed_from <= today) & (today <= state.closed_to)
     last = state.last_report_day
     # a school that never reported is stale since the twin first heard from any school (as far back
@@ -48,6 +55,26 @@ def school_features(state: ShardState) -> np.ndarray:
     out[:, F["inspection_issues"]] = np.where(seen, state.inspection_issues, np.nan)
     out[:, F["days_since_shortage"]] = np.where(state.shortage_day != NO_DAY, today - state.shortage_day, np.nan)
     return out
+
+
+def _utilisation_rule_days(funds: np.ndarray, daily_cost: np.ndarray, today: int) -> np.ndarray:
+    """[n] school days by which each school misses the release rule's 75% utilisation at the end of
+    the financial year, spending `daily_cost` a school day from now (0 or less: it makes it; NaN:
+    nothing released). See `twin.release_rules`."""
+    released = funds[:, FUNDS_RELEASED]
+    utilised = funds[:, MEAL_COST] + funds[:, OTHER_UTILISED]
+    short = np.maximum(MIN_UTILISED_SHARE * released - utilised, 0.0)
+    needed = np.where(short > 0, np.ceil(short / np.where(daily_cost > 0, daily_cost, np.nan)), 0.0)
+    needed = np.where((short > 0) & ~(daily_cost > 0), NEVER_DAYS, np.minimum(needed, NEVER_DAYS))
+    return np.where(released > 0, needed - _school_days_left_in_year(today), np.nan)
+
+
+@cache
+def _school_days_left_in_year(today: int) -> int:
+    """School days after day `today` to the end of its financial year (`twin.calendar`)."""
+    d = day_date(today)
+    last = dt.date(d.year + (d.month >= 4), 3, 31)
+    return sum(calendar.is_school_day(d + dt.timedelta(days=k)) for k in range(1, (last - d).days + 1))
 
 
 @njit(cache=True, nogil=True)

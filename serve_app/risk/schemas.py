@@ -43,6 +43,9 @@ class Features(BaseModel):
     inspection_issues: float | None = Field(description="1 when the last inspection found issues", examples=[None])
     days_since_shortage: float | None = Field(examples=[None])
     closed_today: float | None = Field(description="1 when the school is closed today", examples=[0])
+    utilisation_rule_days: float | None = Field(
+        description="school days the 75% release rule falls short by the end of the financial year at the recent "
+                    "meal cost (> 0: the next instalment will be refused; null before any release)", examples=[-40])
 
 
 class SchoolStep(BaseModel):
