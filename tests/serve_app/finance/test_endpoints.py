@@ -17,13 +17,13 @@ from serve_app.finance.schemas import (
     FinancialReport,
     UtilisationResult,
 )
+from serve_app.finance.service import NO_ALLOCATION
 from serve_app.shared.envelope import Envelope
 from tests.fixtures.app import client_of, running_app
 from tests.fixtures.builders import small_directory
-from twin import finance
-from serve_app.finance.service import NO_ALLOCATION
-from twin.area import Area
 from tests.fixtures.schemas import assert_declared
+from twin import finance
+from twin.area import Area
 
 DIRECTORY, ENROLMENT = small_directory()
 ARIYALUR = 0  # district index

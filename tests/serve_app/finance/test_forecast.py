@@ -27,7 +27,7 @@ def store(tmp_path_factory):
                        end=dt.date(2025, 7, 1))
 
 
-def _serve_a_forecaster(root) -> None:  # noqa: ANN001
+def _serve_a_forecaster(root) -> None:
     panel = load_panel(root, dt.date(2025, 1, 1), dt.date(2025, 7, 1))
     forecaster = DemandForecaster("seasonal_naive", max_pairs=3000).fit(panel)
     registry = Registry(root)

@@ -10,7 +10,15 @@ from configs import Settings
 from serve_app.finance.report import COLUMNS
 from serve_app.finance.schemas import Financial, FinancialReport
 from tests.fixtures.app import client_of, running_app
-from tests.serve_app.finance.test_endpoints import ARIYALUR_BLOCKS, EVENTS, IDS, OTHER, S1, _feed, assert_answers
+from tests.serve_app.finance.test_endpoints import (
+    ARIYALUR_BLOCKS,
+    EVENTS,
+    IDS,
+    OTHER,
+    S1,
+    _feed,
+    assert_answers,
+)
 from twin.area import Area
 
 SUMMED = ("schools", "enrolment", "allocated_inr", "entitlement_inr", "released_inr", "utilised_inr", "balance_inr")
@@ -22,7 +30,7 @@ async def app(sqlite_seeded):
         yield app
 
 
-def _adds_up(rows: list[dict], parent: str, child: str, key_of) -> None:  # noqa: ANN001
+def _adds_up(rows: list[dict], parent: str, child: str, key_of) -> None:
     for top in (r for r in rows if r["level"] == parent):
         below = [r for r in rows if r["level"] == child and key_of(r) == key_of(top)]
         assert below, top
