@@ -292,6 +292,7 @@ report_schedules = Table(
     Column("paused", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # an id is never reused: a deleted schedule's deliveries keep theirs
 )
 Index("ix_report_schedules_owner", report_schedules.c.owner)
 

@@ -21,6 +21,7 @@ from db.alert_repository import AlertRepository
 from db.engine import create_engine
 from db.recommendation_repository import RecommendationRepository
 from db.report_job_repository import ReportJobRepository
+from db.report_schedule_repository import ReportScheduleRepository
 from db.scenario_repository import ScenarioRepository
 from db.school_map_repository import SchoolMapRepository
 from db.event_log import SqlEventLog
@@ -37,7 +38,10 @@ from serve_app.alerts.delivery.notifier import SubscriberNotifier
 from startup.actor_ports import load_schools, open_broker, open_notifier, open_shard_ports
 from serve_app.twin.ingest import IngestService
 from serve_app.forecasts.service import Background, ModelService, thread_background
+from adapters.report_mail import SmtpReportMailer
 from serve_app.reports.jobs import ReportJobs
+from serve_app.reports.scheduled_delivery import ScheduledDelivery
+from serve_app.reports.schedules import ScheduleService
 from serve_app.reports.service import ReportService
 from serve_app.risk.service import RiskService, RiskSource
 from serve_app.optimization.service import OptimisationService
@@ -124,6 +128,8 @@ class Services:
     optimisation: OptimisationService | None = None  # recommendations: computed, verified, decided, applied
     dashboard: DashboardService | None = None  # the web page's map and places
     report_jobs: ReportJobs | None = None  # long reports built in the background, kept in the database
+    report_schedules: ScheduleService | None = None  # reports sent by email on a schedule
+    report_delivery: ScheduledDelivery | None = None  # ... and their sender (None without an SMTP server)
     access_redis: object | None = None  # the Redis client of tokens' revocation and rate limits
     shard_restarts: Callable[[], Awaitable[dict[int, int]]] | None = None  # None: in-process shards
     hub: StreamHub | None = None  # the live streams of this replica
@@ -160,6 +166,8 @@ class Services:
         await self.scenarios.close()
         if self.report_jobs is not None:
             await self.report_jobs.close()
+        if self.report_delivery is not None:
+            await self.report_delivery.close()
         if self.hub is not None:
             await self.hub.close()
         if self.notifier is not None:
@@ -188,6 +196,21 @@ def _cached(load: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[obj
             kept.append(await load())
         return kept[0]
     return cached
+
+
+def _report_delivery(settings: Settings, repo: ReportScheduleRepository,
+                     reports: ReportService) -> ScheduledDelivery | None:
+    """Every replica's sender of scheduled reports, ticking; none without an SMTP server. The
+    replicas share the work through the database's claims, never through memory."""
+    smtp = settings.alert_delivery
+    if not smtp.smtp_host:
+        return None
+    mailer = SmtpReportMailer(host=smtp.smtp_host, port=smtp.smtp_port, sender=smtp.smtp_from,
+                              starttls=smtp.smtp_starttls, username=smtp.smtp_username,
+                              password=smtp.smtp_password, timeout_s=max(smtp.smtp_timeout_s, 60.0))
+    delivery = ScheduledDelivery(repo, reports, mailer)
+    delivery.start()
+    return delivery
 
 
 def _serial_map() -> Callable:
@@ -228,13 +251,16 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     school_map = SchoolMapRepository(engine)
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
     report_jobs = ReportJobs(ReportJobRepository(engine), reports)
+    schedule_repo = ReportScheduleRepository(engine)
+    report_delivery = _report_delivery(settings, schedule_repo, reports)
     services = Services(settings, engine, event_log, directory, router, ingest, reader,
                     schools, history,
                     time_travel, risk, alerts,
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
                                  time_travel.shard_states, replication_pool, broker),
                     accounts, limiter, models, money, reports,
-                    dashboard=dashboard, report_jobs=report_jobs, access_redis=access_redis)
+                    dashboard=dashboard, report_jobs=report_jobs, report_schedules=ScheduleService(schedule_repo),
+                    report_delivery=report_delivery, access_redis=access_redis)
     services.optimisation = OptimisationService(
         RecommendationRepository(engine), directory, router.state_copies, repo.load_locations, ingest.ingest,
         replication_pool, broker, audit=accounts.record,

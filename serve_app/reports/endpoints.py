@@ -20,7 +20,12 @@ from serve_app.reports.schemas import (
     Performance,
     ReportJob,
     ReportJobPage,
+    Schedule,
+    ScheduleDeliveryPage,
+    SchedulePage,
+    ScheduleRequest,
 )
+from serve_app.reports.schedules import ScheduleService
 from serve_app.shared.page import PageNumber, PageSize
 from serve_app.reports.service import ReportService
 from serve_app.shared.access import (
@@ -178,6 +183,61 @@ def reports_router() -> APIRouter:
         return Response(content, media_type=media_type,
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
+    @r.post("/schedule", summary="Send a report by email on a schedule", status_code=201,
+            description="A CSV or PDF of your area (or a part of it) sent to the recipients daily, weekly or monthly "
+                        "at a time of day in India time (Asia/Kolkata), the file attached; each delivery covers the "
+                        "day, 7 days or 30 days ending on the twin's day. Exactly once per schedule and period, "
+                        "whichever replica of the API gets there first; a failed send is retried with backoff, and "
+                        "every delivery is kept with its outcome (`/schedule/{id}/deliveries`). Email is sent only "
+                        "where an SMTP server is configured (`MEALTWIN_ALERT_DELIVERY__SMTP_HOST`).",
+            response_model=Envelope[Schedule], responses=errors(404, 422, 503))
+    async def create_schedule(request: Request, body: Annotated[ScheduleRequest, Body()]) -> JSONResponse:
+        if body.format == "csv":
+            if body.kind is None:
+                raise _invalid("kind", "a CSV schedule names its kind")
+            area, what = _area_of(request, body.district, body.block, body.school_id), body.kind.value
+        else:
+            if body.level is None:
+                raise _invalid("level", "a PDF schedule names its level")
+            area, what = _pdf_area(request, body.level, body.place, body.district, "place"), body.level.value
+        made = await _schedules(request).create(
+            allowed(request).subject, body.name, {"format": body.format, "what": what}, area, body.frequency,
+            body.at_time, body.weekday, body.day_of_month, body.recipients)
+        return ok(_public(made), "Scheduled", status_code=201)
+
+    @r.get("/schedule", summary="Your scheduled reports", response_model=Envelope[SchedulePage],
+           responses=errors(422, 503))
+    async def list_schedules(request: Request, page: PageNumber = 1, page_size: PageSize = 20) -> JSONResponse:
+        found = await _schedules(request).page(allowed(request).subject, page, page_size)
+        return ok({"schedules": [_public(s) for s in found["schedules"]], "pagination": found["pagination"]})
+
+    @r.get("/schedule/{schedule_id}", summary="A scheduled report", response_model=Envelope[Schedule],
+           responses=errors(404, 422, 503))
+    async def read_schedule(request: Request, schedule_id: _ScheduleId) -> JSONResponse:
+        return ok(_public(await _schedules(request).get(schedule_id, allowed(request).subject)))
+
+    @r.post("/schedule/{schedule_id}/pause", summary="Pause a scheduled report", response_model=Envelope[Schedule],
+            responses=errors(404, 422, 503))
+    async def pause_schedule(request: Request, schedule_id: _ScheduleId) -> JSONResponse:
+        return ok(_public(await _schedules(request).pause(schedule_id, allowed(request).subject, True)))
+
+    @r.post("/schedule/{schedule_id}/resume", summary="Resume a paused scheduled report",
+            response_model=Envelope[Schedule], responses=errors(404, 422, 503))
+    async def resume_schedule(request: Request, schedule_id: _ScheduleId) -> JSONResponse:
+        return ok(_public(await _schedules(request).pause(schedule_id, allowed(request).subject, False)))
+
+    @r.delete("/schedule/{schedule_id}", summary="Delete a scheduled report (its deliveries stay on record)",
+              response_model=Envelope[None], responses=errors(404, 422, 503))
+    async def delete_schedule(request: Request, schedule_id: _ScheduleId) -> JSONResponse:
+        await _schedules(request).delete(schedule_id, allowed(request).subject)
+        return ok(None, "Deleted")
+
+    @r.get("/schedule/{schedule_id}/deliveries", summary="A scheduled report's deliveries and their outcomes",
+           response_model=Envelope[ScheduleDeliveryPage], responses=errors(404, 422, 503))
+    async def schedule_deliveries(request: Request, schedule_id: _ScheduleId, page: PageNumber = 1,
+                                  page_size: PageSize = 20) -> JSONResponse:
+        return ok(await _schedules(request).deliveries(schedule_id, allowed(request).subject, page, page_size))
+
     @r.get("/performance", summary="Programme performance of an area over a period",
            description="Meal coverage (meals over enrolled school-days), no-meal school-days and their reasons, "
                        "reporting compliance (school-days reported over school-days), the monitoring system's "
@@ -195,6 +255,17 @@ def reports_router() -> APIRouter:
         return ok(await service.performance(area, period))
 
     return r
+
+
+_ScheduleId = Annotated[int, Path(ge=1, le=2**62, examples=[3])]
+
+
+def _schedules(request: Request) -> ScheduleService:
+    return services_of(request).report_schedules
+
+
+def _public(schedule: dict) -> dict:
+    return {k: v for k, v in schedule.items() if k != "owner"}
 
 
 def _jobs(request: Request) -> ReportJobs:
@@ -225,7 +296,8 @@ def _invalid(field: str, message: str) -> InvalidInput:
                         {"fields": [{"field": field, "message": message}]})
 
 
-def _pdf_area(request: Request, level: PdfLevel, name: str | None, district: str | None) -> Area:
+def _pdf_area(request: Request, level: PdfLevel, name: str | None, district: str | None,
+              field: str = "name") -> Area:
     """The area a PDF of `level` named `name` covers, inside the caller's (404 outside it); the
     caller's own area at that level when no name is given."""
     own = allowed(request).area
@@ -238,9 +310,7 @@ def _pdf_area(request: Request, level: PdfLevel, name: str | None, district: str
                 "school": own.school_id}[level.value]
         district = district or own.district
     if name is None:
-        message = f"name the {level.value} (your area is {own.label()})"
-        raise InvalidInput(f"The request is not valid: name: {message}",
-                           {"fields": [{"field": "name", "message": message}]})
+        raise _invalid(field, f"name the {level.value} (your area is {own.label()})")
     if level == PdfLevel.school:
         if not name.isdigit():
             raise NotFound(f"no school {name}", {"school_id": name})

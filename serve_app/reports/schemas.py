@@ -4,7 +4,7 @@ report jobs, schedules)."""
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -185,4 +185,76 @@ class ReportJob(BaseModel):
 
 class ReportJobPage(BaseModel):
     jobs: list[ReportJob]
+    pagination: Pagination
+
+
+# -- scheduled reports ----------------------------------------------------------------------------
+
+EMAIL_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$"
+
+
+class ScheduleRequest(BaseModel):
+    """A report sent by email on a schedule: a CSV of `kind` or a PDF of `level`, of the caller's
+    area or a part of it; daily, weekly (on `weekday`) or monthly (on `day_of_month`) at `at_time`
+    India time. Each delivery covers the day, 7 days or 30 days ending on the twin's day."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["Ariyalur weekly"])
+    format: Literal["csv", "pdf"]
+    kind: CsvKind | None = Field(None, description="the CSV's kind (format csv)")
+    level: PdfLevel | None = Field(None, description="the PDF's level (format pdf)")
+    place: str | None = Field(None, max_length=100, description="the PDF's district or block name, or UDISE code; "
+                                                                "default your own area at that level")
+    district: str | None = Field(None, max_length=100)
+    block: str | None = Field(None, max_length=100)
+    school_id: str | None = Field(None, pattern=r"^\d{11}$")
+    frequency: Literal["daily", "weekly", "monthly"]
+    at_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, Asia/Kolkata", examples=["07:30"])
+    weekday: int | None = Field(None, ge=0, le=6, description="weekly: 0 Monday .. 6 Sunday")
+    day_of_month: int | None = Field(None, ge=1, le=28, description="monthly: 1..28")
+    recipients: list[Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]] = Field(
+        min_length=1, max_length=20, examples=[["deo.ariyalur@example.org"]])
+
+
+class ScheduleArea(BaseModel):
+    district: str | None
+    block: str | None
+    school_id: str | None
+
+
+class Schedule(BaseModel):
+    id: int = Field(examples=[3])
+    name: str
+    report: dict = Field(examples=[{"format": "pdf", "what": "district"}])
+    area: ScheduleArea
+    frequency: Literal["daily", "weekly", "monthly"]
+    at_time: str
+    weekday: int | None
+    day_of_month: int | None
+    recipients: list[str]
+    paused: bool
+    created_at: str
+    updated_at: str
+
+
+class SchedulePage(BaseModel):
+    schedules: list[Schedule]
+    pagination: Pagination
+
+
+class ScheduleDelivery(BaseModel):
+    id: int
+    schedule_id: int
+    period: str = Field(description="the due time's date in India time", examples=["2026-12-07"])
+    status: Literal["claimed", "retrying", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    recipients: list[str] | None
+    size_bytes: int | None
+    created_at: str
+    sent_at: str | None
+    next_try_at: str | None
+
+
+class ScheduleDeliveryPage(BaseModel):
+    deliveries: list[ScheduleDelivery]
     pagination: Pagination

@@ -52,6 +52,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True,
     )
     op.create_index('ix_report_schedules_owner', 'report_schedules', ['owner'])
     op.create_table('report_deliveries',
