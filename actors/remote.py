@@ -225,7 +225,8 @@ def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, s
     dashboard = node.webui_url if node is not None else None
     return RayEndpoints(gcs_address=context.gcs_address,
                         dashboard_url=f"http://{dashboard}" if dashboard else None,
-                        token_auth=os.environ.get("RAY_AUTH_MODE", "").lower() == "token")
+                        token_auth=os.environ.get("RAY_AUTH_MODE", "").lower() == "token",
+                        started_here=bool(node is not None and node.head))
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class RayEndpoints:
     gcs_address: str
     dashboard_url: str | None
     token_auth: bool  # Ray's own clients then need `RAY_AUTH_MODE=token` and the cluster's token
+    started_here: bool = True  # a local Ray of this driver's own, not an existing cluster it joined
 
 
 @contextlib.contextmanager

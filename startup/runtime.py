@@ -37,6 +37,8 @@ class RunningTwin:
     cluster: TwinCluster
     timings: dict = field(default_factory=dict)
     background: list = field(default_factory=list)  # tasks of the running twin (the models' first training)
+    serves_api: bool = True
+    owns_ray: bool = True  # a Ray started for this twin (not an existing cluster it joined)
 
     @property
     def base_url(self) -> str:
@@ -105,7 +107,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
         await wait_ready(twin.base_url)
         timings["serve_s"] = time.perf_counter() - mark
     timings["startup_s"] = time.perf_counter() - started
-    twin = RunningTwin(settings, cluster, timings)
+    twin = RunningTwin(settings, cluster, timings, serves_api=serve_api, owns_ray=endpoints.started_here)
     await _look_after_models(twin, say)
     return twin
 
@@ -164,8 +166,12 @@ async def stop_twin(twin: RunningTwin | None = None, say: Say = lambda message: 
             for task in twin.background:
                 task.cancel()
             await asyncio.gather(*twin.background, return_exceptions=True)
-        say("stopping the API")
-        await asyncio.to_thread(shutdown_app, twin.settings.port if twin is not None else None)
+        # Serve goes first when this twin started it, or when it is on this twin's own Ray (an app
+        # deployed there with `serve deploy` must not outlive the shards it sends events to); one
+        # that others deployed on a shared cluster is theirs to stop
+        if twin is None or twin.serves_api or twin.owns_ray:
+            say("stopping the API")
+            await asyncio.to_thread(shutdown_app, twin.settings.port if twin is not None else None)
         if twin is not None:
             say("final snapshots of the shards")
             stored = await twin.cluster.stop()
