@@ -154,14 +154,18 @@ class OptimisationService:
 
     # -- reading --------------------------------------------------------------------------------
     async def get(self, rec_id: str, area: Area) -> dict:
+        """A recommendation inside `area`. Recommendations are the officers' (a transfer names the
+        giving school too, outside a school admin's area): a school's area sees none."""
         rec = await self._repo.get(rec_id)
-        if rec is None or not area.covers_school(rec["district"], rec["block"], rec["school_id"]):
+        if rec is None or not area.covers_block(rec["district"], rec["block"]):
             raise NotFound(f"no recommendation {rec_id}", {"id": rec_id})
         return rec
 
     async def page(self, area: Area, status: str | None, kind: str | None, page: int, page_size: int,
                    district: str | None = None, block: str | None = None, run_id: str | None = None) -> dict:
         where = self._area(area, district, block)
+        if where.school_id is not None:  # see `get`
+            return {"recommendations": [], "pagination": pagination(page, page_size, 0)}
         recs, total = await self._repo.page(where, status, kind, offset(page, page_size), page_size, run_id)
         return {"recommendations": recs, "pagination": pagination(page, page_size, total)}
 

@@ -42,8 +42,8 @@ class OptimisationStream:
         self.topic = optimisation_topic(name)
 
     def _inside(self, news: Any) -> bool:
-        return isinstance(news, dict) and self._area.covers_school(news.get("district"), news.get("block"),
-                                                                   news.get("school_id"))
+        """Whole blocks only, as the API reads them (a school's area sees no recommendations)."""
+        return isinstance(news, dict) and self._area.covers_block(news.get("district"), news.get("block"))
 
     async def start(self, session: StreamSession, resume: Resume) -> None:
         self._session = session

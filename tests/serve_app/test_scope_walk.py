@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from configs import Settings
+from db.recommendation_repository import RecommendationRepository
 from db.scenario_repository import ScenarioRepository
 from serve_app.auth.principal import Caller
 from tests.fixtures.app import client_of, running_app, token_for
@@ -110,6 +111,17 @@ async def world(seeded_url):
                                ("chennai", Area("Chennai")), ("state", STATE)):
                 run_ids[name] = uuid.uuid4().hex
                 await runs.create(run_ids[name], f"run {name}", {"name": name}, [], "user:0", area)
+            recs = {"sendurai": ("Ariyalur", "Sendurai", "33010500100", "33010500101"),
+                    "chennai": (OUT_DISTRICT, OUT_BLOCK[1], OUT_SCHOOL, "33031400101")}
+            rec_ids = {name: uuid.uuid4().hex for name in recs}
+            await RecommendationRepository(services.engine).create_many([
+                {"id": rec_ids[name], "kind": "stock_transfer", "run_id": uuid.uuid4().hex, "district": d, "block": b,
+                 "school_id": to, "from_school_id": source, "from_depot": None, "quantity_kg": 10.0, "cost_inr": 5.0,
+                 "children_affected": 40, "twin_seq": 1, "body": {
+                     "action": {"from": {"school_id": source, "depot": None}, "to": {"school_id": to},
+                                "items": {"rice_kg": 10.0}, "km": 1.0}, "quantities": {}, "risk": {},
+                     "explanation": {"binding": [], "summary": ""}}}
+                for name, (d, b, to, source) in recs.items()], "user:0")
             export = (await admin.get("/api/v1/schools/export")).text
             out_row = next(line for line in export.splitlines() if line.startswith(OUT_SCHOOL))
             csv_out = export.splitlines()[0] + "\n" + out_row + "\n"
@@ -129,7 +141,7 @@ async def world(seeded_url):
             Caller_("api_key", Area("Ariyalur"), {"X-API-Key": keys["ariyalur"]["key"]}, "33010000100"),
         ]
         yield {"app": app, "callers": callers, "alerts": alerts, "users": users, "keys": keys, "runs": run_ids,
-               "csv_out": csv_out, "school_body": school_body}
+               "csv_out": csv_out, "school_body": school_body, "recs": rec_ids}
 
 
 def _in_alert(world, caller) -> int:
@@ -151,6 +163,10 @@ def _in_run(world, caller) -> str | None:
 
 def _in_user(world, caller) -> int | None:
     return None if caller.area.block else world["users"]["district_officer"]["id"]
+
+
+def _in_rec(world, caller) -> str | None:
+    return None if caller.area.school_id else world["recs"]["sendurai"]  # recommendations are the officers'
 
 
 def _spec(districts: list[str]) -> dict:
@@ -273,6 +289,30 @@ def recipes(world) -> dict:
             "year": 2025, "area": {"district": OUT_DISTRICT}}})),
         ("put", "/api/v1/financial/update-utilization"): (None, lambda c: ("/api/v1/financial/update-utilization", {
             "json": {"school_id": OUT_SCHOOL, "amount_inr": 100, "event_id": f"walk-util-{c.name}"}})),
+        ("post", "/api/v1/optimization/run"): (None, lambda c: ("/api/v1/optimization/run", {
+            "json": {"district": OUT_DISTRICT}})),
+        ("get", "/api/v1/optimization/recommendations"): (
+            lambda c: ("/api/v1/optimization/recommendations", {"params": {"page_size": 200}}),
+            lambda c: ("/api/v1/optimization/recommendations", {"params": {"district": OUT_DISTRICT}})),
+        ("get", "/api/v1/optimization/recommendations/{rec_id}"): (
+            lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/recommendations/{r}", {}))(
+                _in_rec(world, c)),
+            lambda c: (f"/api/v1/optimization/recommendations/{world['recs']['chennai']}", {})),
+        ("get", "/api/v1/optimization/recommendations/{rec_id}/comments"): (
+            lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/recommendations/{r}/comments", {}))(
+                _in_rec(world, c)),
+            lambda c: (f"/api/v1/optimization/recommendations/{world['recs']['chennai']}/comments", {})),
+        ("post", "/api/v1/optimization/recommendations/{rec_id}/comments"): (None, lambda c: (
+            f"/api/v1/optimization/recommendations/{world['recs']['chennai']}/comments", {"json": {"body": "walk"}})),
+        ("get", "/api/v1/optimization/impact/{rec_id}"): (
+            lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/impact/{r}", {
+                "params": {"horizon_days": 5, "replications": 2}}))(_in_rec(world, c)),
+            lambda c: (f"/api/v1/optimization/impact/{world['recs']['chennai']}", {
+                "params": {"horizon_days": 5, "replications": 2}})),
+        ("post", "/api/v1/optimization/approve/{rec_id}"): (None, lambda c: (
+            f"/api/v1/optimization/approve/{world['recs']['chennai']}", {})),
+        ("post", "/api/v1/optimization/reject/{rec_id}"): (None, lambda c: (
+            f"/api/v1/optimization/reject/{world['recs']['chennai']}", {"json": {"reason": "walk"}})),
         ("get", "/api/v1/reports/export/csv"): (
             lambda c: ("/api/v1/reports/export/csv", {"params": {"kind": "schools"}}),
             lambda c: ("/api/v1/reports/export/csv", {"params": {"kind": "schools", "district": OUT_DISTRICT}})),
@@ -360,6 +400,7 @@ async def test_streams_never_carry_data_from_outside_the_callers_area(world):
         "/api/v1/ws/schools/" + OUT_SCHOOL: {}, "/api/v1/ws/alerts": {"district": OUT_DISTRICT},
         "/api/v1/ws/dashboard": {"scope": f"district:{OUT_DISTRICT}"},
         "/api/v1/ws/scenarios/" + world["runs"]["chennai"]: {},
+        "/api/v1/ws/optimization": {"district": OUT_DISTRICT},
     }
     for caller in world["callers"][1:]:
         token = caller.headers.get("Authorization", "")[7:] or None
