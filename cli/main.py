@@ -418,6 +418,22 @@ def scenario_run(
     _say(f"wrote {folder / 'result.json'} and {chart}")
 
 
+@bench_app.command("finance")
+def bench_finance(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+    days: int = typer.Option(10, help="school days fed to the twin before the reads"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Money on a live twin: the year's allocation (dry run and recorded), state and district reads
+    (median of 100), and the state's 4-quarter budget forecast with its backtest against the naive."""
+    from benchmarks.finance import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools, days, seed, say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
 @bench_app.command("scenario")
 def bench_scenario(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
