@@ -193,7 +193,9 @@ def finance_router() -> APIRouter:
            description="One item or a batch (`items`), each a school's spending beyond the meal cost the twin "
                        "accrues itself. The items go through the event ingest path as `funds_utilised` events: each "
                        "is validated on its own (a bad one is rejected with its reason, the good ones are kept), a "
-                       "repeated `event_id` is recorded once, and the money moved is written to the audit log.",
+                       "repeated `event_id` is recorded once, and the money moved is written to the audit log. "
+                       "Spending more than the school's balance is recorded, not refused (the money is spent), and "
+                       "flagged: the item's `warning` and the batch's `overspent`.",
            response_model=Envelope[UtilisationResult], responses=errors(403, 413, 422, 503))
     async def update_utilisation(
         request: Request,
@@ -210,7 +212,7 @@ def finance_router() -> APIRouter:
         metrics: Metrics = request.app.state.metrics
         metrics.count_ingest(out)
         message = f"{out['accepted']} recorded (Rs {out['recorded_inr']:,.2f}), {out['duplicates']} duplicates, " \
-                  f"{out['rejected']} rejected"
+                  f"{out['rejected']} rejected" + (f", {out['overspent']} over the balance" if out["overspent"] else "")
         return ok(out, message, status_code=200 if out["rejected"] < out["received"] else 422)
 
     return r

@@ -355,6 +355,8 @@ class UtilisationOutcome(BaseModel):
     status: Literal["accepted", "correction", "duplicate", "rejected"] = Field(examples=["accepted"])
     seq: int | None = Field(default=None, description="the event's place in the log", examples=[2918])
     error: dict | None = Field(default=None, description="why an item was rejected: code, message, fields")
+    warning: str | None = Field(default=None, description="an accepted item that spends more than the school's "
+                                                          "balance: recorded all the same, and flagged")
 
 
 class UtilisationResult(BaseModel):
@@ -362,6 +364,7 @@ class UtilisationResult(BaseModel):
 
     model_config = _examples({
         "received": 2, "accepted": 1, "duplicates": 0, "rejected": 1, "applied": True, "recorded_inr": 1200.0,
+        "overspent": 0,
         "results": [
             {"index": 0, "school_id": "33010100101", "event_id": "u-1", "status": "accepted", "seq": 2918},
             {"index": 1, "school_id": "33010100102", "event_id": "u-2", "status": "rejected", "error": {
@@ -374,6 +377,7 @@ class UtilisationResult(BaseModel):
     rejected: int
     applied: bool = Field(description="whether the shards confirmed in time (false: durable, applied shortly)")
     recorded_inr: float = Field(description="the sum of the accepted items' amounts")
+    overspent: int = Field(default=0, description="accepted items that spent more than their school's balance")
     results: list[UtilisationOutcome]
 
 

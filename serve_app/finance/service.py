@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from serve_app.finance.schemas import UtilisationItem
     from twin.directory import Directory
 
+OVERSPENT = "more than the balance: recorded, and the school is overspent"
 COMMIT_BATCH = 10_000  # events a commit sends to the ingest path at once (its limit is larger)
 NO_ALLOCATION = "no allocation is recorded for the year: commit one with POST /financial/allocate"
 FORECAST_METHOD = (
@@ -265,7 +266,9 @@ class FinanceService:
                                  caller: Caller | None) -> dict:
         """`funds_utilised` events built from `items`, through the ingest path as one batch: an item
         it rejects is reported with the reason and the others are recorded. An item without a date
-        is for the twin's current day; one without an event id gets a made-up one."""
+        is for the twin's current day; one without an event id gets a made-up one. Spending more
+        than the school's balance is recorded, not refused (the money is spent: refusing it would
+        hide the overspend), and flagged: the item's `warning`, the batch's `overspent`."""
         today = await self._today()
         default_date = (day_date(today) if today != NO_DAY else dt.datetime.now(dt.UTC).date()).isoformat()
         events = []
@@ -276,19 +279,45 @@ class FinanceService:
                                      "date": given.pop("date", None) or default_date}
             event.update({k: v for k, v in given.items() if not (k == "purpose" and v is None)})
             events.append(event)
+        balance = await self._balances([e.get("school_id") for e in events], today)
         out = await self._ingest.ingest(orjson.dumps({"events": events}), all_results=True, principal=principal,
                                         caller=caller)
-        results, recorded = [], 0.0
+        results, recorded, overspent = [], 0.0, 0
         for i, (event, result) in enumerate(zip(events, out["results"])):
-            if result["status"] in ("accepted", "correction"):
-                recorded += float(event["amount_inr"])
             school = event.get("school_id")
+            warning = None
+            if result["status"] in ("accepted", "correction"):
+                amount = float(event["amount_inr"])
+                recorded += amount
+                if school in balance:
+                    before = balance[school]
+                    balance[school] = before - amount  # the batch's later items see this one spent
+                    if amount > before + 0.005:
+                        overspent += 1
+                        warning = (f"{OVERSPENT}: the school's balance was Rs {before:,.2f} and is now "
+                                   f"Rs {before - amount:,.2f}")
             results.append({"index": i, "school_id": school if isinstance(school, str) else None,
                             "event_id": str(event["event_id"]), "status": result["status"],
-                            "seq": result.get("seq"), "error": result.get("error")})
+                            "seq": result.get("seq"), "error": result.get("error"), "warning": warning})
         return {"received": out["received"], "accepted": out["accepted"] + out["corrections"],
                 "duplicates": out["duplicates"], "rejected": out["rejected"], "applied": out["applied"],
-                "recorded_inr": _r(recorded), "results": results, "timings_ms": out.get("timings_ms", {})}
+                "recorded_inr": _r(recorded), "overspent": overspent, "results": results,
+                "timings_ms": out.get("timings_ms", {})}
+
+    async def _balances(self, school_ids: list, today: int) -> dict[str, float]:
+        """The balance (released - utilised) of each known school named, from its shard."""
+        index = {s: self._directory.index(s) for s in {x for x in school_ids if isinstance(x, str) and x.isdigit()}}
+        index = {s: i for s, i in index.items() if i >= 0}
+        districts = sorted({int(self._directory.school_district[i]) for i in index.values()})
+        fy = finance.financial_year(_as_of(today))
+        parts = await asyncio.gather(*(self._router.funds_columns(fy, d) for d in districts))
+        out = {}
+        for part in parts:
+            wanted = np.isin(part.ids, [int(s) for s in index])
+            funds = part.funds[wanted]
+            for school, f in zip(part.ids[wanted].tolist(), funds):
+                out[f"{school:011d}"] = float(f[FUNDS_RELEASED] - f[MEAL_COST] - f[OTHER_UTILISED])
+        return out
 
     # -- parts ------------------------------------------------------------------------------------
     async def _today(self) -> int:
