@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission
 from serve_app.optimization.schemas import (
-    Comment, CommentRequest, Decision, Impact, Kind, Recommendation, RecommendationPage, Rejection, RunRequest,
+    Comment, CommentRequest, Decision, Edit, Impact, Kind, Recommendation, RecommendationPage, Rejection, RunRequest,
     RunSummary, Status,
 )
 from serve_app.optimization.service import OptimisationService
@@ -58,6 +58,16 @@ def optimization_router() -> APIRouter:
            response_model=Envelope[Recommendation], responses=errors(404, 422))
     async def get_recommendation(request: Request, rec_id: _Id) -> JSONResponse:
         return ok(await _service(request).get(rec_id, allowed(request).area))
+
+    @r.patch("/recommendations/{rec_id}", summary="Edit a pending recommendation's quantities",
+             description="Checked against the LP's constraints on the live twin: the receiver's deficit, the giving "
+                         "school's buffer, the depot's stock and the block's vehicle (422 naming the one broken). "
+                         "Its risk after is recomputed and its impact cleared: verify it again before approving.",
+             response_model=Envelope[Recommendation], responses=errors(403, 404, 409, 422))
+    async def edit(request: Request, rec_id: _Id, body: Annotated[Edit, Body()]) -> JSONResponse:
+        principal = allowed(request, Permission.SCENARIOS_RUN)
+        items = body.model_dump(include={"rice_kg", "pulses_kg", "oil_kg", "eggs"})
+        return ok(await _service(request).edit(rec_id, principal, caller_of(request), items, body.version), "edited")
 
     @r.post("/approve/{rec_id}", summary="Approve a pending recommendation: it becomes events in the log",
             description="Re-reads the live twin first: a recommendation the twin no longer allows is superseded "

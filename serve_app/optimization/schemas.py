@@ -105,6 +105,15 @@ class Rejection(Decision):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class Edit(Decision):
+    """New quantities (units as the action's: kg, and eggs); an item left out moves nothing."""
+
+    rice_kg: float = Field(default=0.0, ge=0, le=1_000_000)
+    pulses_kg: float = Field(default=0.0, ge=0, le=1_000_000)
+    oil_kg: float = Field(default=0.0, ge=0, le=1_000_000)
+    eggs: int = Field(default=0, ge=0, le=100_000)
+
+
 class CommentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=4000)

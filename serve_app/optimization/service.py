@@ -227,6 +227,76 @@ class OptimisationService:
         return Conflict(f"recommendation {rec_id} was changed meanwhile (now {status}, version {version})",
                         {"id": rec_id, "status": status, "version": version})
 
+    # -- editing --------------------------------------------------------------------------------
+    async def edit(self, rec_id: str, principal: Principal, caller: Caller | None, items: dict[str, float],
+                   version: int | None = None) -> dict:
+        """New quantities for a pending recommendation, checked against the LP's constraints on the
+        live twin (422 naming the one broken); its risk after is recomputed and its impact cleared
+        (verify it again), its version moves on."""
+        rec = await self._decidable(rec_id, principal, version)
+        states = await self._live_states()
+        lat, lon = await self._coordinates()
+        checked = await asyncio.to_thread(self._check_edit, states, rec, items, lat, lon)
+        body = {k: rec[k] for k in ("action", "quantities", "risk", "explanation")}
+        body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
+        body["quantities"], body["risk"]["after"] = checked["quantities"], checked["risk_after"]
+        body["explanation"] = {**body["explanation"], "edited_by": principal.actor()}
+        if not await self._repo.edit(rec_id, rec["version"], body, checked["quantity_kg"], checked["cost_inr"]):
+            raise await self._lost(rec_id)
+        await self._record_audit(principal, caller, "optimisation.edit", f"recommendation:{rec_id}", rec["district"],
+                                 before={"items": rec["action"]["items"]}, after={"items": body["action"]["items"]})
+        await self._tell_status(rec_id)
+        return await self._repo.get(rec_id)
+
+    def _check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
+                    lon: np.ndarray) -> dict:
+        from scenarios.optimise_actions import days_of_grain
+        from scenarios.optimise_input import ITEM_KG, from_start
+        from scenarios.optimise_stock import StockRule
+
+        rule = StockRule()
+        start, g = self._area_start(states, Area(rec["district"], rec["block"]))
+        inp = self._input(from_start, start, lat[g], lon[g])
+        row_of = {int(x): k for k, x in enumerate(g.tolist())}
+        to = row_of.get(int(self._directory.index(rec["school_id"])))
+        src = row_of.get(int(self._directory.index(rec["from_school_id"]))) if rec["from_school_id"] else None
+        if to is None or (rec["from_school_id"] and src is None):
+            raise Conflict(f"recommendation {rec['id']} names a school no longer in the twin", {"id": rec["id"]})
+        moved = np.array([float(items.get(name, 0.0)) for name in ITEMS])
+        if not moved.any():
+            raise _broken("something_moves", "a transfer must move something: reject it instead")
+        target = inp.need_per_day * (inp.days_to_delivery + np.asarray(rule.buffer_days, float))
+        deficit = np.maximum(target[to] - inp.stock[to], 0.0)
+        for k, name in enumerate(ITEMS):
+            if moved[k] > deficit[k] + 1e-6:
+                raise _broken("receiver_deficit", f"{name} {moved[k]:g} is more than the {deficit[k]:.3f} the receiver "
+                                                  "lacks before its next delivery and buffer", name, deficit[k])
+            if src is not None and moved[k] > max(inp.stock[src, k] - target[src, k], 0.0) + 1e-6:
+                room = max(inp.stock[src, k] - target[src, k], 0.0)
+                raise _broken("donor_buffer", f"{name} {moved[k]:g} would take the giving school below its own "
+                                              f"buffer: it can give {room:.3f}", name, room)
+            depot = inp.depot_stock[inp.block[to], k]
+            if src is None and moved[k] > depot + 1e-6:
+                raise _broken("depot_stock", f"{name} {moved[k]:g} is more than the depot holds ({depot:.3f})",
+                              name, depot)
+        kg = float(moved @ ITEM_KG)
+        truck = float(inp.vehicle_kg_per_day[inp.block[to]])
+        if kg > truck + 1e-6:
+            raise _broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
+                          None, truck)
+        quantities = {"receiver": {"current": _item_dict(inp.stock[to]), "recommended": _item_dict(inp.stock[to] + moved)}}
+        if src is not None:
+            quantities["source"] = {"current": _item_dict(inp.stock[src]),
+                                    "recommended": _item_dict(inp.stock[src] - moved)}
+        child_per_unit = np.divide(inp.children[to], inp.need_per_day[to], out=np.zeros(4),
+                                   where=inp.need_per_day[to] > 0)
+        after = float((np.maximum(deficit - moved, 0.0) * child_per_unit).sum())
+        days = days_of_grain(inp.stock[to] + moved, inp.need_per_day[to])
+        return {"quantities": quantities, "quantity_kg": round(kg, 3),
+                "cost_inr": round(rule.rate_inr_per_kg_km * kg * float(rec["action"]["km"]), 2),
+                "risk_after": {"shortfall_child_days": round(after, 2),
+                               "days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
+
     async def _moved_on(self, rec: dict) -> str | None:
         """Why the live twin no longer allows `rec` (None: it does): the giving school holds less
         than it would give."""
@@ -374,6 +444,17 @@ class OptimisationService:
             await self._broker.publish(optimisation_topic(district), {"district": district, **message})
         except Exception:  # noqa: BLE001 - the stream misses it; the stored recommendation has it
             log.warning("publishing news of recommendations in %s failed", district, exc_info=True)
+
+
+def _broken(constraint: str, message: str, item: str | None = None, limit: float | None = None) -> InvalidInput:
+    """422 naming the LP constraint an edited quantity breaks."""
+    field = f"items.{item}" if item else "items"
+    return InvalidInput(f"{constraint}: {message}", {"constraint": constraint, "limit": limit,
+                                                     "fields": [{"field": field, "message": message}]})
+
+
+def _item_dict(row: np.ndarray) -> dict:
+    return {name: round(float(q), 3) for name, q in zip(ITEMS, row)}
 
 
 def _udise(directory: Directory, i: int) -> str:

@@ -309,6 +309,8 @@ def recipes(world) -> dict:
                 "params": {"horizon_days": 5, "replications": 2}}))(_in_rec(world, c)),
             lambda c: (f"/api/v1/optimization/impact/{world['recs']['chennai']}", {
                 "params": {"horizon_days": 5, "replications": 2}})),
+        ("patch", "/api/v1/optimization/recommendations/{rec_id}"): (None, lambda c: (
+            f"/api/v1/optimization/recommendations/{world['recs']['chennai']}", {"json": {"rice_kg": 1.0}})),
         ("post", "/api/v1/optimization/approve/{rec_id}"): (None, lambda c: (
             f"/api/v1/optimization/approve/{world['recs']['chennai']}", {})),
         ("post", "/api/v1/optimization/reject/{rec_id}"): (None, lambda c: (

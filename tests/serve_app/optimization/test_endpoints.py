@@ -197,3 +197,33 @@ async def test_impact_is_simulated_against_no_action_and_the_greedy_baseline(app
         assert mine["transport_cost_inr"] == pytest.approx(rec["cost_inr"])
         stored = (await officer.get(f"/api/v1/optimization/recommendations/{rec['id']}")).json()["data"]
         assert stored["impact"]["recommendation_id"] == rec["id"]
+
+
+async def test_an_officer_edits_quantities_within_the_constraints(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    path = f"/api/v1/optimization/recommendations/{rec['id']}"
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        half = rec["action"]["items"]["rice_kg"] / 2
+        edited = await officer.patch(path, json={"rice_kg": half, "version": 1})
+        assert edited.status_code == 200, edited.text
+        body = edited.json()["data"]
+        assert body["version"] == 2 and body["action"]["items"] == {"rice_kg": half} and body["impact"] is None
+        assert body["quantity_kg"] == pytest.approx(half, abs=1e-3)
+        assert body["risk"]["after"]["shortfall_child_days"] > rec["risk"]["after"]["shortfall_child_days"]
+        too_much = await officer.patch(path, json={"rice_kg": 1e5})
+        assert too_much.status_code == 422 and too_much.json()["error"]["details"]["constraint"] == "receiver_deficit"
+        nothing = await officer.patch(path, json={})
+        assert nothing.status_code == 422 and nothing.json()["error"]["details"]["constraint"] == "something_moves"
+        negative = await officer.patch(path, json={"rice_kg": -1})
+        assert negative.status_code == 422 and negative.json()["error"]["code"] == "VALIDATION_ERROR"
+        stale = await officer.patch(path, json={"rice_kg": half, "version": 1})
+        assert stale.status_code == 409
+        approved = await officer.post(f"/api/v1/optimization/approve/{rec['id']}", json={"version": 2})
+        assert approved.status_code == 200 and approved.json()["data"]["status"] == "applied"
+    async with client_of(app) as admin:
+        events = (await admin.get("/api/v1/events", params={"school_id": SHORT})).json()["data"]["events"]
+        [moved] = [e for e in events if e["type"] == "stock_transferred"]  # what was approved: the edited quantity
+        assert moved["rice_kg"] == pytest.approx(half) and moved["from_school_id"] == RICH
+        assert moved["recommendation_id"] == rec["id"]
