@@ -434,6 +434,23 @@ def bench_finance(
     print(json.dumps(result, indent=None if json_out else 2))
 
 
+@bench_app.command("reports")
+def bench_reports(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+    days: int = typer.Option(10, help="school days fed to the twin before the reports"),
+    repeats: int = typer.Option(3, help="runs of each repeated figure (the median is given)"),
+    seed: int = typer.Option(0),
+) -> None:
+    """The reports of a live twin of the state: state-wide CSVs, one district's PDF, all 38 at once,
+    the state's PDF and a PDF table of 10,000 rows."""
+    from benchmarks.reports import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools, days, repeats, seed, say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
 @bench_app.command("scenario")
 def bench_scenario(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),

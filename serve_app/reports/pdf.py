@@ -17,6 +17,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     Image,
     PageBreak,
@@ -30,6 +31,7 @@ from reportlab.platypus import (
 from serve_app.reports import charts, fonts
 
 FOOTER_HEADING_CHARS = 70  # a longer title is cut in the footer, which the page number shares
+TABLE_CHUNK_ROWS = 200
 CHILD_AREA = {"state": "district", "district": "block"}  # whose ranking a report shows
 
 
@@ -69,10 +71,13 @@ class _Story:
         base = getSampleStyleSheet()
         self.report, self.generated = report, generated
         self.styles = {name: ParagraphStyle(f"report-{name}", parent=base[name], fontName=bold if name != "BodyText"
-                                            else regular, shaping=1)
+                                            else regular)
                        for name in ("Title", "Heading1", "Heading2", "BodyText")}
         self.small = ParagraphStyle("report-small", parent=self.styles["BodyText"], fontSize=8, leading=10)
         self.cell = ParagraphStyle("report-cell", parent=self.small, fontSize=7, leading=8.5)
+        # HarfBuzz costs a call a word: only text that is not plain ASCII is set in a shaping style
+        self.shaped = {id(style): ParagraphStyle(style.name + "-shaped", parent=style, shaping=1)
+                       for style in (*self.styles.values(), self.small, self.cell)}
         self.regular, self.bold = regular, bold
 
     def flowables(self) -> list:
@@ -86,7 +91,17 @@ class _Story:
         return story
 
     def _p(self, text: str, style: str | None = None) -> Paragraph:
-        return Paragraph(escape(text), self.styles[style] if style else self.small)
+        return self._para(text, self.styles[style] if style else self.small)
+
+    def _para(self, text: str, style: ParagraphStyle) -> Paragraph:
+        return Paragraph(escape(text), self.shaped[id(style)] if fonts.needs_shaping(text) else style)
+
+    def _cell(self, text: str, width: float, font: float) -> str | Paragraph:
+        """A table cell: the text itself when it is ASCII and fits its column (cheap to lay out), else
+        a paragraph that wraps (and shapes) it."""
+        if fonts.needs_shaping(text) or stringWidth(text, self.regular, font) > width - 6:
+            return self._para(text, self.cell)
+        return text
 
     def _title(self) -> list:
         r = self.report
@@ -113,7 +128,7 @@ class _Story:
             story.append(_image(charts.attendance(series), 180 * mm, 85 * mm))
             rows = [("Date", "Schools reporting", "Present", "Meals")] + [
                 (d["date"].isoformat(), str(d["reported"]), str(d["present"]), str(d["meals"])) for d in series["days"]]
-            story.append(self._table(rows, (40 * mm, 40 * mm, 40 * mm, 40 * mm), font=7))
+            story += self._tables(rows, (40 * mm, 40 * mm, 40 * mm, 40 * mm), font=7)
         if series["note"]:
             story.append(self._p(series["note"]))
         story.append(self._p(f"Enrolment (as the twin holds it now): {series['enrolment']}"))
@@ -161,7 +176,7 @@ class _Story:
                 self._p(f"By {what}: released to schools, and their meal cost plus other spending, as the twin "
                         "holds them now (INR lakh in the chart)."),
                 _image(charts.funds(rows), 180 * mm, min(max(60, 7 * len(rows) + 25), 230) * mm),
-                self._table(table, (70 * mm, 40 * mm, 40 * mm, 30 * mm), font=7)]
+                *self._tables(table, (70 * mm, 40 * mm, 40 * mm, 30 * mm), font=7)]
 
     def _forecast(self) -> list:
         f = self.report.get("forecast")
@@ -186,15 +201,23 @@ class _Story:
                                  else f"{alerts['total']} open."))
             rows = [("Raised", "Severity", "Where", "Alert")] + [
                 (a["created_at"][:10], a["severity"], a["school_id"] or f"{a['block']} block",
-                 Paragraph(escape(a["title"]), self.small)) for a in alerts["rows"]]
-            story.append(self._table(rows, (22 * mm, 20 * mm, 32 * mm, 106 * mm), font=7))
+                 self._cell(a["title"], 106 * mm, 7)) for a in alerts["rows"]]
+            story += self._tables(rows, (22 * mm, 20 * mm, 32 * mm, 106 * mm), font=7)
         else:
             story.append(self._p("No open alerts."))
         return story
 
+    def _tables(self, rows: list, widths: tuple | None, font: float = 9) -> list[Table]:
+        """A long table as tables of `TABLE_CHUNK_ROWS` rows, each with the header: ReportLab lays
+        out a table again for every page it is split over, so one of 10,000 rows would cost the
+        square of its pages."""
+        header, body = rows[0], rows[1:]
+        return [self._table([header, *body[k:k + TABLE_CHUNK_ROWS]], widths, font)
+                for k in range(0, max(len(body), 1), TABLE_CHUNK_ROWS)]
+
     def _table(self, rows: list, widths: tuple | None, font: float = 9) -> Table:
         # a cell that is not plain ASCII (a Tamil name) is set as a shaped paragraph
-        rows = [[Paragraph(escape(c), self.cell) if isinstance(c, str) and fonts.needs_shaping(c) else c for c in row]
+        rows = [[self._para(c, self.cell) if isinstance(c, str) and fonts.needs_shaping(c) else c for c in row]
                 for row in rows]
         table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
         table.setStyle(TableStyle([
