@@ -10,9 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as FastAPIJSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from db.outage import database_unreachable
 from db.times import now_iso
 from serve_app.auth.errors import Forbidden, PayloadTooLarge, TooManyRequests, Unauthenticated
 from serve_app.shared.fields import Timestamp
@@ -89,6 +91,19 @@ def install_error_handlers(app: FastAPI) -> None:
         # and the client should come back, not wait on (or be failed by) a queue that is not moving
         log.warning("no database connection free for %s %s", request.method, request.url.path)
         response = error(503, "SERVICE_UNAVAILABLE", "the database is busy; try again shortly",
+                         {"retry_after_s": UNAVAILABLE_RETRY_S})
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+        return response
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # the database stopped or restarting: nothing was acknowledged, and the same request
+        # succeeds once it is back (a repeated event id is applied once)
+        if not database_unreachable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unreachable for %s %s: %s", request.method, request.url.path, exc)
+        response = error(503, "SERVICE_UNAVAILABLE", "the database cannot be reached; try again shortly",
                          {"retry_after_s": UNAVAILABLE_RETRY_S})
         response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
         return response
