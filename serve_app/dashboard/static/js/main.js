@@ -83,7 +83,10 @@ export async function reloadMap() {
   return shared && shared.map;
 }
 
+let routeNumber = 0;  // a page still loading when the reader moves on must not take over
+
 async function route() {
+  const mine = ++routeNumber;
   if (cleanup) { try { cleanup(); } catch { /* a page's teardown never blocks the next */ } cleanup = null; }
   const s = session();
   if (!s) { showSignedOut(); return; }
@@ -91,11 +94,15 @@ async function route() {
   main.innerHTML = `<p class="loading">${esc(t("common.loading"))}</p>`;
   try {
     if (!shared) shared = await loadShared();
+    if (mine !== routeNumber) return;
     const ctx = { user: s.user, places: shared.places, map: shared.map, setConnection, showBanner, reloadMap,
                   navigate: (hash) => { location.hash = hash; } };
     const match = ROUTES.map(([re, f]) => [re.exec(location.hash || "#/"), f]).find(([m]) => m);
-    cleanup = match ? await match[1](ctx, match[0].map((x) => (x ? decodeURIComponent(x) : x))) : notFound();
+    const done = match ? await match[1](ctx, match[0].map((x) => (x ? decodeURIComponent(x) : x))) : notFound();
+    if (mine !== routeNumber) { if (done) done(); return; }
+    cleanup = done;
   } catch (e) {
+    if (mine !== routeNumber) return;
     if (e instanceof ApiError && e.status === 401) return;  // the session ended: the sign-in page follows
     main.innerHTML = `<div class="card error" role="alert"><p>${esc(e.message)}</p><button type="button" id="retry">${esc(t("common.retry"))}</button></div>`;
     main.querySelector("#retry").onclick = () => route();

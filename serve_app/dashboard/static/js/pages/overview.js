@@ -17,7 +17,9 @@ export async function render(main, ctx, view) {
   let map = ctx.map;
   const dIdx = view.district ? places.districts.findIndex((d) => d.name.toLowerCase() === view.district.toLowerCase()) : -1;
   const bIdx = view.block ? places.blocks.findIndex((b) => b.district === dIdx && b.name.toLowerCase() === view.block.toLowerCase()) : -1;
-  if ((view.district && dIdx < 0) || (view.block && bIdx < 0)) throw new Error(`no such ${view.block ? "block" : "district"}`);
+  // a place outside the reader's area is refused as an unknown one, as the API does
+  if (view.kind === "block" && (bIdx < 0 || !places.blocks[bIdx].inside)) throw new Error(`no block ${view.block}`);
+  if (view.kind === "district" && (dIdx < 0 || !places.districts[dIdx].inside)) throw new Error(`no district ${view.district}`);
   const district = dIdx >= 0 ? places.districts[dIdx].name : null;
   const block = bIdx >= 0 ? places.blocks[bIdx].name : null;
   const keep = view.kind === "block" ? (i) => map.block[i] === bIdx : view.kind === "district" ? (i) => map.district[i] === dIdx : () => true;
@@ -58,15 +60,17 @@ export async function render(main, ctx, view) {
     describe: (i) => `${places.districts[map.district[i]]?.name ?? ""} / ${blockName(i)}`,
   });
   schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block");
-  canvas.addEventListener("drawn", (e) => { main.querySelector("#drawn").textContent = `· ${num(e.detail.drawn)} ${t("map.drawn")}`; });
-  main.querySelector("#drawn").textContent = `· ${num(schoolMap.drawn)} ${t("map.drawn")}`;
+  const showDrawn = (n) => { const el = document.getElementById("drawn"); if (el) el.textContent = `· ${num(n)} ${t("map.drawn")}`; };
+  canvas.addEventListener("drawn", (e) => showDrawn(e.detail.drawn));
+  showDrawn(schoolMap.drawn);
 
   let aggregates = null;
-  const showFigures = () => { main.querySelector("#figures").innerHTML = figuresHtml(aggregates, countLevels(map, keep)); };
+  // every later write checks its element is still there: the reader may have moved on to another page
+  const showFigures = () => { const el = document.getElementById("figures"); if (el) el.innerHTML = figuresHtml(aggregates, countLevels(map, keep)); };
   const table = tableOf(view, ctx, { district, block, dIdx, get map() { return map; } });
 
   // levels: fetched again when the stream says the figures moved, at most once a second
-  let levelsTimer = null, levelsDue = false, levelsBusy = false;
+  let levelsTimer = null, levelsDue = false, levelsBusy = false, stopped = false;
   async function refreshLevels() {
     if (levelsBusy) { levelsDue = true; return; }
     levelsBusy = true;
@@ -76,17 +80,18 @@ export async function render(main, ctx, view) {
       else schoolMap.recolour(levels);
       showFigures();
       table.recolour();
-    } catch (e) { /* the next move of the figures tries again */ } finally { levelsBusy = false; }
+    } catch (e) {
+      levelsDue = true;  // a busy twin (503) or a lost connection: try again shortly
+    } finally { levelsBusy = false; }
     if (levelsDue) { levelsDue = false; scheduleLevels(); }
   }
-  function scheduleLevels() { if (!levelsTimer) levelsTimer = setTimeout(() => { levelsTimer = null; refreshLevels(); }, LEVELS_EVERY_MS); }
+  function scheduleLevels() { if (!stopped && !levelsTimer) levelsTimer = setTimeout(() => { levelsTimer = null; refreshLevels(); }, LEVELS_EVERY_MS); }
 
   try { aggregates = await get(aggregatesUrl); } catch (e) { ctx.showBanner(e.message); }
   showFigures();
   table.load(aggregates);
   if (view.kind !== "state") { loadCascade(main, view, district, block); loadFinance(main, view, district, block); }
 
-  let first = true;
   const stream = new LiveStream(`/api/v1/ws/dashboard?scope=${encodeURIComponent(scope)}`, {
     onStatus: ctx.setConnection,
     onRefused: (err) => ctx.showBanner(err.message || "the live stream was refused"),
@@ -95,11 +100,10 @@ export async function render(main, ctx, view) {
       aggregates = m.data;
       showFigures();
       table.live(aggregates);
-      if (!first || m.type === "delta") scheduleLevels();
-      first = false;
+      scheduleLevels();  // the map was read before this view: a snapshot too may be newer than it
     },
   });
-  return () => { stream.close(); schoolMap.destroy(); clearTimeout(levelsTimer); table.stop(); };
+  return () => { stopped = true; stream.close(); schoolMap.destroy(); clearTimeout(levelsTimer); table.stop(); };
 }
 
 function tableOf(view, ctx, where) {
@@ -164,6 +168,7 @@ function tableOf(view, ctx, where) {
 
 async function loadCascade(main, view, district, block) {
   const el = main.querySelector("#cascade");
+  if (!el) return;
   const url = view.kind === "block" ? `/api/v1/predictions/cascade/blocks/${encodeURIComponent(block)}?district=${encodeURIComponent(district)}`
     : `/api/v1/predictions/cascade/districts/${encodeURIComponent(district)}`;
   try {
@@ -176,6 +181,7 @@ async function loadCascade(main, view, district, block) {
 
 async function loadFinance(main, view, district, block) {
   const el = main.querySelector("#finance");
+  if (!el) return;
   const url = view.kind === "block" ? `/api/v1/financial/blocks/${encodeURIComponent(block)}?district=${encodeURIComponent(district)}`
     : `/api/v1/financial/districts/${encodeURIComponent(district)}`;
   try {

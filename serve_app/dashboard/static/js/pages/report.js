@@ -49,13 +49,16 @@ export async function render(main, ctx) {
 
   const status = main.querySelector("#attendance-status");
   const showAnswer = async () => {
+    if (!main.querySelector("#answer")) return;  // the reader has moved on
     try {
       const [twin, risk] = await Promise.all([get(`/api/v1/twin/schools/${schoolId}`), get(`/api/v1/predictions/risk/${schoolId}`).catch(() => null)]);
-      main.querySelector("#answer").innerHTML = `
+      const el = main.querySelector("#answer");
+      if (!el) return;
+      el.innerHTML = `
         <div class="figure" data-figure="stock"><div class="label">${esc(t("fig.stock"))}</div><div class="value">${num(twin.stock_days, 1)} ${esc(t("fig.stock_days"))}</div></div>
         <div class="figure" data-figure="last-report"><div class="label">Last report</div><div class="value">${esc(twin.last_report_date || "–")}</div></div>
         ${risk ? `<div class="figure" data-figure="risk"><div class="label">${esc(t("col.risk"))}</div><div class="value"><span class="level ${risk.level}">${esc(t("level." + risk.level))}</span> ${num(risk.score, 0)}</div></div>` : ""}`;
-    } catch (e) { main.querySelector("#answer").innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
+    } catch (e) { const el = main.querySelector("#answer"); if (el) el.innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
   };
   const showOutbox = (events = waiting()) => {
     const el = main.querySelector("#outbox");

@@ -24,6 +24,7 @@ export async function render(main, ctx, schoolId) {
       </section>
     </div>`;
   const info = await get(`/api/v1/schools/${schoolId}`);  // 404 outside the caller's area, as for an unknown school
+  if (!main.querySelector("#school-title")) return () => {};  // the reader has moved on
   main.querySelector("#school-title").textContent = `${info.name} · ${schoolId}`;
   const crumbs = [];
   if (area.kind === "state") crumbs.push(`<a href="#/">Tamil Nadu</a>`);
@@ -46,6 +47,7 @@ export async function render(main, ctx, schoolId) {
   };
   const loadRisk = async () => {
     const el = main.querySelector("#risk");
+    if (!el) return;
     try {
       const r = await get(`/api/v1/predictions/risk/${schoolId}`);
       el.className = "";
@@ -56,6 +58,7 @@ export async function render(main, ctx, schoolId) {
   };
   const loadEvents = async () => {
     const el = main.querySelector("#events");
+    if (!el) return;
     try {
       const page = await get(`/api/v1/events?school_id=${schoolId}&limit=20`);
       const events = page.events || [];
@@ -72,6 +75,7 @@ export async function render(main, ctx, schoolId) {
     let days = [], forecast = null;
     try { days = (await get(`/api/v1/twin/schools/${schoolId}/history?from=${from}&to=${to}`)).days.map((d) => ({ date: d.date, value: d.meals_served ? d.meals_served.primary + d.meals_served.upper_primary + d.meals_served.secondary : 0 })); } catch { /* drawn empty */ }
     const note = main.querySelector("#forecast-note");
+    if (!note) return;
     try {
       const f = await get(`/api/v1/predictions/forecast/${schoolId}`);
       forecast = (f.schools[0] || {}).days || f.total;
