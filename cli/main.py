@@ -72,6 +72,8 @@ async def _up(settings: Settings, feed: bool, days: int | None, api: bool = True
         if api:
             _say(f"ready in {twin.timings['startup_s']:.1f}s: API {twin.base_url}/api/docs, "
                  f"state {twin.base_url}/api/v1/twin/state")
+            _say(f"dashboard {twin.base_url}/ : sign in with an account's email and password (make the first "
+                 "state admin with `mealtwin users create-admin --email E --full-name N`; they create the others)")
         else:
             _say(f"shards ready in {twin.timings['startup_s']:.1f}s; serve the API with "
                  "`RAY_ADDRESS=auto serve run configs/serve.yaml`")
