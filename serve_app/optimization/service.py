@@ -28,6 +28,7 @@ from db.recommendation_repository import (
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.principal import Caller, Principal, Role
 from serve_app.shared.page import offset, pagination
+from serve_app.shared.places import block_index, district_index
 from twin import geography
 from twin.area import Area
 from twin.directory import Directory
@@ -129,8 +130,14 @@ class OptimisationService:
                                {"fields": [{"field": "area", "message": "no live state yet"}]})
         start = StartState.from_shards(states, self._directory)
         g = self._directory.lookup(start.school_ids)
-        inside = np.array([area.covers_index(self._directory, int(i)) for i in g], bool) if not area.is_state \
-            else np.ones(g.size, bool)
+        inside = np.ones(g.size, bool)
+        if not area.is_state:  # one comparison a column, not a call a school
+            d = district_index(area.district)
+            inside &= self._directory.school_district[g] == d
+            if area.block is not None:
+                inside &= self._directory.school_block[g] == self._directory.blocks.index(d, area.block)
+            if area.school_id is not None:
+                inside &= self._directory.school_ids[g] == int(area.school_id)
         if not inside.any():
             raise NotFound(f"no active schools in {area.label()}", {"area": area.label()})
         rows = np.flatnonzero(inside)
@@ -408,9 +415,9 @@ class OptimisationService:
             self._coords = await self._locations()
         return self._coords
 
-    @staticmethod
-    def _area(area: Area, district: str | None, block: str | None) -> Area:
-        """The narrower of the caller's area and the one asked for; 404 for a place outside it."""
+    def _area(self, area: Area, district: str | None, block: str | None) -> Area:
+        """The narrower of the caller's area and the one asked for (names in any case); 404 for a
+        place unknown or outside it."""
         if block is not None and district is None:
             district = area.district
             if district is None:
@@ -418,6 +425,9 @@ class OptimisationService:
                                                                                 "message": "required with block"}]})
         if district is None:
             return area
+        district = geography.district_names()[district_index(district)]
+        if block is not None:
+            block = self._directory.blocks.names[block_index(self._directory, block, district)]
         asked = Area(district, block)
         if area.contains(asked):
             return asked

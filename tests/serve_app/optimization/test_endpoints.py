@@ -155,6 +155,11 @@ async def test_reject_comment_and_bad_input(app):
         missing = await officer.get(f"/api/v1/optimization/recommendations/{unknown}")
         assert missing.status_code == 404 and missing.json()["success"] is False
         assert (await officer.post(f"/api/v1/optimization/approve/{unknown}")).status_code == 404
+        for place in ({"district": "Atlantis"}, {"block": "No Such Block"}, {"district": "Chennai"}):
+            nowhere = await officer.post("/api/v1/optimization/run", json=place)
+            assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "NOT_FOUND", place
+        unknown_field = await officer.post("/api/v1/optimization/run", json={"districts": ["Ariyalur"]})
+        assert unknown_field.status_code == 422 and unknown_field.json()["error"]["code"] == "VALIDATION_ERROR"
         bad_id = await officer.get("/api/v1/optimization/recommendations/not-an-id")
         assert bad_id.status_code == 422 and bad_id.json()["error"]["code"] == "VALIDATION_ERROR"
         no_reason = await officer.post(f"/api/v1/optimization/reject/{rec['id']}", json={})
