@@ -90,11 +90,10 @@ def funds_columns(state: ShardState, year: int, today: int, district: int | None
     rows = np.flatnonzero(keep)
     spent = np.zeros(HISTORY_DAYS)
     if today != NO_DAY and len(rows):
-        # each day of the window has one slot (slot = day % HISTORY_DAYS): read them in day order
+        from twin.kernels import window_meals  # numba: loaded in the shard, not in every API replica
+
         days = np.arange(today - HISTORY_DAYS + 1, today + 1)
-        slots = days % HISTORY_DAYS
-        held = state.hist_day[np.ix_(rows, slots)] == days  # [n, W]: the slot holds that day's report
-        meals = (state.hist_meals[np.ix_(rows, slots)] * held[:, :, None]).sum(axis=0, dtype=np.float64)  # [W, 3]
+        meals = window_meals(state.hist_day, state.hist_meals, rows, days)  # [W, 3]
         spent = np.einsum("wb,wb->w", meals, meal_rates(days))
     return FundsColumns(
         ids=state.school_ids[rows].astype(np.int64), block=school_block[rows], district=school_district[rows],

@@ -230,3 +230,25 @@ def _rice_need(hist_meals, enrolment, rice):
             for b in range(bands):
                 out[i] += enrolment[i, b] * rice[b]
     return out
+
+
+def window_meals(hist_day: np.ndarray, hist_meals: np.ndarray, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """float64 [W, 3]: meals by band on each of `days` (int [W], each held in slot day % HISTORY_DAYS)
+    summed over the schools `rows` (int [k]) whose slot holds that day's report. A read of the few
+    rows' slots in place: a fancy-indexed copy of all of them took most of a state-wide money read."""
+    return _window_meals(hist_day, hist_meals, np.ascontiguousarray(rows, np.int64),
+                         np.ascontiguousarray(days, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _window_meals(hist_day, hist_meals, rows, days):
+    W = hist_day.shape[1]
+    out = np.zeros((days.shape[0], 3))
+    for w in range(days.shape[0]):
+        slot = days[w] % W
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            if hist_day[i, slot] == days[w]:
+                for band in range(3):
+                    out[w, band] += hist_meals[i, slot, band]
+    return out

@@ -3,7 +3,8 @@ financial year, its releases, utilisation and balance, and the release rules' fl
 allocation's dry run; utilisation recorded through the ingest path.
 
 Every figure comes from the twin's state (the shards' funds columns and daily report record) and the
-cost norms (`twin.finance`, `twin.release_rules`); nothing is kept here. How each is computed:
+cost norms (`twin.finance`, `twin.release_rules`); nothing is kept here but a cache of entitlements
+(computed from enrolment and the norms: not a ledger). How each is computed:
 - allocated: the year's `funds_allocated` events as the shards folded them (one per school and
   year), summed over the area's schools: recorded by `POST /financial/allocate` with `commit=true`;
 - entitlement: `twin.finance.financial_year_entitlement` of each school's enrolment by band (as the
@@ -26,7 +27,9 @@ and utilised are those totals whatever `year` is asked (the answer's `basis` say
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from functools import cache
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from twin.directory import Directory
 
 OVERSPENT = "more than the balance: recorded, and the school is overspent"
+ENTITLEMENTS_KEPT = 64  # (year, enrolment) entitlements a service keeps
 COMMIT_BATCH = 10_000  # events a commit sends to the ingest path at once (its limit is larger)
 NO_ALLOCATION = "no allocation is recorded for the year: commit one with POST /financial/allocate"
 FORECAST_METHOD = (
@@ -98,6 +102,7 @@ class FinanceService:
         self._ingest = ingest
         self._norms = norms
         self._budget = budget
+        self._entitlements: dict[tuple, finance.Entitlement] = {}
 
     @property
     def norms(self) -> finance.FinanceNorms:
@@ -109,9 +114,7 @@ class FinanceService:
         if i < 0:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         d, b = int(self._directory.school_district[i]), int(self._directory.school_block[i])
-        today = await self._today()
-        fy = self._year(year, today)
-        schools = await self._router.funds_columns(fy, d, b, i)
+        today, fy, schools = await self._columns(year, d, b, i)
         if not len(schools):  # deactivated
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         out = await asyncio.to_thread(self._figures, schools, fy, today, None, "school")
@@ -121,9 +124,7 @@ class FinanceService:
     async def block(self, b: int, year: int | None = None) -> dict:
         """Block number `b` (global; the caller has checked the area)."""
         d = int(self._directory.blocks.district[b])
-        today = await self._today()
-        fy = self._year(year, today)
-        schools = await self._router.funds_columns(fy, d, b)
+        today, fy, schools = await self._columns(year, d, b)
         at = np.flatnonzero(schools.block_global == b)
         received, passed = (float(x) for x in schools.block_funds[at[0]]) if len(at) else (0.0, 0.0)
         out = await asyncio.to_thread(self._figures, schools, fy, today, (received, passed), "block")
@@ -131,9 +132,7 @@ class FinanceService:
                 "school_id": None, **out}
 
     async def district(self, d: int, year: int | None = None) -> dict:
-        today = await self._today()
-        fy = self._year(year, today)
-        schools = await self._router.funds_columns(fy, d)
+        today, fy, schools = await self._columns(year, d)
         at = np.flatnonzero(schools.district_global == d)
         received, passed = (float(x) for x in schools.district_funds[at[0]]) if len(at) else (0.0, 0.0)
         out = await asyncio.to_thread(self._figures, schools, fy, today, (received, passed), "district")
@@ -141,9 +140,7 @@ class FinanceService:
                 **out}
 
     async def state(self, year: int | None = None) -> dict:
-        today = await self._today()
-        fy = self._year(year, today)
-        schools = await self._router.funds_columns(fy)
+        today, fy, schools = await self._columns(year)
         passed = float(schools.district_funds[:, RECEIVED].sum())
         out = await asyncio.to_thread(self._figures, schools, fy, today, (None, passed), "state")
         return {"level": "state", "district": None, "block": None, "school_id": None, **out}
@@ -153,9 +150,7 @@ class FinanceService:
                      school: int | None = None) -> dict:
         """The year's summary of the state, a district, a block or a school (global indices; the
         caller has checked the area) by district, block and school (`serve_app.finance.report`)."""
-        today = await self._today()
-        fy = self._year(year, today)
-        schools = await self._router.funds_columns(fy, district, block, school)
+        today, fy, schools = await self._columns(year, district, block, school)
         names, blocks = geography.district_names(), self._directory.blocks.names
 
         def compute() -> dict:
@@ -320,6 +315,35 @@ class FinanceService:
         return out
 
     # -- parts ------------------------------------------------------------------------------------
+    async def _columns(self, year: int | None, district: int | None = None, block: int | None = None,
+                       school: int | None = None) -> tuple[int, int, FundsColumns]:
+        """The twin's day, the financial year (`year`, or the twin's day's) and the area's money
+        columns; the two reads at once when the year is given."""
+        if year is None:
+            today = await self._today()
+            fy = self._year(None, today)
+            return today, fy, await self._router.funds_columns(fy, district, block, school)
+        self._check_year(year)
+        today, schools = await asyncio.gather(self._today(), self._router.funds_columns(year, district, block, school))
+        return today, year, schools
+
+    def _entitlement(self, enrolment: np.ndarray, fy: int) -> tuple[finance.Entitlement, dict]:
+        """The year's entitlement of `enrolment` by the norms, and the answer's summary of it; the
+        last few kept, since enrolment changes seldom and a state-wide read would otherwise spend
+        most of its time here."""
+        key = (fy, enrolment.shape, hashlib.blake2b(np.ascontiguousarray(enrolment).data, digest_size=16).digest())
+        hit = self._entitlements.get(key)
+        if hit is None:
+            ent = finance.financial_year_entitlement(enrolment, fy, _year_school_days(fy), norms=self.norms)
+            summary = {"policy": "norms", "norms_version": self.norms.version,
+                       "school_days": int(_year_school_days(fy).sum()), "total_inr": _r(ent.total_inr.sum()),
+                       "centre_inr": _r(ent.centre_inr.sum()), "state_inr": _r(ent.state_inr.sum()),
+                       "by_component": _components(ent), "grain_kg": _bands(ent.grain_kg.sum(axis=0))}
+            if len(self._entitlements) >= ENTITLEMENTS_KEPT:
+                self._entitlements.pop(next(iter(self._entitlements)))
+            hit = self._entitlements[key] = (ent, summary)
+        return hit
+
     async def _today(self) -> int:
         """The twin's day (days since the epoch; NO_DAY before any report)."""
         return max((s["today"] for s in await self._router.statuses()), default=NO_DAY)
@@ -338,8 +362,7 @@ class FinanceService:
     def _figures(self, schools: FundsColumns, fy: int, today: int, office: tuple[float | None, float] | None,
                  level: str) -> dict:
         """The answer's figures for `schools` as one area (runs in a worker thread)."""
-        norms = self.norms
-        ent = finance.financial_year_entitlement(schools.enrolment, fy, _year_school_days(fy), norms=norms)
+        ent, entitlement = self._entitlement(schools.enrolment, fy)
         released = float(schools.funds[:, FUNDS_RELEASED].sum())
         meal, other = float(schools.funds[:, MEAL_COST].sum()), float(schools.funds[:, OTHER_UTILISED].sum())
         utilised = meal + other
@@ -351,10 +374,7 @@ class FinanceService:
             "enrolment": int(schools.enrolment.sum()),
             "allocated": {"total_inr": _r(allocated), "centre_inr": _r(alloc_c), "state_inr": _r(alloc_s),
                           "schools_allocated": int((schools.allocation.sum(axis=1) > 0).sum())},
-            "entitlement": {"policy": "norms", "norms_version": norms.version,
-                            "school_days": int(_year_school_days(fy).sum()), "total_inr": _r(ent.total_inr.sum()),
-                            "centre_inr": _r(ent.centre_inr.sum()), "state_inr": _r(ent.state_inr.sum()),
-                            "by_component": _components(ent), "grain_kg": _bands(ent.grain_kg.sum(axis=0))},
+            "entitlement": copy.deepcopy(entitlement),
             "released_inr": _r(released),
             "utilised": {"meal_cost_inr": _r(meal), "other_utilised_inr": _r(other), "total_inr": _r(utilised)},
             "balance_inr": _r(released - utilised),
@@ -401,7 +421,7 @@ def _release_rules(schools: FundsColumns, allocation: tuple[float, float], fy: i
               f"daily record in the twin and is left out of the burn") if counted else \
         "no school day in the twin's daily report record yet: the burn is 0"
     first, last = finance.financial_year_bounds(fy)
-    horizon = 0 if as_of >= last else int(finance.school_days(max(first, as_of + dt.timedelta(days=1)), last).sum())
+    horizon = _school_days_after(max(as_of, first - dt.timedelta(days=1)), last)
     p = project_balance(np.array([released]), np.array([utilised]), np.array([burn]), horizon)
     marks = np.array([p.days_to_utilisation_rule[0], p.days_to_exhaustion[0], p.flag_day[0]], np.int64)
     dates = day_index_dates(marks, as_of)
@@ -427,6 +447,12 @@ def _release_rules(schools: FundsColumns, allocation: tuple[float, float], fy: i
         "next_instalment": {"centre_inr": _r(prop_c), "state_inr": _r(prop_s), "total_inr": _r(prop_c + prop_s),
                             "allowed": bool(check.allowed[0]) and alloc_c + alloc_s > 0, "reasons": reasons},
     }
+
+
+@cache
+def _school_days_after(day: dt.date, last: dt.date) -> int:
+    """School days after `day` up to `last` (0 once `day` is past it)."""
+    return 0 if day >= last else int(finance.school_days(day + dt.timedelta(days=1), last).sum())
 
 
 @cache
