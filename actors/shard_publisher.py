@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 _CLOSURE_REASONS = {i: r.value for i, r in enumerate(ClosureReason, start=1)}
 MAX_PENDING = 64  # batches waiting to be published; beyond this the oldest deltas are dropped
+# A broker that fails (Redis restarting) is retried this long before a batch's deltas are given up:
+# a short outage then costs the streams nothing, and a long one cannot hold a shutdown's flush forever.
+RETRY_FOR_S = 60.0
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
 
 
 def schools_topic(district: int) -> str:
@@ -96,14 +100,29 @@ class ShardPublisher:
                 started = time.perf_counter()
                 messages = await asyncio.to_thread(self.messages, folded)
                 built = time.perf_counter()
-                await self._broker.publish_many(messages)
+                await self._publish_retrying(messages, folded.seq)
                 self.published += len(messages)
                 self.last_build_s, self.last_publish_s = built - started, time.perf_counter() - built
                 self.last_messages = len(messages)
             except Exception:  # noqa: BLE001 - a broker failure must not reach the twin
-                log.exception("publishing the changes up to seq %d failed", folded.seq)
+                log.exception("publishing the changes up to seq %d failed; its deltas are dropped", folded.seq)
             finally:
                 self._pending.task_done()
+
+    async def _publish_retrying(self, messages: list, seq: int) -> None:
+        """Publish, retrying a failing broker with backoff for up to `RETRY_FOR_S` (then raise).
+        Later batches wait in the queue meanwhile, so the streams keep their order."""
+        deadline, pause = time.monotonic() + RETRY_FOR_S, _RETRY_FIRST_S
+        while True:
+            try:
+                await self._broker.publish_many(messages)
+                return
+            except Exception as exc:  # noqa: BLE001 - whatever the broker's client raises
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("the stream broker did not take the changes up to seq %d (%s); retrying", seq, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _RETRY_MAX_S)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is published (tests, shutdown)."""

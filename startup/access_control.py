@@ -56,7 +56,9 @@ def open_access_control(settings: Settings, engine: AsyncEngine, shared: SharedA
 
         from adapters.redis_access import RedisRateLimiter, RedisRevocationStore
 
-        client = aioredis.from_url(settings.redis_url)
+        # short timeouts: a check waiting on a Redis that is gone would hold every request; these
+        # fail fast to their safe side instead (see adapters.redis_access)
+        client = aioredis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
         prefix = settings.streams.redis_prefix
         revocations = RedisRevocationStore(client, prefix=f"{prefix}auth:")
         limiter = RedisRateLimiter(client, prefix=f"{prefix}rl:")
