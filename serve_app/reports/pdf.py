@@ -30,7 +30,7 @@ from reportlab.platypus import (
 
 from serve_app.reports import charts, fonts
 
-FOOTER_HEADING_CHARS = 70  # a longer title is cut in the footer, which the page number shares
+FOOTER_HEADING_CHARS = 48  # a longer title is cut in the footer, which the page number shares
 TABLE_CHUNK_ROWS = 200
 CHILD_AREA = {"state": "district", "district": "block"}  # whose ranking a report shows
 
@@ -45,12 +45,18 @@ def render(report: dict) -> bytes:
     footer = f"{short}  |  period {first.isoformat()} to {last.isoformat()}  |  generated {generated}"
     created = f"D:{last.strftime('%Y%m%d')}000000+00'00'"
 
+    # a paragraph, not drawString: the footer's title may be Tamil, which only paragraphs shape
+    footer_style = ParagraphStyle("report-footer", fontName=regular, fontSize=7.5, leading=9,
+                                  textColor=colors.grey, shaping=int(fonts.needs_shaping(footer)))
+
     def on_page(canvas, doc) -> None:  # noqa: ANN001
         canvas.setDateFormatter(lambda *_: created)
         canvas.saveState()
+        line = Paragraph(escape(footer), footer_style)
+        line.wrap(A4[0] - 50 * mm, 20 * mm)
+        line.drawOn(canvas, 15 * mm, 10 * mm - 2)
         canvas.setFont(regular, 7.5)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(15 * mm, 10 * mm, footer, shaping=fonts.needs_shaping(footer))
         canvas.drawRightString(A4[0] - 15 * mm, 10 * mm, f"Page {doc.page}")
         canvas.restoreState()
 
