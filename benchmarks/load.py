@@ -136,6 +136,7 @@ async def write_plan(settings: Settings, path: Path, day: str, base_url: str) ->
                           "schools": district_schools[name][:2_000]} for d, name in enumerate(names)],
         "api_clients": [{"token": token(f"load-client-{k}", "state_admin"), "schools": ids[k::50][:500]}
                         for k in range(50)],
+        "stages_path": str(path.with_name("stages.json")),
     }
     # forecasts are asked for only if a model serves them (the benchmark's twin trains none)
     async with httpx.AsyncClient(base_url=base_url, timeout=30,
@@ -153,7 +154,21 @@ def _locust(base_url: str, workdir: Path, users: int, seconds: float, spawn_rate
                     "-u", str(users), "-r", str(spawn_rate), "-t", f"{int(seconds)}s", "--csv", str(prefix),
                     "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "0"],
                    env=env, check=True, capture_output=True, timeout=seconds + 300)
-    return _summary(prefix)
+    return {**_summary(prefix), "ingest_stages": _stages(workdir / "stages.json")}
+
+
+def _stages(path: Path) -> dict:
+    """Median and p95 of each stage of an accepted POST /events (its Server-Timing): where ingest
+    waits under the load, by request kind."""
+    import numpy as np
+
+    if not path.exists():
+        return {}
+    def percentiles(ms: list[float]) -> dict:
+        return {"p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
+
+    return {name: {stage: percentiles(ms) for stage, ms in stages.items()}
+            for name, stages in json.loads(path.read_text()).items()}
 
 
 def _summary(prefix: Path) -> dict:

@@ -18,9 +18,13 @@ import random
 import uuid
 
 from locust import FastHttpUser, between, task
+from locust import events as locust_events
 
 _PLAN = json.loads(open(os.environ["MEALTWIN_LOAD_PLAN"]).read())  # noqa: SIM115 - read once, at import by locust
 _API = "/api/v1"
+# Where each accepted POST /events spent its time, from its Server-Timing header (prepare, log,
+# apply): {request name: {stage: [ms, ...]}}, written where the plan says when Locust stops.
+_STAGES: dict[str, dict[str, list[float]]] = {}
 
 
 def _identities(kind: str):  # noqa: ANN202
@@ -42,6 +46,21 @@ class _Signed(FastHttpUser):
 
     def get(self, path: str, name: str) -> None:
         self.client.get(f"{_API}{path}", headers=self.auth, name=name)
+
+    def post_events(self, query: str, batch: list[dict], name: str) -> None:
+        response = self.client.post(f"{_API}/events{query}", json={"events": batch}, headers=self.auth, name=name)
+        stages = _STAGES.setdefault(name, {})
+        for part in (response.headers.get("server-timing") or "").split(","):
+            stage, _, duration = part.strip().partition(";dur=")
+            if duration:
+                stages.setdefault(stage, []).append(float(duration))
+
+
+@locust_events.quitting.add_listener
+def _write_stages(environment, **_kwargs) -> None:  # noqa: ANN001
+    if "stages_path" in _PLAN:
+        with open(_PLAN["stages_path"], "w") as out:
+            json.dump(_STAGES, out)
 
 
 class DistrictOfficer(_Signed):
@@ -111,7 +130,7 @@ class SchoolAdmin(_Signed):
         present = random.randint(40, 90)
         event = {"type": "attendance_reported", "event_id": f"load-{uuid.uuid4().hex}", "date": _PLAN["day"],
                  "school_id": self.me["school_id"], "present": present, "meals_served": {"primary": present}}
-        self.client.post(f"{_API}/events", json={"events": [event]}, headers=self.auth, name="/events (one)")
+        self.post_events("", [event], "/events (one)")
 
     @task(3)
     def my_school(self) -> None:
@@ -137,8 +156,7 @@ class Integration(_Signed):
             events.append({"type": "attendance_reported", "event_id": f"load-{uuid.uuid4().hex}",
                            "date": _PLAN["day"], "school_id": school, "present": present,
                            "meals_served": {"primary": present}})
-        self.client.post(f"{_API}/events?results=problems", json={"events": events}, headers=self.auth,
-                         name="/events (batch of 100)")
+        self.post_events("?results=problems", events, "/events (batch of 100)")
 
 
 class ApiClient(_Signed):

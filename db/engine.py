@@ -10,6 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+# Every SQLite connection, the engine's and the event log writer's own: WAL, and an fsync on every
+# commit (an event is acked only once durable).
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000", "foreign_keys=ON")
+
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int | None = None,
                   pool_timeout_s: float = 30.0) -> AsyncEngine:
@@ -54,10 +58,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # behaviour defers BEGIN and breaks SAVEPOINT and locking semantics).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

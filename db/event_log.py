@@ -4,18 +4,24 @@ Appends are serialised (PostgreSQL: an advisory transaction lock; SQLite: its wr
 BEGIN IMMEDIATE), and each append numbers its rows after the current maximum. So seqs commit in
 seq order, and a reader that has seen seq N has seen every committed event below N: shards rely
 on this to detect and fill gaps.
+
+On SQLite a group's whole transaction runs in one trip to a worker thread, on a connection of the
+log's own: through the async driver it took some eight trips (check-out, BEGIN, look-up, max,
+insert, commit, reset), each waiting for the event loop and the GIL, and under load the trips,
+not the database, were most of an append's time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.engine import is_sqlite, writing
+from db.engine import SQLITE_PRAGMAS, is_sqlite, writing
 from db.tables import events
 from twin.ports import AppendResult, LogRow
 
@@ -24,12 +30,14 @@ _GROUP_ROWS = 50_000  # most rows committed in one group
 _SMALL_ROWS = 1_000  # an append this small is never grouped behind a large one
 _ID_CHUNK = 5_000  # event ids per duplicate look-up (under SQLite's bound-parameter limit)
 COLUMNS = ("seq", "event_id", "type", "district", "school_id", "event_date", "payload", "received_at")
+_INSERT = f"INSERT INTO {{table}} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # SQLite
 
 
 class SqlEventLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = is_sqlite(engine)
+        self._direct: sqlite3.Connection | None = None  # SQLite: the writer's own connection
         self._waiting: list[tuple[Sequence[LogRow], asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
 
@@ -88,50 +96,53 @@ class SqlEventLog:
 
     async def _append_group(self, group: list[Sequence[LogRow]]) -> list[AppendResult]:
         """One transaction for several appends, numbered in arrival order."""
+        if self._sqlite:
+            return await asyncio.to_thread(self._append_group_sqlite, group)
         async with writing(self._engine) as conn:
-            if not self._sqlite:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
             known = await self._known_ids(conn, [r.event_id for rows in group for r in rows])
-            first = seq = int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
-            results, fresh = [], []
-            for rows in group:
-                after, seqs = seq, []
-                for r in rows:
-                    if r.event_id in known:
-                        seqs.append(0)
-                        continue
-                    known.add(r.event_id)
-                    seq += 1
-                    seqs.append(seq)
-                    fresh.append(r)
-                results.append(AppendResult(after, seq, seqs))
+            first = int(await conn.scalar(select(func.coalesce(func.max(events.c.seq), 0))))
+            results, fresh = _numbered(group, known, first)
             if fresh:
-                await self._write(conn, fresh, first + 1)
+                now = dt.datetime.now(dt.UTC)
+                await write_rows(conn, "events", [(first + 1 + i, *r, now) for i, r in enumerate(fresh)], sqlite=False)
+        return results
+
+    def _append_group_sqlite(self, group: list[Sequence[LogRow]]) -> list[AppendResult]:
+        """`_append_group` on SQLite, in a worker thread (the writer task runs one at a time)."""
+        if self._direct is None:
+            self._direct = sqlite3.connect(self._engine.url.database, isolation_level=None, check_same_thread=False)
+            for pragma in SQLITE_PRAGMAS:
+                self._direct.execute(f"PRAGMA {pragma}")
+        db = self._direct
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [r.event_id for rows in group for r in rows]
+            known: set[str] = set()
+            for k in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[k : k + _ID_CHUNK]
+                known.update(r[0] for r in db.execute(
+                    f"SELECT event_id FROM events WHERE event_id IN ({', '.join('?' * len(chunk))})", chunk))
+            first = int(db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+            results, fresh = _numbered(group, known, first)
+            if fresh:
+                # as SQLAlchemy's SQLite types read them back: ISO text, naive UTC
+                now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+                dates = {d: d.isoformat() for d in {r.event_date for r in fresh}}  # a batch spans few dates
+                db.executemany(_INSERT.format(table="events"),
+                               [(first + 1 + i, r.event_id, r.type, r.district, r.school_id, dates[r.event_date],
+                                 r.payload, now) for i, r in enumerate(fresh)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         return results
 
     async def _known_ids(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
-        """Which of `ids` the log already holds. On the driver's own connection: SQLAlchemy's
-        expanding IN would compile thousands of bound parameters on every append."""
+        """Which of `ids` the log already holds (PostgreSQL). On the driver's own connection:
+        SQLAlchemy's expanding IN would compile thousands of bound parameters on every append."""
         raw = (await conn.get_raw_connection()).driver_connection
-        if not self._sqlite:
-            return {r[0] for r in await raw.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", ids)}
-        known: set[str] = set()
-        for k in range(0, len(ids), _ID_CHUNK):
-            chunk = ids[k : k + _ID_CHUNK]
-            cursor = await raw.execute(f"SELECT event_id FROM events WHERE event_id IN ({', '.join('?' * len(chunk))})", chunk)
-            known.update(r[0] for r in await cursor.fetchall())
-        return known
-
-    async def _write(self, conn: AsyncConnection, rows: Sequence[LogRow], first_seq: int) -> None:
-        now = dt.datetime.now(dt.UTC)
-        if not self._sqlite:
-            records = [(first_seq + i, *r, now) for i, r in enumerate(rows)]
-        else:  # as SQLAlchemy's SQLite types read them back: ISO text, naive UTC
-            now = now.replace(tzinfo=None).isoformat(sep=" ")
-            dates = {d: d.isoformat() for d in {r.event_date for r in rows}}  # a batch spans few dates
-            records = [(first_seq + i, r.event_id, r.type, r.district, r.school_id, dates[r.event_date], r.payload, now)
-                       for i, r in enumerate(rows)]
-        await write_rows(conn, "events", records, sqlite=self._sqlite)
+        return {r[0] for r in await raw.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", ids)}
 
     async def read(
         self, after_seq: int, districts: Sequence[int], upto_seq: int | None = None, limit: int = 50_000
@@ -202,6 +213,24 @@ def _aware(stamp: dt.datetime) -> dt.datetime:
     return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp
 
 
+def _numbered(group: list[Sequence[LogRow]], known: set[str], first: int) -> tuple[list[AppendResult], list[LogRow]]:
+    """Seqs after `first` for the rows of each append in `group` not in `known` nor earlier in the
+    group (seq 0 for those), and the rows to write."""
+    results, fresh, seq = [], [], first
+    for rows in group:
+        after, seqs = seq, []
+        for r in rows:
+            if r.event_id in known:
+                seqs.append(0)
+                continue
+            known.add(r.event_id)
+            seq += 1
+            seqs.append(seq)
+            fresh.append(r)
+        results.append(AppendResult(after, seq, seqs))
+    return results, fresh
+
+
 def _settle(done: asyncio.Future, result: AppendResult | Exception) -> None:
     if done.done():
         return
@@ -217,7 +246,6 @@ async def write_rows(conn: AsyncConnection, table: str, records: list[tuple], *,
     measures its database floor with this same function."""
     raw = (await conn.get_raw_connection()).driver_connection
     if sqlite:
-        marks = ", ".join("?" * len(COLUMNS))
-        await raw.executemany(f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({marks})", records)
+        await raw.executemany(_INSERT.format(table=table), records)
     else:
         await raw.copy_records_to_table(table, records=records, columns=COLUMNS)
