@@ -15,14 +15,18 @@ on the harsher spread above (about half the schools below their buffer).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 import statistics
 import time
+from collections import Counter
 
 import numpy as np
 
 from scenarios.optimise_delivery import DeliveryRule, schedule_deliveries
+from scenarios.optimise_greedy import greedy_stock, stock_change
+from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
 from scenarios.optimise_funds import FundRule, plan_fund_advances
-from scenarios.optimise_input import OptimiseInput, from_start
+from scenarios.optimise_input import DEFAULT_DEPOT_DAYS, OptimiseInput, from_start
 from scenarios.optimise_stock import StockRule, rebalance_block, rebalance_stock
 from simulation.start_state import StartState, synthetic_start
 from simulation.synthetic_schools import generate_schools
@@ -52,13 +56,56 @@ def synthetic_input(n_schools: int = 43_000, seed: int = 0) -> OptimiseInput:
 def world_input(n_schools: int = 43_000, seed: int = 0) -> OptimiseInput:
     """The synthetic world's state as the live feed runs it (`synthetic_start`: 35 days warmed up),
     with funds and block balances as in `synthetic_input`."""
+    return world_start_and_input(n_schools, seed)[1]
+
+
+def world_start_and_input(n_schools: int = 43_000, seed: int = 0) -> tuple[StartState, OptimiseInput]:
+    """`world_input` and the start state it was built from (for the scenario engine)."""
     start = synthetic_start(n_schools, seed, DAY)
     schools = generate_schools(n_schools, seed)
     inp = from_start(start, schools.latitude, schools.longitude)
     rng = np.random.default_rng(seed + 1)
     bill = np.bincount(inp.block, inp.meal_cost_inr_per_day, inp.n_blocks)
     inp.block_balance_inr = bill * rng.uniform(0, 10, inp.n_blocks)
-    return inp
+    return start, inp
+
+
+def _verified(start: StartState, inp: OptimiseInput, seed: int, replications: int, horizon_days: int,
+              depot_days: float | None = None) -> dict:
+    """The stress scenario (a monsoon week with roads cut, grain deliveries a week late) run from
+    the world's state with no action, the greedy baseline and the LP's plan, common random numbers.
+    `depot_days`: the depots hold that many days of their block's need instead of the default."""
+    if depot_days is not None:
+        inp = replace(inp, depot_stock=inp.depot_stock * depot_days / DEFAULT_DEPOT_DAYS)
+    lp, greedy = rebalance_stock(inp, StockRule()), greedy_stock(inp, StockRule())
+    t = time.perf_counter()
+    impact = verify(start, stress_inputs(horizon_days, seed + 2),
+                    [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
+                     PlanToVerify("lp", stock_change(inp.n, lp), lp.transport_cost_inr)],
+                    replications, ratios=(("lp", "none"), ("lp", "greedy")))
+    plans = impact["plans"]
+    return {"stress_replications": replications, "stress_horizon_days": horizon_days,
+            "stress_simulate_s": round(time.perf_counter() - t, 3),
+            "no_meal_child_days": {name: plans[name]["no_meal_child_days"] for name in ("none", "greedy", "lp")},
+            "stockout_school_days": {name: plans[name]["stockout_school_days"] for name in ("none", "greedy", "lp")},
+            "lp_vs_none": impact["ratios"]["lp_vs_none"], "lp_vs_greedy": impact["ratios"]["lp_vs_greedy"],
+            "stockout_school_days_lp_vs_none": _ratio(plans, "lp", "none", "stockout_school_days"),
+            "stockout_school_days_lp_vs_greedy": _ratio(plans, "lp", "greedy", "stockout_school_days"),
+            "lp_minus_greedy_no_meal_child_days": _paired(plans, "lp", "greedy"),
+            "transport_cost_inr": {"greedy": plans["greedy"]["transport_cost_inr"], "lp": plans["lp"]["transport_cost_inr"]},
+            "transport_cost_ratio_lp_vs_greedy": (round(lp.transport_cost_inr / greedy.transport_cost_inr, 4)
+                                                  if greedy.transport_cost_inr > 0 else None)}
+
+
+def _ratio(plans: dict, a: str, b: str, kpi: str) -> float | None:
+    den = plans[b][kpi]["mean"]
+    return round(plans[a][kpi]["mean"] / den, 4) if den else None
+
+
+def _paired(plans: dict, a: str, b: str) -> dict:
+    """a - b from the two paired differences against none (the same replications throughout)."""
+    da, db = plans[a]["no_meal_child_days_vs_none"], plans[b]["no_meal_child_days_vs_none"]
+    return {"mean": round(da["mean"] - db["mean"], 3)}
 
 
 def _stock(inp: OptimiseInput, seed: int, blocks: int) -> dict:
@@ -75,10 +122,12 @@ def _stock(inp: OptimiseInput, seed: int, blocks: int) -> dict:
             "shortfall_child_days_after": round(float(plan.shortfall_after.sum()), 1)}
 
 
-def run(n_schools: int = 43_000, seed: int = 0, blocks: int = 20, horizon_days: int = 10) -> dict:
-    """Headline keys from the world's state; `stressed` the same on `synthetic_input`'s harsher spread."""
+def run(n_schools: int = 43_000, seed: int = 0, blocks: int = 20, horizon_days: int = 10, replications: int = 20,
+        stress_horizon_days: int = 20) -> dict:
+    """Headline keys from the world's state; `stressed` the same on `synthetic_input`'s harsher spread;
+    the stress scenario's keys (see `_verified`) from the world's state."""
     t = time.perf_counter()
-    inp = world_input(n_schools, seed)
+    start, inp = world_start_and_input(n_schools, seed)
     input_s = time.perf_counter() - t
     out = {"schools": inp.n, "depots": int(np.unique(inp.block).size), "arcs": int(inp.arc_from.size)}
     out.update(_stock(inp, seed, blocks))
@@ -86,10 +135,19 @@ def run(n_schools: int = 43_000, seed: int = 0, blocks: int = 20, horizon_days: 
     schedule = schedule_deliveries(inp, DeliveryRule(horizon_days=horizon_days))
     out.update({"delivery_horizon_days": horizon_days, "delivery_variables": schedule.variables,
                 "delivery_s": round(time.perf_counter() - t, 3), "delivery_method": schedule.method,
-                "delivery_visits": int(schedule.school.size), "delivery_schools_running_out": int(schedule.runs_out.size)})
+                "delivery_visits": int(schedule.school.size), "delivery_schools_running_out": int(schedule.runs_out.size),
+                "delivery_running_out_by_reason": dict(Counter(r.split(":")[0] for r in schedule.reason))})
+    t = time.perf_counter()
+    exact = schedule_deliveries(inp, DeliveryRule(horizon_days=horizon_days, method="milp"))
+    out.update({"delivery_milp_s": round(time.perf_counter() - t, 3), "delivery_milp_visits": int(exact.school.size),
+                "delivery_milp_schools_running_out": int(exact.runs_out.size),
+                "delivery_milp_gap": exact.mip_gap})
     t = time.perf_counter()
     funds = plan_fund_advances(inp, FundRule())
     out.update({"funds_s": round(time.perf_counter() - t, 3), "funds_status": funds.status,
                 "funds_schools_advanced": int((funds.advance_inr > 0).sum()), "input_s": round(input_s, 3)})
+    out.update(_verified(start, inp, seed, replications, stress_horizon_days))
+    # where the LP's neighbour arcs matter: depots holding one day of their block's need
+    out["scarce_depots"] = _verified(start, inp, seed, replications, stress_horizon_days, depot_days=1.0)
     out["stressed"] = _stock(synthetic_input(n_schools, seed), seed, blocks)
     return out
