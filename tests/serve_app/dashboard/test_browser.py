@@ -251,3 +251,27 @@ def test_an_account_with_mfa_signs_in_with_its_code(twin, page):
         assert confirmed.status_code == 200, confirmed.text
     sign_in(page, email, otp=pyotp.TOTP(secret).now())
     page.wait_for_selector("#schools-table")
+
+
+def test_an_officer_approves_a_recommendation_in_the_optimisation_centre(twin, page, artefacts):
+    officer = twin.accounts["district"]
+    schools = schools_of(twin, officer.district)[:4]
+    with api(twin, officer.email) as client:  # one school stocked, its neighbours eating their way to nothing
+        events = [{"type": "stock_delivered", "event_id": "opt-d", "date": "2025-07-03", "school_id": schools[0],
+                   "rice_kg": 800.0, "pulses_kg": 100.0, "oil_kg": 20.0, "eggs": 0}]
+        events += [{"type": "attendance_reported", "event_id": f"opt-a{k}", "date": "2025-07-03", "school_id": s,
+                    "present": 80, "meals_served": {"upper_primary": 70}} for k, s in enumerate(schools)]
+        assert client.post("/api/v1/events", json={"events": events}).status_code == 200
+    sign_in(page, officer.email)
+    page.click("#nav a[href='#/optimisation']")
+    page.click("#opt-run")
+    expect(page.locator("#opt-message")).to_contain_text("recommendations")
+    first = page.locator("#recommendations-table tbody tr").first
+    rec_id = first.get_attribute("data-rec")
+    page.screenshot(path=artefacts / "optimisation.png")
+    first.locator("[data-approve]").click()
+    expect(page.locator("#opt-message")).to_contain_text("applied")
+    expect(page.locator(f"tr[data-rec='{rec_id}']")).to_have_count(0)  # no longer pending
+    with api(twin, officer.email) as client:
+        decided = client.get(f"/api/v1/optimization/recommendations/{rec_id}").json()["data"]
+    assert decided["status"] == "applied" and decided["events"]

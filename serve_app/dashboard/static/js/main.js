@@ -13,6 +13,7 @@ import * as report from "./pages/report.js";
 import * as finance from "./pages/finance.js";
 import * as reports from "./pages/reports.js";
 import * as scenarios from "./pages/scenarios.js";
+import * as optimisation from "./pages/optimisation.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
@@ -30,6 +31,7 @@ const ROUTES = [
   [/^#\/finance$/, (ctx) => finance.render(main, ctx)],
   [/^#\/reports$/, (ctx) => reports.render(main, ctx)],
   [/^#\/scenarios$/, (ctx) => scenarios.render(main, ctx)],
+  [/^#\/optimisation$/, (ctx) => optimisation.render(main, ctx)],
 ];
 
 function home(ctx) {
@@ -45,7 +47,7 @@ function nav(user) {
   if (user.role === "school_admin") links.push(["#/report", "nav.my_school"]);
   if (user.role !== "school_admin") links.push(["#/finance", "nav.finance"]);
   links.push(["#/reports", "nav.reports"]);
-  if (user.role === "state_admin" || user.role === "district_officer") links.push(["#/scenarios", "nav.scenarios"]);
+  if (user.role !== "school_admin") links.push(["#/scenarios", "nav.scenarios"], ["#/optimisation", "nav.optimisation"]);
   const el = document.getElementById("nav");
   el.innerHTML = links.map(([href, key]) => `<a href="${href}" data-i18n="${key}">${esc(t(key))}</a>`).join("");
   el.hidden = false;
@@ -54,7 +56,7 @@ function nav(user) {
 function markCurrent() {
   for (const a of document.querySelectorAll("#nav a")) {
     const here = location.hash || "#/";
-    const current = a.getAttribute("href") === "#/" ? !/^#\/(report|finance|reports|scenarios)/.test(here) : here.startsWith(a.getAttribute("href"));
+    const current = a.getAttribute("href") === "#/" ? !/^#\/(report|finance|reports|scenarios|optimisation)/.test(here) : here.startsWith(a.getAttribute("href"));
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
 }
