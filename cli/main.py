@@ -220,13 +220,25 @@ def bench_ingest(
     schools: int = typer.Option(43_000, help="schools in the benchmark's state"),
     postgres: bool = typer.Option(False, help="measure PostgreSQL (a fresh `mealtwin_bench` database on "
                                                "127.0.0.1; MEALTWIN_BENCH_POSTGRES_URL overrides) instead of SQLite"),
+    outage: bool = typer.Option(False, help="instead: the live feed's ingest on a PostgreSQL of the benchmark's "
+                                            "own (initdb/pg_ctl, a free port), stopped mid-way and started again"),
+    outage_s: float = typer.Option(30.0, help="with --outage: how long PostgreSQL stays stopped"),
+    days: int = typer.Option(10, help="with --outage: simulated school days fed"),
 ) -> None:
     """End-to-end ingest of a full Tamil Nadu school day through the API, with a shard killed and
-    recovered, against the database's raw insert rate measured in the same run."""
+    recovered, against the database's raw insert rate measured in the same run; or, with --outage,
+    ingest through a PostgreSQL restart."""
+    _logging(logging.WARNING)
+    say = (lambda m: None) if json_out else _say
+    if outage:
+        from benchmarks.ingest_outage import run as run_outage
+
+        result = asyncio.run(run_outage(schools=schools, outage_s=outage_s, days=days, say=say))
+        print(json.dumps(result, indent=None if json_out else 2))
+        return
     from benchmarks.ingest import run
 
-    _logging(logging.WARNING)
-    result = asyncio.run(run(schools=schools, postgres=postgres, say=(lambda m: None) if json_out else _say))
+    result = asyncio.run(run(schools=schools, postgres=postgres, say=say))
     print(json.dumps(result, indent=None if json_out else 2))
 
 
