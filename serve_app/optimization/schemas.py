@@ -22,8 +22,9 @@ _REC = {
                "items": {"rice_kg": 40.0, "pulses_kg": 2.5}, "km": 3.0},
     "quantities": {"receiver": {"current": {"rice_kg": 31.2, "pulses_kg": 4.1, "oil_kg": 1.2, "eggs": 90},
                                 "recommended": {"rice_kg": 71.2, "pulses_kg": 6.6, "oil_kg": 1.2, "eggs": 90}}},
-    "risk": {"before": {"shortfall_child_days": 820.0, "days_of_grain": 2.6},
-             "after": {"shortfall_child_days": 0.0, "days_of_grain": 6.0}},
+    "risk": {"before": {"shortfall_child_days": 820.0, "days_of_grain": 2.6, "risk_score": 58.0, "risk_level": "high"},
+             "after": {"shortfall_child_days": 0.0, "days_of_grain": 6.0, "risk_score": 31.5, "risk_level": "medium"},
+             "source": {"before": {"score": 12.0, "level": "low"}, "after": {"score": 12.0, "level": "low"}}},
     "explanation": {"binding": [{"constraint": "donor", "item": "rice_kg", "dual_inr": -1.2,
                                  "meaning": "the giving school is down to its own buffer"}],
                     "summary": "the giving school is down to its own buffer"},
@@ -57,7 +58,9 @@ class Recommendation(BaseModel):
     twin_seq: int = Field(description="the twin's log position it was computed on")
     action: dict
     quantities: dict = Field(description="current and recommended quantities at the receiver (and the source)")
-    risk: dict = Field(description="the receiver's shortfall child-days and days of grain before and after")
+    risk: dict = Field(description="the receiver's shortfall child-days, days of grain and the twin's risk score "
+                       "(local, without the neighbours' cascade) before and after the run's plan; the giving "
+                       "school's score as `source`")
     explanation: dict = Field(description="the binding constraints and their dual prices")
     impact: dict | None = Field(description="the latest simulated impact, when verified")
     events: list[str] = Field(description="ids of the events it became, once applied")

@@ -30,6 +30,7 @@ from serve_app.auth.principal import Caller, Principal, Role
 from serve_app.shared.page import offset, pagination
 from serve_app.shared.places import block_index, district_index
 from twin import geography
+from configs.settings import RiskRules
 from twin.area import Area
 from twin.directory import Directory
 from twin.errors import Conflict, InvalidInput, NotFound
@@ -59,7 +60,8 @@ class OptimisationService:
                  locations: Callable[[], Awaitable[tuple[np.ndarray, np.ndarray]]],
                  ingest: IngestEvents, replication_pool: Callable[[], Callable] | None = None,
                  broker: StreamBroker | None = None, audit: AuditRecord | None = None,
-                 block_officer_limit_kg: float = DEFAULT_BLOCK_OFFICER_LIMIT_KG) -> None:
+                 block_officer_limit_kg: float = DEFAULT_BLOCK_OFFICER_LIMIT_KG,
+                 risk_rules: RiskRules | None = None) -> None:
         self._repo = repo
         self._directory = directory
         self._live_states = live_states
@@ -69,6 +71,7 @@ class OptimisationService:
         self._broker = broker
         self._audit = audit
         self._limit_kg = block_officer_limit_kg
+        self._risk_rules = risk_rules or RiskRules()
         self._coords: tuple[np.ndarray, np.ndarray] | None = None
         # the twin keeps no depot stock: a depot is taken to hold this many days of its block's need
         self.depot_days = DEFAULT_DEPOT_DAYS
@@ -109,12 +112,31 @@ class OptimisationService:
         start, g = self._area_start(states, area)
         inp = self._input(from_start, start, lat[g], lon[g])
         plan = rebalance_stock(inp)
-        return {"actions": stock_actions(inp, plan), "g": g, "status": plan.status, "message": plan.message,
+        actions = stock_actions(inp, plan)
+        self._rescore(states, actions, g, plan, inp.n)
+        return {"actions": actions, "g": g, "status": plan.status, "message": plan.message,
                 "schools": inp.n, "variables": plan.variables, "build_s": round(plan.build_s, 4),
                 "solve_s": round(plan.solve_s, 4), "twin_seq": _twin_seq(states, area, self._directory),
                 "before": round(float(plan.shortfall_before.sum()), 2),
                 "after": round(float(plan.shortfall_after.sum()), 2),
                 "transport_cost_inr": round(plan.transport_cost_inr, 2)}
+
+    def _rescore(self, states: list[ShardState], actions: list[dict], g: np.ndarray, plan, n: int) -> None:  # noqa: ANN001
+        """The twin's risk score of each receiver (and giving school) before and after the run's plan."""
+        from scenarios.optimise_greedy import stock_change
+        from scenarios.optimise_risk import rescored
+
+        rows = np.unique([a["to"] for a in actions] + [a["from_school"] for a in actions if a["from_school"] >= 0])
+        if rows.size == 0:
+            return
+        scores = rescored(states, self._directory, g[rows], stock_change(n, plan)[rows], self._risk_rules)
+        for a in actions:
+            mine = scores.get(int(g[a["to"]]))
+            if mine is not None:
+                a["risk"]["before"] |= {"risk_score": mine["before"]["score"], "risk_level": mine["before"]["level"]}
+                a["risk"]["after"] |= {"risk_score": mine["after"]["score"], "risk_level": mine["after"]["level"]}
+            if a["from_school"] >= 0 and int(g[a["from_school"]]) in scores:
+                a["risk"]["source"] = scores[int(g[a["from_school"]])]
 
     def _input(self, from_start, start, lat, lon):  # noqa: ANN001, ANN202 - the models load lazily
         inp = from_start(start, lat, lon)

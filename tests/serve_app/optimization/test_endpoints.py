@@ -73,6 +73,9 @@ async def test_a_recommendation_moves_stock_from_a_neighbour_and_applies_once(ap
     assert moved > 0 and rec["quantities"]["receiver"]["recommended"]["rice_kg"] == pytest.approx(
         rec["quantities"]["receiver"]["current"]["rice_kg"] + moved, abs=0.01)
     assert rec["risk"]["after"]["shortfall_child_days"] < rec["risk"]["before"]["shortfall_child_days"]
+    # rescored by the twin's rules on the post-action state: the receiver's stock factor eases
+    assert rec["risk"]["after"]["risk_score"] < rec["risk"]["before"]["risk_score"]
+    assert rec["risk"]["source"]["after"]["score"] >= rec["risk"]["source"]["before"]["score"]
     assert rec["children_affected"] > 0 and rec["twin_seq"] > 0 and rec["explanation"]["summary"]
 
     async with client_of(app, *DISTRICT_OFFICER) as officer:
