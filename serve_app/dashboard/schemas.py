@@ -20,21 +20,23 @@ class CallerArea(BaseModel):
 class DistrictPlace(BaseModel):
     index: int = Field(description="the map's `district` column refers to this")
     name: str
-    inside: bool = Field(description="the whole district lies inside the caller's area")
 
 
 class BlockPlace(BaseModel):
     index: int = Field(description="the map's `block` column refers to this")
     district: int = Field(description="its district's index")
+    district_name: str
     name: str
-    inside: bool = Field(description="the whole block lies inside the caller's area")
 
 
 class Places(BaseModel):
+    """The districts and blocks wholly inside the caller's area (a block officer's district is not:
+    only its block is listed)."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "area": {"kind": "block", "district": "Ariyalur", "block": "Sendurai", "school_id": None},
-        "districts": [{"index": 0, "name": "Ariyalur", "inside": False}],
-        "blocks": [{"index": 5, "district": 0, "name": "Sendurai", "inside": True}]}]})
+        "districts": [],
+        "blocks": [{"index": 5, "district": 0, "district_name": "Ariyalur", "name": "Sendurai"}]}]})
 
     area: CallerArea
     districts: list[DistrictPlace]

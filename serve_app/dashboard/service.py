@@ -47,17 +47,16 @@ class DashboardService:
         return packed
 
     def places(self, area: Area) -> dict:
-        """Every district and block (the map's indices refer to these lists), and which of them
-        lie inside the caller's area."""
+        """The districts and blocks wholly inside the caller's area, each with the index the map's
+        columns use (places outside it are left out, as any other data outside it is)."""
         names = geography.district_names()
         blocks = self._directory.blocks
         return {
             "area": {"kind": area.kind, "district": area.district, "block": area.block, "school_id": area.school_id},
-            "districts": [{"index": d, "name": name, "inside": area.covers_district(name)}
-                          for d, name in enumerate(names)],
-            "blocks": [{"index": b, "district": int(blocks.district[b]), "name": blocks.names[b],
-                        "inside": area.covers_block(names[int(blocks.district[b])], blocks.names[b])}
-                       for b in range(len(blocks))],
+            "districts": [{"index": d, "name": name} for d, name in enumerate(names) if area.covers_district(name)],
+            "blocks": [{"index": b, "district": int(blocks.district[b]), "district_name": names[int(blocks.district[b])],
+                        "name": blocks.names[b]}
+                       for b in range(len(blocks)) if area.covers_block(names[int(blocks.district[b])], blocks.names[b])],
         }
 
     async def district_blocks(self, district: str, area: Area) -> dict:

@@ -315,6 +315,12 @@ def recipes(world) -> dict:
             f"/api/v1/optimization/approve/{world['recs']['chennai']}", {})),
         ("post", "/api/v1/optimization/reject/{rec_id}"): (None, lambda c: (
             f"/api/v1/optimization/reject/{world['recs']['chennai']}", {"json": {"reason": "walk"}})),
+        ("get", "/api/v1/dashboard/map"): (lambda c: ("/api/v1/dashboard/map", {}), None),
+        ("get", "/api/v1/dashboard/levels"): (lambda c: ("/api/v1/dashboard/levels", {}), None),
+        ("get", "/api/v1/dashboard/places"): (lambda c: ("/api/v1/dashboard/places", {}), None),
+        ("get", "/api/v1/dashboard/districts/{name}/blocks"): (
+            lambda c: None if c.area.school_id else (f"/api/v1/dashboard/districts/{c.district}/blocks", {}),
+            lambda c: (f"/api/v1/dashboard/districts/{OUT_DISTRICT}/blocks", {})),
         ("get", "/api/v1/reports/export/csv"): (
             lambda c: ("/api/v1/reports/export/csv", {"params": {"kind": "schools"}}),
             lambda c: ("/api/v1/reports/export/csv", {"params": {"kind": "schools", "district": OUT_DISTRICT}})),

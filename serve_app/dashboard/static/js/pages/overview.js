@@ -15,13 +15,18 @@ export async function render(main, ctx, view) {
   if (view.kind === "school-home") { ctx.navigate(`#/school/${ctx.places.area.school_id}`); return () => {}; }
   const { places } = ctx;
   let map = ctx.map;
-  const dIdx = view.district ? places.districts.findIndex((d) => d.name.toLowerCase() === view.district.toLowerCase()) : -1;
-  const bIdx = view.block ? places.blocks.findIndex((b) => b.district === dIdx && b.name.toLowerCase() === view.block.toLowerCase()) : -1;
-  // a place outside the reader's area is refused as an unknown one, as the API does
-  if (view.kind === "block" && (bIdx < 0 || !places.blocks[bIdx].inside)) throw new Error(`no block ${view.block}`);
-  if (view.kind === "district" && (dIdx < 0 || !places.districts[dIdx].inside)) throw new Error(`no district ${view.district}`);
-  const district = dIdx >= 0 ? places.districts[dIdx].name : null;
-  const block = bIdx >= 0 ? places.blocks[bIdx].name : null;
+  const same = (a, b) => a.toLowerCase() === String(b).toLowerCase();
+  // the places listed are those inside the reader's area: one not listed is refused as unknown, as the API does
+  const blockPlace = view.kind === "block" ? places.blocks.find((b) => same(b.district_name, view.district) && same(b.name, view.block)) : null;
+  const districtPlace = view.kind === "district" ? places.districts.find((d) => same(d.name, view.district)) : null;
+  if (view.kind === "block" && !blockPlace) throw new Error(`no block ${view.block}`);
+  if (view.kind === "district" && !districtPlace) throw new Error(`no district ${view.district}`);
+  const dIdx = blockPlace ? blockPlace.district : districtPlace ? districtPlace.index : -1;
+  const bIdx = blockPlace ? blockPlace.index : -1;
+  const district = blockPlace ? blockPlace.district_name : districtPlace ? districtPlace.name : null;
+  const block = blockPlace ? blockPlace.name : null;
+  const districtNames = new Map(places.blocks.map((b) => [b.district, b.district_name]));
+  const blockNames = new Map(places.blocks.map((b) => [b.index, b.name]));
   const keep = view.kind === "block" ? (i) => map.block[i] === bIdx : view.kind === "district" ? (i) => map.district[i] === dIdx : () => true;
   const scope = view.kind === "block" ? `block:${district}/${block}` : view.kind === "district" ? `district:${district}` : "state";
   const aggregatesUrl = view.kind === "block" ? `/api/v1/twin/blocks/${encodeURIComponent(block)}?district=${encodeURIComponent(district)}`
@@ -54,10 +59,9 @@ export async function render(main, ctx, view) {
     </div>`;
 
   const canvas = main.querySelector("#school-map");
-  const blockName = (i) => places.blocks[map.block[i]]?.name ?? "";
   const schoolMap = new SchoolMap(canvas, {
     onOpen: (i) => ctx.navigate(`#/school/${schoolCode(map.ids[i])}`),
-    describe: (i) => `${places.districts[map.district[i]]?.name ?? ""} / ${blockName(i)}`,
+    describe: (i) => `${districtNames.get(map.district[i]) ?? ""} / ${blockNames.get(map.block[i]) ?? ""}`,
   });
   schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block");
   const showDrawn = (n) => { const el = document.getElementById("drawn"); if (el) el.textContent = `· ${num(n)} ${t("map.drawn")}`; };
@@ -67,7 +71,7 @@ export async function render(main, ctx, view) {
   let aggregates = null;
   // every later write checks its element is still there: the reader may have moved on to another page
   const showFigures = () => { const el = document.getElementById("figures"); if (el) el.innerHTML = figuresHtml(aggregates, countLevels(map, keep)); };
-  const table = tableOf(view, ctx, { district, block, dIdx, get map() { return map; } });
+  const table = tableOf(view, ctx, { district, block, dIdx, bIdx, get map() { return map; } });
 
   // levels: fetched again when the stream says the figures moved, at most once a second
   let levelsTimer = null, levelsDue = false, levelsBusy = false, stopped = false;
@@ -113,9 +117,8 @@ function tableOf(view, ctx, where) {
     let rows = [];
     const draw = () => {
       if (!el()) return;
-      const names = ctx.places.districts;
       el().innerHTML = rows.length ? `<table id="districts-table"><thead><tr><th>${esc(t("col.district"))}</th><th class="num">${esc(t("col.schools"))}</th><th class="num">${esc(t("col.meals"))}</th><th class="num">${esc(t("col.stale"))}</th><th class="num">${esc(t("col.stock_days"))}</th><th class="num">${esc(t("col.at_risk"))}</th></tr></thead><tbody>${
-        rows.map((r) => { const d = names.findIndex((x) => x.name === r.district);
+        rows.map((r) => { const d = ctx.places.districts.find((x) => x.name === r.district)?.index;
           return `<tr class="link" data-district="${esc(r.district)}"><td><a href="#/district/${encodeURIComponent(r.district)}">${esc(r.district)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${num(risky((i) => where.map.district[i] === d))}</td></tr>`; }).join("")
       }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
       el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/district/${encodeURIComponent(tr.dataset.district)}`); }));
@@ -127,7 +130,7 @@ function tableOf(view, ctx, where) {
     const draw = () => {
       if (!el()) return;
       el().innerHTML = rows.length ? `<table id="blocks-table"><thead><tr><th>${esc(t("col.block"))}</th><th class="num">${esc(t("col.schools"))}</th><th class="num">${esc(t("col.meals"))}</th><th class="num">${esc(t("col.stale"))}</th><th class="num">${esc(t("col.stock_days"))}</th><th class="num">${esc(t("col.balance"))}</th><th class="num">${esc(t("col.at_risk"))}</th></tr></thead><tbody>${
-        rows.map((r) => { const b = ctx.places.blocks.findIndex((x) => x.district === where.dIdx && x.name === r.block);
+        rows.map((r) => { const b = ctx.places.blocks.find((x) => x.district === where.dIdx && x.name === r.block)?.index;
           return `<tr class="link" data-block="${esc(r.block)}"><td><a href="#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(r.block)}">${esc(r.block)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${inr(r.funds?.balance_inr)}</td><td class="num">${num(risky((i) => where.map.block[i] === b))}</td></tr>`; }).join("")
       }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
       el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(tr.dataset.block)}`); }));
@@ -147,7 +150,7 @@ function tableOf(view, ctx, where) {
     if (!el()) return;
     const m = where.map;
     levelOf.clear();
-    for (let i = 0; i < m.n; i++) if (m.block[i] === ctx.places.blocks.findIndex((x) => x.district === where.dIdx && x.name === where.block)) levelOf.set(schoolCode(m.ids[i]), LEVELS[m.level[i]]);
+    for (let i = 0; i < m.n; i++) if (m.block[i] === where.bIdx) levelOf.set(schoolCode(m.ids[i]), LEVELS[m.level[i]]);
     const sorted = schools.slice().sort((a, b) => LEVELS.indexOf(levelOf.get(b.id) || "low") - LEVELS.indexOf(levelOf.get(a.id) || "low") || a.name.localeCompare(b.name));
     el().innerHTML = sorted.length ? `<table id="schools-table"><thead><tr><th>${esc(t("col.school"))}</th><th>UDISE</th><th class="num">${esc(t("col.enrolment"))}</th><th>${esc(t("col.risk"))}</th></tr></thead><tbody>${
       sorted.map((s) => { const lv = levelOf.get(s.id) || s.risk_level;

@@ -13,7 +13,7 @@ export async function render(main, ctx) {
         <label>Kind<select name="kind"><option>schools</option><option>attendance</option><option>alerts</option><option>risk</option></select></label>
         <button type="submit">${esc(t("reports.csv"))}</button><p role="status" class="muted" id="csv-status"></p></form>
       <form class="card stack" id="pdf-form"><h2>PDF</h2>
-        ${pdfLevel === "district" ? `<label>${esc(t("col.district"))}<select name="name">${ctx.places.districts.filter((d) => d.inside).map((d) => `<option ${d.name === a.district ? "selected" : ""}>${esc(d.name)}</option>`).join("")}</select></label>` : ""}
+        ${pdfLevel === "district" ? `<label>${esc(t("col.district"))}<select name="name">${ctx.places.districts.map((d) => `<option ${d.name === a.district ? "selected" : ""}>${esc(d.name)}</option>`).join("")}</select></label>` : ""}
         <button type="submit">${esc(t("reports.pdf"))}</button><p role="status" class="muted" id="pdf-status"></p></form>
     </div>`;
   const save = async (url, statusEl) => {

@@ -9,12 +9,14 @@ import { LiveStream } from "../stream.js";
 
 export async function render(main, ctx) {
   const a = ctx.places.area;
-  const districts = ctx.places.districts.filter((d) => d.inside);
+  // where a run may look: the reader's districts, or (a block officer) their block
+  const places = ctx.places.districts.length ? ctx.places.districts.map((d) => ({ key: "districts", value: d.name, label: d.name }))
+    : ctx.places.blocks.map((b) => ({ key: "blocks", value: `${b.district_name}/${b.name}`, label: `${b.name} · ${b.district_name}` }));
   main.innerHTML = `<h1>${esc(t("scen.title"))}</h1>
     <div class="layout">
       <form class="card stack" id="scenario-form">
         <label>Name<input name="name" required maxlength="200" value="What if"></label>
-        <div class="row"><label>${esc(t("col.district"))}<select name="district">${districts.map((d) => `<option ${d.name === a.district ? "selected" : ""}>${esc(d.name)}</option>`).join("")}</select></label>
+        <div class="row"><label>${esc(t("col.district"))}<select name="place">${places.map((p, k) => `<option value="${k}" ${p.value === a.district ? "selected" : ""}>${esc(p.label)}</option>`).join("")}</select></label>
           <label>Days<input type="number" name="horizon" min="1" max="366" value="30"></label></div>
         <div class="row"><label>Delivery delay (days)<input type="number" name="delay" min="0" max="180" value="0"></label>
           <label>Closure (the whole run)<select name="closure"><option value="">none</option><option>monsoon</option><option>cyclone</option><option>flood</option></select></label></div>
@@ -81,18 +83,19 @@ export async function render(main, ctx) {
   main.querySelector("#scenario-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = e.target;
-    const district = f.district.value;
+    const place = places[Number(f.place.value)];
+    const where = { [place.key]: [place.value] };
     const horizon = Number(f.horizon.value);
     const interventions = [];
-    if (Number(f.delay.value) > 0) interventions.push({ kind: "delivery_delay", districts: [district], delay_days: Number(f.delay.value) });
-    if (f.closure.value) interventions.push({ kind: "closure", districts: [district], reason: f.closure.value });
-    if (Number(f.fund_delay.value) > 0) interventions.push({ kind: "fund_delay", districts: [district], delay_days: Number(f.fund_delay.value) });
-    if (Number(f.enrolment.value) !== 0) interventions.push({ kind: "enrolment_change", districts: [district], percent: Number(f.enrolment.value) });
-    if (Number(f.price.value) !== 0) interventions.push({ kind: "price_shock", districts: [district], percent: Number(f.price.value) });
+    if (Number(f.delay.value) > 0) interventions.push({ kind: "delivery_delay", ...where, delay_days: Number(f.delay.value) });
+    if (f.closure.value) interventions.push({ kind: "closure", ...where, reason: f.closure.value });
+    if (Number(f.fund_delay.value) > 0) interventions.push({ kind: "fund_delay", ...where, delay_days: Number(f.fund_delay.value) });
+    if (Number(f.enrolment.value) !== 0) interventions.push({ kind: "enrolment_change", ...where, percent: Number(f.enrolment.value) });
+    if (Number(f.price.value) !== 0) interventions.push({ kind: "price_shock", ...where, percent: Number(f.price.value) });
     const plan = { name: "plan" };
     if (Number(f.buffer.value) > 0) plan.buffer_days = Number(f.buffer.value);
     if (Number(f.interval.value) > 0) plan.delivery_interval_days = Number(f.interval.value);
-    const spec = { name: f.name.value, start: "live", horizon_days: horizon, scope: { districts: [district] }, seed: 1, interventions,
+    const spec = { name: f.name.value, start: "live", horizon_days: horizon, scope: where, seed: 1, interventions,
                    plans: Object.keys(plan).length > 1 ? [plan] : [] };
     status.textContent = t("common.loading");
     try { const run = await post("/api/v1/scenarios", spec); status.textContent = `${run.name}: ${run.status}`; loadRuns(); watch(run.id); }
