@@ -6,7 +6,8 @@ releases) and `days` school days through the ingest path. Then:
 - `allocate_s`: the entitlement of every school for the year, a dry run (median of 5);
 - `allocate_commit_s`: the same recorded as events, with the first instalment down the chain (once);
 - `state_summary_ms`, `district_summary_ms`: median of 100 reads of the state's and a district's
-  money (the districts in turn);
+  money (the districts in turn); `state_columns_ms` the part of a state read spent fetching the
+  shards' money extract;
 - `forecast_s`: the state's next 4 quarters with the backtest, from a cold start of the forecast
   (the history store read and the held-out quarter forecast); `forecast_wape` and `naive_wape`:
   the backtest's errors over the districts on the held-out quarter.
@@ -107,6 +108,12 @@ async def run(schools: int = 43_000, days: int = 10, seed: int = 0, say: Callabl
             await money.state(year)
             samples.append(time.perf_counter() - t)
         out["state_summary_ms"] = _median_ms(samples)
+        samples = []
+        for _ in range(READS):  # of which: the shards' money extract, over Ray
+            t = time.perf_counter()
+            await services.router.funds_columns(year)
+            samples.append(time.perf_counter() - t)
+        out["state_columns_ms"] = _median_ms(samples)
         n_districts = len(geography.district_names())
         samples = []
         for k in range(READS):

@@ -126,6 +126,12 @@ def load_panel(
     return Panel.concat([p for p in parts if p.n_days])  # checks the days follow one another
 
 
+def load_month_fields(root: Path | str, key: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Only the named arrays of stored month `key` (yyyy-mm), e.g. its `dates` and `meals`: a
+    fraction of what reading the whole month as a panel costs."""
+    return _read(history_dir(root) / f"{key}{_SUFFIX}", names)
+
+
 def months(root: Path | str) -> list[str]:
     """The stored months, oldest first (yyyy-mm)."""
     return sorted(p.stem for p in history_dir(root).glob(f"*{_SUFFIX}") if p.name != SCHOOLS_FILE)

@@ -131,16 +131,21 @@ class BudgetForecaster:
 
 
 def block_daily_meals(root: Path, n_blocks: int) -> bf.DailyMeals:
-    """Meals served each day of the history store, summed by (global) block, read a month at a time."""
+    """Meals served each day of the history store, summed by (global) block, read a month at a time
+    and only the month's dates and meals of it."""
     from ml import history_store
 
+    block = history_store.load_schools(root)["block"].astype(np.int64)
+    order = np.argsort(block, kind="stable")
+    present, starts = np.unique(block[order], return_index=True)  # the blocks with schools, where each begins
     dates, meals = [], []
     for key in history_store.months(root):
-        first = np.datetime64(key, "M").astype("datetime64[D]")
-        month = history_store.load_panel(root, first, (np.datetime64(key, "M") + 1).astype("datetime64[D]"))
-        sums = np.zeros((month.n_days, n_blocks))
-        np.add.at(sums.T, month.block.astype(np.int64), np.nan_to_num(month.meals, nan=0.0).T.astype(np.float64))
-        dates.append(month.dates)
+        month = history_store.load_month_fields(root, key, ("dates", "meals"))
+        by_present = np.add.reduceat(np.nan_to_num(month["meals"][:, order].astype(np.float64), nan=0.0), starts,
+                                     axis=1) if len(order) else np.zeros((len(month["dates"]), 0))
+        sums = np.zeros((len(month["dates"]), n_blocks))
+        sums[:, present] = by_present
+        dates.append(month["dates"])
         meals.append(sums)
     if not dates:
         raise Unavailable("the history store holds no days yet")

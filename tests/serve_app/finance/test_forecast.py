@@ -83,3 +83,17 @@ async def test_the_forecast_costs_the_next_quarters_and_reports_its_backtest(app
         assert (await officer.get("/api/v1/financial/forecast")).status_code == 200
         assert (await officer.get("/api/v1/financial/forecast", params={"area": "district:Ariyalur"})).status_code \
             == 404
+
+
+def test_the_history_is_read_as_daily_meals_by_block(store):
+    from serve_app.finance.forecast import block_daily_meals
+
+    n_blocks = 400
+    daily = block_daily_meals(store, n_blocks)
+    panel = load_panel(store, dt.date(2024, 1, 1), dt.date(2024, 3, 1))
+    rows = (daily.dates >= np.datetime64("2024-01-01")) & (daily.dates < np.datetime64("2024-03-01"))
+    expected = np.zeros((panel.n_days, n_blocks))
+    for s in range(panel.n_schools):
+        expected[:, panel.block[s]] += np.nan_to_num(panel.meals[:, s], nan=0.0)
+    np.testing.assert_allclose(daily.meals[rows], expected, rtol=1e-9)
+    assert daily.dates[0] == np.datetime64("2023-09-01") and np.all(np.diff(daily.dates.astype(np.int64)) == 1)
