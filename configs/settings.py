@@ -206,6 +206,8 @@ class Optimisation(BaseModel):
 
     block_officer_limit_kg: float = Field(default=500.0, ge=0, description="the heaviest transfer a block officer "
                                           "approves alone (eggs by their weight); above it a district officer decides")
+    block_officer_limit_inr: float = Field(default=50_000.0, ge=0, description="the largest fund advance a block "
+                                           "officer approves alone; above it a district officer decides")
 
 
 class Settings(BaseSettings):

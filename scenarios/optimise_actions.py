@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scenarios.optimise_input import ITEM_KG, OptimiseInput
+from scenarios.optimise_funds import FundPlan, FundRule
 from scenarios.optimise_stock import StockPlan, StockRule
 
 ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
@@ -94,3 +95,27 @@ def _explain(binding: dict, to: int, src: int, block: int) -> dict:
                               "dual_inr": round(dual, 4), "meaning": _WHY[family]})
     return {"binding": found,
             "summary": "; ".join(sorted({f["meaning"] for f in found})) or "no constraint binds at this pair"}
+
+
+def fund_actions(inp: OptimiseInput, plan: FundPlan, rule: FundRule = FundRule()) -> list[dict]:
+    """One dict per school `plan` advances money to (rows as `inp`'s): `to`, `amount_inr`,
+    `children`, `quantities` (its balance now and after), `risk` (school days its kitchen stops
+    within the horizon for want of money, before and after) and `explanation` (whether its
+    block's balance binds, with its dual: weighted child-days one more rupee would save)."""
+    binding = dict(zip(plan.block_dual["index"].tolist(), plan.block_dual["dual"].tolist()))
+    out = []
+    for to in np.flatnonzero(plan.advance_inr > 0).tolist():
+        amount = float(plan.advance_inr[to])
+        block = int(inp.block[to])
+        found = ([{"constraint": "block_balance", "item": None, "dual_inr": round(binding[block], 6),
+                   "meaning": "the block's balance is spent: every rupee of it is advanced"}] if block in binding else [])
+        out.append({
+            "to": to, "amount_inr": round(amount, 2), "children": int(round(float(inp.children[to]))),
+            "quantities": {"receiver": {"current": {"balance_inr": round(float(inp.funds_inr[to]), 2)},
+                                        "recommended": {"balance_inr": round(float(inp.funds_inr[to]) + amount, 2)}}},
+            "risk": {"before": {"kitchen_stop_days": round(float(plan.stop_days_before[to]), 2)},
+                     "after": {"kitchen_stop_days": round(float(plan.stop_days_after[to]), 2)},
+                     "horizon_days": rule.horizon_days},
+            "explanation": {"binding": found, "summary": found[0]["meaning"] if found else
+                            "the advance covers the kitchen's bill to the horizon"}})
+    return out

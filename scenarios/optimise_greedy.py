@@ -71,3 +71,20 @@ def stock_change(n: int, plan: StockPlan) -> np.ndarray:
     from_school = plan.from_school >= 0
     np.subtract.at(out, (plan.from_school[from_school], plan.item[from_school]), plan.quantity[from_school])
     return out
+
+
+def greedy_funds(inp: OptimiseInput, horizon_days: float = 20.0) -> np.ndarray:
+    """float64 [n]: the clerk's advances: block by block, the schools whose money runs out first
+    get what they lack to the horizon, until the block's balance is spent."""
+    bill = np.maximum(inp.meal_cost_inr_per_day, 0.0)
+    need = np.where(bill > 0, np.maximum(bill * horizon_days - inp.funds_inr, 0.0), 0.0)
+    lasts = np.divide(inp.funds_inr, bill, out=np.full(inp.n, np.inf), where=bill > 0)
+    left = np.maximum(inp.block_balance_inr, 0.0).copy()
+    out = np.zeros(inp.n)
+    for school in np.lexsort((lasts, inp.block)).tolist():
+        b = inp.block[school]
+        give = min(need[school], left[b])
+        if give > 0:
+            out[school] = give
+            left[b] -= give
+    return out

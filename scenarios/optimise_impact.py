@@ -30,8 +30,9 @@ _COLUMN = {name: HEADLINE_KPIS.index(kpi) for name, kpi in REPORTED.items()}
 @dataclass(frozen=True)
 class PlanToVerify:
     name: str
-    stock_change: np.ndarray  # float64 [n, 4] rows as the start's schools
+    stock_change: np.ndarray | None  # float64 [n, 4] rows as the start's schools
     transport_cost_inr: float
+    funds_change: np.ndarray | None = None  # float64 [n] INR advanced on day 0
 
 
 def stress_inputs(horizon_days: int, seed: int, monsoon_days: int = 5, delay_days: float = 7.0) -> ScenarioInputs:
@@ -51,7 +52,8 @@ def verify(start: StartState, inputs: ScenarioInputs, plans: list[PlanToVerify],
     `ratios["a_vs_b"]` with a 95% paired bootstrap interval (None when b's mean is 0)."""
     if replications < 2:
         raise ValueError("at least two replications are needed for an interval")
-    levers = [PlanLevers(name=NONE)] + [PlanLevers(name=p.name, stock_change=p.stock_change) for p in plans]
+    levers = [PlanLevers(name=NONE)] + [PlanLevers(name=p.name, stock_change=p.stock_change,
+                                                   funds_change=p.funds_change) for p in plans]
     reps = list(range(replications))
     size = math.ceil(replications / max(workers, 1))
     batches = map_replications(run_replications, [(start, inputs, levers, reps[k:k + size])

@@ -126,6 +126,8 @@ class Replication:
         if plan.stock_change is not None:
             self.stock = np.maximum(self.stock + plan.stock_change, 0.0)
         self.funds = s.funds_inr.astype(np.float64).copy()
+        if plan.funds_change is not None:
+            self.funds = self.funds + plan.funds_change
         self.closed_until = s.closed_until_day.astype(np.int64).copy()
         self.open_today = np.ones(e.n, bool)
         self.arrivals: list[int] = []

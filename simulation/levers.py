@@ -58,6 +58,7 @@ class PlanLevers:
     # float64 [n, 4] added to the start's stock before day 0 (rows as the engine's start): the
     # transfers of an optimised or greedy plan, so the engine replays exactly what was proposed
     stock_change: np.ndarray | None = field(default=None, compare=False)
+    funds_change: np.ndarray | None = field(default=None, compare=False)  # float64 [n] INR added on day 0 (advances)
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,8 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     services.optimisation = OptimisationService(
         RecommendationRepository(engine), directory, router.state_copies, repo.load_locations, ingest.ingest,
         replication_pool, broker, audit=accounts.record,
-        block_officer_limit_kg=settings.optimisation.block_officer_limit_kg, risk_rules=settings.risk)
+        block_officer_limit_kg=settings.optimisation.block_officer_limit_kg, risk_rules=settings.risk,
+        block_officer_limit_inr=settings.optimisation.block_officer_limit_inr)
     return services
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from serve_app.shared.page import Pagination
 
 Status = Literal["pending", "approved", "rejected", "applied", "superseded"]
-Kind = Literal["stock_transfer"]
+Kind = Literal["stock_transfer", "fund_advance"]
 
 _REC = {
     "id": "9b0c6f3ad3e34c51a7f1c0d2b9e8a411", "kind": "stock_transfer", "status": "pending", "version": 1,
@@ -53,7 +53,7 @@ class Recommendation(BaseModel):
     from_school_id: str | None = Field(description="the giving school (none: the block's depot)")
     from_depot: str | None
     quantity_kg: float = Field(description="weight moved (eggs by their weight): what the approval limit measures")
-    cost_inr: float = Field(description="transport: kg x km x rate")
+    cost_inr: float = Field(description="a transfer's transport (kg x km x rate), or the money an advance moves")
     children_affected: int
     twin_seq: int = Field(description="the twin's log position it was computed on")
     action: dict
@@ -88,6 +88,7 @@ class RunSummary(BaseModel):
     status: str = Field(description="solved, partial, nothing_to_do or failed (the LP's)")
     message: str
     recommendations: int
+    fund_advances: int = Field(description="of the recommendations, advances of money (the rest move stock)")
     superseded: int = Field(description="pending recommendations of the area this run replaced")
     schools: int
     variables: int

@@ -1,5 +1,5 @@
-"""Recommendations: the stock LP run on the live twin's state of an area, its transfers stored as
-actions to decide on, verified by simulation, approved or rejected by officers (audited), and an
+"""Recommendations: the stock LP and the fund advances LP run on the live twin's state of an
+area, their transfers and advances stored as actions to decide on, verified by simulation, approved or rejected by officers (audited), and an
 approved one applied as `stock_transferred` events in the log, so the twin folds it like any report.
 
 Rules:
@@ -8,8 +8,8 @@ Rules:
   (the twin moved on), the recommendation is superseded, never applied blindly (409);
 - every decision is a compare-and-set on the recommendation's version: two officers approving at
   once, or an approval retried, apply it once; the loser is answered 409;
-- a block officer approves inside the block up to `block_officer_limit_kg`; above, a district
-  officer (or a state admin) decides."""
+- a block officer approves inside the block up to `block_officer_limit_kg` (a transfer) or
+  `block_officer_limit_inr` (an advance); above, a district officer (or a state admin) decides."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from twin.directory import Directory
 from twin.errors import Conflict, InvalidInput, NotFound
 from twin.norms import day_date
 from twin.ports import StreamBroker
-from twin.state import ShardState
+from twin.state import PASSED_DOWN, RECEIVED, ShardState
 
 if TYPE_CHECKING:  # the models and the engine load when first used: an API replica need not hold them
     from simulation.start_state import StartState
@@ -47,6 +47,8 @@ AuditRecord = Callable[..., Awaitable[None]]  # record(principal, caller, action
 IngestEvents = Callable[[bytes], Awaitable[dict]]  # the log's ingest, as the whole state (no area check)
 DEFAULT_BLOCK_OFFICER_LIMIT_KG = 500.0
 DEFAULT_DEPOT_DAYS = 5.0  # as `scenarios.optimise_input` assumes
+DEFAULT_BLOCK_OFFICER_LIMIT_INR = 50_000.0
+STOCK, FUNDS = "stock_transfer", "fund_advance"
 ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
 
 
@@ -61,7 +63,8 @@ class OptimisationService:
                  ingest: IngestEvents, replication_pool: Callable[[], Callable] | None = None,
                  broker: StreamBroker | None = None, audit: AuditRecord | None = None,
                  block_officer_limit_kg: float = DEFAULT_BLOCK_OFFICER_LIMIT_KG,
-                 risk_rules: RiskRules | None = None) -> None:
+                 risk_rules: RiskRules | None = None,
+                 block_officer_limit_inr: float = DEFAULT_BLOCK_OFFICER_LIMIT_INR) -> None:
         self._repo = repo
         self._directory = directory
         self._live_states = live_states
@@ -71,6 +74,7 @@ class OptimisationService:
         self._broker = broker
         self._audit = audit
         self._limit_kg = block_officer_limit_kg
+        self._limit_inr = block_officer_limit_inr
         self._risk_rules = risk_rules or RiskRules()
         self._coords: tuple[np.ndarray, np.ndarray] | None = None
         # the twin keeps no depot stock: a depot is taken to hold this many days of its block's need
@@ -88,6 +92,7 @@ class OptimisationService:
         computed = await asyncio.to_thread(self._solve, states, area, lat, lon)
         run_id = uuid.uuid4().hex
         recs = [self._record(run_id, a, computed) for a in computed["actions"]]
+        recs += [self._fund_record(run_id, a, computed) for a in computed["fund_actions"]]
         superseded = await self._repo.supersede_pending(area, f"superseded by run {run_id}: a newer state of the area")
         await self._repo.create_many(recs, principal.actor())
         await self._record_audit(principal, caller, "optimisation.run", f"area:{area.label()}", area.district,
@@ -98,14 +103,16 @@ class OptimisationService:
         for rec_id in superseded:
             await self._tell_status(rec_id)
         return {"run_id": run_id, "area": {"district": area.district, "block": area.block},
-                "status": computed["status"], "message": computed["message"], "recommendations": len(recs),
+                "status": computed["status"], "message": f"{computed['message']}; funds: {computed['funds_message']}",
+                "recommendations": len(recs), "fund_advances": len(computed["fund_actions"]),
                 "superseded": len(superseded), "schools": computed["schools"], "variables": computed["variables"],
                 "build_s": computed["build_s"], "solve_s": computed["solve_s"], "twin_seq": computed["twin_seq"],
                 "shortfall_child_days_before": computed["before"], "shortfall_child_days_after": computed["after"],
                 "transport_cost_inr": computed["transport_cost_inr"]}
 
     def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray) -> dict:
-        from scenarios.optimise_actions import stock_actions
+        from scenarios.optimise_actions import fund_actions, stock_actions
+        from scenarios.optimise_funds import plan_fund_advances
         from scenarios.optimise_input import from_start
         from scenarios.optimise_stock import rebalance_stock
 
@@ -114,7 +121,9 @@ class OptimisationService:
         plan = rebalance_stock(inp)
         actions = stock_actions(inp, plan)
         self._rescore(states, actions, g, plan, inp.n)
-        return {"actions": actions, "g": g, "status": plan.status, "message": plan.message,
+        inp.block_balance_inr = block_balances(states, inp.n_blocks)
+        funds = plan_fund_advances(inp)
+        return {"actions": actions, "fund_actions": fund_actions(inp, funds), "funds_message": funds.message, "g": g, "status": plan.status, "message": plan.message,
                 "schools": inp.n, "variables": plan.variables, "build_s": round(plan.build_s, 4),
                 "solve_s": round(plan.solve_s, 4), "twin_seq": _twin_seq(states, area, self._directory),
                 "before": round(float(plan.shortfall_before.sum()), 2),
@@ -181,6 +190,19 @@ class OptimisationService:
                 "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
                 "children_affected": action["children"], "twin_seq": computed["twin_seq"], "body": body}
 
+    def _fund_record(self, run_id: str, action: dict, computed: dict) -> dict:
+        d = self._directory
+        to = int(computed["g"][action["to"]])
+        district = geography.district_names()[int(d.school_district[to])]
+        block = d.blocks.names[int(d.school_block[to])]
+        body = {"action": {"from": {"block": f"{district}/{block}"}, "to": {"school_id": _udise(d, to)},
+                           "amount_inr": action["amount_inr"]},
+                "quantities": action["quantities"], "risk": action["risk"], "explanation": action["explanation"]}
+        return {"id": uuid.uuid4().hex, "kind": FUNDS, "run_id": run_id, "district": district, "block": block,
+                "school_id": _udise(d, to), "from_school_id": None, "from_depot": None, "quantity_kg": 0.0,
+                "cost_inr": action["amount_inr"], "children_affected": action["children"],
+                "twin_seq": computed["twin_seq"], "body": body}
+
     # -- reading --------------------------------------------------------------------------------
     async def get(self, rec_id: str, area: Area) -> dict:
         """A recommendation inside `area`. Recommendations are the officers' (a transfer names the
@@ -242,6 +264,10 @@ class OptimisationService:
         return rec
 
     def _may_approve(self, rec: dict, principal: Principal) -> None:
+        if principal.role == Role.BLOCK_OFFICER and rec["kind"] == FUNDS and rec["cost_inr"] > self._limit_inr:
+            raise Forbidden(f"a block officer approves advances up to {self._limit_inr:g} INR; this one is "
+                            f"{rec['cost_inr']:g} INR: a district officer decides it",
+                            {"limit_inr": self._limit_inr, "amount_inr": rec["cost_inr"]})
         if principal.role == Role.BLOCK_OFFICER and rec["quantity_kg"] > self._limit_kg:
             raise Forbidden(f"a block officer approves transfers up to {self._limit_kg:g} kg; this one moves "
                             f"{rec['quantity_kg']:g} kg: a district officer decides it",
@@ -263,6 +289,9 @@ class OptimisationService:
         live twin (422 naming the one broken); its risk after is recomputed and its impact cleared
         (verify it again), its version moves on."""
         rec = await self._decidable(rec_id, principal, version)
+        if rec["kind"] != STOCK:
+            raise _broken("kind", "only a stock transfer's quantities are edited here: reject an advance and run "
+                                  "the optimisation again")
         states = await self._live_states()
         lat, lon = await self._coordinates()
         checked = await asyncio.to_thread(self._check_edit, states, rec, items, lat, lon)
@@ -328,7 +357,14 @@ class OptimisationService:
 
     async def _moved_on(self, rec: dict) -> str | None:
         """Why the live twin no longer allows `rec` (None: it does): the giving school holds less
-        than it would give."""
+        than it would give, or the block's balance is less than the advance."""
+        if rec["kind"] == FUNDS:
+            states = await self._live_states()
+            b = self._directory.blocks.index(district_index(rec["district"]), rec["block"])
+            balance = float(block_balances(states, len(self._directory.blocks))[b])
+            if balance + 1e-6 < rec["cost_inr"]:
+                return f"block {rec['block']} now holds {balance:.2f} INR, less than the {rec['cost_inr']:.2f} advance"
+            return None
         if rec["from_school_id"] is None:
             return None
         states = await self._live_states()
@@ -349,14 +385,21 @@ class OptimisationService:
         keeps one event per id, so an approval interrupted after this and retried adds nothing."""
         states = await self._live_states()
         today = max(int(s.today[0]) for s in states)
+        if rec["kind"] == FUNDS:  # released from the school's block to the school
+            return await self._log_event(rec, {"type": "funds_released", "event_id": f"rec-{rec['id']}",
+                                               "date": day_date(max(today, 0)).isoformat(),
+                                               "school_id": rec["school_id"], "amount_inr": rec["cost_inr"]})
         event = {"type": "stock_transferred", "event_id": f"rec-{rec['id']}", "date": day_date(max(today, 0)).isoformat(),
                  "school_id": rec["school_id"], "recommendation_id": rec["id"], **rec["action"]["items"]}
         if "eggs" in event:
             event["eggs"] = int(round(event["eggs"]))
         event |= {"from_school_id": rec["from_school_id"]} if rec["from_school_id"] else {"from_depot": rec["from_depot"]}
+        return await self._log_event(rec, event)
+
+    async def _log_event(self, rec: dict, event: dict) -> list[str]:
         result = await self._ingest(json.dumps({"events": [event]}).encode())
         if result["rejected"]:
-            raise InvalidInput(f"the log refused the transfer: {result['results'][0].get('error')}",
+            raise InvalidInput(f"the log refused the event: {result['results'][0].get('error')}",
                                {"id": rec["id"], "result": result["results"][0]})
         return [event["event_id"]]
 
@@ -381,7 +424,7 @@ class OptimisationService:
         and the greedy baseline from the live twin's state of its block (see `scenarios.optimise_impact`)."""
         rec = await self.get(rec_id, area)
         block_area = Area(rec["district"], rec["block"])
-        plan_recs, _ = await self._repo.page(block_area, None, "stock_transfer", 0, 10_000, rec["run_id"])
+        plan_recs, _ = await self._repo.page(block_area, None, rec["kind"], 0, 10_000, rec["run_id"])
         states = await self._live_states()
         lat, lon = await self._coordinates()
         pool = await asyncio.to_thread(self._pool) if self._pool is not None else None
@@ -396,25 +439,39 @@ class OptimisationService:
     def _verify(self, states, area, lat, lon, rec, plan_recs, horizon_days, replications, stress, seed,  # noqa: ANN001
                 pool) -> dict:
         from scenarios.montecarlo import serial_map
-        from scenarios.optimise_greedy import greedy_stock, stock_change
+        from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
         from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
         from scenarios.optimise_input import from_start
         from simulation.levers import ScenarioInputs
 
         start, g = self._area_start(states, area)
         inp = self._input(from_start, start, lat[g], lon[g])
-        greedy = greedy_stock(inp)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         live = [r for r in plan_recs if r["status"] in (PENDING, APPROVED)]
-        plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
-                 PlanToVerify("recommendation", self._change(inp.n, [rec], row_of), rec["cost_inr"]),
-                 PlanToVerify("plan", self._change(inp.n, live, row_of), sum(r["cost_inr"] for r in live))]
+        if rec["kind"] == FUNDS:  # money: the greedy clerk advances the soonest-broke first; no transport
+            inp.block_balance_inr = block_balances(states, inp.n_blocks)
+            plans = [PlanToVerify("greedy", None, 0.0, greedy_funds(inp)),
+                     PlanToVerify("recommendation", None, 0.0, self._advance(inp.n, [rec], row_of)),
+                     PlanToVerify("plan", None, 0.0, self._advance(inp.n, live, row_of))]
+        else:
+            greedy = greedy_stock(inp)
+            plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
+                     PlanToVerify("recommendation", self._change(inp.n, [rec], row_of), rec["cost_inr"]),
+                     PlanToVerify("plan", self._change(inp.n, live, row_of), sum(r["cost_inr"] for r in live))]
         inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
         workers = getattr(pool, "workers", 1) if pool is not None else 1
         out = verify(start, inputs, plans, replications, pool or serial_map, workers,
                      ratios=(("recommendation", "none"), ("plan", "none"), ("plan", "greedy")))
         return out | {"recommendation_id": rec["id"], "version": rec["version"], "stress": stress,
                       "area": {"district": area.district, "block": area.block}, "plan_recommendations": len(live)}
+
+    def _advance(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
+        out = np.zeros(n)
+        for r in recs:
+            to = row_of.get(int(self._directory.index(r["school_id"])))
+            if to is not None:
+                out[to] += r["cost_inr"]
+        return out
 
     def _change(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
         out = np.zeros((n, 4))
@@ -487,6 +544,15 @@ def _broken(constraint: str, message: str, item: str | None = None, limit: float
 
 def _item_dict(row: np.ndarray) -> dict:
     return {name: round(float(q), 3) for name, q in zip(ITEMS, row)}
+
+
+def block_balances(states: list[ShardState], n_blocks: int) -> np.ndarray:
+    """float64 [n_blocks]: what each block holds to advance (received from its district, less what
+    it passed down), by global block."""
+    out = np.zeros(n_blocks)
+    for s in states:
+        out[s.block_global] = s.block_funds[:, RECEIVED] - s.block_funds[:, PASSED_DOWN]
+    return out
 
 
 def _udise(directory: Directory, i: int) -> str:

@@ -225,3 +225,14 @@ def test_advances_nothing_to_do_and_no_money():
     broke = plan_fund_advances(inp, FundRule(horizon_days=10))
     assert broke.status == "partial" and broke.advance_inr.sum() == 0
     assert broke.stop_days_after == pytest.approx([10, 10.5])
+
+
+def test_greedy_advances_the_soonest_broke_first_within_the_block():
+    from scenarios.optimise_greedy import greedy_funds
+
+    inp = _input([0, 0, 0], block=[0, 0, 1], depot_rice=(0.0, 0.0))
+    inp.funds_inr = np.array([500.0, -100.0, 0.0])  # bills 100 a day: school 1 is already broke
+    inp.block_balance_inr = np.array([1_500.0, 300.0])
+    given = greedy_funds(inp, horizon_days=10)
+    # block 0: school 1 lacks 1,100 and goes first, school 0 (lacks 500) gets the 400 left; block 1: 300 of 1,000
+    assert given.tolist() == pytest.approx([400.0, 1_100.0, 300.0])

@@ -56,7 +56,7 @@ async def run_for_block(app) -> dict:
 
 
 def transfer_to_short(recs: list[dict]) -> dict:
-    [rec] = [r for r in recs if r["school_id"] == SHORT]
+    [rec] = [r for r in recs if r["school_id"] == SHORT and r["kind"] == "stock_transfer"]
     return rec
 
 
@@ -235,3 +235,38 @@ async def test_an_officer_edits_quantities_within_the_constraints(app):
         [moved] = [e for e in events if e["type"] == "stock_transferred"]  # what was approved: the edited quantity
         assert moved["rice_kg"] == pytest.approx(half) and moved["from_school_id"] == RICH
         assert moved["recommendation_id"] == rec["id"]
+
+
+async def test_a_fund_advance_is_released_from_the_block_once_approved(app):
+    async with client_of(app) as admin:
+        await feed(admin)  # meals served and nothing released: both kitchens' balances are below zero
+        money = {"type": "funds_released", "event_id": "to-block", "date": DAY.isoformat(), "amount_inr": 6000.0,
+                 "district": "Ariyalur", "block": "Ariyalur"}
+        assert (await admin.post("/api/v1/events", json={"events": [money]})).status_code == 200
+        block_before = (await admin.get("/api/v1/twin/blocks/Ariyalur", params={"district": "Ariyalur"})).json()["data"]
+        balance_before = {s: (await admin.get(f"/api/v1/twin/schools/{s}")).json()["data"]["funds"]["balance_inr"]
+                          for s in (SHORT, RICH)}
+    out = await run_for_block(app)
+    advances = [r for r in out["recs"] if r["kind"] == "fund_advance"]
+    assert out["run"]["fund_advances"] == len(advances) >= 1
+    assert sum(r["cost_inr"] for r in advances) <= 6000.0 + 1e-6  # within the block's balance
+    advance = advances[0]
+    assert advance["risk"]["after"]["kitchen_stop_days"] < advance["risk"]["before"]["kitchen_stop_days"]
+    app.state.services.optimisation._limit_inr = advance["cost_inr"] / 2  # noqa: SLF001 - the setting, lowered
+    async with client_of(app, *BLOCK_OFFICER) as block:
+        over = await block.post(f"/api/v1/optimization/approve/{advance['id']}")
+        assert over.status_code == 403 and over.json()["error"]["details"]["limit_inr"] == advance["cost_inr"] / 2
+        edit = await block.patch(f"/api/v1/optimization/recommendations/{advance['id']}", json={"rice_kg": 1})
+        assert edit.status_code == 422 and edit.json()["error"]["details"]["constraint"] == "kind"
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        impact = (await officer.get(f"/api/v1/optimization/impact/{advance['id']}",
+                                    params={"horizon_days": 10, "replications": 3})).json()["data"]
+        assert set(impact["plans"]) == {"none", "greedy", "recommendation", "plan"}
+        approved = await officer.post(f"/api/v1/optimization/approve/{advance['id']}")
+        assert approved.status_code == 200 and approved.json()["data"]["status"] == "applied"
+    async with client_of(app) as admin:
+        school = (await admin.get(f"/api/v1/twin/schools/{advance['school_id']}")).json()["data"]["funds"]
+        block_after = (await admin.get("/api/v1/twin/blocks/Ariyalur", params={"district": "Ariyalur"})).json()["data"]
+        assert school["balance_inr"] == pytest.approx(balance_before[advance["school_id"]] + advance["cost_inr"], abs=0.01)
+        assert block_after["funds"]["balance_inr"] == pytest.approx(
+            block_before["funds"]["balance_inr"] - advance["cost_inr"], abs=0.01)
