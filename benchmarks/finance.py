@@ -132,6 +132,7 @@ async def run(schools: int = 43_000, days: int = 10, seed: int = 0, say: Callabl
         t = time.perf_counter()
         forecast = await money.forecast(None, None, 4)
         out["forecast_s"] = round(time.perf_counter() - t, 2)
+        out["forecast_parts_s"] = dict(money.budget.timings_s)  # history read, live forecast, backtest
         backtest = forecast["backtest"] or {}
         out["forecast_wape"] = backtest.get("wape")
         out["naive_wape"] = backtest.get("naive_wape")

@@ -105,6 +105,10 @@ class FinanceService:
         self._entitlements: dict[tuple, finance.Entitlement] = {}
 
     @property
+    def budget(self) -> BudgetForecaster | None:
+        return self._budget
+
+    @property
     def norms(self) -> finance.FinanceNorms:
         return self._norms or finance.load_finance_norms()
 
