@@ -289,15 +289,18 @@ class ReportService:
             yield cells.lines(rows)
 
     # -- reads of the other domains ----------------------------------------------------------------
-    async def school_figures(self, area: Area) -> list[SchoolFigures]:
+    async def school_figures(self, area: Area, states: Sequence[ShardState] | None = None) -> list[SchoolFigures]:
         """Every active school of `area` with its figures as the twin reads them now, by UDISE
         code. The figures are each school's own row of the twin's metric matrix, so summed over
-        the area they are the twin's roll-up of it."""
-        if area.is_state:
-            states = await self._router.state_copies()
-        else:
-            states = [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
+        the area they are the twin's roll-up of it. `states`: the shards' state already copied."""
+        states = states if states is not None else await self._states_of(area)
         return await asyncio.to_thread(self._figures_of, states, area)
+
+    async def _states_of(self, area: Area) -> list[ShardState]:
+        """A copy of the state of the shards holding `area` (a shard may hold several districts)."""
+        if area.is_state:
+            return await self._router.state_copies()
+        return [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
 
     def _figures_of(self, states: Sequence[ShardState], area: Area) -> list[SchoolFigures]:
         from twin.views import school_metrics  # the twin's read model (numba kernels)
@@ -397,11 +400,8 @@ class ReportService:
         InvalidInput naming the field for a period the twin's daily record does not hold."""
         if not period.asked:  # by default two weeks, so that the previous two are held too
             period = Period(period.last - dt.timedelta(days=PERFORMANCE_DEFAULT_DAYS - 1), period.last, False)
-        figures = await self.school_figures(area)
-        if area.is_state:
-            states = await self._router.state_copies()
-        else:
-            states = [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
+        states = await self._states_of(area)
+        figures = await self.school_figures(area, states)
         today = max(int(state.today[0]) for state in states)
         if today == NO_DAY:
             raise _invalid("to", "the twin holds no daily reports yet")
@@ -483,8 +483,10 @@ class ReportService:
         return await asyncio.to_thread(pdf.render, report)
 
     async def pdf_content(self, area: Area, period: Period, generated_at: dt.datetime) -> dict:
-        """What the PDF of `area` over `period` shows, gathered from the domains."""
-        figures = await self.school_figures(area)
+        """What the PDF of `area` over `period` shows, gathered from the domains (the shards' state
+        copied once for all its parts)."""
+        states = await self._states_of(area)
+        figures = await self.school_figures(area, states)
         if area.school_id:
             view = await self._reader.school(area.school_id)
             names = await self._names(area)
@@ -501,7 +503,7 @@ class ReportService:
             else:
                 totals = await self._reader.district(area.district)  # type: ignore[arg-type]
                 title, place = f"{area.district} district", "Tamil Nadu"
-            series = await self._area_series(area, period, figures)
+            series = await self._area_series(area, period, figures, states)
         risks = await self._risks([s.school_id for s in figures], area)
         money_view = await self._finance_of(area)
         open_alerts = await self._alerts.page(self._alerts.scope(None, None, None, area, is_resolved=False), 1, 1)
@@ -566,14 +568,11 @@ class ReportService:
         return {"days": days, "note": f"Meals forecast from {found['origin']} by the served model "
                                       f"({model.get('kind')}, version {model.get('version')}); {found.get('note', '')}."}
 
-    async def _area_series(self, area: Area, period: Period, figures: list[SchoolFigures]) -> dict:
+    async def _area_series(self, area: Area, period: Period, figures: list[SchoolFigures],
+                           states: Sequence[ShardState]) -> dict:
         """Schools reporting, children present and meals served on each day of the period that the
         twin's daily report record still holds (its last `HISTORY_DAYS` days); the days before it
         are not charted for an area and the series says so."""
-        if area.is_state:
-            states = await self._router.state_copies()
-        else:
-            states = [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
         enrolment = sum(s.figures["enrolment"] for s in figures)
         today = max(int(state.today[0]) for state in states)
         if today == NO_DAY:
