@@ -11,7 +11,7 @@ from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission
 from serve_app.optimization.schemas import (
     Comment, CommentRequest, Decision, Edit, Impact, Kind, Recommendation, RecommendationPage, Rejection, RunRequest,
-    RunSummary, Status,
+    RunImpact, RunSummary, Status,
 )
 from serve_app.optimization.service import OptimisationService
 from serve_app.shared.access import allowed
@@ -97,6 +97,17 @@ def optimization_router() -> APIRouter:
                      stress: Annotated[bool, Query(description="a monsoon week with roads cut and deliveries "
                                                                "a week late")] = True) -> JSONResponse:
         return ok(await _service(request).impact(rec_id, allowed(request).area, horizon_days, replications, stress))
+
+    @r.get("/runs/{run_id}/impact", summary="Simulate a whole run's plan against no action and the greedy baselines",
+           description="The run's pending and approved recommendations inside your area, transfers and advances "
+                       "together, simulated as for one recommendation, from the smallest area holding them.",
+           response_model=Envelope[RunImpact], responses=errors(404, 422))
+    async def run_impact(request: Request, run_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+                         horizon_days: Annotated[int, Query(ge=5, le=60)] = 20,
+                         replications: Annotated[int, Query(ge=2, le=200)] = 20,
+                         stress: Annotated[bool, Query()] = True) -> JSONResponse:
+        return ok(await _service(request).run_impact(run_id, allowed(request).area, horizon_days, replications,
+                                                     stress))
 
     @r.get("/recommendations/{rec_id}/comments", summary="The comments on a recommendation, oldest first",
            response_model=Envelope[list[Comment]], responses=errors(404, 422))

@@ -155,3 +155,18 @@ class Impact(BaseModel):
     plans: dict[str, dict[str, float | Interval]]
     ratios: dict[str, Interval | None] = Field(description="ratios of mean no-meal child-days (recommendation and "
                                                "plan over none, plan over greedy), with 95% paired bootstrap intervals")
+
+
+class RunImpact(BaseModel):
+    """A run's live recommendations together (`plan`: transfers and advances) against `none` and
+    `greedy` (both greedy baselines), simulated from the live state of the smallest area holding them."""
+
+    run_id: str
+    replications: int
+    horizon_days: int
+    schools: int
+    stress: bool
+    area: dict
+    plan_recommendations: int
+    plans: dict[str, dict[str, float | Interval]]
+    ratios: dict[str, Interval | None]

@@ -436,6 +436,52 @@ class OptimisationService:
         await self._repo.set_impact(rec_id, rec["version"], impact)
         return impact
 
+    async def run_impact(self, run_id: str, area: Area, horizon_days: int, replications: int, stress: bool,
+                         seed: int = 1) -> dict:
+        """A whole run's live recommendations inside `area` (transfers and advances together), simulated
+        from the live state of the smallest area holding them against no action and the greedy
+        baselines of both (lowest stock first from the depot, soonest broke first)."""
+        recs, _ = await self._repo.page(self._area(area, None, None), None, None, 0, 100_000, run_id)
+        live = [r for r in recs if r["status"] in (PENDING, APPROVED)]
+        if not recs:
+            raise NotFound(f"no optimisation run {run_id}", {"run_id": run_id})
+        places = {(r["district"], r["block"]) for r in recs}
+        districts = {d for d, _ in places}
+        where = (Area(*places.pop()) if len(places) == 1 else Area(districts.pop()) if len(districts) == 1
+                 else Area())
+        states = await self._live_states()
+        lat, lon = await self._coordinates()
+        pool = await asyncio.to_thread(self._pool) if self._pool is not None else None
+        try:
+            return await asyncio.to_thread(self._verify_run, states, where, lat, lon, live, horizon_days,
+                                           replications, stress, seed, pool) | {
+                "run_id": run_id, "area": {"district": where.district, "block": where.block},
+                "plan_recommendations": len(live)}
+        finally:
+            getattr(pool, "close", lambda: None)()
+
+    def _verify_run(self, states, area, lat, lon, live, horizon_days, replications, stress, seed, pool) -> dict:  # noqa: ANN001
+        from scenarios.montecarlo import serial_map
+        from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
+        from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
+        from scenarios.optimise_input import from_start
+        from simulation.levers import ScenarioInputs
+
+        start, g = self._area_start(states, area)
+        inp = self._input(from_start, start, lat[g], lon[g])
+        inp.block_balance_inr = block_balances(states, inp.n_blocks)
+        row_of = {int(x): k for k, x in enumerate(g.tolist())}
+        greedy = greedy_stock(inp)
+        moves = [r for r in live if r["kind"] == STOCK]
+        plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr, greedy_funds(inp)),
+                 PlanToVerify("plan", self._change(inp.n, moves, row_of), sum(r["cost_inr"] for r in moves),
+                              self._advance(inp.n, [r for r in live if r["kind"] == FUNDS], row_of))]
+        inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
+        workers = getattr(pool, "workers", 1) if pool is not None else 1
+        out = verify(start, inputs, plans, replications, pool or serial_map, workers,
+                     ratios=(("plan", "none"), ("plan", "greedy")))
+        return out | {"stress": stress}
+
     def _verify(self, states, area, lat, lon, rec, plan_recs, horizon_days, replications, stress, seed,  # noqa: ANN001
                 pool) -> dict:
         from scenarios.montecarlo import serial_map

@@ -114,8 +114,9 @@ async def world(seeded_url):
             recs = {"sendurai": ("Ariyalur", "Sendurai", "33010500100", "33010500101"),
                     "chennai": (OUT_DISTRICT, OUT_BLOCK[1], OUT_SCHOOL, "33031400101")}
             rec_ids = {name: uuid.uuid4().hex for name in recs}
+            rec_runs = {name: uuid.uuid4().hex for name in recs}
             await RecommendationRepository(services.engine).create_many([
-                {"id": rec_ids[name], "kind": "stock_transfer", "run_id": uuid.uuid4().hex, "district": d, "block": b,
+                {"id": rec_ids[name], "kind": "stock_transfer", "run_id": rec_runs[name], "district": d, "block": b,
                  "school_id": to, "from_school_id": source, "from_depot": None, "quantity_kg": 10.0, "cost_inr": 5.0,
                  "children_affected": 40, "twin_seq": 1, "body": {
                      "action": {"from": {"school_id": source, "depot": None}, "to": {"school_id": to},
@@ -141,7 +142,7 @@ async def world(seeded_url):
             Caller_("api_key", Area("Ariyalur"), {"X-API-Key": keys["ariyalur"]["key"]}, "33010000100"),
         ]
         yield {"app": app, "callers": callers, "alerts": alerts, "users": users, "keys": keys, "runs": run_ids,
-               "csv_out": csv_out, "school_body": school_body, "recs": rec_ids}
+               "csv_out": csv_out, "school_body": school_body, "recs": rec_ids, "rec_runs": rec_runs}
 
 
 def _in_alert(world, caller) -> int:
@@ -308,6 +309,12 @@ def recipes(world) -> dict:
             lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/impact/{r}", {
                 "params": {"horizon_days": 5, "replications": 2}}))(_in_rec(world, c)),
             lambda c: (f"/api/v1/optimization/impact/{world['recs']['chennai']}", {
+                "params": {"horizon_days": 5, "replications": 2}})),
+        ("get", "/api/v1/optimization/runs/{run_id}/impact"): (
+            lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/runs/{world['rec_runs']['sendurai']}"
+                                                         "/impact", {"params": {"horizon_days": 5, "replications": 2}}))(
+                _in_rec(world, c)),
+            lambda c: (f"/api/v1/optimization/runs/{world['rec_runs']['chennai']}/impact", {
                 "params": {"horizon_days": 5, "replications": 2}})),
         ("patch", "/api/v1/optimization/recommendations/{rec_id}"): (None, lambda c: (
             f"/api/v1/optimization/recommendations/{world['recs']['chennai']}", {"json": {"rice_kg": 1.0}})),

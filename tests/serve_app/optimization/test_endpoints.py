@@ -205,6 +205,17 @@ async def test_impact_is_simulated_against_no_action_and_the_greedy_baseline(app
         assert mine["transport_cost_inr"] == pytest.approx(rec["cost_inr"])
         stored = (await officer.get(f"/api/v1/optimization/recommendations/{rec['id']}")).json()["data"]
         assert stored["impact"]["recommendation_id"] == rec["id"]
+        whole = await officer.get(f"/api/v1/optimization/runs/{rec['run_id']}/impact",
+                                  params={"horizon_days": 10, "replications": 4})
+        assert whole.status_code == 200, whole.text
+        run = whole.json()["data"]
+        assert set(run["plans"]) == {"none", "greedy", "plan"} and run["area"] == {"district": "Ariyalur",
+                                                                                   "block": "Ariyalur"}
+        # the run's plan holds this recommendation: it does at least as well as it alone, same random numbers
+        assert run["plans"]["plan"]["no_meal_child_days"]["mean"] <= mine["no_meal_child_days"]["mean"]
+    async with client_of(app, *OUTSIDER) as outsider:
+        hidden = await outsider.get(f"/api/v1/optimization/runs/{rec['run_id']}/impact")
+        assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "NOT_FOUND"
 
 
 async def test_an_officer_edits_quantities_within_the_constraints(app):
