@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.areas import area_clauses
+from db.engine import is_sqlite
 from db.tables import schools
 from twin import geography
 from twin.area import Area
@@ -39,13 +41,21 @@ class SchoolMapRepository:
         self._engine = engine
         self._blocks = BlockTable.from_geography()
 
-    async def levels(self, area: Area) -> tuple[np.ndarray, np.ndarray]:
-        """(UDISE codes int64 [n], levels uint8 [n]) of the area's active schools, in map order."""
-        query = select(schools.c.id, schools.c.risk_level).where(schools.c.is_active, *area_clauses(schools, area, "id"))
+    async def levels(self, area: Area) -> np.ndarray:
+        """The levels (uint8 [n], map order) of the area's active schools. Every viewer's page asks
+        for these each time its figures move: the database folds them into one string of digits,
+        so 43,000 schools cost one row (~70 ms) instead of 43,000 (~0.4 s)."""
+        digit = case({name: str(code) for name, code in _LEVEL_CODE.items()}, value=schools.c.risk_level, else_="0")
+        where = [schools.c.is_active, *area_clauses(schools, area, "id")]
+        if is_sqlite(self._engine):  # its group_concat (before 3.44) takes the rows in the subquery's order
+            ordered = select(digit.label("digit")).where(*where).order_by(schools.c.created_at, schools.c.id).subquery()
+            query = select(func.group_concat(ordered.c.digit, ""))
+        else:
+            query = select(func.string_agg(digit, aggregate_order_by(literal(""), schools.c.created_at, schools.c.id)))
+            query = query.where(*where)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query.order_by(schools.c.created_at, schools.c.id))).all()
-        ids = np.fromiter((int(r[0]) for r in rows), np.int64, len(rows))
-        return ids, np.fromiter((_LEVEL_CODE.get(r[1], 0) for r in rows), np.uint8, len(rows))
+            folded = (await conn.execute(query)).scalar() or ""
+        return np.frombuffer(folded.encode("ascii"), np.uint8) - ord("0")
 
     async def points(self, area: Area) -> MapPoints:
         query = select(schools.c.id, schools.c.latitude, schools.c.longitude, schools.c.district, schools.c.block,

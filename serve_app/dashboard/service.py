@@ -24,7 +24,7 @@ BlockReader = Callable[[str, str], Awaitable[dict]]
 
 class DashboardService:
     def __init__(self, points: Callable[[Area], Awaitable[MapPoints]],
-                 levels: Callable[[Area], Awaitable[tuple[np.ndarray, np.ndarray]]],
+                 levels: Callable[[Area], Awaitable[np.ndarray]],
                  read_block: BlockReader, directory: Directory, levels_ttl_s: float = 1.0) -> None:
         self._points, self._levels, self._read_block = points, levels, read_block
         self._directory = directory
@@ -39,8 +39,7 @@ class DashboardService:
         hit = self._cached.get(area)
         if hit is not None and now - hit[0] < self._ttl_s:
             return hit[1]
-        _, levels = await self._levels(area)
-        packed = pack_levels(levels)
+        packed = pack_levels(await self._levels(area))
         if len(self._cached) > 512:  # areas are few; a flood of them must not grow this without end
             self._cached.clear()
         self._cached[area] = (now, packed)

@@ -54,8 +54,8 @@ async def test_the_page_is_served_at_the_root_and_the_api_stays_under_api(sqlite
         assert "/" not in app.openapi()["paths"]
 
 
-async def test_the_map_holds_every_school_of_the_area_with_its_place_and_level(sqlite_seeded):
-    async with running_app(Settings(database_url=sqlite_seeded)) as app:
+async def test_the_map_holds_every_school_of_the_area_with_its_place_and_level(seeded_url):
+    async with running_app(Settings(database_url=seeded_url)) as app:
         register = SchoolRepository(app.state.services.engine)
         await register.set_risk_levels([(f"{int(DIRECTORY.school_ids[0]):011d}", "critical")])
         rows = await register.all()
