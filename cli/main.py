@@ -295,6 +295,23 @@ def bench_streams(
     print(json.dumps(asyncio.run(run(schools, runs, redis)), indent=None if json_out else 2))
 
 
+@bench_app.command("cache")
+def bench_cache(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(800, help="schools in the benchmark's state"),
+    days: int = typer.Option(120, help="school days fed before the reads"),
+    runs: int = typer.Option(15, help="reads timed for each of miss and hit"),
+    redis: str | None = typer.Option(None, help="also measure the cache in this Redis (e.g. redis://127.0.0.1:6379/0)"),
+) -> None:
+    """The read cache: a school's history and the state as of a past moment, missing and hitting the
+    cache, in memory and in Redis."""
+    from benchmarks.read_cache import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools, days, runs, redis, say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
 @bench_app.command("cascade")
 def bench_cascade(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),

@@ -50,6 +50,7 @@ from serve_app.twin.history import SchoolHistoryService
 from serve_app.schools.service import SchoolService
 from serve_app.streams.hub import StreamHub
 from serve_app.twin.time_travel import TimeTravel
+from startup.read_cache import open_read_cache
 from serve_app.twin.service import TwinReader
 from twin import geography
 from twin.directory import Directory
@@ -226,8 +227,10 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
            access_state: SharedAccessState | None = None) -> Services:
     event_log = SqlEventLog(engine)
     repo = SchoolRepository(engine)
-    time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement())
     accounts, limiter, access_redis = open_access_control(settings, engine, access_state)
+    read_cache = open_read_cache(settings, access_redis)
+    time_travel = TimeTravel(event_log, SqlSnapshotStore(engine), repo.load_directory, router.placement(),
+                             cache=read_cache, settled_s=settings.read_cache.settled_s)
     schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None,
                             audit=accounts.record)
 
@@ -239,7 +242,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     risk = RiskService(directory, risk_source, learned=models.learned_risk)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory, audit=accounts.record)
-    reader, history = TwinReader(directory, router, state_view), SchoolHistoryService(event_log, directory)
+    reader, history = TwinReader(directory, router, state_view), SchoolHistoryService(event_log, directory, read_cache)
     alerts = AlertService(AlertRepository(engine), directory, settings.alert_delivery.webhook_private_targets)
     budget = BudgetForecaster(len(directory.blocks), Path(models_root(settings)),
                               lambda schools: models.forecast(schools, None))

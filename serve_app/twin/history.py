@@ -11,6 +11,7 @@ import orjson
 
 from db.times import iso
 
+from serve_app.shared.read_cache import CachedReads
 from twin import geography
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound
@@ -27,15 +28,24 @@ class SchoolEventLog(EventHistory, Protocol):
 
 
 class SchoolHistoryService:
-    def __init__(self, event_log: SchoolEventLog, directory: Directory) -> None:
+    def __init__(self, event_log: SchoolEventLog, directory: Directory, cache: CachedReads | None = None) -> None:
         self._log = event_log
         self._directory = directory
+        self._cache = cache
 
     async def history(self, school_id: str, first: dt.date, last: dt.date) -> dict:
         _check_range(first, last)
         i = self._directory.index(school_id) if school_id.isdigit() else -1
         if i < 0 or not self._directory.school_active[i]:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
+        if self._cache is None:
+            return await self._fold(school_id, i, first, last)
+        # the school's newest event is part of the key: a new event (or correction) is a new key
+        newest = await self._log.for_school(school_id, 1)
+        key = f"history:{school_id}:{first}:{last}:{newest[0]['seq'] if newest else 0}"
+        return await self._cache.get_or_compute(key, lambda: self._fold(school_id, i, first, last))
+
+    async def _fold(self, school_id: str, i: int, first: dt.date, last: dt.date) -> dict:
         district, block = int(self._directory.school_district[i]), int(self._directory.school_block[i])
         rows = await self._log.school_log(school_id)
         from twin.history import school_history  # replays with the numba fold: loaded when first asked

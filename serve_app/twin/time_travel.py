@@ -21,6 +21,7 @@ import numpy as np
 from actors.router import ShardRouter
 from actors.shard_port import LocalShard
 from actors.state_twin import StateTwin
+from serve_app.shared.read_cache import CachedReads
 from serve_app.twin.service import TwinReader
 from twin.directory import Directory
 from twin.state import ShardState
@@ -43,7 +44,10 @@ def _utc_now() -> dt.datetime:
 class TimeTravel:
     def __init__(self, event_log: LogWithHistory, snapshots: SnapshotStore,
                  load_directory: Callable[[], Awaitable[tuple[Directory, np.ndarray]]], placement: list[list[int]],
-                 max_rebuilds: int = 1, clock: Callable[[], dt.datetime] = _utc_now) -> None:
+                 max_rebuilds: int = 1, clock: Callable[[], dt.datetime] = _utc_now,
+                 cache: CachedReads | None = None, settled_s: float = 60.0) -> None:
+        self._cache = cache
+        self._settled_s = settled_s  # a moment this long past is settled: nothing logged later counts for it
         self._log = event_log
         self._snapshots = snapshots
         self._load_directory = load_directory  # fresh: a past state may hold schools this replica has not seen
@@ -52,20 +56,36 @@ class TimeTravel:
         self._clock = clock
 
     async def school(self, school_id: str, as_of: dt.datetime) -> dict:
-        reader, past = await self._reader(as_of)
-        return await reader.school(school_id) | past
+        async def rebuilt() -> dict:
+            reader, past = await self._reader(as_of)
+            return await reader.school(school_id) | past
+        return await self._cached(f"school:{school_id}", as_of, rebuilt)
 
     async def block(self, name: str, district: str | None, as_of: dt.datetime) -> dict:
-        reader, past = await self._reader(as_of)
-        return await reader.block(name, district) | past
+        async def rebuilt() -> dict:
+            reader, past = await self._reader(as_of)
+            return await reader.block(name, district) | past
+        return await self._cached(f"block:{district}:{name}", as_of, rebuilt)
+
+    async def _cached(self, what: str, as_of: dt.datetime, rebuilt: Callable[[], Awaitable[dict]]) -> dict:
+        """A settled moment's answer never changes (events logged after it do not count for it), so
+        it is cached by the moment alone; one too recent is rebuilt every time."""
+        moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=dt.UTC)  # no zone: UTC
+        if self._cache is None or moment > self._clock() - dt.timedelta(seconds=self._settled_s):
+            return await rebuilt()
+        return await self._cache.get_or_compute(f"as_of:{what}:{moment.isoformat()}", rebuilt)
 
     async def district(self, name: str, as_of: dt.datetime) -> dict:
-        reader, past = await self._reader(as_of)
-        return await reader.district(name) | past
+        async def rebuilt() -> dict:
+            reader, past = await self._reader(as_of)
+            return await reader.district(name) | past
+        return await self._cached(f"district:{name}", as_of, rebuilt)
 
     async def state(self, as_of: dt.datetime) -> dict:
-        reader, past = await self._reader(as_of)
-        return await reader.state() | past
+        async def rebuilt() -> dict:
+            reader, past = await self._reader(as_of)
+            return await reader.state() | past
+        return await self._cached("state", as_of, rebuilt)
 
     async def shard_states(self, as_of: dt.datetime) -> list[ShardState]:
         """Every shard's state as it was at `as_of`, rebuilt from snapshots and the log."""
