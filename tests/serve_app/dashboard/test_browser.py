@@ -275,3 +275,27 @@ def test_an_officer_approves_a_recommendation_in_the_optimisation_centre(twin, p
     with api(twin, officer.email) as client:
         decided = client.get(f"/api/v1/optimization/recommendations/{rec_id}").json()["data"]
     assert decided["status"] == "applied" and decided["events"]
+
+
+def test_the_alerts_drawer_counts_marks_read_and_takes_new_alerts_live(twin, page, artefacts):
+    officer = twin.accounts["district"]
+    schools = schools_of(twin, officer.district)
+    with api(twin, officer.email) as client:  # days without a meal raise stored alerts once risk is scored
+        events = [{"type": "attendance_reported", "event_id": f"alerts-{s}", "date": "2025-07-04", "school_id": s,
+                   "present": 30, "no_meal_reason": "food_grains_not_available"} for s in schools[4:8]]
+        assert client.post("/api/v1/events", json={"events": events}).status_code == 200
+        assert client.get(f"/api/v1/predictions/risk/{schools[4]}").status_code == 200
+    sign_in(page, officer.email)
+    expect(page.locator("#unread")).not_to_have_text("0")
+    unread = int(page.inner_text("#unread"))
+    page.click("#alerts-button")
+    page.wait_for_selector("#alerts-drawer [data-read]")
+    page.locator("#alerts-drawer [data-read]").first.click()
+    expect(page.locator("#unread")).to_have_text(str(unread - 1))
+    shown = page.locator("#alerts-drawer .alert-item").count()
+    with api(twin, officer.email) as client:  # a shortage reported now reaches the open drawer by the stream
+        shortage = {"type": "shortage_reported", "event_id": "alerts-live", "date": "2025-07-04",
+                    "school_id": schools[9], "item": "oil"}
+        assert client.post("/api/v1/events", json={"events": [shortage]}).status_code == 200
+    expect(page.locator("#alerts-drawer .alert-item")).to_have_count(shown + 1)
+    page.screenshot(path=artefacts / "alerts.png")

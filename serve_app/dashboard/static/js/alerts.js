@@ -15,7 +15,13 @@ export class AlertsDrawer {
     this.stream = new LiveStream("/api/v1/ws/alerts", {
       onMessage: (m) => {
         if (m.type !== "alert") return;
-        this.items.unshift(m.data);
+        const a = m.data;
+        if (a.kind === "alert") {  // a stored alert raised, escalated (same id) or resolved (gone)
+          this.items = this.items.filter((x) => !(x.id && x.id === a.id) && !(a.change === "resolved" && x.subject === a.subject && x.alert_type === a.alert_type));
+          if (a.change !== "resolved") this.items.unshift(a);
+        } else {
+          this.items.unshift(a);  // a report or a reading of the moment: shown, not stored
+        }
         this.refreshCount();
         if (!this.drawer.hidden) this.draw();
       },
@@ -46,9 +52,9 @@ export class AlertsDrawer {
     this.drawer.innerHTML = `<div class="row"><h2>${esc(t("alerts.title"))}</h2><span class="spacer"></span><button class="ghost" type="button" id="close-alerts">×</button></div>` +
       (this.items.length ? this.items.map((a) => `
         <div class="alert-item ${a.is_read ? "" : "unread"}" data-alert="${a.id ?? ""}">
-          <div><span class="severity ${esc(a.severity)}">${esc(a.severity)}</span> <span class="title">${esc(a.title || a.alert_type || "alert")}</span></div>
-          <div class="muted">${esc(a.message || "")}</div>
-          <div class="muted">${esc([a.district, a.block].filter(Boolean).join(" / "))} ${a.school_id ? `· <a href="#/school/${esc(a.school_id)}">${esc(a.school_id)}</a>` : ""} · ${esc(date(a.updated_at || a.created_at))}</div>
+          <div><span class="severity ${esc(severity(a))}">${esc(severity(a))}</span> <span class="title">${esc(title(a))}</span></div>
+          <div class="muted">${esc(detail(a))}</div>
+          <div class="muted">${esc([a.district, a.block].filter(Boolean).join(" / "))} ${a.school_id ? `· <a href="#/school/${esc(a.school_id)}">${esc(a.school_id)}</a>` : ""} · ${esc(date(a.updated_at || a.created_at || a.date))}</div>
           ${a.id && !a.is_read ? `<button class="ghost" type="button" data-read="${a.id}">${esc(t("alerts.mark_read"))}</button>` : ""}
         </div>`).join("") : `<p class="empty">${esc(t("alerts.none"))}</p>`);
     this.drawer.querySelector("#close-alerts").onclick = () => this.setOpen(false);
@@ -64,4 +70,25 @@ export class AlertsDrawer {
   }
 
   close() { this.stream.close(); this.drawer.hidden = true; this.button.hidden = true; this.button.removeEventListener("click", this.toggle); }
+}
+
+// The alerts stream carries stored alerts (`kind: alert`) and what the shards see at the moment:
+// a low rice stock, a shortage reported, a closure. Each is worded for the drawer here.
+function severity(a) {
+  return a.severity || { low_stock: "high", shortage_reported: "medium", school_closed: "notice" }[a.kind] || "notice";
+}
+
+function title(a) {
+  if (a.title) return a.title;
+  if (a.kind === "low_stock") return `Rice below ${a.below_days} days`;
+  if (a.kind === "shortage_reported") return `Shortage of ${a.item} reported`;
+  if (a.kind === "school_closed") return `Closed (${a.reason || "closure"}) until ${a.to}`;
+  return (a.alert_type || "alert").replace(/_/g, " ");
+}
+
+function detail(a) {
+  if (a.message) return a.message;
+  if (a.kind === "low_stock") return `${a.stock_days} school days of rice left (${a.rice_kg} kg)`;
+  if (a.kind === "school_closed") return `a ${a.scope}'s closure`;
+  return "";
 }
