@@ -62,7 +62,7 @@ def optimization_router() -> APIRouter:
     @r.patch("/recommendations/{rec_id}", summary="Edit a pending recommendation's quantities",
              description="Checked against the LP's constraints on the live twin: the receiver's deficit, the giving "
                          "school's buffer, the depot's stock and the block's vehicle (422 naming the one broken). "
-                         "Its risk after is recomputed and its impact cleared: verify it again before approving.",
+                         "Its risk after is recomputed and it is verified again by simulation (its new `impact`).",
              response_model=Envelope[Recommendation], responses=errors(403, 404, 409, 422))
     async def edit(request: Request, rec_id: _Id, body: Annotated[Edit, Body()]) -> JSONResponse:
         principal = allowed(request, Permission.SCENARIOS_RUN)

@@ -49,6 +49,7 @@ DEFAULT_BLOCK_OFFICER_LIMIT_KG = 500.0
 DEFAULT_DEPOT_DAYS = 5.0  # as `scenarios.optimise_input` assumes
 DEFAULT_BLOCK_OFFICER_LIMIT_INR = 50_000.0
 STOCK, FUNDS = "stock_transfer", "fund_advance"
+EDIT_HORIZON_DAYS, EDIT_REPLICATIONS = 20, 10  # an edited recommendation's re-verification
 ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
 
 
@@ -286,8 +287,8 @@ class OptimisationService:
     async def edit(self, rec_id: str, principal: Principal, caller: Caller | None, items: dict[str, float],
                    version: int | None = None) -> dict:
         """New quantities for a pending recommendation, checked against the LP's constraints on the
-        live twin (422 naming the one broken); its risk after is recomputed and its impact cleared
-        (verify it again), its version moves on."""
+        live twin (422 naming the one broken); its risk after is recomputed, its version moves on,
+        and it is verified again by simulation (`EDIT_REPLICATIONS` replications of the stress)."""
         rec = await self._decidable(rec_id, principal, version)
         if rec["kind"] != STOCK:
             raise _broken("kind", "only a stock transfer's quantities are edited here: reject an advance and run "
@@ -304,6 +305,7 @@ class OptimisationService:
         await self._record_audit(principal, caller, "optimisation.edit", f"recommendation:{rec_id}", rec["district"],
                                  before={"items": rec["action"]["items"]}, after={"items": body["action"]["items"]})
         await self._tell_status(rec_id)
+        await self.impact(rec_id, principal.area, EDIT_HORIZON_DAYS, EDIT_REPLICATIONS, stress=True)
         return await self._repo.get(rec_id)
 
     def _check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,

@@ -228,7 +228,9 @@ async def test_an_officer_edits_quantities_within_the_constraints(app):
         edited = await officer.patch(path, json={"rice_kg": half, "version": 1})
         assert edited.status_code == 200, edited.text
         body = edited.json()["data"]
-        assert body["version"] == 2 and body["action"]["items"] == {"rice_kg": half} and body["impact"] is None
+        assert body["version"] == 2 and body["action"]["items"] == {"rice_kg": half}
+        # verified again: the impact is of the edited quantities, at the new version
+        assert body["impact"]["version"] == 2 and body["impact"]["plans"]["recommendation"]["no_meal_child_days"]
         assert body["quantity_kg"] == pytest.approx(half, abs=1e-3)
         assert body["risk"]["after"]["shortfall_child_days"] > rec["risk"]["after"]["shortfall_child_days"]
         too_much = await officer.patch(path, json={"rice_kg": 1e5})
