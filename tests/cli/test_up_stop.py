@@ -103,8 +103,10 @@ def test_serve_deploy_of_the_config_onto_the_shards_ray_tools_then_sigterm(mealt
     up.note_processes()
     assert any("DashboardAgent" in name for name in up.seen_names())  # of the processes that used to stay
 
+    signalled = time.monotonic()
     os.kill(up.proc.pid, signal.SIGTERM)
     _assert_stopped_in_order(up, up.wait_exit(STOP_S))
+    print(f"SIGTERM: stopped in {time.monotonic() - signalled:.1f}s")  # a figure for the README, not a check
 
 
 @pytest.mark.timeout(START_S + STOP_S + 60)
@@ -115,5 +117,7 @@ def test_ctrl_c_stops_the_twin_with_its_feed_in_order(mealtwin_up):
     assert ray_status.returncode == 0, ray_status.stderr
 
     up.note_processes()
+    signalled = time.monotonic()
     os.killpg(up.proc.pid, signal.SIGINT)  # as a terminal does: the whole foreground process group
     _assert_stopped_in_order(up, up.wait_exit(STOP_S))
+    print(f"SIGINT: stopped in {time.monotonic() - signalled:.1f}s")  # a figure for the README, not a check
