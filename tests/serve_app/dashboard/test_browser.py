@@ -299,3 +299,17 @@ def test_the_alerts_drawer_counts_marks_read_and_takes_new_alerts_live(twin, pag
         assert client.post("/api/v1/events", json={"events": [shortage]}).status_code == 200
     expect(page.locator("#alerts-drawer .alert-item")).to_have_count(shown + 1)
     page.screenshot(path=artefacts / "alerts.png")
+
+
+def test_labels_switch_to_tamil_and_numbers_are_grouped_in_lakhs(twin, page, artefacts):
+    sign_in(page, twin.accounts["state"].email)
+    enrolled = page.locator("[data-figure=fed] .sub")
+    expect(enrolled).to_have_text(re.compile(r"/ \d{1,2},\d\d,\d{3}$"))  # e.g. 1,21,743 children: lakh grouping
+    page.click("#language")
+    expect(page.locator("html")).to_have_attribute("lang", "ta")
+    expect(page.locator("#sign-out")).to_have_text("வெளியேறு")
+    expect(page.locator("[data-figure=meals] .label")).to_have_text("இன்றைய உணவு")
+    expect(page.locator("#school-map")).to_have_attribute("data-schools-drawn", str(len(twin.rows)))
+    page.screenshot(path=artefacts / "state-tamil.png")
+    page.click("#language")
+    expect(page.locator("#sign-out")).to_have_text("Sign out")

@@ -112,7 +112,7 @@ async function route() {
 }
 
 function notFound() {
-  main.innerHTML = `<div class="card"><p>${esc("There is no such page.")}</p><a href="#/">${esc(t("nav.overview"))}</a></div>`;
+  main.innerHTML = `<div class="card"><p>${esc(t("common.no_page"))}</p><a href="#/">${esc(t("nav.overview"))}</a></div>`;
 }
 
 function showSignedOut() {

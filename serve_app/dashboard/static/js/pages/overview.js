@@ -49,7 +49,7 @@ export async function render(main, ctx, view) {
         <h2>${esc(t("map.title"))} <span class="muted" id="drawn"></span></h2>
         <div class="map-wrap"><canvas id="school-map" role="img"></canvas>
           <div class="map-legend levels">${LEVELS.map((l) => `<span class="level ${l}">${esc(t("level." + l))}</span>`).join("")}</div></div>
-        <p class="muted">Drag to pan, wheel or +/− to zoom, click a school to open it.</p>
+        <p class="muted">${esc(t("map.help"))}</p>
       </section>
       <section class="grid">
         <div class="card"><h2>${esc(tableTitle)}</h2><div class="table-wrap" id="table"><p class="loading">${esc(t("common.loading"))}</p></div></div>
@@ -177,7 +177,7 @@ async function loadCascade(main, view, district, block) {
   try {
     const c = await get(url);
     el.className = "";
-    el.innerHTML = `<p>${num(c.cascade_flagged)} cascade-flagged of ${num(c.schools)} schools.</p>` + (c.flagged.length ? `<table><thead><tr><th>${esc(t("col.school"))}</th><th class="num">Score</th><th class="num">From neighbours</th><th>${esc(t("col.risk"))}</th></tr></thead><tbody>${
+    el.innerHTML = `<p>${num(c.cascade_flagged)} ${esc(t("cascade.count"))} ${num(c.schools)}</p>` + (c.flagged.length ? `<table><thead><tr><th>${esc(t("col.school"))}</th><th class="num">${esc(t("col.score"))}</th><th class="num">${esc(t("col.from_neighbours"))}</th><th>${esc(t("col.risk"))}</th></tr></thead><tbody>${
       c.flagged.slice(0, 15).map((f) => `<tr><td><a href="#/school/${f.school_id}">${f.school_id}</a></td><td class="num">${num(f.score, 1)}</td><td class="num">${num(f.neighbour_points, 1)}</td><td><span class="level ${f.level}">${esc(t("level." + f.level))}</span></td></tr>`).join("")}</tbody></table>` : "");
   } catch (e) { el.className = "muted"; el.textContent = e.status === 503 ? t("common.unavailable") : e.message; }
 }

@@ -11,7 +11,7 @@ const NO_MEAL_REASONS = ["", "meals_not_served", "food_grains_not_available", "f
 
 export async function render(main, ctx) {
   const schoolId = ctx.places.area.school_id;
-  if (!schoolId) { main.innerHTML = `<div class="card"><p>This page is for a school's admin.</p></div>`; return () => {}; }
+  if (!schoolId) { main.innerHTML = `<div class="card"><p>${esc(t("report.only_school"))}</p></div>`; return () => {}; }
   const today = new Date().toISOString().slice(0, 10);
   main.innerHTML = `
     <h1>${esc(t("nav.my_school"))} · ${esc(schoolId)}</h1>
@@ -33,14 +33,14 @@ export async function render(main, ctx) {
       <section class="grid">
         <form class="card stack" id="shortage">
           <h2>${esc(t("report.shortage"))}</h2>
-          <label>Item<select name="item"><option>rice</option><option>pulses</option><option>oil</option><option>eggs</option><option>vegetables</option><option>fuel</option><option>cook</option><option>funds</option></select></label>
-          <label>Note<input name="note" maxlength="500"></label>
+          <label>${esc(t("report.item"))}<select name="item"><option>rice</option><option>pulses</option><option>oil</option><option>eggs</option><option>vegetables</option><option>fuel</option><option>cook</option><option>funds</option></select></label>
+          <label>${esc(t("report.note"))}<input name="note" maxlength="500"></label>
           <button type="submit">${esc(t("report.shortage"))}</button>
         </form>
         <form class="card stack" id="delivery">
           <h2>${esc(t("report.delivery"))}</h2>
-          <div class="row"><label>Rice kg<input type="number" name="rice_kg" min="0" step="0.1" value="0"></label><label>Pulses kg<input type="number" name="pulses_kg" min="0" step="0.1" value="0"></label></div>
-          <div class="row"><label>Oil kg<input type="number" name="oil_kg" min="0" step="0.1" value="0"></label><label>Eggs<input type="number" name="eggs" min="0" value="0"></label></div>
+          <div class="row"><label>${esc(t("report.rice"))}<input type="number" name="rice_kg" min="0" step="0.1" value="0"></label><label>${esc(t("report.pulses"))}<input type="number" name="pulses_kg" min="0" step="0.1" value="0"></label></div>
+          <div class="row"><label>${esc(t("report.oil"))}<input type="number" name="oil_kg" min="0" step="0.1" value="0"></label><label>${esc(t("report.eggs"))}<input type="number" name="eggs" min="0" value="0"></label></div>
           <button type="submit">${esc(t("report.delivery"))}</button>
         </form>
         <div class="card queue" id="outbox" hidden></div>
@@ -56,7 +56,7 @@ export async function render(main, ctx) {
       if (!el) return;
       el.innerHTML = `
         <div class="figure" data-figure="stock"><div class="label">${esc(t("fig.stock"))}</div><div class="value">${num(twin.stock_days, 1)} ${esc(t("fig.stock_days"))}</div></div>
-        <div class="figure" data-figure="last-report"><div class="label">Last report</div><div class="value">${esc(twin.last_report_date || "–")}</div></div>
+        <div class="figure" data-figure="last-report"><div class="label">${esc(t("school.last_report"))}</div><div class="value">${esc(twin.last_report_date || "–")}</div></div>
         ${risk ? `<div class="figure" data-figure="risk"><div class="label">${esc(t("col.risk"))}</div><div class="value"><span class="level ${risk.level}">${esc(t("level." + risk.level))}</span> ${num(risk.score, 0)}</div></div>` : ""}`;
     } catch (e) { const el = main.querySelector("#answer"); if (el) el.innerHTML = `<p class="muted">${esc(e.message)}</p>`; }
   };

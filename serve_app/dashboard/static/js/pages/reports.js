@@ -10,7 +10,7 @@ export async function render(main, ctx) {
   main.innerHTML = `<h1>${esc(t("reports.title"))}</h1>
     <div class="layout">
       <form class="card stack" id="csv-form"><h2>CSV</h2>
-        <label>Kind<select name="kind"><option>schools</option><option>attendance</option><option>alerts</option><option>risk</option></select></label>
+        <label>${esc(t("reports.kind"))}<select name="kind"><option>schools</option><option>attendance</option><option>alerts</option><option>risk</option></select></label>
         <button type="submit">${esc(t("reports.csv"))}</button><p role="status" class="muted" id="csv-status"></p></form>
       <form class="card stack" id="pdf-form"><h2>PDF</h2>
         ${pdfLevel === "district" ? `<label>${esc(t("col.district"))}<select name="name">${ctx.places.districts.map((d) => `<option ${d.name === a.district ? "selected" : ""}>${esc(d.name)}</option>`).join("")}</select></label>` : ""}

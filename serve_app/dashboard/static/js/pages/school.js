@@ -42,7 +42,7 @@ export async function render(main, ctx, schoolId) {
       ["enrolment", t("col.enrolment"), num(enrolment), ""],
       ["stock", t("fig.stock"), `${num(s.stock_days, 1)} ${esc(t("fig.stock_days"))}`, `${num(s.stock_kg?.rice, 1)} kg`],
       ["funds", t("fig.funds"), inr(s.funds?.balance_inr), ""],
-      ["report", "Last report", s.last_report_date ? date(s.last_report_date) : "–", s.stale ? esc(t("fig.stale")) : s.closed ? "closed" : ""],
+      ["report", t("school.last_report"), s.last_report_date ? date(s.last_report_date) : "–", s.stale ? esc(t("fig.stale")) : s.closed ? esc(t("school.closed")) : ""],
     ].map(([k, l, v, sub]) => `<div class="figure" data-figure="${k}"><div class="label">${esc(l)}</div><div class="value">${v}</div><div class="sub">${sub}</div></div>`).join("");
   };
   const loadRisk = async () => {
@@ -51,9 +51,9 @@ export async function render(main, ctx, schoolId) {
     try {
       const r = await get(`/api/v1/predictions/risk/${schoolId}`);
       el.className = "";
-      el.innerHTML = `<p><span class="level ${r.level}" id="school-level" data-level="${r.level}">${esc(t("level." + r.level))}</span> <strong>${num(r.score, 1)}</strong> / 100${r.cascade.flagged ? " · cascade-flagged" : ""}${r.open_alerts.length ? " · open: " + esc(r.open_alerts.join(", ")) : ""}</p>
+      el.innerHTML = `<p><span class="level ${r.level}" id="school-level" data-level="${r.level}">${esc(t("level." + r.level))}</span> <strong>${num(r.score, 1)}</strong> / 100${r.cascade.flagged ? ` · ${esc(t("school.flagged"))}` : ""}${r.open_alerts.length ? ` · ${esc(t("school.open_alerts"))}: ` + esc(r.open_alerts.join(", ")) : ""}</p>
         <table><tbody>${r.factors.map((f) => `<tr><td>${esc(f.factor.replace(/_/g, " "))}</td><td style="width:45%"><div class="bar"><span style="width:${Math.min(100, (100 * f.points) / Math.max(1, f.weight))}%"></span></div></td><td class="num">${num(f.points, 1)} / ${num(f.weight)}</td></tr>`).join("")}</tbody></table>
-        ${r.cascade.path?.length ? `<h2>${esc(t("school.path"))}</h2><ol>${r.cascade.path.map((s) => `<li>${s.outside_your_area ? "outside your area" : s.school_id ? `<a href="#/school/${s.school_id}">${s.school_id}</a>` : "depot of " + esc(s.depot_of_block)} ${s.local_risk !== undefined ? `· local ${num(s.local_risk, 1)}` : ""}</li>`).join("")}</ol>` : ""}`;
+        ${r.cascade.path?.length ? `<h2>${esc(t("school.path"))}</h2><ol>${r.cascade.path.map((s) => `<li>${s.outside_your_area ? esc(t("school.outside")) : s.school_id ? `<a href="#/school/${s.school_id}">${s.school_id}</a>` : esc(t("school.depot")) + " " + esc(s.depot_of_block)} ${s.local_risk !== undefined ? `· local ${num(s.local_risk, 1)}` : ""}</li>`).join("")}</ol>` : ""}`;
     } catch (e) { el.className = "muted"; el.textContent = e.status === 503 ? t("common.unavailable") : e.message; }
   };
   const loadEvents = async () => {
@@ -62,7 +62,7 @@ export async function render(main, ctx, schoolId) {
     try {
       const page = await get(`/api/v1/events?school_id=${schoolId}&limit=20`);
       const events = page.events || [];
-      el.innerHTML = events.length ? `<table><thead><tr><th>Date</th><th>Event</th><th>Detail</th></tr></thead><tbody>${events.map((e) => {
+      el.innerHTML = events.length ? `<table><thead><tr><th>${esc(t("col.date"))}</th><th>${esc(t("col.event"))}</th><th>${esc(t("col.detail"))}</th></tr></thead><tbody>${events.map((e) => {
         const p = e.payload || e;
         const detail = p.present !== undefined ? `${p.present} present` : p.item ? p.item : p.rice_kg !== undefined ? `${p.rice_kg} kg rice` : p.amount_inr !== undefined ? inr(p.amount_inr) : "";
         return `<tr><td>${esc(date(p.date || e.date))}</td><td>${esc((p.type || e.type || "").replace(/_/g, " "))}</td><td>${esc(detail)}</td></tr>`; }).join("")}</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
@@ -80,7 +80,7 @@ export async function render(main, ctx, schoolId) {
       const f = await get(`/api/v1/predictions/forecast/${schoolId}`);
       forecast = (f.schools[0] || {}).days || f.total;
       note.textContent = `${f.model?.kind || "model"} ${f.model?.version || ""}`;
-    } catch (e) { note.textContent = `forecast: ${e.status === 503 ? t("common.unavailable") : e.message}`; }
+    } catch (e) { note.textContent = `${t("school.forecast_label")}: ${e.status === 503 ? t("common.unavailable") : e.message}`; }
     if (canvas) drawChart(canvas, days, forecast);
   };
 
