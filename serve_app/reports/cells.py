@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 # a cell beginning with one of these is read as a formula (or a DDE call) by spreadsheets
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN = (int, float, type(None))  # exactly these types (a bool is not written as csv would)
 
 
 def safe_cell(value: object) -> str:
@@ -30,5 +31,7 @@ def lines(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None)
     writer = csv.writer(out, lineterminator="\n")
     if header is not None:
         writer.writerow([safe_cell(h) for h in header])
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    # the csv module writes numbers as str() (repr for floats) and None as blank, as safe_cell
+    # would: only text and booleans go through it (a report writes a million cells)
+    writer.writerows([v if type(v) in _PLAIN else safe_cell(v) for v in row] for row in rows)
     return out.getvalue()

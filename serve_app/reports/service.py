@@ -56,7 +56,6 @@ CHUNK_SCHOOLS = 500  # schools per streamed part of a CSV
 HISTORY_CONCURRENCY = 4  # school histories (log replays) in flight at once
 ALERTS_PAGE = 1000
 ALERTS_IN_PDF = 30  # the open alerts a PDF lists (the newest); it gives the total too
-NAMES_PAGE = 5000
 PERFORMANCE_DEFAULT_DAYS = 14
 AMS_EXCEPTIONS = ("no_meal_streak", "no_meal_month", "meals_below_share")  # twin.alert_rules' causes
 
@@ -178,13 +177,12 @@ class ReportService:
 
     async def _schools_csv(self, area: Area) -> AsyncIterator[str]:
         schools, names, today = await asyncio.gather(self.school_figures(area), self._names(area), self.twin_day())
-        year, allocation = await self._allocations(area, today)
+        # one risk read for all (a call a part cost more), while finance works out the allocation
+        (year, allocation), risks = await asyncio.gather(self._allocations(area, today),
+                                                         self._risks([s.school_id for s in schools], area))
         yield cells.lines([], SCHOOL_COLUMNS)
         as_of = today.isoformat() if today else None
-        risk_up = True
         for part in _chunks(schools, CHUNK_SCHOOLS):
-            risks = await self._risks([s.school_id for s in part], area) if risk_up else None
-            risk_up = risks is not None
             rows = []
             for s in part:
                 f, r, a = s.figures, (risks or {}).get(s.school_id), allocation.get(s.school_id)
@@ -272,11 +270,11 @@ class ReportService:
 
     async def _risk_csv(self, area: Area, period: Period) -> AsyncIterator[str]:
         schools, names = await asyncio.gather(self.school_figures(area), self._names(area))
+        risks = await self._risks([s.school_id for s in schools], area)
+        if risks is None:
+            raise Unavailable("risk scoring is not running in this twin")
         yield cells.lines([], RISK_COLUMNS)
         for part in _chunks(schools, CHUNK_SCHOOLS):
-            risks = await self._risks([s.school_id for s in part], area)
-            if risks is None:
-                raise Unavailable("risk scoring is not running in this twin")
             rows = []
             for s in part:
                 r = risks.get(s.school_id)
@@ -326,15 +324,7 @@ class ReportService:
 
     async def _names(self, area: Area) -> dict[str, str]:
         """The register's names of the area's schools."""
-        where = school_filter(None, None, None, False, area)
-        out: dict[str, str] = {}
-        page = 1
-        while True:
-            found = await self._schools.page(where, "id", page, NAMES_PAGE)
-            out.update((r["id"], r["name"]) for r in found["schools"])
-            if page >= found["pagination"]["pages"]:
-                return out
-            page += 1
+        return await self._schools.names(school_filter(None, None, None, False, area))
 
     async def _risks(self, school_ids: Sequence[str], area: Area) -> dict[str, dict] | None:
         """The rules' risk of each school (absent for one the desk does not score), in one read;

@@ -87,6 +87,10 @@ class SchoolService:
         rows, total = await self._repo.page(where, keys, offset(page, page_size), page_size)
         return {"schools": [_public(r) for r in rows], "pagination": pagination(page, page_size, total)}
 
+    async def names(self, where: SchoolFilter) -> dict[str, str]:
+        """The register's name of every school matching `where`, by UDISE code."""
+        return await self._repo.names(where)
+
     async def get(self, school_id: str, area: Area = STATE) -> dict:
         return _public(await self._row_in(school_id, area))
 
