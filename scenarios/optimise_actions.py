@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenarios.optimise_input import ITEM_KG, OptimiseInput
 from scenarios.optimise_funds import FundPlan, FundRule
+from scenarios.optimise_input import ITEM_KG, OptimiseInput
 from scenarios.optimise_stock import StockPlan, StockRule
 
 ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")

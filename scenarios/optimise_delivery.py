@@ -223,7 +223,7 @@ def _repair(visit, live, cost, A, left, cc) -> None:  # noqa: ANN001
         return
     A = A.tocsc()
     order = cols[np.lexsort((cost[cols], cc[cols]))]  # by school, cheapest day first
-    school, first = np.unique(cc[order], return_index=True)
+    _, first = np.unique(cc[order], return_index=True)
     bounds = np.append(first, order.size)
     best = cost[order[first]]
     for k in np.argsort(best, kind="stable").tolist():

@@ -220,7 +220,7 @@ def _with_tranches(ub, c, bounds, recv_key, n0, inp, stock, target, weight, chil
     size = np.maximum(high - low, 0.0) * need[:, None]  # [n0, K] units
     r, k = np.nonzero(size > 1e-9)
     worth = weight[item[r]] * child_per_unit[school[r], item[r]] * value[k]
-    m, nvar = r.size, c.size
+    m = r.size
     flip = np.ones(ub.shape[0])
     flip[:n0] = -1.0  # a receiver's row: tranches - inflow <= 0 (a tranche is worth only what arrives)
     tranche = sp.coo_array((np.ones(m), (r, np.arange(m))), shape=(ub.shape[0], m)).tocsr()

@@ -10,8 +10,19 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission
 from serve_app.optimization.schemas import (
-    Comment, CommentRequest, Decision, Edit, Impact, Kind, Recommendation, RecommendationPage, Rejection, RunRequest,
-    RunImpact, RunSummary, Status,
+    Comment,
+    CommentRequest,
+    Decision,
+    Edit,
+    Impact,
+    Kind,
+    Recommendation,
+    RecommendationPage,
+    Rejection,
+    RunImpact,
+    RunRequest,
+    RunSummary,
+    Status,
 )
 from serve_app.optimization.service import OptimisationService
 from serve_app.shared.access import allowed

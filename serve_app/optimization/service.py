@@ -18,39 +18,46 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from configs.settings import RiskRules
 from db.recommendation_repository import (
-    APPLIED, APPROVED, PENDING, REJECTED, SUPERSEDED, RecommendationRepository,
+    APPLIED,
+    APPROVED,
+    PENDING,
+    REJECTED,
+    SUPERSEDED,
+    RecommendationRepository,
 )
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.principal import Caller, Principal, Role
+from serve_app.optimization.proposals import (
+    FUNDS,
+    ITEMS,
+    STOCK,
+    Proposals,
+    block_balances,
+    broken,
+)
+from serve_app.optimization.verification import Verification
 from serve_app.shared.page import offset, pagination
 from serve_app.shared.places import block_index, district_index
 from twin import geography
-from configs.settings import RiskRules
 from twin.area import Area
 from twin.directory import Directory
 from twin.errors import Conflict, InvalidInput, NotFound
 from twin.norms import day_date
 from twin.ports import StreamBroker
-from twin.state import PASSED_DOWN, RECEIVED, ShardState
-
-if TYPE_CHECKING:  # the models and the engine load when first used: an API replica need not hold them
-    from simulation.start_state import StartState
+from twin.state import ShardState
 
 log = logging.getLogger(__name__)
 
 AuditRecord = Callable[..., Awaitable[None]]  # record(principal, caller, action, **fields) (`Accounts.record`)
 IngestEvents = Callable[[bytes], Awaitable[dict]]  # the log's ingest, as the whole state (no area check)
 DEFAULT_BLOCK_OFFICER_LIMIT_KG = 500.0
-DEFAULT_DEPOT_DAYS = 5.0  # as `scenarios.optimise_input` assumes
 DEFAULT_BLOCK_OFFICER_LIMIT_INR = 50_000.0
-STOCK, FUNDS = "stock_transfer", "fund_advance"
 EDIT_HORIZON_DAYS, EDIT_REPLICATIONS = 20, 10  # an edited recommendation's re-verification
-ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
 
 
 def optimisation_topic(district: str) -> str:
@@ -76,10 +83,9 @@ class OptimisationService:
         self._audit = audit
         self._limit_kg = block_officer_limit_kg
         self._limit_inr = block_officer_limit_inr
-        self._risk_rules = risk_rules or RiskRules()
+        self._proposals = Proposals(directory, risk_rules)
+        self._verification = Verification(self._proposals, directory)
         self._coords: tuple[np.ndarray, np.ndarray] | None = None
-        # the twin keeps no depot stock: a depot is taken to hold this many days of its block's need
-        self.depot_days = DEFAULT_DEPOT_DAYS
 
     # -- computing ------------------------------------------------------------------------------
     async def run(self, principal: Principal, caller: Caller | None, district: str | None = None,
@@ -90,10 +96,8 @@ class OptimisationService:
             raise Forbidden("recommendations are computed for a block, a district or the state")
         states = await self._live_states()
         lat, lon = await self._coordinates()
-        computed = await asyncio.to_thread(self._solve, states, area, lat, lon)
         run_id = uuid.uuid4().hex
-        recs = [self._record(run_id, a, computed) for a in computed["actions"]]
-        recs += [self._fund_record(run_id, a, computed) for a in computed["fund_actions"]]
+        computed, recs = await asyncio.to_thread(self._proposals.propose, states, area, lat, lon, run_id)
         superseded = await self._repo.supersede_pending(area, f"superseded by run {run_id}: a newer state of the area")
         await self._repo.create_many(recs, principal.actor())
         await self._record_audit(principal, caller, "optimisation.run", f"area:{area.label()}", area.district,
@@ -110,99 +114,6 @@ class OptimisationService:
                 "build_s": computed["build_s"], "solve_s": computed["solve_s"], "twin_seq": computed["twin_seq"],
                 "shortfall_child_days_before": computed["before"], "shortfall_child_days_after": computed["after"],
                 "transport_cost_inr": computed["transport_cost_inr"]}
-
-    def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray) -> dict:
-        from scenarios.optimise_actions import fund_actions, stock_actions
-        from scenarios.optimise_funds import plan_fund_advances
-        from scenarios.optimise_input import from_start
-        from scenarios.optimise_stock import rebalance_stock
-
-        start, g = self._area_start(states, area)
-        inp = self._input(from_start, start, lat[g], lon[g])
-        plan = rebalance_stock(inp)
-        actions = stock_actions(inp, plan)
-        self._rescore(states, actions, g, plan, inp.n)
-        inp.block_balance_inr = block_balances(states, inp.n_blocks)
-        funds = plan_fund_advances(inp)
-        return {"actions": actions, "fund_actions": fund_actions(inp, funds), "funds_message": funds.message, "g": g, "status": plan.status, "message": plan.message,
-                "schools": inp.n, "variables": plan.variables, "build_s": round(plan.build_s, 4),
-                "solve_s": round(plan.solve_s, 4), "twin_seq": _twin_seq(states, area, self._directory),
-                "before": round(float(plan.shortfall_before.sum()), 2),
-                "after": round(float(plan.shortfall_after.sum()), 2),
-                "transport_cost_inr": round(plan.transport_cost_inr, 2)}
-
-    def _rescore(self, states: list[ShardState], actions: list[dict], g: np.ndarray, plan, n: int) -> None:  # noqa: ANN001
-        """The twin's risk score of each receiver (and giving school) before and after the run's plan."""
-        from scenarios.optimise_greedy import stock_change
-        from scenarios.optimise_risk import rescored
-
-        rows = np.unique([a["to"] for a in actions] + [a["from_school"] for a in actions if a["from_school"] >= 0])
-        if rows.size == 0:
-            return
-        scores = rescored(states, self._directory, g[rows], stock_change(n, plan)[rows], self._risk_rules)
-        for a in actions:
-            mine = scores.get(int(g[a["to"]]))
-            if mine is not None:
-                a["risk"]["before"] |= {"risk_score": mine["before"]["score"], "risk_level": mine["before"]["level"]}
-                a["risk"]["after"] |= {"risk_score": mine["after"]["score"], "risk_level": mine["after"]["level"]}
-            if a["from_school"] >= 0 and int(g[a["from_school"]]) in scores:
-                a["risk"]["source"] = scores[int(g[a["from_school"]])]
-
-    def _input(self, from_start, start, lat, lon):  # noqa: ANN001, ANN202 - the models load lazily
-        inp = from_start(start, lat, lon)
-        inp.depot_stock *= self.depot_days / DEFAULT_DEPOT_DAYS
-        return inp
-
-    def _area_start(self, states: list[ShardState], area: Area) -> tuple[StartState, np.ndarray]:
-        """The live start state of `area`'s schools and their directory indices."""
-        from simulation.start_state import StartState
-
-        if max(int(s.today[0]) for s in states) < 0:
-            raise InvalidInput("the live twin has no reports yet: nothing to optimise",
-                               {"fields": [{"field": "area", "message": "no live state yet"}]})
-        start = StartState.from_shards(states, self._directory)
-        g = self._directory.lookup(start.school_ids)
-        inside = np.ones(g.size, bool)
-        if not area.is_state:  # one comparison a column, not a call a school
-            d = district_index(area.district)
-            inside &= self._directory.school_district[g] == d
-            if area.block is not None:
-                inside &= self._directory.school_block[g] == self._directory.blocks.index(d, area.block)
-            if area.school_id is not None:
-                inside &= self._directory.school_ids[g] == int(area.school_id)
-        if not inside.any():
-            raise NotFound(f"no active schools in {area.label()}", {"area": area.label()})
-        rows = np.flatnonzero(inside)
-        return start.subset(rows), g[rows]
-
-    def _record(self, run_id: str, action: dict, computed: dict) -> dict:
-        d = self._directory
-        g = computed["g"]
-        to = int(g[action["to"]])
-        district = geography.district_names()[int(d.school_district[to])]
-        block = d.blocks.names[int(d.school_block[to])]
-        from_school = _udise(d, int(g[action["from_school"]])) if action["from_school"] >= 0 else None
-        from_depot = None if from_school else f"{district}/{block}"
-        body = {"action": {"from": {"school_id": from_school, "depot": from_depot}, "to": {"school_id": _udise(d, to)},
-                           "items": action["items"], "km": action["km"]},
-                "quantities": action["quantities"], "risk": action["risk"], "explanation": action["explanation"]}
-        return {"id": uuid.uuid4().hex, "kind": "stock_transfer", "run_id": run_id, "district": district,
-                "block": block, "school_id": _udise(d, to), "from_school_id": from_school, "from_depot": from_depot,
-                "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
-                "children_affected": action["children"], "twin_seq": computed["twin_seq"], "body": body}
-
-    def _fund_record(self, run_id: str, action: dict, computed: dict) -> dict:
-        d = self._directory
-        to = int(computed["g"][action["to"]])
-        district = geography.district_names()[int(d.school_district[to])]
-        block = d.blocks.names[int(d.school_block[to])]
-        body = {"action": {"from": {"block": f"{district}/{block}"}, "to": {"school_id": _udise(d, to)},
-                           "amount_inr": action["amount_inr"]},
-                "quantities": action["quantities"], "risk": action["risk"], "explanation": action["explanation"]}
-        return {"id": uuid.uuid4().hex, "kind": FUNDS, "run_id": run_id, "district": district, "block": block,
-                "school_id": _udise(d, to), "from_school_id": None, "from_depot": None, "quantity_kg": 0.0,
-                "cost_inr": action["amount_inr"], "children_affected": action["children"],
-                "twin_seq": computed["twin_seq"], "body": body}
 
     # -- reading --------------------------------------------------------------------------------
     async def get(self, rec_id: str, area: Area) -> dict:
@@ -291,11 +202,11 @@ class OptimisationService:
         and it is verified again by simulation (`EDIT_REPLICATIONS` replications of the stress)."""
         rec = await self._decidable(rec_id, principal, version)
         if rec["kind"] != STOCK:
-            raise _broken("kind", "only a stock transfer's quantities are edited here: reject an advance and run "
+            raise broken("kind", "only a stock transfer's quantities are edited here: reject an advance and run "
                                   "the optimisation again")
         states = await self._live_states()
         lat, lon = await self._coordinates()
-        checked = await asyncio.to_thread(self._check_edit, states, rec, items, lat, lon)
+        checked = await asyncio.to_thread(self._proposals.check_edit, states, rec, items, lat, lon)
         body = {k: rec[k] for k in ("action", "quantities", "risk", "explanation")}
         body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
         body["quantities"], body["risk"]["after"] = checked["quantities"], checked["risk_after"]
@@ -307,55 +218,6 @@ class OptimisationService:
         await self._tell_status(rec_id)
         await self.impact(rec_id, principal.area, EDIT_HORIZON_DAYS, EDIT_REPLICATIONS, stress=True)
         return await self._repo.get(rec_id)
-
-    def _check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
-                    lon: np.ndarray) -> dict:
-        from scenarios.optimise_actions import days_of_grain
-        from scenarios.optimise_input import ITEM_KG, from_start
-        from scenarios.optimise_stock import StockRule
-
-        rule = StockRule()
-        start, g = self._area_start(states, Area(rec["district"], rec["block"]))
-        inp = self._input(from_start, start, lat[g], lon[g])
-        row_of = {int(x): k for k, x in enumerate(g.tolist())}
-        to = row_of.get(int(self._directory.index(rec["school_id"])))
-        src = row_of.get(int(self._directory.index(rec["from_school_id"]))) if rec["from_school_id"] else None
-        if to is None or (rec["from_school_id"] and src is None):
-            raise Conflict(f"recommendation {rec['id']} names a school no longer in the twin", {"id": rec["id"]})
-        moved = np.array([float(items.get(name, 0.0)) for name in ITEMS])
-        if not moved.any():
-            raise _broken("something_moves", "a transfer must move something: reject it instead")
-        target = inp.need_per_day * (inp.days_to_delivery + np.asarray(rule.buffer_days, float))
-        deficit = np.maximum(target[to] - inp.stock[to], 0.0)
-        for k, name in enumerate(ITEMS):
-            if moved[k] > deficit[k] + 1e-6:
-                raise _broken("receiver_deficit", f"{name} {moved[k]:g} is more than the {deficit[k]:.3f} the receiver "
-                                                  "lacks before its next delivery and buffer", name, deficit[k])
-            if src is not None and moved[k] > max(inp.stock[src, k] - target[src, k], 0.0) + 1e-6:
-                room = max(inp.stock[src, k] - target[src, k], 0.0)
-                raise _broken("donor_buffer", f"{name} {moved[k]:g} would take the giving school below its own "
-                                              f"buffer: it can give {room:.3f}", name, room)
-            depot = inp.depot_stock[inp.block[to], k]
-            if src is None and moved[k] > depot + 1e-6:
-                raise _broken("depot_stock", f"{name} {moved[k]:g} is more than the depot holds ({depot:.3f})",
-                              name, depot)
-        kg = float(moved @ ITEM_KG)
-        truck = float(inp.vehicle_kg_per_day[inp.block[to]])
-        if kg > truck + 1e-6:
-            raise _broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
-                          None, truck)
-        quantities = {"receiver": {"current": _item_dict(inp.stock[to]), "recommended": _item_dict(inp.stock[to] + moved)}}
-        if src is not None:
-            quantities["source"] = {"current": _item_dict(inp.stock[src]),
-                                    "recommended": _item_dict(inp.stock[src] - moved)}
-        child_per_unit = np.divide(inp.children[to], inp.need_per_day[to], out=np.zeros(4),
-                                   where=inp.need_per_day[to] > 0)
-        after = float((np.maximum(deficit - moved, 0.0) * child_per_unit).sum())
-        days = days_of_grain(inp.stock[to] + moved, inp.need_per_day[to])
-        return {"quantities": quantities, "quantity_kg": round(kg, 3),
-                "cost_inr": round(rule.rate_inr_per_kg_km * kg * float(rec["action"]["km"]), 2),
-                "risk_after": {"shortfall_child_days": round(after, 2),
-                               "days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
 
     async def _moved_on(self, rec: dict) -> str | None:
         """Why the live twin no longer allows `rec` (None: it does): the giving school holds less
@@ -431,7 +293,7 @@ class OptimisationService:
         lat, lon = await self._coordinates()
         pool = await asyncio.to_thread(self._pool) if self._pool is not None else None
         try:
-            impact = await asyncio.to_thread(self._verify, states, block_area, lat, lon, rec, plan_recs, horizon_days,
+            impact = await asyncio.to_thread(self._verification.recommendation, states, block_area, lat, lon, rec, plan_recs, horizon_days,
                                              replications, stress, seed, pool)
         finally:
             getattr(pool, "close", lambda: None)()
@@ -455,87 +317,23 @@ class OptimisationService:
         lat, lon = await self._coordinates()
         pool = await asyncio.to_thread(self._pool) if self._pool is not None else None
         try:
-            return await asyncio.to_thread(self._verify_run, states, where, lat, lon, live, horizon_days,
+            return await asyncio.to_thread(self._verification.run, states, where, lat, lon, live, horizon_days,
                                            replications, stress, seed, pool) | {
                 "run_id": run_id, "area": {"district": where.district, "block": where.block},
                 "plan_recommendations": len(live)}
         finally:
             getattr(pool, "close", lambda: None)()
 
-    def _verify_run(self, states, area, lat, lon, live, horizon_days, replications, stress, seed, pool) -> dict:  # noqa: ANN001
-        from scenarios.montecarlo import serial_map
-        from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
-        from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
-        from scenarios.optimise_input import from_start
-        from simulation.levers import ScenarioInputs
-
-        start, g = self._area_start(states, area)
-        inp = self._input(from_start, start, lat[g], lon[g])
-        inp.block_balance_inr = block_balances(states, inp.n_blocks)
-        row_of = {int(x): k for k, x in enumerate(g.tolist())}
-        greedy = greedy_stock(inp)
-        moves = [r for r in live if r["kind"] == STOCK]
-        plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr, greedy_funds(inp)),
-                 PlanToVerify("plan", self._change(inp.n, moves, row_of), sum(r["cost_inr"] for r in moves),
-                              self._advance(inp.n, [r for r in live if r["kind"] == FUNDS], row_of))]
-        inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
-        workers = getattr(pool, "workers", 1) if pool is not None else 1
-        out = verify(start, inputs, plans, replications, pool or serial_map, workers,
-                     ratios=(("plan", "none"), ("plan", "greedy")))
-        return out | {"stress": stress}
-
-    def _verify(self, states, area, lat, lon, rec, plan_recs, horizon_days, replications, stress, seed,  # noqa: ANN001
-                pool) -> dict:
-        from scenarios.montecarlo import serial_map
-        from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
-        from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
-        from scenarios.optimise_input import from_start
-        from simulation.levers import ScenarioInputs
-
-        start, g = self._area_start(states, area)
-        inp = self._input(from_start, start, lat[g], lon[g])
-        row_of = {int(x): k for k, x in enumerate(g.tolist())}
-        live = [r for r in plan_recs if r["status"] in (PENDING, APPROVED)]
-        if rec["kind"] == FUNDS:  # money: the greedy clerk advances the soonest-broke first; no transport
-            inp.block_balance_inr = block_balances(states, inp.n_blocks)
-            plans = [PlanToVerify("greedy", None, 0.0, greedy_funds(inp)),
-                     PlanToVerify("recommendation", None, 0.0, self._advance(inp.n, [rec], row_of)),
-                     PlanToVerify("plan", None, 0.0, self._advance(inp.n, live, row_of))]
-        else:
-            greedy = greedy_stock(inp)
-            plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
-                     PlanToVerify("recommendation", self._change(inp.n, [rec], row_of), rec["cost_inr"]),
-                     PlanToVerify("plan", self._change(inp.n, live, row_of), sum(r["cost_inr"] for r in live))]
-        inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
-        workers = getattr(pool, "workers", 1) if pool is not None else 1
-        out = verify(start, inputs, plans, replications, pool or serial_map, workers,
-                     ratios=(("recommendation", "none"), ("plan", "none"), ("plan", "greedy")))
-        return out | {"recommendation_id": rec["id"], "version": rec["version"], "stress": stress,
-                      "area": {"district": area.district, "block": area.block}, "plan_recommendations": len(live)}
-
-    def _advance(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
-        out = np.zeros(n)
-        for r in recs:
-            to = row_of.get(int(self._directory.index(r["school_id"])))
-            if to is not None:
-                out[to] += r["cost_inr"]
-        return out
-
-    def _change(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
-        out = np.zeros((n, 4))
-        for r in recs:
-            items = np.array([r["action"]["items"].get(name, 0.0) for name in ITEMS])
-            to = row_of.get(int(self._directory.index(r["school_id"])))
-            if to is None:
-                continue
-            out[to] += items
-            if r["from_school_id"]:
-                src = row_of.get(int(self._directory.index(r["from_school_id"])))
-                if src is not None:
-                    out[src] -= items
-        return out
-
     # -- helpers --------------------------------------------------------------------------------
+    @property
+    def depot_days(self) -> float:
+        """Days of its block's need a depot is taken to hold (the twin keeps no depot stock)."""
+        return self._proposals.depot_days
+
+    @depot_days.setter
+    def depot_days(self, days: float) -> None:
+        self._proposals.depot_days = days
+
     async def _coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """The schools' positions, read once (schools do not move) and again when the directory grows."""
         if self._coords is None or self._coords[0].size < len(self._directory):
@@ -582,37 +380,3 @@ class OptimisationService:
         except Exception:  # noqa: BLE001 - the stream misses it; the stored recommendation has it
             log.warning("publishing news of recommendations in %s failed", district, exc_info=True)
 
-
-def _broken(constraint: str, message: str, item: str | None = None, limit: float | None = None) -> InvalidInput:
-    """422 naming the LP constraint an edited quantity breaks."""
-    field = f"items.{item}" if item else "items"
-    return InvalidInput(f"{constraint}: {message}", {"constraint": constraint, "limit": limit,
-                                                     "fields": [{"field": field, "message": message}]})
-
-
-def _item_dict(row: np.ndarray) -> dict:
-    return {name: round(float(q), 3) for name, q in zip(ITEMS, row)}
-
-
-def block_balances(states: list[ShardState], n_blocks: int) -> np.ndarray:
-    """float64 [n_blocks]: what each block holds to advance (received from its district, less what
-    it passed down), by global block."""
-    out = np.zeros(n_blocks)
-    for s in states:
-        out[s.block_global] = s.block_funds[:, RECEIVED] - s.block_funds[:, PASSED_DOWN]
-    return out
-
-
-def _udise(directory: Directory, i: int) -> str:
-    return f"{int(directory.school_ids[i]):011d}"
-
-
-def _twin_seq(states: list[ShardState], area: Area, directory: Directory) -> int:
-    """The log position the area's districts were folded to: the twin version a recommendation was computed on."""
-    names = geography.district_names()
-    seq = 0
-    for s in states:
-        for d_local, d in enumerate(s.district_global.tolist()):
-            if area.is_state or area.district == names[d]:
-                seq = max(seq, int(s.district_applied_seq[d_local]))
-    return seq

@@ -8,7 +8,14 @@ import pytest
 from configs import Settings
 from tests.fixtures.app import client_of, running_app, token_for
 from tests.fixtures.ws import AsgiWebSocket
-from tests.serve_app.optimization.test_endpoints import DISTRICT_OFFICER, OUTSIDER, SHORT, feed, run_for_block, transfer_to_short
+from tests.serve_app.optimization.test_endpoints import (
+    DISTRICT_OFFICER,
+    OUTSIDER,
+    SHORT,
+    feed,
+    run_for_block,
+    transfer_to_short,
+)
 
 
 @pytest.fixture

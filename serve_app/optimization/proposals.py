@@ -1,0 +1,219 @@
+"""What a run proposes, computed off the event loop from the live twin's shard states: the area's
+start state and the optimisers' input, the stock LP's transfers and the advances LP's advances as
+recommendation records (with the twin's risk score before and after), and the check of an edited
+transfer against the LP's constraints. Pure computation: storage and decisions are the service's."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from configs.settings import RiskRules
+from serve_app.shared.places import district_index
+from twin import geography
+from twin.area import Area
+from twin.directory import Directory
+from twin.errors import Conflict, InvalidInput, NotFound
+from twin.state import PASSED_DOWN, RECEIVED, ShardState
+
+if TYPE_CHECKING:  # the models and the engine load when first used: an API replica need not hold them
+    from simulation.start_state import StartState
+
+DEFAULT_DEPOT_DAYS = 5.0  # as `scenarios.optimise_input` assumes
+STOCK, FUNDS = "stock_transfer", "fund_advance"
+ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
+
+
+class Proposals:
+    def __init__(self, directory: Directory, risk_rules: RiskRules | None = None) -> None:
+        self._directory = directory
+        self._risk_rules = risk_rules or RiskRules()
+        # the twin keeps no depot stock: a depot is taken to hold this many days of its block's need
+        self.depot_days = DEFAULT_DEPOT_DAYS
+
+    def propose(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
+                run_id: str) -> tuple[dict, list[dict]]:
+        """The run's summary and its recommendation records (transfers, then advances)."""
+        computed = self._solve(states, area, lat, lon)
+        recs = [self._record(run_id, a, computed) for a in computed["actions"]]
+        recs += [self._fund_record(run_id, a, computed) for a in computed["fund_actions"]]
+        return computed, recs
+
+    def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray) -> dict:
+        from scenarios.optimise_actions import fund_actions, stock_actions
+        from scenarios.optimise_funds import plan_fund_advances
+        from scenarios.optimise_input import from_start
+        from scenarios.optimise_stock import rebalance_stock
+
+        start, g = self.area_start(states, area)
+        inp = self.input(from_start, start, lat[g], lon[g])
+        plan = rebalance_stock(inp)
+        actions = stock_actions(inp, plan)
+        self._rescore(states, actions, g, plan, inp.n)
+        inp.block_balance_inr = block_balances(states, inp.n_blocks)
+        funds = plan_fund_advances(inp)
+        return {"actions": actions, "fund_actions": fund_actions(inp, funds), "funds_message": funds.message, "g": g,
+                "status": plan.status, "message": plan.message, "schools": inp.n, "variables": plan.variables, "build_s": round(plan.build_s, 4),
+                "solve_s": round(plan.solve_s, 4), "twin_seq": _twin_seq(states, area, self._directory),
+                "before": round(float(plan.shortfall_before.sum()), 2),
+                "after": round(float(plan.shortfall_after.sum()), 2),
+                "transport_cost_inr": round(plan.transport_cost_inr, 2)}
+
+    def _rescore(self, states: list[ShardState], actions: list[dict], g: np.ndarray, plan, n: int) -> None:  # noqa: ANN001
+        """The twin's risk score of each receiver (and giving school) before and after the run's plan."""
+        from scenarios.optimise_greedy import stock_change
+        from scenarios.optimise_risk import rescored
+
+        rows = np.unique([a["to"] for a in actions] + [a["from_school"] for a in actions if a["from_school"] >= 0])
+        if rows.size == 0:
+            return
+        scores = rescored(states, self._directory, g[rows], stock_change(n, plan)[rows], self._risk_rules)
+        for a in actions:
+            mine = scores.get(int(g[a["to"]]))
+            if mine is not None:
+                a["risk"]["before"] |= {"risk_score": mine["before"]["score"], "risk_level": mine["before"]["level"]}
+                a["risk"]["after"] |= {"risk_score": mine["after"]["score"], "risk_level": mine["after"]["level"]}
+            if a["from_school"] >= 0 and int(g[a["from_school"]]) in scores:
+                a["risk"]["source"] = scores[int(g[a["from_school"]])]
+
+    def input(self, from_start, start, lat, lon):  # noqa: ANN001, ANN202 - the models load lazily
+        inp = from_start(start, lat, lon)
+        inp.depot_stock *= self.depot_days / DEFAULT_DEPOT_DAYS
+        return inp
+
+    def area_start(self, states: list[ShardState], area: Area) -> tuple[StartState, np.ndarray]:
+        """The live start state of `area`'s schools and their directory indices."""
+        from simulation.start_state import StartState
+
+        if max(int(s.today[0]) for s in states) < 0:
+            raise InvalidInput("the live twin has no reports yet: nothing to optimise",
+                               {"fields": [{"field": "area", "message": "no live state yet"}]})
+        start = StartState.from_shards(states, self._directory)
+        g = self._directory.lookup(start.school_ids)
+        inside = np.ones(g.size, bool)
+        if not area.is_state:  # one comparison a column, not a call a school
+            d = district_index(area.district)
+            inside &= self._directory.school_district[g] == d
+            if area.block is not None:
+                inside &= self._directory.school_block[g] == self._directory.blocks.index(d, area.block)
+            if area.school_id is not None:
+                inside &= self._directory.school_ids[g] == int(area.school_id)
+        if not inside.any():
+            raise NotFound(f"no active schools in {area.label()}", {"area": area.label()})
+        rows = np.flatnonzero(inside)
+        return start.subset(rows), g[rows]
+
+    def _record(self, run_id: str, action: dict, computed: dict) -> dict:
+        d = self._directory
+        g = computed["g"]
+        to = int(g[action["to"]])
+        district = geography.district_names()[int(d.school_district[to])]
+        block = d.blocks.names[int(d.school_block[to])]
+        from_school = _udise(d, int(g[action["from_school"]])) if action["from_school"] >= 0 else None
+        from_depot = None if from_school else f"{district}/{block}"
+        body = {"action": {"from": {"school_id": from_school, "depot": from_depot}, "to": {"school_id": _udise(d, to)},
+                           "items": action["items"], "km": action["km"]},
+                "quantities": action["quantities"], "risk": action["risk"], "explanation": action["explanation"]}
+        return {"id": uuid.uuid4().hex, "kind": "stock_transfer", "run_id": run_id, "district": district,
+                "block": block, "school_id": _udise(d, to), "from_school_id": from_school, "from_depot": from_depot,
+                "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
+                "children_affected": action["children"], "twin_seq": computed["twin_seq"], "body": body}
+
+    def _fund_record(self, run_id: str, action: dict, computed: dict) -> dict:
+        d = self._directory
+        to = int(computed["g"][action["to"]])
+        district = geography.district_names()[int(d.school_district[to])]
+        block = d.blocks.names[int(d.school_block[to])]
+        body = {"action": {"from": {"block": f"{district}/{block}"}, "to": {"school_id": _udise(d, to)},
+                           "amount_inr": action["amount_inr"]},
+                "quantities": action["quantities"], "risk": action["risk"], "explanation": action["explanation"]}
+        return {"id": uuid.uuid4().hex, "kind": FUNDS, "run_id": run_id, "district": district, "block": block,
+                "school_id": _udise(d, to), "from_school_id": None, "from_depot": None, "quantity_kg": 0.0,
+                "cost_inr": action["amount_inr"], "children_affected": action["children"],
+                "twin_seq": computed["twin_seq"], "body": body}
+
+    def check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
+                    lon: np.ndarray) -> dict:
+        from scenarios.optimise_actions import days_of_grain
+        from scenarios.optimise_input import ITEM_KG, from_start
+        from scenarios.optimise_stock import StockRule
+
+        rule = StockRule()
+        start, g = self.area_start(states, Area(rec["district"], rec["block"]))
+        inp = self.input(from_start, start, lat[g], lon[g])
+        row_of = {int(x): k for k, x in enumerate(g.tolist())}
+        to = row_of.get(int(self._directory.index(rec["school_id"])))
+        src = row_of.get(int(self._directory.index(rec["from_school_id"]))) if rec["from_school_id"] else None
+        if to is None or (rec["from_school_id"] and src is None):
+            raise Conflict(f"recommendation {rec['id']} names a school no longer in the twin", {"id": rec["id"]})
+        moved = np.array([float(items.get(name, 0.0)) for name in ITEMS])
+        if not moved.any():
+            raise broken("something_moves", "a transfer must move something: reject it instead")
+        target = inp.need_per_day * (inp.days_to_delivery + np.asarray(rule.buffer_days, float))
+        deficit = np.maximum(target[to] - inp.stock[to], 0.0)
+        for k, name in enumerate(ITEMS):
+            if moved[k] > deficit[k] + 1e-6:
+                raise broken("receiver_deficit", f"{name} {moved[k]:g} is more than the {deficit[k]:.3f} the receiver "
+                                                  "lacks before its next delivery and buffer", name, deficit[k])
+            if src is not None and moved[k] > max(inp.stock[src, k] - target[src, k], 0.0) + 1e-6:
+                room = max(inp.stock[src, k] - target[src, k], 0.0)
+                raise broken("donor_buffer", f"{name} {moved[k]:g} would take the giving school below its own "
+                                              f"buffer: it can give {room:.3f}", name, room)
+            depot = inp.depot_stock[inp.block[to], k]
+            if src is None and moved[k] > depot + 1e-6:
+                raise broken("depot_stock", f"{name} {moved[k]:g} is more than the depot holds ({depot:.3f})",
+                              name, depot)
+        kg = float(moved @ ITEM_KG)
+        truck = float(inp.vehicle_kg_per_day[inp.block[to]])
+        if kg > truck + 1e-6:
+            raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
+                          None, truck)
+        quantities = {"receiver": {"current": item_dict(inp.stock[to]), "recommended": item_dict(inp.stock[to] + moved)}}
+        if src is not None:
+            quantities["source"] = {"current": item_dict(inp.stock[src]),
+                                    "recommended": item_dict(inp.stock[src] - moved)}
+        child_per_unit = np.divide(inp.children[to], inp.need_per_day[to], out=np.zeros(4),
+                                   where=inp.need_per_day[to] > 0)
+        after = float((np.maximum(deficit - moved, 0.0) * child_per_unit).sum())
+        days = days_of_grain(inp.stock[to] + moved, inp.need_per_day[to])
+        return {"quantities": quantities, "quantity_kg": round(kg, 3),
+                "cost_inr": round(rule.rate_inr_per_kg_km * kg * float(rec["action"]["km"]), 2),
+                "risk_after": {"shortfall_child_days": round(after, 2),
+                               "days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
+
+
+def broken(constraint: str, message: str, item: str | None = None, limit: float | None = None) -> InvalidInput:
+    """422 naming the LP constraint an edited quantity breaks."""
+    field = f"items.{item}" if item else "items"
+    return InvalidInput(f"{constraint}: {message}", {"constraint": constraint, "limit": limit,
+                                                     "fields": [{"field": field, "message": message}]})
+
+
+def item_dict(row: np.ndarray) -> dict:
+    return {name: round(float(q), 3) for name, q in zip(ITEMS, row)}
+
+
+def block_balances(states: list[ShardState], n_blocks: int) -> np.ndarray:
+    """float64 [n_blocks]: what each block holds to advance (received from its district, less what
+    it passed down), by global block."""
+    out = np.zeros(n_blocks)
+    for s in states:
+        out[s.block_global] = s.block_funds[:, RECEIVED] - s.block_funds[:, PASSED_DOWN]
+    return out
+
+
+def _udise(directory: Directory, i: int) -> str:
+    return f"{int(directory.school_ids[i]):011d}"
+
+
+def _twin_seq(states: list[ShardState], area: Area, directory: Directory) -> int:
+    """The log position the area's districts were folded to: the twin version a recommendation was computed on."""
+    names = geography.district_names()
+    seq = 0
+    for s in states:
+        for d_local, d in enumerate(s.district_global.tolist()):
+            if area.is_state or area.district == names[d]:
+                seq = max(seq, int(s.district_applied_seq[d_local]))
+    return seq

@@ -1,0 +1,99 @@
+"""A recommendation's (or a whole run's) effect by simulation, off the event loop: the live state of
+the smallest area holding it, and the plans the scenario engine replays against no action
+(`scenarios.optimise_impact`): the greedy baselines, the recommendation, and its run's plan."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from db.recommendation_repository import APPROVED, PENDING
+from serve_app.optimization.proposals import (
+    FUNDS,
+    ITEMS,
+    STOCK,
+    Proposals,
+    block_balances,
+)
+from twin.directory import Directory
+
+
+class Verification:
+    def __init__(self, proposals: Proposals, directory: Directory) -> None:
+        self._proposals = proposals  # the same start state and input as the recommendations were computed on
+        self._directory = directory
+
+    def run(self, states, area, lat, lon, live, horizon_days, replications, stress, seed, pool) -> dict:  # noqa: ANN001
+        """The run's live recommendations `live` together (`plan`) against no action and both greedy baselines."""
+        from scenarios.montecarlo import serial_map
+        from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
+        from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
+        from scenarios.optimise_input import from_start
+        from simulation.levers import ScenarioInputs
+
+        start, g = self._proposals.area_start(states, area)
+        inp = self._proposals.input(from_start, start, lat[g], lon[g])
+        inp.block_balance_inr = block_balances(states, inp.n_blocks)
+        row_of = {int(x): k for k, x in enumerate(g.tolist())}
+        greedy = greedy_stock(inp)
+        moves = [r for r in live if r["kind"] == STOCK]
+        plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr, greedy_funds(inp)),
+                 PlanToVerify("plan", self._change(inp.n, moves, row_of), sum(r["cost_inr"] for r in moves),
+                              self._advance(inp.n, [r for r in live if r["kind"] == FUNDS], row_of))]
+        inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
+        workers = getattr(pool, "workers", 1) if pool is not None else 1
+        out = verify(start, inputs, plans, replications, pool or serial_map, workers,
+                     ratios=(("plan", "none"), ("plan", "greedy")))
+        return out | {"stress": stress}
+
+    def recommendation(self, states, area, lat, lon, rec, plan_recs, horizon_days, replications, stress, seed,  # noqa: ANN001
+                       pool) -> dict:
+        """`rec` alone and with the live ones of `plan_recs` (its run, its block) against no action and
+        the greedy baseline of its kind."""
+        from scenarios.montecarlo import serial_map
+        from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
+        from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
+        from scenarios.optimise_input import from_start
+        from simulation.levers import ScenarioInputs
+
+        start, g = self._proposals.area_start(states, area)
+        inp = self._proposals.input(from_start, start, lat[g], lon[g])
+        row_of = {int(x): k for k, x in enumerate(g.tolist())}
+        live = [r for r in plan_recs if r["status"] in (PENDING, APPROVED)]
+        if rec["kind"] == FUNDS:  # money: the greedy clerk advances the soonest-broke first; no transport
+            inp.block_balance_inr = block_balances(states, inp.n_blocks)
+            plans = [PlanToVerify("greedy", None, 0.0, greedy_funds(inp)),
+                     PlanToVerify("recommendation", None, 0.0, self._advance(inp.n, [rec], row_of)),
+                     PlanToVerify("plan", None, 0.0, self._advance(inp.n, live, row_of))]
+        else:
+            greedy = greedy_stock(inp)
+            plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
+                     PlanToVerify("recommendation", self._change(inp.n, [rec], row_of), rec["cost_inr"]),
+                     PlanToVerify("plan", self._change(inp.n, live, row_of), sum(r["cost_inr"] for r in live))]
+        inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
+        workers = getattr(pool, "workers", 1) if pool is not None else 1
+        out = verify(start, inputs, plans, replications, pool or serial_map, workers,
+                     ratios=(("recommendation", "none"), ("plan", "none"), ("plan", "greedy")))
+        return out | {"recommendation_id": rec["id"], "version": rec["version"], "stress": stress,
+                      "area": {"district": area.district, "block": area.block}, "plan_recommendations": len(live)}
+
+    def _advance(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
+        out = np.zeros(n)
+        for r in recs:
+            to = row_of.get(int(self._directory.index(r["school_id"])))
+            if to is not None:
+                out[to] += r["cost_inr"]
+        return out
+
+    def _change(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
+        out = np.zeros((n, 4))
+        for r in recs:
+            items = np.array([r["action"]["items"].get(name, 0.0) for name in ITEMS])
+            to = row_of.get(int(self._directory.index(r["school_id"])))
+            if to is None:
+                continue
+            out[to] += items
+            if r["from_school_id"]:
+                src = row_of.get(int(self._directory.index(r["from_school_id"])))
+                if src is not None:
+                    out[src] -= items
+        return out
