@@ -313,3 +313,23 @@ def test_labels_switch_to_tamil_and_numbers_are_grouped_in_lakhs(twin, page, art
     page.screenshot(path=artefacts / "state-tamil.png")
     page.click("#language")
     expect(page.locator("#sign-out")).to_have_text("Sign out")
+
+
+def test_a_lost_connection_is_shown_and_resumed_without_a_reload(twin, page):
+    officer = twin.accounts["district"]
+    sign_in(page, officer.email)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    page.evaluate("window.notReloaded = true")
+    page.context.set_offline(True)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "down")
+    meals = page.locator("[data-figure=meals] .value")
+    before = meals.inner_text()
+    school = schools_of(twin, officer.district)[12]
+    with api(twin, officer.email) as client:  # a change while the page is away
+        events = [{"type": "attendance_reported", "event_id": "away-1", "date": "2025-07-04", "school_id": school,
+                   "present": 90, "meals_served": {"primary": 88}}]
+        assert client.post("/api/v1/events", json={"events": events}).status_code == 200
+    page.context.set_offline(False)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(meals).not_to_have_text(before)  # caught up from the stream, not from a reload
+    assert page.evaluate("window.notReloaded") is True

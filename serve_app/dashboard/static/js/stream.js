@@ -13,13 +13,33 @@ export class LiveStream {
     this.seqs = {};  // topic -> last seq applied
     this.closed = false;
     this.attempt = 0;
+    this.lastHeard = Date.now();
+    // The browser knowing it is offline, or a stream silent for longer than two heartbeats (15 s
+    // each), means the socket is gone even if it has not said so: drop it and resume afresh.
+    this.onOffline = () => { this.drop(); this.onStatus("down"); };
+    this.onOnline = () => { clearTimeout(this.timer); this.attempt = 0; this.drop(); this.open(); };
+    window.addEventListener("offline", this.onOffline);
+    window.addEventListener("online", this.onOnline);
+    this.watchdog = setInterval(() => {
+      if (this.ws && this.ws.readyState === WebSocket.OPEN && Date.now() - this.lastHeard > 40_000) this.onOnline();
+    }, 5_000);
     this.open();
   }
 
+  /** Forget the current socket without waiting for it to close (offline, its close may never come). */
+  drop() {
+    if (!this.ws) return;
+    const ws = this.ws;
+    this.ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try { ws.close(1000); } catch { /* already closing */ }
+  }
+
   async open() {
-    if (this.closed) return;
-    const token = await accessToken().catch(() => null);
-    if (!token || this.closed) return;
+    if (this.closed || this.opening || !navigator.onLine) return;  // offline: the "online" event reopens
+    this.opening = true;  // one socket at a time, however many reasons to reconnect arrive together
+    const token = await accessToken().catch(() => null).finally(() => { this.opening = false; });
+    if (!token || this.closed || this.ws) return;
     const url = new URL(this.path, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("access_token", token);
@@ -27,6 +47,7 @@ export class LiveStream {
     let refusal = null;
     ws.onopen = () => {
       this.attempt = 0;
+      this.lastHeard = Date.now();
       const topics = Object.keys(this.seqs);
       // resume: one topic by its seq, several as {topic: seq}
       if (topics.length === 1) ws.send(JSON.stringify({ resume: this.seqs[topics[0]] }));
@@ -34,6 +55,7 @@ export class LiveStream {
       this.onStatus("live");
     };
     ws.onmessage = (event) => {
+      this.lastHeard = Date.now();
       const message = JSON.parse(event.data);
       if (message.success === false) { refusal = message.error; return; }
       if (["snapshot", "delta", "alert"].includes(message.type)) {
@@ -44,6 +66,7 @@ export class LiveStream {
       this.onMessage(message);
     };
     ws.onclose = async (event) => {
+      this.ws = null;
       if (this.closed) return;
       if (FINAL.has(event.code)) { this.onStatus("refused"); this.onRefused(refusal || { message: event.reason }); return; }
       this.onStatus("down");
@@ -56,6 +79,9 @@ export class LiveStream {
   close() {
     this.closed = true;
     clearTimeout(this.timer);
-    if (this.ws) this.ws.close(1000);
+    clearInterval(this.watchdog);
+    window.removeEventListener("offline", this.onOffline);
+    window.removeEventListener("online", this.onOnline);
+    this.drop();
   }
 }
