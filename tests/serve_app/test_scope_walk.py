@@ -16,6 +16,8 @@ import pytest
 
 from configs import Settings
 from db.recommendation_repository import RecommendationRepository
+from db.report_job_repository import ReportJobRepository
+from db.report_schedule_repository import ReportScheduleRepository
 from db.scenario_repository import ScenarioRepository
 from serve_app.auth.principal import Caller
 from tests.fixtures.app import client_of, running_app, token_for
@@ -123,6 +125,15 @@ async def world(seeded_url):
                                 "items": {"rice_kg": 10.0}, "km": 1.0}, "quantities": {}, "risk": {},
                      "explanation": {"binding": [], "summary": ""}}}
                 for name, (d, b, to, source) in recs.items()], "user:0")
+            # a report job and a schedule of the Chennai officer: no one else may see them
+            chennai_job = uuid.uuid4().hex[:16]
+            await ReportJobRepository(services.engine).create(chennai_job, "user:chennai", {
+                "format": "csv", "what": "schools", "area": {"district": OUT_DISTRICT, "block": None, "school_id": None},
+                "from": "2025-07-01", "to": "2025-07-03", "generated_at": "2025-07-04T00:00:00+00:00"})
+            chennai_schedule = (await ReportScheduleRepository(services.engine).create("user:chennai", {
+                "name": "Chennai daily", "report": {"format": "csv", "what": "schools"}, "frequency": "daily",
+                "at_time": "07:00", "recipients": ["deo.chennai@example.org"],
+                "area": {"district": OUT_DISTRICT, "block": None, "school_id": None}}))["id"]
             export = (await admin.get("/api/v1/schools/export")).text
             out_row = next(line for line in export.splitlines() if line.startswith(OUT_SCHOOL))
             csv_out = export.splitlines()[0] + "\n" + out_row + "\n"
@@ -142,7 +153,8 @@ async def world(seeded_url):
             Caller_("api_key", Area("Ariyalur"), {"X-API-Key": keys["ariyalur"]["key"]}, "33010000100"),
         ]
         yield {"app": app, "callers": callers, "alerts": alerts, "users": users, "keys": keys, "runs": run_ids,
-               "csv_out": csv_out, "school_body": school_body, "recs": rec_ids, "rec_runs": rec_runs}
+               "csv_out": csv_out, "school_body": school_body, "recs": rec_ids, "rec_runs": rec_runs, "report_job": chennai_job,
+               "report_schedule": chennai_schedule}
 
 
 def _in_alert(world, caller) -> int:
@@ -334,6 +346,31 @@ def recipes(world) -> dict:
         ("get", "/api/v1/reports/export/pdf"): (
             lambda c: ("/api/v1/reports/export/pdf", {"params": _own_report(c)}),
             lambda c: ("/api/v1/reports/export/pdf", {"params": {"level": "district", "name": OUT_DISTRICT}})),
+        ("get", "/api/v1/reports/performance"): (
+            lambda c: ("/api/v1/reports/performance", {"params": {"from": "2025-07-01", "to": "2025-07-03"}}),
+            lambda c: ("/api/v1/reports/performance", {"params": {"district": OUT_DISTRICT, "from": "2025-07-01",
+                                                                  "to": "2025-07-03"}})),
+        ("post", "/api/v1/reports/jobs"): (None, lambda c: ("/api/v1/reports/jobs", {"json": {
+            "format": "csv", "kind": "schools", "district": OUT_DISTRICT}})),
+        ("get", "/api/v1/reports/jobs"): (lambda c: ("/api/v1/reports/jobs", {}), None),
+        ("get", "/api/v1/reports/jobs/{job_id}"): (
+            None, lambda c: (f"/api/v1/reports/jobs/{world['report_job']}", {})),
+        ("get", "/api/v1/reports/jobs/{job_id}/download"): (
+            None, lambda c: (f"/api/v1/reports/jobs/{world['report_job']}/download", {})),
+        ("post", "/api/v1/reports/schedule"): (None, lambda c: ("/api/v1/reports/schedule", {"json": {
+            "name": "walk", "format": "csv", "kind": "schools", "district": OUT_DISTRICT, "frequency": "daily",
+            "at_time": "07:00", "recipients": ["walk@example.org"]}})),
+        ("get", "/api/v1/reports/schedule"): (lambda c: ("/api/v1/reports/schedule", {}), None),
+        ("get", "/api/v1/reports/schedule/{schedule_id}"): (
+            None, lambda c: (f"/api/v1/reports/schedule/{world['report_schedule']}", {})),
+        ("post", "/api/v1/reports/schedule/{schedule_id}/pause"): (
+            None, lambda c: (f"/api/v1/reports/schedule/{world['report_schedule']}/pause", {})),
+        ("post", "/api/v1/reports/schedule/{schedule_id}/resume"): (
+            None, lambda c: (f"/api/v1/reports/schedule/{world['report_schedule']}/resume", {})),
+        ("delete", "/api/v1/reports/schedule/{schedule_id}"): (
+            None, lambda c: (f"/api/v1/reports/schedule/{world['report_schedule']}", {})),
+        ("get", "/api/v1/reports/schedule/{schedule_id}/deliveries"): (
+            None, lambda c: (f"/api/v1/reports/schedule/{world['report_schedule']}/deliveries", {})),
     }
 
 
