@@ -125,6 +125,11 @@ class ShardHost:
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
 
+    async def push_state(self) -> None:
+        """Send the state actor every roll-up now (a restarted state actor asks: it starts empty)."""
+        self._state_boot = None
+        await self._push_now()
+
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
                             school: int | None = None) -> FundsColumns:
         return await self.shard.funds_columns(year, district, block, school)
@@ -152,6 +157,18 @@ class StateHost:
             self.desk = RiskDesk(self._ports, risk_rules, alert_rules)
             await self.desk.start()
         self._evaluation: asyncio.Task | None = None
+        self._catch_up: asyncio.Task | None = None
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            # a restart (a crash, kill -9): this incarnation starts empty, and a shard pushes only
+            # after its next batch, so ask them all now rather than wait for the feed
+            self._catch_up = asyncio.get_running_loop().create_task(self._ask_shards(len(placement)))
+
+    async def _ask_shards(self, n_shards: int) -> None:
+        for k in range(n_shards):
+            try:
+                await asyncio.wait_for(ray.get_actor(shard_name(k), namespace=NAMESPACE).push_state.remote(), 60)
+            except Exception as exc:  # noqa: BLE001 - that shard pushes after its next batch anyway
+                log.warning("shard %d did not resend its roll-ups to the restarted state actor: %s", k, exc)
 
     def shard_started(self, shard: int, pid: int) -> None:
         self.twin.shard_started(shard, pid)
