@@ -62,6 +62,11 @@ async def test_a_commit_records_each_school_once_and_the_reads_show_it(app):
         logged = (await officer.get("/api/v1/events", params={"school_id": entitled[0]})).json()["data"]["events"]
         assert [(e["type"], e["year"], e["event_id"]) for e in logged] == [
             ("funds_allocated", 2025, f"alloc:2025:{entitled[0]}")]
+    async with client_of(app) as admin:  # the commit is in the audit log, once (the repeat moved nothing)
+        audit = (await admin.get("/api/v1/audit", params={"action": "funds.events"})).json()["data"]
+        allocated = [e for e in audit["entries"]
+                     if any(x["type"] == "funds_allocated" for x in e["after"]["events"])]
+        assert len(allocated) == 1 and allocated[0]["after"]["count"] == len(entitled)
 
 
 async def test_the_first_instalment_goes_down_the_chain_and_money_is_conserved(app):
