@@ -66,7 +66,8 @@ def _area_of(request: Request, area: str | None) -> tuple[int | None, int | None
             i = services_of(request).directory.index(own.school_id)
             return district_index(own.district), None, i  # type: ignore[arg-type]
         if own.block is not None:
-            return district_index(own.district), block_in_area(request, own.block, own.district)[1], None  # type: ignore[arg-type]
+            _, b = block_in_area(request, own.block, own.district)
+            return district_index(own.district), b, None  # type: ignore[arg-type]
         return (None if own.district is None else district_index(own.district)), None, None
     kind, _, rest = area.strip().partition(":")
     if kind == "state" and not rest:

@@ -211,7 +211,8 @@ class _Stopwatch:
         self._last = now
 
 
-_FUND_EVENTS = ("funds_released", "funds_utilised", "funds_allocated")  # money moved or planned: the audit log records them
+# money moved or planned: the audit log records them
+_FUND_EVENTS = ("funds_released", "funds_utilised", "funds_allocated")
 
 # Per-event status codes while a batch is summarised; TOO_OLD is reported as a rejection.
 _ACCEPTED, _CORRECTION, _DUPLICATE, _REJECTED, _TOO_OLD = range(5)

@@ -45,14 +45,16 @@ async def test_a_commit_records_each_school_once_and_the_reads_show_it(app):
         assert again["recorded"]["allocations"]["duplicates"] == len(entitled)
         assert again["recorded"]["allocations"]["accepted"] == 0
 
-        district = assert_answers(Financial, (await officer.get("/api/v1/financial/districts/Ariyalur", params=Y2025)).json())
+        read = await officer.get("/api/v1/financial/districts/Ariyalur", params=Y2025)
+        district = assert_answers(Financial, read.json())
         expected = _expected(sorted(ARIYALUR))
         assert district["allocated"]["total_inr"] == pytest.approx(float(expected.total_inr.sum()), abs=0.05)
         assert district["allocated"]["centre_inr"] == pytest.approx(float(expected.centre_inr.sum()), abs=0.05)
         assert district["allocated"]["schools_allocated"] == len(entitled)
         assert district["released_share_of_allocation"] == 0  # nothing released yet
         for name in ARIYALUR_BLOCKS:
-            block = (await officer.get(f"/api/v1/financial/blocks/{name}", params={"district": "Ariyalur", **Y2025})).json()
+            params = {"district": "Ariyalur", **Y2025}
+            block = (await officer.get(f"/api/v1/financial/blocks/{name}", params=params)).json()
             part = next(p for p in district["parts"] if p["name"] == name)
             assert part["allocated_inr"] == pytest.approx(block["data"]["allocated"]["total_inr"], abs=0.02)
         # other years, and a district not committed, have no allocation
@@ -91,7 +93,8 @@ async def test_the_first_instalment_goes_down_the_chain_and_money_is_conserved(a
         assert district["office"]["held_inr"] == pytest.approx(0, abs=0.01)
         assert state["office"]["passed_down_inr"] == pytest.approx(district["office"]["received_inr"], abs=0.01)
         for name in ARIYALUR_BLOCKS:
-            block = (await admin.get(f"/api/v1/financial/blocks/{name}", params={"district": "Ariyalur", **Y2025})).json()
+            params = {"district": "Ariyalur", **Y2025}
+            block = (await admin.get(f"/api/v1/financial/blocks/{name}", params=params)).json()
             office = block["data"]["office"]
             assert office["received_inr"] == pytest.approx(office["passed_down_inr"], abs=0.01)
             assert office["passed_down_inr"] == pytest.approx(block["data"]["released_inr"], abs=0.01)
