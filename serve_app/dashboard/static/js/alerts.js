@@ -29,8 +29,10 @@ export class AlertsDrawer {
   }
 
   async refreshCount() {
+    const asked = this.countAsked = (this.countAsked || 0) + 1;
     try {
       const c = await get("/api/v1/alerts/unread-count");
+      if (asked !== this.countAsked) return;  // a later count is on its way: an earlier answer must not overwrite it
       const badge = this.button.querySelector("#unread");
       badge.textContent = String(c.total);
       badge.className = "badge" + (c.total ? "" : " zero");

@@ -10,6 +10,7 @@ import { LiveStream } from "../stream.js";
 import { figuresHtml } from "../figures.js";
 
 const LEVELS_EVERY_MS = 1000;
+const LEVELS_FOLLOW_UP_MS = 3000;
 
 export async function render(main, ctx, view) {
   if (view.kind === "school-home") { ctx.navigate(`#/school/${ctx.places.area.school_id}`); return () => {}; }
@@ -73,11 +74,14 @@ export async function render(main, ctx, view) {
   const showFigures = () => { const el = document.getElementById("figures"); if (el) el.innerHTML = figuresHtml(aggregates, countLevels(map, keep)); };
   const table = tableOf(view, ctx, { district, block, dIdx, bIdx, get map() { return map; } });
 
-  // levels: fetched again when the stream says the figures moved, at most once a second
-  let levelsTimer = null, levelsDue = false, levelsBusy = false, stopped = false;
+  // Levels are fetched again when the stream says the figures moved: at once if the last fetch is a
+  // second old, else when it is (at most one a second). Risk is scored just after the figures move,
+  // so a second fetch follows the last move by a few seconds to pick up what the scoring changed.
+  let levelsTimer = null, followUp = null, lastFetch = 0, levelsBusy = false, levelsDue = false, stopped = false;
   async function refreshLevels() {
     if (levelsBusy) { levelsDue = true; return; }
     levelsBusy = true;
+    lastFetch = Date.now();
     try {
       const levels = decodeLevels(await getBytes("/api/v1/dashboard/levels"));
       if (levels.length !== map.n) { map = await ctx.reloadMap(); schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block"); }
@@ -89,7 +93,15 @@ export async function render(main, ctx, view) {
     } finally { levelsBusy = false; }
     if (levelsDue) { levelsDue = false; scheduleLevels(); }
   }
-  function scheduleLevels() { if (!stopped && !levelsTimer) levelsTimer = setTimeout(() => { levelsTimer = null; refreshLevels(); }, LEVELS_EVERY_MS); }
+  function scheduleLevels() {
+    if (stopped || levelsTimer) return;
+    levelsTimer = setTimeout(() => { levelsTimer = null; refreshLevels(); }, Math.max(0, lastFetch + LEVELS_EVERY_MS - Date.now()));
+  }
+  function figuresMoved() {
+    scheduleLevels();
+    clearTimeout(followUp);
+    followUp = setTimeout(() => { followUp = null; scheduleLevels(); }, LEVELS_FOLLOW_UP_MS);
+  }
 
   try { aggregates = await get(aggregatesUrl); } catch (e) { ctx.showBanner(e.message); }
   showFigures();
@@ -104,10 +116,12 @@ export async function render(main, ctx, view) {
       aggregates = m.data;
       showFigures();
       table.live(aggregates);
-      scheduleLevels();  // the map was read before this view: a snapshot too may be newer than it
+      figuresMoved();  // the map was read before this view: a snapshot too may be newer than it
+      const figures = document.getElementById("figures");
+      if (figures) { figures.dataset.seq = String(m.seq); figures.dataset.appliedAt = String(Date.now()); }  // for tools measuring the page
     },
   });
-  return () => { stopped = true; stream.close(); schoolMap.destroy(); clearTimeout(levelsTimer); table.stop(); };
+  return () => { stopped = true; stream.close(); schoolMap.destroy(); clearTimeout(levelsTimer); clearTimeout(followUp); table.stop(); };
 }
 
 function tableOf(view, ctx, where) {
