@@ -60,6 +60,19 @@ DEFAULT_BLOCK_OFFICER_LIMIT_INR = 50_000.0
 EDIT_HORIZON_DAYS, EDIT_REPLICATIONS = 20, 10  # an edited recommendation's re-verification
 
 
+def _stock_of(states: list[ShardState], i: int) -> np.ndarray | None:
+    """float64 [4]: school `i`'s stock as the live twin holds it (clipped at zero), or None."""
+    for s in states:
+        local = int(s.school_local[i]) if 0 <= i < s.school_local.size else -1
+        if local >= 0:
+            return np.maximum(s.stock[local], 0.0)
+    return None
+
+
+def _unit(item: str) -> str:
+    return item.replace("_kg", " kg")
+
+
 def optimisation_topic(district: str) -> str:
     return f"optimisation:{district}"
 
@@ -220,29 +233,35 @@ class OptimisationService:
         return await self._repo.get(rec_id)
 
     async def _moved_on(self, rec: dict) -> str | None:
-        """Why the live twin no longer allows `rec` (None: it does): the giving school holds less
-        than it would give, or the block's balance is less than the advance."""
+        """Why the live twin no longer allows `rec` (None: it does): the block's balance is less than
+        the advance; the giving school holds less than it would give; or the receiver already holds
+        what the transfer would bring it to (a delivery came meanwhile), so moving it would overfill."""
+        states = await self._live_states()
         if rec["kind"] == FUNDS:
-            states = await self._live_states()
             b = self._directory.blocks.index(district_index(rec["district"]), rec["block"])
             balance = float(block_balances(states, len(self._directory.blocks))[b])
             if balance + 1e-6 < rec["cost_inr"]:
                 return f"block {rec['block']} now holds {balance:.2f} INR, less than the {rec['cost_inr']:.2f} advance"
             return None
+        items = rec["action"]["items"]
+        receiver = _stock_of(states, self._directory.index(rec["school_id"]))
+        if receiver is None:
+            return f"school {rec['school_id']} is no longer in the twin"
+        target = rec["quantities"].get("receiver", {}).get("recommended", {})
+        for k, name in enumerate(ITEMS):
+            if items.get(name, 0.0) > 0 and name in target and receiver[k] >= target[name] - 1e-6:
+                return (f"school {rec['school_id']} now holds {receiver[k]:.3f} {_unit(name)}, as much as the "
+                        f"transfer would bring it to")
         if rec["from_school_id"] is None:
             return None
-        states = await self._live_states()
-        i = self._directory.index(rec["from_school_id"])
-        for s in states:
-            local = int(s.school_local[i]) if 0 <= i < s.school_local.size else -1
-            if local >= 0:
-                held = np.maximum(s.stock[local], 0.0)
-                for k, name in enumerate(ITEMS):
-                    if rec["action"]["items"].get(name, 0.0) > held[k] + 1e-6:
-                        return (f"school {rec['from_school_id']} now holds {held[k]:.3f} {name.replace('_kg', ' kg')}, "
-                                f"less than the {rec['action']['items'][name]:.3f} it would give")
-                return None
-        return f"school {rec['from_school_id']} is no longer in the twin"
+        held = _stock_of(states, self._directory.index(rec["from_school_id"]))
+        if held is None:
+            return f"school {rec['from_school_id']} is no longer in the twin"
+        for k, name in enumerate(ITEMS):
+            if items.get(name, 0.0) > held[k] + 1e-6:
+                return (f"school {rec['from_school_id']} now holds {held[k]:.3f} {_unit(name)}, "
+                        f"less than the {items[name]:.3f} it would give")
+        return None
 
     async def _apply(self, rec: dict) -> list[str]:
         """The recommendation as events in the log. The event id is the recommendation's: the log

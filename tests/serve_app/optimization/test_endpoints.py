@@ -127,6 +127,20 @@ async def test_a_newer_run_or_a_moved_twin_supersedes_a_recommendation(app):
         assert now["status"] == "superseded" and now["events"] == []
 
 
+async def test_a_delivery_meanwhile_supersedes_the_transfer_it_makes_needless(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        came = {"type": "stock_delivered", "event_id": "late-lorry", "date": DAY.isoformat(), "school_id": SHORT,
+                "rice_kg": 5000, "pulses_kg": 1000, "oil_kg": 300, "eggs": 3000}
+        assert (await officer.post("/api/v1/events", json={"events": [came]})).status_code == 200
+        refused = await officer.post(f"/api/v1/optimization/approve/{rec['id']}")
+        assert refused.status_code == 409 and f"school {SHORT} now holds" in refused.json()["error"]["message"]
+        assert (await officer.get(f"/api/v1/optimization/recommendations/{rec['id']}")).json()["data"]["status"] \
+            == "superseded"
+
+
 async def test_scope_roles_and_the_block_officers_limit(app):
     async with client_of(app) as admin:
         await feed(admin)
