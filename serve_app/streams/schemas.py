@@ -9,6 +9,7 @@ Routes (all under `/api/v1`, signed in with `?access_token=` or the bearer heade
 | `/ws/alerts?district=` | `alerts:<district>` (one per district without `district`) | none: a `notice` `{"live": true, "latest_seq": {topic: seq}}` | `alert`: an alert |
 | `/ws/dashboard?scope=` | `dashboard:<scope>`, scope `state`, `district:<name>` or `block:<district>/<block>` | the scope's aggregates (as `GET /twin/...`) | `delta`: the aggregates when the scope's applied seq moved |
 | `/ws/scenarios/{run_id}` | `scenario:<id>` | the run without its result (as `GET /scenarios/{id}`) | `delta`: the run's news (`ScenarioNews`) |
+| `/ws/optimization?district=` | `optimisation:<district>` (one per district without `district`) | none: a `notice` `{"live": true, "latest_seq": {topic: seq}}` | `delta`: a recommendation's news inside the reader's area (`RecommendationNews`) |
 
 Every server message is a `StreamMessage`. `seq` is per topic and increasing; notices and heartbeats
 repeat the last seq sent on their topic, so a client can resume from any message it saw: reconnect
@@ -101,13 +102,29 @@ class ScenarioNews(BaseModel):
     error: str | None = Field(default=None, description="why it failed")
 
 
+class RecommendationNews(BaseModel):
+    """News of a recommendation (`serve_app.optimization`): created by a run, its status changed
+    (approved and applied, rejected, superseded, edited: read it again), or a comment on it."""
+
+    model_config = ConfigDict(extra="allow")
+    event: Literal["created", "status", "comment"]
+    id: str = Field(description="the recommendation's id")
+    district: str
+    block: str
+    school_id: str = Field(description="the receiving school")
+    status: str | None = Field(default=None, description="created and status: its status")
+    version: int | None = Field(default=None, description="status: its version now")
+    reason: str | None = Field(default=None, description="status: why it was rejected or superseded")
+    comment: dict | None = Field(default=None, description="comment: the comment, as GET .../comments lists it")
+
+
 NOTICES = (LiveNotice, TooOld, FellBehind)
 
 
 def stream_schemas(ref_template: str = "#/components/schemas/{model}") -> dict[str, dict]:
     """The JSON schemas of the stream messages, by name, for the OpenAPI document's components."""
     out: dict[str, dict] = {}
-    for model in (StreamMessage, ResumeRequest, *NOTICES, ScenarioNews):
+    for model in (StreamMessage, ResumeRequest, *NOTICES, ScenarioNews, RecommendationNews):
         schema = model.model_json_schema(ref_template=ref_template)
         out.update(schema.pop("$defs", {}))
         out[model.__name__] = schema

@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from configs import Settings
+from serve_app.streams.schemas import RecommendationNews
 from tests.fixtures.app import client_of, running_app, token_for
 from tests.fixtures.ws import AsgiWebSocket
 from tests.serve_app.optimization.test_endpoints import (
@@ -72,6 +73,8 @@ async def test_recommendations_status_and_comments_are_streamed_within_the_area(
             await client.post(f"/api/v1/optimization/recommendations/{rec['id']}/comments", json={"body": "Go"})
             await client.post(f"/api/v1/optimization/approve/{rec['id']}")
         comment, status = await news(officer, 2)
+        for message in (*created, comment, status):  # every message as the protocol describes it
+            RecommendationNews.model_validate(message["data"])
         assert comment["data"]["event"] == "comment" and comment["data"]["comment"]["body"] == "Go"
         assert status["data"] == status["data"] | {"event": "status", "id": rec["id"], "status": "applied"}
         assert status["seq"] > comment["seq"] > created[-1]["seq"]
