@@ -465,6 +465,23 @@ def bench_finance(
     print(json.dumps(result, indent=None if json_out else 2))
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the benchmark's twin"),
+    viewers: int = typer.Option(100, help="dashboard streams held open while events arrive"),
+    seconds: float = typer.Option(20.0, help="how long the viewers are held (and the redraws last, halved)"),
+    events: int = typer.Option(20, help="event batches timed from acknowledgement to the page"),
+) -> None:
+    """The dashboard in headless Chromium against a twin on Ray Serve: first render of every school,
+    bytes of the first load, event to pixel, redraw time, and viewers held without a drop."""
+    from benchmarks.dashboard import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools, viewers, seconds, events, say=(lambda m: None) if json_out else _say))
+    print(json.dumps(result, indent=None if json_out else 2))
+
+
 @bench_app.command("reports")
 def bench_reports(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),

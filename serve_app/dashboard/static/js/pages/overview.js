@@ -65,6 +65,7 @@ export async function render(main, ctx, view) {
     describe: (i) => `${districtNames.get(map.district[i]) ?? ""} / ${blockNames.get(map.block[i]) ?? ""}`,
   });
   schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block");
+  window.mealtwinMap = schoolMap;  // for tools measuring the page (mealtwin bench dashboard)
   const showDrawn = (n) => { const el = document.getElementById("drawn"); if (el) el.textContent = `· ${num(n)} ${t("map.drawn")}`; };
   canvas.addEventListener("drawn", (e) => showDrawn(e.detail.drawn));
   showDrawn(schoolMap.drawn);
