@@ -1,5 +1,5 @@
 """A daily timer as a Ray actor: runs a job once a day at a local time (the models' upkeep at 02:00
-India time by default). One actor per twin, so two API replicas never run the same job twice."""
+India time by default). One actor per twin and job, so two API replicas never run the same job twice."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ class DailyTimer:
             self._next = next_run(dt.datetime.now(dt.UTC), self._at, self._timezone)
 
 
-def start_daily(at: str, timezone: str, job: Callable[[], Awaitable[None]]) -> tuple[object, str]:
-    """The timer actor, started; and when it first fires (ISO, UTC)."""
-    timer = DailyTimer.options(name="models-daily", get_if_exists=True).remote(at, timezone, job)
+def start_daily(at: str, timezone: str, job: Callable[[], Awaitable[None]],
+                name: str = "models-daily") -> tuple[object, str]:
+    """The timer actor `name` (one per job and twin), started; and when it first fires (ISO, UTC)."""
+    timer = DailyTimer.options(name=name, get_if_exists=True).remote(at, timezone, job)
     return timer, ray.get(timer.start.remote())

@@ -218,6 +218,9 @@ class Optimisation(BaseModel):
                                           "approves alone (eggs by their weight); above it a district officer decides")
     block_officer_limit_inr: float = Field(default=50_000.0, ge=0, description="the largest fund advance a block "
                                            "officer approves alone; above it a district officer decides")
+    run_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                     description="local time (HH:MM) of a daily state-wide run; none: only on request")
+    run_timezone: str = Field(default="Asia/Kolkata")
 
 
 class Settings(BaseSettings):

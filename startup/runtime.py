@@ -109,6 +109,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     timings["startup_s"] = time.perf_counter() - started
     twin = RunningTwin(settings, cluster, timings, serves_api=serve_api, owns_ray=endpoints.started_here)
     await _look_after_models(twin, say)
+    await _schedule_recommendations(twin, say)
     return twin
 
 
@@ -137,6 +138,19 @@ async def _look_after_models(twin: RunningTwin, say: Say) -> None:
                                            functools.partial(daily_upkeep, settings, run_on_ray))
         say(f"models: the live days are added to their history and they retrain daily at "
             f"{settings.models.retrain_at} {settings.models.retrain_timezone} (next {first})")
+
+
+async def _schedule_recommendations(twin: RunningTwin, say: Say) -> None:
+    """The daily state-wide optimisation run, when `optimisation.run_daily_at` is set."""
+    rule = twin.settings.optimisation
+    if rule.run_daily_at is None:
+        return
+    from actors.daily import start_daily
+    from startup.recommendation_schedule import daily_optimisation
+
+    _, first = await asyncio.to_thread(start_daily, rule.run_daily_at, rule.run_timezone,
+                                       functools.partial(daily_optimisation, twin.settings), "optimisation-daily")
+    say(f"recommendations: recomputed for the state daily at {rule.run_daily_at} {rule.run_timezone} (next {first})")
 
 
 async def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict:

@@ -31,7 +31,7 @@ from db.recommendation_repository import (
     RecommendationRepository,
 )
 from serve_app.auth.errors import Forbidden
-from serve_app.auth.principal import Caller, Principal, Role
+from serve_app.auth.principal import Caller, Permission, Principal, Role
 from serve_app.optimization.proposals import (
     FUNDS,
     ITEMS,
@@ -44,7 +44,7 @@ from serve_app.optimization.verification import Verification
 from serve_app.shared.page import offset, pagination
 from serve_app.shared.places import block_index, district_index
 from twin import geography
-from twin.area import Area
+from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import Conflict, InvalidInput, NotFound
 from twin.norms import day_date
@@ -58,6 +58,10 @@ IngestEvents = Callable[[bytes], Awaitable[dict]]  # the log's ingest, as the wh
 DEFAULT_BLOCK_OFFICER_LIMIT_KG = 500.0
 DEFAULT_BLOCK_OFFICER_LIMIT_INR = 50_000.0
 EDIT_HORIZON_DAYS, EDIT_REPLICATIONS = 20, 10  # an edited recommendation's re-verification
+
+
+# who a scheduled run is: the twin, over the whole state (its recommendations say `created_by` so)
+SCHEDULE = Principal("system:schedule", Role.STATE_ADMIN, STATE, frozenset(Permission))
 
 
 def _stock_of(states: list[ShardState], i: int) -> np.ndarray | None:
@@ -358,6 +362,10 @@ class OptimisationService:
         if self._coords is None or self._coords[0].size < len(self._directory):
             self._coords = await self._locations()
         return self._coords
+
+    async def run_scheduled(self) -> dict:
+        """The state-wide run of the daily schedule, as the twin itself (`SCHEDULE`)."""
+        return await self.run(SCHEDULE, None)
 
     def _area(self, area: Area, district: str | None, block: str | None) -> Area:
         """The narrower of the caller's area and the one asked for (names in any case); 404 for a

@@ -297,3 +297,26 @@ async def test_a_fund_advance_is_released_from_the_block_once_approved(app):
         assert school["balance_inr"] == pytest.approx(balance_before[advance["school_id"]] + advance["cost_inr"], abs=0.01)
         assert block_after["funds"]["balance_inr"] == pytest.approx(
             block_before["funds"]["balance_inr"] - advance["cost_inr"], abs=0.01)
+
+
+async def test_the_daily_schedule_recomputes_the_whole_state_as_the_twin(app, monkeypatch):
+    from actors.remote import TwinCluster
+    from startup.recommendation_schedule import daily_optimisation
+
+    async with client_of(app) as admin:
+        await feed(admin)
+    earlier = transfer_to_short((await run_for_block(app))["recs"])
+    services = app.state.services
+
+    class Cluster:  # the twin's shards, as the timer's process finds them by name
+        def router(self):  # noqa: ANN202
+            return services.router
+
+    monkeypatch.setattr(TwinCluster, "attach", staticmethod(Cluster))
+    await daily_optimisation(services.settings)
+    async with client_of(app) as admin:
+        listed = (await admin.get("/api/v1/optimization/recommendations", params={"page_size": 200})).json()["data"]
+    scheduled = [r for r in listed["recommendations"] if r["created_by"] == "system:schedule"]
+    assert any(r["school_id"] == SHORT and r["status"] == "pending" for r in scheduled)
+    old = next(r for r in listed["recommendations"] if r["id"] == earlier["id"])
+    assert old["status"] == "superseded"  # the state-wide run replaced the block's older one
