@@ -15,6 +15,8 @@ from serve_app.reports.schemas import (
     CSV_EXAMPLE,
     SHEET_EXAMPLE,
     CsvKind,
+    DashboardData,
+    DashboardRole,
     JobRequest,
     PdfLevel,
     Performance,
@@ -238,6 +240,25 @@ def reports_router() -> APIRouter:
                                   page_size: PageSize = 20) -> JSONResponse:
         return ok(await _schedules(request).deliveries(schedule_id, allowed(request).subject, page, page_size))
 
+    @r.get("/dashboard/{role}", summary="The figures a role's landing page shows",
+           description="For `role`'s view of an area: the twin's headline figures, schools by risk level, open "
+                       "alerts by severity, the last 7 days' performance and the parts most at risk. Your own role "
+                       "shows your own area; an officer may also ask for the view of a role below theirs, naming a "
+                       "part of their area (`district`, `block`, `school_id`). A role above yours, or an area "
+                       "outside yours, answers 404.",
+           response_model=Envelope[DashboardData], responses=errors(404, 422, 503))
+    async def dashboard(request: Request, role: Annotated[DashboardRole, Path()], district: _District = None,
+                        block: _Block = None, school_id: _School = None) -> JSONResponse:
+        level = ROLE_LEVEL[role]
+        own = allowed(request).area
+        if LEVELS.index(own.kind) > LEVELS.index(level):
+            raise NotFound(f"no {role} view in your area", {"role": role})
+        area = _area_of(request, district, block, school_id)
+        if area.kind != level:
+            field = {"district": "district", "block": "block", "school": "school_id"}.get(level, "role")
+            raise _invalid(field, f"the {role} view is of a {level}; name one inside your area")
+        return ok(await _service(request).dashboard(role, area))
+
     @r.get("/performance", summary="Programme performance of an area over a period",
            description="Meal coverage (meals over enrolled school-days), no-meal school-days and their reasons, "
                        "reporting compliance (school-days reported over school-days), the monitoring system's "
@@ -257,6 +278,9 @@ def reports_router() -> APIRouter:
     return r
 
 
+ROLE_LEVEL = {"state_admin": "state", "district_officer": "district", "block_officer": "block",
+              "school_admin": "school"}
+LEVELS = ("state", "district", "block", "school")
 _ScheduleId = Annotated[int, Path(ge=1, le=2**62, examples=[3])]
 
 

@@ -101,7 +101,11 @@ class ScheduledDelivery:
         now = now or self._clock()
         out = []
         for schedule in await self._schedules.active():
-            due = latest_due(_cadence(schedule), now)
+            try:
+                due = latest_due(_cadence(schedule), now)
+            except ValueError:  # a row no API request could have made: skipped, the others go on
+                log.error("scheduled report %s has no due time: %s", schedule["id"], schedule)
+                continue
             if due < dt.datetime.fromisoformat(schedule["created_at"]):
                 continue  # its first due time is still ahead
             delivery = await self._schedules.claim(schedule["id"], period_key(due), self.claimer, self._lease, now)

@@ -258,3 +258,42 @@ class ScheduleDelivery(BaseModel):
 class ScheduleDeliveryPage(BaseModel):
     deliveries: list[ScheduleDelivery]
     pagination: Pagination
+
+
+# -- a role's landing page ------------------------------------------------------------------------
+
+DashboardRole = Literal["state_admin", "district_officer", "block_officer", "school_admin"]
+
+
+class DashboardWeek(BaseModel):
+    meal_coverage: float | None
+    reporting_compliance: float | None
+    no_meal_school_days: int
+    stock_out_school_days: int
+    monitoring_exceptions: int
+    fund_utilisation: float | None
+
+
+class DashboardAlerts(BaseModel):
+    total: int = Field(examples=[12])
+    by_severity: dict[str, int] = Field(examples=[{"low": 0, "medium": 5, "high": 6, "critical": 1}])
+
+
+class DashboardAttention(BaseModel):
+    name: str = Field(description="a district, block or school (UDISE code)", examples=["Sendurai"])
+    high_or_critical: int = Field(examples=[3])
+
+
+class DashboardData(BaseModel):
+    role: DashboardRole
+    area: PerformanceArea
+    as_of: str | None = Field(description="the twin's day", examples=["2025-07-07"])
+    figures: dict = Field(description="the twin's headline figures of the area: schools, enrolment, present and "
+                                      "meals on the twin's day, attendance rate, rice stock days, schools not "
+                                      "reporting, funds", examples=[{"schools": 820, "enrolment": 81_234}])
+    risk_by_level: dict[str, int] | None = Field(examples=[{"low": 700, "medium": 90, "high": 25, "critical": 5}])
+    open_alerts: DashboardAlerts
+    last_week: DashboardWeek | None = Field(description="programme performance over the 7 days ending on the "
+                                                        "twin's day; null before the twin holds them")
+    attention: list[DashboardAttention] = Field(description="the parts with most schools at high or critical risk "
+                                                            "(at most 5)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ HISTORY_CONCURRENCY = 4  # school histories (log replays) in flight at once
 ALERTS_PAGE = 1000
 ALERTS_IN_PDF = 30  # the open alerts a PDF lists (the newest); it gives the total too
 PERFORMANCE_DEFAULT_DAYS = 14
+SEVERITIES = ("low", "medium", "high", "critical")
 AMS_EXCEPTIONS = ("no_meal_streak", "no_meal_month", "meals_below_share")  # twin.alert_rules' causes
 
 
@@ -464,6 +466,55 @@ class ReportService:
                     where = {"state": a["district"], "district": a["block"]}.get(area.kind, a["school_id"])
                     out[where] = out.get(where, 0) + 1
         return out
+
+    # -- a role's landing page -----------------------------------------------------------------------
+    async def dashboard(self, role: str, area: Area) -> dict:
+        """The figures `role`'s landing page shows for `area` (already checked against the caller's):
+        the twin's headline figures, schools by risk level, open alerts by severity, the last week's
+        performance, and the parts of the area most at risk (districts of the state, blocks of a
+        district, schools of a block)."""
+        states = await self._states_of(area)
+        figures = await self.school_figures(area, states)
+        if area.school_id:
+            totals = figures[0].figures if figures else None
+        elif area.is_state:
+            totals = await self._reader.state()
+        elif area.block:
+            totals = await self._reader.block(area.block, area.district)
+        else:
+            totals = await self._reader.district(area.district)  # type: ignore[arg-type]
+        risks = await self._risks([s.school_id for s in figures], area)
+        severities = {}
+        for severity in SEVERITIES:
+            found = await self._alerts.page(self._alerts.scope(None, None, None, area, is_resolved=False,
+                                                               severity=severity), 1, 1)
+            severities[severity] = found["pagination"]["total"]
+        today = await self.twin_day()
+        week = None
+        if today is not None:
+            try:
+                week = (await self.performance(area, Period(today - dt.timedelta(days=6), today)))["total"]
+            except InvalidInput:  # the twin's record does not hold the week yet
+                week = None
+        by_part = grouping.levels_by_part(figures, risks, area.kind) if not area.school_id else None
+        attention = sorted(((name, levels.get("high", 0) + levels.get("critical", 0))
+                            for name, levels in (by_part or {}).items()), key=lambda p: (-p[1], p[0]))
+        t = totals or {}
+        return {
+            "role": role, "area": {"level": area.kind, "district": area.district, "block": area.block,
+                                   "school_id": area.school_id},
+            "as_of": today.isoformat() if today else None,
+            "figures": {k: t.get(k) for k in ("schools", "enrolment", "present_today", "meals_today",
+                                              "attendance_rate", "stock_days", "stale")} | {
+                "schools": t.get("schools", 1 if totals else 0), "funds": t.get("funds")},
+            "risk_by_level": None if risks is None else dict(sorted(
+                Counter(r["level"] for r in risks.values()).items())),
+            "open_alerts": {"total": sum(severities.values()), "by_severity": severities},
+            "last_week": None if week is None else {k: week[k] for k in (
+                "meal_coverage", "reporting_compliance", "no_meal_school_days", "stock_out_school_days",
+                "monitoring_exceptions", "fund_utilisation")},
+            "attention": [{"name": name, "high_or_critical": n} for name, n in attention[:5] if n > 0],
+        }
 
     # -- the PDF ------------------------------------------------------------------------------------
     async def pdf(self, area: Area, period: Period, generated_at: dt.datetime) -> bytes:

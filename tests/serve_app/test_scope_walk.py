@@ -346,6 +346,9 @@ def recipes(world) -> dict:
         ("get", "/api/v1/reports/export/pdf"): (
             lambda c: ("/api/v1/reports/export/pdf", {"params": _own_report(c)}),
             lambda c: ("/api/v1/reports/export/pdf", {"params": {"level": "district", "name": OUT_DISTRICT}})),
+        ("get", "/api/v1/reports/dashboard/{role}"): (
+            lambda c: (f"/api/v1/reports/dashboard/{_OWN_ROLE[c.area.kind]}", {}),
+            lambda c: ("/api/v1/reports/dashboard/district_officer", {"params": {"district": OUT_DISTRICT}})),
         ("get", "/api/v1/reports/performance"): (
             lambda c: ("/api/v1/reports/performance", {"params": {"from": "2025-07-01", "to": "2025-07-03"}}),
             lambda c: ("/api/v1/reports/performance", {"params": {"district": OUT_DISTRICT, "from": "2025-07-01",
@@ -372,6 +375,10 @@ def recipes(world) -> dict:
         ("get", "/api/v1/reports/schedule/{schedule_id}/deliveries"): (
             None, lambda c: (f"/api/v1/reports/schedule/{world['report_schedule']}/deliveries", {})),
     }
+
+
+_OWN_ROLE = {"state": "state_admin", "district": "district_officer", "block": "block_officer",
+             "school": "school_admin"}
 
 
 def _own_report(caller) -> dict:  # noqa: ANN001

@@ -79,3 +79,33 @@ async def test_a_period_the_twin_does_not_hold_names_the_field(app):
             assert body["error"]["details"]["fields"][0]["field"] == field, (params, body)
         r = await client.get(API, params={"district": "Atlantis"})
         assert r.status_code == 404
+
+
+async def test_a_role_dashboard_is_its_area_figures_and_no_more(app):
+    async with client_of(app, "district_officer", Area("Ariyalur")) as officer:
+        r = await officer.get("/api/v1/reports/dashboard/district_officer")
+        assert r.status_code == 200, r.text[:300]
+        data = r.json()["data"]
+        district = (await officer.get("/api/v1/twin/districts/Ariyalur")).json()["data"]
+        alerts = (await officer.get("/api/v1/alerts", params={"status": "open"})).json()["data"]["pagination"]["total"]
+        assert data["area"]["district"] == "Ariyalur" and data["as_of"] == "2025-07-07"
+        assert data["figures"]["enrolment"] == district["enrolment"] and data["figures"]["schools"] == len(ARIYALUR_IDS)
+        assert sum(data["risk_by_level"].values()) == len(ARIYALUR_IDS)
+        assert data["open_alerts"]["total"] == alerts == sum(data["open_alerts"]["by_severity"].values())
+        week = (await officer.get(API, params={"from": "2025-07-01", "to": "2025-07-07"})).json()["data"]["total"]
+        assert data["last_week"]["meal_coverage"] == week["meal_coverage"]
+        assert data["last_week"]["stock_out_school_days"] == week["stock_out_school_days"] > 0
+        # a role below: a block of the district, named; above, or outside: 404; a view without its place: 422
+        block = await officer.get("/api/v1/reports/dashboard/block_officer", params={"district": "Ariyalur",
+                                                                                     "block": "Sendurai"})
+        assert block.status_code == 200 and block.json()["data"]["figures"]["schools"] == 2
+        assert (await officer.get("/api/v1/reports/dashboard/state_admin")).status_code == 404
+        assert (await officer.get("/api/v1/reports/dashboard/district_officer",
+                                  params={"district": "Chennai"})).status_code == 404
+        r = await officer.get("/api/v1/reports/dashboard/block_officer")
+        assert r.status_code == 422 and r.json()["error"]["details"]["fields"][0]["field"] == "block"
+        assert (await officer.get("/api/v1/reports/dashboard/minister")).status_code == 422
+    async with client_of(app, "school_admin", Area("Ariyalur", "Sendurai", S1)) as admin:
+        data = (await admin.get("/api/v1/reports/dashboard/school_admin")).json()["data"]
+        assert data["area"]["school_id"] == S1 and data["figures"]["schools"] == 1 and data["attention"] == []
+        assert (await admin.get("/api/v1/reports/dashboard/block_officer")).status_code == 404
