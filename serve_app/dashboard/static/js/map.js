@@ -6,6 +6,8 @@ import { LEVELS, schoolCode } from "./map-data.js";
 
 const COLOURS = ["#56B4E9", "#E8D44D", "#E69F00", "#D55E00"];
 const RADIUS = [1.6, 2.0, 2.6, 3.2];  // the level is told by size as well as colour
+// the colours as 32-bit pixels (RGBA bytes in memory: little-endian ABGR words)
+const PIXEL = COLOURS.map((c) => (0xff000000 | (parseInt(c.slice(5, 7), 16) << 16) | (parseInt(c.slice(3, 5), 16) << 8) | parseInt(c.slice(1, 3), 16)) >>> 0);
 
 export class SchoolMap {
   constructor(canvas, { onOpen = () => {}, describe = () => "" } = {}) {
@@ -29,6 +31,7 @@ export class SchoolMap {
     this.visible = Uint32Array.from(idx);
     this.fit();
     this.hulls = hulls(map, this.visible, outlineBy === "block" ? map.block : map.district);
+    this.viewKey = null;
     this.draw();
   }
 
@@ -59,31 +62,28 @@ export class SchoolMap {
     const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
     const w = this.canvas.clientWidth, h = this.canvas.clientHeight;
-    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(h * dpr)) {
-      this.canvas.width = Math.round(w * dpr); this.canvas.height = Math.round(h * dpr);
-    }
-    const ctx = this.ctx;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-    const p = this.project();
-    ctx.lineWidth = 1; ctx.strokeStyle = "rgba(40,60,80,.45)"; ctx.fillStyle = "rgba(255,255,255,.55)";
-    for (const hull of this.hulls) {
-      ctx.beginPath();
-      hull.forEach(([lon, lat], k) => (k ? ctx.lineTo(p.x(lon), p.y(lat)) : ctx.moveTo(p.x(lon), p.y(lat))));
-      ctx.closePath(); ctx.fill(); ctx.stroke();
-    }
-    const { lat, lon, level } = this.map;
+    const W = Math.round(w * dpr), H = Math.round(h * dpr);
+    if (!W || !H) return;
+    if (this.canvas.width !== W || this.canvas.height !== H) { this.canvas.width = W; this.canvas.height = H; }
+    const view = `${W}x${H}|${this.zoom}|${this.panX}|${this.panY}|${dpr}|${this.visible.length}`;
+    if (view !== this.viewKey) this.layout(view, dpr, w, h, W, H);
+    // The dots are written as pixels over the outlines' image: 43,000 of them in a few
+    // milliseconds, where as many fillRect calls take a tenth of a second without a GPU.
+    const { level } = this.map, { xs, ys } = this, pixels = this.pixels, buf = this.buf32;
+    buf.set(this.base);
     const zoomBoost = Math.min(2.5, Math.sqrt(this.zoom));
     const counts = [0, 0, 0, 0];
     for (let lv = 0; lv < 4; lv++) {  // low first, so the worst are drawn on top
-      ctx.fillStyle = COLOURS[lv];
-      const r = RADIUS[lv] * zoomBoost;
-      for (const i of this.visible) {
-        if (level[i] !== lv) continue;
+      const colour = PIXEL[lv], r = Math.max(1, Math.round(RADIUS[lv] * zoomBoost * dpr));
+      for (let k = 0; k < this.visible.length; k++) {
+        if (level[this.visible[k]] !== lv) continue;
         counts[lv]++;
-        ctx.fillRect(p.x(lon[i]) - r, p.y(lat[i]) - r, 2 * r, 2 * r);
+        const x0 = Math.max(0, Math.round(xs[k]) - r), x1 = Math.min(W, Math.round(xs[k]) + r);
+        const y0 = Math.max(0, Math.round(ys[k]) - r), y1 = Math.min(H, Math.round(ys[k]) + r);
+        for (let y = y0; y < y1; y++) buf.fill(colour, y * W + x0, y * W + x1);
       }
     }
+    this.ctx.putImageData(pixels, 0, 0);
     this.drawn = counts.reduce((a, b) => a + b, 0);
     this.counts = counts;
     this.lastFrameMs = performance.now() - started;
@@ -92,6 +92,26 @@ export class SchoolMap {
     this.canvas.dataset.levels = counts.join(",");
     this.canvas.setAttribute("aria-label", `${this.drawn} schools: ` + LEVELS.map((l, k) => `${counts[k]} ${l}`).join(", "));
     this.canvas.dispatchEvent(new CustomEvent("drawn", { detail: { drawn: this.drawn, counts } }));
+  }
+
+  /** What changes only with the view (size, zoom, pan): each school's pixel, and the outlines' image. */
+  layout(view, dpr, w, h, W, H) {
+    const ctx = this.ctx, p = this.project();
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    ctx.lineWidth = 1; ctx.strokeStyle = "rgba(40,60,80,.45)"; ctx.fillStyle = "rgba(255,255,255,.55)";
+    for (const hull of this.hulls) {
+      ctx.beginPath();
+      hull.forEach(([lon, lat], k) => (k ? ctx.lineTo(p.x(lon), p.y(lat)) : ctx.moveTo(p.x(lon), p.y(lat))));
+      ctx.closePath(); ctx.fill(); ctx.stroke();
+    }
+    this.pixels = ctx.getImageData(0, 0, W, H);
+    this.buf32 = new Uint32Array(this.pixels.data.buffer);
+    this.base = this.buf32.slice();
+    const n = this.visible.length, { lat, lon } = this.map;
+    this.xs = new Float32Array(n); this.ys = new Float32Array(n);
+    for (let k = 0; k < n; k++) { const i = this.visible[k]; this.xs[k] = p.x(lon[i]) * dpr; this.ys[k] = p.y(lat[i]) * dpr; }
+    this.viewKey = view;
   }
 
   nearest(clientX, clientY) {

@@ -176,8 +176,10 @@ function tableOf(view, ctx, where) {
   return {
     load: async () => {
       try {
-        const page = await get(`/api/v1/schools?district=${encodeURIComponent(where.district)}&block=${encodeURIComponent(where.block)}&page_size=200`);
-        schools = page.schools; draw();
+        const url = `/api/v1/schools?district=${encodeURIComponent(where.district)}&block=${encodeURIComponent(where.block)}&page_size=200`;
+        const first = await get(url);  // a large block has more than a page of schools
+        const rest = await Promise.all(Array.from({ length: Math.max(0, first.pagination.pages - 1) }, (_, k) => get(`${url}&page=${k + 2}`)));
+        schools = first.schools.concat(...rest.map((p) => p.schools)); draw();
       } catch (e) { if (el()) el().innerHTML = `<p class="error">${esc(e.message)}</p>`; }
     },
     live: () => {}, recolour: draw, stop: () => {},
