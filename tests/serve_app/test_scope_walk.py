@@ -298,6 +298,12 @@ def recipes(world) -> dict:
             lambda c: None if c.area.block else (f"/api/v1/financial/districts/{c.district}", {}),
             lambda c: (f"/api/v1/financial/districts/{OUT_DISTRICT}", {})),
         ("get", "/api/v1/financial/state"): (lambda c: ("/api/v1/financial/state", {}), None),
+        ("get", "/api/v1/financial/reports"): (  # the caller's own area unless one is asked
+            lambda c: ("/api/v1/financial/reports", {}),
+            lambda c: ("/api/v1/financial/reports", {"params": {"area": f"district:{OUT_DISTRICT}"}})),
+        ("get", "/api/v1/financial/forecast"): (
+            lambda c: ("/api/v1/financial/forecast", {}),
+            lambda c: ("/api/v1/financial/forecast", {"params": {"area": f"district:{OUT_DISTRICT}"}})),
         ("post", "/api/v1/financial/allocate"): (None, lambda c: ("/api/v1/financial/allocate", {"json": {
             "year": 2025, "area": {"district": OUT_DISTRICT}}})),
         ("put", "/api/v1/financial/update-utilization"): (None, lambda c: ("/api/v1/financial/update-utilization", {
