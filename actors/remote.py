@@ -27,6 +27,7 @@ from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
 from twin.ports import DeskPorts, DistrictRows, SchoolChange, SchoolSync, ShardPorts, ShardStatus, View
+from twin.risk_answers import RiskColumns, risk_answers
 
 if TYPE_CHECKING:
     from actors.risk_desk import RiskDesk
@@ -216,6 +217,9 @@ class StateHost:
     async def risks(self, schools: np.ndarray) -> list[dict | None] | None:
         return self.desk.risks(schools) if self.desk else None
 
+    async def risk_columns(self, schools: np.ndarray) -> RiskColumns | None:
+        return self.desk.risk_columns(schools) if self.desk else None
+
     async def schools_changed(self) -> None:
         """The school register changed: rebuild the neighbour graph from the table."""
         if self.desk is not None and self._ports.load_schools is not None:
@@ -357,7 +361,10 @@ class TwinCluster:
         return await self.state.cascade_view.remote(schools)
 
     async def risks(self, schools: np.ndarray) -> list[dict | None] | None:
-        return await self.state.risks.remote(schools)
+        # arrays across Ray, the answers built here off the event loop: a dict a school pickled by
+        # the state actor (which Ray runs at a low priority) cost seconds for the state
+        columns = await self.state.risk_columns.remote(schools)
+        return None if columns is None else await asyncio.to_thread(risk_answers, columns)
 
     async def schools_changed(self) -> None:
         await self.state.schools_changed.remote()

@@ -26,6 +26,7 @@ from twin.cascade import Cascade
 from twin.neighbour_graph import build_graph
 from twin.norms import day_date
 from twin.ports import DeskPorts
+from twin.risk_answers import RiskColumns, risk_answers
 from twin.risk import (
     FACTORS, FEATURES, LEVELS, NEIGHBOURS, F, RiskRules, factor_points, feature_dict, level_codes, neighbour_points,
 )
@@ -248,32 +249,24 @@ class RiskDesk:
 
     def risks(self, schools: np.ndarray) -> list[dict | None]:
         """`risk` of many schools in one call (reports of an area): without the score history and
-        the cascade's path, which only a single school's read shows. The arrays every school's
-        answer draws on (cascade pressure, flags, levels) are taken once for all of them, not once
-        a school: a state-wide read went from O(n^2) to O(n)."""
+        the cascade's path, which only a single school's read shows."""
+        return risk_answers(self.risk_columns(schools))
+
+    def risk_columns(self, schools: np.ndarray) -> RiskColumns:
+        """What `risks` answers, as arrays (what the state actor sends an API replica). Every array
+        is taken once for all the schools asked, not once a school: a state-wide read is O(n)."""
         schools = np.asarray(schools, np.int64)
         known = (schools >= 0) & (schools < len(self.local))
         known[known] &= self.directory.school_active[schools[known]]
         rows = schools[known]
-        weights = [float(self._risk.weights.get(name, 0)) for name in FACTORS]
-        # Python's round, as `risk` rounds (numpy's may differ in the last digit)
-        points = [[round(p, 2) for p in row] for row in self.points[rows].astype(np.float64).tolist()]
-        neighbour = [round(q, 2) for q in self.neighbour[rows].astype(np.float64).tolist()]
-        scores = [round(sum(p) + q, 2) for p, q in zip(points, neighbour)]  # as `risk` adds them, in order
-        levels = level_codes(np.array(scores, np.float64), self._risk.levels).tolist() if len(rows) else []
-        pressure = [round(100 * x, 2) for x in self.cascade.pressure_by_school()[rows].astype(np.float64).tolist()]
-        flagged = self._flagged(rows).tolist()
-        local = [round(x, 2) for x in self.local[rows].astype(np.float64).tolist()]
-        opened = self.book.open[rows] != NONE
-        out: list[dict | None] = [None] * len(schools)
-        for k, (slot, i) in enumerate(zip(np.flatnonzero(known).tolist(), rows.tolist())):
-            factors = [{"factor": name, "points": p, "weight": w} for name, p, w in zip(FACTORS, points[k], weights)]
-            factors.append({"factor": NEIGHBOURS, "points": neighbour[k], "weight": float(self._risk.neighbour_weight)})
-            out[slot] = {"school_id": f"{int(self.directory.school_ids[i]):011d}", "score": scores[k],
-                         "level": LEVELS[int(levels[k])], "local_score": local[k], "factors": factors,
-                         "cascade": {"flagged": bool(flagged[k]), "pressure": pressure[k]},
-                         "open_alerts": [CAUSES[c] for c in np.flatnonzero(opened[k]).tolist()]}
-        return out
+        return RiskColumns(
+            asked=len(schools), slot=np.flatnonzero(known), school_id=self.directory.school_ids[rows].astype(np.int64),
+            points=self.points[rows].astype(np.float64), neighbour=self.neighbour[rows].astype(np.float64),
+            local=self.local[rows].astype(np.float64),
+            pressure=self.cascade.pressure_by_school()[rows].astype(np.float64), flagged=self._flagged(rows),
+            open_causes=self.book.open[rows] != NONE, causes=tuple(CAUSES),
+            weights=tuple(float(self._risk.weights.get(name, 0)) for name in FACTORS),
+            neighbour_weight=float(self._risk.neighbour_weight), levels=tuple(self._risk.levels))
 
     def risk(self, i: int, brief: bool = False) -> dict | None:
         """One school's score with the contribution of every factor (they add up to the score)."""
