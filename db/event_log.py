@@ -189,6 +189,19 @@ class SqlEventLog:
         async with self._engine.connect() as conn:
             return [(int(s), p) for s, p in (await conn.execute(query)).all()]
 
+    async def dated_since(self, districts: Sequence[int], types: Sequence[str], first: dt.date,
+                          school_id: str | None = None) -> list[tuple[int, str]]:
+        """(seq, payload) of events of `districts` and `types` dated on or after `first` (of one
+        school's when `school_id` is given), in seq order: what a range of dates needs folded."""
+        query = (select(events.c.seq, events.c.payload)
+                 .where(events.c.district.in_(list(districts)), events.c.type.in_(list(types)),
+                        events.c.event_date >= first)
+                 .order_by(events.c.seq))
+        if school_id is not None:
+            query = query.where(events.c.school_id == school_id)
+        async with self._engine.connect() as conn:
+            return [(int(s), p) for s, p in (await conn.execute(query)).all()]
+
     async def count(self) -> int:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(events)))

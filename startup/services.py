@@ -246,7 +246,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     alerts = AlertService(AlertRepository(engine), directory, settings.alert_delivery.webhook_private_targets)
     budget = BudgetForecaster(len(directory.blocks), Path(models_root(settings)),
                               lambda schools: models.forecast(schools, None))
-    money = FinanceService(directory, router, ingest, budget=budget)
+    money = FinanceService(directory, router, ingest, budget=budget, log=event_log)
     # the reports read risk through a service of their own without the learned probability, which
     # they do not show and which costs a model evaluation per school
     reports = ReportService(directory, router, reader, schools, RiskService(directory, risk_source), alerts,

@@ -3,6 +3,7 @@ recorded as events), and utilisation recorded through the ingest path.
 
 No `from __future__ import annotations`: this module defines routes (see `serve_app.app`)."""
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -42,13 +43,20 @@ from twin.errors import InvalidInput
 Year = Annotated[int | None, Query(
     ge=1900, le=2999, description="the financial year by the calendar year it starts in (2025 for 2025-26); "
                                   "default the year of the twin's current day", examples=[2025])]
+From = Annotated[dt.date | None, Query(
+    alias="from", description="first day of a range of dates (ISO, with `to`): released and utilised within it",
+    examples=["2025-06-01"])]
+To = Annotated[dt.date | None, Query(alias="to", description="last day of the range (inclusive), in the same financial year",
+                                     examples=["2025-06-30"])]
 _READ_DESCRIPTION = (
     "Allocated: the year's entitlement by the cost norms, from each school's enrolment by band and the year's school "
     "days (Centre/State shares, by component). Released, utilised (meal cost the twin accrues from attendance by the "
     "norms, plus recorded utilisation) and balance come from the twin's state: the twin keeps them as running totals, "
     "not by financial year. The release rules' flags: the burn (meal cost per school day over the last 20 school "
     "days of the twin's daily record), when 75% of the releases will be utilised and when the balance runs out within "
-    "the year, and whether the next 25% instalment would be allowed.")
+    "the year, and whether the next 25% instalment would be allowed. With `from` and `to` (ISO dates, both ends "
+    "inclusive, within one financial year and the norms table), released, utilised and the offices' accounts are "
+    "what moved in that range, folded from the event log as the shards fold it.")
 
 
 def _service(request: Request) -> FinanceService:
@@ -89,30 +97,30 @@ def finance_router() -> APIRouter:
     @r.get("/schools/{school_id}", summary="A school's money for a financial year",
            description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
     async def school(request: Request, school_id: Annotated[str, Path(examples=["33010100101"])],
-                     year: Year = None) -> JSONResponse:
+                     year: Year = None, first: From = None, last: To = None) -> JSONResponse:
         school_in_area(request, school_id)
-        return ok(await _service(request).school(school_id, year))
+        return ok(await _service(request).school(school_id, year, first, last))
 
     @r.get("/blocks/{name}", summary="A block's money for a financial year (its schools, and its office)",
            description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
     async def block(request: Request, name: Annotated[str, Path(examples=["Sendurai"])],
                     district: Annotated[str | None, Query(description="needed when the name is not unique")] = None,
-                    year: Year = None) -> JSONResponse:
+                    year: Year = None, first: From = None, last: To = None) -> JSONResponse:
         _, b = block_in_area(request, name, district)
-        return ok(await _service(request).block(b, year))
+        return ok(await _service(request).block(b, year, first, last))
 
     @r.get("/districts/{name}", summary="A district's money for a financial year",
            description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(404, 422, 503))
     async def district(request: Request, name: Annotated[str, Path(examples=["Ariyalur"])],
-                       year: Year = None) -> JSONResponse:
+                       year: Year = None, first: From = None, last: To = None) -> JSONResponse:
         d = district_in_area(allowed(request).area, name)
-        return ok(await _service(request).district(d, year))
+        return ok(await _service(request).district(d, year, first, last))
 
     @r.get("/state", summary="Tamil Nadu's money for a financial year (state admins)",
            description=_READ_DESCRIPTION, response_model=Envelope[Financial], responses=errors(403, 422, 503))
-    async def state(request: Request, year: Year = None) -> JSONResponse:
+    async def state(request: Request, year: Year = None, first: From = None, last: To = None) -> JSONResponse:
         state_in_area(allowed(request).area)
-        return ok(await _service(request).state(year))
+        return ok(await _service(request).state(year, first, last))
 
     @r.post("/allocate", summary="The year's allocation: each school's entitlement and the totals; recorded on commit",
             description="The entitlement of every school of the state, a district or a block for the financial year, "
@@ -160,13 +168,15 @@ def finance_router() -> APIRouter:
                        "norms' entitlement), released, utilised (meal cost and other), balance, the shares, and a "
                        "district's or block's own office account; each level adds up to the totals. `area`: "
                        "`state`, `district:<name>` or `block:<district>/<block>` (default the caller's own area; a "
-                       "school admin's is the school). `format=csv` answers `text/csv` with a header row.",
+                       "school admin's is the school). `format=csv` answers `text/csv` with a header row. With `from` and `to` (as "
+                       "for the reads), released, utilised and the offices' accounts are the range's.",
            response_model=Envelope[FinancialReport], responses=errors(403, 404, 422, 503))
     async def report(request: Request, year: Year = None,
                      area: Annotated[str | None, Query(max_length=200, examples=["district:Ariyalur"])] = None,
-                     format: Annotated[Literal["json", "csv"], Query()] = "json") -> Response:
+                     format: Annotated[Literal["json", "csv"], Query()] = "json",
+                     first: From = None, last: To = None) -> Response:
         d, b, school = _area_of(request, area)
-        out = await _service(request).report(year, d, b, school)
+        out = await _service(request).report(year, d, b, school, first, last)
         if format == "csv":
             name = "-".join(p.replace(" ", "_") for p in ("finance", out["year_label"], out["area"]["district"],
                                                              out["area"]["block"]) if p)

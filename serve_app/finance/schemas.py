@@ -178,6 +178,15 @@ _FINANCIAL = {
 }
 
 
+class Period(BaseModel):
+    """A range of dates asked for, both ends inclusive."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: dt.date = Field(alias="from", examples=["2025-06-01"])
+    to: dt.date = Field(examples=["2025-06-30"])
+
+
 class Financial(BaseModel):
     """A school's or an area's money for a financial year. `released_inr`, `utilised` and `balance_inr`
     are the area's schools' (what reached them, what they spent, what they hold); `office` is the area's
@@ -208,6 +217,7 @@ class Financial(BaseModel):
     release_rules: ReleaseRules
     parts: list[Part] = Field(description="a block's schools, a district's blocks, the state's districts "
                                           "(empty for a school)")
+    period: Period | None = Field(default=None, description="the range of dates asked for (null: the running totals)")
     basis: str = Field(description="what period the released and utilised figures cover")
 
 
@@ -446,6 +456,7 @@ class FinancialReport(BaseModel):
     area: AreaRef
     totals: ReportTotals
     rows: list[ReportRow] = Field(description="districts, then blocks, then schools, each sorted by name")
+    period: Period | None = Field(default=None, description="the range of dates asked for (null: the running totals)")
     basis: str
 
 

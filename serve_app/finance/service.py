@@ -21,7 +21,10 @@ cost norms (`twin.finance`, `twin.release_rules`); nothing is kept here but a ca
 - next instalment: `check_release` on 25% of the year's recorded allocation, Centre and State in
   proportion (not allowed while none is recorded).
 The twin keeps funds as running totals from the start of its log, not by financial year: released
-and utilised are those totals whatever `year` is asked (the answer's `basis` says so).
+and utilised are those totals whatever `year` is asked (the answer's `basis` says so). With a range
+of dates (`from`, `to`), released and utilised (and the offices' received and passed down) are what
+moved in the range, folded from the log by the shard's kernel (`twin.funds_range`); the release
+rules stay those of the running totals, since they are about the next release.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 import orjson
 
 from serve_app.finance.allocation import allocation_events
+from serve_app.finance.period import Period, check_period, with_range_funds
 from serve_app.finance.report import summary_rows
 from serve_app.shared.page import offset, pagination
 from twin import calendar, finance, geography
@@ -84,6 +88,9 @@ FORECAST_METHOD = (
     "blocks (districts for the state)")
 BASIS = ("released and utilised are the twin's running totals since its event log began (it does not split "
          "them by financial year); allocated is the asked year's")
+RANGE_BASIS = ("released and utilised (and an office's received and passed down) are what moved from {first} to "
+               "{last}, folded from the event log as the shards fold it; allocated is the financial year's; the "
+               "release rules are those of the running totals")
 
 
 class Ingest(Protocol):
@@ -94,12 +101,21 @@ class Ingest(Protocol):
                      caller: Caller | None = None) -> dict: ...
 
 
+class DatedLog(Protocol):
+    """The event log's reads by date (`db.event_log.SqlEventLog`)."""
+
+    async def dated_since(self, districts: Sequence[int], types: Sequence[str], first: dt.date,
+                          school_id: str | None = None) -> list[tuple[int, str]]: ...
+
+
 class FinanceService:
     def __init__(self, directory: Directory, router: ShardRouter, ingest: Ingest,
-                 norms: finance.FinanceNorms | None = None, budget: BudgetForecaster | None = None) -> None:
+                 norms: finance.FinanceNorms | None = None, budget: BudgetForecaster | None = None,
+                 log: DatedLog | None = None) -> None:
         self._directory = directory
         self._router = router
         self._ingest = ingest
+        self._log = log
         self._norms = norms
         self._budget = budget
         self._entitlements: dict[tuple, finance.Entitlement] = {}
@@ -113,48 +129,66 @@ class FinanceService:
         return self._norms or finance.load_finance_norms()
 
     # -- reads ------------------------------------------------------------------------------------
-    async def school(self, school_id: str, year: int | None = None) -> dict:
+    async def school(self, school_id: str, year: int | None = None, first: dt.date | None = None,
+                     last: dt.date | None = None) -> dict:
+        period = check_period(first, last, year, self.norms)
         i = self._directory.index(school_id) if school_id.isdigit() else -1
         if i < 0:
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
         d, b = int(self._directory.school_district[i]), int(self._directory.school_block[i])
-        today, fy, schools = await self._columns(year, d, b, i)
+        today, fy, schools = await self._columns(year, d, b, i, period)
         if not len(schools):  # deactivated
             raise NotFound(f"no school {school_id}", {"school_id": school_id})
-        out = await asyncio.to_thread(self._figures, schools, fy, today, None, "school")
+        ranged = await self._in_range(schools, period, [d], school_id)
+        out = await asyncio.to_thread(self._figures, ranged, fy, today, None, "school", period, schools)
         return {"level": "school", "district": geography.district_names()[d], "block": self._directory.blocks.names[b],
                 "school_id": school_id, **out}
 
-    async def block(self, b: int, year: int | None = None) -> dict:
+    async def block(self, b: int, year: int | None = None, first: dt.date | None = None,
+                    last: dt.date | None = None) -> dict:
         """Block number `b` (global; the caller has checked the area)."""
+        period = check_period(first, last, year, self.norms)
         d = int(self._directory.blocks.district[b])
-        today, fy, schools = await self._columns(year, d, b)
-        at = np.flatnonzero(schools.block_global == b)
-        received, passed = (float(x) for x in schools.block_funds[at[0]]) if len(at) else (0.0, 0.0)
-        out = await asyncio.to_thread(self._figures, schools, fy, today, (received, passed), "block")
+        today, fy, schools = await self._columns(year, d, b, None, period)
+        ranged = await self._in_range(schools, period, [d])
+        at = np.flatnonzero(ranged.block_global == b)
+        received, passed = (float(x) for x in ranged.block_funds[at[0]]) if len(at) else (0.0, 0.0)
+        out = await asyncio.to_thread(self._figures, ranged, fy, today, (received, passed), "block", period, schools)
         return {"level": "block", "district": geography.district_names()[d], "block": self._directory.blocks.names[b],
                 "school_id": None, **out}
 
-    async def district(self, d: int, year: int | None = None) -> dict:
-        today, fy, schools = await self._columns(year, d)
-        at = np.flatnonzero(schools.district_global == d)
-        received, passed = (float(x) for x in schools.district_funds[at[0]]) if len(at) else (0.0, 0.0)
-        out = await asyncio.to_thread(self._figures, schools, fy, today, (received, passed), "district")
+    async def district(self, d: int, year: int | None = None, first: dt.date | None = None,
+                       last: dt.date | None = None) -> dict:
+        period = check_period(first, last, year, self.norms)
+        today, fy, schools = await self._columns(year, d, None, None, period)
+        ranged = await self._in_range(schools, period, [d])
+        at = np.flatnonzero(ranged.district_global == d)
+        received, passed = (float(x) for x in ranged.district_funds[at[0]]) if len(at) else (0.0, 0.0)
+        out = await asyncio.to_thread(self._figures, ranged, fy, today, (received, passed), "district", period,
+                                      schools)
         return {"level": "district", "district": geography.district_names()[d], "block": None, "school_id": None,
                 **out}
 
-    async def state(self, year: int | None = None) -> dict:
-        today, fy, schools = await self._columns(year)
-        passed = float(schools.district_funds[:, RECEIVED].sum())
-        out = await asyncio.to_thread(self._figures, schools, fy, today, (None, passed), "state")
+    async def state(self, year: int | None = None, first: dt.date | None = None,
+                    last: dt.date | None = None) -> dict:
+        period = check_period(first, last, year, self.norms)
+        today, fy, schools = await self._columns(year, None, None, None, period)
+        ranged = await self._in_range(schools, period, self._districts_of(schools))
+        passed = float(ranged.district_funds[:, RECEIVED].sum())
+        out = await asyncio.to_thread(self._figures, ranged, fy, today, (None, passed), "state", period, schools)
         return {"level": "state", "district": None, "block": None, "school_id": None, **out}
 
     # -- the year's report ------------------------------------------------------------------------
     async def report(self, year: int | None, district: int | None, block: int | None,
-                     school: int | None = None) -> dict:
+                     school: int | None = None, first: dt.date | None = None, last: dt.date | None = None) -> dict:
         """The year's summary of the state, a district, a block or a school (global indices; the
-        caller has checked the area) by district, block and school (`serve_app.finance.report`)."""
-        today, fy, schools = await self._columns(year, district, block, school)
+        caller has checked the area) by district, block and school (`serve_app.finance.report`);
+        with a range of dates, what moved in it."""
+        period = check_period(first, last, year, self.norms)
+        today, fy, schools = await self._columns(year, district, block, school, period)
+        one = None if school is None else f"{int(self._directory.school_ids[school]):011d}"
+        schools = await self._in_range(schools, period, [district] if district is not None
+                                       else self._districts_of(schools), one)
         names, blocks = geography.district_names(), self._directory.blocks.names
 
         def compute() -> dict:
@@ -168,7 +202,8 @@ class FinanceService:
             return {"year": fy, "year_label": _label(fy), "as_of": _as_of(today).isoformat(),
                     "area": {"district": None if district is None else names[district],
                              "block": None if block is None else blocks[block]},
-                    "totals": totals, "rows": rows, "basis": BASIS}
+                    "totals": totals, "rows": rows, "period": None if period is None else period.as_dict(),
+                    "basis": BASIS if period is None else RANGE_BASIS.format(first=period.first, last=period.last)}
 
         return await asyncio.to_thread(compute)
 
@@ -320,9 +355,11 @@ class FinanceService:
 
     # -- parts ------------------------------------------------------------------------------------
     async def _columns(self, year: int | None, district: int | None = None, block: int | None = None,
-                       school: int | None = None) -> tuple[int, int, FundsColumns]:
-        """The twin's day, the financial year (`year`, or the twin's day's) and the area's money
-        columns; the two reads at once when the year is given."""
+                       school: int | None = None, period: Period | None = None) -> tuple[int, int, FundsColumns]:
+        """The twin's day, the financial year (`year`, or the range's, or the twin's day's) and the
+        area's money columns; the two reads at once when the year is known."""
+        if year is None and period is not None:
+            year = period.year
         if year is None:
             today = await self._today()
             fy = self._year(None, today)
@@ -330,6 +367,25 @@ class FinanceService:
         self._check_year(year)
         today, schools = await asyncio.gather(self._today(), self._router.funds_columns(year, district, block, school))
         return today, year, schools
+
+    async def _in_range(self, schools: FundsColumns, period: Period | None, districts: list[int],
+                        school_id: str | None = None) -> FundsColumns:
+        """`schools` as they are without a range; else with what moved in it, folded from the log
+        of `districts` (of the one school's events when `school_id` is given)."""
+        if period is None or not districts:
+            return schools
+        if self._log is None:
+            raise Unavailable("ranges of dates need the event log, which this twin's finance service is not given")
+        # numba: loaded when a range is first asked, not in every API replica
+        from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
+
+        rows = await self._log.dated_since(districts, RANGE_EVENT_TYPES, period.first, school_id)
+        moved = await asyncio.to_thread(funds_in_range, rows, self._directory, districts, period.first, period.last)
+        return with_range_funds(schools, moved)
+
+    @staticmethod
+    def _districts_of(schools: FundsColumns) -> list[int]:
+        return sorted({int(x) for x in schools.district_global.tolist()} | {int(x) for x in schools.district.tolist()})
 
     def _entitlement(self, enrolment: np.ndarray, fy: int) -> tuple[finance.Entitlement, dict]:
         """The year's entitlement of `enrolment` by the norms, and the answer's summary of it; the
@@ -364,8 +420,9 @@ class FinanceService:
             raise InvalidInput(message, {"fields": [{"field": "year", "message": message}]})
 
     def _figures(self, schools: FundsColumns, fy: int, today: int, office: tuple[float | None, float] | None,
-                 level: str) -> dict:
-        """The answer's figures for `schools` as one area (runs in a worker thread)."""
+                 level: str, period: Period | None = None, running: FundsColumns | None = None) -> dict:
+        """The answer's figures for `schools` as one area (runs in a worker thread); with a range,
+        `schools` hold what moved in it and `running` the running totals the release rules read."""
         ent, entitlement = self._entitlement(schools.enrolment, fy)
         released = float(schools.funds[:, FUNDS_RELEASED].sum())
         meal, other = float(schools.funds[:, MEAL_COST].sum()), float(schools.funds[:, OTHER_UTILISED].sum())
@@ -387,9 +444,10 @@ class FinanceService:
             "office": None if office is None else {
                 "received_inr": None if office[0] is None else _r(office[0]), "passed_down_inr": _r(office[1]),
                 "held_inr": None if office[0] is None else _r(office[0] - office[1])},
-            "release_rules": _release_rules(schools, (alloc_c, alloc_s), fy, today, as_of, released, utilised),
+            "release_rules": _release_rules(schools, (alloc_c, alloc_s), fy, today, as_of, *_totals(running or schools)),
             "parts": self._parts(schools, ent.total_inr, level),
-            "basis": BASIS,
+            "period": None if period is None else period.as_dict(),
+            "basis": BASIS if period is None else RANGE_BASIS.format(first=period.first, last=period.last),
         }
 
     def _parts(self, schools: FundsColumns, entitled: np.ndarray, level: str) -> list[dict]:
@@ -451,6 +509,12 @@ def _release_rules(schools: FundsColumns, allocation: tuple[float, float], fy: i
         "next_instalment": {"centre_inr": _r(prop_c), "state_inr": _r(prop_s), "total_inr": _r(prop_c + prop_s),
                             "allowed": bool(check.allowed[0]) and alloc_c + alloc_s > 0, "reasons": reasons},
     }
+
+
+def _totals(schools: FundsColumns) -> tuple[float, float]:
+    """Released and utilised (meal cost and other) of `schools`."""
+    return (float(schools.funds[:, FUNDS_RELEASED].sum()),
+            float(schools.funds[:, MEAL_COST].sum() + schools.funds[:, OTHER_UTILISED].sum()))
 
 
 @cache
