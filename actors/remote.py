@@ -20,6 +20,7 @@ import ray
 from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
+from actors.node_placement import current_node, shard_options
 from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
@@ -100,7 +101,7 @@ class ShardHost:
         self._state_boot = boot
 
     async def status(self) -> ShardStatus:
-        return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(),
+        return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(), "node": current_node(),
                 "replayed": self.replayed, "recovery_s": round(self.recovery_s, 3)}
 
     async def school(self, global_index: int) -> View | None:
@@ -303,9 +304,12 @@ class TwinCluster:
     def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
               snapshot_every_events: int, snapshot_every_seconds: float,
               stream_history: int | None = 10_000, stream_history_s: float = 300.0,
-              open_desk: Callable[[], Awaitable[DeskPorts]] | None = None, risk_rules=None, alert_rules=None) -> TwinCluster:  # noqa: ANN001
+              open_desk: Callable[[], Awaitable[DeskPorts]] | None = None, risk_rules=None, alert_rules=None,  # noqa: ANN001
+              shard_loads: Sequence[int] | None = None) -> TwinCluster:
         """Create the actors (named, so Serve replicas can find them). Returns at once; shards
-        recover in their constructors: await `wait_ready`."""
+        recover in their constructors: await `wait_ready`. On a cluster of several nodes the
+        shards are spread over them by `shard_loads` (each shard's schools; default: its
+        districts), see `actors.node_placement`."""
         # the embedded stream broker (None: the shards publish to Redis instead); before the shards,
         # which look it up by name when they start
         broker = start_broker_actor(stream_history, stream_history_s) if stream_history else None
@@ -313,8 +317,9 @@ class TwinCluster:
             name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement, open_desk, risk_rules,
                                                                               alert_rules)
         host = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=1000)(ShardHost)
+        where = shard_options(shard_loads if shard_loads is not None else [len(d) for d in placement])
         shards = [
-            host.options(name=shard_name(k), namespace=NAMESPACE, get_if_exists=True).remote(
+            host.options(name=shard_name(k), namespace=NAMESPACE, get_if_exists=True, **where[k]).remote(
                 k, districts, open_ports, snapshot_every_events, snapshot_every_seconds)
             for k, districts in enumerate(placement)
         ]

@@ -26,7 +26,7 @@ from startup.ray_tools import write_ray_env
 from startup.actor_ports import desk_ports_opener, shard_ports_opener
 from twin import geography
 from twin.errors import Conflict
-from twin.placement import pack_districts
+from twin.placement import pack_districts, shard_loads
 
 Say = Callable[[str], None]
 
@@ -95,8 +95,13 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
                                 stream_history=None if settings.redis_url else settings.streams.history_messages,
                                 stream_history_s=settings.streams.history_seconds,
                                 open_desk=desk_ports_opener(settings), risk_rules=settings.risk,
-                                alert_rules=settings.alerts)
+                                alert_rules=settings.alerts,
+                                shard_loads=shard_loads(placement, directory.school_district, n_districts))
     statuses = await cluster.wait_ready()
+    nodes = {s["node"] for s in statuses}
+    if len(nodes) > 1:  # a cluster: say where the shards went (one machine's output stays as it was)
+        say(f"shards on {len(nodes)} Ray nodes: " + ", ".join(
+            f"{node[:12]} {sum(s['node'] == node for s in statuses)}" for node in sorted(nodes)))
     timings["shards_s"] = time.perf_counter() - mark
     say(f"shards ready: {sum(s['replayed'] for s in statuses):,} events replayed, log at seq "
         f"{max(s['applied_seq'] for s in statuses):,}")

@@ -27,3 +27,27 @@ def shard_of_district(placement: list[list[int]], n_districts: int) -> np.ndarra
     for k, districts in enumerate(placement):
         out[districts] = k
     return out
+
+
+def spread_over_nodes(loads: list[int], capacities: list[float]) -> list[int]:
+    """The node (an index into `capacities`) each shard goes to: the heaviest shard first, each to
+    the node whose load would be lowest for its capacity, so a node of twice the CPUs takes about
+    twice the schools. Ties go to the earlier node, so the same cluster gets the same plan."""
+    if not capacities:
+        raise ValueError("no node to place shards on")
+    weight = np.asarray(capacities, np.float64)
+    if (weight <= 0).any():
+        raise ValueError("every node needs a positive capacity")
+    load = np.zeros(len(weight), np.float64)
+    node_of = [0] * len(loads)
+    for k in np.argsort(-np.asarray(loads, np.int64), kind="stable"):
+        node = int(np.argmin((load + max(loads[k], 1)) / weight))
+        node_of[k] = node
+        load[node] += max(loads[k], 1)  # an empty shard still costs a process: it counts as one school
+    return node_of
+
+
+def shard_loads(placement: list[list[int]], school_district: np.ndarray, n_districts: int) -> list[int]:
+    """Schools on each shard of `placement`."""
+    sizes = np.bincount(school_district.astype(np.int64), minlength=n_districts)
+    return [int(sizes[districts].sum()) for districts in placement]

@@ -88,6 +88,7 @@ class ShardStatus(TypedDict):
     # from a shard actor only: which one, its process and its last recovery
     shard: NotRequired[int]
     pid: NotRequired[int]
+    node: NotRequired[str]  # the Ray node it runs on
     replayed: NotRequired[int]  # log events replayed on recovery
     recovery_s: NotRequired[float]
 
