@@ -297,7 +297,8 @@ def test_the_alerts_drawer_counts_marks_read_and_takes_new_alerts_live(twin, pag
         shortage = {"type": "shortage_reported", "event_id": "alerts-live", "date": "2025-07-04",
                     "school_id": schools[9], "item": "oil"}
         assert client.post("/api/v1/events", json={"events": [shortage]}).status_code == 200
-    expect(page.locator("#alerts-drawer .alert-item")).to_have_count(shown + 1)
+    expect(page.locator("#alerts-drawer .alert-item", has_text="Shortage of oil reported")).to_have_count(1)
+    assert page.locator("#alerts-drawer .alert-item").count() > shown  # (risk scoring may raise stored alerts too)
     page.screenshot(path=artefacts / "alerts.png")
 
 

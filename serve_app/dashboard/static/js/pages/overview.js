@@ -127,14 +127,20 @@ export async function render(main, ctx, view) {
 
 function tableOf(view, ctx, where) {
   const el = () => document.getElementById("table");
-  const risky = (keep) => { const c = countLevels(where.map, keep); return c[2] + c[3]; };
+  // schools at high or critical risk by district or block index, in one pass over the map
+  const riskyBy = (column) => {
+    const m = where.map, out = new Map();
+    for (let i = 0; i < m.n; i++) if (m.level[i] >= 2) out.set(m[column][i], (out.get(m[column][i]) || 0) + 1);
+    return out;
+  };
   if (view.kind === "state") {
     let rows = [];
     const draw = () => {
       if (!el()) return;
+      const risky = riskyBy("district");
       el().innerHTML = rows.length ? `<table id="districts-table"><thead><tr><th>${esc(t("col.district"))}</th><th class="num">${esc(t("col.schools"))}</th><th class="num">${esc(t("col.meals"))}</th><th class="num">${esc(t("col.stale"))}</th><th class="num">${esc(t("col.stock_days"))}</th><th class="num">${esc(t("col.at_risk"))}</th></tr></thead><tbody>${
         rows.map((r) => { const d = ctx.places.districts.find((x) => x.name === r.district)?.index;
-          return `<tr class="link" data-district="${esc(r.district)}"><td><a href="#/district/${encodeURIComponent(r.district)}">${esc(r.district)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${num(risky((i) => where.map.district[i] === d))}</td></tr>`; }).join("")
+          return `<tr class="link" data-district="${esc(r.district)}"><td><a href="#/district/${encodeURIComponent(r.district)}">${esc(r.district)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${num(risky.get(d) || 0)}</td></tr>`; }).join("")
       }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
       el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/district/${encodeURIComponent(tr.dataset.district)}`); }));
     };
@@ -144,9 +150,10 @@ function tableOf(view, ctx, where) {
     let rows = [], last = 0, stopped = false;
     const draw = () => {
       if (!el()) return;
+      const risky = riskyBy("block");
       el().innerHTML = rows.length ? `<table id="blocks-table"><thead><tr><th>${esc(t("col.block"))}</th><th class="num">${esc(t("col.schools"))}</th><th class="num">${esc(t("col.meals"))}</th><th class="num">${esc(t("col.stale"))}</th><th class="num">${esc(t("col.stock_days"))}</th><th class="num">${esc(t("col.balance"))}</th><th class="num">${esc(t("col.at_risk"))}</th></tr></thead><tbody>${
         rows.map((r) => { const b = ctx.places.blocks.find((x) => x.district === where.dIdx && x.name === r.block)?.index;
-          return `<tr class="link" data-block="${esc(r.block)}"><td><a href="#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(r.block)}">${esc(r.block)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${inr(r.funds?.balance_inr)}</td><td class="num">${num(risky((i) => where.map.block[i] === b))}</td></tr>`; }).join("")
+          return `<tr class="link" data-block="${esc(r.block)}"><td><a href="#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(r.block)}">${esc(r.block)}</a></td><td class="num">${num(r.schools)}</td><td class="num">${num(r.meals_today)}</td><td class="num">${num(r.stale)}</td><td class="num">${num(r.stock_days, 1)}</td><td class="num">${inr(r.funds?.balance_inr)}</td><td class="num">${num(risky.get(b) || 0)}</td></tr>`; }).join("")
       }</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
       el().querySelectorAll("tr.link").forEach((tr) => tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") ctx.navigate(`#/block/${encodeURIComponent(where.district)}/${encodeURIComponent(tr.dataset.block)}`); }));
     };
