@@ -28,9 +28,10 @@ SHARD_RESOURCE = "mealtwin_shards"
 # enough that a restarted shard only goes where the resource is
 _SHARD_SHARE = 0.001
 # Ray places an actor that asks for no resource at all on a random node, whatever its scheduling
-# strategy says (only a hard node affinity is obeyed): a shard placed on a node asks for a token
-# of memory, which every node has and no shard can run short of, so that its preference holds
-_TOKEN_MEMORY = 1024 * 1024
+# strategy says (only a hard node affinity is obeyed): a shard placed on a node, and an API
+# replica (which Serve spreads over the nodes), ask for a token of memory, which every node has
+# and none can run short of, so that the strategy holds
+TOKEN_MEMORY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def shard_options(loads: Sequence[int], probe_timeout_s: float = 60.0) -> list[d
     if len(nodes) < 2:
         return [dict(asks) for _ in loads]
     plan = spread_over_nodes(list(loads), [n.capacity for n in nodes])
-    asks = asks or {"memory": _TOKEN_MEMORY}
+    asks = asks or {"memory": TOKEN_MEMORY}
     log.info("shards spread over %d nodes: %s", len(nodes),
              {nodes[i].node_id[:12]: plan.count(i) for i in range(len(nodes))})
     return [{**asks, "scheduling_strategy": NodeAffinitySchedulingStrategy(nodes[i].node_id, soft=True)} for i in plan]

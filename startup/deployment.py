@@ -17,6 +17,7 @@ from ray import serve
 from ray.serve import Application
 
 from actors.heap import settle_heap
+from actors.node_placement import TOKEN_MEMORY
 from configs import Settings
 from serve_app.app import create_api
 from serve_app.observability import configure_json_logging
@@ -30,9 +31,11 @@ def build_app(settings: Settings) -> Application:
 
     # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
     # queue a dashboard behind four others, so the limit comes from settings (default 1024 a replica).
+    # Serve spreads replicas over a cluster's nodes, but Ray would place replicas asking for
+    # nothing at random: each asks for a token of memory (see `actors.node_placement`).
     @serve.deployment(name="api", num_replicas=settings.serve_replicas,
                       max_ongoing_requests=settings.max_ongoing_requests,
-                      ray_actor_options={"num_cpus": 0}, health_check_period_s=5,
+                      ray_actor_options={"num_cpus": 0, "memory": TOKEN_MEMORY}, health_check_period_s=5,
                       # our middleware logs each request as JSON with its id; Serve's own access
                       # log would say it twice
                       logging_config={"encoding": "JSON", "enable_access_log": False})

@@ -72,6 +72,8 @@ async def drill(workdir: Path) -> dict:
         before = await twin.wait_ready(180)
         report["before"] = [{"node": s["node"], "pid": s["pid"]} for s in before]
         report["timings"]["shards_s"] = round(time.monotonic() - clock, 1)
+        report["replica_nodes"] = _serve_api(settings)
+        report["timings"]["serve_s"] = round(time.monotonic() - clock, 1)
 
         ingest = IngestService(ports.event_log, ports.directory, twin.router(), max_events=10_000,
                                apply_timeout_s=120)
@@ -107,6 +109,21 @@ async def drill(workdir: Path) -> dict:
         cluster.shutdown()
     report["timings"]["total_s"] = round(time.monotonic() - clock, 1)
     return report
+
+
+def _serve_api(settings) -> list[str]:  # noqa: ANN001
+    """Deploy the twin's API (two replicas) as `mealtwin up` does; the nodes its replicas run on.
+    One HTTP proxy, on the head: the nodes share this machine's ports."""
+    from ray import serve
+    from ray._private.state import actors  # Ray's own actor table (the state API needs a dashboard)
+
+    from startup.deployment import build_app
+    from tests.fixtures.ports import free_port
+
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": free_port()})
+    serve.run(build_app(settings.model_copy(update={"serve_replicas": 2})), name="mealtwin", route_prefix="/")
+    return sorted(a["Address"]["NodeID"] for a in actors().values()
+                  if a["ActorClassName"].startswith("ServeReplica:mealtwin") and a["State"] == "ALIVE")
 
 
 async def _after_recovery(twin, lost_pids: set[int], timeout_s: float = 90.0) -> list[dict]:  # noqa: ANN001

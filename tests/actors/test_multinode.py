@@ -1,6 +1,6 @@
-"""The twin's shards on a real two-node Ray cluster on this machine: spread over both nodes, and
-when one node's raylet is killed mid-ingest, the shards it held come back on the other node with
-nothing acknowledged lost and the state of a fresh fold of the log.
+"""The twin's shards and API replicas on a real two-node Ray cluster on this machine: spread over
+both nodes, and when one node's raylet is killed mid-ingest, the shards it held come back on the
+other node with nothing acknowledged lost and the state of a fresh fold of the log.
 
 The cluster is its own (its own GCS, raylets and temporary folder), driven by
 `tests.actors.multinode_drill` in a process of its own: the session's shared Ray stays connected
@@ -53,6 +53,8 @@ def test_shards_spread_over_two_nodes_and_survive_losing_one_mid_ingest(private_
     # placed by the code: two shards on each node (equal CPUs, equal schools)
     before = report["before"]
     assert sorted(s["node"] for s in before) == sorted([head, head, worker, worker])
+    # the API's two replicas, deployed as `mealtwin up` deploys them, run one on each node
+    assert sorted(report["replica_nodes"]) == sorted([head, worker])
 
     # the worker is dead; its shards answer from new processes on the head, the others never moved
     assert report["node_alive"] == {head: True, worker: False}
