@@ -229,9 +229,13 @@ class StateHost:
 
 def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, str] | None = None,
               dashboard_port: int | None = None) -> RayEndpoints:
-    """Connect to `address`, or start a local Ray sized for this machine, with its dashboard on
-    127.0.0.1:`dashboard_port` when given. `env` is exported first: Ray's processes inherit it from
-    here (Serve reads its proxy options in its own). Returns where Ray's own tools find it."""
+    """Connect to `address` (else `RAY_ADDRESS`), or start a local Ray sized for this machine,
+    with its dashboard on 127.0.0.1:`dashboard_port` when given. `env` is exported first: Ray's
+    processes inherit it from here (Serve reads its proxy options in its own). Returns where Ray's
+    own tools find it."""
+    # Ray's own convention: a shell that set RAY_ADDRESS (an operator's, or one that read a
+    # cluster's ray.env) means that cluster; `ray.init` would otherwise refuse the local sizing
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if not ray.is_initialized():
         os.environ.update(env or {})
         with _caller_keeps_stop_signals():

@@ -49,11 +49,15 @@ def up(
     days: int = typer.Option(0, help="stop the feed after this many simulated days (0: run until Ctrl-C)"),
     api: bool = typer.Option(True, help="serve the API here (--no-api: only the shards, for `serve run "
                                         "configs/serve.yaml` against this Ray)"),
+    ray_address: str = typer.Option(None, help="run on this existing Ray cluster (its head's host:port); "
+                                               "default: MEALTWIN_RAY_ADDRESS, else RAY_ADDRESS, else a local Ray"),
 ) -> None:
     """Set up (migrate, generate schools if none) and run the twin: shards on Ray, the API on Ray
     Serve, and the live feed."""
     _logging(logging.WARNING)
     settings = Settings()
+    if ray_address:
+        settings = settings.model_copy(update={"ray_address": ray_address})
     asyncio.run(_up(settings, feed and api, days or None, api))
 
 

@@ -34,8 +34,7 @@ async def drill(workdir: Path) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from actors.names import NAMESPACE
-    from actors.remote import TwinCluster
+    from actors.remote import TwinCluster, start_ray
     from configs import Settings
     from db.engine import create_engine
     from db.migrate import upgrade_async
@@ -59,7 +58,9 @@ async def drill(workdir: Path) -> dict:
         "num_cpus": NODE_CPUS, "object_store_memory": 100 * 1024 * 1024, "include_dashboard": False,
         "_system_config": FAST_DEATH})
     worker = cluster.add_node(num_cpus=NODE_CPUS, object_store_memory=100 * 1024 * 1024)
-    ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
+    # joined as `RAY_ADDRESS=... mealtwin up` joins a cluster
+    os.environ["RAY_ADDRESS"] = cluster.address
+    report["joined_not_started"] = not start_ray(None).started_here
     report["head"], report["worker"] = cluster.head_node.node_id, worker.node_id
     report["timings"]["cluster_s"] = round(time.monotonic() - clock, 1)
 

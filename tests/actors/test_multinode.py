@@ -49,6 +49,7 @@ def test_shards_spread_over_two_nodes_and_survive_losing_one_mid_ingest(private_
     report = json.loads((tmp_path / "drill.json").read_text())
     print({k: v for k, v in report.items() if k not in ("acked", "log")})  # shown when an assertion fails
     head, worker = report["head"], report["worker"]
+    assert report["joined_not_started"]  # `RAY_ADDRESS` named the cluster: no Ray of its own
 
     # placed by the code: two shards on each node (equal CPUs, equal schools)
     before = report["before"]
