@@ -202,6 +202,15 @@ class SqlEventLog:
         async with self._engine.connect() as conn:
             return [(int(s), p) for s, p in (await conn.execute(query)).all()]
 
+    async def held(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of `event_ids` the log holds."""
+        ids, out = list(event_ids), set()
+        async with self._engine.connect() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                query = select(events.c.event_id).where(events.c.event_id.in_(ids[start:start + _ID_CHUNK]))
+                out |= {r[0] for r in (await conn.execute(query)).all()}
+        return out
+
     async def count(self) -> int:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(events)))

@@ -54,18 +54,34 @@ def allocation_events(schools: FundsColumns, ent: finance.Entitlement, year: int
     check = check_release(centre, state, np.zeros_like(centre), np.zeros_like(centre),
                           instalment * (1 - share), instalment * share)
     assert bool(np.all(check.allowed[given])), "the first instalment breaks the release rules"
-    districts = geography.district_names()
+    return AllocationEvents(allocations, instalment_events(schools, centre + state, year, FIRST_INSTALMENT, on,
+                                                           block_names))
+
+
+def instalment_school_id(year: int, number: int, school_id: str) -> str:
+    """The event id of a school's share of instalment `number` of `year`."""
+    return f"rel:{year}:{number}:s{school_id}"
+
+
+def instalment_events(schools: FundsColumns, allocation_inr: np.ndarray, year: int, number: int, on: dt.date,
+                      block_names: tuple[str, ...]) -> list[dict]:
+    """Instalment `number` of `year` as `funds_released` events down the chain: 25% of each school's
+    allocation (`allocation_inr` [n], both payers; a school without one gets nothing), its district's
+    and block's legs the sums of their schools'. Ids from the year, the number and the recipient."""
+    instalment = np.round(MAX_INSTALMENT_SHARE * np.asarray(allocation_inr, np.float64), 2)
+    given = instalment > 0
+    ids = [f"{int(x):011d}" for x in schools.ids]
+    date, districts, tag = on.isoformat(), geography.district_names(), f"{year}:{number}"
     releases: list[dict] = []
     for b in np.unique(schools.block[given]):
         rows = np.flatnonzero(given & (schools.block == b))
         d = int(schools.district[rows[0]])
         amount = round(float(instalment[rows].sum()), 2)
         where = {"district": districts[d], "block": block_names[int(b)]}
-        tag = f"{year}:{FIRST_INSTALMENT}"
         releases.append({"type": "funds_released", "event_id": f"rel:{tag}:d{d}:b{int(b)}", "date": date,
                          "amount_inr": amount, "district": districts[d]})
         releases.append({"type": "funds_released", "event_id": f"rel:{tag}:b{int(b)}", "date": date,
                          "amount_inr": amount, **where})
-        releases += [{"type": "funds_released", "event_id": f"rel:{tag}:s{ids[i]}", "date": date,
+        releases += [{"type": "funds_released", "event_id": instalment_school_id(year, number, ids[i]), "date": date,
                       "amount_inr": float(instalment[i]), "school_id": ids[i]} for i in rows]
-    return AllocationEvents(allocations, releases)
+    return releases

@@ -10,15 +10,18 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.guard import authenticated, caller_of
-from serve_app.auth.principal import Permission, Role
+from serve_app.auth.principal import Permission, Principal, Role
 from serve_app.auth.rate_limit import enforce
 from serve_app.finance.report import to_csv
 from serve_app.finance.schemas import (
     AllocationPlan,
     AllocationRequest,
+    AreaRef,
     BudgetForecast,
     Financial,
     FinancialReport,
+    InstalmentRelease,
+    InstalmentRequest,
     UtilisationBatch,
     UtilisationItem,
     UtilisationResult,
@@ -91,6 +94,30 @@ def _area_of(request: Request, area: str | None) -> tuple[int | None, int | None
     raise InvalidInput(message, {"fields": [{"field": "area", "message": message}]})
 
 
+def _allocator(request: Request) -> Principal:
+    """The caller, if one who allocates and releases: a state admin or a district officer."""
+    principal = allowed(request)
+    if principal.role not in (Role.STATE_ADMIN, Role.DISTRICT_OFFICER):
+        raise Forbidden(f"allocations and releases are made by state admins and district officers, not a "
+                        f"{principal.role}", {"needs": "state_admin or district_officer"})
+    return principal
+
+
+def _allocation_area(request: Request, area: AreaRef) -> tuple[int | None, int | None]:
+    """(district, block) global indices of an allocation's or release's area, checked against the
+    caller's (None: the state, or the whole district)."""
+    if area.block is not None:
+        if area.district is None:
+            raise InvalidInput("a block is named within its district: give area.district too",
+                               {"fields": [{"field": "area.district", "message": "needed with area.block"}]})
+        _, b = block_in_area(request, area.block, area.district)
+        return district_index(area.district), b
+    if area.district is not None:
+        return district_in_area(allowed(request).area, area.district), None
+    state_in_area(allowed(request).area)
+    return None, None
+
+
 def finance_router() -> APIRouter:
     r = APIRouter(prefix=f"{API}/financial", tags=["finance"], dependencies=[Depends(authenticated)])
 
@@ -136,24 +163,11 @@ def finance_router() -> APIRouter:
     async def allocate(request: Request, body: AllocationRequest,
                        page: PageNumber = 1,
                        page_size: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:
-        principal = allowed(request)
-        if principal.role not in (Role.STATE_ADMIN, Role.DISTRICT_OFFICER):
-            raise Forbidden(f"allocations are planned by state admins and district officers, not a {principal.role}",
-                            {"needs": "state_admin or district_officer"})
+        principal = _allocator(request)
         if body.first_instalment and not body.commit:
             message = "the first instalment is released only with commit=true"
             raise InvalidInput(message, {"fields": [{"field": "first_instalment", "message": message}]})
-        d = b = None
-        if body.area.block is not None:
-            if body.area.district is None:
-                raise InvalidInput("a block is named within its district: give area.district too",
-                                   {"fields": [{"field": "area.district", "message": "needed with area.block"}]})
-            _, b = block_in_area(request, body.area.block, body.area.district)
-            d = district_index(body.area.district)
-        elif body.area.district is not None:
-            d = district_in_area(principal.area, body.area.district)
-        else:
-            state_in_area(principal.area)
+        d, b = _allocation_area(request, body.area)
         plan = await _service(request).allocate(body.year, d, b, body.policy, page, page_size, body.commit,
                                                 body.first_instalment, principal, caller_of(request))
         totals = plan["totals"]
@@ -162,6 +176,27 @@ def finance_router() -> APIRouter:
         done = plan["recorded"]["allocations"]
         return ok(plan, f"recorded: {done['accepted'] + done['corrections']} allocations, {done['duplicates']} already "
                         f"recorded, {done['rejected']} rejected")
+
+    @r.post("/release", summary="Release the year's next instalment to an area's schools, under the release rules",
+            description="Instalment 2, 3 or 4 of the financial year: 25% of each school's recorded allocation, as "
+                        "`funds_released` events from the state to the district, the block and the school (the "
+                        "first goes with the allocation's commit). Before anything is recorded the area as one must "
+                        "keep the release rules on the year's money (folded from the log): at most 25% of the "
+                        "year's allocation an instalment and not past it, at least 75% of the earlier releases "
+                        "utilised, the State's part released with the Centre's in proportion; and the previous "
+                        "instalment must have reached every allocated school. A refusal is 409 naming the rules "
+                        "broken (`error.details.rules`). A repeat of a released instalment records nothing new. "
+                        "Audited through the ingest path. State admins for the state; district officers within "
+                        "their district.",
+            response_model=Envelope[InstalmentRelease], responses=errors(403, 404, 409, 422, 503))
+    async def release(request: Request, body: InstalmentRequest) -> JSONResponse:
+        principal = _allocator(request)
+        d, b = _allocation_area(request, body.area)
+        out = await _service(request).release_instalment(body.year, body.instalment, d, b, principal,
+                                                         caller_of(request))
+        done = out["recorded"]
+        return ok(out, f"instalment {out['instalment']}: {done['accepted']} releases recorded "
+                       f"(Rs {done['amount_inr']:,.2f}), {done['duplicates']} already recorded")
 
     @r.get("/reports", summary="The year's financial summary by district, block and school (JSON or CSV)",
            description="Every district, block and school of the area with the year's recorded allocation (and the "

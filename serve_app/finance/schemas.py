@@ -246,6 +246,51 @@ class AllocationRequest(BaseModel):
                                                               "chain as `funds_released` events")
 
 
+class InstalmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"year": 2025, "instalment": 2, "area": {"district": "Ariyalur"}}]})
+
+    year: int = Field(ge=1900, le=2999, description="the financial year, by the calendar year it starts in",
+                      examples=[2025])
+    instalment: int = Field(ge=2, le=4, description="which instalment: the first goes with the allocation's commit; "
+                                                    "four of 25% make the year's allocation", examples=[2])
+    area: AreaRef = Field(default_factory=AreaRef)
+
+
+class RuleBroken(BaseModel):
+    rule: str = Field(examples=["earlier_underused"])
+    message: str = Field(examples=["less than 75% of the earlier releases is utilised"])
+
+
+class InstalmentCheck(BaseModel):
+    """The release rules on the area as one, on the financial year's money."""
+
+    allocated_centre_inr: float
+    allocated_state_inr: float
+    released_inr: float = Field(description="released to the area's schools within the financial year")
+    utilised_inr: float = Field(description="utilised by them within the financial year")
+    utilised_share: float | None = Field(description="utilised / released (null before any release)")
+    needed_utilised_share: float = Field(examples=[0.75])
+    proposed_centre_inr: float
+    proposed_state_inr: float
+    allowed: bool
+    refusals: list[RuleBroken]
+
+
+class InstalmentRelease(BaseModel):
+    """A later instalment released down the chain (or found already released)."""
+
+    year: int = Field(examples=[2025])
+    year_label: str = Field(examples=["2025-26"])
+    instalment: int = Field(examples=[2])
+    area: AreaRef
+    schools: int = Field(description="the area's schools with an allocation", examples=[12])
+    decided_before: bool = Field(description="the instalment was already released (a repeat records only what "
+                                             "is missing, without checking the rules again)")
+    check: InstalmentCheck | None = Field(description="the rules as checked now (null when decided before)")
+    recorded: Recorded
+
+
 class AllocationRow(BaseModel):
     school_id: UdiseCode
     district: str = Field(examples=["Ariyalur"])

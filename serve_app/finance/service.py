@@ -41,18 +41,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import orjson
 
-from serve_app.finance.allocation import allocation_events
+from serve_app.finance.allocation import (
+    allocation_events,
+    instalment_events,
+    instalment_school_id,
+)
 from serve_app.finance.period import Period, check_period, with_range_funds
 from serve_app.finance.report import summary_rows
 from serve_app.shared.page import offset, pagination
 from twin import calendar, finance, geography
-from twin.errors import InvalidInput, NotFound, Unavailable
+from twin.errors import Conflict, InvalidInput, NotFound, Unavailable
 from twin.funds_columns import FundsColumns
 from twin.norms import BANDS, day_date
 from twin.release_rules import (
     BURN_WINDOW_SCHOOL_DAYS,
     MAX_INSTALMENT_SHARE,
+    MIN_UTILISED_SHARE,
     NEVER,
+    REFUSAL_TEXT,
     burn_rate_inr_per_school_day,
     check_release,
     day_index_dates,
@@ -106,6 +112,8 @@ class DatedLog(Protocol):
 
     async def dated_since(self, districts: Sequence[int], types: Sequence[str], first: dt.date,
                           school_id: str | None = None) -> list[tuple[int, str]]: ...
+
+    async def held(self, event_ids: Sequence[str]) -> set[str]: ...
 
 
 class FinanceService:
@@ -270,11 +278,61 @@ class FinanceService:
         if commit:
             today = await self._today()
             made = await asyncio.to_thread(allocation_events, ordered, ent, year, policy, norms.version,
-                                           _as_of(today), blocks, first_instalment)
+                                           _release_day(year, today), blocks, first_instalment)
             plan["recorded"] = {"allocations": await self._record(made.allocations, principal, caller),
                                 "first_instalment": await self._record(made.releases, principal, caller)
                                 if first_instalment else None}
         return plan
+
+    # -- a later instalment, released under the rules -------------------------------------------------
+    async def release_instalment(self, year: int, number: int, district: int | None, block: int | None,
+                                 principal: Principal | None = None, caller: Caller | None = None) -> dict:
+        """Instalment `number` (2 or later) of `year` to the state's, a district's or a block's
+        schools (global indices; the caller has checked the area), down the chain as the first
+        instalment goes: 25% of each school's recorded allocation. Before anything is recorded
+        the area, as one, must keep the release rules on the year's money (released to its schools
+        and utilised within the financial year, folded from the log): at most 25% of the year's
+        allocation an instalment, not past the allocation, at least 75% of the earlier releases
+        utilised, the State's part in proportion with the Centre's; and the previous instalment
+        must have reached every allocated school. Refused (Conflict) naming the rules broken.
+        Idempotent: once any of the instalment's school events is in the log the instalment has
+        been decided, and a repeat records only what is missing, without checking again."""
+        self._check_year(year)
+        if self._log is None:
+            raise Unavailable("releasing an instalment needs the event log, which this service is not given")
+        today, schools = await asyncio.gather(self._today(), self._router.funds_columns(year, district, block))
+        ordered = schools.take(np.argsort(schools.ids, kind="stable"))
+        alloc_c, alloc_s = ordered.allocation[:, 0], ordered.allocation[:, 1]
+        allocated = alloc_c + alloc_s
+        if not np.any(allocated > 0):
+            raise Conflict(NO_ALLOCATION, {"rules": [{"rule": "no_allocation", "message": NO_ALLOCATION}]})
+        events = instalment_events(ordered, allocated, year, number, _release_day(year, today),
+                                   self._directory.blocks.names)
+        ids = [f"{int(x):011d}" for x in ordered.ids[allocated > 0]]
+        this = [instalment_school_id(year, number, s) for s in ids]
+        earlier = [instalment_school_id(year, number - 1, s) for s in ids]
+        held = await self._log.held(this + earlier)
+        check = None
+        if not held.intersection(this):
+            missing = [s for s, e in zip(ids, earlier) if e not in held]
+            if missing:
+                message = (f"instalment {number - 1} has not reached {len(missing)} of the area's {len(ids)} "
+                           f"allocated schools: instalments are released in order")
+                raise Conflict(message, {"rules": [{"rule": "instalments_in_order", "message": message}],
+                                         "schools": missing[:100]})
+            first, last = finance.financial_year_bounds(year)
+            year_money = await self._in_range(ordered, Period(first, last), self._districts_of(ordered))
+            check = _instalment_check(ordered, year_money, events)
+            if not check["allowed"]:
+                rules = check["refusals"]
+                raise Conflict(f"instalment {number} refused: " + "; ".join(r["message"] for r in rules),
+                               {"rules": rules, "check": check})
+        names = geography.district_names()
+        return {"year": year, "year_label": _label(year), "instalment": number,
+                "area": {"district": None if district is None else names[district],
+                         "block": None if block is None else self._directory.blocks.names[block]},
+                "schools": len(ids), "decided_before": check is None, "check": check,
+                "recorded": await self._record(events, principal, caller)}
 
     async def _record(self, events: list[dict], principal: Principal | None, caller: Caller | None) -> dict:
         """`events` through the ingest path in batches of `COMMIT_BATCH`, in order; the counts."""
@@ -511,6 +569,30 @@ def _release_rules(schools: FundsColumns, allocation: tuple[float, float], fy: i
     }
 
 
+def _instalment_check(schools: FundsColumns, year_money: FundsColumns, events: list[dict]) -> dict:
+    """The release rules on the area as one: the year's allocation by payer, the year's releases
+    to its schools and their utilisation, and the proposed instalment (its school legs) split
+    between the payers as each school's allocation is."""
+    alloc_c, alloc_s = (float(x) for x in schools.allocation.sum(axis=0))
+    released, utilised = _totals(year_money)
+    to_school = {e["school_id"]: e["amount_inr"] for e in events if e.get("school_id")}
+    amounts = np.array([to_school.get(f"{int(x):011d}", 0.0) for x in schools.ids])
+    allocated = schools.allocation.sum(axis=1)
+    state_part = np.divide(schools.allocation[:, 1], allocated, out=np.zeros_like(allocated), where=allocated > 0)
+    prop_s = float((amounts * state_part).sum())
+    prop_c = float(amounts.sum()) - prop_s
+    # each school's leg is rounded to the paisa: the area's sum may be that far from an exact 25%
+    verdict = check_release(np.array([alloc_c]), np.array([alloc_s]), np.array([released]), np.array([utilised]),
+                            np.array([prop_c]), np.array([prop_s]), tolerance_inr=1.0 + 0.01 * len(schools))
+    flags = int(verdict.refusals[0])
+    return {"allocated_centre_inr": _r(alloc_c), "allocated_state_inr": _r(alloc_s), "released_inr": _r(released),
+            "utilised_inr": _r(utilised), "utilised_share": round(utilised / released, 4) if released > 0 else None,
+            "needed_utilised_share": MIN_UTILISED_SHARE, "proposed_centre_inr": _r(prop_c),
+            "proposed_state_inr": _r(prop_s), "allowed": bool(verdict.allowed[0]),
+            "refusals": [{"rule": flag.name.lower(), "message": text}
+                         for flag, text in REFUSAL_TEXT.items() if flags & flag]}
+
+
 def _totals(schools: FundsColumns) -> tuple[float, float]:
     """Released and utilised (meal cost and other) of `schools`."""
     return (float(schools.funds[:, FUNDS_RELEASED].sum()),
@@ -529,6 +611,14 @@ def _year_school_days(fy: int) -> np.ndarray:
     days = finance.school_days(first, last)
     days.flags.writeable = False
     return days
+
+
+def _release_day(year: int, today: int) -> dt.date:
+    """The date a release for financial year `year` is recorded on: the twin's day, kept inside
+    the year, so that a year's releases are dated in it (a read by dates counts them there) even
+    when an earlier year's are made late or a coming year's early."""
+    first, last = finance.financial_year_bounds(year)
+    return min(max(_as_of(today), first), last)
 
 
 def _as_of(today: int) -> dt.date:
