@@ -116,7 +116,8 @@ def _serve_api(settings) -> list[str]:  # noqa: ANN001
     """Deploy the twin's API (two replicas) as `mealtwin up` does; the nodes its replicas run on.
     One HTTP proxy, on the head: the nodes share this machine's ports."""
     from ray import serve
-    from ray._private.state import actors  # Ray's own actor table (the state API needs a dashboard)
+    # Ray's own actor table: its state API would need a dashboard
+    from ray._private.state import actors
 
     from startup.deployment import build_app
     from tests.fixtures.ports import free_port

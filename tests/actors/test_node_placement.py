@@ -5,7 +5,6 @@ import pytest
 
 from actors import node_placement
 
-
 A, B, C, D = (letter * 56 for letter in "abcd")  # Ray's node ids: 28 bytes in hex
 
 
