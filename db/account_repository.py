@@ -21,7 +21,7 @@ from twin.errors import Conflict
 def user_row(row) -> dict:  # noqa: ANN001
     """A user as the service works with it (secrets included: never returned by the API as is)."""
     out = {str(k): v for k, v in row._mapping.items()}
-    for key in ("locked_until", "last_login_at", "created_at", "updated_at"):
+    for key in ("locked_until", "last_login_at", "created_at", "updated_at", "decided_at"):
         value = out[key]
         if value is not None and value.tzinfo is None:
             out[key] = value.replace(tzinfo=dt.UTC)
@@ -38,8 +38,8 @@ class UserRepository:
         try:
             async with writing(self._engine) as conn:
                 result = await conn.execute(insert(users).values(
-                    **values, failed_logins=0, mfa_enabled=False, is_active=values.get("is_active", True),
-                    created_at=now, updated_at=now))
+                    **{"is_active": True, **values}, failed_logins=0, mfa_enabled=False, created_at=now,
+                    updated_at=now))
                 user_id = result.inserted_primary_key[0]
         except IntegrityError as exc:
             raise Conflict(f"a user with email {values['email']} exists", {"email": values["email"]}) from exc
@@ -90,6 +90,25 @@ class UserRepository:
             total = (await conn.execute(select(func.count()).select_from(users).where(*clauses))).scalar_one()
             rows = (await conn.execute(select(users).where(*clauses).order_by(users.c.id).offset(offset).limit(limit))).all()
         return [user_row(r) for r in rows], int(total)
+
+    async def requests_page(self, area: Area, roles: Sequence[str], approval: str, offset: int,
+                            limit: int) -> tuple[list[dict], int]:
+        """Accounts asked for inside `area`, of the given roles, in the given state (oldest first:
+        the queue's order)."""
+        clauses = area_clauses(users, area) + [users.c.approval == approval, users.c.role.in_(list(roles))]
+        async with self._engine.connect() as conn:
+            total = (await conn.execute(select(func.count()).select_from(users).where(*clauses))).scalar_one()
+            rows = (await conn.execute(select(users).where(*clauses).order_by(users.c.created_at, users.c.id)
+                                       .offset(offset).limit(limit))).all()
+        return [user_row(r) for r in rows], int(total)
+
+    async def decide(self, user_id: int, values: dict) -> bool:
+        """Decide a pending request; False when it was decided already. One statement, so two
+        officers deciding at once cannot both win."""
+        async with writing(self._engine) as conn:
+            result = await conn.execute(update(users).where(users.c.id == user_id, users.c.approval == "pending")
+                                        .values(**values, decided_at=_now(), updated_at=_now()))
+        return result.rowcount == 1
 
 
 def key_row(row) -> dict:  # noqa: ANN001

@@ -170,6 +170,13 @@ users = Table(
     Column("created_by", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # an account its holder asked for waits for an officer above its area: pending, then approved
+    # or rejected (with the reason); none when an admin or the command line made the account
+    Column("approval", String(16), index=True,
+           comment="pending, approved or rejected for a requested account; none when an admin made it"),
+    Column("decided_by", String(254)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", String(500)),
 )
 
 # API keys of integrations: only a hash of the secret is kept; the key is shown once.

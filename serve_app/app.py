@@ -15,7 +15,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import PlainTextResponse, Response
 
 from configs import Settings
-from serve_app.accounts.endpoints import api_keys_router, audit_router, auth_router, users_router
+from serve_app.accounts.endpoints import (
+    account_requests_router, api_keys_router, audit_router, auth_router, users_router,
+)
 from serve_app.alerts.endpoints import alerts_router
 from serve_app.auth.edge import Edge
 from serve_app.dashboard.endpoints import dashboard_router
@@ -67,6 +69,7 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     app.include_router(twin_router())
     app.include_router(auth_router())
     app.include_router(users_router())
+    app.include_router(account_requests_router())
     app.include_router(api_keys_router())
     app.include_router(audit_router())
     app.include_router(schools_router())

@@ -3,18 +3,19 @@
 No `from __future__ import annotations`: Serve pickles the routes by value (see serve_app.app)."""
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from serve_app.accounts.schemas import (
-    ApiKey, AuditPage, Code, KeyCaller, Login, LogoutBody, Me, MfaDisable, MfaEnrolment, MfaSession, MfaState,
+    AccountRequest, AccountRequestPage, AccountRequested, Decision, ApiKey, AuditPage, Code, KeyCaller, Login, LogoutBody, Me, MfaDisable, MfaEnrolment, MfaSession, MfaState,
     NewApiKey, NewKey, NewUser, PasswordChange, PasswordChanged, RefreshBody, Session, SignedOut, User, UserChange,
     UserPage,
 )
+from serve_app.accounts.requests import AccountRequests
 from serve_app.accounts.service import Accounts
-from serve_app.auth.guard import authenticated, caller_of, principal_of
-from serve_app.auth.principal import Role
+from serve_app.auth.guard import authenticated, caller_of, optionally_authenticated, principal_of
+from serve_app.auth.principal import Principal, Role
 from serve_app.auth.rate_limit import enforce
 from serve_app.shared.app_services import services_of
 from serve_app.shared.envelope import Envelope, JSONResponse, ok
@@ -45,11 +46,15 @@ def _accounts(request: Request) -> Accounts:
 async def _throttle_login(request: Request, email: str | None = None) -> None:
     """Sign-in is limited harder than other routes, per IP and per account, so a password guesser
     gets few tries whatever address it comes from."""
+    await _throttle(request, "login", email, "too many sign-in attempts")
+
+
+async def _throttle(request: Request, what: str, email: str | None, refusal: str) -> None:
     services = services_of(request)
     limit = services.settings.limits.login_per_minute
-    keys = [f"login-ip:{caller_of(request).ip}"] + ([f"login-user:{email.strip().lower()}"] if email else [])
+    keys = [f"{what}-ip:{caller_of(request).ip}"] + ([f"{what}-user:{email.strip().lower()}"] if email else [])
     for key in keys:
-        await enforce(services.limiter, key, limit, 60, "too many sign-in attempts")
+        await enforce(services.limiter, key, limit, 60, refusal)
 
 
 def auth_router() -> APIRouter:
@@ -86,15 +91,27 @@ def auth_router() -> APIRouter:
     async def me(request: Request) -> JSONResponse:
         return ok(await _accounts(request).me(principal_of(request)))
 
-    @r.post("/register", status_code=201, summary="Create a user", dependencies=signed_in,
-            description="A state admin creates anyone; a district officer creates block officers and school admins "
-                        "inside the district. The role's area is required: district for a district officer, "
-                        "district and block for a block officer, and the school too for a school admin.",
-            response_model=Envelope[User], responses=errors(401, 403, 409, 422))
-    async def register(request: Request, body: NewUser) -> JSONResponse:
+    @r.post("/register", status_code=201, summary="Create a user, or ask for an account",
+            description="Signed in: a state admin creates anyone; a district officer creates block officers and "
+                        "school admins inside the district (201, the user). Without credentials: anyone asks for a "
+                        "district officer's, block officer's or school admin's account (202); it cannot sign in "
+                        "until an officer above its area approves it (`/account-requests`). The answer is the "
+                        "same whether or not the email has an account. The role's area is required: district "
+                        "for a district officer, district and block for a block officer, and the school too for "
+                        "a school admin.",
+            response_model=Envelope[User],
+            responses={202: {"model": Envelope[AccountRequested], "description": "asked: pending approval"},
+                       **errors(401, 403, 409, 422, 429)})
+    async def register(request: Request, body: NewUser,
+                       principal: Annotated[Principal | None, Depends(optionally_authenticated)]) -> JSONResponse:
+        if principal is None:  # asking, not creating: limited as sign-in is, per address and per email
+            await _throttle(request, "register", body.email, "too many account requests")
         _school_in_its_block(request, body.district, body.block, body.school_id)
         values = body.model_dump() | {"role": body.role.value}
-        return ok(await _accounts(request).register(principal_of(request), values, caller_of(request)),
+        if principal is None:
+            return ok(await AccountRequests(_accounts(request)).ask(values, caller_of(request)),
+                      "request received", status_code=202)
+        return ok(await _accounts(request).register(principal, values, caller_of(request)),
                   "created", status_code=201)
 
     @r.post("/password", summary="Change my password", dependencies=signed_in,
@@ -192,5 +209,36 @@ def audit_router() -> APIRouter:
                     page_size: Annotated[int, Query(ge=1, le=500)] = 50) -> JSONResponse:
         return ok(await _accounts(request).audit_page(principal_of(request), actor, action, since, until, page,
                                                       page_size))
+
+    return r
+
+
+def account_requests_router() -> APIRouter:
+    r = APIRouter(prefix=f"{API}/account-requests", tags=["users"], dependencies=[Depends(authenticated)])
+    user_id = Annotated[int, Path(ge=1, le=2**62)]
+
+    @r.get("", summary="Account requests I decide",
+           description="Accounts asked for inside my area by the roles below mine (a block officer: school admins; "
+                       "a district officer: block officers and school admins; a state admin: every officer), "
+                       "oldest first.",
+           response_model=Envelope[AccountRequestPage], responses=errors(401, 403, 422))
+    async def list_requests(request: Request, status: Literal["pending", "approved", "rejected"] = "pending",
+                            page: PageNumber = 1, page_size: PageSize = 50) -> JSONResponse:
+        return ok(await AccountRequests(_accounts(request)).page(principal_of(request), status, page, page_size))
+
+    @r.post("/{user_id}/approve", summary="Approve an account request",
+            description="The account becomes active with the role and area asked for. A decided request cannot "
+                        "be decided again (409).",
+            response_model=Envelope[AccountRequest], responses=errors(401, 403, 404, 409, 422))
+    async def approve(request: Request, user_id: user_id) -> JSONResponse:
+        return ok(await AccountRequests(_accounts(request)).approve(principal_of(request), user_id,
+                                                                    caller_of(request)), "approved")
+
+    @r.post("/{user_id}/reject", summary="Reject an account request, with the reason",
+            description="The account stays unable to sign in; signing in tells its holder the reason.",
+            response_model=Envelope[AccountRequest], responses=errors(401, 403, 404, 409, 422))
+    async def reject(request: Request, user_id: user_id, body: Decision) -> JSONResponse:
+        return ok(await AccountRequests(_accounts(request)).reject(principal_of(request), user_id, body.reason,
+                                                                   caller_of(request)), "rejected")
 
     return r

@@ -229,3 +229,41 @@ class AuditEntry(BaseModel):
 class AuditPage(BaseModel):
     entries: list[AuditEntry]
     pagination: Pagination
+
+
+# ---- accounts asked for by their holders --------------------------------------------------
+
+
+class Decision(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, examples=["no such post in this block"])
+
+
+class AccountRequested(BaseModel):
+    """The same answer whether or not the email already has an account: it reveals none."""
+
+    status: Literal["pending"]
+    message: str = Field(examples=["request received: an officer of your area will approve or reject it"])
+
+
+class AccountRequest(BaseModel):
+    """An account its holder asked for, as the officers deciding it see it."""
+
+    id: int = Field(examples=[12])
+    email: str = Field(examples=["hm.33010500100@example.org"])
+    full_name: str = Field(examples=["R. Selvi"])
+    role: Role
+    district: str | None = Field(examples=["Ariyalur"])
+    block: str | None = Field(examples=["Sendurai"])
+    school_id: UdiseCode | None
+    employee_id: str | None = Field(examples=[None])
+    phone: str | None = Field(examples=[None])
+    status: Literal["pending", "approved", "rejected"]
+    requested_at: Timestamp
+    decided_by: str | None = Field(examples=[None])
+    decided_at: Timestamp | None
+    reason: str | None = Field(description="why it was rejected", examples=[None])
+
+
+class AccountRequestPage(BaseModel):
+    requests: list[AccountRequest]
+    pagination: Pagination

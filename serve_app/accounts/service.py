@@ -21,7 +21,7 @@ from serve_app.auth.tokens import Claims as AccessClaims
 from serve_app.auth.tokens import InvalidToken, TokenIssuer
 from serve_app.shared.page import offset, pagination
 from twin.area import Area
-from twin.errors import InvalidInput, NotFound
+from twin.errors import Conflict, InvalidInput, NotFound
 
 _BAD_LOGIN = "wrong email or password"
 
@@ -44,6 +44,15 @@ def public_key(key: dict) -> dict:
 
 def _locked(user: dict, now: float) -> bool:
     return user["locked_until"] is not None and user["locked_until"].timestamp() > now
+
+
+def _request_refusal(user: dict) -> Unauthenticated:
+    """Why an account its holder asked for cannot sign in yet, or at all."""
+    if user["approval"] == "pending":
+        return Unauthenticated("your account is awaiting approval by an officer of your area",
+                               {"reason": "awaiting_approval"})
+    return Unauthenticated(f"your account request was rejected: {user['decision_reason']}",
+                           {"reason": "rejected", "decision_reason": user["decision_reason"]})
 
 
 def user_area(user: dict) -> Area:
@@ -75,6 +84,11 @@ class Accounts:
             raise Unauthenticated(f"too many failed sign-ins: this account is locked for {wait} s more",
                                   {"reason": "locked", "retry_after_s": wait})
         good = await asyncio.to_thread(passwords.verify_password, password, user["password_hash"])
+        if good and not user["is_active"] and user.get("approval") in ("pending", "rejected"):
+            # told only to whoever knows the password: the holder learns why, a guesser nothing
+            await self._audit(email, user["role"], caller, "auth.login", outcome="denied",
+                              after={"reason": user["approval"]})
+            raise _request_refusal(user)
         if not good or not user["is_active"]:
             await self._failed(user, caller, "wrong password" if not good else "inactive")
             raise Unauthenticated(_BAD_LOGIN)
@@ -277,6 +291,9 @@ class Accounts:
         user = await self.visible_user(principal, user_id)
         if principal.user_id != user_id and Role(user["role"]) not in MAY_CREATE.get(Role(principal.role), frozenset()):
             raise Forbidden(f"a {principal.role.replace('_', ' ')} may not change a {user['role'].replace('_', ' ')}")
+        if user.get("approval") == "pending" and "is_active" in changes:
+            raise Conflict(f"user {user_id} asked for this account: approve or reject the request instead",
+                           {"user_id": user_id, "approval": "pending"})
         before = public_user(user)
         role = Role(changes.get("role") or user["role"])
         area_keys = ("district", "block", "school_id")

@@ -25,6 +25,17 @@ async def authenticated(request: Request, bearer: HTTPAuthorizationCredentials |
     return principal
 
 
+async def optionally_authenticated(request: Request,
+                                   bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
+                                   api_key: str | None = Security(api_key_scheme)) -> Principal | None:
+    """For a route open to anyone that does more for a signed-in caller: None without credentials,
+    401 with bad ones (a caller who meant to sign in is told, not treated as anonymous)."""
+    if bearer is None and api_key is None:
+        request.state.principal = None
+        return None
+    return await authenticated(request, bearer, api_key)
+
+
 async def _resolve(connection: Request | WebSocket, token: str | None, api_key: str | None) -> Principal:
     accounts = services_of(connection).accounts
     if token:

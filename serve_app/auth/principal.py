@@ -32,11 +32,12 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
     MODELS_MANAGE = "models:manage"  # retrain the state's models
+    ACCOUNTS_APPROVE = "accounts:approve"  # decide the account requests of the roles below, inside the area
 
 
 _ALL = frozenset(Permission)
 _OFFICER = frozenset({Permission.READ, Permission.EVENTS_WRITE, Permission.SCHOOLS_WRITE, Permission.ALERTS_MANAGE,
-                      Permission.SCENARIOS_RUN})
+                      Permission.SCENARIOS_RUN, Permission.ACCOUNTS_APPROVE})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.STATE_ADMIN: _ALL,
     Role.DISTRICT_OFFICER: _OFFICER | {Permission.USERS_MANAGE, Permission.KEYS_MANAGE},
@@ -51,6 +52,16 @@ KEY_SCOPE_PERMISSIONS = {"read": Permission.READ, "events:write": Permission.EVE
 MAY_CREATE: dict[Role, frozenset[Role]] = {
     Role.STATE_ADMIN: frozenset(Role),
     Role.DISTRICT_OFFICER: frozenset({Role.BLOCK_OFFICER, Role.SCHOOL_ADMIN}),
+}
+
+
+# Whose account requests an officer decides: the roles of the areas strictly inside its own (the
+# superior of an area approves it: state admin a district officer, district officer a block officer,
+# block officer a school admin, and each above them too).
+MAY_APPROVE: dict[Role, frozenset[Role]] = {
+    Role.STATE_ADMIN: frozenset({Role.DISTRICT_OFFICER, Role.BLOCK_OFFICER, Role.SCHOOL_ADMIN}),
+    Role.DISTRICT_OFFICER: frozenset({Role.BLOCK_OFFICER, Role.SCHOOL_ADMIN}),
+    Role.BLOCK_OFFICER: frozenset({Role.SCHOOL_ADMIN}),
 }
 
 
