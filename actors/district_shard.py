@@ -25,7 +25,7 @@ from twin.events import event_list_adapter
 from twin.funds_columns import FundsColumns, funds_columns
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
-from twin.school_features import school_features
+from twin.school_features import school_features_and_funds
 from twin.state import ShardState
 from twin.views import block_totals, block_view, district_totals, district_view, school_metrics, school_view
 
@@ -271,10 +271,11 @@ class DistrictShard:
             return await asyncio.to_thread(copy.deepcopy, self.state)
 
     def changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
-        """(global school indices int64 [k], `twin.risk` features [k, F]) of the schools whose risk
-        features changed since the last call (all of them on the first call)."""
+        """(global school indices int64 [k], `twin.risk` features then `twin.school_features.AREA_FUNDS`
+        [k, F + A]) of the schools whose risk features or money changed since the last call (all of
+        them on the first call)."""
         state = self.state
-        features = school_features(state)
+        features = school_features_and_funds(state)  # the money columns after, for the area funds alerts
         before = self._sent_features
         if before is None or before.shape != features.shape:
             changed = np.ones(len(features), bool)

@@ -19,13 +19,15 @@ import numpy as np
 from actors.shard_publisher import alerts_topic
 from twin import geography
 from twin.alert_rules import (
-    BLOCK_CATEGORY, BLOCK_CAUSE, CAUSES, NONE, SCHOOL_CAUSES, SEVERITIES, AlertBook, AlertRulesLike, C, Changes,
-    block_severities, describe, school_severities,
+    AREA_FUNDS_CAUSES, BLOCK_CATEGORY, BLOCK_CAUSE, CAUSES, NONE, SCHOOL_CAUSES, SEVERITIES, AlertBook,
+    AlertRulesLike, C, Changes, area_funds_figures, area_funds_severities, block_severities, describe,
+    describe_area_funds, school_severities,
 )
 from twin.cascade import Cascade
 from twin.neighbour_graph import build_graph
 from twin.norms import day_date
 from twin.ports import DeskPorts
+from twin.school_features import AREA_FUNDS
 from twin.risk_answers import RiskColumns, risk_answers
 from twin.risk import (
     FACTORS, FEATURES, LEVELS, NEIGHBOURS, F, RiskRules, factor_points, feature_dict, level_codes, neighbour_points,
@@ -67,6 +69,10 @@ class RiskDesk:
         self.score_history = np.zeros((n, RISK_HISTORY_DAYS), np.float32)
         self.book = AlertBook(n, len(CAUSES))
         self.block_book = AlertBook(len(directory.blocks), 1)
+        # each school's money (`AREA_FUNDS`), summed into the blocks' and districts' funds alerts
+        self.money = np.zeros((n, len(AREA_FUNDS)))
+        self.area_funds_books = {"block": AlertBook(len(directory.blocks), len(AREA_FUNDS_CAUSES)),
+                                 "district": AlertBook(len(geography.district_names()), len(AREA_FUNDS_CAUSES))}
 
     async def start(self) -> None:
         """Take the alerts left open by an earlier run, so none is raised twice."""
@@ -74,20 +80,26 @@ class RiskDesk:
             return
         self.book.open[:] = NONE
         self.block_book.open[:] = NONE
+        for book in self.area_funds_books.values():
+            book.open[:] = NONE
         for subject, cause, severity in await self._ports.store.open_alerts():
             kind, _, key = subject.partition(":")
             if kind == "school" and cause in C and (i := self.directory.index(key)) >= 0:
                 self.book.open[i, C[cause]] = SEVERITIES.index(severity)
             elif kind == "block" and cause == BLOCK_CAUSE and key.isdigit() and int(key) < len(self.block_book.open):
                 self.block_book.open[int(key), 0] = SEVERITIES.index(severity)
+            elif kind in self.area_funds_books and cause in AREA_FUNDS_CAUSES and key.isdigit() \
+                    and int(key) < len(self.area_funds_books[kind].open):
+                self.area_funds_books[kind].open[int(key), AREA_FUNDS_CAUSES.index(cause)] = SEVERITIES.index(severity)
 
     async def reload_schools(self, directory, latitude, longitude) -> None:  # noqa: ANN001
         """The school register changed (schools added or removed): rebuild the graph and the
         book, keeping what is known of the schools that stay."""
         async with self._lock:
-            old_ids, old_features = self.directory.school_ids, self.features
+            old_ids, old_features, old_money = self.directory.school_ids, self.features, self.money
             await asyncio.to_thread(self._load, directory, latitude, longitude)
             self.features[: len(old_ids)] = old_features  # indices never shift (`Directory.extend`)
+            self.money[: len(old_ids)] = old_money
             self._dirty[:] = True
             await self.start()
 
@@ -97,18 +109,28 @@ class RiskDesk:
         return bool(self._dirty.any())
 
     def ingest(self, schools: np.ndarray, features: np.ndarray) -> None:
-        """New features (float [k, len(FEATURES)]) of `schools` (global indices)."""
+        """New features (float [k, len(FEATURES)], or with the money columns `AREA_FUNDS` after
+        them, as the shards send) of `schools` (global indices)."""
         schools = np.asarray(schools, np.int64)
         known = schools < len(self.features)  # a school registered after our directory: next reload
-        self.features[schools[known]] = features[known]
+        self.features[schools[known]] = features[known, :len(FEATURES)]
+        if features.shape[1] == len(FEATURES) + len(AREA_FUNDS):
+            self.money[schools[known]] = features[known, len(FEATURES):]
         self._dirty[schools[known]] = True
 
     async def evaluate(self, today: int = -1) -> int:
         """Score what changed, move the cascade, re-level, record the scores as those of twin day
         `today` (if >= 0), and act on the alert changes. Returns the number of alert changes."""
         async with self._lock:
-            school_changes, block_changes, at_risk = await asyncio.to_thread(self._compute, today)
+            school_changes, block_changes, at_risk, area_changes = await asyncio.to_thread(self._compute, today)
             opened, escalated, resolved = self._rows(school_changes, block_changes, at_risk)
+            for kind, changes in area_changes.items():
+                opened += [self._area_funds_row(kind, a, c, s) for a, c, s in zip(*map(np.ndarray.tolist,
+                                                                                      changes.opened))]
+                escalated += [self._area_funds_row(kind, a, c, s) for a, c, s in zip(*map(np.ndarray.tolist,
+                                                                                          changes.escalated))]
+                resolved += [(f"{kind}:{a}", AREA_FUNDS_CAUSES[c]) for a, c in zip(*map(np.ndarray.tolist,
+                                                                                        changes.resolved[:2]))]
             self.rounds += 1
             await self._store_levels()
             if not (opened or escalated or resolved):
@@ -145,7 +167,7 @@ class RiskDesk:
         except Exception:  # noqa: BLE001
             log.exception("reloading the open alerts failed")
 
-    def _compute(self, today: int = -1) -> tuple[Changes, Changes, np.ndarray]:
+    def _compute(self, today: int = -1) -> tuple[Changes, Changes, np.ndarray, dict[str, Changes]]:
         changed = np.flatnonzero(self._dirty)
         self._dirty[changed] = False
         if len(changed):
@@ -167,7 +189,14 @@ class RiskDesk:
         wanted[~active] = NONE  # a deactivated school's alerts resolve
         block_wanted, at_risk = block_severities(self.directory.school_block, self.level, active,
                                                  len(self.block_book.open), self._rules)
-        return self.book.reconcile(wanted), self.block_book.reconcile(block_wanted[:, None]), at_risk
+        areas = {kind: book.reconcile(area_funds_severities(self._area_of(kind), self.money, active,
+                                                            len(book.open), self._rules))
+                 for kind, book in self.area_funds_books.items()}
+        return self.book.reconcile(wanted), self.block_book.reconcile(block_wanted[:, None]), at_risk, areas
+
+    def _area_of(self, kind: str) -> np.ndarray:
+        """Each school's block or district (global index)."""
+        return self.directory.school_block if kind == "block" else self.directory.school_district
 
     # -- alert rows ---------------------------------------------------------------------------------
     def _rows(self, schools: Changes, blocks: Changes, at_risk: np.ndarray) -> tuple[list, list, list]:
@@ -207,6 +236,19 @@ class RiskDesk:
                 "alert_type": BLOCK_CAUSE, "category": BLOCK_CATEGORY, "severity": SEVERITIES[severity],
                 "title": title, "message": message, "details": details}
 
+    def _area_funds_row(self, kind: str, area: int, c: int, severity: int) -> dict:
+        """A block's or district's funds alert (a district's has no block: an empty name)."""
+        blocks = self.directory.blocks
+        district = int(blocks.district[area]) if kind == "block" else area
+        name = f"{blocks.names[area]} block" if kind == "block" else f"{geography.district_names()[area]} district"
+        cause = AREA_FUNDS_CAUSES[c]
+        figures = area_funds_figures(self._area_of(kind), self.money, self.directory.school_active, area)
+        title, message, details = describe_area_funds(cause, name, figures)
+        return {"subject": f"{kind}:{area}", "school_id": None, "district": geography.district_names()[district],
+                "block": blocks.names[area] if kind == "block" else "", "alert_type": cause,
+                "category": SCHOOL_CAUSES[cause], "severity": SEVERITIES[severity],
+                "title": title, "message": message, "details": details}
+
     async def _announce(self, stored: Sequence[dict], resolved: Sequence[tuple[str, str]]) -> None:
         if self._ports.broker is not None:
             messages = [(alerts_topic(geography.district_index(a["district"])),
@@ -227,6 +269,8 @@ class RiskDesk:
         kind, _, key = subject.partition(":")
         if kind == "block":
             return int(self.directory.blocks.district[int(key)])
+        if kind == "district":
+            return int(key)
         return int(self.directory.school_district[self.directory.index(key)])
 
     # -- reads --------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ SCHOOL_CAUSES = {
 CAUSES = tuple(SCHOOL_CAUSES)
 C = {cause: i for i, cause in enumerate(CAUSES)}
 BLOCK_CAUSE, BLOCK_CATEGORY = "cascade_warning", "cascade"
+# The money causes raised for blocks and districts too, from their schools' sums, in column order.
+AREA_FUNDS_CAUSES = ("funds_exhausted", "funds_low", "utilisation_rule_at_risk")
 CATEGORIES = tuple(sorted({*SCHOOL_CAUSES.values(), BLOCK_CATEGORY}))
 
 
@@ -92,6 +94,65 @@ def block_severities(school_block: np.ndarray, level: np.ndarray, active: np.nda
     out[at_risk >= rules.cascade_block_schools] = HIGH
     out[at_risk >= 2 * rules.cascade_block_schools] = CRITICAL
     return out, at_risk
+
+
+def area_funds_severities(group: np.ndarray, money: np.ndarray, active: np.ndarray, n_groups: int,
+                          rules: AlertRulesLike, min_utilised_share: float = 0.75) -> np.ndarray:
+    """int8 [n_groups, len(AREA_FUNDS_CAUSES)]: the funds alerts of areas (blocks or districts)
+    from their active schools' money summed, as `school_severities` calls them for one school.
+
+    group: int [n] each school's area; money: [n, 5] balance, daily meal cost, released, utilised
+    (INR) and the school days left in the financial year (`twin.school_features.AREA_FUNDS`). The
+    balance lasts balance / daily cost school days (exhausted below 1, low below
+    `rules.funds_days_below`); the 75% rule is at risk when the area, spending its daily cost each
+    school day left, will not have utilised `min_utilised_share` of its releases by the year's end.
+    An area with nothing released, or no meal cost lately, raises none."""
+    money = np.nan_to_num(np.asarray(money, np.float64))
+    keep = np.asarray(active, bool)
+    g = np.asarray(group, np.int64)[keep]
+    sums = np.stack([np.bincount(g, money[keep, k], n_groups) for k in range(4)], axis=1)
+    days_left = np.zeros(n_groups)
+    np.maximum.at(days_left, g, money[keep, 4])
+    balance, daily, released, utilised = sums.T
+    out = np.full((n_groups, len(AREA_FUNDS_CAUSES)), NONE, np.int8)
+    spending = (released > 0) & (daily > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lasts = np.where(spending, np.maximum(balance, 0) / np.where(daily > 0, daily, 1), np.inf)
+        short = np.maximum(min_utilised_share * released - utilised, 0)
+        needed = np.where(spending, np.ceil(short / np.where(daily > 0, daily, 1)), 0)
+    out[spending & (lasts < 1), 0] = HIGH
+    out[spending & (lasts >= 1) & (lasts < rules.funds_days_below), 1] = MEDIUM
+    out[spending & (needed > days_left), 2] = MEDIUM
+    return out
+
+
+def area_funds_figures(group: np.ndarray, money: np.ndarray, active: np.ndarray, area: int) -> dict:
+    """The sums behind one area's funds alert, for its message and details."""
+    keep = np.asarray(active, bool) & (np.asarray(group) == area)
+    m = np.nan_to_num(np.asarray(money, np.float64)[keep])
+    balance, daily, released, utilised = (float(x) for x in m[:, :4].sum(axis=0))
+    return {"schools": int(keep.sum()), "balance_inr": round(balance, 2), "daily_cost_inr": round(daily, 2),
+            "released_inr": round(released, 2), "utilised_inr": round(utilised, 2),
+            "funds_days": round(max(balance, 0) / daily, 1) if daily > 0 else None,
+            "school_days_left": int(m[:, 4].max()) if len(m) else 0}
+
+
+def describe_area_funds(cause: str, area_name: str, figures: dict) -> tuple[str, str, dict]:
+    """Title, message and details of a block's or district's funds alert."""
+    texts = {
+        "funds_exhausted": (f"Funds exhausted in {area_name}",
+                            f"Its schools' balance (Rs {figures['balance_inr']:,.0f}) does not cover a day's meals."),
+        "funds_low": (f"Funds running low in {area_name}",
+                      (f"Its schools' balance covers {figures['funds_days'] or 0:.0f} school days of meals at the "
+                       f"recent cost.")),
+        "utilisation_rule_at_risk": (
+            f"Next instalment at risk in {area_name}",
+            (f"At the recent spending its schools will not have utilised 75% of the "
+             f"Rs {figures['released_inr']:,.0f} released by the end of the financial year: the next instalment "
+             f"would be refused.")),
+    }
+    title, message = texts[cause]
+    return title, message, figures
 
 
 @dataclass(frozen=True)

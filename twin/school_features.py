@@ -24,13 +24,29 @@ _WEEK, _MONTH = 7, 30
 NEVER_DAYS = 9999.0  # school days to a mark never reached at the current burn
 
 
+# Each school's money as the block and district funds alerts add it up (`twin.alert_rules`), sent
+# after the features: ratios such as funds_days cannot be summed over schools, their parts can.
+AREA_FUNDS = ("balance_inr", "daily_cost_inr", "released_inr", "utilised_inr", "school_days_left")
+
+
 def school_features(state: ShardState) -> np.ndarray:
     """float64 [n, len(FEATURES)]: the raw risk features of every school `state` hosts."""
+    return school_features_and_funds(state)[:, :len(FEATURES)]
+
+
+def school_features_and_funds(state: ShardState) -> np.ndarray:
+    """float64 [n, len(FEATURES) + len(AREA_FUNDS)]: the risk features, then the money columns
+    `AREA_FUNDS` (the balance, the daily meal cost the features use, released, utilised, and the
+    school days left in the financial year)."""
     n, today = state.n_schools, int(state.today[0])
     out = np.full((n, len(FEATURES)), np.nan)
+    money = np.zeros((n, len(AREA_FUNDS)))
+    money[:, 2] = state.funds[:, FUNDS_RELEASED]
+    money[:, 3] = state.funds[:, MEAL_COST] + state.funds[:, OTHER_UTILISED]
+    money[:, 0] = money[:, 2] - money[:, 3]
     if today < 0:  # nothing reported yet: nothing is known
         out[:, F["closed_today"]] = 0
-        return out
+        return np.hstack([out, money])
     cost = np.asarray(cost_per_meal(day_date(today)), np.float64)
     _history_features(state.hist_day, state.hist_meals, state.hist_reason, state.enrolment, today, _HOLIDAY,
                       cost, out)
@@ -39,6 +55,8 @@ def school_features(state: ShardState) -> np.ndarray:
         out[:, F["stock_days"]] = np.where(need > 0, np.maximum(state.stock[:, 0], 0) / need, np.nan)
         balance = state.funds[:, FUNDS_RELEASED] - state.funds[:, MEAL_COST] - state.funds[:, OTHER_UTILISED]
         daily_cost = out[:, F["funds_days"]].copy()  # the kernel leaves the daily meal cost here
+        money[:, 1] = np.nan_to_num(daily_cost)
+        money[:, 4] = _school_days_left_in_year(today)
         out[:, F["funds_days"]] = np.where(daily_cost > 0, np.maximum(balance, 0) / daily_cost, np.nan)
         out[:, F["utilisation_rule_days"]] = _utilisation_rule_days(state.funds, daily_cost, today)
     closed = (state.closed_from <= today) & (today <= state.closed_to)
@@ -54,7 +72,7 @@ def school_features(state: ShardState) -> np.ndarray:
     out[:, F["days_since_inspection"]] = np.where(seen, today - state.inspection_day, np.nan)
     out[:, F["inspection_issues"]] = np.where(seen, state.inspection_issues, np.nan)
     out[:, F["days_since_shortage"]] = np.where(state.shortage_day != NO_DAY, today - state.shortage_day, np.nan)
-    return out
+    return np.hstack([out, money])
 
 
 def _utilisation_rule_days(funds: np.ndarray, daily_cost: np.ndarray, today: int) -> np.ndarray:

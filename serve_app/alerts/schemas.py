@@ -86,13 +86,15 @@ class Subscription(BaseModel):
 
 
 class Alert(BaseModel):
-    """An alert the twin's rules raised for a school (or a block), open until the rules resolve it."""
+    """An alert the twin's rules raised for a school, a block or a district, open until the rules resolve it."""
 
     id: int = Field(examples=[41])
-    subject: str = Field(description="school:<UDISE code> or block:<block index>", examples=["school:33010100101"])
-    school_id: UdiseCode | None = Field(description="none for a block's alert")
+    subject: str = Field(description="school:<UDISE code>, block:<block index> or district:<district index> (the "
+                                     "funds alerts of a block's or district's schools summed)",
+                         examples=["school:33010100101"])
+    school_id: UdiseCode | None = Field(description="none for a block's or district's alert")
     district: str = Field(examples=["Ariyalur"])
-    block: str = Field(examples=["Sendurai"])
+    block: str = Field(description="empty for a district's alert", examples=["Sendurai"])
     alert_type: AlertType = Field(description="the rule's cause", examples=["stock_low"])
     category: Category = Field(examples=["stock"])
     severity: Severity = Field(examples=["high"])
