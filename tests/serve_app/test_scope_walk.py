@@ -16,6 +16,7 @@ import pytest
 
 from configs import Settings
 from db.recommendation_repository import RecommendationRepository
+from serve_app.accounts.requests import AccountRequests
 from db.report_job_repository import ReportJobRepository
 from db.report_schedule_repository import ReportScheduleRepository
 from db.scenario_repository import ScenarioRepository
@@ -102,6 +103,15 @@ async def world(seeded_url):
                     "email": f"{name}@tn.gov.in", "full_name": name.replace("_", " ").title(), "password": PASSWORD,
                     "role": role, "district": area.district, "block": area.block, "school_id": area.school_id},
                     Caller("test"))
+            # accounts asked for in several areas: each officer's queue holds only its own area's
+            asking = AccountRequests(services.accounts)
+            for name, (role, area) in {"sendurai": ("school_admin", Area("Ariyalur", "Sendurai", "33010500101")),
+                                       "ariyalur": ("block_officer", Area("Ariyalur", "Sendurai")),
+                                       "chennai": ("school_admin", Area(OUT_DISTRICT, OUT_BLOCK[1], OUT_SCHOOL))}.items():
+                await asking.ask({"email": f"asks-{name}@example.org", "full_name": f"Asks {name}",
+                                  "password": PASSWORD, "role": role, "district": area.district, "block": area.block,
+                                  "school_id": area.school_id}, Caller("test"))
+            chennai_request = (await services.accounts.users.by_email("asks-chennai@example.org"))["id"]
             keys = {}
             for name, district in (("ariyalur", "Ariyalur"), ("chennai", "Chennai")):
                 made = await admin.post("/api/v1/api-keys", json={"name": name, "scopes": ["read", "events:write"],
@@ -154,7 +164,7 @@ async def world(seeded_url):
         ]
         yield {"app": app, "callers": callers, "alerts": alerts, "users": users, "keys": keys, "runs": run_ids,
                "csv_out": csv_out, "school_body": school_body, "recs": rec_ids, "rec_runs": rec_runs, "report_job": chennai_job,
-               "report_schedule": chennai_schedule}
+               "report_schedule": chennai_schedule, "chennai_request": chennai_request}
 
 
 def _in_alert(world, caller) -> int:
@@ -222,6 +232,12 @@ def recipes(world) -> dict:
             lambda c: (f"/api/v1/users/{world['users']['chennai_officer']['id']}", {})),
         ("patch", "/api/v1/users/{user_id}"): (None, lambda c: (
             f"/api/v1/users/{world['users']['chennai_officer']['id']}", {"json": {"full_name": "Renamed"}})),
+        ("get", "/api/v1/account-requests"): (
+            lambda c: ("/api/v1/account-requests", {"params": {"page_size": 100}}), None),
+        ("post", "/api/v1/account-requests/{user_id}/approve"): (None, lambda c: (
+            f"/api/v1/account-requests/{world['chennai_request']}/approve", {})),
+        ("post", "/api/v1/account-requests/{user_id}/reject"): (None, lambda c: (
+            f"/api/v1/account-requests/{world['chennai_request']}/reject", {"json": {"reason": "walk"}})),
         ("get", "/api/v1/api-keys"): (lambda c: ("/api/v1/api-keys", {}), None),
         ("post", "/api/v1/api-keys"): (None, lambda c: ("/api/v1/api-keys", {"json": {
             "name": "walk", "scopes": ["read"], "district": OUT_DISTRICT}})),

@@ -118,7 +118,7 @@ async def test_a_rejected_account_is_told_why_and_stays_out(app):
         assert login.json()["error"]["details"] == {"reason": "rejected", "decision_reason": "no such post in Sendurai"}
         again = await c.post(f"/api/v1/account-requests/{request_id}/approve", headers=district)
         assert again.status_code == 409 and again.json()["error"]["details"]["status"] == "rejected"
-        # an officer cannot slip past the decision by switching the account on
+        # the decision stays on record for the officers above
         state = await _as(c, "state")
         assert (await c.get("/api/v1/account-requests", headers=state, params={"status": "rejected"})
                 ).json()["data"]["requests"][0]["id"] == request_id
