@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from twin import finance
 from twin.errors import InvalidInput
 from twin.funds_columns import FundsColumns
-from twin.funds_range import RangeFunds
+
+if TYPE_CHECKING:  # twin.funds_range folds with the numba kernels, which a replica loads only when it folds
+    from twin.funds_range import RangeFunds
 
 
 @dataclass(frozen=True)
