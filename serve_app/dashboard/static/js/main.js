@@ -14,6 +14,8 @@ import * as finance from "./pages/finance.js";
 import * as reports from "./pages/reports.js";
 import * as scenarios from "./pages/scenarios.js";
 import * as optimisation from "./pages/optimisation.js";
+import * as register from "./pages/register.js";
+import * as requests from "./pages/requests.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
@@ -32,6 +34,7 @@ const ROUTES = [
   [/^#\/reports$/, (ctx) => reports.render(main, ctx)],
   [/^#\/scenarios$/, (ctx) => scenarios.render(main, ctx)],
   [/^#\/optimisation$/, (ctx) => optimisation.render(main, ctx)],
+  [/^#\/requests$/, (ctx) => requests.render(main, ctx)],
 ];
 
 function home(ctx) {
@@ -48,6 +51,8 @@ function nav(user) {
   if (user.role !== "school_admin") links.push(["#/finance", "nav.finance"]);
   links.push(["#/reports", "nav.reports"]);
   if (user.role !== "school_admin") links.push(["#/scenarios", "nav.scenarios"], ["#/optimisation", "nav.optimisation"]);
+  // officers decide the account requests of the roles below them (the API's accounts:approve)
+  if (user.role !== "school_admin") links.push(["#/requests", "nav.requests"]);
   const el = document.getElementById("nav");
   el.innerHTML = links.map(([href, key]) => `<a href="${href}" data-i18n="${key}">${esc(t(key))}</a>`).join("");
   el.hidden = false;
@@ -56,7 +61,7 @@ function nav(user) {
 function markCurrent() {
   for (const a of document.querySelectorAll("#nav a")) {
     const here = location.hash || "#/";
-    const current = a.getAttribute("href") === "#/" ? !/^#\/(report|finance|reports|scenarios|optimisation)/.test(here) : here.startsWith(a.getAttribute("href"));
+    const current = a.getAttribute("href") === "#/" ? !/^#\/(report|finance|reports|scenarios|optimisation|requests)/.test(here) : here.startsWith(a.getAttribute("href"));
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
 }
@@ -122,7 +127,7 @@ function showSignedOut() {
   const reason = sessionStorage.getItem("mealtwin.signed_out_reason");
   sessionStorage.removeItem("mealtwin.signed_out_reason");
   showBanner(reason === "expired" ? t("auth.expired") : "", "info");
-  login.render(main);
+  if (location.hash === "#/register") register.render(main); else login.render(main);
 }
 
 function signedIn(s) {

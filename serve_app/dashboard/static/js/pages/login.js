@@ -15,6 +15,7 @@ export function render(main) {
         <input name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="\\d{6}" maxlength="6"></label>
       <p id="login-error" class="error" role="alert" hidden></p>
       <button type="submit">${esc(t("auth.submit"))}</button>
+      <a href="#/register" id="ask-account">${esc(t("reg.link"))}</a>
     </form>`;
   const form = main.querySelector("#login");
   const problem = main.querySelector("#login-error");
@@ -37,6 +38,7 @@ export function render(main) {
         form.otp.focus();
         problem.textContent = t("auth.mfa_needed");
       } else {
+        problem.dataset.reason = err.details?.reason || "";  // awaiting_approval, rejected, locked...
         problem.textContent = err.status === 0 || err instanceof TypeError ? "The twin cannot be reached." : err.message;
       }
       problem.hidden = false;
