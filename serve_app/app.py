@@ -29,7 +29,7 @@ from serve_app.optimization.endpoints import optimization_router
 from serve_app.reports.endpoints import reports_router
 from serve_app.risk.endpoints import risk_router
 from serve_app.scenarios.endpoints import scenarios_router
-from serve_app.schools.endpoints import schools_router
+from serve_app.schools.endpoints import school_directory_router, schools_router
 from serve_app.shared.envelope import ErrorEnvelope, JSONResponse, error, install_error_handlers, ok
 from serve_app.shared.examples import READY, envelope, errors
 from serve_app.streams.endpoints import streams_router
@@ -73,6 +73,7 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     app.include_router(api_keys_router())
     app.include_router(audit_router())
     app.include_router(schools_router())
+    app.include_router(school_directory_router())
     app.include_router(streams_router())
     app.include_router(risk_router())
     app.include_router(forecasts_router())

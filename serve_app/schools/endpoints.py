@@ -12,8 +12,8 @@ from fastapi.responses import StreamingResponse
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission
 from serve_app.schools import csv as school_csv
-from serve_app.schools.schemas import (CREATE_EXAMPLE, UPDATE_EXAMPLE, ImportResult, RiskLevel, School, SchoolCreate,
-                                       SchoolPage, SchoolUpdate, SearchHit)
+from serve_app.schools.schemas import (CREATE_EXAMPLE, UPDATE_EXAMPLE, DirectoryEntry, ImportResult, RiskLevel, School,
+                                       SchoolCreate, SchoolPage, SchoolUpdate, SearchHit)
 from serve_app.schools.service import SORTABLE, SchoolService, school_filter
 from serve_app.shared.access import allowed
 from serve_app.shared.app_services import services_of
@@ -127,5 +127,25 @@ def schools_router() -> APIRouter:
         principal = allowed(request, Permission.SCHOOLS_WRITE)
         row = await _service(request).deactivate(school_id, principal, caller_of(request))
         return ok(row, "deactivated")
+
+    return r
+
+
+def school_directory_router() -> APIRouter:
+    """Open to anyone: someone asking for a school admin's account finds the school before signing
+    in. Names and places only, a few at a time; the edge limits callers without credentials by address."""
+    r = APIRouter(prefix=f"{API}/school-directory", tags=["schools"])
+
+    @r.get("", summary="Find a school by name or UDISE code (no sign-in)",
+           description="Active schools whose UDISE code starts with `q` or whose name or block contains it: code, "
+                       "name, district and block only. For the account request form.",
+           response_model=Envelope[list[DirectoryEntry]], responses=errors(422, 429, 503))
+    async def find_school(
+        request: Request,
+        q: Annotated[str, Query(min_length=3, max_length=100, examples=["33010500100", "Sendurai"])],
+        limit: Annotated[int, Query(ge=1, le=20)] = 10,
+    ) -> JSONResponse:
+        found = await _service(request).directory(q, limit)
+        return ok(found, f"{len(found)} schools")
 
     return r

@@ -161,3 +161,13 @@ class ImportResult(BaseModel):
     unchanged: int = Field(description="rows equal to the register already")
     rejected: int
     rejected_rows: list[RejectedRow] = Field(description="by line")
+
+
+class DirectoryEntry(BaseModel):
+    """A school as the public directory shows it, for someone asking for its admin's account: where
+    it is, nothing of its state."""
+
+    id: str = Field(description="UDISE code", examples=["33010500100"])
+    name: str = Field(examples=["PUMS Sendurai"])
+    district: str = Field(examples=["Ariyalur"])
+    block: str = Field(examples=["Sendurai"])

@@ -140,6 +140,11 @@ class SchoolService:
     async def search(self, q: str, limit: int, area: Area = STATE) -> list[dict]:
         return [_public(r) | {"rank": r["rank"]} for r in await self._repo.search(q, limit, area)]
 
+    async def directory(self, q: str, limit: int) -> list[dict]:
+        """Active schools anywhere matching `q` by code or name, with their place only: the sign-up
+        page's lookup, open to anyone (the UDISE directory is public)."""
+        return [{k: r[k] for k in ("id", "name", "district", "block")} for r in await self._repo.search(q, limit)]
+
     async def bulk_import(self, body: bytes, principal: Principal, caller: Caller | None = None) -> dict:
         """Upsert the schools of a CSV by id. Bad rows are reported with their line and why; good
         rows are imported; the same file twice changes nothing the second time."""

@@ -248,6 +248,10 @@ def recipes(world) -> dict:
             lambda c: ("/api/v1/schools", {"params": {"district": OUT_DISTRICT}})),
         ("post", "/api/v1/schools"): (None, lambda c: ("/api/v1/schools", {"json": {
             **school_put, "id": "33031400199"}})),
+        # open to anyone, the same answer whoever asks (the public UDISE directory, places only): walked
+        # with the caller's own school, which must come back alone
+        ("get", "/api/v1/school-directory"): (
+            lambda c: ("/api/v1/school-directory", {"params": {"q": c.school}}), None),
         ("get", "/api/v1/schools/search"): (lambda c: ("/api/v1/schools/search", {"params": {"q": "3301", "limit": 100}}),
                                             lambda c: ("/api/v1/schools/search", {"params": {"q": OUT_SCHOOL}})),
         ("get", "/api/v1/schools/export"): (lambda c: ("/api/v1/schools/export", {}),

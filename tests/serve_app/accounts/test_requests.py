@@ -224,3 +224,19 @@ async def test_a_signed_in_admin_still_creates_users_directly(app):
         assert made.status_code == 201 and made.json()["data"]["is_active"] is True
         assert (await c.post("/api/v1/auth/login", json={"email": "direct@example.org",
                                                           "password": PASSWORD})).status_code == 200
+
+
+async def test_someone_asking_finds_their_school_by_name_or_code_without_signing_in(app):
+    async with client_of(app, role=None) as c:
+        by_code = await c.get("/api/v1/school-directory", params={"q": SCHOOL[2]})
+        assert by_code.status_code == 200, by_code.text
+        assert by_code.json()["data"][0] == {"id": SCHOOL[2], "name": by_code.json()["data"][0]["name"],
+                                             "district": SCHOOL[0], "block": SCHOOL[1]}
+        name = by_code.json()["data"][0]["name"]
+        by_name = (await c.get("/api/v1/school-directory", params={"q": name.lower()})).json()["data"]
+        assert SCHOOL[2] in [s["id"] for s in by_name]
+        assert all(set(s) == {"id", "name", "district", "block"} for s in by_name)  # nothing of the school's state
+        short = await c.get("/api/v1/school-directory", params={"q": "33"})
+        assert short.status_code == 422 and short.json()["error"]["code"] == "VALIDATION_ERROR"
+        many = await c.get("/api/v1/school-directory", params={"q": "3301", "limit": 21})
+        assert many.status_code == 422

@@ -1,5 +1,5 @@
-"""Registration with approval in a real browser: someone asks for a school admin's account from the
-sign-in page, is refused sign-in while it is pending (and told why), the block officer of that
+"""Registration with approval in a real browser: someone finds their school by name and asks for its
+admin's account from the sign-in page, is refused sign-in while it is pending (and told why), the block officer of that
 school approves it in the Pending requests page, and the new account then signs in."""
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ def test_a_school_admin_asks_waits_is_approved_by_the_block_officer_then_signs_i
     form.locator("input[name=email]").fill(email)
     form.locator("input[name=password]").fill(PASSWORD)
     form.locator("select[name=role]").select_option("school_admin")
-    form.locator("input[name=district]").fill(block.district)
-    form.locator("input[name=block]").fill(block.block)
-    form.locator("input[name=school_id]").fill(school)
+    name = next(r["name"] for r in twin.rows if r["id"] == school)
+    form.locator("input[name=find]").fill(name)  # found by name: choosing it fills its place and code
+    form.locator(f"#school-choices button[data-school='{school}']").click()
+    expect(form.locator("input[name=school_id]")).to_have_value(school)
+    expect(form.locator("input[name=district]")).to_have_value(block.district)
+    expect(form.locator("input[name=block]")).to_have_value(block.block)
     page.screenshot(path=artefacts / "register.png")
     form.locator("button[type=submit]").click()
     expect(page.locator("#register-done")).to_be_visible()

@@ -134,6 +134,7 @@ const TEXT = {
   "reg.password_hint": ["long, and not your name or email", "நீளமானது, உங்கள் பெயரோ மின்னஞ்சலோ அல்ல"],
   "reg.role": ["Role", "பணி"],
   "reg.school": ["School UDISE code", "பள்ளி UDISE குறியீடு"],
+  "reg.find": ["Find your school (name or UDISE code)", "உங்கள் பள்ளியைத் தேடுக (பெயர் அல்லது UDISE குறியீடு)"],
   "reg.submit": ["Send request", "கோரிக்கை அனுப்பு"],
   "reg.back": ["Back to sign-in", "உள்நுழைவுக்குத் திரும்பு"],
   "reg.received": ["Request received. An officer of your area will approve or reject it; sign in to see how it stands.", "கோரிக்கை பெறப்பட்டது. உங்கள் பகுதி அலுவலர் முடிவு செய்வார்; நிலையை அறிய உள்நுழைக."],

@@ -1,7 +1,8 @@
 // Asking for an account, from the sign-in page: a district officer, block officer or school admin
 // (a state admin is never asked for). The account waits until an officer above its area approves
 // it; the answer is the same whether or not the email has an account, so the page says only that
-// the request was received. Sent without a token: no one is signed in here.
+// the request was received. Sent without a token: no one is signed in here. A school admin finds
+// the school by name or code in the public directory.
 import { esc } from "../format.js";
 import { t } from "../i18n.js";
 
@@ -17,6 +18,10 @@ export function render(main) {
       <label>${esc(t("auth.password"))} <span class="hint">${esc(t("reg.password_hint"))}</span>
         <input name="password" type="password" autocomplete="new-password" required></label>
       <label>${esc(t("reg.role"))}<select name="role">${ROLES.map((r) => `<option value="${r}">${esc(t("role." + r))}</option>`).join("")}</select></label>
+      <div data-for="finder" class="stack">
+        <label>${esc(t("reg.find"))}<input name="find" type="search" autocomplete="off" maxlength="100"></label>
+        <ul id="school-choices" class="choices" aria-live="polite"></ul>
+      </div>
       <label data-for="district">${esc(t("col.district"))}<input name="district" required maxlength="64"></label>
       <label data-for="block">${esc(t("col.block"))}<input name="block" maxlength="64"></label>
       <label data-for="school_id">${esc(t("reg.school"))}<input name="school_id" inputmode="numeric" pattern="\\d{11}" maxlength="11"></label>
@@ -31,7 +36,33 @@ export function render(main) {
     const role = form.role.value;
     form.querySelector("[data-for=block]").hidden = role === "district_officer";
     form.querySelector("[data-for=school_id]").hidden = role !== "school_admin";
+    form.querySelector("[data-for=finder]").hidden = role !== "school_admin";
   };
+  // a school admin finds the school by name or UDISE code (the public directory); choosing one
+  // fills its district, block and code
+  const choices = main.querySelector("#school-choices");
+  let asked = 0;
+  form.find.addEventListener("input", async () => {
+    const q = form.find.value.trim();
+    const mine = ++asked;
+    if (q.length < 3) { choices.innerHTML = ""; return; }
+    try {
+      const response = await fetch(`/api/v1/school-directory?q=${encodeURIComponent(q)}`);
+      const answer = await response.json();
+      if (mine !== asked || !answer.success) return;
+      choices.innerHTML = answer.data.map((s) => `<li><button type="button" class="ghost" data-school="${esc(s.id)}"
+        data-district="${esc(s.district)}" data-block="${esc(s.block)}">${esc(s.name)} · ${esc(s.id)} · ${esc(s.block)}, ${esc(s.district)}</button></li>`).join("")
+        || `<li class="muted">${esc(t("common.none"))}</li>`;
+    } catch { /* the fields below still take the code by hand */ }
+  });
+  choices.addEventListener("click", (e) => {
+    const chosen = e.target.closest("button[data-school]");
+    if (!chosen) return;
+    form.district.value = chosen.dataset.district;
+    form.block.value = chosen.dataset.block;
+    form.school_id.value = chosen.dataset.school;
+    choices.innerHTML = "";
+  });
   form.role.addEventListener("change", showArea);
   showArea();
   form.full_name.focus();
