@@ -82,6 +82,7 @@ if TYPE_CHECKING:
 
 OVERSPENT = "more than the balance: recorded, and the school is overspent"
 ENTITLEMENTS_KEPT = 64  # (year, enrolment) entitlements a service keeps
+MAX_DATED_SCHOOL_DAYS = 2_500  # about ten years of school days: marks further away are counted, not dated
 COMMIT_BATCH = 10_000  # events a commit sends to the ingest path at once (its limit is larger)
 NO_ALLOCATION = "no allocation is recorded for the year: commit one with POST /financial/allocate"
 FORECAST_METHOD = (
@@ -544,10 +545,13 @@ def _release_rules(schools: FundsColumns, allocation: tuple[float, float], fy: i
     horizon = _school_days_after(max(as_of, first - dt.timedelta(days=1)), last)
     p = project_balance(np.array([released]), np.array([utilised]), np.array([burn]), horizon)
     marks = np.array([p.days_to_utilisation_rule[0], p.days_to_exhaustion[0], p.flag_day[0]], np.int64)
-    dates = day_index_dates(marks, as_of)
+    # a mark years away (a trickle of spending against a large balance) gets its count but no date:
+    # walking the calendar to it would pass the last date there is
+    dated = (marks != NEVER) & (marks <= MAX_DATED_SCHOOL_DAYS)
+    dates = day_index_dates(np.where(dated, marks, NEVER), as_of)
 
     def day(k: int) -> str | None:
-        return None if marks[k] == NEVER else str(dates[k])
+        return str(dates[k]) if dated[k] else None
 
     # the next standard instalment: 25% of the year's recorded allocation, the payers in proportion
     alloc_c, alloc_s = allocation
