@@ -26,13 +26,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
-
 from benchmarks.credentials import bench_settings
+from benchmarks.world_feed import feed_world
 from configs.settings import Models, models_root
 
 READS = 100
-FEED_BATCH = 20_000
 
 
 def _serve_seasonal_naive(root: Path, last_day: dt.date) -> None:
@@ -46,22 +44,6 @@ def _serve_seasonal_naive(root: Path, last_day: dt.date) -> None:
     version = registry.register("forecaster", forecaster.to_bytes(), {"model": "seasonal_naive",
                                                                       "metrics": {"wape": 1.0}})
     registry.promote_if_better("forecaster", version, "wape", higher_is_better=False)
-
-
-async def _feed(services, settings, days: int, say: Callable[[str], None]) -> int:
-    """The world's opening events and `days` school days, through the ingest path."""
-    from simulation.synthetic_schools import generate_schools
-    from simulation.world import World
-
-    world = World(generate_schools(settings.schools, settings.seed), seed=settings.feed.seed,
-                  start=dt.date.fromisoformat(settings.feed.start_date))
-    events = list(world.opening_events())
-    for _ in range(days):
-        events.extend(world.step_day())
-    for k in range(0, len(events), FEED_BATCH):
-        await services.ingest.ingest(orjson.dumps({"events": events[k:k + FEED_BATCH]}), all_results=False)
-    say(f"fed {len(events):,} events")
-    return len(events)
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -83,7 +65,7 @@ async def run(schools: int = 43_000, days: int = 10, seed: int = 0, say: Callabl
     out: dict = {"schools": schools}
     try:
         services = await open_ray_services(settings)
-        out["events_fed"] = await _feed(services, settings, days, say)
+        out["events_fed"] = await feed_world(services, settings, days, say)
         money = services.finance
         year = 2025
 

@@ -24,27 +24,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
-import orjson
-
 from benchmarks.credentials import bench_settings
+from benchmarks.world_feed import feed_world
 
-FEED_BATCH = 20_000
 TABLE_ROWS = 10_000
-
-
-async def _feed(services, settings, days: int, say: Callable[[str], None]) -> int:
-    from simulation.synthetic_schools import generate_schools
-    from simulation.world import World
-
-    world = World(generate_schools(settings.schools, settings.seed), seed=settings.feed.seed,
-                  start=dt.date.fromisoformat(settings.feed.start_date))
-    events = list(world.opening_events())
-    for _ in range(days):
-        events.extend(world.step_day())
-    for k in range(0, len(events), FEED_BATCH):
-        await services.ingest.ingest(orjson.dumps({"events": events[k:k + FEED_BATCH]}), all_results=False)
-    say(f"fed {len(events):,} events")
-    return len(events)
 
 
 async def _csv(reports, kind, area, period) -> tuple[float, int]:  # noqa: ANN001
@@ -77,7 +60,7 @@ async def run(schools: int = 43_000, days: int = 10, repeats: int = 3, seed: int
     out: dict = {"schools": schools, "repeats": repeats}
     try:
         services = await open_ray_services(settings)
-        out["events_fed"] = await _feed(services, settings, days, say)
+        out["events_fed"] = await feed_world(services, settings, days, say)
         reports = services.reports
         period = await reports.period(None, None)
         moment = dt.datetime(2025, 7, 8, 6, 30, tzinfo=dt.UTC)
