@@ -14,7 +14,7 @@ from typing import Any
 from actors.shard_publisher import alerts_topic, schools_topic
 from serve_app.shared.access import alert_in_area, district_in_area, state_in_area
 from serve_app.scenarios.service import ScenarioRuns, scenario_topic
-from serve_app.streams.hub import Follow
+from serve_app.streams.district_topics import DistrictTopicsStream, too_old
 from serve_app.streams.queue import Outgoing
 from serve_app.streams.session import Resume, StreamSession, resume_for
 from serve_app.shared.places import block_index
@@ -49,7 +49,7 @@ class SchoolStream:
             # the view is read after the topic's latest seq, so it holds at least what that says
             session.put(Outgoing(self.topic, backlog.latest_seq, "snapshot", await self._reader.school(self.school_id)))
             if backlog.too_old:
-                session.put(_too_old(self.topic, after))
+                session.put(too_old(self.topic, after))
         else:
             for seq, delta in backlog.messages:
                 sink(seq, delta)
@@ -59,58 +59,23 @@ class SchoolStream:
         self._stop()
 
 
-class AlertStream:
-    """Alerts of one district, or of all of them (topics `alerts:<district name>`), within the
-    reader's area: a block officer follows their district's topic and sees only their block's."""
+class AlertStream(DistrictTopicsStream):
+    """Alerts of one district, or of all of them (topics `alerts:<district name>`, on the broker's
+    `alerts:<district index>`), within the reader's area."""
+
+    prefix = "alerts"
+    kind = "alert"
+    too_old_then = "here is every alert still kept"
 
     def __init__(self, district: str | None, directory: Directory, area: Area = STATE) -> None:
-        self._district, self._directory, self._area = district, directory, area
-        district = district or area.district
-        self.topic = "alerts"
-        self._follows: list[tuple[str, Follow]] = []
-        self._session: StreamSession | None = None
+        super().__init__(district, area)
+        self._directory = directory
 
-    async def validate(self) -> None:
-        names = geography.district_names()
-        district = self._district or self._area.district
-        if district is None:
-            self._districts = list(range(len(names)))
-            return
-        try:
-            self._districts = [geography.district_index(district)]
-        except KeyError:
-            raise NotFound(f"no district {district!r}", {"district": district}) from None
-        if not self._area.is_state and names[self._districts[0]] != self._area.district:
-            raise NotFound(f"no district {district!r}", {"district": district})
-        self.topic = f"alerts:{names[self._districts[0]]}"
+    def broker_topic(self, district: int) -> str:
+        return alerts_topic(district)
 
-    async def start(self, session: StreamSession, resume: Resume) -> None:
-        self._session = session
-        names = geography.district_names()
-        single = len(self._districts) == 1
-        latest: dict[str, int] = {}
-        for d in self._districts:
-            topic = f"alerts:{names[d]}"
-            after = resume_for(resume, topic, only_topic=single)
-
-            def sink(seq: int, alert: Any, topic: str = topic) -> None:
-                if alert_in_area(self._area, self._directory, alert):
-                    session.put(Outgoing(topic, seq, "alert", alert))
-
-            follow, backlog = await session.hub.follow(alerts_topic(d), sink, after)
-            self._follows.append((alerts_topic(d), follow))
-            latest[topic] = backlog.latest_seq
-            if backlog.too_old:
-                session.put(_too_old(topic, after, "here is every alert still kept"))
-            for seq, alert in backlog.messages:
-                sink(seq, alert)
-            follow.release()
-        # there is no snapshot of alerts: say when the stream is live, and each topic's seq to resume from
-        session.put(Outgoing(self.topic, 0, "notice", {"live": True, "latest_seq": latest}))
-
-    def stop(self) -> None:
-        for topic, follow in self._follows:
-            self._session.hub.unfollow(topic, follow)
+    def inside(self, message: Any) -> bool:
+        return alert_in_area(self._area, self._directory, message)
 
 
 class ScenarioStream:
@@ -208,8 +173,3 @@ def _scope_of(area: Area) -> str:
     if area.block is not None:
         return f"block:{area.district}/{area.block}"
     return f"district:{area.district}" if area.district is not None else "state"
-
-
-def _too_old(topic: str, after: int | None, then: str = "start again from this snapshot") -> Outgoing:
-    return Outgoing(topic, 0, "notice", {"too_old": True, "after_seq": after,
-                                         "message": f"that seq is older than the kept history: {then}"})
