@@ -20,8 +20,7 @@ import numpy as np
 from twin import snapshot
 from twin.batch import EventBatch
 from twin.directory import Directory
-from twin.encoding import encode
-from twin.events import event_list_adapter
+from twin.encoding import decode_logged
 from twin.funds_columns import FundsColumns, funds_columns
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
@@ -108,9 +107,7 @@ class DistrictShard:
         return done
 
     def _decode(self, rows: list[tuple[int, str]]) -> EventBatch:
-        events = event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
-        batch, _ = encode(events, self.directory)
-        batch.seq[:] = [s for s, _ in rows]
+        batch = decode_logged(rows, self.directory)
         # a school our directory knows but our state does not host yet (the directory object is
         # shared in-process and may have been extended first): leave it to `sync_schools`
         batch.district[batch.school >= len(self.state.school_local)] = -1

@@ -78,6 +78,17 @@ def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch
     return batch, errors
 
 
+def decode_logged(rows: Sequence[tuple[int, str]], directory: Directory) -> EventBatch:
+    """The batch of logged events `rows` ((seq, JSON payload), in seq order), each row stamped with
+    its seq: what a fold of the log (a shard's catch-up, a past day, a range of dates) applies."""
+    if not rows:
+        return EventBatch.empty()
+    events = ev.event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
+    batch, _ = encode(events, directory)
+    batch.seq[:] = [s for s, _ in rows]
+    return batch
+
+
 def encode_attendance(reports: AttendanceColumns, directory: Directory) -> tuple[EventBatch, list[str | None]]:
     """As `encode`, for attendance reports already read into columns by `twin.attendance_reader`."""
     n = len(reports)

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.batch import EventBatch
 from twin.directory import Directory
-from twin.encoding import encode
-from twin.events import event_list_adapter
+from twin.encoding import decode_logged
 from twin.kernels import apply_events
 from twin.norms import day_number
 from twin.outcomes import APPLIED, CORRECTION
@@ -61,7 +59,7 @@ def funds_in_range(rows: list[tuple[int, str]], directory: Directory, districts:
 
     rows: (seq, JSON payload) in ascending seq of every logged event of the districts of
     `RANGE_EVENT_TYPES` dated on or after `first` (later ones included: see the module)."""
-    batch = _decode(rows, directory)
+    batch = decode_logged(rows, directory)
     folded = apply_events(ShardState.for_districts(directory, np.zeros((len(directory), 3)), districts), batch)
     counted = batch.take(((folded == APPLIED) | (folded == CORRECTION))
                          & (batch.day >= day_number(first)) & (batch.day <= day_number(last)))
@@ -73,12 +71,3 @@ def funds_in_range(rows: list[tuple[int, str]], directory: Directory, districts:
     apply_events(state, by_date)
     return RangeFunds(state.school_ids.astype(np.int64), state.funds.copy(), state.block_global.astype(np.int64),
                       state.block_funds.copy(), state.district_global.astype(np.int64), state.district_funds.copy())
-
-
-def _decode(rows: list[tuple[int, str]], directory: Directory) -> EventBatch:
-    if not rows:
-        return EventBatch.empty()
-    events = event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
-    batch, _ = encode(events, directory)
-    batch.seq[:] = [s for s, _ in rows]
-    return batch

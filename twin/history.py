@@ -15,11 +15,9 @@ import datetime as dt
 
 import numpy as np
 
-from twin.batch import EventBatch
 from twin.calendar import day_kind
 from twin.directory import Directory
-from twin.encoding import NO_MEAL_REASONS, encode
-from twin.events import event_list_adapter
+from twin.encoding import NO_MEAL_REASONS, decode_logged
 from twin.kernels import apply_events
 from twin.outcomes import APPLIED, CORRECTION
 from twin.norms import BANDS, day_date, day_number
@@ -33,7 +31,7 @@ def school_history(school_id: int, district: int, block: int, rows: list[tuple[i
     in ascending seq. Each day: attendance as finally reported (or `reported: False`), and stock
     and funds balance at the end of the day."""
     directory = Directory(np.array([school_id], np.int64), np.array([district], np.int16), np.array([block], np.int32))
-    batch = _decode(rows, directory)
+    batch = decode_logged(rows, directory)
     folded = apply_events(_fresh(directory, district), batch)
     counted = batch.take((folded == APPLIED) | (folded == CORRECTION))
     # date order, log order within a date (so a correction still follows the report it replaces);
@@ -51,15 +49,6 @@ def school_history(school_id: int, district: int, block: int, rows: list[tuple[i
             done = end
         out.append(_day(state, day))
     return out
-
-
-def _decode(rows: list[tuple[int, str]], directory: Directory) -> EventBatch:
-    if not rows:
-        return EventBatch.empty()
-    events = event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
-    batch, _ = encode(events, directory)
-    batch.seq[:] = [s for s, _ in rows]
-    return batch
 
 
 def _fresh(directory: Directory, district: int) -> ShardState:
