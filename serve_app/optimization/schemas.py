@@ -139,29 +139,10 @@ class Interval(BaseModel):
     high: float
 
 
-class Impact(BaseModel):
-    """Simulated from the live twin's state of the recommendation's block, with common random numbers:
-    plans `none`, `greedy` (lowest stock first from the depot), `recommendation` and `plan` (the
-    run's live recommendations in the block), each with 95% intervals and paired differences to none."""
+class SimulatedPlans(BaseModel):
+    """What an impact answer holds whatever it is about: each plan's figures over the replications,
+    with 95% intervals and paired differences to none, and their ratios."""
 
-    recommendation_id: str
-    version: int
-    replications: int
-    horizon_days: int
-    schools: int
-    stress: bool
-    area: dict
-    plan_recommendations: int
-    plans: dict[str, dict[str, float | Interval]]
-    ratios: dict[str, Interval | None] = Field(description="ratios of mean no-meal child-days (recommendation and "
-                                               "plan over none, plan over greedy), with 95% paired bootstrap intervals")
-
-
-class RunImpact(BaseModel):
-    """A run's live recommendations together (`plan`: transfers and advances) against `none` and
-    `greedy` (both greedy baselines), simulated from the live state of the smallest area holding them."""
-
-    run_id: str
     replications: int
     horizon_days: int
     schools: int
@@ -170,3 +151,21 @@ class RunImpact(BaseModel):
     plan_recommendations: int
     plans: dict[str, dict[str, float | Interval]]
     ratios: dict[str, Interval | None]
+
+
+class Impact(SimulatedPlans):
+    """Simulated from the live twin's state of the recommendation's block, with common random numbers:
+    plans `none`, `greedy` (lowest stock first from the depot), `recommendation` and `plan` (the
+    run's live recommendations in the block)."""
+
+    recommendation_id: str
+    version: int
+    ratios: dict[str, Interval | None] = Field(description="ratios of mean no-meal child-days (recommendation and "
+                                               "plan over none, plan over greedy), with 95% paired bootstrap intervals")
+
+
+class RunImpact(SimulatedPlans):
+    """A run's live recommendations together (`plan`: transfers and advances) against `none` and
+    `greedy` (both greedy baselines), simulated from the live state of the smallest area holding them."""
+
+    run_id: str
