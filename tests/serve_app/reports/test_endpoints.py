@@ -17,17 +17,10 @@ from db.school_repository import SchoolRepository
 from serve_app.reports.cells import safe_cell
 from serve_app.reports.schemas import ATTENDANCE_COLUMNS, SCHOOL_COLUMNS
 from tests.fixtures.app import client_of, running_app
-from tests.fixtures.builders import small_directory
+from tests.fixtures.report_world import ARIYALUR_IDS, BLOCK_OF, DAYS, DIRECTORY, ENROLMENT, EVIL, IDS, S1, S2
 from tests.fixtures.schools import school_rows
 from twin.area import Area
 
-DIRECTORY, ENROLMENT = small_directory()
-IDS = [f"{int(s):011d}" for s in DIRECTORY.school_ids]
-BLOCK_OF = {s: DIRECTORY.blocks.names[int(b)] for s, b in zip(IDS, DIRECTORY.school_block)}
-ARIYALUR_IDS = [s for s, d in zip(IDS, DIRECTORY.school_district) if d == 0]
-S1, S2 = [s for s in ARIYALUR_IDS if BLOCK_OF[s] == "Sendurai"]
-DAYS = [dt.date(2025, 7, d) for d in (1, 2, 3, 4, 7)]  # school days
-EVIL = "=HYPERLINK(\"http://x\",\"click\")"
 API = "/api/v1/reports/export"
 
 
