@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -41,6 +42,16 @@ def _logging(level: int = logging.INFO) -> None:
 
 def _say(message: str) -> None:
     console.print(f"[bold green]mealtwin[/] {message}")
+
+
+def _bench_progress(json_out: bool) -> Callable[[str], None]:
+    """How a benchmark tells its progress: not at all when only its JSON is wanted."""
+    return (lambda _message: None) if json_out else _say
+
+
+def _print_result(result: dict, json_out: bool, **dumps) -> None:  # noqa: ANN003
+    """A benchmark's figures: one line of JSON with --json, indented for a reader otherwise."""
+    print(json.dumps(result, indent=None if json_out else 2, **dumps))
 
 
 @app.command()
@@ -233,17 +244,17 @@ def bench_ingest(
     recovered, against the database's raw insert rate measured in the same run; or, with --outage,
     ingest through a PostgreSQL restart."""
     _logging(logging.WARNING)
-    say = (lambda m: None) if json_out else _say
+    say = _bench_progress(json_out)
     if outage:
         from benchmarks.ingest_outage import run as run_outage
 
         result = asyncio.run(run_outage(schools=schools, outage_s=outage_s, days=days, say=say))
-        print(json.dumps(result, indent=None if json_out else 2))
+        _print_result(result, json_out)
         return
     from benchmarks.ingest import run
 
     result = asyncio.run(run(schools=schools, postgres=postgres, say=say))
-    print(json.dumps(result, indent=None if json_out else 2))
+    _print_result(result, json_out)
 
 
 @bench_app.command("api")
@@ -261,8 +272,8 @@ def bench_api(
 
     _logging(logging.WARNING)
     result = asyncio.run(run(schools, seconds, connections, proxy, ws_clients,
-                             say=(lambda m: None) if json_out else _say))
-    print(json.dumps(result, indent=None if json_out else 2))
+                             say=_bench_progress(json_out)))
+    _print_result(result, json_out)
 
 
 @bench_app.command("load")
@@ -281,8 +292,8 @@ def bench_load(
 
     _logging(logging.WARNING)
     result = asyncio.run(run(users, seconds, schools, spawn_rate, postgres,
-                             say=(lambda m: None) if json_out else _say))
-    print(json.dumps(result, indent=None if json_out else 2))
+                             say=_bench_progress(json_out)))
+    _print_result(result, json_out)
 
 
 @bench_app.command("streams")
@@ -296,7 +307,7 @@ def bench_streams(
     from benchmarks.streams import run
 
     _logging(logging.WARNING)
-    print(json.dumps(asyncio.run(run(schools, runs, redis)), indent=None if json_out else 2))
+    _print_result(asyncio.run(run(schools, runs, redis)), json_out)
 
 
 @bench_app.command("cache")
@@ -312,8 +323,8 @@ def bench_cache(
     from benchmarks.read_cache import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools, days, runs, redis, say=(lambda m: None) if json_out else _say))
-    print(json.dumps(result, indent=None if json_out else 2))
+    result = asyncio.run(run(schools, days, runs, redis, say=_bench_progress(json_out)))
+    _print_result(result, json_out)
 
 
 @bench_app.command("cascade")
@@ -329,7 +340,7 @@ def bench_cascade(
     graph in the same run; incremental updates; building the graph."""
     from benchmarks.cascade import run
 
-    print(json.dumps(run(schools, seed, runs, incremental_tol=incremental_tol), indent=None if json_out else 2))
+    _print_result(run(schools, seed, runs, incremental_tol=incremental_tol), json_out)
 
 
 @bench_app.command("optimise")
@@ -343,7 +354,7 @@ def bench_optimise(
     the delivery schedule and fund advances."""
     from benchmarks.optimise import run
 
-    print(json.dumps(run(schools, seed, blocks), indent=None if json_out else 2))
+    _print_result(run(schools, seed, blocks), json_out)
 
 
 @bench_app.command("ml")
@@ -363,10 +374,10 @@ def bench_ml(
     from benchmarks.ml import run
     from cli.ml_commands import live_feed_start
 
-    say = (lambda message: None) if json_out else _say
+    say = _bench_progress(json_out)
     result = run(schools, Path(store) if store else None, seed, years, live_feed_start(), forecast_schools, risk_rows,
                  say=say)
-    print(json.dumps(result, indent=None if json_out else 2, default=str))
+    _print_result(result, json_out, default=str)
 
 
 @scenario_app.command("run")
@@ -465,8 +476,8 @@ def bench_finance(
     from benchmarks.finance import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools, days, seed, say=(lambda m: None) if json_out else _say))
-    print(json.dumps(result, indent=None if json_out else 2))
+    result = asyncio.run(run(schools, days, seed, say=_bench_progress(json_out)))
+    _print_result(result, json_out)
 
 
 @bench_app.command("dashboard")
@@ -482,8 +493,8 @@ def bench_dashboard(
     from benchmarks.dashboard import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools, viewers, seconds, events, say=(lambda m: None) if json_out else _say))
-    print(json.dumps(result, indent=None if json_out else 2))
+    result = asyncio.run(run(schools, viewers, seconds, events, say=_bench_progress(json_out)))
+    _print_result(result, json_out)
 
 
 @bench_app.command("reports")
@@ -499,8 +510,8 @@ def bench_reports(
     from benchmarks.reports import run
 
     _logging(logging.WARNING)
-    result = asyncio.run(run(schools, days, repeats, seed, say=(lambda m: None) if json_out else _say))
-    print(json.dumps(result, indent=None if json_out else 2))
+    result = asyncio.run(run(schools, days, repeats, seed, say=_bench_progress(json_out)))
+    _print_result(result, json_out)
 
 
 @bench_app.command("scenario")
@@ -517,8 +528,8 @@ def bench_scenario(
 
     _logging(logging.WARNING)
     result = run(schools=schools, days=days, reps=reps, worker_niceness=ray_niceness,
-                 say=(lambda m: None) if json_out else _say)
-    print(json.dumps(result, indent=None if json_out else 2))
+                 say=_bench_progress(json_out))
+    _print_result(result, json_out)
 
 
 if __name__ == "__main__":
