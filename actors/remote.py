@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PUSH_DELAY_S = 1.0  # roll-ups pushed to the state twin at most this often per shard (each costs ~10 ms)
+_PUSH_EVERY_S = 1.0  # roll-ups pushed to the state twin at most this often per shard (each costs ~10 ms)
 _EVALUATE_DELAY_S = 0.25
 
 
@@ -70,6 +70,7 @@ class ShardHost:
         self._state.shard_started.remote(shard_id, os.getpid())
         settle_heap()  # the recovered state and imports stay for life
         self._push_pending = False
+        self._last_push = -_PUSH_EVERY_S
         self._state_boot: str | None = None
         # in the background: answering (recovery) need not wait for the state twin
         self._first_push = asyncio.get_running_loop().create_task(self._push_now())
@@ -78,13 +79,23 @@ class ShardHost:
 
     async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
         outcome = await self.shard.apply(batch, after_seq, upto_seq)
-        if len(batch) and not self._push_pending:
-            self._push_pending = True
-            asyncio.get_running_loop().call_later(_PUSH_DELAY_S, lambda: asyncio.ensure_future(self._push_now()))
+        self._schedule_push()
         return outcome
+
+    def _schedule_push(self) -> None:
+        """Push the roll-ups after a batch: at once when the last push is `_PUSH_EVERY_S` old (so the
+        state's view of a quiet twin moves a moment after a batch, not a second later), else when it
+        is. A batch without rows of this shard still moves its applied seq, which the state's view
+        of the whole twin waits for, so it is pushed too."""
+        if self._push_pending:
+            return
+        self._push_pending = True
+        wait = max(0.0, self._last_push + _PUSH_EVERY_S - time.monotonic())
+        asyncio.get_running_loop().call_later(wait, lambda: asyncio.ensure_future(self._push_now()))
 
     async def _push_now(self) -> None:
         self._push_pending = False
+        self._last_push = time.monotonic()
         rows = await asyncio.to_thread(self.shard.district_rows)
         rows["risk"] = await asyncio.to_thread(self.shard.changed_risk_features)
         try:

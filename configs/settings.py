@@ -52,7 +52,11 @@ class Streams(BaseModel):
     client_queue: int = Field(default=256, ge=2, description="messages waiting per client before conflation")
     heartbeat_s: float = Field(default=15.0, gt=0)
     send_timeout_s: float = Field(default=10.0, gt=0, description="a client whose send takes longer is dropped")
-    dashboard_interval_s: float = Field(default=1.0, gt=0, description="a dashboard scope is read at most this often")
+    dashboard_interval_s: float = Field(default=1.0, gt=0, description=(
+        "a dashboard scope is read this often when no shard says it applied a batch"))
+    dashboard_news_gap_s: float = Field(default=0.2, gt=0, description=(
+        "after a shard's news of a batch, a scope is read at once, and again at most this often while its "
+        "view does not yet hold the batch (for at most dashboard_interval_s)"))
     read_block_s: float = Field(default=0.5, gt=0, description="how long one broker read waits for news")
     resume_wait_s: float = Field(default=0.25, ge=0, description="wait for a {\"resume\": N} before the snapshot")
     low_stock_days: float = Field(default=3.0, gt=0, description="rice stock below this many days raises an alert")

@@ -3,8 +3,12 @@
 One background loop reads the broker for every topic some client here follows, from one cursor
 per topic, and hands each message to those clients' sinks, which only filter and enqueue: a slow
 client never holds the loop up. Dashboards are not on the broker: a poller per watched scope reads
-the twin at most once per `dashboard_interval_s` and passes the view on only when the scope's
-applied seq moved, so a thousand dashboards of one district cost one read a second.
+the twin's view of it and passes the view on only when the scope's applied seq moved, so a thousand
+dashboards of one district cost one poller. The poller follows its districts' `schools:` topics as
+news: a shard's message that it folded a batch (with the batch's seq) gets the scope read at once,
+and read again every `dashboard_news_gap_s` while the view does not hold that seq yet (the state's
+roll-ups reach the state twin a moment after the shard's news), for at most `dashboard_interval_s`.
+Without news, the scope is read every `dashboard_interval_s` (the risk summary moves on its own).
 """
 
 from __future__ import annotations
@@ -62,6 +66,20 @@ class _Scope:
     follows: set[Follow] = field(default_factory=set)
     latest: tuple[int, Any] | None = None
     task: asyncio.Task | None = None
+    news_seq: int = -1  # the highest batch seq a shard of the scope said it folded
+    news: asyncio.Event = field(default_factory=asyncio.Event)
+    news_follows: list[tuple[str, Follow]] = field(default_factory=list)
+    chasing_since: float | None = None  # when the view was first seen not holding the news
+
+    def heard(self, payload: Any) -> None:
+        """A sink of the scope's news topics: note the folded batch's seq and wake the poller."""
+        seq = payload.get("seq") if isinstance(payload, dict) else None
+        if isinstance(seq, int) and seq > self.news_seq:
+            self.news_seq = seq
+            self.news.set()
+
+    def holds_news(self) -> bool:
+        return self.latest is not None and self.latest[0] >= self.news_seq
 
 
 class StreamHub:
@@ -158,9 +176,11 @@ class StreamHub:
                         follow.deliver(seq, school_delta(payload, by_school[follow.school_id]))
 
     # -- dashboard scopes -------------------------------------------------------------------------
-    async def watch(self, key: str, read: Callable[[], Awaitable[tuple[int, Any]]], sink: Sink) -> tuple[Follow, tuple[int, Any]]:
+    async def watch(self, key: str, read: Callable[[], Awaitable[tuple[int, Any]]], sink: Sink,
+                    news_topics: tuple[str, ...] = ()) -> tuple[Follow, tuple[int, Any]]:
         """Hand `sink` the scope's view whenever its seq moves; returns the view as of now (read
-        afresh unless the scope's poller has one), for the client's snapshot."""
+        afresh unless the scope's poller has one), for the client's snapshot. `news_topics`: the
+        broker topics whose messages say a batch of the scope was folded (`schools:<district>`)."""
         scope = self._scopes.get(key)
         if scope is None:
             scope = self._scopes[key] = _Scope(read)
@@ -171,7 +191,7 @@ class StreamHub:
         follow.release()  # views supersede each other: nothing to hold back
         scope.follows.add(follow)
         if scope.task is None or scope.task.done():
-            scope.task = asyncio.get_running_loop().create_task(self._poll(key, scope))
+            scope.task = asyncio.get_running_loop().create_task(self._poll(key, scope, news_topics))
         return follow, current
 
     def unwatch(self, key: str, follow: Follow) -> None:
@@ -179,19 +199,59 @@ class StreamHub:
         if scope is not None:
             scope.follows.discard(follow)
 
-    async def _poll(self, key: str, scope: _Scope) -> None:
+    async def _poll(self, key: str, scope: _Scope, news_topics: tuple[str, ...]) -> None:
+        try:
+            for topic in news_topics:
+                news, _ = await self.follow(topic, lambda _seq, payload: scope.heard(payload), None)
+                news.release()
+                scope.news_follows.append((topic, news))
+        except Exception:  # noqa: BLE001 - without news the scope is still read every interval
+            log.warning("dashboard scope %s follows no news; read every %.1fs", key,
+                        self._config.dashboard_interval_s, exc_info=True)
+        try:
+            last_read = asyncio.get_running_loop().time()
+            while scope.follows:
+                await self._until_due(scope, last_read)
+                if not scope.follows:
+                    break
+                last_read = asyncio.get_running_loop().time()
+                try:
+                    seq, view = await scope.read()
+                except Exception:  # noqa: BLE001 - a shard restarting: try again next interval
+                    log.warning("reading dashboard scope %s failed", key, exc_info=True)
+                    await asyncio.sleep(self._config.dashboard_interval_s)
+                    continue
+                if scope.latest is None or seq != scope.latest[0]:
+                    scope.latest = (seq, view)
+                    for follow in list(scope.follows):
+                        follow.deliver(seq, view)
+        finally:
+            for topic, news in scope.news_follows:
+                self.unfollow(topic, news)
+            scope.news_follows.clear()
+            if self._scopes.get(key) is scope:
+                self._scopes.pop(key, None)  # nobody watches: the next watcher reads afresh
+
+    async def _until_due(self, scope: _Scope, last_read: float) -> None:
+        """Wait for the scope's next read: `dashboard_news_gap_s` after the last read when a shard's
+        news is not yet in the view (so news a moment old is read at once), else the interval."""
+        loop = asyncio.get_running_loop()
+        interval, gap = self._config.dashboard_interval_s, self._config.dashboard_news_gap_s
         while scope.follows:
-            await asyncio.sleep(self._config.dashboard_interval_s)
-            try:
-                seq, view = await scope.read()
-            except Exception:  # noqa: BLE001 - a shard restarting: try again next interval
-                log.warning("reading dashboard scope %s failed", key, exc_info=True)
-                continue
-            if scope.latest is None or seq != scope.latest[0]:
-                scope.latest = (seq, view)
-                for follow in list(scope.follows):
-                    follow.deliver(seq, view)
-        self._scopes.pop(key, None)  # nobody watches: the next watcher reads afresh
+            now = loop.time()
+            if now >= last_read + interval:
+                return
+            if scope.holds_news():
+                scope.chasing_since = None
+            else:
+                if scope.chasing_since is None:
+                    scope.chasing_since = now
+                if now - scope.chasing_since < interval:  # past that, the regular interval will do
+                    await asyncio.sleep(max(0.0, last_read + gap - now))
+                    return
+            scope.news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(scope.news.wait(), last_read + interval - now)
 
     async def close(self) -> None:
         tasks = [t for t in [self._reader, *(s.task for s in self._scopes.values())] if t is not None]

@@ -118,6 +118,7 @@ class DashboardStream:
         self._reader, self._directory, self._area = reader, directory, area
         self.scope = (scope or _scope_of(area)).strip()
         self.topic = f"dashboard:{self.scope}"
+        self._news: tuple[str, ...] = ()  # the broker topics whose messages say a batch of the scope was folded
         self._stop: Callable[[], None] = lambda: None
 
     def _view(self) -> Callable[[], Awaitable[tuple[int, Any]]]:
@@ -125,12 +126,13 @@ class DashboardStream:
         reader = self._reader
         if kind == "state" and not rest:
             state_in_area(self._area)
+            self._news = tuple(schools_topic(d) for d in range(len(geography.district_names())))
 
             async def read() -> tuple[int, Any]:
                 view = await reader.state()
                 return view["applied_seq_min"], view
         elif kind == "district" and rest:
-            district_in_area(self._area, rest)
+            self._news = (schools_topic(district_in_area(self._area, rest)),)
 
             async def read() -> tuple[int, Any]:
                 view = await reader.district(rest)
@@ -141,6 +143,7 @@ class DashboardStream:
             b = block_index(self._directory, block, district)
             if not self._area.covers_block(geography.district_names()[int(blocks.district[b])], blocks.names[b]):
                 raise NotFound(f"no block {block!r}", {"block": block})
+            self._news = (schools_topic(int(blocks.district[b])),)
 
             async def read() -> tuple[int, Any]:
                 view = await reader.block(block, district)
@@ -160,7 +163,7 @@ class DashboardStream:
         def sink(seq: int, view: Any) -> None:
             session.put(Outgoing(self.topic, seq, "delta", view, key=self.topic))
 
-        follow, (seq, view) = await session.hub.watch(self.topic, self._read, sink)
+        follow, (seq, view) = await session.hub.watch(self.topic, self._read, sink, self._news)
         self._stop = lambda: session.hub.unwatch(self.topic, follow)
         if after is None or seq != after:  # aggregates are conflated: what was missed is the latest view
             session.put(Outgoing(self.topic, seq, "snapshot", view))

@@ -266,6 +266,29 @@ async def test_a_dashboard_gets_its_scope_aggregates_when_the_applied_seq_moves(
             assert [m for m in ws.pending() if m["type"] == "delta"] == []  # one message per change, not per poll
 
 
+async def test_a_dashboard_moves_on_a_shards_news_without_waiting_for_its_interval(twin_factory):
+    # an interval far longer than the wait below: only the shard's news of the batch can bring the view
+    twin = await twin_factory(dashboard_interval_s=60.0, dashboard_news_gap_s=0.05)
+    for primary, scope in enumerate((f"district:{DISTRICT}", f"block:{DISTRICT}/{BLOCK}", "state"), start=11):
+        async with twin.ws("/api/v1/ws/dashboard", scope=scope) as ws:
+            snapshot = await ws.receive_json()
+            assert snapshot["type"] == "snapshot"
+            answer = await twin.post(attendance(primary=primary, date="2025-07-10"))
+            delta = await ws.receive_until(is_delta, timeout_s=5)
+            assert delta[-1]["seq"] >= answer["results"][0]["seq"] and delta[-1]["data"]["meals_today"] == primary
+
+
+async def test_news_of_another_district_does_not_move_a_district_dashboard(twin_factory):
+    twin = await twin_factory(dashboard_interval_s=60.0, dashboard_news_gap_s=0.05)
+    async with twin.ws("/api/v1/ws/dashboard", scope=f"district:{DISTRICT}") as ws:
+        assert (await ws.receive_json())["type"] == "snapshot"
+        await twin.post(attendance(school=OTHER, primary=9, date="2025-07-11"))
+        await asyncio.sleep(0.5)
+        assert [m for m in ws.pending() if m["type"] == "delta"] == []
+        await twin.post(attendance(primary=8, date="2025-07-11"))
+        assert (await ws.receive_until(is_delta, timeout_s=5))[-1]["data"]["meals_today"] == 8
+
+
 @pytest.mark.parametrize("path, query, code", [
     ("/api/v1/ws/schools/33999999999", {}, 4404),
     ("/api/v1/ws/alerts", {"district": "Atlantis"}, 4404),
