@@ -225,6 +225,10 @@ class Optimisation(BaseModel):
     run_daily_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                      description="local time (HH:MM) of a daily state-wide run; none: only on request")
     run_timezone: str = Field(default="Asia/Kolkata")
+    apply_grace_s: float = Field(default=30.0, ge=0, description="an approval still not applied this long after it "
+                                 "was decided was interrupted between its two writes: a sweep finishes it")
+    recover_every_s: float = Field(default=60.0, gt=0, description="how often each API replica sweeps for "
+                                   "interrupted approvals (also on start and when one is read)")
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,7 @@ happened instead (the caller answers it 409)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from sqlalchemy import func, insert, select, update
@@ -72,9 +73,9 @@ class RecommendationRepository:
 
     async def transition(self, rec_id: str, version: int, from_status: str, to_status: str, *,
                          decided_by: str | None = None, reason: str | None = None,
-                         events: list[str] | None = None) -> bool:
+                         events: list[str] | None = None, apply_events: list[dict] | None = None) -> bool:
         """Move `rec_id` from `from_status` at `version` to `to_status` (version + 1). False when
-        someone else changed it first."""
+        someone else changed it first. `apply_events`: the events the approval writes, stored with it."""
         values: dict = {"status": to_status, "version": version + 1}
         if decided_by is not None:
             values |= {"decided_by": decided_by, "decided_at": utc_now()}
@@ -82,6 +83,8 @@ class RecommendationRepository:
             values["reason"] = reason
         if events is not None:
             values["events"] = json.dumps(events)
+        if apply_events is not None:
+            values["apply_events"] = json.dumps(apply_events)
         async with writing(self._engine) as conn:
             result = await conn.execute(update(recommendations).where(
                 recommendations.c.id == rec_id, recommendations.c.version == version,
@@ -117,6 +120,25 @@ class RecommendationRepository:
                                                                  recommendations.c.status == PENDING).values(
                     status=SUPERSEDED, version=recommendations.c.version + 1, reason=reason, decided_at=utc_now()))
         return list(ids)
+
+    async def apply_events(self, rec_id: str) -> list[dict]:
+        """The events an approval of `rec_id` writes, as fixed when it was approved ([]: none yet)."""
+        async with self._engine.connect() as conn:
+            text = (await conn.execute(select(recommendations.c.apply_events)
+                                       .where(recommendations.c.id == rec_id))).scalar_one_or_none()
+        return json.loads(text) if text else []
+
+    async def approved_unapplied(self, decided_before: dt.datetime, area: Area | None = None,
+                                 limit: int = 500) -> list[dict]:
+        """Recommendations approved before `decided_before` whose events were never confirmed in the
+        log (an approval interrupted between its two writes), oldest first."""
+        clauses = [recommendations.c.status == APPROVED, recommendations.c.decided_at < decided_before]
+        if area is not None:
+            clauses += area_clauses(recommendations, area)
+        query = select(recommendations).where(*clauses).order_by(recommendations.c.decided_at).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_row(r) for r in rows]
 
     # -- comments ------------------------------------------------------------------------------------
     async def add_comment(self, rec_id: str, author: str, body: str, parent_id: int | None) -> dict:

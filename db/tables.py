@@ -237,6 +237,8 @@ recommendations = Table(
     Column("body", Text, nullable=False, comment="JSON: action, quantities, risk before and after, explanation"),
     Column("impact", Text, comment="JSON: the simulated effect, once verified"),
     Column("events", Text, comment="JSON: the ids of the events it became"),
+    Column("apply_events", Text, comment="JSON: the events its approval writes, fixed when approved, so that an "
+           "interrupted approval is finished with the very same events"),
     Column("created_by", String(254), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_by", String(254)),
@@ -256,6 +258,25 @@ recommendation_comments = Table(
     Column("author", String(254), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Impact jobs: a recommendation's simulated impact computed in the background; any API replica
+# reports its progress and serves its result from here.
+impact_jobs = Table(
+    "impact_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("recommendation_id", String(32), nullable=False, index=True),
+    Column("owner", String(254), nullable=False, comment="who asked"),
+    Column("request", Text, nullable=False, comment="JSON: horizon, replications, stress, seed"),
+    Column("status", String(16), nullable=False, comment="queued, running, done or failed"),
+    Column("progress", Text, nullable=False, comment="JSON: stage, done, total"),
+    Column("result", Text, comment="JSON: the impact, once done"),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True), comment="the runner's latest sign of life"),
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 # Report jobs: a long report (a state-wide PDF or CSV) built in the background; its file is kept

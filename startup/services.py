@@ -268,7 +268,9 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
         RecommendationRepository(engine), directory, router.state_copies, repo.load_locations, ingest.ingest,
         replication_pool, broker, audit=accounts.record,
         block_officer_limit_kg=settings.optimisation.block_officer_limit_kg, risk_rules=settings.risk,
-        block_officer_limit_inr=settings.optimisation.block_officer_limit_inr)
+        block_officer_limit_inr=settings.optimisation.block_officer_limit_inr,
+        apply_grace_s=settings.optimisation.apply_grace_s)
+    services.closers.append(services.optimisation.start_recovery(settings.optimisation.recover_every_s))
     return services
 
 

@@ -71,14 +71,17 @@ def optimization_router() -> APIRouter:
         return ok(await _service(request).get(rec_id, allowed(request).area))
 
     @r.patch("/recommendations/{rec_id}", summary="Edit a pending recommendation's quantities",
-             description="Checked against the LP's constraints on the live twin: the receiver's deficit, the giving "
-                         "school's buffer, the depot's stock and the block's vehicle (422 naming the one broken). "
+             description="Checked against the LP's constraints on the live twin: for a transfer, the receiver's "
+                         "deficit, the giving school's buffer, the depot's stock and the block's vehicle; for an "
+                         "advance (`amount_inr`), the block's balance less its other live advances and the "
+                         "school's need to the horizon (422 naming the one broken). "
                          "Its risk after is recomputed and it is verified again by simulation (its new `impact`).",
              response_model=Envelope[Recommendation], responses=errors(403, 404, 409, 422))
     async def edit(request: Request, rec_id: _Id, body: Annotated[Edit, Body()]) -> JSONResponse:
         principal = allowed(request, Permission.SCENARIOS_RUN)
         items = body.model_dump(include={"rice_kg", "pulses_kg", "oil_kg", "eggs"})
-        return ok(await _service(request).edit(rec_id, principal, caller_of(request), items, body.version), "edited")
+        return ok(await _service(request).edit(rec_id, principal, caller_of(request), items, body.version,
+                                               body.amount_inr), "edited")
 
     @r.post("/approve/{rec_id}", summary="Approve a pending recommendation: it becomes events in the log",
             description="Re-reads the live twin first: a recommendation the twin no longer allows is superseded "

@@ -184,9 +184,42 @@ class Proposals:
                                "days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
 
 
+    def check_fund_edit(self, states: list[ShardState], rec: dict, amount_inr: float, claimed_inr: float,
+                        lat: np.ndarray, lon: np.ndarray) -> dict:
+        """An advance's new amount against the advances LP's constraints on the live twin: within the
+        block's balance less what its other live advances (`claimed_inr`) already hold, and no more
+        than the school needs to cook to the horizon (422 naming the one broken)."""
+        from scenarios.optimise_funds import FundRule
+        from scenarios.optimise_input import from_start
+
+        start, g = self.area_start(states, Area(rec["district"], rec["block"]))
+        inp = self.input(from_start, start, lat[g], lon[g])
+        row_of = {int(x): k for k, x in enumerate(g.tolist())}
+        to = row_of.get(int(self._directory.index(rec["school_id"])))
+        if to is None:
+            raise Conflict(f"recommendation {rec['id']} names a school no longer in the twin", {"id": rec["id"]})
+        b = int(inp.block[to])
+        room = float(block_balances(states, inp.n_blocks)[b]) - claimed_inr
+        if amount_inr > room + 1e-6:
+            raise broken("block_balance", f"{amount_inr:g} INR is more than the block can advance: it holds "
+                                          f"{room + claimed_inr:.2f} INR, {claimed_inr:.2f} of it claimed by its other "
+                                          f"live advances", "amount_inr", max(room, 0.0))
+        horizon = FundRule().horizon_days
+        bill = max(float(inp.meal_cost_inr_per_day[to]), 0.0)
+        need = max(bill * horizon - float(inp.funds_inr[to]), 0.0)
+        if amount_inr > need + 1e-6:
+            raise broken("school_need", f"{amount_inr:g} INR is more than the school needs to cook for "
+                                        f"{horizon:g} school days ({need:.2f} INR)", "amount_inr", need)
+        balance = float(inp.funds_inr[to])
+        stop_days = (need - amount_inr) / bill if bill > 0 else 0.0
+        return {"quantities": {"receiver": {"current": {"balance_inr": round(balance, 2)},
+                                            "recommended": {"balance_inr": round(balance + amount_inr, 2)}}},
+                "risk_after": {"kitchen_stop_days": round(max(stop_days, 0.0), 2)}}
+
+
 def broken(constraint: str, message: str, item: str | None = None, limit: float | None = None) -> InvalidInput:
     """422 naming the LP constraint an edited quantity breaks."""
-    field = f"items.{item}" if item else "items"
+    field = "amount_inr" if item == "amount_inr" else f"items.{item}" if item else "items"
     return InvalidInput(f"{constraint}: {message}", {"constraint": constraint, "limit": limit,
                                                      "fields": [{"field": field, "message": message}]})
 

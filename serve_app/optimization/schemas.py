@@ -110,12 +110,15 @@ class Rejection(Decision):
 
 
 class Edit(Decision):
-    """New quantities (units as the action's: kg, and eggs); an item left out moves nothing."""
+    """New quantities: a transfer's or a delivery's items (units as the action's: kg, and eggs; an
+    item left out moves nothing), or an advance's `amount_inr`."""
 
     rice_kg: float = Field(default=0.0, ge=0, le=1_000_000)
     pulses_kg: float = Field(default=0.0, ge=0, le=1_000_000)
     oil_kg: float = Field(default=0.0, ge=0, le=1_000_000)
     eggs: int = Field(default=0, ge=0, le=100_000)
+    amount_inr: float | None = Field(default=None, gt=0, le=1_000_000_000, description="an advance's new amount "
+                                     "(checked against the block's balance less its other live advances)")
 
 
 class CommentRequest(BaseModel):

@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import uuid
@@ -30,6 +31,7 @@ from db.recommendation_repository import (
     SUPERSEDED,
     RecommendationRepository,
 )
+from db.times import utc_now
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.principal import Caller, Permission, Principal, Role
 from serve_app.optimization.proposals import (
@@ -62,6 +64,9 @@ EDIT_HORIZON_DAYS, EDIT_REPLICATIONS = 20, 10  # an edited recommendation's re-v
 
 # who a scheduled run is: the twin, over the whole state (its recommendations say `created_by` so)
 SCHEDULE = Principal("system:schedule", Role.STATE_ADMIN, STATE, frozenset(Permission))
+# who finishes an approval interrupted between its two writes (its audit entry says so)
+RECOVERY = Principal("system:recovery", Role.STATE_ADMIN, STATE, frozenset(Permission))
+DEFAULT_APPLY_GRACE_S = 30.0
 
 
 def _stock_of(states: list[ShardState], i: int) -> np.ndarray | None:
@@ -89,7 +94,8 @@ class OptimisationService:
                  broker: StreamBroker | None = None, audit: AuditRecord | None = None,
                  block_officer_limit_kg: float = DEFAULT_BLOCK_OFFICER_LIMIT_KG,
                  risk_rules: RiskRules | None = None,
-                 block_officer_limit_inr: float = DEFAULT_BLOCK_OFFICER_LIMIT_INR) -> None:
+                 block_officer_limit_inr: float = DEFAULT_BLOCK_OFFICER_LIMIT_INR,
+                 apply_grace_s: float = DEFAULT_APPLY_GRACE_S) -> None:
         self._repo = repo
         self._directory = directory
         self._live_states = live_states
@@ -100,6 +106,7 @@ class OptimisationService:
         self._audit = audit
         self._limit_kg = block_officer_limit_kg
         self._limit_inr = block_officer_limit_inr
+        self._apply_grace_s = apply_grace_s
         self._proposals = Proposals(directory, risk_rules)
         self._verification = Verification(self._proposals, directory)
         self._coords: tuple[np.ndarray, np.ndarray] | None = None
@@ -139,6 +146,8 @@ class OptimisationService:
         rec = await self._repo.get(rec_id)
         if rec is None or not area.covers_block(rec["district"], rec["block"]):
             raise NotFound(f"no recommendation {rec_id}", {"id": rec_id})
+        if rec["status"] == APPROVED and rec["id"] in await self.recover_approved(Area(rec["district"], rec["block"])):
+            rec = await self._repo.get(rec_id)  # an interrupted approval, finished on this read
         return rec
 
     async def page(self, area: Area, status: str | None, kind: str | None, page: int, page_size: int,
@@ -146,6 +155,7 @@ class OptimisationService:
         where = self._area(area, district, block)
         if where.school_id is not None:  # see `get`
             return {"recommendations": [], "pagination": pagination(page, page_size, 0)}
+        await self.recover_approved(where)  # an interrupted approval shows applied, not stuck approved
         recs, total = await self._repo.page(where, status, kind, offset(page, page_size), page_size, run_id)
         return {"recommendations": recs, "pagination": pagination(page, page_size, total)}
 
@@ -160,15 +170,48 @@ class OptimisationService:
                 await self._tell_status(rec_id)
             raise Conflict(f"recommendation {rec_id} is superseded: {stale}; run the optimisation again",
                            {"id": rec_id, "status": SUPERSEDED, "reason": stale})
-        if not await self._repo.transition(rec_id, rec["version"], PENDING, APPROVED, decided_by=principal.actor()):
+        events = await self._events_of(rec)  # fixed now, stored with the approval: a retry writes these
+        if not await self._repo.transition(rec_id, rec["version"], PENDING, APPROVED, decided_by=principal.actor(),
+                                           apply_events=events):
             raise await self._lost(rec_id)
-        events = await self._apply(rec)  # only the approval that won gets here
-        await self._repo.transition(rec_id, rec["version"] + 1, APPROVED, APPLIED, events=events)
+        await self._finish(rec_id, rec["version"] + 1, events)  # only the approval that won gets here
         await self._record_audit(principal, caller, "optimisation.approve", f"recommendation:{rec_id}",
                                  rec["district"], before={"status": PENDING}, after={"status": APPLIED,
-                                                                                    "events": events})
+                                                                                    "events": [e["event_id"] for e in events]})
         await self._tell_status(rec_id)
         return await self._repo.get(rec_id)
+
+    async def _finish(self, rec_id: str, version: int, events: list[dict]) -> bool:
+        """The second write of an approval: its events into the log, then the recommendation applied.
+        Safe to repeat: the log keeps one event per id (a repeat is a duplicate, not a second
+        transfer) and the compare-and-set lets one finisher mark it. True if this call marked it."""
+        ids = [e["event_id"] for e in events]
+        for event in events:
+            await self._log_event(rec_id, event)
+        return await self._repo.transition(rec_id, version, APPROVED, APPLIED, events=ids)
+
+    async def recover_approved(self, area: Area | None = None, grace_s: float | None = None) -> list[str]:
+        """Finish approvals interrupted between their two writes (marked approved, events not
+        confirmed in the log): approved more than `grace_s` ago (an approval under way takes less)
+        and still not applied. Each is finished with the events fixed at its approval, so whether
+        the interruption came before or after the log took them, the twin gets them once.
+        The ids it marked applied."""
+        cutoff = utc_now() - dt.timedelta(seconds=self._apply_grace_s if grace_s is None else grace_s)
+        done = []
+        for rec in await self._repo.approved_unapplied(cutoff, area):
+            events = await self._repo.apply_events(rec["id"]) or await self._events_of(rec)
+            try:
+                marked = await self._finish(rec["id"], rec["version"], events)
+            except InvalidInput:  # the log refuses it (a school gone): it stays approved, said in the log
+                log.warning("recommendation %s is approved but the log refuses its events", rec["id"], exc_info=True)
+                continue
+            if marked:
+                done.append(rec["id"])
+                await self._record_audit(RECOVERY, Caller(), "optimisation.apply_recovered", f"recommendation:{rec['id']}",
+                                         rec["district"], before={"status": APPROVED},
+                                         after={"status": APPLIED, "events": [e["event_id"] for e in events]})
+                await self._tell_status(rec["id"])
+        return done
 
     async def reject(self, rec_id: str, principal: Principal, caller: Caller | None, reason: str,
                      version: int | None = None) -> dict:
@@ -211,30 +254,67 @@ class OptimisationService:
         return Conflict(f"recommendation {rec_id} was changed meanwhile (now {status}, version {version})",
                         {"id": rec_id, "status": status, "version": version})
 
+    def start_recovery(self, every_s: float) -> Callable[[], Awaitable[None]]:
+        """Sweep interrupted approvals now (a replica starting after a crash) and every `every_s`
+        seconds; the sweep is idempotent, so replicas sweeping at once apply nothing twice. The
+        function that stops it."""
+        async def sweep_forever() -> None:
+            while True:
+                try:
+                    await self.recover_approved()
+                except Exception:  # noqa: BLE001 - the next sweep, or the next read, tries again
+                    log.warning("sweeping interrupted approvals failed", exc_info=True)
+                await asyncio.sleep(every_s)
+
+        task = asyncio.get_running_loop().create_task(sweep_forever())
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return stop
+
     # -- editing --------------------------------------------------------------------------------
     async def edit(self, rec_id: str, principal: Principal, caller: Caller | None, items: dict[str, float],
-                   version: int | None = None) -> dict:
-        """New quantities for a pending recommendation, checked against the LP's constraints on the
-        live twin (422 naming the one broken); its risk after is recomputed, its version moves on,
-        and it is verified again by simulation (`EDIT_REPLICATIONS` replications of the stress)."""
+                   version: int | None = None, amount_inr: float | None = None) -> dict:
+        """New quantities for a pending recommendation (a transfer's or a delivery's items, an
+        advance's amount), checked against the LP's constraints on the live twin (422 naming the
+        one broken); its risk after is recomputed, its version moves on, and it is verified again
+        by simulation (`EDIT_REPLICATIONS` replications of the stress)."""
         rec = await self._decidable(rec_id, principal, version)
-        if rec["kind"] != STOCK:
-            raise broken("kind", "only a stock transfer's quantities are edited here: reject an advance and run "
-                                  "the optimisation again")
         states = await self._live_states()
         lat, lon = await self._coordinates()
-        checked = await asyncio.to_thread(self._proposals.check_edit, states, rec, items, lat, lon)
         body = {k: rec[k] for k in ("action", "quantities", "risk", "explanation")}
-        body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
-        body["quantities"], body["risk"]["after"] = checked["quantities"], checked["risk_after"]
+        if rec["kind"] == FUNDS:
+            if amount_inr is None:
+                raise broken("kind", "an advance's amount is edited as amount_inr", "amount_inr")
+            claimed = await self._claimed_in_block(rec)
+            checked = await asyncio.to_thread(self._proposals.check_fund_edit, states, rec, amount_inr, claimed,
+                                              lat, lon)
+            body["action"] = {**body["action"], "amount_inr": round(amount_inr, 2)}
+            before, after = {"amount_inr": rec["cost_inr"]}, {"amount_inr": round(amount_inr, 2)}
+            kg, cost = 0.0, round(amount_inr, 2)
+        else:
+            if amount_inr is not None:
+                raise broken("kind", "amount_inr is an advance's: a transfer moves items", "amount_inr")
+            checked = await asyncio.to_thread(self._proposals.check_edit, states, rec, items, lat, lon)
+            body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
+            before, after = {"items": rec["action"]["items"]}, {"items": body["action"]["items"]}
+            kg, cost = checked["quantity_kg"], checked["cost_inr"]
+        body["quantities"] = checked["quantities"]
+        body["risk"] = {**body["risk"], "after": checked["risk_after"]}
         body["explanation"] = {**body["explanation"], "edited_by": principal.actor()}
-        if not await self._repo.edit(rec_id, rec["version"], body, checked["quantity_kg"], checked["cost_inr"]):
+        if not await self._repo.edit(rec_id, rec["version"], body, kg, cost):
             raise await self._lost(rec_id)
         await self._record_audit(principal, caller, "optimisation.edit", f"recommendation:{rec_id}", rec["district"],
-                                 before={"items": rec["action"]["items"]}, after={"items": body["action"]["items"]})
+                                 before=before, after=after)
         await self._tell_status(rec_id)
         await self.impact(rec_id, principal.area, EDIT_HORIZON_DAYS, EDIT_REPLICATIONS, stress=True)
         return await self._repo.get(rec_id)
+
+    async def _claimed_in_block(self, rec: dict) -> float:
+        """What the other live (pending or approved) advances of `rec`'s block hold of its balance."""
+        others, _ = await self._repo.page(Area(rec["district"], rec["block"]), None, FUNDS, 0, 100_000)
+        return float(sum(r["cost_inr"] for r in others if r["id"] != rec["id"] and r["status"] in (PENDING, APPROVED)))
 
     async def _moved_on(self, rec: dict) -> str | None:
         """Why the live twin no longer allows `rec` (None: it does): the block's balance is less than
@@ -267,28 +347,28 @@ class OptimisationService:
                         f"less than the {items[name]:.3f} it would give")
         return None
 
-    async def _apply(self, rec: dict) -> list[str]:
-        """The recommendation as events in the log. The event id is the recommendation's: the log
-        keeps one event per id, so an approval interrupted after this and retried adds nothing."""
+    async def _events_of(self, rec: dict) -> list[dict]:
+        """The events approving `rec` writes, dated the twin's day of the approval. The event id is
+        derived from the recommendation alone (`rec-<id>`): it is approved at most once (a
+        compare-and-set) and its quantities are frozen from then, so one id names one content."""
         states = await self._live_states()
-        today = max(int(s.today[0]) for s in states)
+        date = day_date(max(max(int(s.today[0]) for s in states), 0)).isoformat()
+        event_id = f"rec-{rec['id']}"
         if rec["kind"] == FUNDS:  # released from the school's block to the school
-            return await self._log_event(rec, {"type": "funds_released", "event_id": f"rec-{rec['id']}",
-                                               "date": day_date(max(today, 0)).isoformat(),
-                                               "school_id": rec["school_id"], "amount_inr": rec["cost_inr"]})
-        event = {"type": "stock_transferred", "event_id": f"rec-{rec['id']}", "date": day_date(max(today, 0)).isoformat(),
-                 "school_id": rec["school_id"], "recommendation_id": rec["id"], **rec["action"]["items"]}
+            return [{"type": "funds_released", "event_id": event_id, "date": date, "school_id": rec["school_id"],
+                     "amount_inr": rec["cost_inr"]}]
+        event = {"type": "stock_transferred", "event_id": event_id, "date": date, "school_id": rec["school_id"],
+                 "recommendation_id": rec["id"], **rec["action"]["items"]}
         if "eggs" in event:
             event["eggs"] = int(round(event["eggs"]))
         event |= {"from_school_id": rec["from_school_id"]} if rec["from_school_id"] else {"from_depot": rec["from_depot"]}
-        return await self._log_event(rec, event)
+        return [event]
 
-    async def _log_event(self, rec: dict, event: dict) -> list[str]:
+    async def _log_event(self, rec_id: str, event: dict) -> None:
         result = await self._ingest(json.dumps({"events": [event]}).encode())
         if result["rejected"]:
             raise InvalidInput(f"the log refused the event: {result['results'][0].get('error')}",
-                               {"id": rec["id"], "result": result["results"][0]})
-        return [event["event_id"]]
+                               {"id": rec_id, "result": result["results"][0]})
 
     # -- comments -------------------------------------------------------------------------------
     async def comment(self, rec_id: str, principal: Principal, body: str, parent_id: int | None) -> dict:

@@ -7,8 +7,7 @@ import datetime as dt
 
 import pytest
 
-from configs import Settings
-from tests.fixtures.app import client_of, running_app
+from tests.fixtures.app import client_of
 from tests.fixtures.builders import small_directory
 from twin.area import Area
 
@@ -20,13 +19,6 @@ DAY = dt.date(2025, 7, 1)
 DISTRICT_OFFICER = ("district_officer", Area("Ariyalur"))
 BLOCK_OFFICER = ("block_officer", Area("Ariyalur", "Ariyalur"))
 OUTSIDER = ("block_officer", Area("Ariyalur", "Thirumanur"))
-
-
-@pytest.fixture
-async def app(seeded_url):
-    async with running_app(Settings(database_url=seeded_url)) as app:
-        app.state.services.optimisation.depot_days = 0.0  # no depot stock: what moves comes from a school
-        yield app
 
 
 async def feed(client) -> None:
@@ -320,3 +312,45 @@ async def test_the_daily_schedule_recomputes_the_whole_state_as_the_twin(app, mo
     assert any(r["school_id"] == SHORT and r["status"] == "pending" for r in scheduled)
     old = next(r for r in listed["recommendations"] if r["id"] == earlier["id"])
     assert old["status"] == "superseded"  # the state-wide run replaced the block's older one
+
+
+async def test_an_officer_edits_an_advances_amount_within_the_blocks_balance(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+        money = {"type": "funds_released", "event_id": "to-block", "date": DAY.isoformat(), "amount_inr": 6000.0,
+                 "district": "Ariyalur", "block": "Ariyalur"}
+        assert (await admin.post("/api/v1/events", json={"events": [money]})).status_code == 200
+    advances = [r for r in (await run_for_block(app))["recs"] if r["kind"] == "fund_advance"]
+    advance, others = advances[0], sum(r["cost_inr"] for r in advances[1:])
+    path = f"/api/v1/optimization/recommendations/{advance['id']}"
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        over = await officer.patch(path, json={"amount_inr": 6000.0 - others + 50.0})
+        assert over.status_code == 422, over.text
+        error = over.json()["error"]
+        assert error["details"]["constraint"] == "block_balance" and "block_balance" in error["message"]
+        assert error["details"]["limit"] == pytest.approx(6000.0 - others, abs=0.01)
+        assert error["details"]["fields"][0]["field"] == "amount_inr"
+        items = await officer.patch(path, json={"rice_kg": 3})
+        assert items.status_code == 422 and items.json()["error"]["details"]["constraint"] == "kind"
+        zero = await officer.patch(path, json={"amount_inr": 0})
+        assert zero.status_code == 422 and zero.json()["error"]["code"] == "VALIDATION_ERROR"
+        half = round(advance["cost_inr"] / 2, 2)
+        edited = await officer.patch(path, json={"amount_inr": half, "version": 1})
+        assert edited.status_code == 200, edited.text
+        body = edited.json()["data"]
+        assert body["version"] == 2 and body["cost_inr"] == pytest.approx(half) and body["action"]["amount_inr"] == half
+        assert body["quantities"]["receiver"]["recommended"]["balance_inr"] == pytest.approx(
+            body["quantities"]["receiver"]["current"]["balance_inr"] + half, abs=0.01)
+        assert body["risk"]["after"]["kitchen_stop_days"] > advance["risk"]["after"]["kitchen_stop_days"]
+        assert body["impact"]["version"] == 2 and set(body["impact"]["plans"]) >= {"none", "recommendation"}
+        # with the block rich, the school's own need to the horizon is what binds
+        rich = {**money, "event_id": "to-block-2", "amount_inr": 10_000_000.0}
+        assert (await officer.post("/api/v1/events", json={"events": [rich]})).status_code == 200
+        needless = await officer.patch(path, json={"amount_inr": 9_000_000.0})
+        assert needless.status_code == 422 and needless.json()["error"]["details"]["constraint"] == "school_need"
+        approved = await officer.post(f"/api/v1/optimization/approve/{advance['id']}", json={"version": 2})
+        assert approved.status_code == 200 and approved.json()["data"]["status"] == "applied"
+    async with client_of(app) as admin:
+        events = (await admin.get("/api/v1/events", params={"school_id": advance["school_id"]})).json()["data"]
+        [released] = [e for e in events["events"] if e["type"] == "funds_released" and e.get("school_id")]
+        assert released["amount_inr"] == pytest.approx(half)
