@@ -229,6 +229,11 @@ class Optimisation(BaseModel):
                                  "was decided was interrupted between its two writes: a sweep finishes it")
     recover_every_s: float = Field(default=60.0, gt=0, description="how often each API replica sweeps for "
                                    "interrupted approvals (also on start and when one is read)")
+    recompute_on_risk: bool = Field(default=False, description="re-solve a block alone when the twin raises a "
+                                    "stock, money, risk or cascade alert in it (one follower per twin)")
+    risk_settle_s: float = Field(default=60.0, ge=0, description="a block is re-solved once its alerts have been "
+                                 "quiet this long (a burst of alerts becomes one run)")
+    risk_debounce_s: float = Field(default=900.0, ge=0, description="a block is re-solved on risk at most this often")
 
 
 class Settings(BaseSettings):

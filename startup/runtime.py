@@ -115,6 +115,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     twin = RunningTwin(settings, cluster, timings, serves_api=serve_api, owns_ray=endpoints.started_here)
     await _look_after_models(twin, say)
     await _schedule_recommendations(twin, say)
+    await _follow_risk(twin, say)
     return twin
 
 
@@ -156,6 +157,20 @@ async def _schedule_recommendations(twin: RunningTwin, say: Say) -> None:
     _, first = await asyncio.to_thread(start_daily, rule.run_daily_at, rule.run_timezone,
                                        functools.partial(daily_optimisation, twin.settings), "optimisation-daily")
     say(f"recommendations: recomputed for the state daily at {rule.run_daily_at} {rule.run_timezone} (next {first})")
+
+
+async def _follow_risk(twin: RunningTwin, say: Say) -> None:
+    """A block re-solved alone when the twin crosses a risk threshold in it, when
+    `optimisation.recompute_on_risk` is set."""
+    rule = twin.settings.optimisation
+    if not rule.recompute_on_risk:
+        return
+    from actors.follower import start_follower
+    from startup.recommendation_triggers import follow_risk
+
+    await asyncio.to_thread(start_follower, functools.partial(follow_risk, twin.settings), "optimisation-risk")
+    say(f"recommendations: a block is re-solved {rule.risk_settle_s:g} s after its risk alerts settle "
+        f"(at most every {rule.risk_debounce_s:g} s)")
 
 
 async def wait_ready(base_url: str, timeout_s: float = 120.0) -> dict:

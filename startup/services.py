@@ -343,4 +343,8 @@ async def open_local_services(settings: Settings, placement: list[list[int]] | N
     services.shards = shards  # type: ignore[attr-defined]  # tests inspect them
     services.publisher = publisher  # type: ignore[attr-defined]  # tests wait for it to flush
     services.hub = StreamHub(broker, settings.streams)
+    if settings.optimisation.recompute_on_risk:  # this process is the whole twin: it follows the alerts itself
+        from startup.recommendation_triggers import follow_in_process
+
+        services.closers.insert(0, follow_in_process(settings, services.optimisation, broker))
     return services

@@ -64,6 +64,8 @@ EDIT_HORIZON_DAYS, EDIT_REPLICATIONS = 20, 10  # an edited recommendation's re-v
 
 # who a scheduled run is: the twin, over the whole state (its recommendations say `created_by` so)
 SCHEDULE = Principal("system:schedule", Role.STATE_ADMIN, STATE, frozenset(Permission))
+# who re-solves a block when the twin crosses a risk threshold in it
+RISK = Principal("system:risk", Role.STATE_ADMIN, STATE, frozenset(Permission))
 # who finishes an approval interrupted between its two writes (its audit entry says so)
 RECOVERY = Principal("system:recovery", Role.STATE_ADMIN, STATE, frozenset(Permission))
 DEFAULT_APPLY_GRACE_S = 30.0
@@ -445,7 +447,12 @@ class OptimisationService:
 
     async def run_scheduled(self) -> dict:
         """The state-wide run of the daily schedule, as the twin itself (`SCHEDULE`)."""
-        return await self.run(SCHEDULE, None)
+        return await self.run(SCHEDULE, Caller())
+
+    async def run_on_risk(self, district: str, block: str) -> dict:
+        """One block re-solved alone because the twin crossed a risk threshold in it, as the twin
+        itself (`RISK`; see `serve_app.optimization.triggers`)."""
+        return await self.run(RISK, Caller(), district, block)
 
     def _area(self, area: Area, district: str | None, block: str | None) -> Area:
         """The narrower of the caller's area and the one asked for (names in any case); 404 for a
