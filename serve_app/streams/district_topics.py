@@ -67,7 +67,8 @@ class DistrictTopicsStream:
                 if self.inside(message):
                     session.put(Outgoing(topic, seq, self.kind, message))
 
-            follow, backlog = await session.hub.follow(self.broker_topic(d), sink, after)
+            follow, backlog = await session.hub.follow(self.broker_topic(d), sink, after,
+                                                       notify=session.notice_on(topic))
             self._follows.append((self.broker_topic(d), follow))
             latest[topic] = backlog.latest_seq
             if backlog.too_old:

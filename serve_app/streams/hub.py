@@ -9,6 +9,13 @@ news: a shard's message that it folded a batch (with the batch's seq) gets the s
 and read again every `dashboard_news_gap_s` while the view does not hold that seq yet (the state's
 roll-ups reach the state twin a moment after the shard's news), for at most `dashboard_interval_s`.
 Without news, the scope is read every `dashboard_interval_s` (the risk summary moves on its own).
+
+The clients are told when the stream is degraded: every client of the replica gets a notice when
+the broker stops answering (Redis down, the broker actor restarting) and another when it answers
+again; and a client following a topic gets a notice to read the current state again when the
+topic's seqs jump (a topic's seqs are consecutive: a jump means messages the hub never read are
+gone, as when the broker came back without its history), rather than a stream that silently
+skipped them.
 """
 
 from __future__ import annotations
@@ -27,15 +34,21 @@ from twin.ports import StreamBroker
 log = logging.getLogger(__name__)
 
 Sink = Callable[[int, Any], None]  # (seq, payload): must not block
+Notify = Callable[[dict], None]  # a notice's data for the client: must not block
+
+BROKER_UNREACHABLE = {"degraded": True, "broker": "unreachable",
+                      "message": "live updates are paused: the stream broker does not answer; reads still work"}
+BROKER_BACK = {"degraded": False, "broker": "back", "message": "live updates resumed"}
 
 
 class Follow:
     """One client's interest in one topic. Messages wait in `held` until `release`, so that a
     backlog read from history can go to the client first, in seq order."""
 
-    def __init__(self, sink: Sink, school_id: str | None = None) -> None:
+    def __init__(self, sink: Sink, school_id: str | None = None, notify: Notify | None = None) -> None:
         self._sink = sink
         self.school_id = school_id  # only this school's entry of a `schools:` message
+        self.notify = notify  # told when the topic's messages were lost (see `missed`)
         self._held: list[tuple[int, Any]] | None = []
 
     def deliver(self, seq: int, payload: Any) -> None:
@@ -48,6 +61,13 @@ class Follow:
         held, self._held = self._held or [], None
         for seq, payload in held:
             self._sink(seq, payload)
+
+
+def missed(after_seq: int, next_seq: int) -> dict:
+    """The notice that a topic's messages after `after_seq` and before `next_seq` are gone."""
+    return {"missed": True, "after_seq": after_seq, "next_seq": next_seq,
+            "message": "the stream broker lost messages (it restarted without its history): read the current "
+                       "state again; updates continue from next_seq"}
 
 
 @dataclass
@@ -92,6 +112,8 @@ class StreamHub:
         self._reader: asyncio.Task | None = None
         self._scopes: dict[str, _Scope] = {}
         self._clients = 0
+        self._notified: set[Notify] = set()  # the clients told of the broker's state
+        self.broker_unreachable = False
 
     # -- clients ----------------------------------------------------------------------------------
     def connected_clients(self) -> int:
@@ -99,21 +121,36 @@ class StreamHub:
         return self._clients
 
     @contextlib.contextmanager
-    def client(self):  # noqa: ANN201
+    def client(self, notify: Notify | None = None):  # noqa: ANN201
+        """One open stream; `notify` hears when the broker stops and starts answering (told at
+        once if it does not answer now)."""
         self._clients += 1
+        if notify is not None:
+            self._notified.add(notify)
+            if self.broker_unreachable:
+                notify(BROKER_UNREACHABLE)
         try:
             yield
         finally:
             self._clients -= 1
+            self._notified.discard(notify)
+
+    def _broker_answered(self, answered: bool) -> None:
+        if answered == (not self.broker_unreachable):
+            return
+        self.broker_unreachable = not answered
+        for notify in list(self._notified):
+            notify(BROKER_BACK if answered else BROKER_UNREACHABLE)
 
     # -- broker topics ----------------------------------------------------------------------------
     async def follow(self, topic: str, sink: Sink, after_seq: int | None,
-                     school_id: str | None = None) -> tuple[Follow, Backlog]:
+                     school_id: str | None = None, notify: Notify | None = None) -> tuple[Follow, Backlog]:
         """Start handing `topic`'s new messages to `sink` (held until `Follow.release`), and read
         what came after `after_seq` (None: nothing, the client starts from now). With `school_id`,
-        `sink` gets only that school's delta from each message that has one."""
+        `sink` gets only that school's delta from each message that has one. `notify` hears when
+        messages of the topic were lost."""
         first, latest = await self.broker.bounds(topic)
-        follow = Follow(sink, school_id)
+        follow = Follow(sink, school_id, notify)
         if topic not in self._cursors:
             self._cursors[topic] = latest
         self._follows.setdefault(topic, set()).add(follow)
@@ -158,12 +195,20 @@ class StreamHub:
             try:
                 got = await self.broker.read(dict(self._cursors), self._config.read_block_s)
             except Exception:  # noqa: BLE001 - the broker may come back; the clients stay
-                log.exception("reading the stream broker failed; retrying")
+                if not self.broker_unreachable:
+                    log.exception("reading the stream broker failed; retrying")
+                self._broker_answered(False)
                 await asyncio.sleep(1.0)
                 continue
+            self._broker_answered(True)
             for topic, seq, payload in got:
                 if seq <= self._cursors.get(topic, seq):
                     continue  # nobody follows it any more, or already handed out
+                last = self._cursors[topic]
+                if 0 < last < seq - 1:  # 0: the topic had no message when followed, nothing to miss
+                    for follow in list(self._follows.get(topic, ())):
+                        if follow.notify is not None:
+                            follow.notify(missed(last, seq))
                 self._cursors[topic] = seq
                 by_school = None
                 for follow in list(self._follows.get(topic, ())):

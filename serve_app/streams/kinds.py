@@ -43,7 +43,8 @@ class SchoolStream:
         def sink(seq: int, delta: Any) -> None:
             session.put(Outgoing(self.topic, seq, "delta", delta, key=self.topic))
 
-        follow, backlog = await session.hub.follow(self._broker_topic, sink, after, self.school_id)
+        follow, backlog = await session.hub.follow(self._broker_topic, sink, after, self.school_id,
+                                                   session.notice_on(self.topic))
         self._stop = lambda: session.hub.unfollow(self._broker_topic, follow)
         if after is None or backlog.too_old:
             # the view is read after the topic's latest seq, so it holds at least what that says
@@ -96,7 +97,7 @@ class ScenarioStream:
         def sink(seq: int, news: Any) -> None:
             session.put(Outgoing(self.topic, seq, "delta", news))
 
-        follow, backlog = await session.hub.follow(self.topic, sink, after)
+        follow, backlog = await session.hub.follow(self.topic, sink, after, notify=session.notice_on(self.topic))
         self._stop = lambda: session.hub.unfollow(self.topic, follow)
         if after is None or backlog.too_old:
             run = await self._runs.get(self.run_id, self._area)

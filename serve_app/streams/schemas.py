@@ -91,6 +91,25 @@ class FellBehind(BaseModel):
     message: str
 
 
+class BrokerState(BaseModel):
+    """Live updates paused (`degraded`: the stream broker does not answer, as while Redis is down)
+    or resumed; sent on the stream's own topic to every open stream of the replica."""
+
+    degraded: bool
+    broker: Literal["unreachable", "back"]
+    message: str
+
+
+class Missed(BaseModel):
+    """Messages of this topic after `after_seq` are gone (the broker came back without its
+    history): read the current state again; updates go on from `next_seq`."""
+
+    missed: Literal[True]
+    after_seq: int
+    next_seq: int
+    message: str
+
+
 class ScenarioNews(BaseModel):
     """A `delta` of a scenario stream: the run's status, and its progress (running) or outcome."""
 
@@ -118,7 +137,7 @@ class RecommendationNews(BaseModel):
     comment: dict | None = Field(default=None, description="comment: the comment, as GET .../comments lists it")
 
 
-NOTICES = (LiveNotice, TooOld, FellBehind)
+NOTICES = (LiveNotice, TooOld, FellBehind, BrokerState, Missed)
 
 
 def stream_schemas(ref_template: str = "#/components/schemas/{model}") -> dict[str, dict]:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import orjson
@@ -71,6 +72,10 @@ class StreamSession:
     def put(self, message: Outgoing) -> None:
         self.queue.put(message)
 
+    def notice_on(self, topic: str) -> Callable[[dict], None]:
+        """A notice's sender for `topic` ("": the stream's own), for the hub to tell this client."""
+        return lambda data: self.put(Outgoing(topic, 0, "notice", data))
+
     async def run(self, stream: Stream, after_seq: int | None, expires_at: float | None = None) -> None:
         """Serve `stream` until the client leaves, falls too far behind, or (with `expires_at`, a
         Unix time) its credentials expire: then the socket closes with 4401 and the client
@@ -84,7 +89,7 @@ class StreamSession:
         self._first_message = asyncio.get_running_loop().create_future()
         receiver = asyncio.create_task(self._receive())
         sender: asyncio.Task | None = None
-        with self.hub.client():
+        with self.hub.client(self.notice_on("")):
             try:
                 resume = after_seq if after_seq is not None else await self._resume_request(receiver)
                 await stream.start(self, resume)

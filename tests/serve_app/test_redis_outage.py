@@ -1,7 +1,9 @@
 """A Redis restart (the test's own throw-away server) under a running API with live streams: the
 API keeps answering; token checks fail closed (503 with Retry-After) while API keys, kept in the
-database, keep working; rate limits fall back to the replica's own windows; the changes folded
-meanwhile reach the stream's clients once Redis is back, in order, with nothing missed."""
+database, keep working; rate limits fall back to the replica's own windows; the stream says it is
+degraded while Redis is down and that it resumed when Redis is back, and then that the broker lost
+its history (this Redis keeps nothing across a restart); the changes folded meanwhile reach the
+stream's clients once Redis is back, in order, with nothing missed."""
 
 from __future__ import annotations
 
@@ -28,6 +30,16 @@ async def _api_key(app) -> str:  # noqa: ANN001
     return key["key"]
 
 
+async def _frames_until(stream, kind: str, count: int = 1, timeout_s: float = 30) -> list[dict]:  # noqa: ANN001
+    """The frames up to and including the `count`-th of `kind`, heartbeats left out."""
+    frames: list[dict] = []
+    while sum(f["type"] == kind for f in frames) < count:
+        frame = await stream.receive_json(timeout_s=timeout_s)
+        if frame["type"] != "heartbeat":
+            frames.append(frame)
+    return frames
+
+
 @pytest.mark.timeout(120)
 async def test_the_api_rides_out_a_redis_restart(private_redis, sqlite_url):  # noqa: F811
     settings = Settings(database_url=sqlite_url, redis_url=private_redis.url,
@@ -44,6 +56,9 @@ async def test_the_api_rides_out_a_redis_restart(private_redis, sqlite_url):  # 
             assert first["data"]["meals_today"] == 21
 
             private_redis.stop()
+            paused = (await _frames_until(stream, "notice"))[-1]
+            assert paused["topic"] == f"school:{SCHOOL}" and paused["data"]["degraded"] is True
+            assert paused["data"]["broker"] == "unreachable"
             token_read = await signed_in.get("/api/v1/twin/state")
             assert token_read.status_code == 503 and int(token_read.headers["Retry-After"]) >= 1  # fail closed
             for _ in range(3):  # rate limits fall back to this replica's windows: answered, not refused
@@ -55,7 +70,11 @@ async def test_the_api_rides_out_a_redis_restart(private_redis, sqlite_url):  # 
             private_redis.start()
             assert (await keyed.post("/api/v1/events", json={"events": [attendance(primary=23)]})
                     ).status_code == 200
-            deltas = [await stream.receive_json(timeout_s=30), await stream.receive_json(timeout_s=30)]
+            frames = await _frames_until(stream, "delta", count=2)
+            notices = [f["data"] for f in frames if f["type"] == "notice"]
+            assert notices[0]["broker"] == "back" and notices[0]["degraded"] is False
+            assert [n.get("missed") for n in notices[1:]] == [True]  # told to read again: Redis came back empty
+            deltas = [f for f in frames if f["type"] == "delta"]
             assert [d["data"]["meals_today"] for d in deltas] == [22, 23]  # nothing missed, in order
             assert first["seq"] < deltas[0]["seq"] < deltas[1]["seq"]
             assert (await signed_in.get("/api/v1/twin/state")).status_code == 200  # tokens are checked again
