@@ -81,3 +81,20 @@ async def daily_upkeep(settings: Settings, run: Callable[[Callable[[], object]],
     await asyncio.to_thread(append_live_days, root, panel)
     _, work = retrain_job(root, "daily schedule")
     await run(work)
+    # then every school's next week with the model now served, in chunks (bounded memory at India's
+    # scale: see ml.forecast_all), here where the panel already is
+    await asyncio.to_thread(forecast_every_school_served, root, panel)
+
+
+def forecast_every_school_served(root: Path, panel) -> dict | None:  # noqa: ANN001 - an ml.panel.Panel
+    """Every school of `panel` forecast by the served forecaster and kept under `root`
+    (`ml.forecast_all`); None when no forecaster is served yet."""
+    from ml.forecast_all import forecast_every_school
+    from ml.forecaster import DemandForecaster
+
+    registry = Registry(root)
+    version = registry.served(FORECAST_KIND)
+    if version is None:
+        return None
+    forecaster = DemandForecaster.from_bytes(registry.load_bytes(FORECAST_KIND, version))
+    return forecast_every_school(forecaster, panel.schools, panel.n_schools, root)
