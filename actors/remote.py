@@ -386,6 +386,9 @@ class TwinCluster:
         columns = await self.state.risk_columns.remote(schools)
         return None if columns is None else await asyncio.to_thread(risk_answers, columns)
 
+    async def risk_columns(self, schools: np.ndarray) -> RiskColumns | None:
+        return await self.state.risk_columns.remote(schools)
+
     async def schools_changed(self) -> None:
         await self.state.schools_changed.remote()
 

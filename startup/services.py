@@ -60,6 +60,7 @@ from twin.ports import DeskPorts, StreamBroker
 if TYPE_CHECKING:
     from actors.district_shard import DistrictShard
     from actors.risk_desk import RiskDesk
+    from twin.risk_answers import RiskColumns
 
 
 class LocalRisk:
@@ -86,6 +87,10 @@ class LocalRisk:
     async def risks(self, schools) -> list[dict | None]:  # noqa: ANN001
         await self.refresh()
         return self.desk.risks(schools)
+
+    async def risk_columns(self, schools) -> RiskColumns:  # noqa: ANN001
+        await self.refresh()
+        return self.desk.risk_columns(schools)
 
     async def schools_changed(self) -> None:
         await self.desk.reload_schools(*await self.desk._ports.load_schools())

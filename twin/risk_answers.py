@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.risk import FACTORS, LEVELS, NEIGHBOURS, level_codes
+from twin.rounding import round_like_python
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,30 @@ class RiskColumns:
     levels: tuple[float, float, float]
 
 
-def risk_answers(c: RiskColumns) -> list[dict | None]:
-    """One answer a school asked, None where the desk scores none (unknown or inactive)."""
+def scores_and_levels(c: RiskColumns) -> tuple[list[float], list[int]]:
+    """Each scored school's score and level code (into `LEVELS`), in the columns' order: what its
+    answer says, without building the answer (a report of the state needs only these). The same
+    sums as `risk_answers` makes, a factor at a time over all the schools: Python's `sum` of a
+    row starts at 0 and adds the rounded points in order, and so does this."""
+    points = round_like_python(c.points, 2)
+    total = np.zeros(len(points))
+    for j in range(points.shape[1]):
+        total = total + points[:, j]
+    scores = round_like_python(total + round_like_python(c.neighbour, 2), 2)
+    return scores.tolist(), level_codes(scores, c.levels).tolist()
+
+
+def _rounded(c: RiskColumns) -> tuple[list[list[float]], list[float], list[float], list[int]]:
     points = [[round(p, 2) for p in row] for row in c.points.tolist()]
     neighbour = [round(q, 2) for q in c.neighbour.tolist()]
     scores = [round(sum(p) + q, 2) for p, q in zip(points, neighbour)]  # as `risk` adds them, in order
     levels = level_codes(np.array(scores, np.float64), c.levels).tolist() if scores else []
+    return points, neighbour, scores, levels
+
+
+def risk_answers(c: RiskColumns) -> list[dict | None]:
+    """One answer a school asked, None where the desk scores none (unknown or inactive)."""
+    points, neighbour, scores, levels = _rounded(c)
     pressure = [round(100 * x, 2) for x in c.pressure.tolist()]
     local = [round(x, 2) for x in c.local.tolist()]
     out: list[dict | None] = [None] * c.asked

@@ -285,6 +285,23 @@ class FinanceService:
                                 if first_instalment else None}
         return plan
 
+    async def entitlement_columns(self, year: int, district: int | None, block: int | None,
+                                  policy: str = "norms") -> tuple[np.ndarray, finance.Entitlement]:
+        """What `allocate`'s dry run lists, as arrays: the UDISE codes of the area's active schools
+        in ascending order and their entitlement for `year` in that order (global indices; the
+        caller has checked the area). A report of the whole state reads these columns rather
+        than a row dict a school."""
+        self._check_year(year)
+        schools = await self._router.funds_columns(year, district, block)
+        norms = self.norms
+
+        def compute() -> tuple[np.ndarray, finance.Entitlement]:
+            ordered = schools.take(np.argsort(schools.ids, kind="stable"))
+            return ordered.ids, finance.financial_year_entitlement(ordered.enrolment, year, _year_school_days(year),
+                                                                   policy=policy, norms=norms)
+
+        return await asyncio.to_thread(compute)
+
     # -- a later instalment, released under the rules -------------------------------------------------
     async def release_instalment(self, year: int, number: int, district: int | None, block: int | None,
                                  principal: Principal | None = None, caller: Caller | None = None) -> dict:

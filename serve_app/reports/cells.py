@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 # a cell beginning with one of these is read as a formula (or a DDE call) by spreadsheets
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -34,4 +35,17 @@ def lines(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None)
     # the csv module writes numbers as str() (repr for floats) and None as blank, as safe_cell
     # would: only text and booleans go through it (a report writes a million cells)
     writer.writerows([v if type(v) in _PLAIN else safe_cell(v) for v in row] for row in rows)
+    return out.getvalue()
+
+
+def guarded(values: Sequence[object]) -> list[Any]:
+    """A column's cells as `lines` writes them: text and booleans through `safe_cell`, numbers and
+    blanks as they are. A report written a column at a time guards each text column once."""
+    return [v if type(v) in _PLAIN else safe_cell(v) for v in values]
+
+
+def prepared_lines(rows: Iterable[Sequence[object]]) -> str:
+    """CSV text of rows whose cells are already guarded (`guarded`, or numbers and blanks only)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()

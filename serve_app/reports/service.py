@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from serve_app.reports import cells, charts, performance
+from serve_app.reports import cells, charts, performance, school_table
 from serve_app.reports import figures as grouping
 from serve_app.reports.schemas import (
     ALERT_COLUMNS,
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 MAX_RANGE_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30  # without `from`: the 30 days ending on `to`
 CHUNK_SCHOOLS = 500  # schools per streamed part of a CSV
+CHUNK_ROWS = 2_000  # rows per streamed part of a CSV written from columns (one worker-thread trip each)
 HISTORY_CONCURRENCY = 4  # school histories (log replays) in flight at once
 ALERTS_PAGE = 1000
 ALERTS_IN_PDF = 30  # the open alerts a PDF lists (the newest); it gives the total too
@@ -178,25 +179,19 @@ class ReportService:
             yield cells.lines(rows)
 
     async def _schools_csv(self, area: Area) -> AsyncIterator[str]:
-        schools, names, today = await asyncio.gather(self.school_figures(area), self._names(area), self.twin_day())
-        # one risk read for all (a call a part cost more), while finance works out the allocation
-        (year, allocation), risks = await asyncio.gather(self._allocations(area, today),
-                                                         self._risks([s.school_id for s in schools], area))
+        """Every active school of the area with its live figures, risk and the year's entitlement,
+        written from the shards' arrays a column at a time (see `school_table`)."""
+        states = await self._states_of(area)
+        schools, names, today = await asyncio.gather(
+            asyncio.to_thread(school_table.school_columns, states, area.school_mask(self._directory)),
+            self._names(area), self.twin_day())
+        # the risk desk and finance read at once
+        entitled, risk = await asyncio.gather(self._entitled(area, today), self._risk_scores(schools.index))
+        sheet = await asyncio.to_thread(school_table.SchoolSheet, schools, self._directory, names, risk, entitled,
+                                        today.isoformat() if today else None)
         yield cells.lines([], SCHOOL_COLUMNS)
-        as_of = today.isoformat() if today else None
-        for part in _chunks(schools, CHUNK_SCHOOLS):
-            rows = []
-            for s in part:
-                f, r, a = s.figures, (risks or {}).get(s.school_id), allocation.get(s.school_id)
-                funds = f["funds"]
-                rows.append([
-                    s.school_id, names.get(s.school_id), s.district, s.block, f["enrolment"], f["present_today"],
-                    f["meals_today"], f["attendance_rate"], f["stock_days"], f["stock_kg"]["rice"], bool(f["stale"]),
-                    bool(f["closed_today"]), r and r["score"], r and r["level"], r and r["cascade"]["flagged"],
-                    funds["released_to_schools_inr"], _plus(funds["meal_cost_inr"], funds["other_utilised_inr"]),
-                    funds["school_balance_inr"], a and a["total_inr"], a and a["centre_inr"], a and a["state_inr"],
-                    year if a else None, as_of])
-            yield cells.lines(rows)
+        for start in range(0, sheet.rows, CHUNK_ROWS):
+            yield await asyncio.to_thread(sheet.lines, start, start + CHUNK_ROWS)
 
     async def _school_sheet(self, area: Area) -> AsyncIterator[str]:
         """One school as metric,value rows."""
@@ -303,26 +298,11 @@ class ReportService:
         return [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
 
     def _figures_of(self, states: Sequence[ShardState], area: Area) -> list[SchoolFigures]:
-        from twin.views import school_metrics  # the twin's read model (numba kernels)
-
-        inside = area.school_mask(self._directory)
+        schools = school_table.school_columns(states, area.school_mask(self._directory))
         names, blocks = geography.district_names(), self._directory.blocks.names
-        out = []
-        for s in states:
-            n = min(len(inside), len(s.school_local))
-            g = np.flatnonzero((s.school_local[:n] >= 0) & inside[:n])
-            local = s.school_local[g]
-            keep = s.active[local]
-            g, local = g[keep], local[keep]
-            if not len(g):
-                continue
-            metrics = school_metrics(s)
-            for gi, li in zip(g.tolist(), local.tolist()):
-                out.append(SchoolFigures(f"{int(s.school_ids[li]):011d}",
-                                         names[int(self._directory.school_district[gi])],
-                                         blocks[int(self._directory.school_block[gi])], summarise(metrics[li])))
-        out.sort(key=lambda s: s.school_id)
-        return out
+        district, block = self._directory.school_district[schools.index], self._directory.school_block[schools.index]
+        return [SchoolFigures(f"{i:011d}", names[d], blocks[b], summarise(row))
+                for i, d, b, row in zip(schools.ids.tolist(), district.tolist(), block.tolist(), schools.metrics)]
 
     async def _names(self, area: Area) -> dict[str, str]:
         """The register's names of the area's schools."""
@@ -335,6 +315,28 @@ class ReportService:
             return await self._risk.risks(list(school_ids), area)
         except Unavailable:
             return None
+
+    async def _risk_scores(self, index: np.ndarray) -> school_table.RiskScores | None:
+        """The rules' score, level and cascade flag of the schools at `index` (inside the area), in
+        one read of arrays; None when risk scoring is not running."""
+        try:
+            return school_table.RiskScores(*await self._risk.scores(index))
+        except Unavailable:
+            return None
+
+    async def _entitled(self, area: Area, today: dt.date | None) -> school_table.Entitled | None:
+        """The financial year's entitlement by the norms of the area's schools as columns, when the
+        finance service is there and has norms for the year."""
+        if self._finance is None:
+            return None
+        year = money.financial_year(today or dt.datetime.now(dt.UTC).date())
+        district = area.district_index()
+        block = None if area.block is None else self._directory.blocks.index(district, area.block)  # type: ignore[arg-type]
+        try:
+            ids, amounts = await self._finance.entitlement_columns(year, district, block)
+        except InvalidInput:
+            return None
+        return school_table.Entitled(year, ids, amounts)
 
     async def _allocations(self, area: Area, today: dt.date | None) -> tuple[int | None, dict[str, dict]]:
         """The financial year's allocation of each school of the area by the cost norms (finance's

@@ -4,6 +4,7 @@ domain needs of it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from twin import geography
 from twin.area import STATE, Area
 from twin.directory import Directory
 from twin.errors import NotFound, Unavailable
+from twin.risk_answers import RiskColumns, scores_and_levels
 
 
 class RiskSource(Protocol):
@@ -22,6 +24,8 @@ class RiskSource(Protocol):
     async def cascade_view(self, schools: np.ndarray) -> dict | None: ...
 
     async def risks(self, schools: np.ndarray) -> list[dict | None] | None: ...
+
+    async def risk_columns(self, schools: np.ndarray) -> RiskColumns | None: ...
 
     async def schools_changed(self) -> None: ...
 
@@ -59,6 +63,17 @@ class RiskService:
         if found is None:
             raise Unavailable("risk scoring is not running in this twin")
         return {s: r for (s, _), r in zip(inside, found) if r is not None}
+
+    async def scores(self, index: np.ndarray) -> tuple[np.ndarray, list[float], list[int], np.ndarray]:
+        """The rules' score, level code (into `twin.risk.LEVELS`) and cascade flag of many schools
+        by directory index, as arrays: which of `index` the desk scores (positions into it), then
+        their figures in that order. The caller has checked that `index` lies inside its area. A
+        report of the whole state reads these without an answer dict a school."""
+        found = await self._desk().risk_columns(np.asarray(index, np.int64))
+        if found is None:
+            raise Unavailable("risk scoring is not running in this twin")
+        scores, levels = await asyncio.to_thread(scores_and_levels, found)
+        return found.slot, scores, levels, found.flagged
 
     async def _learned_risk(self, i: int) -> dict | None:
         if self._learned is None:
