@@ -25,6 +25,7 @@ def _schedule(row) -> dict:  # noqa: ANN001
             "area": {"district": row.area_district, "block": row.area_block, "school_id": row.area_school},
             "frequency": row.frequency, "at_time": row.at_time, "weekday": row.weekday,
             "day_of_month": row.day_of_month, "recipients": json.loads(row.recipients), "paused": row.paused,
+            "paused_reason": row.paused_reason,
             "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
 
 
@@ -77,9 +78,16 @@ class ReportScheduleRepository:
         return [_schedule(r) for r in rows]
 
     async def set_paused(self, schedule_id: int, paused: bool) -> None:
+        """Paused or resumed by its owner: any earlier reason for a pause goes."""
         async with writing(self._engine) as conn:
             await conn.execute(update(report_schedules).where(report_schedules.c.id == schedule_id)
-                               .values(paused=paused, updated_at=utc_now()))
+                               .values(paused=paused, paused_reason=None, updated_at=utc_now()))
+
+    async def pause_for(self, schedule_id: int, reason: str) -> None:
+        """Paused by the twin, with the reason its owner reads in the listing."""
+        async with writing(self._engine) as conn:
+            await conn.execute(update(report_schedules).where(report_schedules.c.id == schedule_id)
+                               .values(paused=True, paused_reason=reason[:500], updated_at=utc_now()))
 
     async def delete(self, schedule_id: int) -> None:
         """The schedule goes; its deliveries stay as the record of what was sent."""

@@ -318,6 +318,7 @@ report_schedules = Table(
     Column("day_of_month", SmallInteger, comment="monthly: 1..28"),
     Column("recipients", Text, nullable=False, comment="JSON: email addresses"),
     Column("paused", Boolean, nullable=False, default=False),
+    Column("paused_reason", String(500), comment="why the twin paused it (its owner may no longer read the area)"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     sqlite_autoincrement=True,  # an id is never reused: a deleted schedule's deliveries keep theirs

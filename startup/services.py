@@ -204,8 +204,8 @@ def _cached(load: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[obj
     return cached
 
 
-def _report_delivery(settings: Settings, repo: ReportScheduleRepository,
-                     reports: ReportService) -> ScheduledDelivery | None:
+def _report_delivery(settings: Settings, repo: ReportScheduleRepository, reports: ReportService,
+                     accounts: Accounts) -> ScheduledDelivery | None:
     """Every replica's sender of scheduled reports, ticking; none without an SMTP server. The
     replicas share the work through the database's claims, never through memory."""
     smtp = settings.alert_delivery
@@ -214,7 +214,7 @@ def _report_delivery(settings: Settings, repo: ReportScheduleRepository,
     mailer = SmtpReportMailer(host=smtp.smtp_host, port=smtp.smtp_port, sender=smtp.smtp_from,
                               starttls=smtp.smtp_starttls, username=smtp.smtp_username,
                               password=smtp.smtp_password, timeout_s=max(smtp.smtp_timeout_s, 60.0))
-    delivery = ScheduledDelivery(repo, reports, mailer)
+    delivery = ScheduledDelivery(repo, reports, mailer, accounts.why_not_reading)
     delivery.start()
     return delivery
 
@@ -260,7 +260,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
     report_jobs = ReportJobs(ReportJobRepository(engine), reports)
     schedule_repo = ReportScheduleRepository(engine)
-    report_delivery = _report_delivery(settings, schedule_repo, reports)
+    report_delivery = _report_delivery(settings, schedule_repo, reports, accounts)
     services = Services(settings, engine, event_log, directory, router, ingest, reader,
                     schools, history,
                     time_travel, risk, alerts,

@@ -234,6 +234,40 @@ class Accounts:
         return public_user(user) | {"permissions": sorted(p.value for p in principal.permissions),
                                     "mfa_enrolment_required": principal.mfa_enrolment_due}
 
+    async def why_not_reading(self, subject: str, area: Area) -> str | None:
+        """Why `subject` (a user or an API key, as a token or key names it) may no longer read
+        `area`, judged on its account as it is now; None when it still may. What was granted when
+        something was set up for it (a scheduled report) is not what it holds later: an account
+        deactivated, no longer approved, given a role without reading, or moved to another area."""
+        kind, _, ident = subject.partition(":")
+        if kind == "user" and ident.isdigit():
+            user = await self.users.get(int(ident))
+            if user is None:
+                return "the owner's account no longer exists"
+            if not user["is_active"]:
+                return "the owner's account is deactivated"
+            if user.get("approval") not in (None, "approved"):
+                return f"the owner's account is {user['approval']}"
+            try:
+                role = Role(user["role"])
+            except ValueError:
+                return f"the owner's role {user['role']!r} is not a role of this twin"
+            if Permission.READ not in ROLE_PERMISSIONS[role]:
+                return f"the owner's role {role.value} may not read reports"
+            held = user_area(user)
+        elif kind == "key":
+            key = await self.keys.get(ident)
+            if key is None or key["revoked_at"] is not None:
+                return "the owner's API key is revoked"
+            if "read" not in key["scopes"]:
+                return "the owner's API key may not read"
+            held = Area(key["district"], key["block"], key["school_id"])
+        else:
+            return f"the owner {subject!r} has no account to check"
+        if not held.contains(area):
+            return f"the owner's area is now {held.label()}, which does not include {area.label()}"
+        return None
+
     # ---- users ----------------------------------------------------------------------------
 
     def _check_may_create(self, creator: Principal, role: Role, area: Area) -> None:

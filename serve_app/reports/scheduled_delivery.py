@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,6 +48,10 @@ class Attachment:
     content: bytes
 
 
+# why a schedule's owner may no longer read its area, judged on the owner's account now (None: it may)
+OwnerCheck = Callable[[str, Area], Awaitable[str | None]]
+
+
 class Mailer(Protocol):
     async def send(self, recipients: list[str], subject: str, body: str, attachment: Attachment,
                    message_id: str) -> None: ...
@@ -69,11 +73,12 @@ def _utc_now() -> dt.datetime:
 
 class ScheduledDelivery:
     def __init__(self, schedules: ReportScheduleRepository, reports: ReportService, mailer: Mailer,
-                 claimer: str | None = None, lease: dt.timedelta = dt.timedelta(minutes=15),
+                 owner_check: OwnerCheck, claimer: str | None = None, lease: dt.timedelta = dt.timedelta(minutes=15),
                  backoff: Backoff = Backoff(), clock: Callable[[], dt.datetime] = _utc_now) -> None:
         self._schedules = schedules
         self._reports = reports
         self.mailer = mailer
+        self._owner_check = owner_check
         self.claimer = claimer or f"{socket.gethostname()}:{id(self):x}"  # this replica, in the claims
         self._lease = lease  # longer than building and sending the largest report takes
         self._backoff = backoff
@@ -109,9 +114,25 @@ class ScheduledDelivery:
             if due < dt.datetime.fromisoformat(schedule["created_at"]):
                 continue  # its first due time is still ahead
             delivery = await self._schedules.claim(schedule["id"], period_key(due), self.claimer, self._lease, now)
-            if delivery is not None:
+            if delivery is None:
+                continue
+            # the owner as they are now, not as they were when they made the schedule: a deactivated
+            # owner, or one moved out of the area, gets no more of the area's mail
+            refusal = await self._owner_check(schedule["owner"], Area(**schedule["area"]))
+            if refusal is not None:
+                out.append(await self._refuse(schedule, delivery, refusal))
+            else:
                 out.append(await self._deliver(schedule, delivery, due, now))
         return out
+
+    async def _refuse(self, schedule: dict, delivery: dict, refusal: str) -> dict:
+        """Nothing is sent: the delivery fails for good with the reason, and the schedule is paused
+        with it (its listing says why) until its owner, able to read the area again, resumes it."""
+        reason = f"not sent: {refusal}"
+        await self._schedules.attempt_failed(delivery["id"], self.claimer, reason, None)
+        await self._schedules.pause_for(schedule["id"], refusal)
+        log.warning("scheduled report %s paused: %s", schedule["id"], refusal)
+        return {"schedule_id": schedule["id"], "period": delivery["period"], "status": "paused", "error": reason}
 
     async def _deliver(self, schedule: dict, delivery: dict, due: dt.datetime, now: dt.datetime) -> dict:
         try:

@@ -232,6 +232,10 @@ class Schedule(BaseModel):
     day_of_month: int | None
     recipients: list[str]
     paused: bool
+    paused_reason: str | None = Field(None, description="why the twin paused it: its owner's account, as it is at "
+                                      "send time, may no longer read the schedule's area (deactivated, moved to "
+                                      "another area, a role without reading). Resuming clears it; the next send "
+                                      "checks again.", examples=[None])
     created_at: str
     updated_at: str
 

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from adapters.report_mail import SmtpReportMailer
 from configs import Settings
+from db.account_repository import UserRepository
 from db.engine import create_engine
 from db.report_schedule_repository import ReportScheduleRepository
 from serve_app.reports.cadence import Cadence, latest_due, period_key
@@ -37,19 +38,29 @@ def _as(app, role: str = "state_admin", area: Area = STATE, subject: str = "user
                              headers={"Authorization": f"Bearer {token_for(app, role, area, subject)}"})
 
 
+# the accounts the tests' tokens name: a schedule is sent only while its owner's account may read its area
+OWNERS = {7: ("district_officer", "Ariyalur", None), 8: ("district_officer", "Ariyalur", None),
+          9: ("block_officer", "Ariyalur", "Sendurai")}
+
+
 @pytest.fixture
 async def replicas(database_url):
     settings = Settings(database_url=database_url)
     async with report_app(settings) as one:
         async with running_app(settings) as two:
             engine = create_engine(database_url)
+            users = UserRepository(engine)
+            for user_id, (role, district, block) in OWNERS.items():
+                await users.create({"id": user_id, "email": f"officer{user_id}@example.org", "full_name": "An officer",
+                                    "password_hash": "-", "role": role, "district": district, "block": block})
             yield one, two, ReportScheduleRepository(engine)
             await engine.dispose()
 
 
 def _sender(app, repo, port: int, name: str, **options) -> ScheduledDelivery:  # noqa: ANN003
     mailer = SmtpReportMailer(host="127.0.0.1", port=port, sender="reports@twin.example.org", starttls=False)
-    return ScheduledDelivery(repo, app.state.services.reports, mailer, claimer=name, **options)
+    return ScheduledDelivery(repo, app.state.services.reports, mailer, app.state.services.accounts.why_not_reading,
+                             claimer=name, **options)
 
 
 async def test_the_schedule_api_for_its_owner_and_area(replicas):
@@ -191,3 +202,56 @@ async def test_a_refused_recipient_fails_the_delivery_for_good(replicas):
         assert delivery["status"] == "failed" and "refused" in delivery["last_error"]
     finally:
         receiver.stop()
+
+
+async def test_an_owner_deactivated_or_moved_out_of_the_area_gets_no_mail_and_the_schedule_pauses(replicas, smtp):
+    one, _, repo = replicas
+    async with _as(one, "district_officer", OFFICER, "user:7") as district_owner, \
+            _as(one, "block_officer", Area("Ariyalur", "Sendurai"), "user:9") as block_owner:
+        district_sid = (await district_owner.post(API, json={**DAILY_CSV, "block": None})).json()["data"]["id"]
+        block_sid = (await block_owner.post(API, json=DAILY_CSV)).json()["data"]["id"]
+    sender = _sender(one, repo, smtp.port, "replica-a")
+    first = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert sorted(o["status"] for o in await sender.tick(first)) == ["sent", "sent"]  # both owners may read
+
+    users = one.state.services.accounts.users
+    await users.update(7, {"is_active": False})  # the district officer left
+    await users.update(9, {"block": "Thirumanur"})  # the block officer moved to another block
+    day_two = first + dt.timedelta(days=1)
+    outcomes = {o["schedule_id"]: o for o in await sender.tick(day_two)}
+    assert {s: o["status"] for s, o in outcomes.items()} == {district_sid: "paused", block_sid: "paused"}
+    assert len(smtp.mails) == 2  # nothing more went out
+    async with _as(one, "district_officer", OFFICER, "user:7") as district_owner, \
+            _as(one, "block_officer", Area("Ariyalur", "Thirumanur"), "user:9") as block_owner:
+        (listed,) = (await district_owner.get(API)).json()["data"]["schedules"]
+        assert listed["paused"] is True and "deactivated" in listed["paused_reason"]
+        (moved,) = (await block_owner.get(API)).json()["data"]["schedules"]
+        assert moved["paused"] is True and "Thirumanur" in moved["paused_reason"] and "Sendurai" in moved["paused_reason"]
+        log = (await district_owner.get(f"{API}/{district_sid}/deliveries")).json()["data"]["deliveries"]
+        assert [(d["status"], d["last_error"].startswith("not sent: ")) for d in log[:1]] == [("failed", True)]
+        assert log[1]["status"] == "sent"
+        # paused, it is not even looked at on the next day
+        assert await sender.tick(day_two + dt.timedelta(days=1)) == []
+        # the officer is back: resumed by its owner, the reason goes, and the next period is sent
+        await users.update(7, {"is_active": True})
+        resumed = (await district_owner.post(f"{API}/{district_sid}/resume")).json()["data"]
+        assert resumed["paused"] is False and resumed["paused_reason"] is None
+        # the moved officer resumes too, but still cannot read Sendurai: paused again at the next send
+        await block_owner.post(f"{API}/{block_sid}/resume")
+    day_four = first + dt.timedelta(days=3)
+    outcomes = {o["schedule_id"]: o["status"] for o in await sender.tick(day_four)}
+    assert outcomes == {district_sid: "sent", block_sid: "paused"} and len(smtp.mails) == 3
+
+
+async def test_who_may_still_read_an_area(replicas):
+    one, _, _ = replicas
+    accounts = one.state.services.accounts
+    sendurai = Area("Ariyalur", "Sendurai")
+    assert await accounts.why_not_reading("user:7", sendurai) is None  # a district officer reads its blocks
+    assert await accounts.why_not_reading("user:9", sendurai) is None
+    assert "does not include" in await accounts.why_not_reading("user:9", OFFICER)  # a block officer, not the district
+    assert "no longer exists" in await accounts.why_not_reading("user:4040", sendurai)
+    assert "revoked" in await accounts.why_not_reading("key:nokey", sendurai)
+    assert "no account" in await accounts.why_not_reading("system:benchmark", sendurai)
+    await accounts.users.update(8, {"approval": "pending"})
+    assert "pending" in await accounts.why_not_reading("user:8", OFFICER)
