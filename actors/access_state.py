@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import ray
 
 from actors.names import ACCESS_ACTOR, NAMESPACE
+from actors.node_placement import singleton_options
 
 
 
@@ -85,7 +86,8 @@ def open_access_actor(revocations: Any, limiter: Any):  # noqa: ANN201, ANN401 -
     restarted twin does, so revocations last as long as the twin runs: a deployment that must keep
     them longer configures Redis."""
     return ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(AccessState).options(
-        name=ACCESS_ACTOR, namespace=NAMESPACE, get_if_exists=True, lifetime="detached").remote(revocations, limiter)
+        name=ACCESS_ACTOR, namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+        **singleton_options()).remote(revocations, limiter)
 
 
 class RayAccessState:

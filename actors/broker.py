@@ -17,6 +17,7 @@ import orjson
 import ray
 
 from actors.names import BROKER_ACTOR, NAMESPACE
+from actors.node_placement import singleton_options
 
 _READ_LIMIT = 1_000  # messages per topic in one read: bounds one answer's size
 PUBLISH_PART = 1_000  # messages per call to the broker actor (see `RayBroker.publish_many`)
@@ -119,10 +120,12 @@ def as_json(payload: dict | bytes) -> bytes:
 
 
 def start_broker_actor(history: int, history_s: float):  # noqa: ANN201 - a Ray actor handle
-    """Create (or find) the `stream-broker` actor. Restarted by Ray if it dies, empty; its seqs
-    then start above the old ones (`first_seq_now`), so readers carry on and resumes are too old."""
+    """Create (or find) the `stream-broker` actor, on the singletons' node (see
+    `actors.node_placement`). Restarted by Ray if it dies, empty; its seqs then start above the old
+    ones (`first_seq_now`), so readers carry on, resumes are too old, and the clients following a
+    topic are told that its messages were lost (`serve_app.streams.hub`)."""
     return ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(MemoryBroker).options(
-        name=BROKER_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(history, history_s)
+        name=BROKER_ACTOR, namespace=NAMESPACE, get_if_exists=True, **singleton_options()).remote(history, history_s)
 
 
 class RayBroker:

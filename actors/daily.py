@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import ray
 
+from actors.node_placement import singleton_options
+
 log = logging.getLogger("mealtwin.daily")
 
 
@@ -57,5 +59,5 @@ class DailyTimer:
 def start_daily(at: str, timezone: str, job: Callable[[], Awaitable[None]],
                 name: str = "models-daily") -> tuple[object, str]:
     """The timer actor `name` (one per job and twin), started; and when it first fires (ISO, UTC)."""
-    timer = DailyTimer.options(name=name, get_if_exists=True).remote(at, timezone, job)
+    timer = DailyTimer.options(name=name, get_if_exists=True, **singleton_options()).remote(at, timezone, job)
     return timer, ray.get(timer.start.remote())

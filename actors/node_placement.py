@@ -8,6 +8,12 @@ not giving it the resource); without it, every node with CPUs hosts shards in pr
 CPUs. Each shard prefers its node (soft node affinity): when that node dies, Ray restarts the
 shard on another one, where it recovers from snapshot and log. On one node nothing is asked of
 Ray's scheduler at all: a single machine starts its shards exactly as it always did.
+
+The twin's singletons (the state actor, the embedded stream broker, the API's access state, the
+daily timers) are placed deliberately too: on the node offering the custom resource
+`mealtwin_singletons`, else on the head node, whose loss ends the cluster anyway (its GCS goes
+with it). A worker node dying then never takes the broker's history or the state actor with it.
+The preference is soft: should that node be gone, Ray starts them on another.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from twin.placement import spread_over_nodes
 log = logging.getLogger(__name__)
 
 SHARD_RESOURCE = "mealtwin_shards"
+SINGLETON_RESOURCE = "mealtwin_singletons"
+HEAD_RESOURCE = "node:__internal_head__"  # Ray's own mark of the head node
 # what one shard asks of `SHARD_RESOURCE`: so little that a node offering 1 takes any number, but
 # enough that a restarted shard only goes where the resource is
 _SHARD_SHARE = 0.001
@@ -53,6 +61,18 @@ def shard_options(loads: Sequence[int], probe_timeout_s: float = 60.0) -> list[d
     log.info("shards spread over %d nodes: %s", len(nodes),
              {nodes[i].node_id[:12]: plan.count(i) for i in range(len(nodes))})
     return [{**asks, "scheduling_strategy": NodeAffinitySchedulingStrategy(nodes[i].node_id, soft=True)} for i in plan]
+
+
+def singleton_options() -> dict:
+    """Ray actor options for one of the twin's singletons: `{}` on one node."""
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if len(alive) < 2:
+        return {}
+    chosen = (next((n for n in alive if n["Resources"].get(SINGLETON_RESOURCE, 0) > 0), None)
+              or next((n for n in alive if n["Resources"].get(HEAD_RESOURCE, 0) > 0), None))
+    if chosen is None:
+        return {}
+    return {"memory": TOKEN_MEMORY, "scheduling_strategy": NodeAffinitySchedulingStrategy(chosen["NodeID"], soft=True)}
 
 
 def shard_nodes() -> list[ShardNode]:

@@ -20,7 +20,7 @@ import ray
 from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
-from actors.node_placement import current_node, shard_options
+from actors.node_placement import current_node, shard_options, singleton_options
 from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
@@ -329,8 +329,8 @@ class TwinCluster:
         # which look it up by name when they start
         broker = start_broker_actor(stream_history, stream_history_s) if stream_history else None
         state = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=100)(StateHost).options(
-            name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True).remote(placement, open_desk, risk_rules,
-                                                                              alert_rules)
+            name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True, **singleton_options()).remote(
+                placement, open_desk, risk_rules, alert_rules)
         host = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=1000)(ShardHost)
         where = shard_options(shard_loads if shard_loads is not None else [len(d) for d in placement])
         shards = [

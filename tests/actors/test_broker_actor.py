@@ -41,3 +41,45 @@ async def test_the_broker_actor_serves_publish_read_resume_and_blocking_reads(ra
         assert await broker.bounds("t") == (restarted, restarted)
     finally:
         ray.kill(actor, no_restart=True)
+
+
+async def test_clients_of_a_broker_actor_that_restarted_empty_are_told_to_read_again(ray_session):
+    import ray
+
+    from configs.settings import Streams
+    from serve_app.streams.hub import BROKER_BACK, BROKER_UNREACHABLE, StreamHub
+
+    actor = start_broker_actor(100, 300.0)
+    hub = StreamHub(RayBroker(actor), Streams(read_block_s=0.2))
+    heard, notices, seqs = [], [], []
+    try:
+        with hub.client(heard.append):
+            follow, _ = await hub.follow("t", lambda seq, payload: seqs.append(seq), None, notify=notices.append)
+            follow.release()
+            first = await RayBroker(actor).publish("t", {"n": 1})
+            for _ in range(100):
+                if seqs:
+                    break
+                await asyncio.sleep(0.1)
+            assert seqs == [first]
+
+            ray.kill(actor, no_restart=False)  # its process dies; Ray starts it again, empty
+            restarted = None
+            for _ in range(300):
+                try:
+                    restarted = await RayBroker(actor).publish("t", {"n": 2})
+                    break
+                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                    await asyncio.sleep(0.1)
+            assert restarted is not None, "the broker actor did not come back"
+            for _ in range(100):
+                if len(seqs) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert seqs == [first, restarted]
+            # never silently empty: the topic's followers are told what was lost and to read again
+            assert [(n["after_seq"], n["next_seq"]) for n in notices] == [(first, restarted)]
+            assert heard in ([], [BROKER_UNREACHABLE, BROKER_BACK])  # a read may or may not have hit the restart
+    finally:
+        await hub.close()
+        ray.kill(actor, no_restart=True)

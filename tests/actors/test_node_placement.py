@@ -1,5 +1,5 @@
 """Which nodes the driver spreads shards over, read from the cluster's nodes as Ray reports them
-(`ray.nodes()`), without a cluster: the real one is `test_multinode`'s."""
+(`ray.nodes()`), without a cluster: the real one is `test_cluster_up`'s."""
 
 import pytest
 
@@ -52,3 +52,19 @@ def test_a_silent_node_gets_no_shard(cluster, monkeypatch):
     cluster += [_node(B, 2), _node(C, 2)]
     monkeypatch.setattr(node_placement, "_schedulable", lambda found, timeout_s: [n for n in found if n.node_id == B])
     assert node_placement.shard_options([1, 2]) == [{}, {}]
+
+
+def test_singletons_go_to_the_node_offering_their_resource_else_to_the_head(cluster):
+    head = {node_placement.HEAD_RESOURCE: 1.0}
+    cluster += [_node(B, 2), _node(C, 2, **head)]
+    chosen = node_placement.singleton_options()
+    assert chosen["scheduling_strategy"].node_id == C and chosen["scheduling_strategy"].soft  # elsewhere if C dies
+    assert chosen["memory"] > 0  # so that Ray keeps to the preference
+
+    cluster += [_node(D, 0, mealtwin_singletons=1)]
+    assert node_placement.singleton_options()["scheduling_strategy"].node_id == D  # the operator's choice
+
+
+def test_singletons_on_one_node_ask_nothing_of_rays_scheduler(cluster):
+    cluster += [_node(B, 2, **{node_placement.HEAD_RESOURCE: 1.0}), _node(C, 2, alive=False)]
+    assert node_placement.singleton_options() == {}
