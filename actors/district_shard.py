@@ -84,9 +84,13 @@ class DistrictShard:
             self._since_snapshot = replayed
             return replayed
 
-    async def _catch_up(self, upto_seq: int | None, progress: Callable[[int], None] | None = None) -> int:
+    async def _catch_up(self, upto_seq: int | None, progress: Callable[[int], None] | None = None,
+                        publish: bool = False) -> int:
         """Fold the log's events of our districts after `applied_seq` up to `upto_seq` (default: the
-        log's end, read first so that an event committed meanwhile is left for the next batch)."""
+        log's end, read first so that an event committed meanwhile is left for the next batch).
+        With `publish`, what each page changed goes to `on_applied` as a delivered batch's does: a
+        live catch-up folds events no one was told of. Recovery does not publish: its replay
+        repeats events that were published before the shard stopped, alerts among them."""
         if upto_seq is None:
             upto_seq = await self._log.max_seq()
         done = 0
@@ -95,8 +99,10 @@ class DistrictShard:
             if not rows:
                 break
             batch = await asyncio.to_thread(self._decode, rows)
-            await asyncio.to_thread(apply_events, self.state, batch)
+            outcome = await asyncio.to_thread(apply_events, self.state, batch)
             self.applied_seq = rows[-1][0]
+            if publish and self._on_applied is not None:
+                self._on_applied(self.state, batch, outcome, self.applied_seq)
             done += len(rows)
             self.events_applied += len(rows)
             if progress:
@@ -132,7 +138,7 @@ class DistrictShard:
             if upto_seq <= self.applied_seq:
                 return outcome
             if after_seq > self.applied_seq:
-                await self._catch_up(after_seq)
+                await self._catch_up(after_seq, publish=True)
             # a school index beyond our directory: registered elsewhere and not yet synced here
             fresh = (batch.seq > self.applied_seq) & (batch.school < len(self.state.school_local))
             folded = batch.take(fresh)
@@ -188,7 +194,7 @@ class DistrictShard:
     async def sync(self) -> int:
         """Fold whatever the log holds beyond `applied_seq` (e.g. after a lost delivery)."""
         async with self._turn:
-            await self._catch_up(None)
+            await self._catch_up(None, publish=True)
             self._turn.notify_all()
             return self.applied_seq
 

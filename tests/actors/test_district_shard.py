@@ -144,3 +144,27 @@ async def test_a_block_or_district_view_reads_its_own_schools_to_the_same_figure
     assert np.array_equal(rows["rows"], districts)
     for d, district in enumerate(shard.districts):
         assert {**shard.district(int(district)), "as_of_seq": None} == {**rows["views"][d], "as_of_seq": None}
+
+
+async def test_events_folded_by_a_catch_up_are_told_as_a_delivered_batchs_are(seeded_url):
+    """A batch lost on its way (never delivered) is read from the log by the next batch's catch-up,
+    or by `sync`: what it changed is told to `on_applied` all the same, so its deltas and alerts
+    reach the streams."""
+    ports = await open_shard_ports(seeded_url)
+    told: list[tuple[np.ndarray, int]] = []
+    shard = _shard(ports, gap_wait_s=0.01,
+                   on_applied=lambda state, batch, outcome, seq: told.append((batch.seq[outcome != 0].copy(), seq)))
+    await shard.recover()
+    lost = await _append(ports, random_events(ports.directory, 200, seed=5))
+    second = await _append(ports, random_events(ports.directory, 200, seed=6))
+    await shard.apply(*second)  # the lost batch is folded first, from the log
+    folded = np.concatenate([seqs for seqs, _ in told])
+    assert set(lost[0].seq[lost[0].district >= 0].tolist()) <= set(folded.tolist())
+    assert set(second[0].seq.tolist()) & set(folded.tolist())  # and the delivered one, as ever
+    assert [seq for _, seq in told] == sorted(seq for _, seq in told)  # in log order
+
+    told.clear()
+    third = await _append(ports, random_events(ports.directory, 200, seed=7))  # never delivered either
+    assert await shard.sync() == third[2]
+    assert told and told[-1][1] == third[2]
+    await ports.close()
