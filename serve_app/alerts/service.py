@@ -7,7 +7,7 @@ from db.alert_repository import AlertRepository, AlertScope
 from serve_app.alerts.delivery.target_guard import refused_by_name
 from serve_app.alerts.schemas import NewSubscription
 from serve_app.shared.access import alert_in_area
-from serve_app.shared.page import offset, pagination
+from serve_app.shared.page import bounded_offset, pagination
 from serve_app.shared.places import block_index, district_index
 from twin import geography
 from twin.area import STATE, Area
@@ -22,7 +22,8 @@ class AlertService:
         self._private_targets = private_targets  # webhooks to the twin's own network (see target_guard)
 
     async def page(self, where: AlertScope, page: int, page_size: int) -> dict:
-        rows, total = await self._repo.page(where, offset(page, page_size), page_size)
+        first = bounded_offset(page, page_size, "narrow the list by district, block, school, severity or status")
+        rows, total = await self._repo.page(where, first, page_size)
         return {"alerts": rows, "pagination": pagination(page, page_size, total)}
 
     async def get(self, alert_id: int, area: Area = STATE) -> dict:

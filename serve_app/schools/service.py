@@ -20,7 +20,7 @@ from db.school_repository import SORTABLE, WRITABLE, SchoolFilter, SchoolReposit
 from serve_app.auth.errors import Forbidden
 from serve_app.schools import csv as school_csv
 from serve_app.schools.schemas import SchoolCreate, SchoolCsvRow, SchoolUpdate, blocks
-from serve_app.shared.page import offset, pagination
+from serve_app.shared.page import bounded_offset, pagination
 from twin import geography
 from twin.area import STATE, Area
 from twin.directory import Directory
@@ -84,7 +84,9 @@ class SchoolService:
             raise InvalidInput(f"cannot sort by {', '.join(bad) or 'nothing'}; sort by {', '.join(SORTABLE)} "
                                "(prefix - for descending, comma-separated)",
                                {"fields": [{"field": "sort", "message": "not a sortable column"}]})
-        rows, total = await self._repo.page(where, keys, offset(page, page_size), page_size)
+        first = bounded_offset(page, page_size, "narrow the list by district, block or risk_level, "
+                               "or take every school with GET /api/v1/schools/export")
+        rows, total = await self._repo.page(where, keys, first, page_size)
         return {"schools": [_public(r) for r in rows], "pagination": pagination(page, page_size, total)}
 
     async def names(self, where: SchoolFilter) -> dict[str, str]:

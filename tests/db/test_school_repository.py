@@ -105,3 +105,26 @@ async def test_stream_yields_every_match_in_id_order(repo):
     chunks = [chunk async for chunk in repo.stream(SchoolFilter(), chunk=5)]
     ids = [r["id"] for chunk in chunks for r in chunk]
     assert ids == sorted(r["id"] for r in ROWS) and len(chunks) == 7
+
+
+async def test_a_bulk_load_into_an_empty_table_ends_with_every_index_and_a_name_ordered_page_uses_one(database_url):
+    from sqlalchemy import inspect, text
+
+    from db.tables import schools
+
+    engine = create_engine(database_url)
+    try:
+        repo = SchoolRepository(engine)
+        assert await repo.insert_many(ROWS) == len(ROWS)
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda sync: {i["name"] for i in inspect(sync).get_indexes("schools")})
+            assert {index.name for index in schools.indexes} <= names
+            if database_url.startswith("sqlite"):
+                plan = " ".join(str(row[-1]) for row in (await conn.execute(text(
+                    "EXPLAIN QUERY PLAN SELECT * FROM schools WHERE is_active = 1 ORDER BY name, id LIMIT 200"))).all())
+                assert "ix_schools_active_name_id" in plan and "TEMP B-TREE" not in plan, plan
+        rows, total = await repo.page(SchoolFilter(), ["name"], 0, 5)
+        assert total == len(ROWS) and [r["name"] for r in rows] == sorted(r["name"] for r in ROWS)[:5]
+        assert await repo.insert_many([]) == 0  # a table with rows keeps its indexes
+    finally:
+        await engine.dispose()

@@ -51,6 +51,19 @@ async def test_list_filters_sorts_and_pages(client):
         assert r.json()["error"]["details"]["fields"][0]["field"] == field
 
 
+async def test_a_page_past_the_limit_is_refused_naming_the_limit_and_what_to_do_instead(client):
+    from serve_app.shared.page import MAX_SKIPPED
+
+    last_allowed = MAX_SKIPPED // 200 + 1  # skips exactly the limit: allowed (and empty here)
+    r = await client.get("/api/v1/schools", params={"page": last_allowed, "page_size": 200})
+    assert r.status_code == 200 and r.json()["data"]["schools"] == []
+    r = await client.get("/api/v1/schools", params={"page": last_allowed + 1, "page_size": 200})
+    error = r.json()["error"]
+    assert r.status_code == 422 and error["code"] == "VALIDATION_ERROR"
+    assert error["details"]["limit"] == MAX_SKIPPED and error["details"]["fields"][0]["field"] == "page"
+    assert f"{MAX_SKIPPED:,}" in error["message"] and "/schools/export" in error["message"]
+
+
 async def test_read_create_update_and_soft_delete(client):
     r = await client.get(f"/api/v1/schools/{SCHOOL}")
     assert r.status_code == 200 and r.json()["data"]["name"] == ROWS[0]["name"]
