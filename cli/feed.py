@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import httpx
 
+from simulation.progress import ProgressLine
 from simulation.world import World
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ async def run_feed(base_url: str, world: World, seconds_per_day: float, batch_si
     async with httpx.AsyncClient(base_url=base_url, timeout=120, headers=headers) as client:
         if send_opening:
             opening = world.opening_events()
+            progress = ProgressLine("feed: opening stock and funds", say)
             for k in range(0, len(opening), batch_size):
                 await post_events(client, opening[k : k + batch_size])
+                progress(min(k + batch_size, len(opening)), len(opening))
             say(f"feed: opening stock and funds for {len(world.schools):,} schools ({len(opening):,} events)")
         done = 0
         while days is None or done < days:

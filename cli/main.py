@@ -62,6 +62,8 @@ def up(
                                         "configs/serve.yaml` against this Ray)"),
     ray_address: str = typer.Option(None, help="run on this existing Ray cluster (its head's host:port); "
                                                "default: MEALTWIN_RAY_ADDRESS, else RAY_ADDRESS, else a local Ray"),
+    schools: int = typer.Option(None, min=10, help="schools generated on a first start (default MEALTWIN_SCHOOLS, "
+                                                   "else 43,000; 1080000: India scale, see the README)"),
 ) -> None:
     """Set up (migrate, generate schools if none) and run the twin: shards on Ray, the API on Ray
     Serve, and the live feed."""
@@ -69,6 +71,8 @@ def up(
     settings = Settings()
     if ray_address:
         settings = settings.model_copy(update={"ray_address": ray_address})
+    if schools:
+        settings = settings.model_copy(update={"schools": schools})
     asyncio.run(_up(settings, feed and api, days or None, api))
 
 
@@ -129,6 +133,7 @@ async def _feed(settings: Settings, base_url: str, days: int | None) -> None:
     from simulation.world import World
 
     engine = create_engine(settings.database_url)
+    _say("feed: reading the schools for the world model")
     table = from_rows(await SchoolRepository(engine).all())
     await engine.dispose()
     api_key = await feed_api_key(settings)

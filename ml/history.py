@@ -76,6 +76,15 @@ def synthetic_schools(n_schools: int, seed: int) -> SchoolTable:
     return subset_schools(table, keep)
 
 
+def history_sample(table: SchoolTable, most: int) -> SchoolTable:
+    """At most `most` of `table`'s schools, evenly spread over the table's order (districts, blocks
+    and, at India scale, the tiles within each block), so that every block keeps about its share:
+    what the models learn from when the twin holds more schools than its history needs."""
+    if len(table) <= most:
+        return table
+    return subset_schools(table, np.linspace(0, len(table) - 1, most).round().astype(np.int64))
+
+
 def subset_schools(table: SchoolTable, index: np.ndarray) -> SchoolTable:
     """The schools at positions `index` of `table`."""
     picked = index.tolist()

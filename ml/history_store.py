@@ -137,6 +137,15 @@ def months(root: Path | str) -> list[str]:
     return sorted(p.stem for p in history_dir(root).glob(f"*{_SUFFIX}") if p.name != SCHOOLS_FILE)
 
 
+def remove_months(root: Path | str) -> int:
+    """Delete every month file and the store's schools (an unfinished history); returns how many months."""
+    keys = months(root)
+    for key in keys:
+        (history_dir(root) / f"{key}{_SUFFIX}").unlink(missing_ok=True)
+    (history_dir(root) / SCHOOLS_FILE).unlink(missing_ok=True)
+    return len(keys)
+
+
 def describe(root: Path | str) -> dict:
     """What the store holds: date range, schools, rows, bytes on disk and how it was made."""
     folder = history_dir(root)

@@ -9,7 +9,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ml import history_store
-from ml.history import GENERATOR_VERSION, generate_history, synthetic_schools
+from ml.history import (
+    GENERATOR_VERSION,
+    generate_history,
+    history_sample,
+    synthetic_schools,
+)
 from ml.panel import Panel
 from ml.registry import code_version
 
@@ -23,10 +28,15 @@ def years_before(end: dt.date, years: int) -> dt.date:
 
 def write_history(root: Path, schools: int, seed: int, first: dt.date, last: dt.date,
                   progress: Callable[[int, int], None] | None = None,
-                  month_written: Callable[[Panel], None] | None = None) -> None:
-    """`progress(days done, days in all)` as days are simulated; `month_written(month)` after each."""
+                  month_written: Callable[[Panel], None] | None = None, most_schools: int | None = None) -> None:
+    """`progress(days done, days in all)` as days are simulated; `month_written(month)` after each.
+    With `most_schools`, the history holds an even sample of at most that many of the `schools`
+    (`ml.history.history_sample`): its cost is then bounded whatever the twin's size."""
     table = synthetic_schools(schools, seed)
-    meta = {"seed": seed, "schools": len(table), "first_day": first.isoformat(), "end": last.isoformat(),
+    if most_schools is not None:
+        table = history_sample(table, most_schools)
+    meta = {"seed": seed, "schools": len(table), "of_schools": schools,
+            "first_day": first.isoformat(), "end": last.isoformat(),
             "generator_version": GENERATOR_VERSION, "code_version": code_version(), "source": "simulation.world.World"}
     # A month is compressed and written while the next is simulated: zlib lets go of the GIL.
     with ThreadPoolExecutor(1, thread_name_prefix="history-writer") as writer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 from pathlib import Path
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from db.school_repository import SchoolRepository
 from startup.deployment import run_app, shutdown_app
 from startup.ray_tools import write_ray_env
 from startup.actor_ports import desk_ports_opener, shard_ports_opener
+from simulation.progress import ProgressLine
 from twin import geography
 from twin.errors import Conflict
 from twin.placement import pack_districts, shard_loads
@@ -54,6 +56,8 @@ async def prepare_database(settings: Settings, say: Say = print, progress: Calla
         count = await repo.count()
         if count == 0:
             say(f"generating {settings.schools:,} synthetic schools (seed {settings.seed})")
+            if progress is None:
+                progress = functools.partial(ProgressLine("schools written", say), total=settings.schools)
             count = await generate_schools_into(repo, settings.schools, settings.seed, progress)
         return count
     finally:
@@ -126,24 +130,38 @@ async def _look_after_models(twin: RunningTwin, say: Say) -> None:
         return
     from actors.background import run_on_ray
     from actors.daily import start_daily
-    from serve_app.forecasts.upkeep import daily_upkeep, ensure_history, needs_training, retrain_job
+    from serve_app.forecasts.upkeep import daily_upkeep
 
     if settings.models.bootstrap:
-        await asyncio.to_thread(ensure_history, settings, say)
-        if needs_training(settings):
-            try:
-                job, work = retrain_job(Path(models_root(settings)), "first start")
-            except Conflict:
-                pass  # one is running already
-            else:
-                say(f"training the models in the background (a few minutes); progress: GET "
-                    f"/api/v1/predictions/retrain/{job['id']}")
-                twin.background.append(asyncio.create_task(run_on_ray(work)))
+        # in the background: the twin, its API and the live feed never wait for the models
+        twin.background.append(asyncio.create_task(_first_models(settings, say)))
     if settings.models.retrain_daily:
         _, first = await asyncio.to_thread(start_daily, settings.models.retrain_at, settings.models.retrain_timezone,
                                            functools.partial(daily_upkeep, settings, run_on_ray))
         say(f"models: the live days are added to their history and they retrain daily at "
             f"{settings.models.retrain_at} {settings.models.retrain_timezone} (next {first})")
+
+
+async def _first_models(settings: Settings, say: Say) -> None:
+    """The models' history (bounded: `models.history_schools`) and then their first training."""
+    from actors.background import run_on_ray
+    from serve_app.forecasts.upkeep import ensure_history, needs_training, retrain_job
+
+    stop = threading.Event()
+    try:
+        await asyncio.to_thread(ensure_history, settings, say, stop)
+    except asyncio.CancelledError:
+        stop.set()  # the thread stops at its next day and takes the unfinished history away
+        raise
+    if not needs_training(settings):
+        return
+    try:
+        job, work = retrain_job(Path(models_root(settings)), "first start")
+    except Conflict:
+        return  # one is running already
+    say(f"training the models in the background (a few minutes); progress: GET "
+        f"/api/v1/predictions/retrain/{job['id']}")
+    await run_on_ray(work)
 
 
 async def _schedule_recommendations(twin: RunningTwin, say: Say) -> None:

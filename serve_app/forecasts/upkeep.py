@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ml import history_store
 from ml.history_writer import write_history, years_before
 from ml.jobs import JobFiles, run_job
 from ml.registry import Registry
+from simulation.progress import ProgressLine
 from twin.errors import Conflict
 
 Say = Callable[[str], None]
@@ -25,9 +27,12 @@ RETRAIN = "retrain"
 FORECAST_KIND = "forecaster"  # ml.serving's; the modules that train and serve load torch: imported where used
 
 
-def ensure_history(settings: Settings, say: Say = print) -> bool:
-    """Simulate `models.history_years` of daily history of the twin's schools, ending the day before
-    the live feed starts, unless the store holds one. True when it was made now."""
+def ensure_history(settings: Settings, say: Say = print, stop: threading.Event | None = None) -> bool:
+    """Simulate `models.history_years` of daily history of the twin's schools (an even sample of at
+    most `models.history_schools` of them), ending the day before the live feed starts, unless the
+    store holds one. Says how far it is, with an estimate from the pace measured so far. True when
+    it was made now. Once `stop` is set it stops within a day, and an unfinished history is removed
+    (a later start would otherwise take its first months for the whole)."""
     root = Path(models_root(settings))
     if history_store.months(root):
         return False
@@ -36,10 +41,34 @@ def ensure_history(settings: Settings, say: Say = print) -> bool:
         say(f"the Parquet files of an earlier history store in {history_store.history_dir(root)} ({len(legacy)}) are "
             f"no longer read: the history is simulated again (delete them to free the space)")
     last = dt.date.fromisoformat(settings.feed.start_date)
-    say(f"simulating {settings.models.history_years} years of daily history of {settings.schools:,} schools for the "
-        f"models (once; about 20 s for all of Tamil Nadu)")
-    write_history(root, settings.schools, settings.seed, years_before(last, settings.models.history_years), last)
+    sample = min(settings.schools, settings.models.history_schools)
+    of = f"{sample:,} schools" if sample == settings.schools else f"a sample of {sample:,} of the {settings.schools:,} schools"
+    say(f"models: simulating {settings.models.history_years} years of daily history of {of} (once, beside the live "
+        f"twin; about {HISTORY_S_PER_SCHOOL_YEAR * sample * settings.models.history_years:.0f} s of a free core)")
+    line = ProgressLine("models' history", say)
+
+    def progress(done: int, total: int) -> None:
+        if stop is not None and stop.is_set():
+            raise HistoryStopped
+        line(done, total)
+
+    try:
+        write_history(root, settings.schools, settings.seed, years_before(last, settings.models.history_years), last,
+                      progress=progress, most_schools=settings.models.history_schools)
+    except HistoryStopped:
+        history_store.remove_months(root)
+        say("models' history: stopped, the unfinished months removed (made again on the next start)")
+        return False
     return True
+
+
+class HistoryStopped(Exception):
+    """The twin stopped while the models' history was being made."""
+
+
+# Seconds of one core to simulate and store one school's year of history: Tamil Nadu's 43,000
+# schools over 3 years took ~20 s on an idle core (`mealtwin bench ml`, benchmarks/README.md).
+HISTORY_S_PER_SCHOOL_YEAR = 20 / (43_000 * 3)
 
 
 def needs_training(settings: Settings) -> bool:
