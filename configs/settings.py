@@ -180,6 +180,9 @@ class Limits(BaseModel):
     max_ingest_in_flight: int = Field(default=32, ge=1, description="event batches a replica takes at once: "
                                       "ingest's own share, which a storm of reads cannot take")
     overload_retry_after_s: int = Field(default=2, ge=1, description="what a 503 for overload tells the client")
+    scenario_schools: int = Field(default=100_000, ge=1, description=(
+        "schools a what-if scenario may cover: its replications cost in proportion (Tamil Nadu's 43,000 about "
+        "0.1 s each); a wider one, all of India's 1.08 M on two cores, is refused naming this limit"))
 
 
 class DatabasePool(BaseModel):

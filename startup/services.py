@@ -265,7 +265,8 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
                     schools, history,
                     time_travel, risk, alerts,
                     ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
-                                 time_travel.shard_states, replication_pool, broker),
+                                 time_travel.shard_states, replication_pool, broker,
+                                 max_schools=settings.limits.scenario_schools),
                     accounts, limiter, models, money, reports,
                     dashboard=dashboard, report_jobs=report_jobs, report_schedules=ScheduleService(schedule_repo),
                     report_delivery=report_delivery, access_redis=access_redis)

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from db.scenario_repository import ACTIVE, ScenarioRepository
 from scenarios.places import check_block
 from scenarios.spec import ScenarioSpec
@@ -64,8 +66,10 @@ class ScenarioRuns:
     def __init__(self, repo: ScenarioRepository, directory: Directory,
                  live_states: Callable[[], Awaitable[list[ShardState]]],
                  past_states: Callable[[dt.datetime], Awaitable[list[ShardState]]],
-                 replication_pool: Callable[[], MapReplications], broker: StreamBroker | None = None) -> None:
+                 replication_pool: Callable[[], MapReplications], broker: StreamBroker | None = None,
+                 max_schools: int | None = None) -> None:
         self._repo = repo
+        self._max_schools = max_schools  # schools a scenario may cover (`limits.scenario_schools`)
         self._directory = directory
         self._live_states = live_states
         self._past_states = past_states
@@ -80,6 +84,7 @@ class ScenarioRuns:
         covered = enclosing_area(spec)
         if not area.contains(covered):
             raise Forbidden(f"the scenario covers {covered.label()}, outside your area ({area.label()})")
+        self._check_size(spec)
         if spec.start == "live":
             live = await self._live_states()
             today = max(int(s.today[0]) for s in live)
@@ -96,6 +101,18 @@ class ScenarioRuns:
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
         return run
+
+    def _check_size(self, spec: ScenarioSpec) -> None:
+        """Refuse, before anything is copied or queued, a scenario covering more schools than the limit."""
+        if self._max_schools is None:
+            return
+        covered = int(np.count_nonzero(spec.scope.mask()[self._directory.school_block]))
+        if covered > self._max_schools:
+            raise InvalidInput(
+                f"the scenario covers {covered:,} schools, over this twin's limit of {self._max_schools:,} a scenario "
+                "(limits.scenario_schools, set by what its replications cost here): narrow its scope to fewer "
+                "districts or blocks", {"limit": self._max_schools, "schools": covered,
+                                        "fields": [{"field": "scope", "message": "covers too many schools"}]})
 
     async def _run(self, run_id: str, spec: ScenarioSpec) -> None:
         from scenarios.montecarlo import run_scenario

@@ -144,3 +144,21 @@ async def test_a_run_whose_process_stopped_reads_failed_and_a_live_one_beats(app
             assert alive["status"] == "running"
     finally:
         await engine.dispose()
+
+
+async def test_a_scenario_wider_than_the_limit_is_refused_at_once_naming_it(sqlite_seeded):
+    from configs.settings import Limits
+
+    ariyalur = int(sum(DIRECTORY.school_district == 0))
+    async with running_app(Settings(database_url=sqlite_seeded, limits=Limits(scenario_schools=ariyalur))) as app, \
+            client_of(app) as client:
+        await feed(client)
+        wide = await client.post("/api/v1/scenarios", json=spec(scope={"state": True}))
+        error = wide.json()["error"]
+        assert wide.status_code == 422 and error["code"] == "VALIDATION_ERROR"
+        assert error["details"]["limit"] == ariyalur and error["details"]["schools"] == len(SCHOOLS)
+        assert "limits.scenario_schools" in error["message"] and "narrow its scope" in error["message"]
+        assert (await client.get("/api/v1/scenarios")).json()["data"]["pagination"]["total"] == 0  # nothing queued
+        within = await client.post("/api/v1/scenarios", json=spec())  # Ariyalur alone: at the limit
+        assert within.status_code == 202, within.json()
+        await finished(client, within.json()["data"]["id"])
