@@ -21,6 +21,7 @@ from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
 from actors.node_placement import current_node, shard_options, singleton_options
+from actors.pacing import push_period
 from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
@@ -71,6 +72,7 @@ class ShardHost:
         settle_heap()  # the recovered state and imports stay for life
         self._push_pending = False
         self._last_push = -_PUSH_EVERY_S
+        self._push_period = _PUSH_EVERY_S  # stretched when a push costs more (`actors.pacing`)
         self._state_boot: str | None = None
         # in the background: answering (recovery) need not wait for the state twin
         self._first_push = asyncio.get_running_loop().create_task(self._push_now())
@@ -90,14 +92,14 @@ class ShardHost:
         if self._push_pending:
             return
         self._push_pending = True
-        wait = max(0.0, self._last_push + _PUSH_EVERY_S - time.monotonic())
+        wait = max(0.0, self._last_push + self._push_period - time.monotonic())
         asyncio.get_running_loop().call_later(wait, lambda: asyncio.ensure_future(self._push_now()))
 
     async def _push_now(self) -> None:
         self._push_pending = False
         self._last_push = time.monotonic()
-        rows = await asyncio.to_thread(self.shard.district_rows)
-        rows["risk"] = await asyncio.to_thread(self.shard.changed_risk_features)
+        rows, spent_s = await asyncio.to_thread(self._rows_and_risk)
+        self._push_period = push_period(spent_s, _PUSH_EVERY_S)
         try:
             boot = await self._state.update.remote(self.shard_id, rows)
         except ray.exceptions.RayError:
@@ -111,9 +113,18 @@ class ShardHost:
             await self._push_now()
         self._state_boot = boot
 
+    def _rows_and_risk(self) -> tuple[dict, float]:
+        """The roll-ups with the changed risk features under "risk", and the CPU seconds they took
+        (this thread's: a busy machine's waits do not count as the push's cost)."""
+        started = time.thread_time()
+        rows = self.shard.district_rows()
+        rows["risk"] = self.shard.changed_risk_features()
+        return rows, time.thread_time() - started
+
     async def status(self) -> ShardStatus:
         return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(), "node": current_node(),
-                "replayed": self.replayed, "recovery_s": round(self.recovery_s, 3)}
+                "replayed": self.replayed, "recovery_s": round(self.recovery_s, 3),
+                "push_period_s": round(self._push_period, 2)}
 
     async def school(self, global_index: int) -> View | None:
         return self.shard.school(global_index)

@@ -91,6 +91,7 @@ class ShardStatus(TypedDict):
     node: NotRequired[str]  # the Ray node it runs on
     replayed: NotRequired[int]  # log events replayed on recovery
     recovery_s: NotRequired[float]
+    push_period_s: NotRequired[float]  # how often it pushes roll-ups and risk features (`actors.pacing`)
 
 
 class DistrictRows(TypedDict):
