@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.areas import area_clauses
 from db.engine import is_sqlite, writing
@@ -28,6 +28,8 @@ WRITABLE = (
     "risk_level", "is_active",
 )
 _IN_CLAUSE = 500  # ids per IN (...) list: well under every driver's bound-parameter limit
+# the key of the PostgreSQL advisory lock that registrations of schools take in turn (`_register_rows`)
+_REGISTRATION_LOCK = 0x6D65616C  # "meal"
 
 
 @dataclass(frozen=True)
@@ -215,11 +217,26 @@ class SchoolRepository:
             now = func.clock_timestamp()
         return insert(schools).values(created_at=now, updated_at=now)
 
+    async def _register_rows(self, conn: AsyncConnection, rows: Sequence[dict]) -> None:
+        """Insert new schools in `conn`'s transaction, registrations one transaction at a time.
+
+        The directory's order (`created_at`) must be the order in which registrations become
+        visible, or a directory loaded between two of them is not a prefix of a later one and the
+        running twin cannot take the new schools (`Directory.extend`). A bulk import stamped its
+        rows when it inserted them but committed later, after a registration stamped later had
+        committed: the import's schools then sorted before a school already loaded. So on
+        PostgreSQL a transaction-scoped advisory lock is taken before the rows are stamped, and held
+        to the commit; SQLite's write transactions already take the database's lock at BEGIN."""
+        if not is_sqlite(self._engine):
+            await conn.execute(select(func.pg_advisory_xact_lock(_REGISTRATION_LOCK)))
+        for k in range(0, len(rows), _CHUNK):
+            await conn.execute(self._register(), list(rows[k:k + _CHUNK]))
+
     async def create(self, row: dict) -> dict:
         """Insert one school (id plus WRITABLE columns); Conflict if its id is taken."""
         try:
             async with writing(self._engine) as conn:
-                await conn.execute(self._register(), [row])
+                await self._register_rows(conn, [row])
         except IntegrityError:
             raise Conflict(f"school {row['id']} already exists", {"school_id": row["id"]}) from None
         return await self.get(row["id"])  # type: ignore[return-value]
@@ -257,8 +274,8 @@ class SchoolRepository:
                     await conn.execute(update(schools).where(schools.c.id == row["id"]).values(**values, updated_at=func.now()))
                     outcome.append("updated")
             try:
-                for k in range(0, len(fresh), _CHUNK):
-                    await conn.execute(self._register(), fresh[k:k + _CHUNK])
+                if fresh:
+                    await self._register_rows(conn, fresh)
             except IntegrityError:
                 raise Conflict("another request created some of these schools meanwhile; upload again") from None
         return outcome

@@ -1,5 +1,8 @@
 """The school repository on SQLite and PostgreSQL: pages, search ranking, upserts, the directory."""
 
+import asyncio
+import sys
+
 import numpy as np
 import pytest
 
@@ -128,3 +131,27 @@ async def test_a_bulk_load_into_an_empty_table_ends_with_every_index_and_a_name_
         assert await repo.insert_many([]) == 0  # a table with rows keeps its indexes
     finally:
         await engine.dispose()
+
+
+async def test_a_registration_during_a_bulk_import_comes_after_it_in_every_directory_loaded(repo):
+    """A bulk import's transaction has stamped its new schools and not yet committed when a school
+    is registered: the registration waits for the import (on SQLite for the write lock, on
+    PostgreSQL for the registrations' lock), so a directory loaded meanwhile is a prefix of every
+    later one and the running twin can take the new schools."""
+    from db.engine import writing
+
+    importing = writing(repo._engine)
+    conn = await importing.__aenter__()
+    try:
+        await repo._register_rows(conn, [ROWS[0] | {"id": "33000000001"}, ROWS[1] | {"id": "33000000002"}])
+        registering = asyncio.create_task(repo.create(ROWS[2] | {"id": "33000000003"}))
+        await asyncio.sleep(1.0)  # time enough for the registration to commit, were it not waiting
+        meanwhile, _ = await repo.load_directory()
+    except BaseException:
+        await importing.__aexit__(*sys.exc_info())
+        raise
+    await importing.__aexit__(None, None, None)
+    await registering
+    later, _ = await repo.load_directory()
+    assert later.school_ids[-3:].tolist() == [33000000001, 33000000002, 33000000003]
+    assert meanwhile.extend(later)  # the directory loaded meanwhile is a prefix of the later one
