@@ -302,8 +302,13 @@ report_jobs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("heartbeat_at", DateTime(timezone=True), comment="the builder's latest sign of life"),
     Column("finished_at", DateTime(timezone=True)),
+    Column("builder", String(128), comment="the replica holding the job while it is active; another takes it over "
+                                           "once its heartbeat lapses"),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0",
+           comment="builds begun: bounded, so a report that kills its builder is not retried forever"),
 )
 Index("ix_report_jobs_owner_created", report_jobs.c.owner, report_jobs.c.created_at)
+Index("ix_report_jobs_status", report_jobs.c.status)
 
 # Scheduled reports: what to send (a CSV or PDF of an area), how often (in India time) and to whom.
 report_schedules = Table(

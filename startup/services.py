@@ -259,6 +259,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     school_map = SchoolMapRepository(engine)
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
     report_jobs = ReportJobs(ReportJobRepository(engine), reports)
+    report_jobs.start()  # takes over the jobs of replicas that died mid-build
     schedule_repo = ReportScheduleRepository(engine)
     report_delivery = _report_delivery(settings, schedule_repo, reports, accounts)
     services = Services(settings, engine, event_log, directory, router, ingest, reader,

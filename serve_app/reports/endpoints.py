@@ -306,7 +306,7 @@ async def _submitted(request: Request, job: dict) -> JSONResponse:
 
 def _with_link(job: dict) -> dict:
     done = job["status"] == "done"
-    return {k: v for k, v in job.items() if k not in ("owner", "heartbeat_at")} | {
+    return {k: v for k, v in job.items() if k not in ("owner", "heartbeat_at", "builder")} | {
         "download": f"{API}/reports/jobs/{job['id']}/download" if done else None}
 
 

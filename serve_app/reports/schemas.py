@@ -177,8 +177,10 @@ class ReportJob(BaseModel):
     filename: str | None = None
     size_bytes: int | None = None
     created_at: str
-    started_at: str | None = None
+    started_at: str | None = Field(None, description="when its latest build began")
     finished_at: str | None = None
+    attempts: int = Field(0, description="builds begun: more than one when a replica building it stopped and "
+                                         "another took it over (at most 3, then the job fails)", examples=[1])
     download: str | None = Field(description="the file's address once done", examples=[
         "/api/v1/reports/jobs/9f2c41d07a6b3e15/download"])
 

@@ -1,9 +1,11 @@
 """Report jobs across two API replicas sharing one database: one builds, the other reports the
-progress and serves the file; only the owner sees a job; a job whose builder stopped is failed."""
+progress and serves the file; only the owner sees a job; a job whose builder died is built again by
+another replica, a bounded number of times; a replica stopping lets its jobs go."""
 
 import asyncio
 import datetime as dt
 import io
+import secrets
 
 import pytest
 from pypdf import PdfReader
@@ -11,12 +13,15 @@ from sqlalchemy import update
 
 from configs import Settings
 from db.engine import create_engine
+from db.report_job_repository import ReportJobRepository
 from db.tables import report_jobs
 import httpx
 
 from tests.fixtures.app import client_of, running_app, token_for
 from tests.fixtures.report_world import ARIYALUR_IDS, report_app
-from twin.area import Area
+from serve_app.reports.jobs import MAX_ATTEMPTS, job_request
+from serve_app.reports.service import Period
+from twin.area import STATE, Area
 
 JOBS = "/api/v1/reports/jobs"
 
@@ -96,16 +101,85 @@ async def test_bad_job_requests_and_a_job_not_done(replicas, database_url):
             assert r.json()["error"]["details"]["fields"][0]["field"] == field, (body, r.json())
         r = await a.post(JOBS, json={"format": "pdf", "level": "district", "name": "Atlantis"})
         assert r.status_code == 404
-        # a job whose builder went silent long ago (its replica stopped) is failed when read
         job_id = (await a.post(JOBS, json={"format": "csv", "kind": "risk"})).json()["data"]["id"]
         await one.state.services.report_jobs.wait()
-        engine = create_engine(database_url)
-        old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        async with engine.begin() as conn:
-            await conn.execute(update(report_jobs).where(report_jobs.c.id == job_id).values(
-                status="running", heartbeat_at=old))
-        await engine.dispose()
-        r = await a.get(f"{JOBS}/{job_id}/download")
-        assert r.status_code == 409 and r.json()["error"]["code"] == "CONFLICT"
-        job = (await a.get(f"{JOBS}/{job_id}")).json()["data"]
-        assert job["status"] == "failed" and "ask again" in job["error"]
+        assert (await a.get(f"{JOBS}/{job_id}")).json()["data"]["attempts"] == 1
+
+
+async def _job_held_by(database_url, builder: str, silent: dt.timedelta, attempts: int, request: dict) -> str:
+    """A job as a replica left it: claimed by `builder`, `attempts` builds begun, its heartbeat
+    `silent` old (a dead builder: long ago)."""
+    engine = create_engine(database_url)
+    job_id = secrets.token_hex(8)
+    await ReportJobRepository(engine).create(job_id, "user:7", request)
+    async with engine.begin() as conn:
+        await conn.execute(update(report_jobs).where(report_jobs.c.id == job_id).values(
+            status="running", builder=builder, attempts=attempts,
+            heartbeat_at=dt.datetime.now(dt.UTC) - silent))
+    await engine.dispose()
+    return job_id
+
+
+DISTRICT_PDF = job_request("pdf", "district", Area("Ariyalur"), Period(dt.date(2025, 7, 1), dt.date(2025, 7, 7)),
+                           dt.datetime(2025, 7, 8, 6, 30, tzinfo=dt.UTC))
+
+
+async def test_a_job_whose_builder_died_is_built_again_by_another_replica(replicas, database_url):
+    one, two = replicas
+    dead = await _job_held_by(database_url, "dead-replica", dt.timedelta(hours=1), 1, DISTRICT_PDF)
+    alive = await _job_held_by(database_url, "busy-replica", dt.timedelta(seconds=5), 1, DISTRICT_PDF)
+    taken = await two.state.services.report_jobs.sweep() + await one.state.services.report_jobs.sweep()
+    assert taken == [dead]  # one replica took it over; a builder beating a moment ago keeps its job
+    await asyncio.gather(one.state.services.report_jobs.wait(), two.state.services.report_jobs.wait())
+    async with _as(one, "district_officer", Area("Ariyalur"), "user:7") as owner:
+        job = await _until_done(owner, dead)
+        assert job["status"] == "done" and job["attempts"] == 2 and job["error"] is None
+        pdf = await owner.get(job["download"])
+        direct = await owner.get("/api/v1/reports/export/pdf", params={
+            "level": "district", "name": "Ariyalur", "from": "2025-07-01", "to": "2025-07-07",
+            "generated_at": "2025-07-08T06:30:00Z"})
+        assert pdf.content == direct.content  # built again from its stored request: the same report
+        still = (await owner.get(f"{JOBS}/{alive}")).json()["data"]
+        assert still["status"] == "running" and still["attempts"] == 1
+
+
+async def test_an_abandoned_job_read_by_its_owner_is_taken_over_and_one_out_of_attempts_fails(replicas, database_url):
+    one, _ = replicas
+    csv_job = job_request("csv", "risk", STATE, Period(dt.date(2025, 7, 1), dt.date(2025, 7, 7)),
+                          dt.datetime(2025, 7, 8, 6, 30, tzinfo=dt.UTC))
+    dead = await _job_held_by(database_url, "dead-replica", dt.timedelta(hours=1), 2, csv_job)
+    spent = await _job_held_by(database_url, "dead-replica", dt.timedelta(hours=1), MAX_ATTEMPTS, csv_job)
+    async with _as(one, "state_admin", STATE, "user:7") as owner:
+        read = (await owner.get(f"{JOBS}/{dead}")).json()["data"]
+        assert read["status"] in ("running", "done") and read["attempts"] == 3  # taken over by this read
+        job = await _until_done(owner, dead)
+        assert job["status"] == "done" and (await owner.get(job["download"])).text.startswith("school_id,")
+        failed = (await owner.get(f"{JOBS}/{spent}")).json()["data"]
+        assert failed["status"] == "failed" and f"{MAX_ATTEMPTS} times" in failed["error"]
+        assert failed["attempts"] == MAX_ATTEMPTS
+
+
+async def test_a_replica_stopping_lets_its_job_go_for_another(replicas, database_url):
+    one, two = replicas
+    jobs = one.state.services.report_jobs
+    gate = asyncio.Event()
+
+    async def stalled(fn, *args):  # noqa: ANN001, ANN002 - the layout never ends: the replica stops mid-build
+        await gate.wait()
+
+    jobs.offload = stalled
+    async with _as(one, "district_officer", Area("Ariyalur"), "user:7") as owner:
+        body = {"format": "pdf", "level": "district", "name": "Ariyalur", "from": "2025-07-01", "to": "2025-07-07",
+                "generated_at": "2025-07-08T06:30:00Z"}
+        job_id = (await owner.post(JOBS, json=body)).json()["data"]["id"]
+        async with asyncio.timeout(30):
+            while (await owner.get(f"{JOBS}/{job_id}")).json()["data"]["progress"]["stage"] != "laying out the PDF":
+                await asyncio.sleep(0.05)
+        await jobs.close()  # the replica stops in good order
+        left = (await owner.get(f"{JOBS}/{job_id}")).json()["data"]
+    assert left["status"] == "queued" and "stopped" in left["progress"]["stage"]
+    assert await two.state.services.report_jobs.sweep() == [job_id]  # at once: no heartbeat to wait out
+    await two.state.services.report_jobs.wait()
+    async with _as(two, "district_officer", Area("Ariyalur"), "user:7") as owner:
+        job = await _until_done(owner, job_id)
+    assert job["status"] == "done" and job["attempts"] == 2
