@@ -5,10 +5,16 @@ claimer builds and sends. A failed send is retried with backoff by whichever rep
 when its wait is over; after `attempts` tries, or a permanent refusal, the delivery is failed.
 Every try is recorded with the delivery.
 
-Exactly once, with one gap left open on purpose: a replica that dies after the SMTP server took
-the message but before it recorded the delivery leaves the claim to lapse, and another replica
-sends again. The message's Message-ID is the same on every try (schedule and period), so a mail
-system that drops repeats by it drops that one."""
+At least once, with an idempotent Message-ID; not exactly once. A replica that dies after the SMTP
+server accepted the message but before it recorded the delivery leaves its claim to lapse, and
+another replica sends the mail again. That window is left open on purpose: no SMTP exchange makes
+a send and a database write one atomic step (recording first instead would lose a mail whose send
+then failed, which is worse than a repeat). The message's Message-ID is the same on every try
+(schedule and period), so a mail system that drops repeats by Message-ID drops the second copy,
+and a reader's client shows one message.
+
+At each send the owner's account is checked as it is then (`owner_check`): a schedule outlives
+its owner's right to the area only until its next period, when it is paused with the reason."""
 
 from __future__ import annotations
 
@@ -137,6 +143,8 @@ class ScheduledDelivery:
     async def _deliver(self, schedule: dict, delivery: dict, due: dt.datetime, now: dt.datetime) -> dict:
         try:
             attachment = await self._report(schedule, due)
+            # the same Message-ID on every try of the period: a repeat after a crash between the
+            # server's acceptance and `sent` below is at least once, dropped by Message-ID
             await self.mailer.send(schedule["recipients"], _subject(schedule, delivery), _body(schedule, delivery),
                                    attachment, f"<report-{schedule['id']}-{delivery['period']}@mealtwin>")
         except Exception as exc:  # noqa: BLE001 - recorded with the delivery, tried again later
