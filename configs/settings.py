@@ -240,6 +240,10 @@ class Optimisation(BaseModel):
     risk_settle_s: float = Field(default=60.0, ge=0, description="a block is re-solved once its alerts have been "
                                  "quiet this long (a burst of alerts becomes one run)")
     risk_debounce_s: float = Field(default=900.0, ge=0, description="a block is re-solved on risk at most this often")
+    depot_stock_days: float = Field(default=5.0, ge=0, description="the twin keeps no depot stock: a block depot is "
+                                    "taken to hold this many days of its block's need (every run's answer says so)")
+    vehicle_kg_per_day: float = Field(default=3000.0, gt=0, description="nor vehicles: each block depot is taken to "
+                                      "have one that carries this much a day")
 
 
 class Settings(BaseSettings):

@@ -1,4 +1,5 @@
-"""From a stock plan to actions an officer can decide on: one action per (source, receiver) pair,
+"""From a stock plan to actions an officer can decide on (and likewise from a delivery schedule,
+one per visit, and from an advances plan, one per school): one action per (source, receiver) pair,
 carrying every item that moves along it, the quantities before and after at both ends, the cost,
 the children it reaches, the receiver's shortfall before and after, and which constraints bind
 (with their dual prices) for the receiver and the source.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenarios.optimise_delivery import DeliveryRule, DeliverySchedule, days_held
 from scenarios.optimise_funds import FundPlan, FundRule
 from scenarios.optimise_input import ITEM_KG, OptimiseInput
 from scenarios.optimise_stock import StockPlan, StockRule
@@ -118,4 +120,38 @@ def fund_actions(inp: OptimiseInput, plan: FundPlan, rule: FundRule = FundRule()
                      "horizon_days": rule.horizon_days},
             "explanation": {"binding": found, "summary": found[0]["meaning"] if found else
                             "the advance covers the kitchen's bill to the horizon"}})
+    return out
+
+
+def delivery_actions(inp: OptimiseInput, schedule: DeliverySchedule, rule: DeliveryRule = DeliveryRule()) -> list[dict]:
+    """One dict per visit of `schedule` (school indices as `inp`'s rows): `to`, `from_depot` (global
+    block), `day` (the school day of the horizon it is planned for, 0 = today), `items` (rice,
+    pulses, oil in kg), `km`, `quantity_kg`, `cost_inr` (the trip there and back plus kg x km),
+    `children`, `quantities`, `risk` (days of grain and the school day it runs out, before and after)
+    and `explanation` (why this school, why that day, and what binds on the depot's days)."""
+    if schedule.school.size == 0:
+        return []
+    held = days_held(inp)
+    out = []
+    for v in range(schedule.school.size):
+        to, day = int(schedule.school[v]), int(schedule.day[v])
+        items = np.zeros(4)
+        items[:3] = schedule.kg[v]
+        kg, km = float(items @ ITEM_KG), float(inp.depot_km[to])
+        need = inp.need_per_day[to]
+        before, after = inp.stock[to], inp.stock[to] + items
+        out.append({
+            "to": to, "from_depot": int(schedule.depot[v]), "day": day,
+            "items": {name: round(float(q), 3) for name, q in zip(ITEMS, items) if q > 1e-9},
+            "km": round(km, 3), "quantity_kg": round(kg, 3),
+            "cost_inr": round(rule.trip_inr_per_km * 2 * km + rule.rate_inr_per_kg_km * kg * km, 2),
+            "children": int(round(float(inp.children[to]))),
+            "quantities": {"receiver": {"current": _items(before), "recommended": _items(after)}},
+            "risk": {"before": {"days_of_grain": _finite(days_of_grain(before, need)),
+                                "runs_out_on_school_day": _finite(float(np.floor(held[to])))},
+                     "after": {"days_of_grain": _finite(days_of_grain(after, need))}},
+            "explanation": {"binding": [], "summary": (
+                f"its grain lasts {held[to]:.1f} school days: a visit on school day {day} of the next "
+                f"{rule.horizon_days} tops it up to {rule.top_up_days:g} days of need; the depot's stock and "
+                "vehicle (kg and stops a day) were shared among the schools that run out first")}})
     return out

@@ -30,7 +30,9 @@ async def daily_optimisation(settings: Settings) -> None:
             RecommendationRepository(engine), directory, cluster.router().state_copies, schools.load_locations,
             _no_ingest, risk_rules=settings.risk,
             block_officer_limit_kg=settings.optimisation.block_officer_limit_kg,
-            block_officer_limit_inr=settings.optimisation.block_officer_limit_inr)
+            block_officer_limit_inr=settings.optimisation.block_officer_limit_inr,
+            depot_stock_days=settings.optimisation.depot_stock_days,
+            vehicle_kg_per_day=settings.optimisation.vehicle_kg_per_day)
         await service.run_scheduled()
     finally:
         await engine.dispose()

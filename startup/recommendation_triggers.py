@@ -58,7 +58,9 @@ async def follow_risk(settings: Settings) -> None:
             RecommendationRepository(engine), directory, cluster.router().state_copies, schools.load_locations,
             _no_ingest, broker=broker, risk_rules=settings.risk,
             block_officer_limit_kg=settings.optimisation.block_officer_limit_kg,
-            block_officer_limit_inr=settings.optimisation.block_officer_limit_inr)
+            block_officer_limit_inr=settings.optimisation.block_officer_limit_inr,
+            depot_stock_days=settings.optimisation.depot_stock_days,
+            vehicle_kg_per_day=settings.optimisation.vehicle_kg_per_day)
         await risk_follower(settings, service).follow(broker, _alerts_topics(), settings.streams.read_block_s)
     finally:
         await broker.close()

@@ -19,6 +19,7 @@ from configs import Settings
 from configs.settings import models_root
 from db.alert_repository import AlertRepository
 from db.engine import create_engine
+from db.impact_job_repository import ImpactJobRepository
 from db.recommendation_repository import RecommendationRepository
 from db.report_job_repository import ReportJobRepository
 from db.report_schedule_repository import ReportScheduleRepository
@@ -44,6 +45,7 @@ from serve_app.reports.scheduled_delivery import ScheduledDelivery
 from serve_app.reports.schedules import ScheduleService
 from serve_app.reports.service import ReportService
 from serve_app.risk.service import RiskService, RiskSource
+from serve_app.optimization.impact_jobs import ImpactJobs
 from serve_app.optimization.service import OptimisationService
 from serve_app.scenarios.service import ScenarioRuns
 from serve_app.twin.history import SchoolHistoryService
@@ -132,6 +134,7 @@ class Services:
     finance: FinanceService  # money: allocations by the norms, releases and utilisation from the twin
     reports: ReportService  # CSV exports and PDF reports, read from the other domains
     optimisation: OptimisationService | None = None  # recommendations: computed, verified, decided, applied
+    impact_jobs: ImpactJobs | None = None  # ... and their impact simulated in the background
     dashboard: DashboardService | None = None  # the web page's map and places
     report_jobs: ReportJobs | None = None  # long reports built in the background, kept in the database
     report_schedules: ScheduleService | None = None  # reports sent by email on a schedule
@@ -276,8 +279,11 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
         replication_pool, broker, audit=accounts.record,
         block_officer_limit_kg=settings.optimisation.block_officer_limit_kg, risk_rules=settings.risk,
         block_officer_limit_inr=settings.optimisation.block_officer_limit_inr,
-        apply_grace_s=settings.optimisation.apply_grace_s)
+        apply_grace_s=settings.optimisation.apply_grace_s, depot_stock_days=settings.optimisation.depot_stock_days,
+        vehicle_kg_per_day=settings.optimisation.vehicle_kg_per_day)
     services.closers.append(services.optimisation.start_recovery(settings.optimisation.recover_every_s))
+    services.impact_jobs = ImpactJobs(ImpactJobRepository(engine), services.optimisation)
+    services.closers.append(services.impact_jobs.close)
     return services
 
 

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from serve_app.auth.guard import authenticated, caller_of
 from serve_app.auth.principal import Permission
+from serve_app.optimization.impact_jobs import ImpactJobs
 from serve_app.optimization.schemas import (
     Comment,
     CommentRequest,
     Decision,
     Edit,
     Impact,
+    ImpactJob,
     Kind,
     Recommendation,
     RecommendationPage,
@@ -40,18 +42,25 @@ def _service(request: Request) -> OptimisationService:
     return services_of(request).optimisation
 
 
+def _jobs(request: Request) -> ImpactJobs:
+    return services_of(request).impact_jobs
+
+
 def optimization_router() -> APIRouter:
     r = APIRouter(prefix=f"{API}/optimization", tags=["optimization"], dependencies=[Depends(authenticated)])
 
     @r.post("/run", summary="Recompute the recommendations of an area from the live twin",
             description="Solves the stock rebalancing LP over the area's schools as the twin holds them now "
-                        "(depot and neighbour arcs, donors keep their buffer, depot stock and vehicle capacity) "
-                        "and stores one recommendation per source and receiver. The area's pending "
+                        "(depot and neighbour arcs, donors keep their buffer, depot stock and vehicle capacity), "
+                        "the delivery schedule on what it leaves, and the fund advances LP, and stores one "
+                        "recommendation per source and receiver, per depot visit and per advance. The twin keeps "
+                        "no depot stock or vehicles: `assumptions` says what the models took. The area's pending "
                         "recommendations are superseded: they were computed on an older state.",
             response_model=Envelope[RunSummary], responses=errors(403, 404, 422))
     async def run(request: Request, body: Annotated[RunRequest, Body()] = RunRequest()) -> JSONResponse:
         principal = allowed(request, Permission.SCENARIOS_RUN)
-        data = await _service(request).run(principal, caller_of(request), body.district, body.block)
+        data = await _service(request).run(principal, caller_of(request), body.district, body.block,
+                                           frozenset(body.models))
         return ok(data, f"{data['recommendations']} recommendations")
 
     @r.get("/recommendations", summary="List recommendations in your area, newest first",
@@ -103,7 +112,9 @@ def optimization_router() -> APIRouter:
            description="Runs the scenario engine from the live twin's state of the recommendation's block with "
                        "common random numbers: no action, the greedy baseline, this recommendation, and its run's "
                        "whole plan for the block. No-meal child-days and stock-out school-days with 95% intervals "
-                       "and paired differences, and transport cost.",
+                       "and paired differences, and transport cost. It answers when the simulation is done "
+                       "(seconds for a block at the defaults): for more replications or a long horizon, start "
+                       "it as a job (`POST /optimization/impact/{rec_id}/jobs`) and poll that.",
            response_model=Envelope[Impact], responses=errors(404, 422))
     async def impact(request: Request, rec_id: _Id,
                      horizon_days: Annotated[int, Query(ge=5, le=60)] = 20,
@@ -111,6 +122,23 @@ def optimization_router() -> APIRouter:
                      stress: Annotated[bool, Query(description="a monsoon week with roads cut and deliveries "
                                                                "a week late")] = True) -> JSONResponse:
         return ok(await _service(request).impact(rec_id, allowed(request).area, horizon_days, replications, stress))
+
+    @r.post("/impact/{rec_id}/jobs", summary="Start the recommendation's impact simulation as a job",
+            description="Answers at once (202) with the job; poll `GET /optimization/impact/jobs/{job_id}` (any "
+                        "replica answers) for its stage and, once done, the impact (stored with the "
+                        "recommendation too).", status_code=202,
+            response_model=Envelope[ImpactJob], responses=errors(404, 422))
+    async def start_impact_job(request: Request, rec_id: _Id,
+                               horizon_days: Annotated[int, Query(ge=5, le=60)] = 20,
+                               replications: Annotated[int, Query(ge=2, le=200)] = 20,
+                               stress: Annotated[bool, Query()] = True) -> JSONResponse:
+        job = await _jobs(request).submit(rec_id, allowed(request), horizon_days, replications, stress)
+        return ok(job, "started", status_code=202)
+
+    @r.get("/impact/jobs/{job_id}", summary="An impact job: its stage, and its result once done",
+           response_model=Envelope[ImpactJob], responses=errors(404, 422))
+    async def impact_job(request: Request, job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> JSONResponse:
+        return ok(await _jobs(request).get(job_id, allowed(request).area))
 
     @r.get("/runs/{run_id}/impact", summary="Simulate a whole run's plan against no action and the greedy baselines",
            description="The run's pending and approved recommendations inside your area, transfers and advances "

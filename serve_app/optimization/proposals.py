@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # the models and the engine load when first used: an API repl
     from simulation.start_state import StartState
 
 DEFAULT_DEPOT_DAYS = 5.0  # as `scenarios.optimise_input` assumes
-STOCK, FUNDS = "stock_transfer", "fund_advance"
+DEFAULT_VEHICLE_KG_PER_DAY = 3_000.0  # likewise
+STOCK, FUNDS, DELIVERY = "stock_transfer", "fund_advance", "delivery"
+MODELS = frozenset({"stock", "deliveries", "funds"})  # what a run may solve: transfers, depot visits, advances
+NOT_ASKED = "not_asked"
 ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
 
 
@@ -32,55 +35,87 @@ class Proposals:
         self._risk_rules = risk_rules or RiskRules()
         # the twin keeps no depot stock: a depot is taken to hold this many days of its block's need
         self.depot_days = DEFAULT_DEPOT_DAYS
+        # nor vehicles: each block depot is taken to have one that carries this much a day
+        self.vehicle_kg_per_day = DEFAULT_VEHICLE_KG_PER_DAY
 
     def propose(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
-                run_id: str) -> tuple[dict, list[dict]]:
-        """The run's summary and its recommendation records (transfers, then advances)."""
-        computed = self._solve(states, area, lat, lon)
+                run_id: str, models: frozenset[str] = MODELS) -> tuple[dict, list[dict]]:
+        """The run's summary and its recommendation records (transfers, visits, then advances), of
+        the `models` asked for."""
+        computed = self._solve(states, area, lat, lon, models)
         recs = [self._record(run_id, a, computed) for a in computed["actions"]]
+        recs += [self._delivery_record(run_id, a, computed) for a in computed["delivery_actions"]]
         recs += [self._fund_record(run_id, a, computed) for a in computed["fund_actions"]]
         return computed, recs
 
-    def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray) -> dict:
-        from scenarios.optimise_actions import fund_actions, stock_actions
+    def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
+               models: frozenset[str] = MODELS) -> dict:
+        from scenarios.optimise_actions import (
+            delivery_actions,
+            fund_actions,
+            stock_actions,
+        )
+        from scenarios.optimise_delivery import schedule_deliveries
         from scenarios.optimise_funds import plan_fund_advances
+        from scenarios.optimise_greedy import stock_change
         from scenarios.optimise_input import from_start
         from scenarios.optimise_stock import rebalance_stock
 
         start, g = self.area_start(states, area)
         inp = self.input(from_start, start, lat[g], lon[g])
-        plan = rebalance_stock(inp)
-        actions = stock_actions(inp, plan)
-        self._rescore(states, actions, g, plan, inp.n)
-        inp.block_balance_inr = block_balances(states, inp.n_blocks)
-        funds = plan_fund_advances(inp)
-        return {"actions": actions, "fund_actions": fund_actions(inp, funds), "funds_message": funds.message, "g": g,
-                "status": plan.status, "message": plan.message, "schools": inp.n, "variables": plan.variables, "build_s": round(plan.build_s, 4),
-                "solve_s": round(plan.solve_s, 4), "twin_seq": _twin_seq(states, area, self._directory),
-                "before": round(float(plan.shortfall_before.sum()), 2),
-                "after": round(float(plan.shortfall_after.sum()), 2),
-                "transport_cost_inr": round(plan.transport_cost_inr, 2)}
+        out = {"g": g, "schools": inp.n, "twin_seq": _twin_seq(states, area, self._directory),
+               "assumptions": {"depot_stock_days": self.depot_days, "vehicle_kg_per_day": self.vehicle_kg_per_day},
+               "actions": [], "delivery_actions": [], "fund_actions": [], "status": NOT_ASKED,
+               "message": "stock transfers not asked for", "delivery_message": "not asked for",
+               "funds_message": "not asked for", "variables": 0, "build_s": 0.0, "solve_s": 0.0, "before": 0.0,
+               "after": 0.0, "transport_cost_inr": 0.0}
+        after = inp
+        if "stock" in models:
+            plan = rebalance_stock(inp)
+            change = stock_change(inp.n, plan)
+            out["actions"] = stock_actions(inp, plan)
+            self._rescore(states, out["actions"], g, change)
+            # the depots' visits are planned on what today's transfers leave: the receivers' new
+            # stock, the depots' stock less what they send today
+            after = _after_transfers(inp, plan, change)
+            out |= {"status": plan.status, "message": plan.message, "variables": plan.variables,
+                    "build_s": round(plan.build_s, 4), "solve_s": round(plan.solve_s, 4),
+                    "before": round(float(plan.shortfall_before.sum()), 2),
+                    "after": round(float(plan.shortfall_after.sum()), 2),
+                    "transport_cost_inr": round(plan.transport_cost_inr, 2)}
+        if "deliveries" in models:
+            schedule = schedule_deliveries(after)
+            out["delivery_actions"] = delivery_actions(after, schedule)
+            self._rescore(states, out["delivery_actions"], g, _visit_change(inp.n, out["delivery_actions"]))
+            out["delivery_message"] = schedule.message
+        if "funds" in models:
+            inp.block_balance_inr = block_balances(states, inp.n_blocks)
+            funds = plan_fund_advances(inp)
+            out["fund_actions"], out["funds_message"] = fund_actions(inp, funds), funds.message
+        return out
 
-    def _rescore(self, states: list[ShardState], actions: list[dict], g: np.ndarray, plan, n: int) -> None:  # noqa: ANN001
-        """The twin's risk score of each receiver (and giving school) before and after the run's plan."""
-        from scenarios.optimise_greedy import stock_change
+    def _rescore(self, states: list[ShardState], actions: list[dict], g: np.ndarray, change: np.ndarray) -> None:
+        """The twin's risk score of each receiver (and giving school) before and after the plan's
+        stock `change` [n, 4]."""
         from scenarios.optimise_risk import rescored
 
-        rows = np.unique([a["to"] for a in actions] + [a["from_school"] for a in actions if a["from_school"] >= 0])
+        rows = np.unique([a["to"] for a in actions] + [a["from_school"] for a in actions
+                                                        if a.get("from_school", -1) >= 0])
         if rows.size == 0:
             return
-        scores = rescored(states, self._directory, g[rows], stock_change(n, plan)[rows], self._risk_rules)
+        scores = rescored(states, self._directory, g[rows], change[rows], self._risk_rules)
         for a in actions:
             mine = scores.get(int(g[a["to"]]))
             if mine is not None:
                 a["risk"]["before"] |= {"risk_score": mine["before"]["score"], "risk_level": mine["before"]["level"]}
                 a["risk"]["after"] |= {"risk_score": mine["after"]["score"], "risk_level": mine["after"]["level"]}
-            if a["from_school"] >= 0 and int(g[a["from_school"]]) in scores:
+            if a.get("from_school", -1) >= 0 and int(g[a["from_school"]]) in scores:
                 a["risk"]["source"] = scores[int(g[a["from_school"]])]
 
     def input(self, from_start, start, lat, lon):  # noqa: ANN001, ANN202 - the models load lazily
         inp = from_start(start, lat, lon)
         inp.depot_stock *= self.depot_days / DEFAULT_DEPOT_DAYS
+        inp.vehicle_kg_per_day[:] = self.vehicle_kg_per_day
         return inp
 
     def area_start(self, states: list[ShardState], area: Area) -> tuple[StartState, np.ndarray]:
@@ -115,9 +150,30 @@ class Proposals:
         from_depot = None if from_school else f"{district}/{block}"
         body = {"action": {"from": {"school_id": from_school, "depot": from_depot}, "to": {"school_id": _udise(d, to)},
                            "items": action["items"], "km": action["km"]},
-                "quantities": action["quantities"], "risk": action["risk"], "explanation": action["explanation"]}
+                "quantities": action["quantities"], "risk": action["risk"],
+                "explanation": action["explanation"] if from_school else self._depot_assumed(action["explanation"])}
         return {"id": uuid.uuid4().hex, "kind": "stock_transfer", "run_id": run_id, "district": district,
                 "block": block, "school_id": _udise(d, to), "from_school_id": from_school, "from_depot": from_depot,
+                "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
+                "children_affected": action["children"], "twin_seq": computed["twin_seq"], "body": body}
+
+    def _depot_assumed(self, explanation: dict) -> dict:
+        """A depot's part says what the twin does not know: how much the depot holds."""
+        return {**explanation, "depot_stock": f"assumed: the twin keeps no depot stock, so the depot is taken to "
+                                              f"hold {self.depot_days:g} days of its block's need"}
+
+    def _delivery_record(self, run_id: str, action: dict, computed: dict) -> dict:
+        d = self._directory
+        to = int(computed["g"][action["to"]])
+        district = geography.district_names()[int(d.school_district[to])]
+        block = d.blocks.names[int(d.school_block[to])]
+        depot = f"{district}/{block}"
+        body = {"action": {"from": {"school_id": None, "depot": depot}, "to": {"school_id": _udise(d, to)},
+                           "items": action["items"], "km": action["km"], "school_day": action["day"]},
+                "quantities": action["quantities"], "risk": action["risk"],
+                "explanation": self._depot_assumed(action["explanation"])}
+        return {"id": uuid.uuid4().hex, "kind": DELIVERY, "run_id": run_id, "district": district, "block": block,
+                "school_id": _udise(d, to), "from_school_id": None, "from_depot": depot,
                 "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
                 "children_affected": action["children"], "twin_seq": computed["twin_seq"], "body": body}
 
@@ -184,6 +240,50 @@ class Proposals:
                                "days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
 
 
+    def check_delivery_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
+                            lon: np.ndarray) -> dict:
+        """A visit's new quantities against the delivery schedule's constraints on the live twin: grain
+        only, within the school's store (`top_up_days` of its need), the depot's stock and a day's
+        load of the block's vehicle (422 naming the one broken)."""
+        from scenarios.optimise_actions import days_of_grain
+        from scenarios.optimise_delivery import DeliveryRule
+        from scenarios.optimise_input import ITEM_KG, from_start
+
+        rule = DeliveryRule()
+        start, g = self.area_start(states, Area(rec["district"], rec["block"]))
+        inp = self.input(from_start, start, lat[g], lon[g])
+        to = {int(x): k for k, x in enumerate(g.tolist())}.get(int(self._directory.index(rec["school_id"])))
+        if to is None:
+            raise Conflict(f"recommendation {rec['id']} names a school no longer in the twin", {"id": rec["id"]})
+        moved = np.array([float(items.get(name, 0.0)) for name in ITEMS])
+        if moved[3] > 0:
+            raise broken("grain_only", "a depot visit carries rice, pulses and oil: eggs come with the weekly drop",
+                          "eggs", 0.0)
+        if not moved.any():
+            raise broken("something_moves", "a visit must carry something: reject it instead")
+        store = inp.need_per_day[to] * rule.top_up_days
+        for k, name in enumerate(ITEMS[:3]):
+            room = max(store[k] - inp.stock[to, k], 0.0)
+            if moved[k] > room + 1e-6:
+                raise broken("store", f"{name} {moved[k]:g} would fill the school past its store of "
+                                      f"{rule.top_up_days:g} days of need: it has room for {room:.3f}", name, room)
+            depot = inp.depot_stock[inp.block[to], k]
+            if moved[k] > depot + 1e-6:
+                raise broken("depot_stock", f"{name} {moved[k]:g} is more than the depot holds ({depot:.3f})",
+                              name, depot)
+        kg = float(moved @ ITEM_KG)
+        truck = float(inp.vehicle_kg_per_day[inp.block[to]])
+        if kg > truck + 1e-6:
+            raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
+                          None, truck)
+        km = float(rec["action"]["km"])
+        days = days_of_grain(inp.stock[to] + moved, inp.need_per_day[to])
+        return {"quantities": {"receiver": {"current": item_dict(inp.stock[to]),
+                                            "recommended": item_dict(inp.stock[to] + moved)}},
+                "quantity_kg": round(kg, 3),
+                "cost_inr": round(rule.trip_inr_per_km * 2 * km + rule.rate_inr_per_kg_km * kg * km, 2),
+                "risk_after": {"days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
+
     def check_fund_edit(self, states: list[ShardState], rec: dict, amount_inr: float, claimed_inr: float,
                         lat: np.ndarray, lon: np.ndarray) -> dict:
         """An advance's new amount against the advances LP's constraints on the live twin: within the
@@ -215,6 +315,25 @@ class Proposals:
         return {"quantities": {"receiver": {"current": {"balance_inr": round(balance, 2)},
                                             "recommended": {"balance_inr": round(balance + amount_inr, 2)}}},
                 "risk_after": {"kitchen_stop_days": round(max(stop_days, 0.0), 2)}}
+
+
+def _after_transfers(inp, plan, change: np.ndarray):  # noqa: ANN001, ANN202 - the models load lazily
+    """`inp` as today's transfers leave it: the schools' stock moved by `change`, the depots' stock
+    less what they send. (The vehicles' day is not reduced: a transfer is today's load, and a
+    visit planned for today shares the same truck; the rounding may load it twice on day 0.)"""
+    from dataclasses import replace
+
+    depot = inp.depot_stock.copy()
+    sent = plan.from_school < 0
+    np.subtract.at(depot, (plan.from_depot[sent], plan.item[sent]), plan.quantity[sent])
+    return replace(inp, stock=np.maximum(inp.stock + change, 0.0), depot_stock=np.maximum(depot, 0.0))
+
+
+def _visit_change(n: int, visits: list[dict]) -> np.ndarray:
+    out = np.zeros((n, 4))
+    for v in visits:
+        out[v["to"]] += [v["items"].get(name, 0.0) for name in ITEMS]
+    return out
 
 
 def broken(constraint: str, message: str, item: str | None = None, limit: float | None = None) -> InvalidInput:

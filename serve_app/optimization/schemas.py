@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from serve_app.shared.page import Pagination
 
 Status = Literal["pending", "approved", "rejected", "applied", "superseded"]
-Kind = Literal["stock_transfer", "fund_advance"]
+Kind = Literal["stock_transfer", "delivery", "fund_advance"]
 
 _REC = {
     "id": "9b0c6f3ad3e34c51a7f1c0d2b9e8a411", "kind": "stock_transfer", "status": "pending", "version": 1,
@@ -80,15 +80,25 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     district: str | None = Field(default=None, max_length=64, description="default: the caller's area")
     block: str | None = Field(default=None, max_length=64)
+    models: list[Literal["stock", "deliveries", "funds"]] = Field(
+        default=["stock", "deliveries", "funds"], min_length=1,
+        description="what to solve: stock transfers (today's moves from depots and neighbours), deliveries (the "
+                    "depots' visits of the next school days, planned on what the transfers leave) and funds "
+                    "(advances within the blocks' balances)")
 
 
 class RunSummary(BaseModel):
     run_id: str
     area: dict
-    status: str = Field(description="solved, partial, nothing_to_do or failed (the LP's)")
+    status: str = Field(description="solved, partial, nothing_to_do or failed (the stock LP's), or not_asked")
     message: str
     recommendations: int
-    fund_advances: int = Field(description="of the recommendations, advances of money (the rest move stock)")
+    fund_advances: int = Field(description="of the recommendations, advances of money")
+    deliveries: int = Field(description="of the recommendations, depot visits of the next school days (the "
+                            "delivery schedule, planned on what the run's transfers leave)")
+    assumptions: dict = Field(description="what the twin does not hold and the models assume: `depot_stock_days` "
+                              "(a block depot holds that many days of its block's need) and `vehicle_kg_per_day` "
+                              "(one vehicle a depot)")
     superseded: int = Field(description="pending recommendations of the area this run replaced")
     schools: int
     variables: int
@@ -172,3 +182,20 @@ class RunImpact(SimulatedPlans):
     `greedy` (both greedy baselines), simulated from the live state of the smallest area holding them."""
 
     run_id: str
+
+
+class ImpactJob(BaseModel):
+    """A recommendation's impact computed in the background: poll it until `status` is done (the
+    result) or failed (the error)."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    recommendation_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    request: dict = Field(description="horizon_days, replications, stress and seed")
+    progress: dict = Field(description="stage (queued, simulating, done), replications and elapsed_s")
+    result: Impact | None = Field(description="the impact, once done (also stored with the recommendation)")
+    error: str | None
+    requested_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None

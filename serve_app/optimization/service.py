@@ -35,9 +35,10 @@ from db.times import utc_now
 from serve_app.auth.errors import Forbidden
 from serve_app.auth.principal import Caller, Permission, Principal, Role
 from serve_app.optimization.proposals import (
+    DELIVERY,
     FUNDS,
     ITEMS,
-    STOCK,
+    MODELS,
     Proposals,
     block_balances,
     broken,
@@ -97,7 +98,8 @@ class OptimisationService:
                  block_officer_limit_kg: float = DEFAULT_BLOCK_OFFICER_LIMIT_KG,
                  risk_rules: RiskRules | None = None,
                  block_officer_limit_inr: float = DEFAULT_BLOCK_OFFICER_LIMIT_INR,
-                 apply_grace_s: float = DEFAULT_APPLY_GRACE_S) -> None:
+                 apply_grace_s: float = DEFAULT_APPLY_GRACE_S, depot_stock_days: float | None = None,
+                 vehicle_kg_per_day: float | None = None) -> None:
         self._repo = repo
         self._directory = directory
         self._live_states = live_states
@@ -110,20 +112,25 @@ class OptimisationService:
         self._limit_inr = block_officer_limit_inr
         self._apply_grace_s = apply_grace_s
         self._proposals = Proposals(directory, risk_rules)
+        if depot_stock_days is not None:
+            self.depot_days = depot_stock_days
+        if vehicle_kg_per_day is not None:
+            self.vehicle_kg_per_day = vehicle_kg_per_day
         self._verification = Verification(self._proposals, directory)
         self._coords: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- computing ------------------------------------------------------------------------------
     async def run(self, principal: Principal, caller: Caller | None, district: str | None = None,
-                  block: str | None = None) -> dict:
-        """Recompute the recommendations of an area (the caller's, or a district or block inside it)."""
+                  block: str | None = None, models: frozenset[str] = MODELS) -> dict:
+        """Recompute the recommendations of an area (the caller's, or a district or block inside it)
+        from the `models` asked for (stock transfers, depot visits, fund advances)."""
         area = self._area(principal.area, district, block)
         if area.school_id is not None:
             raise Forbidden("recommendations are computed for a block, a district or the state")
         states = await self._live_states()
         lat, lon = await self._coordinates()
         run_id = uuid.uuid4().hex
-        computed, recs = await asyncio.to_thread(self._proposals.propose, states, area, lat, lon, run_id)
+        computed, recs = await asyncio.to_thread(self._proposals.propose, states, area, lat, lon, run_id, models)
         superseded = await self._repo.supersede_pending(area, f"superseded by run {run_id}: a newer state of the area")
         await self._repo.create_many(recs, principal.actor())
         await self._record_audit(principal, caller, "optimisation.run", f"area:{area.label()}", area.district,
@@ -134,8 +141,10 @@ class OptimisationService:
         for rec_id in superseded:
             await self._tell_status(rec_id)
         return {"run_id": run_id, "area": {"district": area.district, "block": area.block},
-                "status": computed["status"], "message": f"{computed['message']}; funds: {computed['funds_message']}",
+                "status": computed["status"], "message": f"{computed['message']}; deliveries: "
+                f"{computed['delivery_message']}; funds: {computed['funds_message']}",
                 "recommendations": len(recs), "fund_advances": len(computed["fund_actions"]),
+                "deliveries": len(computed["delivery_actions"]), "assumptions": computed["assumptions"],
                 "superseded": len(superseded), "schools": computed["schools"], "variables": computed["variables"],
                 "build_s": computed["build_s"], "solve_s": computed["solve_s"], "twin_seq": computed["twin_seq"],
                 "shortfall_child_days_before": computed["before"], "shortfall_child_days_after": computed["after"],
@@ -298,7 +307,8 @@ class OptimisationService:
         else:
             if amount_inr is not None:
                 raise broken("kind", "amount_inr is an advance's: a transfer moves items", "amount_inr")
-            checked = await asyncio.to_thread(self._proposals.check_edit, states, rec, items, lat, lon)
+            check = self._proposals.check_delivery_edit if rec["kind"] == DELIVERY else self._proposals.check_edit
+            checked = await asyncio.to_thread(check, states, rec, items, lat, lon)
             body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
             before, after = {"items": rec["action"]["items"]}, {"items": body["action"]["items"]}
             kg, cost = checked["quantity_kg"], checked["cost_inr"]
@@ -359,6 +369,9 @@ class OptimisationService:
         if rec["kind"] == FUNDS:  # released from the school's block to the school
             return [{"type": "funds_released", "event_id": event_id, "date": date, "school_id": rec["school_id"],
                      "amount_inr": rec["cost_inr"]}]
+        if rec["kind"] == DELIVERY:  # approving a planned visit dispatches it: delivered on the day approved
+            return [{"type": "stock_delivered", "event_id": event_id, "date": date, "school_id": rec["school_id"],
+                     "depot_id": rec["from_depot"], **rec["action"]["items"]}]
         event = {"type": "stock_transferred", "event_id": event_id, "date": date, "school_id": rec["school_id"],
                  "recommendation_id": rec["id"], **rec["action"]["items"]}
         if "eggs" in event:
@@ -438,6 +451,15 @@ class OptimisationService:
     @depot_days.setter
     def depot_days(self, days: float) -> None:
         self._proposals.depot_days = days
+
+    @property
+    def vehicle_kg_per_day(self) -> float:
+        """What a block depot's vehicle is taken to carry a day (the twin keeps no vehicles)."""
+        return self._proposals.vehicle_kg_per_day
+
+    @vehicle_kg_per_day.setter
+    def vehicle_kg_per_day(self, kg: float) -> None:
+        self._proposals.vehicle_kg_per_day = kg
 
     async def _coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """The schools' positions, read once (schools do not move) and again when the directory grows."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from db.recommendation_repository import APPROVED, PENDING
 from serve_app.optimization.proposals import (
+    DELIVERY,
     FUNDS,
     ITEMS,
     STOCK,
@@ -35,7 +36,7 @@ class Verification:
         inp.block_balance_inr = block_balances(states, inp.n_blocks)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         greedy = greedy_stock(inp)
-        moves = [r for r in live if r["kind"] == STOCK]
+        moves = [r for r in live if r["kind"] in (STOCK, DELIVERY)]  # both change stock; a visit as made now
         plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr, greedy_funds(inp)),
                  PlanToVerify("plan", self._change(inp.n, moves, row_of), sum(r["cost_inr"] for r in moves),
                               self._advance(inp.n, [r for r in live if r["kind"] == FUNDS], row_of))]

@@ -15,6 +15,7 @@ import uuid
 import pytest
 
 from configs import Settings
+from db.impact_job_repository import ImpactJobRepository
 from db.recommendation_repository import RecommendationRepository
 from serve_app.accounts.requests import AccountRequests
 from db.report_job_repository import ReportJobRepository
@@ -135,6 +136,10 @@ async def world(seeded_url):
                                 "items": {"rice_kg": 10.0}, "km": 1.0}, "quantities": {}, "risk": {},
                      "explanation": {"binding": [], "summary": ""}}}
                 for name, (d, b, to, source) in recs.items()], "user:0")
+            impact_job_ids = {name: uuid.uuid4().hex for name in recs}  # an impact job of each recommendation
+            for name, job_id in impact_job_ids.items():
+                await ImpactJobRepository(services.engine).create(job_id, rec_ids[name], "user:0", {
+                    "horizon_days": 5, "replications": 2, "stress": True, "seed": 1})
             # a report job and a schedule of the Chennai officer: no one else may see them
             chennai_job = uuid.uuid4().hex[:16]
             await ReportJobRepository(services.engine).create(chennai_job, "user:chennai", {
@@ -164,6 +169,7 @@ async def world(seeded_url):
         ]
         yield {"app": app, "callers": callers, "alerts": alerts, "users": users, "keys": keys, "runs": run_ids,
                "csv_out": csv_out, "school_body": school_body, "recs": rec_ids, "rec_runs": rec_runs, "report_job": chennai_job,
+               "impact_jobs": impact_job_ids,
                "report_schedule": chennai_schedule, "chennai_request": chennai_request}
 
 
@@ -350,6 +356,15 @@ def recipes(world) -> dict:
                 "params": {"horizon_days": 5, "replications": 2}}))(_in_rec(world, c)),
             lambda c: (f"/api/v1/optimization/impact/{world['recs']['chennai']}", {
                 "params": {"horizon_days": 5, "replications": 2}})),
+        ("post", "/api/v1/optimization/impact/{rec_id}/jobs"): (
+            lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/impact/{r}/jobs", {
+                "params": {"horizon_days": 5, "replications": 2}}))(_in_rec(world, c)),
+            lambda c: (f"/api/v1/optimization/impact/{world['recs']['chennai']}/jobs", {
+                "params": {"horizon_days": 5, "replications": 2}})),
+        ("get", "/api/v1/optimization/impact/jobs/{job_id}"): (
+            lambda c: None if _in_rec(world, c) is None else (
+                f"/api/v1/optimization/impact/jobs/{world['impact_jobs']['sendurai']}", {}),
+            lambda c: (f"/api/v1/optimization/impact/jobs/{world['impact_jobs']['chennai']}", {})),
         ("get", "/api/v1/optimization/runs/{run_id}/impact"): (
             lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/runs/{world['rec_runs']['sendurai']}"
                                                          "/impact", {"params": {"horizon_days": 5, "replications": 2}}))(
