@@ -71,12 +71,15 @@ def world_start_and_input(n_schools: int = 43_000, seed: int = 0) -> tuple[Start
 
 
 def _verified(start: StartState, inp: OptimiseInput, seed: int, replications: int, horizon_days: int,
-              depot_days: float | None = None) -> dict:
+              depot_days: float | None = None, vehicle_kg: float | None = None) -> dict:
     """The stress scenario (a monsoon week with roads cut, grain deliveries a week late) run from
     the world's state with no action, the greedy baseline and the LP's plan, common random numbers.
-    `depot_days`: the depots hold that many days of their block's need instead of the default."""
+    `depot_days`: the depots hold that many days of their block's need instead of the default;
+    `vehicle_kg`: each block's vehicle carries that much a day instead of the default."""
     if depot_days is not None:
         inp = replace(inp, depot_stock=inp.depot_stock * depot_days / DEFAULT_DEPOT_DAYS)
+    if vehicle_kg is not None:
+        inp = replace(inp, vehicle_kg_per_day=np.full(inp.n_blocks, vehicle_kg))
     lp, greedy = rebalance_stock(inp, StockRule()), greedy_stock(inp, StockRule())
     t = time.perf_counter()
     impact = verify(start, stress_inputs(horizon_days, seed + 2),
@@ -149,5 +152,8 @@ def run(n_schools: int = 43_000, seed: int = 0, blocks: int = 20, horizon_days: 
     out.update(_verified(start, inp, seed, replications, stress_horizon_days))
     # where the LP's neighbour arcs matter: depots holding one day of their block's need
     out["scarce_depots"] = _verified(start, inp, seed, replications, stress_horizon_days, depot_days=1.0)
+    # and with the vehicles binding too: one 3-tonne truck shared by two blocks (1,500 kg a block a day)
+    out["scarce_depots_shared_trucks"] = _verified(start, inp, seed, replications, stress_horizon_days,
+                                                   depot_days=1.0, vehicle_kg=1_500.0)
     out["stressed"] = _stock(synthetic_input(n_schools, seed), seed, blocks)
     return out
