@@ -2,7 +2,7 @@
 // and new alerts arriving live from the alerts stream (resumed after a lost connection).
 import { get, post } from "./api.js";
 import { date, esc } from "./format.js";
-import { t } from "./i18n.js";
+import { t, tf, tOr } from "./i18n.js";
 import { LiveStream } from "./stream.js";
 
 export class AlertsDrawer {
@@ -82,15 +82,15 @@ function severity(a) {
 
 function title(a) {
   if (a.title) return a.title;
-  if (a.kind === "low_stock") return `Rice below ${a.below_days} days`;
-  if (a.kind === "shortage_reported") return `Shortage of ${a.item} reported`;
-  if (a.kind === "school_closed") return `Closed (${a.reason || "closure"}) until ${a.to}`;
+  if (a.kind === "low_stock") return tf("alert.low_stock", { days: a.below_days });
+  if (a.kind === "shortage_reported") return tf("alert.shortage", { item: tOr("item." + a.item, a.item) });
+  if (a.kind === "school_closed") return tf("alert.closed", { reason: tOr("scen.closure." + a.reason, a.reason || ""), to: a.to });
   return (a.alert_type || "alert").replace(/_/g, " ");
 }
 
 function detail(a) {
   if (a.message) return a.message;
-  if (a.kind === "low_stock") return `${a.stock_days} school days of rice left (${a.rice_kg} kg)`;
-  if (a.kind === "school_closed") return `a ${a.scope}'s closure`;
+  if (a.kind === "low_stock") return tf("alert.stock_left", { days: a.stock_days, kg: a.rice_kg });
+  if (a.kind === "school_closed") return tf("alert.closure_of", { scope: tOr("reports.level." + a.scope, a.scope) });
   return "";
 }

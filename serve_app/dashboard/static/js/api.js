@@ -39,6 +39,8 @@ async function unwrap(response) {
 
 export async function get(path) { return unwrap(await send(path)); }
 export async function post(path, json) { return unwrap(await send(path, { method: "POST", json })); }
+export async function patch(path, json) { return unwrap(await send(path, { method: "PATCH", json })); }
+export async function del(path) { return unwrap(await send(path, { method: "DELETE" })); }
 
 /** A binary answer (the map and its levels). */
 export async function getBytes(path) {

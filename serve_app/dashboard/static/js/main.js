@@ -105,7 +105,7 @@ async function route() {
     const ctx = { user: s.user, places: shared.places, map: shared.map, setConnection, showBanner, reloadMap,
                   navigate: (hash) => { location.hash = hash; } };
     const match = ROUTES.map(([re, f]) => [re.exec(location.hash || "#/"), f]).find(([m]) => m);
-    const done = match ? await match[1](ctx, match[0].map((x) => (x ? decodeURIComponent(x) : x))) : notFound();
+    const done = notForRole(s.user) ? notAllowed() : match ? await match[1](ctx, match[0].map((x) => (x ? decodeURIComponent(x) : x))) : notFound();
     if (mine !== routeNumber) { if (done) done(); return; }
     cleanup = done;
   } catch (e) {
@@ -114,6 +114,18 @@ async function route() {
     main.innerHTML = `<div class="card error" role="alert"><p>${esc(e.message)}</p><button type="button" id="retry">${esc(t("common.retry"))}</button></div>`;
     main.querySelector("#retry").onclick = () => route();
   }
+}
+
+// Pages of officers' work: a school admin reaching one by its address gets a notice, not controls
+// the API would refuse (it cannot allocate, release, run scenarios or decide recommendations).
+const OFFICER_PAGES = /^#\/(finance|scenarios|optimisation|requests)(\/|$)/;
+
+function notForRole(user) {
+  return user.role === "school_admin" && OFFICER_PAGES.test(location.hash);
+}
+
+function notAllowed() {
+  main.innerHTML = `<div class="card" id="not-for-role"><p>${esc(t("common.not_for_role"))}</p><a href="#/">${esc(t("nav.overview"))}</a></div>`;
 }
 
 function notFound() {

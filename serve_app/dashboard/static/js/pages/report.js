@@ -26,14 +26,14 @@ export async function render(main, ctx) {
           <label>${esc(t("report.upper"))}<input type="number" name="upper_primary" min="0" value="0"></label>
           <label>${esc(t("report.secondary"))}<input type="number" name="secondary" min="0" value="0"></label>
         </div>
-        <label>${esc(t("report.no_meal"))}<select name="no_meal_reason">${NO_MEAL_REASONS.map((r) => `<option value="${r}">${esc(r.replace(/_/g, " ") || "—")}</option>`).join("")}</select></label>
+        <label>${esc(t("report.no_meal"))}<select name="no_meal_reason">${NO_MEAL_REASONS.map((r) => `<option value="${r}">${esc(r ? t("reason." + r) : "—")}</option>`).join("")}</select></label>
         <button type="submit">${esc(t("report.send"))}</button>
         <p class="muted" role="status" id="attendance-status"></p>
       </form>
       <section class="grid">
         <form class="card stack" id="shortage">
           <h2>${esc(t("report.shortage"))}</h2>
-          <label>${esc(t("report.item"))}<select name="item"><option>rice</option><option>pulses</option><option>oil</option><option>eggs</option><option>vegetables</option><option>fuel</option><option>cook</option><option>funds</option></select></label>
+          <label>${esc(t("report.item"))}<select name="item">${["rice", "pulses", "oil", "eggs", "vegetables", "fuel", "cook", "funds"].map((i) => `<option value="${i}">${esc(t("item." + i))}</option>`).join("")}</select></label>
           <label>${esc(t("report.note"))}<input name="note" maxlength="500"></label>
           <button type="submit">${esc(t("report.shortage"))}</button>
         </form>

@@ -4,7 +4,7 @@
 // plan's paired difference against the baseline.
 import { get, post } from "../api.js";
 import { date, esc, num } from "../format.js";
-import { t } from "../i18n.js";
+import { t, tOr } from "../i18n.js";
 import { LiveStream } from "../stream.js";
 
 export async function render(main, ctx) {
@@ -15,16 +15,16 @@ export async function render(main, ctx) {
   main.innerHTML = `<h1>${esc(t("scen.title"))}</h1>
     <div class="layout">
       <form class="card stack" id="scenario-form">
-        <label>Name<input name="name" required maxlength="200" value="What if"></label>
+        <label>${esc(t("scen.name"))}<input name="name" required maxlength="200" value="${esc(t("scen.default_name"))}"></label>
         <div class="row"><label>${esc(t("col.district"))}<select name="place">${places.map((p, k) => `<option value="${k}" ${p.value === a.district ? "selected" : ""}>${esc(p.label)}</option>`).join("")}</select></label>
-          <label>Days<input type="number" name="horizon" min="1" max="366" value="30"></label></div>
-        <div class="row"><label>Delivery delay (days)<input type="number" name="delay" min="0" max="180" value="0"></label>
-          <label>Closure (the whole run)<select name="closure"><option value="">none</option><option>monsoon</option><option>cyclone</option><option>flood</option></select></label></div>
-        <div class="row"><label>Fund delay (days)<input type="number" name="fund_delay" min="0" max="365" value="0"></label>
-          <label>Enrolment change %<input type="number" name="enrolment" min="-100" max="200" value="0"></label>
-          <label>Price shock %<input type="number" name="price" min="-99" max="500" value="0"></label></div>
-        <div class="row"><label>Plan: buffer days<input type="number" name="buffer" min="0" max="120" value="0"></label>
-          <label>Plan: delivery interval<input type="number" name="interval" min="0" max="120" value="0"></label></div>
+          <label>${esc(t("scen.days"))}<input type="number" name="horizon" min="1" max="366" value="30"></label></div>
+        <div class="row"><label>${esc(t("scen.delay"))}<input type="number" name="delay" min="0" max="180" value="0"></label>
+          <label>${esc(t("scen.closure"))}<select name="closure">${["", "monsoon", "cyclone", "flood"].map((c) => `<option value="${c}">${esc(t("scen.closure." + (c || "none")))}</option>`).join("")}</select></label></div>
+        <div class="row"><label>${esc(t("scen.fund_delay"))}<input type="number" name="fund_delay" min="0" max="365" value="0"></label>
+          <label>${esc(t("scen.enrolment"))}<input type="number" name="enrolment" min="-100" max="200" value="0"></label>
+          <label>${esc(t("scen.price"))}<input type="number" name="price" min="-99" max="500" value="0"></label></div>
+        <div class="row"><label>${esc(t("scen.buffer"))}<input type="number" name="buffer" min="0" max="120" value="0"></label>
+          <label>${esc(t("scen.interval"))}<input type="number" name="interval" min="0" max="120" value="0"></label></div>
         <button type="submit">${esc(t("scen.run"))}</button>
         <p role="status" id="scenario-status" class="muted"></p>
       </form>
@@ -38,8 +38,8 @@ export async function render(main, ctx) {
     try {
       const page = await get("/api/v1/scenarios?page_size=20");
       el.className = "";
-      el.innerHTML = page.runs.length ? `<table><thead><tr><th>Name</th><th>Status</th><th>Done</th><th>Created</th></tr></thead><tbody>${page.runs.map((r) =>
-        `<tr class="link" data-run="${r.id}"><td><a href="#/scenarios" data-open="${r.id}">${esc(r.name)}</a></td><td>${esc(r.status)}</td><td>${num(r.progress.done)}</td><td>${esc(date(r.created_at))}</td></tr>`).join("")}</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
+      el.innerHTML = page.runs.length ? `<table id="runs-table"><thead><tr><th>${esc(t("scen.name"))}</th><th>${esc(t("scen.status"))}</th><th>${esc(t("scen.done"))}</th><th>${esc(t("scen.created"))}</th></tr></thead><tbody>${page.runs.map((r) =>
+        `<tr class="link" data-run="${r.id}"><td><a href="#/scenarios" data-open="${r.id}">${esc(r.name)}</a></td><td>${esc(tOr("scen.status." + r.status, r.status))}</td><td>${num(r.progress.done)}</td><td>${esc(date(r.created_at))}</td></tr>`).join("")}</tbody></table>` : `<p class="empty">${esc(t("common.none"))}</p>`;
       el.querySelectorAll("[data-open]").forEach((link) => link.addEventListener("click", (e) => { e.preventDefault(); watch(link.dataset.open); }));
     } catch (e) { el.className = "error"; el.textContent = e.message; }
   };
@@ -49,16 +49,16 @@ export async function render(main, ctx) {
     const estimates = run.result ? null : run.progress?.estimates || {};
     const plans = run.result?.plans || null;
     const band = (e) => (e ? `${num(e.mean, 1)} <span class="muted">[${num(e.low, 1)} – ${num(e.high, 1)}]</span>` : "–");
-    let body = `<h2>${esc(run.name)} · <span id="run-status">${esc(run.status)}</span></h2><p>${num(run.progress?.done)} / ${num(run.progress?.planned)} replications, ${num(run.progress?.rounds)} rounds</p>`;
+    let body = `<h2>${esc(run.name)} · <span id="run-status" data-status="${esc(run.status)}">${esc(tOr("scen.status." + run.status, run.status))}</span></h2><p id="run-progress" data-done="${run.progress?.done ?? 0}">${num(run.progress?.done)} / ${num(run.progress?.planned)} · ${num(run.progress?.rounds)} <span class="muted">(${esc(t("scen.progress"))})</span></p>`;
     if (estimates && Object.keys(estimates).length) {
-      body += Object.entries(estimates).map(([plan, kpis]) => `<h2>${esc(plan)}</h2><table><tbody>${Object.entries(kpis).map(([k, e]) => `<tr><td>${esc(k.replace(/_/g, " "))}</td><td class="num">${band(e)}</td></tr>`).join("")}</tbody></table>`).join("");
+      body += Object.entries(estimates).map(([plan, kpis]) => `<h2>${esc(tOr("plan." + plan, plan))}</h2><table><tbody>${Object.entries(kpis).map(([k, e]) => `<tr><td>${esc(tOr("kpi." + k, k.replace(/_/g, " ")))}</td><td class="num">${band(e)}</td></tr>`).join("")}</tbody></table>`).join("");
     }
     if (plans) {
-      body += plans.map((p) => `<h2>${esc(p.name)}</h2><table><thead><tr><th>KPI</th><th class="num">Mean [95%]</th><th class="num">vs baseline</th></tr></thead><tbody>${
-        Object.entries(p.kpis || {}).map(([k, e]) => `<tr><td>${esc(k.replace(/_/g, " "))}</td><td class="num">${band(e)}</td><td class="num">${band((p.vs_baseline || {})[k])}</td></tr>`).join("")}</tbody></table>`).join("");
+      body += plans.map((p) => `<h2>${esc(tOr("plan." + p.name, p.name))}</h2><table><thead><tr><th>${esc(t("scen.kpi"))}</th><th class="num">${esc(t("scen.mean"))}</th><th class="num">${esc(t("scen.vs_baseline"))}</th></tr></thead><tbody>${
+        Object.entries(p.kpis || {}).map(([k, e]) => `<tr><td>${esc(tOr("kpi." + k, k.replace(/_/g, " ")))}</td><td class="num">${band(e)}</td><td class="num">${band((p.vs_baseline || {})[k])}</td></tr>`).join("")}</tbody></table>`).join("");
     }
     if (run.error) body += `<p class="error">${esc(run.error)}</p>`;
-    if (run.status === "running" || run.status === "queued") body += `<button type="button" class="ghost" id="cancel-run">Cancel</button>`;
+    if (run.status === "running" || run.status === "queued") body += `<button type="button" class="ghost" id="cancel-run">${esc(t("scen.cancel"))}</button>`;
     el.innerHTML = body;
     const cancel = el.querySelector("#cancel-run");
     if (cancel) cancel.onclick = () => post(`/api/v1/scenarios/${run.id}/cancel`).catch((e) => { status.textContent = e.message; });
