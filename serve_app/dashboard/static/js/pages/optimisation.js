@@ -1,16 +1,18 @@
 // The optimisation centre: the stock rebalancing LP's recommendations for the reader's area, each
 // with the receiving school's risk before and after, the children it feeds and its cost; approve
-// (it becomes events in the log), reject with a reason, and discuss in comments. New
+// (it becomes events in the log), reject with a reason, edit a pending one's quantities (checked by
+// the API against the LP's constraints), simulate its impact (no-meal child-days and stock-outs
+// with 95% intervals against no action and the greedy baseline), and discuss in comments. New
 // recommendations, decisions and comments by others arrive live.
-import { get, post } from "../api.js";
+import { get, patch, post } from "../api.js";
 import { date, esc, inr, num } from "../format.js";
-import { t } from "../i18n.js";
+import { t, tOr } from "../i18n.js";
 import { LiveStream } from "../stream.js";
 
 export async function render(main, ctx) {
   main.innerHTML = `<h1>${esc(t("nav.optimisation"))}</h1>
     <div class="row"><button type="button" id="opt-run">${esc(t("opt.run"))}</button>
-      <label class="narrow">${esc(t("opt.status"))}<select id="opt-status"><option value="pending">pending</option><option value="">all</option><option>applied</option><option>rejected</option><option>superseded</option></select></label>
+      <label class="narrow">${esc(t("opt.status"))}<select id="opt-status">${["pending", "", "applied", "rejected", "superseded"].map((v) => `<option value="${v}">${esc(t("opt.status." + (v || "all")))}</option>`).join("")}</select></label>
       <p role="status" class="muted" id="opt-message"></p></div>
     <div class="card"><div class="table-wrap" id="recommendations"><p class="loading">${esc(t("common.loading"))}</p></div></div>
     <div class="card" id="rec-detail" hidden></div>`;
@@ -23,14 +25,16 @@ export async function render(main, ctx) {
     try {
       const page = await get(`/api/v1/optimization/recommendations?page_size=100${status ? `&status=${status}` : ""}`);
       const recs = page.recommendations;
-      el.innerHTML = recs.length ? `<table id="recommendations-table"><thead><tr><th>${esc(t("col.school"))}</th><th>From</th><th class="num">kg</th><th class="num">Children</th><th class="num">Short child-days before → after</th><th class="num">Cost</th><th>Status</th><th></th></tr></thead><tbody>${recs.map((r) => `
+      el.innerHTML = recs.length ? `<table id="recommendations-table"><thead><tr><th>${esc(t("col.school"))}</th><th>${esc(t("opt.from"))}</th><th class="num">kg</th><th class="num">${esc(t("opt.children"))}</th><th class="num">${esc(t("opt.short_days"))}</th><th class="num">${esc(t("opt.cost"))}</th><th>${esc(t("opt.status"))}</th><th></th></tr></thead><tbody>${recs.map((r) => `
         <tr data-rec="${r.id}" data-version="${r.version}">
           <td><a href="#/school/${r.school_id}">${r.school_id}</a> <span class="muted">${esc(r.block)}</span></td>
-          <td>${r.from_school_id ? `<a href="#/school/${r.from_school_id}">${r.from_school_id}</a>` : esc(r.from_depot || "depot")}</td>
+          <td>${r.from_school_id ? `<a href="#/school/${r.from_school_id}">${r.from_school_id}</a>` : esc(r.from_depot || t("opt.depot"))}</td>
           <td class="num">${num(r.quantity_kg, 1)}</td><td class="num">${num(r.children_affected)}</td>
           <td class="num">${num(r.risk?.before?.shortfall_child_days, 1)} → ${num(r.risk?.after?.shortfall_child_days, 1)}</td>
-          <td class="num">${inr(r.cost_inr)}</td><td>${esc(r.status)}</td>
-          <td>${r.status === "pending" ? `<button type="button" data-approve>${esc(t("opt.approve"))}</button> <button type="button" class="ghost" data-reject>${esc(t("opt.reject"))}</button>` : ""}
+          <td class="num">${inr(r.cost_inr)}</td><td>${esc(t("opt.status." + r.status))}</td>
+          <td class="actions">${r.status === "pending" ? `<button type="button" data-approve>${esc(t("opt.approve"))}</button> <button type="button" class="ghost" data-reject>${esc(t("opt.reject"))}</button>` : ""}
+            ${r.status === "pending" && editable(r) ? `<button type="button" class="ghost" data-edit>${esc(t("opt.edit"))}</button>` : ""}
+            <button type="button" class="ghost" data-impact>${esc(t("opt.impact"))}</button>
             <button type="button" class="ghost" data-comments>${esc(t("opt.comments"))}</button></td></tr>`).join("")}</tbody></table>`
         : `<p class="empty">${esc(t("opt.none"))}</p>`;
       el.querySelectorAll("tr[data-rec]").forEach((tr) => {
@@ -43,6 +47,8 @@ export async function render(main, ctx) {
           cell.querySelector("form").addEventListener("submit", (ev) => { ev.preventDefault(); decide(`/api/v1/optimization/reject/${id}`, { version, reason: ev.target.reason.value }); });
         });
         tr.querySelector("[data-comments]").addEventListener("click", () => { open = id; comments(); });
+        tr.querySelector("[data-impact]").addEventListener("click", () => impact(id));
+        tr.querySelector("[data-edit]")?.addEventListener("click", () => edit(recs.find((r) => r.id === id)));
       });
     } catch (e) { el.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
   };
@@ -51,6 +57,42 @@ export async function render(main, ctx) {
     try { const r = await post(url, body); message.textContent = `${r.school_id}: ${r.status}`; }
     catch (e) { message.textContent = e.message; }
     list();
+  };
+  // a pending transfer's or delivery's items, edited in place and sent with the version read
+  const edit = (r) => {
+    const el = main.querySelector("#rec-detail");
+    el.hidden = false;
+    const items = r.action.items || {};
+    el.innerHTML = `<h2>${esc(t("opt.edit"))}: ${esc(r.school_id)}</h2>
+      <form class="stack" id="edit-form"><div class="row">${ITEMS.map((k) => `<label>${esc(t("report." + k.replace(/_kg$/, "")))}<input type="number" name="${k}" min="0" step="${k === "eggs" ? 1 : "any"}" value="${k === "eggs" ? Math.round(items[k] ?? 0) : items[k] ?? 0}"></label>`).join("")}</div>
+        <div class="row"><button type="submit">${esc(t("opt.save"))}</button><button type="button" class="ghost" data-cancel>${esc(t("common.back"))}</button></div>
+        <p role="status" id="edit-status" class="muted"></p></form>`;
+    el.querySelector("[data-cancel]").addEventListener("click", () => { el.hidden = true; });
+    el.querySelector("#edit-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const status = el.querySelector("#edit-status"), body = { version: r.version };
+      for (const k of ITEMS) body[k] = Number(e.target[k].value) || 0;
+      status.className = "muted"; status.textContent = t("common.loading");
+      try {
+        const saved = await patch(`/api/v1/optimization/recommendations/${r.id}`, body);
+        status.textContent = `${t("opt.saved")}: ${num(saved.quantity_kg, 1)} kg · ${num(saved.risk?.before?.shortfall_child_days, 1)} → ${num(saved.risk?.after?.shortfall_child_days, 1)}`;
+        list();
+      } catch (err) {
+        status.className = "error";  // 422 names the constraint broken, 409 a version someone else changed
+        status.textContent = err.message;
+      }
+    });
+  };
+  // the recommendation simulated against no action and the greedy baseline (seconds: shown as it runs)
+  const impact = async (id) => {
+    const el = main.querySelector("#rec-detail");
+    el.hidden = false;
+    el.innerHTML = `<h2>${esc(t("opt.impact"))}</h2><p class="loading" role="status">${esc(t("opt.simulating"))}</p>`;
+    try {
+      const answer = await get(`/api/v1/optimization/impact/${id}`);
+      if (!main.querySelector("#rec-detail")) return;
+      el.innerHTML = impactHtml(answer);
+    } catch (e) { el.innerHTML = `<h2>${esc(t("opt.impact"))}</h2><p class="error">${esc(e.status === 503 ? t("common.unavailable") : e.message)}</p>`; }
   };
   const comments = async () => {
     const el = main.querySelector("#rec-detail");
@@ -86,4 +128,24 @@ export async function render(main, ctx) {
   });
   list();
   return () => { stream.close(); clearTimeout(pending); };
+}
+
+const ITEMS = ["rice_kg", "pulses_kg", "oil_kg", "eggs"];
+
+/** Recommendations that move items (a transfer or a delivery): their quantities may be edited here. */
+function editable(r) {
+  return r.action && r.action.items && typeof r.action.items === "object";
+}
+
+/** Each plan's figures with their 95% intervals, and the ratios to no action. */
+function impactHtml(a) {
+  const band = (v) => (v && typeof v === "object" ? `${num(v.mean, 1)} <span class="muted">[${num(v.low, 1)} – ${num(v.high, 1)}]</span>` : num(v, 1));
+  const plans = Object.entries(a.plans || {});
+  const metrics = [...new Set(plans.flatMap(([, m]) => Object.keys(m)))];
+  const ratios = Object.entries(a.ratios || {});
+  return `<h2>${esc(t("opt.impact"))}</h2>
+    <p class="muted">${num(a.replications)} ${esc(t("opt.replications"))} · ${num(a.horizon_days)} ${esc(t("fig.stock_days"))} · ${num(a.schools)} ${esc(t("col.schools"))}${a.stress ? " · " + esc(t("opt.stress")) : ""}</p>
+    <div class="table-wrap"><table id="impact-table"><thead><tr><th>${esc(t("opt.plan"))}</th>${metrics.map((m) => `<th class="num">${esc(tOr("kpi." + m, m.replace(/_/g, " ")))}</th>`).join("")}</tr></thead><tbody>${
+      plans.map(([name, m]) => `<tr data-plan="${esc(name)}"><td>${esc(tOr("plan." + name, name))}</td>${metrics.map((k) => `<td class="num" data-metric="${esc(k)}">${band(m[k])}</td>`).join("")}</tr>`).join("")}</tbody></table></div>
+    ${ratios.length ? `<h2>${esc(t("opt.ratios"))}</h2><table id="impact-ratios"><tbody>${ratios.map(([k, v]) => `<tr><td>${esc(k.replace(/_/g, " "))}</td><td class="num">${v ? band(v) : "–"}</td></tr>`).join("")}</tbody></table>` : ""}`;
 }
