@@ -279,3 +279,20 @@ def test_a_block_officer_simulates_only_its_block(twin, page):  # noqa: F811
     options = page.locator("#scenario-form select[name=place] option")
     expect(options).to_have_count(1)
     expect(options.first).to_have_text(f"{officer.block} · {officer.district}")
+
+
+def test_the_new_pages_read_in_tamil(twin, page):  # noqa: F811
+    sign_in(page, twin.accounts["district"].email)
+    page.click("#language")
+    expect(page.locator("#who")).to_contain_text("மாவட்ட அலுவலர்")
+    page.click("#nav a[href='#/reports']")
+    expect(page.locator("#jobs").locator("xpath=..").locator("h2")).to_have_text("அறிக்கைப் பணிகள்")
+    expect(page.locator("#schedule-form button[type=submit]")).to_have_text("திட்டமிடு")
+    page.click("#nav a[href='#/finance']")
+    expect(page.locator("#release-form button[type=submit]")).to_have_text("விடுவி")
+    page.click("#nav a[href='#/scenarios']")
+    expect(page.locator("#scenario-form select[name=closure] option").nth(1)).to_have_text("பருவமழை")
+    page.click("#nav a[href='#/optimisation']")
+    expect(page.locator("#opt-status option").first).to_have_text("நிலுவையில்")
+    page.click("#language")
+    expect(page.locator("#who")).to_contain_text("District officer")

@@ -142,12 +142,16 @@ function showSignedOut() {
   if (location.hash === "#/register") register.render(main); else login.render(main);
 }
 
+function showWho(u) {
+  const who = document.getElementById("who");
+  who.textContent = `${u.full_name} · ${t("role." + u.role)}${u.district ? " · " + [u.district, u.block, u.school_id].filter(Boolean).join(" / ") : ""}`;
+  who.hidden = false;
+}
+
 function signedIn(s) {
   showBanner("");
-  const who = document.getElementById("who");
   const u = s.user;
-  who.textContent = `${u.full_name} · ${u.role.replace("_", " ")}${u.district ? " · " + [u.district, u.block, u.school_id].filter(Boolean).join(" / ") : ""}`;
-  who.hidden = false;
+  showWho(u);
   document.getElementById("sign-out").hidden = false;
   nav(u);
   if (!drawer) drawer = new AlertsDrawer(document.getElementById("alerts-button"), document.getElementById("alerts-drawer"));
@@ -165,7 +169,7 @@ document.getElementById("language").addEventListener("click", () => setLang(lang
 onLangChange(() => {
   document.getElementById("language").textContent = lang() === "ta" ? "English" : "தமிழ்";
   document.getElementById("language").lang = lang() === "ta" ? "en" : "ta";
-  if (session()) route();
+  if (session()) { showWho(session().user); route(); }
 });
 
 let signedInAs = session() && session().user.id;

@@ -54,7 +54,7 @@ export async function render(main, ctx) {
   };
   const decide = async (url, body) => {
     message.textContent = t("common.loading");
-    try { const r = await post(url, body); message.textContent = `${r.school_id}: ${r.status}`; }
+    try { const r = await post(url, body); message.textContent = `${r.school_id}: ${tOr("opt.status." + r.status, r.status)}`; }
     catch (e) { message.textContent = e.message; }
     list();
   };
@@ -112,7 +112,7 @@ export async function render(main, ctx) {
   main.querySelector("#opt-status").addEventListener("change", list);
   main.querySelector("#opt-run").addEventListener("click", async (e) => {
     e.target.disabled = true; message.textContent = t("common.loading");
-    try { const r = await post("/api/v1/optimization/run", {}); message.textContent = `${r.message}: ${r.recommendations} recommendations`; }
+    try { const r = await post("/api/v1/optimization/run", {}); message.textContent = `${r.message}: ${num(r.recommendations)} ${t("opt.recommendations")}`; }
     catch (err) { message.textContent = err.message; }
     e.target.disabled = false;
     list();

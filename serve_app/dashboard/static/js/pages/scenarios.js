@@ -98,7 +98,7 @@ export async function render(main, ctx) {
     const spec = { name: f.name.value, start: "live", horizon_days: horizon, scope: where, seed: 1, interventions,
                    plans: Object.keys(plan).length > 1 ? [plan] : [] };
     status.textContent = t("common.loading");
-    try { const run = await post("/api/v1/scenarios", spec); status.textContent = `${run.name}: ${run.status}`; loadRuns(); watch(run.id); }
+    try { const run = await post("/api/v1/scenarios", spec); status.textContent = `${run.name}: ${tOr("scen.status." + run.status, run.status)}`; loadRuns(); watch(run.id); }
     catch (err) { status.textContent = err.message; }
   });
   loadRuns();
