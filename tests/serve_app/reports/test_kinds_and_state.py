@@ -131,3 +131,32 @@ async def test_a_tamil_school_name_is_set_in_the_tamil_font(app):
     assert TAMIL_NAME in unicodedata.normalize("NFC", text) and S1 in text
     pages = PdfReader(io.BytesIO(r.content)).pages
     assert all("ஊராட்சி ஒன்றிய" in page.extract_text() for page in pages)  # the footer of every page
+
+
+def _images(pdf: bytes) -> int:
+    return sum(1 for page in PdfReader(io.BytesIO(pdf)).pages
+               for x in (page["/Resources"].get("/XObject") or {}).values() if x.get_object()["/Subtype"] == "/Image")
+
+
+async def test_every_level_draws_its_charts_under_their_names(app):
+    period = {"from": "2025-07-01", "to": "2025-07-07", "generated_at": "2025-07-08T06:30:00Z"}
+    attendance, stock, funds = "Attendance and meals against enrolment", "Stock days", "Funds released against utilised"
+    levels = {  # the sections each level's report has, and the charts drawn among them
+        "district": ({"level": "district", "name": "Ariyalur"},
+                     [attendance, stock, "Risk by block", "Ranking of blocks", "Map of schools by risk", funds,
+                      "Forecast of the coming week", "Open alerts"], 5),
+        "block": ({"level": "block", "name": "Sendurai", "district": "Ariyalur"},
+                  [attendance, stock, "Map of schools by risk", funds, "Forecast of the coming week", "Open alerts"], 4),
+        "school": ({"level": "school", "name": S1}, [attendance, funds, "Forecast of the coming week", "Open alerts"], 2),
+    }
+    async with client_of(app) as admin:
+        for level, (params, sections, charts) in levels.items():
+            r = await admin.get(f"{API}/pdf", params={**params, **period})
+            assert r.status_code == 200, (level, r.text[:300])
+            text = _text(r.content)
+            for section in sections:
+                assert section in text, (level, section)
+            # attendance, stock days, risk by block, the map, funds: matplotlib charts as images (no
+            # forecaster is served here: the forecast says why there is none instead of a chart)
+            assert _images(r.content) == charts, level
+            assert "No forecast:" in text
