@@ -185,10 +185,12 @@ class OptimisationService:
         if not await self._repo.transition(rec_id, rec["version"], PENDING, APPROVED, decided_by=principal.actor(),
                                            apply_events=events):
             raise await self._lost(rec_id)
-        await self._finish(rec_id, rec["version"] + 1, events)  # only the approval that won gets here
+        # the decision is audited before its events are written: an approval interrupted there keeps
+        # its officer in the audit, and the sweep that finishes it adds its own entry
         await self._record_audit(principal, caller, "optimisation.approve", f"recommendation:{rec_id}",
-                                 rec["district"], before={"status": PENDING}, after={"status": APPLIED,
-                                                                                    "events": [e["event_id"] for e in events]})
+                                 rec["district"], before={"status": PENDING},
+                                 after={"status": APPROVED, "events": [e["event_id"] for e in events]})
+        await self._finish(rec_id, rec["version"] + 1, events)  # only the approval that won gets here
         await self._tell_status(rec_id)
         return await self._repo.get(rec_id)
 
@@ -498,8 +500,8 @@ class OptimisationService:
 
     async def _record_audit(self, principal: Principal, caller: Caller | None, action: str, target: str,
                             district: str | None, **changes) -> None:  # noqa: ANN003
-        if self._audit is not None:
-            await self._audit(principal, caller, action, target=target, district=district, **changes)
+        if self._audit is not None:  # the twin's own work comes from no address
+            await self._audit(principal, caller or Caller(), action, target=target, district=district, **changes)
 
     async def _tell_status(self, rec_id: str) -> None:
         rec = await self._repo.get(rec_id)

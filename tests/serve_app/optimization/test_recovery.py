@@ -59,9 +59,11 @@ async def test_an_approval_interrupted_before_the_log_is_finished_by_the_sweep(a
     async with client_of(app) as admin:
         assert await twin_rice(admin, SHORT) == pytest.approx(short + moved, abs=0.01)
         assert await twin_rice(admin, RICH) == pytest.approx(rich - moved, abs=0.01)
-        audit = (await admin.get("/api/v1/audit", params={"action": "optimisation.apply_recovered"})).json()["data"]
-        entries = audit.get("entries", audit.get("items", []))
-        assert [e["target"] for e in entries] == [f"recommendation:{rec['id']}"]
+        for action, actor in (("optimisation.approve", OFFICER.actor()), ("optimisation.apply_recovered",
+                                                                           "system:recovery")):
+            audit = (await admin.get("/api/v1/audit", params={"action": action})).json()["data"]
+            entries = audit.get("entries", audit.get("items", []))
+            assert [(e["target"], e["actor"]) for e in entries] == [(f"recommendation:{rec['id']}", actor)], action
 
 
 async def test_an_approval_interrupted_after_the_log_is_applied_once_when_read(app, monkeypatch):
