@@ -154,7 +154,14 @@ class DistrictShard:
             return outcome
 
     def _snapshot_due(self) -> bool:
-        if self._since_snapshot >= self._every_events:
+        """Due after `every_events` events, or at least as many as the shard has schools (a copy of
+        1.08 M schools' columns is ~1 GiB: at India scale, one a school day rather than one every
+        few seconds), or after `every_seconds` with any; never while the previous one is still
+        being stored. Each holds a copy of the state until stored, and copies queued behind a slow
+        store (a busy machine, a large shard) grew a shard past 7 GiB until it was killed for memory."""
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            return False
+        if self._since_snapshot >= max(self._every_events, self.state.n_schools):
             return True
         return self._since_snapshot > 0 and time.monotonic() - self._last_snapshot >= self._every_seconds
 

@@ -168,3 +168,60 @@ async def test_events_folded_by_a_catch_up_are_told_as_a_delivered_batchs_are(se
     assert await shard.sync() == third[2]
     assert told and told[-1][1] == third[2]
     await ports.close()
+
+
+class _SlowSnapshots:
+    """Snapshots stored only once `release` is set: a store slower than the events arrive."""
+
+    def __init__(self, inner):
+        self.inner, self.release, self.saved = inner, asyncio.Event(), []
+
+    async def latest(self, district):
+        return await self.inner.latest(district)
+
+    async def save(self, district, seq, data):
+        await self.release.wait()
+        self.saved.append(seq)
+        await self.inner.save(district, seq, data)
+
+
+async def test_a_snapshot_waits_for_the_one_being_stored_instead_of_queueing_another_copy(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    slow = _SlowSnapshots(ports.snapshots)
+    live = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, ports.event_log, slow, snapshot_every_events=100)
+    await live.recover()
+    first = live._snapshot_task
+    for seed in range(5):  # each batch alone is over every_events: five snapshots due, one copy taken
+        await live.apply(*await _append(ports, random_events(ports.directory, 150, seed=seed)))
+    assert live._snapshot_task is not None and live._snapshot_task is not first
+    in_flight = live._snapshot_task
+    assert not in_flight.done()
+    slow.release.set()
+    await asyncio.gather(in_flight)
+    assert len(set(slow.saved)) == 1  # the one copy, every district of it at the same seq
+    await live.apply(*await _append(ports, random_events(ports.directory, 150, seed=9)))
+    assert live._snapshot_task is not in_flight  # the next is taken once the store is free
+    await live.close()
+    await ports.close()
+    # and what was stored recovers: a fresh shard from it and the log equals the live one
+    ports = await open_shard_ports(seeded_url)
+    again = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, ports.event_log, ports.snapshots)
+    await again.recover()
+    np.testing.assert_allclose(again.district_rows()["rows"], live.district_rows()["rows"])
+    await ports.close()
+
+
+def test_a_large_shard_snapshots_after_as_many_events_as_it_has_schools():
+    from types import SimpleNamespace
+
+    shard = DistrictShard.__new__(DistrictShard)
+    shard._snapshot_task, shard._every_events, shard._every_seconds = None, 50_000, 3600.0
+    shard._last_snapshot = __import__("time").monotonic()
+    shard.state = SimpleNamespace(n_schools=1_080_000)
+    shard._since_snapshot = 60_000
+    assert not shard._snapshot_due()  # Tamil Nadu's every_events, but 1.08 M schools to copy
+    shard._since_snapshot = 1_080_000
+    assert shard._snapshot_due()
+    shard.state = SimpleNamespace(n_schools=43_000)
+    shard._since_snapshot = 50_000
+    assert shard._snapshot_due()  # Tamil Nadu: every_events as before
