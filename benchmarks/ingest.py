@@ -1,6 +1,10 @@
 """`mealtwin bench ingest`: a full Tamil Nadu school day through the real path (HTTP batch in,
 validated, durable in the log, folded by the shard actors), with the database's own insert rate
-measured in the same run as the floor, then a shard killed with SIGKILL and timed back."""
+measured in the same run as the floor, then a shard killed with SIGKILL and timed back. With
+`--schools 1080000`, the same at India scale (a school day is then about a million events).
+
+The schools are generated before the twin starts, so `startup_s` is a start from an existing
+database (`generate_s` is the generation's own time)."""
 
 from __future__ import annotations
 
@@ -29,7 +33,6 @@ from db.tables import events as events_table
 
 BATCH = 5_000
 CONCURRENCY = 4
-TARGET_EVENTS = 43_000
 
 
 def _free_port() -> int:
@@ -51,13 +54,14 @@ async def _fresh_postgres(admin_url: str, name: str = "mealtwin_bench") -> str:
 
 
 def _school_day(settings: Settings, table) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
-    """The world's opening events (stock and funds), and at least one full school day after them."""
+    """The world's opening events (stock and funds), and at least one full school day after them
+    (an event for every school: a day without school, a Sunday, does not count as one)."""
     from simulation.world import World
 
     world = World(table, seed=settings.feed.seed, start=dt.date.fromisoformat(settings.feed.start_date))
     opening = world.opening_events()
     day: list[dict] = []
-    while len(day) < TARGET_EVENTS:
+    while len(day) < len(table):
         day.extend(world.step_day())
     return opening, day
 
@@ -114,6 +118,17 @@ async def _db_floor(database_url: str, rows: list[tuple]) -> float:
         await conn.run_sync(scratch.drop)
     await engine.dispose()
     return len(rows) / elapsed
+
+
+async def _snapshot_bytes(database_url: str) -> int:
+    """Bytes of the latest snapshot of every district (what a recovery of the whole twin reads)."""
+    engine = create_engine(database_url)
+    async with engine.connect() as conn:
+        total = await conn.scalar(text(
+            "SELECT SUM(LENGTH(s.data)) FROM snapshots s JOIN (SELECT district, MAX(seq) AS seq FROM snapshots "
+            "GROUP BY district) latest ON s.district = latest.district AND s.seq = latest.seq"))
+    await engine.dispose()
+    return int(total or 0)
 
 
 async def _log_rows(database_url: str) -> list[tuple]:
@@ -197,12 +212,13 @@ async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
         except Exception:  # noqa: BLE001 - restarting
             await asyncio.sleep(0.05)
     return {"recovery_s": round(time.perf_counter() - killed, 3), "replayed": status["replayed"],
+            "in_shard_s": status["recovery_s"],
             "caught_up": status["applied_seq"] >= victim["applied_seq"], "schools": victim["schools"]}
 
 
 async def run(schools: int = 43_000, database_url: str | None = None, postgres: bool = False,
               say: Callable[[str], None] = print) -> dict:
-    from startup.runtime import start_twin, stop_twin
+    from startup.runtime import prepare_database, start_twin, stop_twin
 
     workdir = tempfile.mkdtemp(prefix="mealtwin-bench-")
     if postgres:
@@ -211,6 +227,9 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
     database_url = database_url or f"sqlite+aiosqlite:///{workdir}/bench.db"
     settings = bench_settings(database_url=database_url, schools=schools, port=_free_port(),
                               haproxy_stats_port=_free_port(), haproxy_metrics_port=_free_port(), data_dir=workdir)
+    started = time.perf_counter()
+    await prepare_database(settings, say)
+    generate_s = time.perf_counter() - started
     say(f"starting the twin on {database_url.split('://')[0]} with {schools:,} schools")
     twin = await start_twin(settings, say)
     try:
@@ -228,6 +247,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         cpu = _cpu_spent(cpu_before, _cpu_seconds(), exclude=client.pid)
         rss, pss = _memory_mib(exclude=client.pid)
         resend = json.loads(await client.stdout.readline())
+        reads_ms = json.loads(await client.stdout.readline())
         await client.wait()
         with open(ids_file) as f:
             sent_ids = set(json.load(f))
@@ -241,6 +261,8 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         say("killing the largest shard with SIGKILL")
         recovery = await _recovery(twin, twin.base_url)
         state_ok = await _state_matches_log(twin, database_url)
+        await asyncio.gather(*(shard.snapshot_now.remote() for shard in twin.cluster.shards))
+        snapshot_bytes = await _snapshot_bytes(database_url)
     finally:
         await stop_twin(twin)
     events_per_s = timed["events"] / timed["elapsed_s"]
@@ -255,26 +277,36 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         "batch_latency_median_s": timed["batch_latency_median_s"],
         "server_stage_median_ms": timed["stages"],
         "cpu_s_during_ingest": cpu,
+        # every process of the twin (driver, Ray's own, shards, state actor, replicas, proxy), not the load's
+        "cpu_us_per_event": round(sum(cpu.values()) / timed["events"] * 1e6, 1),
         "accepted": timed["accepted"], "corrections": timed["corrections"], "rejected": timed["rejected"],
         "applied_seq_min": timed["applied_seq_min"],
         "recovery_s": recovery["recovery_s"],
         "recovery_replayed_events": recovery["replayed"],
+        "recovery_shard_schools": recovery["schools"],
+        # of recovery_s, the new process's own: reading the directory, snapshots and the log (the rest is Ray
+        # noticing the death and starting a process)
+        "recovery_in_shard_s": recovery["in_shard_s"],
+        "snapshot_mib": round(snapshot_bytes / 2**20, 1),
         "lost": lost,
         "duplicated": duplicated,
         "state_matches_log": state_ok,
         "rss_mib_total": round(sum(rss.values())),
         "rss_mib_by_process": {name: round(mib) for name, mib in rss.items()},
         "pss_mib_total": round(pss),
+        "generate_s": round(generate_s, 2),
         "startup_s": round(twin.timings["startup_s"], 2),
         "startup_breakdown_s": {k: round(v, 2) for k, v in twin.timings.items() if k != "startup_s"},
         "shards": len(twin.cluster.shards),
+        "read_median_ms": reads_ms,
     }
 
 
 async def _client(base_url: str, database_url: str, ids_file: str, token: str) -> None:
     """The load: the world's opening events (warm-up), then a school day, timed; then the day's
-    first batch again (all must come back duplicates). Prints "timed", the timed result (JSON)
-    and the resend's totals (JSON), a line each; writes every event id sent to `ids_file`."""
+    first batch again (all must come back duplicates), then the reads of READS timed. Prints
+    "timed", the timed result (JSON), the resend's totals (JSON) and the reads' medians (JSON), a
+    line each; writes every event id sent to `ids_file`."""
     from db.school_repository import SchoolRepository
     from serve_app.schools.rows import from_rows
 
@@ -296,6 +328,30 @@ async def _client(base_url: str, database_url: str, ids_file: str, token: str) -
                           "applied_seq_min": ready["shards"]["applied_seq_min"]}), flush=True)
         resend, _, _ = await _post_all(client, day[:BATCH])
         print(json.dumps(resend), flush=True)
+        print(json.dumps(await _reads(client)), flush=True)
+
+
+READS = {  # the reads that took seconds at India scale before their fixes
+    "schools_first_page": "/api/v1/schools?page_size=200",
+    "schools_page_500": "/api/v1/schools?page=500&page_size=200",
+    "schools_in_chennai": "/api/v1/schools?district=Chennai&page_size=200",
+    "search": "/api/v1/schools/search?q=Ariyalur",
+    "district_chennai": "/api/v1/twin/districts/Chennai",
+    "state": "/api/v1/twin/state",
+}
+
+
+async def _reads(client: httpx.AsyncClient, repeats: int = 5) -> dict[str, float]:
+    """Median milliseconds of each of READS, one at a time, on the twin as the school day left it."""
+    out = {}
+    for name, path in READS.items():
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            (await client.get(path)).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+        out[name] = round(statistics.median(times), 1)
+    return out
 
 
 async def _state_matches_log(twin, database_url: str) -> bool:  # noqa: ANN001
