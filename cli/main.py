@@ -307,11 +307,27 @@ def bench_streams(
     schools: int = typer.Option(43_000, help="schools in the benchmark's shard"),
     runs: int = typer.Option(7, help="batches of 5,000 events timed"),
     redis: str | None = typer.Option(None, help="also publish to this Redis (e.g. redis://127.0.0.1:6379/0)"),
+    clients: int = typer.Option(0, help="instead: hold this many WebSocket viewers (schools, dashboards, alerts) "
+                                        "on a live twin with its feed running, and time probes reaching them"),
+    processes: int = typer.Option(2, help="with --clients: processes the viewers run in"),
+    rounds: int = typer.Option(15, help="with --clients: probe rounds, one every --round-interval-s"),
+    round_interval_s: float = typer.Option(2.0, help="with --clients: seconds between probe rounds"),
+    connect_per_s: float = typer.Option(200.0, help="with --clients: new connections a second"),
+    replicas: int | None = typer.Option(None, help="with --clients: API replicas (default: the setting)"),
+    max_ongoing_requests: int | None = typer.Option(None, help="with --clients: a replica's slots (default: the setting)"),
 ) -> None:
-    """What publishing a folded 5,000-event batch's changes to the stream broker costs a shard."""
+    """What publishing a folded 5,000-event batch's changes to the stream broker costs a shard; or,
+    with --clients N, N WebSocket viewers held on a live twin: event-to-viewer latency, drops, memory."""
+    _logging(logging.WARNING)
+    if clients:
+        from benchmarks.stream_clients import run as run_clients
+
+        result = asyncio.run(run_clients(clients, schools, processes, rounds, round_interval_s, connect_per_s,
+                                         replicas, max_ongoing_requests, say=_bench_progress(json_out)))
+        _print_result(result, json_out)
+        return
     from benchmarks.streams import run
 
-    _logging(logging.WARNING)
     _print_result(asyncio.run(run(schools, runs, redis)), json_out)
 
 

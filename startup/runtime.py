@@ -84,6 +84,8 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     n_districts = len(geography.district_names())
     placement = pack_districts(directory.school_district, n_districts, settings.placement.shard_count(n_districts))
 
+    if settings.ray_address is None:  # a local Ray: its processes inherit this one's limit
+        settings = _with_open_files(settings, say)
     mark = time.perf_counter()
     endpoints = start_ray(settings.ray_address, settings.ray_object_store_mib, ray_process_env(settings),
                           settings.ray_dashboard_port if settings.ray_dashboard else None)
@@ -140,6 +142,20 @@ async def _look_after_models(twin: RunningTwin, say: Say) -> None:
                                            functools.partial(daily_upkeep, settings, run_on_ray))
         say(f"models: the live days are added to their history and they retrain daily at "
             f"{settings.models.retrain_at} {settings.models.retrain_timezone} (next {first})")
+
+
+def _with_open_files(settings: Settings, say: Say) -> Settings:
+    """Raise the limit on open files to what HAProxy needs for `haproxy_maxconn` connections; where
+    that is not permitted, HAProxy would not start at all: lower its maxconn to fit, and say so."""
+    from startup.open_files import allow_open_files, haproxy_open_files, maxconn_within
+
+    limit = allow_open_files(haproxy_open_files(settings.haproxy_maxconn))
+    if limit >= haproxy_open_files(settings.haproxy_maxconn):
+        return settings
+    fits = maxconn_within(limit)
+    say(f"open files are limited to {limit:,} here: HAProxy holds {fits:,} connections, not "
+        f"{settings.haproxy_maxconn:,} (raise the hard limit, `ulimit -Hn`, for more WebSocket viewers)")
+    return settings.model_copy(update={"haproxy_maxconn": fits})
 
 
 async def _first_models(settings: Settings, say: Say) -> None:
