@@ -50,7 +50,7 @@ async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, 
                  if v is not None}
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
                               port=_free_port(), haproxy_stats_port=_free_port(), haproxy_metrics_port=_free_port(),
-                              data_dir=str(workdir), access_log=False, **overrides)
+                              serve_fallback_port=_free_port(), data_dir=str(workdir), access_log=False, **overrides)
     twin = await start_twin(settings, say)
     maxconn = twin.settings.haproxy_maxconn  # lowered by the twin if open files are limited
     feed = None

