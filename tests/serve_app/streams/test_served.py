@@ -11,6 +11,7 @@ import websockets
 from actors.remote import TwinCluster
 from benchmarks.credentials import bench_token
 from configs import Settings
+from configs.settings import Streams
 from startup.deployment import run_app, shutdown_app
 from startup.actor_ports import shard_ports_opener
 from tests.fixtures.builders import small_directory
@@ -50,6 +51,41 @@ async def test_a_school_stream_through_serve_gets_the_change_posted(ray_session,
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 30)
             assert closed.value.rcvd.code == 4404
+    finally:
+        shutdown_app()
+        cluster.kill()
+
+
+async def test_the_state_dashboard_through_serve_moves_on_a_shards_news(ray_session, seeded_url):
+    # a scope read once a minute without news: only a shard's news of the batch brings the view within
+    # the wait below, and only once the shard without rows of the batch has pushed its applied seq too
+    settings = Settings(database_url=seeded_url, port=free_port(), streams=Streams(dashboard_interval_s=60.0))
+    cluster = TwinCluster.start([[0], [1, 2]], shard_ports_opener(settings), 1000, 3600)
+    try:
+        await cluster.wait_ready(120)
+        await asyncio.to_thread(run_app, settings)
+        directory, _ = small_directory()
+        school = next(f"{int(s):011d}" for s, d in zip(directory.school_ids, directory.school_district) if d == 0)
+        base = f"127.0.0.1:{settings.port}"
+        token = bench_token(settings)
+        async with websockets.connect(f"ws://{base}/api/v1/ws/dashboard?scope=state&access_token={token}",
+                                      open_timeout=30) as ws:
+            snapshot = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert snapshot["type"] == "snapshot"
+            events = [{"type": "attendance_reported", "event_id": "state-1", "date": "2025-07-01", "school_id": school,
+                       "present": 10, "meals_served": {"primary": 9}}]
+            async with httpx.AsyncClient(base_url=f"http://{base}", timeout=60,
+                                         headers={"Authorization": f"Bearer {token}"}) as client:
+                posted = await client.post("/api/v1/events", json={"events": events})
+            assert posted.status_code == 200
+            seq = posted.json()["data"]["results"][0]["seq"]
+            deadline = asyncio.get_running_loop().time() + 30  # heartbeats come meanwhile: the whole wait is bounded
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                message = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, left)))
+                if message["type"] == "delta":
+                    break
+            assert message["seq"] >= seq and message["data"]["meals_today"] == 9
     finally:
         shutdown_app()
         cluster.kill()
