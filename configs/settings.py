@@ -195,8 +195,9 @@ class DatabasePool(BaseModel):
 
 
 class ReadCache(BaseModel):
-    """Expensive reads kept for a while: a school's history fold and the twin as it was at a settled
-    past moment; in Redis when it is configured (shared by the replicas), else in each replica."""
+    """Expensive reads kept for a while: a school's history fold, the twin as it was at a settled
+    past moment, and forecasts (keyed by the model's version and the recent days' log seqs); in
+    Redis when it is configured (shared by the replicas), else in each replica."""
 
     enabled: bool = True
     ttl_s: float = Field(default=300.0, gt=0, description="how long an answer is kept")

@@ -2,7 +2,11 @@
 the live twin's recent days, the accuracy board, and retraining jobs.
 
 Inference runs in a worker thread (never on the event loop). The recent days come from the shards'
-state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on.
+state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on. A forecast
+goes into the read cache (Redis or memory, `serve_app.shared.read_cache`) under a key naming all it
+depends on: the served model's version, the recent days' version (each district's applied log seq
+when they were built), the schools and the rain. A new model or a rebuild of the recent days is a
+new key, so nothing is invalidated by hand, and replicas that built the same days share answers.
 
 The models' code (torch, scikit-learn: ~1 GiB over two replicas) is imported on the
 first request that needs it, not when a replica starts: ingest and reads never pay for it."""
@@ -10,6 +14,7 @@ first request that needs it, not when a replica starts: ingest and reads never p
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -18,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.jobs import JobFiles
+from serve_app.shared.read_cache import CachedReads
 from twin import geography
 from twin.area import Area
 from twin.directory import Directory
@@ -42,7 +48,8 @@ async def thread_background(work: Callable[[], object]) -> None:
 class ModelService:
     def __init__(self, root: Path, directory: Directory, live_states: Callable[[], Awaitable[list[ShardState]]],
                  twin_day: Callable[[], Awaitable[int]], background: Background = thread_background,
-                 cache_s: float = 600.0, retrain_options: dict | None = None) -> None:
+                 cache_s: float = 600.0, retrain_options: dict | None = None,
+                 read_cache: CachedReads | None = None) -> None:
         self.root = root
         self._directory = directory
         self._live_states = live_states  # a copy of every shard's state: costly, so cached
@@ -51,7 +58,8 @@ class ModelService:
         self._cache_s = cache_s
         self._served: ServedModels | None = None
         self._jobs = JobFiles(root)
-        self._recent: tuple[float, int, Panel] | None = None  # (built at, twin day, panel)
+        self._recent: tuple[float, int, Panel, str] | None = None  # (built at, twin day, panel, its version)
+        self.read_cache = read_cache  # forecasts kept by `forecast_key`; None: none kept
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task] = set()
         self.retrain_options = retrain_options or {}  # sample sizes and model options of `ml.pipeline.retrain`
@@ -63,8 +71,16 @@ class ModelService:
         forecast = None
         served = await self._served_version(FORECAST_KIND)
         if served is not None:
-            panel = await self._panel(int(schools.max()) + 1 if schools.size else 0)
-            forecast = await asyncio.to_thread(self._forecast, panel, schools, rain_mm, served)
+            panel, days_version = await self._versioned_panel(int(schools.max()) + 1 if schools.size else 0)
+
+            async def compute() -> dict | None:
+                return await asyncio.to_thread(self._forecast, panel, schools, rain_mm, served)
+
+            if self.read_cache is None:
+                forecast = await compute()
+            else:
+                forecast = await self.read_cache.get_or_compute(
+                    forecast_key(served.get("version"), days_version, schools, rain_mm), compute)
         if forecast is None:
             raise Unavailable("no forecaster is trained yet: it is trained on the first start (a few minutes) and "
                               "then daily; a state admin can start it with POST /api/v1/predictions/retrain")
@@ -134,8 +150,11 @@ class ModelService:
                 "other_contributions": round(sum(explanation["contributions"].values()) - sum(top.values()), 4)}
 
     async def _panel(self, schools: int) -> Panel:
+        return (await self._versioned_panel(schools))[0]
+
+    async def _versioned_panel(self, schools: int) -> tuple[Panel, str]:
         """The recent days of at least the directory's first `schools` schools (a school registered
-        since the last build forces a new one)."""
+        since the last build forces a new one), and their version."""
         async with self._lock:  # one rebuild at a time; the others wait for it
             if self._recent is None or time.monotonic() - self._recent[0] > self._cache_s \
                     or self._recent[2].n_schools < schools or await self._twin_day() != self._recent[1]:
@@ -145,8 +164,8 @@ class ModelService:
                 if twin_today(states) < 0:
                     raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
                 panel = await asyncio.to_thread(panel_from_states, states, self._directory)
-                self._recent = (time.monotonic(), twin_today(states), panel)
-            return self._recent[2]
+                self._recent = (time.monotonic(), twin_today(states), panel, days_version(states, panel.n_schools))
+            return self._recent[2], self._recent[3]
 
     # ---- accuracy and retraining -----------------------------------------------------------
 
@@ -173,6 +192,20 @@ class ModelService:
 
     def jobs(self) -> list[dict]:
         return [{k: v for k, v in j.items() if k != "traceback"} for j in self._jobs.list()]
+
+
+def days_version(states: list[ShardState], n_schools: int) -> str:
+    """What the recent days were built from: every district's applied log seq, and the schools."""
+    seqs = sorted((int(d), int(seq)) for state in states
+                  for d, seq in zip(state.district_global.tolist(), state.district_applied_seq.tolist()))
+    return hashlib.blake2b(repr((seqs, n_schools)).encode(), digest_size=12).hexdigest()
+
+
+def forecast_key(model_version: object, days: str, schools: np.ndarray, rain_mm: list[float] | None) -> str:
+    """The read cache's key of a forecast: the model, the recent days, the schools and the rain."""
+    asked = hashlib.blake2b(np.ascontiguousarray(schools, np.int64).tobytes() + repr(rain_mm).encode(),
+                            digest_size=12).hexdigest()
+    return f"forecast:{model_version}:{days}:{asked}"
 
 
 def parse_rain(text: str | None) -> list[float] | None:

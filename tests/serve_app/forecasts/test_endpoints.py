@@ -81,6 +81,10 @@ async def test_forecasts_learned_risk_and_accuracy_once_trained(app, store):
         assert block["total"][0]["p50"] == pytest.approx(sum(s["days"][0]["p50"] for s in block["schools"]), abs=0.2)
         district = (await c.get("/api/v1/predictions/forecast/districts/Ariyalur")).json()["data"]
         assert district["district"] == "Ariyalur" and len(district["schools"]) == 12
+        cache = app.state.services.models.read_cache
+        hits = cache.hits
+        assert (await c.get("/api/v1/predictions/forecast/districts/Ariyalur")).json()["data"] == district
+        assert cache.hits == hits + 1  # asked again: the read cache answered, the same to the last figure
         rainy = await c.get("/api/v1/predictions/forecast/districts/Ariyalur", params={"rain_mm": "90,90,90,90,90,90,90"})
         assert rainy.status_code == 200 and rainy.json()["data"]["rain_forecast_mm"] == [90.0] * 7
         assert (await c.get(f"/api/v1/predictions/forecast/{SENDURAI}", params={"rain_mm": "1,2"})).status_code == 422
