@@ -44,6 +44,7 @@ from serve_app.optimization.proposals import (
     broken,
 )
 from serve_app.optimization.verification import Verification
+from serve_app.shared.news import publish_news
 from serve_app.shared.page import offset, pagination
 from serve_app.shared.places import block_index, district_index
 from twin import geography
@@ -511,10 +512,6 @@ class OptimisationService:
                                                "school_id": rec["school_id"], "reason": rec["reason"]})
 
     async def _tell(self, district: str, message: dict) -> None:
-        if self._broker is None:
-            return
-        try:
-            await self._broker.publish(optimisation_topic(district), {"district": district, **message})
-        except Exception:  # noqa: BLE001 - the stream misses it; the stored recommendation has it
-            log.warning("publishing news of recommendations in %s failed", district, exc_info=True)
+        await publish_news(self._broker, optimisation_topic(district), {"district": district, **message},
+                           f"recommendations in {district}")
 

@@ -18,6 +18,7 @@ from db.scenario_repository import ACTIVE, ScenarioRepository
 from scenarios.places import check_block
 from scenarios.spec import ScenarioSpec
 from serve_app.auth.errors import Forbidden
+from serve_app.shared.news import publish_news
 from serve_app.shared.page import offset, pagination
 from twin import geography
 from twin.area import STATE, Area
@@ -191,12 +192,7 @@ class ScenarioRuns:
         await self._tell(run_id, {"status": "running", "progress": progress})
 
     async def _tell(self, run_id: str, message: dict) -> None:
-        if self._broker is None:
-            return
-        try:
-            await self._broker.publish(scenario_topic(run_id), {"run_id": run_id, **message})
-        except Exception:  # noqa: BLE001 - the stream misses it; the stored run has it
-            log.warning("publishing news of run %s failed", run_id, exc_info=True)
+        await publish_news(self._broker, scenario_topic(run_id), {"run_id": run_id, **message}, f"run {run_id}")
 
     async def get(self, run_id: str, area: Area = STATE) -> dict:
         """A run as stored. One still active whose runner has been silent for `ABANDONED_AFTER`
