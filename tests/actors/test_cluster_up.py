@@ -29,6 +29,8 @@ import yaml
 from tests.fixtures.mealtwin_up import MealtwinUp
 from tests.fixtures.ray_nodes import RayCluster, node_env
 
+pytestmark = pytest.mark.ray  # Ray processes of its own: never beside others' under xdist
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVE_CONFIG = ROOT / "configs" / "serve.yaml"
 BATCHES, EVENTS_PER_BATCH, KILL_AFTER_BATCH = 12, 200, 4
