@@ -164,7 +164,7 @@ async def test_a_replica_stopping_lets_its_job_go_for_another(replicas, database
     jobs = one.state.services.report_jobs
     gate = asyncio.Event()
 
-    async def stalled(fn, *args):  # noqa: ANN001, ANN002 - the layout never ends: the replica stops mid-build
+    async def stalled(fn, *args):  # the layout never ends: the replica stops mid-build
         await gate.wait()
 
     jobs.offload = stalled
@@ -183,3 +183,32 @@ async def test_a_replica_stopping_lets_its_job_go_for_another(replicas, database
     async with _as(two, "district_officer", Area("Ariyalur"), "user:7") as owner:
         job = await _until_done(owner, job_id)
     assert job["status"] == "done" and job["attempts"] == 2
+
+
+async def test_a_build_whose_job_was_taken_over_stops_and_writes_nothing(replicas, database_url):
+    one, _ = replicas
+    jobs = one.state.services.report_jobs
+    jobs._heartbeat_s = 0.2  # beat often: the test need not wait out the default
+    gate = asyncio.Event()
+
+    async def stalled(fn, *args):  # a layout too slow for its heartbeat
+        await gate.wait()
+
+    jobs.offload = stalled
+    async with _as(one, "district_officer", Area("Ariyalur"), "user:7") as owner:
+        body = {"format": "pdf", "level": "district", "name": "Ariyalur", "from": "2025-07-01", "to": "2025-07-07",
+                "generated_at": "2025-07-08T06:30:00Z"}
+        job_id = (await owner.post(JOBS, json=body)).json()["data"]["id"]
+        async with asyncio.timeout(30):
+            while (await owner.get(f"{JOBS}/{job_id}")).json()["data"]["progress"]["stage"] != "laying out the PDF":
+                await asyncio.sleep(0.05)
+        # meanwhile another replica judged this one dead and took the job over
+        engine = create_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(update(report_jobs).where(report_jobs.c.id == job_id).values(
+                builder="other-replica", attempts=2, heartbeat_at=dt.datetime.now(dt.UTC)))
+        async with asyncio.timeout(30):
+            await jobs.wait()  # its next heartbeat finds the job gone and stops the build
+        job = await ReportJobRepository(engine).get(job_id)
+        await engine.dispose()
+    assert job["status"] == "running" and job["builder"] == "other-replica" and job["attempts"] == 2

@@ -109,3 +109,22 @@ async def test_a_role_dashboard_is_its_area_figures_and_no_more(app):
         data = (await admin.get("/api/v1/reports/dashboard/school_admin")).json()["data"]
         assert data["area"]["school_id"] == S1 and data["figures"]["schools"] == 1 and data["attention"] == []
         assert (await admin.get("/api/v1/reports/dashboard/block_officer")).status_code == 404
+
+
+async def test_the_trend_is_the_change_from_the_previous_period_in_total_and_by_block(app):
+    # 1-2 July and 3-4 July hold reports (some of them no-meal days): each is the other's neighbour
+    async with client_of(app, "district_officer", Area("Ariyalur")) as officer:
+        now = (await officer.get(API, params={"from": "2025-07-03", "to": "2025-07-04"})).json()["data"]
+        before = (await officer.get(API, params={"from": "2025-07-01", "to": "2025-07-02"})).json()["data"]
+    assert now["previous_period"] == {"from": "2025-07-01", "to": "2025-07-02", "held": True}
+    assert before["total"]["reports_received"] > 0 and before["total"]["no_meal_school_days"] > 0
+    keys = ("meal_coverage", "reporting_compliance", "no_meal_school_days", "stock_out_school_days")
+    pairs = [(now["total"], before["total"])] + [
+        (p, next(q for q in before["parts"] if q["name"] == p["name"])) for p in now["parts"]]
+    assert len(pairs) > 2  # the district and its blocks
+    for current, previous in pairs:
+        for key in keys:
+            assert current["trend"][key] == pytest.approx(current[key] - previous[key], abs=2e-4), (current["name"]
+                                                                                                   if "name" in current
+                                                                                                   else "total", key)
+    assert any(p["trend"]["no_meal_school_days"] != 0 for p in now["parts"])  # a change, not all zero
