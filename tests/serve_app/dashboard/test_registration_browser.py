@@ -52,5 +52,5 @@ def test_a_school_admin_asks_waits_is_approved_by_the_block_officer_then_signs_i
     page.wait_for_selector("#login")
 
     sign_in(page, email)
-    expect(page.locator("#who")).to_contain_text(f"school admin · {block.district} / {block.block} / {school}")
+    expect(page.locator("#who")).to_contain_text(f"School admin · {block.district} / {block.block} / {school}")
     expect(page.locator("#nav a[href='#/requests']")).to_have_count(0)  # a school admin decides no requests
