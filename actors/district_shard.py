@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,8 +23,10 @@ from twin.batch import EventBatch
 from twin.directory import Directory
 from twin.encoding import decode_logged
 from twin.funds_columns import FundsColumns, funds_columns
+from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotStore
+from twin.range_funds import RangeFunds
 from twin.school_features import school_features_and_funds
 from twin.state import ShardState
 from twin.views import block_totals, block_view, district_totals, district_view, school_metrics, school_view
@@ -274,6 +277,15 @@ class DistrictShard:
         async with self._turn:
             return await asyncio.to_thread(funds_columns, self.state, year, int(self.state.today[0]), district,
                                            block, school)
+
+    async def funds_in_range(self, districts: Sequence[int], first: dt.date, last: dt.date,
+                             school_id: str | None = None) -> RangeFunds:
+        """The funds moved from `first` to `last` in the hosted ones of `districts`, folded from the
+        log with this shard's kernel and directory (`twin.funds_range`): here, so that an API
+        replica never loads the kernels to answer a range of dates."""
+        hosted = sorted(set(self.districts) & {int(d) for d in districts})
+        rows = await self._log.dated_since(hosted, RANGE_EVENT_TYPES, first, school_id) if hosted else []
+        return await asyncio.to_thread(funds_in_range, rows, self.directory, hosted, first, last)
 
     async def state_copy(self) -> ShardState:
         """A copy of the whole state between folds: a consistent fork for what-if runs."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from twin.batch import EventBatch
     from twin.directory import Directory
     from twin.funds_columns import FundsColumns
+    from twin.range_funds import RangeFunds
     from twin.state import ShardState
 
 log = logging.getLogger(__name__)
@@ -157,6 +159,10 @@ class ShardHost:
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
                             school: int | None = None) -> FundsColumns:
         return await self.shard.funds_columns(year, district, block, school)
+
+    async def funds_in_range(self, districts: Sequence[int], first: dt.date, last: dt.date,
+                             school_id: str | None = None) -> RangeFunds:
+        return await self.shard.funds_in_range(districts, first, last, school_id)
 
     async def state_copy(self) -> ShardState:
         return await self.shard.state_copy()

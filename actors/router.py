@@ -4,6 +4,7 @@ state copies) and the shard hosting a district."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from actors.shard_port import LocalShard
 from twin.batch import EventBatch
 from twin.funds_columns import FundsColumns
 from twin.ports import SchoolChange, SchoolSync, ShardPort, ShardStatus
+from twin.range_funds import RangeFunds
 
 if TYPE_CHECKING:
     from actors.district_shard import DistrictShard
@@ -62,6 +64,17 @@ class ShardRouter:
         ports = self.shards if district is None else [self.shard_of(district)]
         return FundsColumns.concat(list(await asyncio.gather(
             *(port.funds_columns(year, district, block, school) for port in ports))))
+
+    async def funds_in_range(self, districts: Sequence[int], first: dt.date, last: dt.date,
+                             school_id: str | None = None) -> RangeFunds:
+        """The funds moved from `first` to `last` in `districts` (indices), each folded by the shard
+        that hosts it (`twin.funds_range`)."""
+        by_shard: dict[int, list[int]] = {}
+        for d in districts:
+            by_shard.setdefault(int(self._shard_of_district[int(d)]), []).append(int(d))
+        parts = await asyncio.gather(*(self.shards[k].funds_in_range(ds, first, last, school_id)
+                                       for k, ds in sorted(by_shard.items())))
+        return RangeFunds.concat(list(parts))
 
     async def state_copies(self) -> list[ShardState]:
         """A consistent copy of every shard's state, in shard order."""

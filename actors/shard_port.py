@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from twin.batch import EventBatch
     from twin.directory import Directory
     from twin.funds_columns import FundsColumns
+    from twin.range_funds import RangeFunds
     from twin.state import ShardState
 
 T = TypeVar("T")
@@ -57,6 +59,10 @@ class RayShard:
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
                             school: int | None = None) -> FundsColumns:
         return await self.handle.funds_columns.remote(year, district, block, school)
+
+    async def funds_in_range(self, districts: Sequence[int], first: dt.date, last: dt.date,
+                             school_id: str | None = None) -> RangeFunds:
+        return await self.handle.funds_in_range.remote(districts, first, last, school_id)
 
     async def state_copy(self) -> ShardState:
         return await self.handle.state_copy.remote()
@@ -109,6 +115,10 @@ class LocalShard:
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
                             school: int | None = None) -> FundsColumns:
         return await (await self.shard()).funds_columns(year, district, block, school)
+
+    async def funds_in_range(self, districts: Sequence[int], first: dt.date, last: dt.date,
+                             school_id: str | None = None) -> RangeFunds:
+        return await (await self.shard()).funds_in_range(districts, first, last, school_id)
 
     async def state_copy(self) -> ShardState:
         return await (await self.shard()).state_copy()

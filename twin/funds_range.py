@@ -17,8 +17,6 @@ they may have made a report in the range too old when it arrived; they are left 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-
 import numpy as np
 
 from twin.directory import Directory
@@ -26,31 +24,10 @@ from twin.encoding import decode_logged
 from twin.kernels import apply_events
 from twin.norms import day_number
 from twin.outcomes import APPLIED, CORRECTION
+from twin.range_funds import RangeFunds
 from twin.state import ShardState
 
 RANGE_EVENT_TYPES = ("attendance_reported", "funds_released", "funds_utilised")
-
-
-@dataclass(frozen=True)
-class RangeFunds:
-    """What moved in the range, for the schools and offices of the folded districts (INR)."""
-
-    school_ids: np.ndarray  # int64 [n] UDISE codes
-    funds: np.ndarray  # float64 [n, 3] released to the school, meal cost accrued, other utilised
-    block_global: np.ndarray  # int64 [nb]
-    block_funds: np.ndarray  # float64 [nb, 2] received from the district, passed down to schools
-    district_global: np.ndarray  # int64 [nd]
-    district_funds: np.ndarray  # float64 [nd, 2] received from the state, passed down to blocks
-
-    def school_funds(self, ids: np.ndarray) -> np.ndarray:
-        """float64 [len(ids), 3]: the range's funds of the schools `ids` (zeros for one not folded)."""
-        order = np.argsort(self.school_ids, kind="stable")
-        ordered = self.school_ids[order]
-        pos = np.clip(np.searchsorted(ordered, ids), 0, max(len(ordered) - 1, 0))
-        found = (ordered[pos] == ids) if len(ordered) else np.zeros(len(ids), bool)
-        out = np.zeros((len(ids), 3))
-        out[found] = self.funds[order[pos[found]]]
-        return out
 
 
 def funds_in_range(rows: list[tuple[int, str]], directory: Directory, districts: list[int], first: dt.date,

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import numpy as np
 
     from twin.batch import EventBatch
     from twin.directory import Directory
     from twin.funds_columns import FundsColumns
+    from twin.range_funds import RangeFunds
     from twin.state import ShardState
 
 
@@ -49,6 +52,12 @@ class EventLog(Protocol):
     ) -> list[tuple[int, str]]: ...
 
     async def max_seq(self) -> int: ...
+
+    async def dated_since(self, districts: Sequence[int], types: Sequence[str], first: dt.date,
+                          school_id: str | None = None) -> list[tuple[int, str]]:
+        """(seq, payload) of events of `districts` and `types` dated on or after `first` (of one
+        school's when `school_id` is given), in seq order."""
+        ...
 
 
 class SnapshotStore(Protocol):
@@ -152,6 +161,12 @@ class ShardPort(Protocol):
                             school: int | None = None) -> FundsColumns:
         """The money columns of the hosted active schools (of a district, block or school: global
         indices) with financial year `year`'s allocation (`twin.funds_columns`), between folds."""
+        ...
+
+    async def funds_in_range(self, districts: Sequence[int], first: dt.date, last: dt.date,
+                             school_id: str | None = None) -> RangeFunds:
+        """The funds moved from `first` to `last` in the hosted ones of `districts` (of one school's
+        events when `school_id` is given), folded from the log (`twin.funds_range`)."""
         ...
 
     async def state_copy(self) -> ShardState:

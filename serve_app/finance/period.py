@@ -17,8 +17,8 @@ from twin import finance
 from twin.errors import InvalidInput
 from twin.funds_columns import FundsColumns
 
-if TYPE_CHECKING:  # twin.funds_range folds with the numba kernels, which a replica loads only when it folds
-    from twin.funds_range import RangeFunds
+if TYPE_CHECKING:
+    from twin.range_funds import RangeFunds
 
 
 @dataclass(frozen=True)

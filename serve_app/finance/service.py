@@ -108,11 +108,8 @@ class Ingest(Protocol):
                      caller: Caller | None = None) -> dict: ...
 
 
-class DatedLog(Protocol):
-    """The event log's reads by date (`db.event_log.SqlEventLog`)."""
-
-    async def dated_since(self, districts: Sequence[int], types: Sequence[str], first: dt.date,
-                          school_id: str | None = None) -> list[tuple[int, str]]: ...
+class HeldEvents(Protocol):
+    """Which event ids the log holds (`db.event_log.SqlEventLog`): what makes a release idempotent."""
 
     async def held(self, event_ids: Sequence[str]) -> set[str]: ...
 
@@ -120,7 +117,7 @@ class DatedLog(Protocol):
 class FinanceService:
     def __init__(self, directory: Directory, router: ShardRouter, ingest: Ingest,
                  norms: finance.FinanceNorms | None = None, budget: BudgetForecaster | None = None,
-                 log: DatedLog | None = None) -> None:
+                 log: HeldEvents | None = None) -> None:
         self._directory = directory
         self._router = router
         self._ingest = ingest
@@ -447,16 +444,11 @@ class FinanceService:
     async def _in_range(self, schools: FundsColumns, period: Period | None, districts: list[int],
                         school_id: str | None = None) -> FundsColumns:
         """`schools` as they are without a range; else with what moved in it, folded from the log
-        of `districts` (of the one school's events when `school_id` is given)."""
+        of `districts` by the shards that host them (of the one school's events when `school_id`
+        is given)."""
         if period is None or not districts:
             return schools
-        if self._log is None:
-            raise Unavailable("ranges of dates need the event log, which this twin's finance service is not given")
-        # numba: loaded when a range is first asked, not in every API replica
-        from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
-
-        rows = await self._log.dated_since(districts, RANGE_EVENT_TYPES, period.first, school_id)
-        moved = await asyncio.to_thread(funds_in_range, rows, self._directory, districts, period.first, period.last)
+        moved = await self._router.funds_in_range(districts, period.first, period.last, school_id)
         return with_range_funds(schools, moved)
 
     @staticmethod

@@ -1,5 +1,6 @@
 """The router's typed calls over in-process shards answer what the shards themselves answer."""
 
+import datetime as dt
 import functools
 
 import numpy as np
@@ -57,6 +58,21 @@ async def test_the_routers_typed_calls_answer_as_the_shards_do(seeded_url):
     assert rows["districts"] == [1, 2] and rows["applied_seq"] == upto
     np.testing.assert_allclose(rows["rows"], shards[1].district_rows()["rows"])
 
+    # a range of dates folded district by district on the shards adds up to one fold of them all
+    first, last = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
+    spread, whole = await router.funds_in_range([0, 1, 2], first, last), await alone.funds_in_range([0, 1, 2], first,
+                                                                                                    last)
+    ids = ports.directory.school_ids.astype(np.int64)
+    assert spread.funds.any()
+    np.testing.assert_allclose(spread.school_funds(ids), whole.school_funds(ids))
+    for keys, values, all_keys, all_values in ((spread.block_global, spread.block_funds, whole.block_global,
+                                                whole.block_funds),
+                                               (spread.district_global, spread.district_funds, whole.district_global,
+                                                whole.district_funds)):
+        assert sorted(keys.tolist()) == sorted(all_keys.tolist())
+        np.testing.assert_allclose(values[np.argsort(keys)], all_values[np.argsort(all_keys)])
+    assert len((await router.funds_in_range([1], first, last)).district_global) == 1
+
     copies = await router.state_copies()
     assert all(isinstance(c, ShardState) for c in copies)
     for copy, shard in zip(copies, shards):
@@ -112,6 +128,6 @@ def test_every_shard_port_has_the_protocols_methods_and_parameters():
 
     protocol = methods(ShardPort)
     assert set(protocol) == {"apply", "status", "school", "block", "district", "district_rows", "sync",
-                             "sync_schools", "snapshot_now", "state_copy", "funds_columns"}
+                             "sync_schools", "snapshot_now", "state_copy", "funds_columns", "funds_in_range"}
     for port in (LocalShard, RayShard, ShardHost):
         assert {name: params for name, params in methods(port).items() if name in protocol} == protocol, port
