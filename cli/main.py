@@ -387,15 +387,35 @@ def bench_ml(
     forecast_schools: int = typer.Option(3000, help="schools sampled (whole blocks) for training"),
     risk_rows: int = typer.Option(300_000, help="risk rows built from the sample"),
     seed: int = typer.Option(0),
+    learning_curve: str | None = typer.Option(None, help="instead: retrain on samples of these many schools "
+                                              "(comma-separated, e.g. 1000,3000,10000,43000) and give accuracy "
+                                              "and retraining time for each"),
+    nightly_schools: int = typer.Option(0, help="with --learning-curve: then forecast this many schools "
+                                                "(e.g. 1080000) in chunks, as the nightly job does"),
+    chunk_schools: int = typer.Option(50_000, help="with --nightly-schools: schools forecast at a time"),
 ) -> None:
     """Learned models: risk and forecast backtests against their baselines, training times, and a
-    7-day forecast of every school with the served forecaster."""
+    7-day forecast of every school with the served forecaster; or, with --learning-curve, accuracy
+    against the number of schools trained on, and the nightly forecast of every school."""
     from pathlib import Path
 
     from benchmarks.ml import run
     from cli.ml_commands import live_feed_start
 
     say = _bench_progress(json_out)
+    if learning_curve:
+        from benchmarks.ml_scale import run as run_scale
+
+        try:
+            sizes = [int(n) for n in learning_curve.split(",") if n.strip()]
+        except ValueError:
+            raise typer.BadParameter("comma-separated school counts, e.g. 1000,3000,10000", param_hint="--learning-curve")
+        if not sizes or min(sizes) < 10:
+            raise typer.BadParameter("at least one sample of 10 or more schools", param_hint="--learning-curve")
+        result = run_scale(sizes, schools, Path(store) if store else None, seed, years, live_feed_start(),
+                           nightly_schools, chunk_schools, say=say)
+        _print_result(result, json_out, default=str)
+        return
     result = run(schools, Path(store) if store else None, seed, years, live_feed_start(), forecast_schools, risk_rows,
                  say=say)
     _print_result(result, json_out, default=str)
