@@ -2,13 +2,13 @@
 
 The forecaster's inputs for a school are its own recent days and its district's rain, so the
 schools can be forecast in any grouping and give the same figures as all at once. At India's scale
-(1.08 million schools) the inputs of every school at once are several GiB; in chunks of
-`CHUNK_SCHOOLS` only one chunk's inputs and figures are in memory, and each chunk is written as it
-is done.
+(1.08 million schools) the inputs of every school at once are some 2 GiB before the model's own
+working arrays; in chunks of `CHUNK_SCHOOLS` only one chunk's inputs and figures are in memory,
+and each chunk is written as it is done.
 
 Layout under `root`: `forecasts/<origin>/part-NNNNN.npz` (school_id [S]; dates, p10, p50, p90
-[S, 7]: each school's next school days and meals), and `forecasts/<origin>/done.json` once every part is written (a reader takes
-only an origin that has it).
+[S, 7]: each school's next school days and meals), and `forecasts/<origin>/done.json` once every
+part is written (a reader takes only an origin that has it).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from ml.forecaster import DemandForecaster
 from ml.panel import Panel
 
-CHUNK_SCHOOLS = 50_000  # inputs of ~0.1 GiB a chunk (28 days x 8 features x 4 bytes a school, and the model's own)
+CHUNK_SCHOOLS = 50_000  # inputs of ~0.1 GiB a chunk: ~2 KB a school (28 days x 14 features and 7 x 17 ahead, float32)
 FORECASTS_DIR = "forecasts"
 DONE_FILE = "done.json"
 
