@@ -13,7 +13,7 @@ from startup.runtime import RunningTwin, _look_after_models
 async def test_the_start_returns_while_the_history_is_made_and_a_stop_reaches_it(tmp_path, monkeypatch):
     started, stopped = threading.Event(), threading.Event()
 
-    def slow_history(settings, say, stop):  # noqa: ANN001, ANN202 - stands in for ensure_history
+    def slow_history(settings, say, stop):  # stands in for ensure_history
         started.set()
         stop.wait(30)  # a history that takes as long as the twin lets it
         if stop.is_set():
