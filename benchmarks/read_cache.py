@@ -1,7 +1,9 @@
 """`mealtwin bench cache`: what the read cache saves. A small state fed `days` school days in process
-(the API app with local shards, SQLite), then a school's year-long history and the state `as_of` a
-settled moment, each asked `runs` times missing the cache (a different range or moment every
-time) and `runs` times hitting it; in memory, and in Redis when `--redis` names one."""
+(the API app with local shards, SQLite), then a school's year-long history, the state `as_of` a
+settled moment and a district's 7-day forecast (by a small forecaster trained first on a few months
+of simulated history), each asked `runs` times missing the cache (a different range, moment or
+rain forecast every time) and `runs` times hitting it; in memory, and in Redis when `--redis`
+names one."""
 
 from __future__ import annotations
 
@@ -15,6 +17,25 @@ from collections.abc import Callable
 import httpx
 
 from benchmarks.credentials import bench_settings
+
+# a forecaster trained in seconds: the cache is measured, not the model
+_SMALL_TRAINING = {"forecast_schools": 120, "risk_rows": 20_000, "forecast_months": 4, "forecast_backtest_days": 25,
+                   "forecast_options": {"lstm": {"epochs": 1, "max_pairs": 3000, "hidden": 8},
+                                        "gbm": {"max_pairs": 3000, "max_iter": 30},
+                                        "seasonal_naive": {"max_pairs": 3000}}}
+
+
+def _trained_store(say: Callable[[str], None]) -> str:
+    from pathlib import Path
+
+    from ml.history_writer import write_history
+    from ml.pipeline import retrain
+
+    root = Path(tempfile.mkdtemp(prefix="mealtwin-bench-cache-models-"))
+    say("training a small forecaster")
+    write_history(root, 120, 3, dt.date(2024, 6, 1), dt.date(2025, 1, 1))
+    retrain(root, **_SMALL_TRAINING)
+    return str(root)
 
 
 async def _fed_app(settings, days: int, say: Callable[[str], None]):  # noqa: ANN001, ANN202
@@ -46,16 +67,20 @@ async def _median_ms(client: httpx.AsyncClient, requests: list[tuple[str, dict]]
 
 async def run(schools: int = 800, days: int = 120, runs: int = 15, redis_url: str | None = None,
               say: Callable[[str], None] = print) -> dict:
-    from configs.settings import ReadCache, Streams
+    from configs.settings import Models, ReadCache, Streams
+    from twin import geography
 
     out: dict = {"schools": schools, "days_fed": days, "runs": runs}
+    models = Models(root=await asyncio.to_thread(_trained_store, say), bootstrap=False, retrain_daily=False,
+                    cache_s=3600)
     for where, url in [("memory", None), *([("redis", redis_url)] if redis_url else [])]:
         workdir = tempfile.mkdtemp(prefix="mealtwin-bench-cache-")
         settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/twin.db", schools=schools,
                                   data_dir=workdir, redis_url=url, max_events_per_request=50_000,
                                   # the moments asked are each after an acknowledged batch: settled at once
                                   read_cache=ReadCache(settled_s=0),
-                                  streams=Streams(redis_prefix=f"mealtwin-bench-{time.time_ns()}:"))
+                                  streams=Streams(redis_prefix=f"mealtwin-bench-{time.time_ns()}:")
+                                  ).model_copy(update={"models": models})
         app, table, world = await _fed_app(settings, days, say)
         async with app.router.lifespan_context(app):
             token, _ = app.state.services.accounts.issuer.issue_access("system:benchmark", "state_admin",
@@ -81,4 +106,11 @@ async def run(schools: int = 800, days: int = 120, runs: int = 15, redis_url: st
                     "as_of_state_miss_ms": await _median_ms(client, states),
                     "as_of_state_hit_ms": await _median_ms(client, states),
                 }
+                district = geography.district_names()[int(table.district[0])]
+                forecasts = [(f"/api/v1/predictions/forecast/districts/{district}", {"rain_mm": ",".join([str(k)] * 7)})
+                             for k in range(runs)]
+                await client.get(forecasts[0][0])  # the recent days are built once, outside the timings
+                out[where] |= {"forecast_district_schools": int((table.district == table.district[0]).sum()),
+                               "forecast_miss_ms": await _median_ms(client, forecasts),
+                               "forecast_hit_ms": await _median_ms(client, forecasts)}
     return out
