@@ -17,6 +17,7 @@ from serve_app.reports import cells
 from twin import geography
 from twin.metrics import METRICS
 from twin.risk import LEVELS
+from twin.rounding import round_like_python
 
 if TYPE_CHECKING:
     from twin.directory import Directory
@@ -84,7 +85,8 @@ def school_columns(states: Sequence[ShardState], inside: np.ndarray) -> SchoolCo
 
 
 class SchoolSheet:
-    """The formatted columns of `SCHOOL_COLUMNS` for every school, ready to be written in chunks."""
+    """The formatted columns of `SCHOOL_COLUMNS` for every school, ready to be written in chunks.
+    Figures are rounded a column at a time (`round_like_python`: the read model's own rounding)."""
 
     def __init__(self, schools: SchoolColumns, directory: Directory, names: dict[str, str],
                  risk: RiskScores | None, entitled: Entitled | None, as_of: str | None) -> None:
@@ -92,11 +94,9 @@ class SchoolSheet:
         m = schools.metrics
         ids = [f"{i:011d}" for i in schools.ids.tolist()]
         district_names, block_names = geography.district_names(), directory.blocks.names
-        enrolment, present, rice, need = (m[:, _M[k]].tolist() for k in
+        enrolment, present, rice, need = (m[:, _M[k]] for k in
                                           ("enrolment", "present_today", "rice_kg", "rice_need_kg_per_day"))
-        released, meal, other = (m[:, _M[k]].tolist() for k in
-                                 ("funds_released_inr", "meal_cost_inr", "other_utilised_inr"))
-        meal_r, other_r = [round(x, 2) for x in meal], [round(x, 2) for x in other]
+        released, meal, other = (m[:, _M[k]] for k in ("funds_released_inr", "meal_cost_inr", "other_utilised_inr"))
 
         score: list = [None] * n
         level: list = [None] * n
@@ -115,8 +115,8 @@ class SchoolSheet:
             rows = at[found]
             for column, amounts in ((total, entitled.amounts.total_inr), (centre, entitled.amounts.centre_inr),
                                     (state, entitled.amounts.state_inr)):
-                for k, x in zip(found.tolist(), amounts[rows].tolist()):
-                    column[k] = round(x, 2)
+                for k, x in zip(found.tolist(), round_like_python(amounts[rows], 2).tolist()):
+                    column[k] = x
             for k in found.tolist():
                 year[k] = entitled.year
 
@@ -126,14 +126,14 @@ class SchoolSheet:
             cells.guarded([district_names[d] for d in directory.school_district[schools.index].tolist()]),
             cells.guarded([block_names[b] for b in directory.school_block[schools.index].tolist()]),
             _whole(m[:, _M["enrolment"]]), _whole(m[:, _M["present_today"]]), _whole(m[:, _M["meals_today"]]),
-            [round(p / e, 4) if e else None for p, e in zip(present, enrolment)],
-            [round(r / q, 1) if q > 0 else None for r, q in zip(rice, need)],
-            [round(r, 1) for r in rice],
+            _ratio(present, enrolment, enrolment != 0, 4), _ratio(rice, need, need > 0, 1),
+            round_like_python(rice, 1).tolist(),
             _flags(m[:, _M["stale"]]), _flags(m[:, _M["closed_today"]]),
             score, cells.guarded(level), flagged,
-            [round(x, 2) for x in released],
-            [round(a + b, 2) for a, b in zip(meal_r, other_r)],
-            [round(r - a - b, 2) for r, a, b in zip(released, meal, other)],
+            round_like_python(released, 2).tolist(),
+            # as the read model adds them: each rounded first, then the sum rounded
+            round_like_python(round_like_python(meal, 2) + round_like_python(other, 2), 2).tolist(),
+            round_like_python(released - meal - other, 2).tolist(),
             total, centre, state, year, cells.guarded([as_of] * n),
         ]
         self.rows = n
@@ -141,6 +141,14 @@ class SchoolSheet:
     def lines(self, start: int, stop: int) -> str:
         """CSV text of the schools `start` to `stop` (no header)."""
         return cells.prepared_lines(zip(*(column[start:stop] for column in self._columns)))
+
+
+def _ratio(part: np.ndarray, whole: np.ndarray, defined: np.ndarray, digits: int) -> list[float | None]:
+    """round(part / whole, digits) where `defined`, else blank, a column at once."""
+    out: list = round_like_python(np.divide(part, whole, out=np.zeros(len(part)), where=defined), digits).tolist()
+    for k in np.flatnonzero(~defined).tolist():
+        out[k] = None
+    return out
 
 
 def _whole(values: np.ndarray) -> list[int]:
