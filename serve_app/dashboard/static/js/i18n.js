@@ -254,6 +254,7 @@ const TEXT = {
   "opt.cost": ["Cost", "செலவு"],
   "opt.edit": ["Edit quantities", "அளவுகளைத் திருத்து"],
   "opt.save": ["Save", "சேமி"],
+  "opt.amount": ["Amount advanced (₹)", "முன்பணத் தொகை (₹)"],
   "opt.saved": ["Saved", "சேமிக்கப்பட்டது"],
   "opt.impact": ["Impact", "தாக்கம்"],
   "opt.simulating": ["Simulating on the live twin…", "நேரலை இரட்டையில் உருவகப்படுத்துகிறது…"],

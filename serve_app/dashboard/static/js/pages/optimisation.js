@@ -58,24 +58,30 @@ export async function render(main, ctx) {
     catch (e) { message.textContent = e.message; }
     list();
   };
-  // a pending transfer's or delivery's items, edited in place and sent with the version read
+  // a pending transfer's or delivery's items, or an advance's amount, edited in place and sent
+  // with the version read
   const edit = (r) => {
     const el = main.querySelector("#rec-detail");
     el.hidden = false;
     const items = r.action.items || {};
+    const fields = r.kind === "fund_advance"
+      ? `<label>${esc(t("opt.amount"))}<input type="number" name="amount_inr" min="1" step="any" required value="${r.action.amount_inr ?? r.cost_inr}"></label>`
+      : ITEMS.map((k) => `<label>${esc(t("report." + k.replace(/_kg$/, "")))}<input type="number" name="${k}" min="0" step="${k === "eggs" ? 1 : "any"}" value="${k === "eggs" ? Math.round(items[k] ?? 0) : items[k] ?? 0}"></label>`).join("");
     el.innerHTML = `<h2>${esc(t("opt.edit"))}: ${esc(r.school_id)}</h2>
-      <form class="stack" id="edit-form"><div class="row">${ITEMS.map((k) => `<label>${esc(t("report." + k.replace(/_kg$/, "")))}<input type="number" name="${k}" min="0" step="${k === "eggs" ? 1 : "any"}" value="${k === "eggs" ? Math.round(items[k] ?? 0) : items[k] ?? 0}"></label>`).join("")}</div>
+      <form class="stack" id="edit-form"><div class="row">${fields}</div>
         <div class="row"><button type="submit">${esc(t("opt.save"))}</button><button type="button" class="ghost" data-cancel>${esc(t("common.back"))}</button></div>
         <p role="status" id="edit-status" class="muted"></p></form>`;
     el.querySelector("[data-cancel]").addEventListener("click", () => { el.hidden = true; });
     el.querySelector("#edit-form").addEventListener("submit", async (e) => {
       e.preventDefault();
       const status = el.querySelector("#edit-status"), body = { version: r.version };
-      for (const k of ITEMS) body[k] = Number(e.target[k].value) || 0;
+      if (r.kind === "fund_advance") body.amount_inr = Number(e.target.amount_inr.value);
+      else for (const k of ITEMS) body[k] = Number(e.target[k].value) || 0;
       status.className = "muted"; status.textContent = t("common.loading");
       try {
         const saved = await patch(`/api/v1/optimization/recommendations/${r.id}`, body);
-        status.textContent = `${t("opt.saved")}: ${num(saved.quantity_kg, 1)} kg · ${num(saved.risk?.before?.shortfall_child_days, 1)} → ${num(saved.risk?.after?.shortfall_child_days, 1)}`;
+        const moved = saved.kind === "fund_advance" ? inr(saved.cost_inr) : `${num(saved.quantity_kg, 1)} kg`;
+        status.textContent = `${t("opt.saved")}: ${moved} · ${num(saved.risk?.before?.shortfall_child_days, 1)} → ${num(saved.risk?.after?.shortfall_child_days, 1)}`;
         list();
       } catch (err) {
         status.className = "error";  // 422 names the constraint broken, 409 a version someone else changed
@@ -132,9 +138,9 @@ export async function render(main, ctx) {
 
 const ITEMS = ["rice_kg", "pulses_kg", "oil_kg", "eggs"];
 
-/** Recommendations that move items (a transfer or a delivery): their quantities may be edited here. */
+/** Recommendations whose quantities may be edited here: a transfer's or a delivery's items, an advance's amount. */
 function editable(r) {
-  return r.action && r.action.items && typeof r.action.items === "object";
+  return r.kind === "fund_advance" || Boolean(r.action && r.action.items && typeof r.action.items === "object");
 }
 
 /** Each plan's figures with their 95% intervals, and the ratios to no action. */
