@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
+FONTS = Path(__file__).parent.parent / "shared" / "fonts"  # Noto Sans Tamil, the reports' typeface too
 PAGE_PATHS = ("/", "/static/")  # the edge gives these the page's security policy, and no rate limit
 
 
@@ -23,4 +24,6 @@ def mount_pages(app: FastAPI) -> None:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.include_router(r)
+    # before /static, which would otherwise answer the fonts' paths with a 404
+    app.mount("/static/fonts", StaticFiles(directory=FONTS), name="fonts")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,4 +1,4 @@
-"""The PDF reports' typeface: Noto Sans Tamil (SIL Open Font License 1.1, `fonts/OFL.txt`), which
+"""The PDF reports' typeface: Noto Sans Tamil (SIL Open Font License 1.1, `serve_app/shared/fonts/OFL.txt`), which
 holds Latin and Tamil glyphs, so a school or place name in Tamil script prints as itself and not as
 empty boxes. Tamil needs shaping (vowel signs placed before their consonant, conjuncts, ligatures):
 ReportLab shapes text set in a `shapable` TrueType font with HarfBuzz (uharfbuzz), in paragraphs
@@ -16,7 +16,7 @@ the sign, moved back (`logical_order`). Readers take text in the order it is wri
 செ. A two-part vowel (ொ, ோ, ௌ) comes out as its two signs in order, which Unicode's NFC
 composes to the vowel itself.
 
-The TTFs in `fonts/` are the Regular (400) and Bold (700) instances of the upstream variable font
+The TTFs in `serve_app/shared/fonts/` (the dashboard serves the same files) are the Regular (400) and Bold (700) instances of the upstream variable font
 (wdth 100), cut with fontTools' instancer: ReportLab embeds static TrueType outlines only."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-FOLDER = Path(__file__).with_name("fonts")
+FOLDER = Path(__file__).parent.parent / "shared" / "fonts"
 REGULAR, BOLD = "ReportSans", "ReportSans-Bold"
 
 

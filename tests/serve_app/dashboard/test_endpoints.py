@@ -50,6 +50,8 @@ async def test_the_page_is_served_at_the_root_and_the_api_stays_under_api(sqlite
         module = await anonymous.get("/static/js/main.js")
         assert module.status_code == 200 and "javascript" in module.headers["content-type"]
         assert (await anonymous.get("/static/js/no-such.js")).status_code == 404
+        font = await anonymous.get("/static/fonts/NotoSansTamil-Regular.ttf")  # the page's Tamil face
+        assert font.status_code == 200 and font.content[:4] == b"\x00\x01\x00\x00"  # TrueType
         assert (await anonymous.get("/api/v1/dashboard/map")).status_code == 401
         assert "/" not in app.openapi()["paths"]
 

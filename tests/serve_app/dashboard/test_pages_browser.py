@@ -294,5 +294,9 @@ def test_the_new_pages_read_in_tamil(twin, page):  # noqa: F811
     expect(page.locator("#scenario-form select[name=closure] option").nth(1)).to_have_text("பருவமழை")
     page.click("#nav a[href='#/optimisation']")
     expect(page.locator("#opt-status option").first).to_have_text("நிலுவையில்")
+    # drawn in the twin's own Tamil face, not in boxes where the machine has no Tamil font
+    assert page.evaluate("""async () => { await document.fonts.ready;
+        return [...document.fonts].filter(f => f.family.includes("Mealtwin Tamil") && f.status === "loaded").length
+    }""") >= 1
     page.click("#language")
     expect(page.locator("#who")).to_contain_text("District officer")

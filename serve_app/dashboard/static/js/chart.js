@@ -15,7 +15,7 @@ export function drawChart(canvas, days, forecast) {
   const n = values.length + band.length;
   if (!n) return;
   const left = 36, bottom = 20, x = (k) => left + (k / Math.max(1, n - 1)) * (w - left - 8), y = (v) => 6 + (1 - v / max) * (h - bottom - 6);
-  ctx.strokeStyle = "#d8dee6"; ctx.fillStyle = "#5b6775"; ctx.font = "11px system-ui";
+  ctx.strokeStyle = "#d8dee6"; ctx.fillStyle = "#5b6775"; ctx.font = "11px system-ui, \"Mealtwin Tamil\", sans-serif";
   for (const v of [0, max / 2, max]) { ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(w - 8, y(v)); ctx.stroke(); ctx.fillText(String(Math.round(v)), 2, y(v) + 4); }
   if (band.length) {
     const k0 = values.length;
