@@ -22,10 +22,10 @@ from collections.abc import Callable
 
 import httpx
 import orjson
-import psutil
 from sqlalchemy import MetaData, text
 
 from benchmarks.credentials import bench_settings, bench_token
+from benchmarks.process_costs import cpu_seconds, cpu_spent, memory_mib
 from configs import Settings
 from db.engine import create_engine, is_sqlite, writing
 from db.event_log import write_rows
@@ -141,62 +141,6 @@ async def _log_rows(database_url: str) -> list[tuple]:
     return rows
 
 
-def _twin_processes(exclude: int | None = None) -> list[psutil.Process]:
-    """This process (the Ray driver) and every process under it but `exclude` and its children."""
-    me = psutil.Process()
-    skip = {exclude} if exclude else set()
-    if exclude:
-        try:
-            skip |= {c.pid for c in psutil.Process(exclude).children(recursive=True)}
-        except psutil.Error:
-            pass
-    return [p for p in [me, *me.children(recursive=True)] if p.pid not in skip]
-
-
-def _name(p: psutil.Process) -> str:
-    return p.name().removeprefix("ray::").split(".")[0]
-
-
-def _cpu_seconds(exclude: int | None = None) -> dict[int, tuple[str, float]]:
-    """CPU seconds used so far by the twin's processes, by pid."""
-    out = {}
-    for p in _twin_processes(exclude):
-        try:
-            t = p.cpu_times()
-            out[p.pid] = (_name(p), t.user + t.system)
-        except psutil.Error:
-            pass
-    return out
-
-
-def _cpu_spent(before: dict, after: dict, exclude: int | None = None) -> dict[str, float]:
-    """CPU seconds spent between two `_cpu_seconds` readings, summed by process name."""
-    spent: dict[str, float] = {}
-    for pid, (name, t) in after.items():
-        if pid == exclude:
-            continue
-        spent[name] = spent.get(name, 0.0) + t - before.get(pid, (name, 0.0))[1]
-    return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05}
-
-
-def _memory_mib(exclude: int | None = None) -> tuple[dict[str, float], float]:
-    """MiB resident in the twin's processes, summed by process name (largest first), and their
-    proportional set size in all: RSS counts a shared library's pages once in every process that
-    maps them (Ray's and numpy's in each of a dozen), PSS shares them out, so its sum is the memory
-    the twin holds."""
-    by_name: dict[str, float] = {}
-    pss = 0.0
-    for p in _twin_processes(exclude):
-        try:
-            memory = p.memory_full_info()
-            name = _name(p)
-            by_name[name] = by_name.get(name, 0.0) + memory.rss / 2**20
-            pss += memory.pss / 2**20
-        except psutil.Error:
-            pass
-    return dict(sorted(by_name.items(), key=lambda kv: -kv[1])), pss
-
-
 async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
     """SIGKILL the largest shard, and time until it answers again, caught up with the log."""
     statuses = await twin.cluster.check()
@@ -242,10 +186,10 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
             stdout=asyncio.subprocess.PIPE)
         say(f"warm-up, then a school day: batches of {BATCH:,}, {CONCURRENCY} at a time")
         assert (await client.stdout.readline()).strip() == b"timed"
-        cpu_before = _cpu_seconds()
+        cpu_before = cpu_seconds({client.pid})
         timed = json.loads(await client.stdout.readline())
-        cpu = _cpu_spent(cpu_before, _cpu_seconds(), exclude=client.pid)
-        rss, pss = _memory_mib(exclude=client.pid)
+        cpu = cpu_spent(cpu_before, cpu_seconds({client.pid}))
+        rss, pss = memory_mib({client.pid})
         resend = json.loads(await client.stdout.readline())
         reads_ms = json.loads(await client.stdout.readline())
         await client.wait()

@@ -28,8 +28,9 @@ import numpy as np
 import psutil
 
 from benchmarks.credentials import bench_settings, bench_token
-from benchmarks.ingest import _free_port, _name
+from benchmarks.ingest import _free_port
 from benchmarks.load import _first_day, _start_feed
+from benchmarks.process_costs import cpu_seconds, cpu_spent, memory_mib, twin_processes
 from benchmarks.ws_viewers import KINDS
 from startup.open_files import allow_open_files
 
@@ -62,7 +63,7 @@ async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, 
         directory = await _directory(settings)
         token = bench_token(settings)
         paths, kinds, followed = _mix(directory, clients)
-        rss_before = _rss_mib({feed.pid})
+        rss_before = memory_mib({feed.pid})[0]
 
         ingress, bases = _ingress(clients, maxconn, settings.port)
         say(f"{clients} viewers in {processes} processes, {connect_per_s:.0f} connections/s, through {ingress}")
@@ -76,13 +77,13 @@ async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, 
         exclude = {feed.pid, *(p.pid for p in viewers)}
         say(f"{connected} connected in {connect_s:.0f}s; {rounds} probe rounds, one every {round_interval_s:.0f}s")
 
-        cpu_before = _cpu_s(exclude)
+        cpu_before = cpu_seconds(exclude)
         held_started = time.monotonic()
         acks = await _probe(twin.base_url, token, day, directory, followed, rounds, round_interval_s)
         await asyncio.sleep(5.0)  # stragglers
         held_s = time.monotonic() - held_started
-        cpu = _cpu_spent(cpu_before, _cpu_s(exclude))
-        rss_held = _rss_mib(exclude)
+        cpu = cpu_spent(cpu_before, cpu_seconds(exclude))
+        rss_held = memory_mib(exclude)[0]
 
         client_costs = []
         for proc in viewers:
@@ -178,7 +179,7 @@ def _ingress(clients: int, maxconn: int, port: int) -> tuple[str, list[str]]:
 def _replica_ports() -> set[int]:
     """The HTTP ports the API replicas listen on themselves (Serve's direct ingress, 30000-31000)."""
     ports = set()
-    for p in _processes(set()):
+    for p in twin_processes():
         try:
             if "ServeReplica" not in p.name() and "ServeReplica" not in " ".join(p.cmdline()):
                 continue
@@ -311,46 +312,3 @@ def _schools_in(scope: str, followed: np.ndarray, directory) -> np.ndarray:
     b = next(b for b in range(len(directory.blocks))
              if directory.blocks.names[b] == block and int(directory.blocks.district[b]) == d)
     return schools[directory.school_block[schools] == b]
-
-
-def _processes(exclude: set[int]) -> list[psutil.Process]:
-    """The twin's processes: this one (the Ray driver) and all under it but `exclude` and theirs."""
-    me = psutil.Process()
-    skip = set(exclude)
-    for pid in exclude:
-        try:
-            skip |= {c.pid for c in psutil.Process(pid).children(recursive=True)}
-        except psutil.Error:
-            pass
-    return [p for p in [me, *me.children(recursive=True)] if p.pid not in skip]
-
-
-def _rss_mib(exclude: set[int]) -> dict[str, float]:
-    """MiB resident in the twin's processes, summed by process name."""
-    by_name: dict[str, float] = {}
-    for p in _processes(exclude):
-        try:
-            by_name[_name(p)] = by_name.get(_name(p), 0.0) + p.memory_info().rss / 2**20
-        except psutil.Error:
-            pass
-    return by_name
-
-
-def _cpu_s(exclude: set[int]) -> dict[int, tuple[str, float]]:
-    out = {}
-    for p in _processes(exclude):
-        try:
-            t = p.cpu_times()
-            out[p.pid] = (_name(p), t.user + t.system)
-        except psutil.Error:
-            pass
-    return out
-
-
-def _cpu_spent(before: dict, after: dict) -> dict[str, float]:
-    """CPU seconds spent between two readings, by process name (a process started between them
-    counts from zero)."""
-    spent: dict[str, float] = {}
-    for pid, (name, t) in after.items():
-        spent[name] = spent.get(name, 0.0) + t - before.get(pid, (name, 0.0))[1]
-    return {k: round(v, 1) for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05}
