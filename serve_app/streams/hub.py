@@ -10,6 +10,10 @@ and read again every `dashboard_news_gap_s` while the view does not hold that se
 roll-ups reach the state twin a moment after the shard's news), for at most `dashboard_interval_s`.
 Without news, the scope is read every `dashboard_interval_s` (the risk summary moves on its own).
 
+Every follower of a message gets the same payload object, a `Shared` (`serve_app.streams.shared`):
+a topic's message, a school's delta (cut once per message and school, however many clients follow
+the school), a scope's view; so each is encoded to JSON once, not once per client.
+
 The clients are told when the stream is degraded: every client of the replica gets a notice when
 the broker stops answering (Redis down, the broker actor restarting) and another when it answers
 again; and a client following a topic gets a notice to read the current state again when the
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from configs.settings import Streams
+from serve_app.streams.shared import shared
 from twin.deltas import school_delta
 from twin.ports import StreamBroker
 
@@ -210,15 +215,22 @@ class StreamHub:
                         if follow.notify is not None:
                             follow.notify(missed(last, seq))
                 self._cursors[topic] = seq
+                whole = shared(payload)
                 by_school = None
+                deltas: dict[str, Any] = {}  # school id -> its delta, cut once for all its clients
                 for follow in list(self._follows.get(topic, ())):
                     if follow.school_id is None:
-                        follow.deliver(seq, payload)
+                        follow.deliver(seq, whole)
                         continue
                     if by_school is None:  # once per message, however many school clients
                         by_school = {school: k for k, school in enumerate(payload.get("school_ids", ()))}
-                    if follow.school_id in by_school:
-                        follow.deliver(seq, school_delta(payload, by_school[follow.school_id]))
+                    k = by_school.get(follow.school_id)
+                    if k is None:
+                        continue
+                    delta = deltas.get(follow.school_id)
+                    if delta is None:
+                        delta = deltas[follow.school_id] = shared(school_delta(payload, k))
+                    follow.deliver(seq, delta)
 
     # -- dashboard scopes -------------------------------------------------------------------------
     async def watch(self, key: str, read: Callable[[], Awaitable[tuple[int, Any]]], sink: Sink,
@@ -229,7 +241,7 @@ class StreamHub:
         scope = self._scopes.get(key)
         if scope is None:
             scope = self._scopes[key] = _Scope(read)
-        current = scope.latest or await read()
+        current = scope.latest or _shared_view(await read())
         scope = self._scopes.setdefault(key, scope)  # its poller may have ended while we read
         scope.latest = scope.latest or current
         follow = Follow(sink)
@@ -267,6 +279,7 @@ class StreamHub:
                     await asyncio.sleep(self._config.dashboard_interval_s)
                     continue
                 if scope.latest is None or seq != scope.latest[0]:
+                    view = shared(view)
                     scope.latest = (seq, view)
                     for follow in list(scope.follows):
                         follow.deliver(seq, view)
@@ -304,6 +317,11 @@ class StreamHub:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.broker.close()
+
+
+def _shared_view(read: tuple[int, Any]) -> tuple[int, Any]:
+    seq, view = read
+    return seq, shared(view)
 
 
 def _pick(payload: dict, school_id: str) -> dict | None:

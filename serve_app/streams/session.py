@@ -30,6 +30,7 @@ from db.times import now_iso
 from serve_app.auth.errors import Forbidden, Unauthenticated
 from serve_app.streams.hub import StreamHub
 from serve_app.streams.queue import ClientQueue, Outgoing
+from serve_app.streams.shared import ENCODING, frame_data
 from twin.errors import InvalidInput, NotFound, TwinError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -150,8 +151,10 @@ class StreamSession:
                     continue  # already covered by a snapshot or sent from the backlog
                 if m.type in ("snapshot", "delta", "alert"):
                     last = self._last_seq[topic] = m.seq
-                text = orjson.dumps({"topic": topic, "seq": last, "type": m.type, "data": m.data,
-                                     "timestamp": now_iso()}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                # a payload the hub shares between clients is embedded as the bytes encoded once;
+                # the envelope (this client's seq of the topic, the time) is this client's own
+                text = orjson.dumps({"topic": topic, "seq": last, "type": m.type, "data": frame_data(m.data),
+                                     "timestamp": now_iso()}, option=ENCODING).decode()
                 await asyncio.wait_for(self.ws.send_text(text), self._config.send_timeout_s)
 
     async def _refuse(self, exc: TwinError) -> None:
