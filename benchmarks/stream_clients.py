@@ -40,7 +40,8 @@ API = "/api/v1"
 
 async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, rounds: int = 15,
               round_interval_s: float = 2.0, connect_per_s: float = 200.0, replicas: int | None = None,
-              max_ongoing_requests: int | None = None, say: Callable[[str], None] = print) -> dict:
+              max_ongoing_requests: int | None = None, compression: bool = True,
+              say: Callable[[str], None] = print) -> dict:
     from startup.runtime import start_twin, stop_twin
 
     # Ray's processes (replicas, HAProxy) inherit this process's limit: each viewer holds a socket
@@ -68,7 +69,8 @@ async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, 
         ingress, bases = _ingress(clients, maxconn, settings.port)
         say(f"{clients} viewers in {processes} processes, {connect_per_s:.0f} connections/s, through {ingress}")
         started = time.monotonic()
-        viewers, outs = await _start_viewers(workdir, bases, token, paths, kinds, processes, connect_per_s)
+        viewers, outs = await _start_viewers(workdir, bases, token, paths, kinds, processes, connect_per_s,
+                                             compression)
         connected = 0
         for proc in viewers:
             line = (await proc.stdout.readline()).decode().split()
@@ -123,6 +125,7 @@ async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, 
         "serve_replicas": settings.serve_replicas, "max_ongoing_requests": settings.max_ongoing_requests,
         "haproxy_maxconn": maxconn, "client_queue": settings.streams.client_queue,
         "ingress": ingress, "fd_limit": fd_limit, "feed_running": feed_alive,
+        "viewers_offer_compression": compression,
     }
 
 
@@ -191,13 +194,15 @@ def _replica_ports() -> set[int]:
 
 
 async def _start_viewers(workdir: Path, bases: list[str], token: str, paths: list[str], kinds: list[str], processes: int,
-                         connect_per_s: float) -> tuple[list[asyncio.subprocess.Process], list[Path]]:
+                         connect_per_s: float, compression: bool = True,
+                         ) -> tuple[list[asyncio.subprocess.Process], list[Path]]:
     procs, outs = [], []
     for p in range(processes):
         plan = workdir / f"viewers-{p}.json"
         # interleaved, so that each process holds the same mix
         plan.write_text(json.dumps({"bases": bases, "token": token, "paths": paths[p::processes],
-                                    "kinds": kinds[p::processes], "connect_per_s": connect_per_s / processes}))
+                                    "kinds": kinds[p::processes], "connect_per_s": connect_per_s / processes,
+                                    "compression": compression}))
         outs.append(workdir / f"viewers-{p}.npz")
         procs.append(await asyncio.create_subprocess_exec(
             sys.executable, "-m", "benchmarks.ws_viewers", str(plan), str(outs[-1]),

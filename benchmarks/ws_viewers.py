@@ -7,7 +7,7 @@ every viewer saw as numpy arrays. The process prints `connected N` once every vi
 
 Kept lean on purpose, so that the viewers do not take the cores the twin is measured on: uvloop,
 `websockets`' asyncio client, one task a viewer, and only (seq, arrival time) kept per message.
-Viewers offer per-message compression as browsers do.
+Viewers offer per-message compression as browsers do (unless the plan's `compression` is false).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Viewer:
             self.connected_at = now  # an alerts stream starts with a notice, not a snapshot
 
 
-async def _hold(viewer: Viewer, base: str, token: str, attempts: int) -> None:
+async def _hold(viewer: Viewer, base: str, token: str, attempts: int, compression: bool = True) -> None:
     """Connect (retrying a refused or timed-out handshake, as a dashboard would) and read until
     cancelled by the driver's stop, or closed by the server (recorded: that is a drop)."""
     from websockets.asyncio.client import connect
@@ -85,7 +85,7 @@ async def _hold(viewer: Viewer, base: str, token: str, attempts: int) -> None:
     for attempt in range(attempts):
         try:
             async with connect(uri, open_timeout=120, close_timeout=2, max_queue=64, ping_interval=None,
-                               max_size=2**24) as ws:
+                               max_size=2**24, compression="deflate" if compression else None) as ws:
                 async for raw in ws:
                     viewer.seen(orjson.loads(raw), time.time())
                 viewer.closed_early = ws.close_code or 1006
@@ -113,7 +113,8 @@ async def main(plan_path: str, out_path: str) -> None:
     interval = 1.0 / plan["connect_per_s"]
     bases = plan["bases"]  # one address, or each replica's own (viewers spread over them in turn)
     for k, v in enumerate(viewers):  # paced: thousands of handshakes at once would time out at the server
-        tasks.append(asyncio.create_task(_hold(v, bases[k % len(bases)], plan["token"], plan.get("attempts", 3))))
+        tasks.append(asyncio.create_task(_hold(v, bases[k % len(bases)], plan["token"], plan.get("attempts", 3),
+                                               plan.get("compression", True))))
         await asyncio.sleep(interval)
     deadline = time.monotonic() + plan.get("connect_timeout_s", 300)
     while time.monotonic() < deadline:

@@ -315,6 +315,8 @@ def bench_streams(
     connect_per_s: float = typer.Option(200.0, help="with --clients: new connections a second"),
     replicas: int | None = typer.Option(None, help="with --clients: API replicas (default: the setting)"),
     max_ongoing_requests: int | None = typer.Option(None, help="with --clients: a replica's slots (default: the setting)"),
+    compression: bool = typer.Option(True, "--compression/--no-compression",
+                                     help="with --clients: viewers offer per-message compression, as browsers do"),
 ) -> None:
     """What publishing a folded 5,000-event batch's changes to the stream broker costs a shard; or,
     with --clients N, N WebSocket viewers held on a live twin: event-to-viewer latency, drops, memory."""
@@ -323,7 +325,8 @@ def bench_streams(
         from benchmarks.stream_clients import run as run_clients
 
         result = asyncio.run(run_clients(clients, schools, processes, rounds, round_interval_s, connect_per_s,
-                                         replicas, max_ongoing_requests, say=_bench_progress(json_out)))
+                                         replicas, max_ongoing_requests, compression=compression,
+                                         say=_bench_progress(json_out)))
         _print_result(result, json_out)
         return
     from benchmarks.streams import run
