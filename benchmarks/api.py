@@ -12,13 +12,13 @@ import asyncio
 import functools
 import json
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 
-from benchmarks.ingest import _free_port
 from benchmarks.credentials import bench_settings, bench_token
+from benchmarks.ingest import _free_port
+from benchmarks.workdir import bench_workdir
 from configs import Settings
 from configs.settings import ray_process_env
 
@@ -61,7 +61,7 @@ async def run(schools: int = 43_000, seconds: float = 10.0, connections: int = 3
               ws_clients: int = 1_000, say: Callable[[str], None] = print) -> dict:
     from startup.runtime import start_twin, stop_twin
 
-    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-api-")
+    workdir = bench_workdir("mealtwin-bench-api-")
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
                               port=_free_port(), haproxy_stats_port=_free_port(),
                               haproxy_metrics_port=_free_port(), data_dir=workdir, access_log=False, serve_proxy=proxy)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ import httpx
 
 from benchmarks.credentials import bench_settings, bench_token
 from benchmarks.ingest import _free_port
+from benchmarks.workdir import bench_workdir
 
 CHROMIUM = "/usr/bin/chromium"
 TARGETS = {"first_render_s": 3.0, "bytes_first_load": 3_000_000, "event_to_pixel_p95_ms": 1_000,
@@ -32,7 +32,7 @@ async def run(schools: int = 43_000, viewers: int = 100, seconds: float = 20.0, 
               say: Callable[[str], None] = print) -> dict:
     from startup.runtime import start_twin, stop_twin
 
-    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-dashboard-")
+    workdir = bench_workdir("mealtwin-bench-dashboard-")
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
                               port=_free_port(), haproxy_stats_port=_free_port(), haproxy_metrics_port=_free_port(),
                               data_dir=workdir, access_log=False)

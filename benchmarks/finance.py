@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.credentials import bench_settings
+from benchmarks.workdir import bench_workdir
 from benchmarks.world_feed import feed_world
 from configs.settings import Models, models_root
 
@@ -56,7 +56,7 @@ async def run(schools: int = 43_000, days: int = 10, seed: int = 0, say: Callabl
     from startup.services import open_ray_services
     from twin import geography
 
-    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-finance-")
+    workdir = bench_workdir("mealtwin-bench-finance-")
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools, seed=seed,
                               data_dir=workdir, access_log=False)
     settings = settings.model_copy(update={"models": Models(root=f"{workdir}/model-store", bootstrap=False,

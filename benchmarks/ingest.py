@@ -16,7 +16,6 @@ import signal
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -26,6 +25,7 @@ from sqlalchemy import MetaData, text
 
 from benchmarks.credentials import bench_settings, bench_token
 from benchmarks.process_costs import cpu_seconds, cpu_spent, memory_mib
+from benchmarks.workdir import bench_workdir
 from configs import Settings
 from db.engine import create_engine, is_sqlite, writing
 from db.event_log import write_rows
@@ -164,7 +164,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
               say: Callable[[str], None] = print) -> dict:
     from startup.runtime import prepare_database, start_twin, stop_twin
 
-    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-")
+    workdir = bench_workdir("mealtwin-bench-")
     if postgres:
         database_url = await _fresh_postgres(os.environ.get("MEALTWIN_BENCH_POSTGRES_URL",
                                                             "postgresql://postgres@127.0.0.1:5432/postgres"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ import orjson
 
 from benchmarks.credentials import bench_settings, bench_token
 from benchmarks.throwaway_servers import PrivatePostgres, free_port
+from benchmarks.workdir import bench_workdir
 from configs import Settings
 
 BATCH = 2_000
@@ -81,7 +81,7 @@ async def run(schools: int = 43_000, outage_s: float = 30.0, days: int = 10,
     from serve_app.schools.rows import from_rows
     from startup.runtime import start_twin, stop_twin
 
-    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-outage-")
+    workdir = bench_workdir("mealtwin-bench-outage-")
     database = PrivatePostgres()
     database.start()
     twin = None

@@ -14,13 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.credentials import bench_settings
 from benchmarks.ingest import _free_port, _fresh_postgres
+from benchmarks.workdir import bench_workdir
 from configs import Settings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -30,7 +30,7 @@ async def run(users: int = 1_000, seconds: float = 90.0, schools: int = 43_000, 
               postgres: bool = False, say: Callable[[str], None] = print) -> dict:
     from startup.runtime import start_twin, stop_twin
 
-    workdir = Path(tempfile.mkdtemp(prefix="mealtwin-bench-load-"))
+    workdir = Path(bench_workdir("mealtwin-bench-load-"))
     database_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
     if postgres:  # a fresh `mealtwin_bench` database, as `bench ingest --postgres` makes
         database_url = await _fresh_postgres(os.environ.get("MEALTWIN_BENCH_POSTGRES_URL",

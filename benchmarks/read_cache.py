@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 
 import httpx
 
 from benchmarks.credentials import bench_settings
+from benchmarks.workdir import bench_workdir
 
 # a forecaster trained in seconds: the cache is measured, not the model
 _SMALL_TRAINING = {"forecast_schools": 120, "risk_rows": 20_000, "forecast_months": 4, "forecast_backtest_days": 25,
@@ -31,7 +31,7 @@ def _trained_store(say: Callable[[str], None]) -> str:
     from ml.history_writer import write_history
     from ml.pipeline import retrain
 
-    root = Path(tempfile.mkdtemp(prefix="mealtwin-bench-cache-models-"))
+    root = Path(bench_workdir("mealtwin-bench-cache-models-"))
     say("training a small forecaster")
     write_history(root, 120, 3, dt.date(2024, 6, 1), dt.date(2025, 1, 1))
     retrain(root, **_SMALL_TRAINING)
@@ -74,7 +74,7 @@ async def run(schools: int = 800, days: int = 120, runs: int = 15, redis_url: st
     models = Models(root=await asyncio.to_thread(_trained_store, say), bootstrap=False, retrain_daily=False,
                     cache_s=3600)
     for where, url in [("memory", None), *([("redis", redis_url)] if redis_url else [])]:
-        workdir = tempfile.mkdtemp(prefix="mealtwin-bench-cache-")
+        workdir = bench_workdir("mealtwin-bench-cache-")
         settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/twin.db", schools=schools,
                                   data_dir=workdir, redis_url=url, max_events_per_request=50_000,
                                   # the moments asked are each after an acknowledged batch: settled at once

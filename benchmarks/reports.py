@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 
 from benchmarks.credentials import bench_settings
+from benchmarks.workdir import bench_workdir
 from benchmarks.world_feed import feed_world
 
 TABLE_ROWS = 10_000
@@ -53,7 +53,7 @@ async def run(schools: int = 43_000, days: int = 10, repeats: int = 3, seed: int
     from twin import geography
     from twin.area import STATE, Area
 
-    workdir = tempfile.mkdtemp(prefix="mealtwin-bench-reports-")
+    workdir = bench_workdir("mealtwin-bench-reports-")
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools, seed=seed,
                               data_dir=workdir, access_log=False)
     twin = await start_twin(settings, say, serve_api=False)

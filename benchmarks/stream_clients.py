@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from benchmarks.credentials import bench_settings, bench_token
 from benchmarks.ingest import _free_port
 from benchmarks.load import _first_day, _start_feed
 from benchmarks.process_costs import cpu_seconds, cpu_spent, memory_mib, twin_processes
+from benchmarks.workdir import bench_workdir
 from benchmarks.ws_viewers import KINDS
 from startup.open_files import allow_open_files
 
@@ -47,7 +47,7 @@ async def run(clients: int = 10_000, schools: int = 43_000, processes: int = 2, 
     # Ray's processes (replicas, HAProxy) inherit this process's limit: each viewer holds a socket
     # in a replica and two in HAProxy
     fd_limit = allow_open_files(4 * clients + 4096)
-    workdir = Path(tempfile.mkdtemp(prefix="mealtwin-bench-streams-"))
+    workdir = Path(bench_workdir("mealtwin-bench-streams-"))
     overrides = {k: v for k, v in (("serve_replicas", replicas), ("max_ongoing_requests", max_ongoing_requests))
                  if v is not None}
     settings = bench_settings(database_url=f"sqlite+aiosqlite:///{workdir}/bench.db", schools=schools,
