@@ -5,6 +5,10 @@ import { date, esc } from "./format.js";
 import { t, tf, tOr } from "./i18n.js";
 import { LiveStream } from "./stream.js";
 
+// A burst of alerts (hundreds a second when a district's stock runs low at once) asks for the
+// unread count once a second and redraws the drawer once a frame, not once an alert.
+const COUNT_EVERY_MS = 1000;
+
 export class AlertsDrawer {
   constructor(button, drawer) {
     this.button = button; this.drawer = drawer; this.items = [];
@@ -22,13 +26,25 @@ export class AlertsDrawer {
         } else {
           this.items.unshift(a);  // a report or a reading of the moment: shown, not stored
         }
-        this.refreshCount();
-        if (!this.drawer.hidden) this.draw();
+        this.countSoon();
+        if (!this.drawer.hidden) this.drawSoon();
       },
     });
   }
 
+  countSoon() {
+    if (this.countTimer) return;
+    const wait = Math.max(0, (this.lastCount || 0) + COUNT_EVERY_MS - Date.now());
+    this.countTimer = setTimeout(() => { this.countTimer = null; this.refreshCount(); }, wait);
+  }
+
+  drawSoon() {
+    if (this.drawFrame) return;
+    this.drawFrame = requestAnimationFrame(() => { this.drawFrame = null; if (!this.drawer.hidden) this.draw(); });
+  }
+
   async refreshCount() {
+    this.lastCount = Date.now();
     const asked = this.countAsked = (this.countAsked || 0) + 1;
     try {
       const c = await get("/api/v1/alerts/unread-count");
@@ -71,7 +87,7 @@ export class AlertsDrawer {
     }));
   }
 
-  close() { this.stream.close(); this.drawer.hidden = true; this.button.hidden = true; this.button.removeEventListener("click", this.toggle); }
+  close() { clearTimeout(this.countTimer); cancelAnimationFrame(this.drawFrame); this.stream.close(); this.drawer.hidden = true; this.button.hidden = true; this.button.removeEventListener("click", this.toggle); }
 }
 
 // The alerts stream carries stored alerts (`kind: alert`) and what the shards see at the moment:
