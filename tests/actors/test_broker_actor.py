@@ -64,14 +64,18 @@ async def test_clients_of_a_broker_actor_that_restarted_empty_are_told_to_read_a
             assert seqs == [first]
 
             ray.kill(actor, no_restart=False)  # its process dies; Ray starts it again, empty
-            restarted = None
+            # ray.kill returns before the process is gone: wait for the empty broker before
+            # publishing, or the message may reach the old one and number on from `first`
             for _ in range(300):
                 try:
-                    restarted = await RayBroker(actor).publish("t", {"n": 2})
-                    break
+                    if await RayBroker(actor).bounds("t") == (1, 0):
+                        break
                 except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                    await asyncio.sleep(0.1)
-            assert restarted is not None, "the broker actor did not come back"
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the broker actor did not come back")
+            restarted = await RayBroker(actor).publish("t", {"n": 2})
             for _ in range(100):
                 if len(seqs) == 2:
                     break
