@@ -27,15 +27,7 @@ async def test_the_broker_actor_serves_publish_read_resume_and_blocking_reads(ra
         assert await asyncio.wait_for(waiting, 5) == [("t", first + 25, {"n": 25})]
 
         ray.kill(actor, no_restart=False)  # a crash: Ray restarts it, empty
-        for _ in range(300):
-            try:
-                if await broker.bounds("t") == (1, 0):
-                    break
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                pass
-            await asyncio.sleep(0.1)
-        else:
-            pytest.fail("the broker actor did not come back")
+        await _until_restarted_empty(broker, "t")
         restarted = await broker.publish("t", {"n": 0})
         assert restarted > first + 25  # numbering carries on above, so readers are not stuck
         assert await broker.bounds("t") == (restarted, restarted)
@@ -64,17 +56,7 @@ async def test_clients_of_a_broker_actor_that_restarted_empty_are_told_to_read_a
             assert seqs == [first]
 
             ray.kill(actor, no_restart=False)  # its process dies; Ray starts it again, empty
-            # ray.kill returns before the process is gone: wait for the empty broker before
-            # publishing, or the message may reach the old one and number on from `first`
-            for _ in range(300):
-                try:
-                    if await RayBroker(actor).bounds("t") == (1, 0):
-                        break
-                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the broker actor did not come back")
+            await _until_restarted_empty(RayBroker(actor), "t")
             restarted = await RayBroker(actor).publish("t", {"n": 2})
             for _ in range(100):
                 if len(seqs) == 2:
@@ -87,3 +69,18 @@ async def test_clients_of_a_broker_actor_that_restarted_empty_are_told_to_read_a
     finally:
         await hub.close()
         ray.kill(actor, no_restart=True)
+
+
+async def _until_restarted_empty(broker: RayBroker, topic: str) -> None:
+    """Wait for a killed broker actor to be running again, empty. `ray.kill` returns before the
+    process is gone: a message published at once may reach the old actor and number on."""
+    import ray
+
+    for _ in range(300):
+        try:
+            if await broker.bounds(topic) == (1, 0):
+                return
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            pass
+        await asyncio.sleep(0.1)
+    pytest.fail("the broker actor did not come back")
