@@ -193,7 +193,7 @@ class Proposals:
     def check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
                     lon: np.ndarray) -> dict:
         from scenarios.optimise_actions import days_of_grain
-        from scenarios.optimise_input import ITEM_KG, from_start
+        from scenarios.optimise_input import from_start
         from scenarios.optimise_stock import StockRule
 
         rule = StockRule()
@@ -217,15 +217,9 @@ class Proposals:
                 room = max(inp.stock[src, k] - target[src, k], 0.0)
                 raise broken("donor_buffer", f"{name} {moved[k]:g} would take the giving school below its own "
                                               f"buffer: it can give {room:.3f}", name, room)
-            depot = inp.depot_stock[inp.block[to], k]
-            if src is None and moved[k] > depot + 1e-6:
-                raise broken("depot_stock", f"{name} {moved[k]:g} is more than the depot holds ({depot:.3f})",
-                              name, depot)
-        kg = float(moved @ ITEM_KG)
-        truck = float(inp.vehicle_kg_per_day[inp.block[to]])
-        if kg > truck + 1e-6:
-            raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
-                          None, truck)
+            if src is None:
+                _within_depot(inp, to, k, moved[k])
+        kg = _within_vehicle(inp, to, moved)
         quantities = {"receiver": {"current": item_dict(inp.stock[to]), "recommended": item_dict(inp.stock[to] + moved)}}
         if src is not None:
             quantities["source"] = {"current": item_dict(inp.stock[src]),
@@ -247,7 +241,7 @@ class Proposals:
         load of the block's vehicle (422 naming the one broken)."""
         from scenarios.optimise_actions import days_of_grain
         from scenarios.optimise_delivery import DeliveryRule
-        from scenarios.optimise_input import ITEM_KG, from_start
+        from scenarios.optimise_input import from_start
 
         rule = DeliveryRule()
         start, g = self.area_start(states, Area(rec["district"], rec["block"]))
@@ -267,15 +261,8 @@ class Proposals:
             if moved[k] > room + 1e-6:
                 raise broken("store", f"{name} {moved[k]:g} would fill the school past its store of "
                                       f"{rule.top_up_days:g} days of need: it has room for {room:.3f}", name, room)
-            depot = inp.depot_stock[inp.block[to], k]
-            if moved[k] > depot + 1e-6:
-                raise broken("depot_stock", f"{name} {moved[k]:g} is more than the depot holds ({depot:.3f})",
-                              name, depot)
-        kg = float(moved @ ITEM_KG)
-        truck = float(inp.vehicle_kg_per_day[inp.block[to]])
-        if kg > truck + 1e-6:
-            raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
-                          None, truck)
+            _within_depot(inp, to, k, moved[k])
+        kg = _within_vehicle(inp, to, moved)
         km = float(rec["action"]["km"])
         days = days_of_grain(inp.stock[to] + moved, inp.need_per_day[to])
         return {"quantities": {"receiver": {"current": item_dict(inp.stock[to]),
@@ -334,6 +321,26 @@ def _visit_change(n: int, visits: list[dict]) -> np.ndarray:
     for v in visits:
         out[v["to"]] += [v["items"].get(name, 0.0) for name in ITEMS]
     return out
+
+
+def _within_depot(inp, to: int, k: int, amount: float) -> None:  # noqa: ANN001 - an OptimiseInput
+    """422 `depot_stock` if school `to`'s block depot holds less than `amount` of item `k`."""
+    depot = inp.depot_stock[inp.block[to], k]
+    if amount > depot + 1e-6:
+        raise broken("depot_stock", f"{ITEMS[k]} {amount:g} is more than the depot holds ({depot:.3f})",
+                     ITEMS[k], depot)
+
+
+def _within_vehicle(inp, to: int, moved: np.ndarray) -> float:  # noqa: ANN001 - an OptimiseInput
+    """The kilograms `moved` weighs; 422 `vehicle_kg` past a day's load of school `to`'s block vehicle."""
+    from scenarios.optimise_input import ITEM_KG
+
+    kg = float(moved @ ITEM_KG)
+    truck = float(inp.vehicle_kg_per_day[inp.block[to]])
+    if kg > truck + 1e-6:
+        raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
+                     None, truck)
+    return kg
 
 
 def broken(constraint: str, message: str, item: str | None = None, limit: float | None = None) -> InvalidInput:
