@@ -167,19 +167,8 @@ async def test_an_abandoned_job_read_by_its_owner_is_taken_over_and_one_out_of_a
 async def test_a_replica_stopping_lets_its_job_go_for_another(replicas, database_url):
     one, two = replicas
     jobs = one.state.services.report_jobs
-    gate = asyncio.Event()
-
-    async def stalled(fn, *args):  # the layout never ends: the replica stops mid-build
-        await gate.wait()
-
-    jobs.offload = stalled
     async with _as(one, "district_officer", Area("Ariyalur"), "user:7") as owner:
-        body = {"format": "pdf", "level": "district", "name": "Ariyalur", "from": "2025-07-01", "to": "2025-07-07",
-                "generated_at": "2025-07-08T06:30:00Z"}
-        job_id = (await owner.post(JOBS, json=body)).json()["data"]["id"]
-        async with asyncio.timeout(30):
-            while (await owner.get(f"{JOBS}/{job_id}")).json()["data"]["progress"]["stage"] != "laying out the PDF":
-                await asyncio.sleep(0.05)
+        job_id = await _a_job_stalled_in_layout(jobs, owner)  # the replica stops mid-build
         await jobs.close()  # the replica stops in good order
         left = (await owner.get(f"{JOBS}/{job_id}")).json()["data"]
     # let go: queued again, unless the other replica's own sweep has already taken it
@@ -196,19 +185,8 @@ async def test_a_build_whose_job_was_taken_over_stops_and_writes_nothing(replica
     one, _ = replicas
     jobs = one.state.services.report_jobs
     jobs._heartbeat_s = 0.2  # beat often: the test need not wait out the default
-    gate = asyncio.Event()
-
-    async def stalled(fn, *args):  # a layout too slow for its heartbeat
-        await gate.wait()
-
-    jobs.offload = stalled
     async with _as(one, "district_officer", Area("Ariyalur"), "user:7") as owner:
-        body = {"format": "pdf", "level": "district", "name": "Ariyalur", "from": "2025-07-01", "to": "2025-07-07",
-                "generated_at": "2025-07-08T06:30:00Z"}
-        job_id = (await owner.post(JOBS, json=body)).json()["data"]["id"]
-        async with asyncio.timeout(30):
-            while (await owner.get(f"{JOBS}/{job_id}")).json()["data"]["progress"]["stage"] != "laying out the PDF":
-                await asyncio.sleep(0.05)
+        job_id = await _a_job_stalled_in_layout(jobs, owner)  # a layout too slow for its heartbeat
         # meanwhile another replica judged this one dead and took the job over
         engine = create_engine(database_url)
         async with engine.begin() as conn:
@@ -219,3 +197,19 @@ async def test_a_build_whose_job_was_taken_over_stops_and_writes_nothing(replica
         job = await ReportJobRepository(engine).get(job_id)
         await engine.dispose()
     assert job["status"] == "running" and job["builder"] == "other-replica" and job["attempts"] == 2
+
+
+async def _a_job_stalled_in_layout(jobs, owner) -> str:  # noqa: ANN001
+    """The id of a district PDF job `owner` asked `jobs`' replica for, once it is laying out the PDF,
+    where it stays: the layout never ends."""
+    async def stalled(fn, *args):
+        await asyncio.Event().wait()
+
+    jobs.offload = stalled
+    body = {"format": "pdf", "level": "district", "name": "Ariyalur", "from": "2025-07-01", "to": "2025-07-07",
+            "generated_at": "2025-07-08T06:30:00Z"}
+    job_id = (await owner.post(JOBS, json=body)).json()["data"]["id"]
+    async with asyncio.timeout(30):
+        while (await owner.get(f"{JOBS}/{job_id}")).json()["data"]["progress"]["stage"] != "laying out the PDF":
+            await asyncio.sleep(0.05)
+    return job_id
