@@ -179,15 +179,21 @@ def _needy_block(twin, officer, tag: str, nth: int) -> None:  # noqa: ANN001
         assert client.post("/api/v1/events", json={"events": events}).status_code == 200
 
 
-def test_a_recommendations_quantities_are_edited_and_its_impact_simulated(twin, page, artefacts):  # noqa: F811
-    officer = twin.accounts["district"]
-    _needy_block(twin, officer, "edit", 1)
+def _an_editable_recommendation(twin, page, officer, tag: str, nth: int):  # noqa: ANN001, ANN202, F811
+    """(its row, its id): a transfer the officer may edit, from a recompute on the page over a needy
+    block (`_needy_block`)."""
+    _needy_block(twin, officer, tag, nth)
     sign_in(page, officer.email)
     page.click("#nav a[href='#/optimisation']")
     page.click("#opt-run")
     expect(page.locator("#opt-message")).to_contain_text("recommendations")
     row = page.locator("#recommendations-table tbody tr:has([data-edit])").first
-    rec_id = row.get_attribute("data-rec")
+    return row, row.get_attribute("data-rec")
+
+
+def test_a_recommendations_quantities_are_edited_and_its_impact_simulated(twin, page, artefacts):  # noqa: F811
+    officer = twin.accounts["district"]
+    row, rec_id = _an_editable_recommendation(twin, page, officer, "edit", 1)
     row.locator("[data-edit]").click()
     form = page.locator("#edit-form")
     form.locator("input[name=rice_kg]").fill("1")
@@ -209,13 +215,7 @@ def test_a_recommendations_quantities_are_edited_and_its_impact_simulated(twin, 
 
 def test_an_edit_the_constraints_refuse_shows_the_apis_reason(twin, page):  # noqa: F811
     officer = twin.accounts["district"]
-    _needy_block(twin, officer, "refuse", 2)
-    sign_in(page, officer.email)
-    page.click("#nav a[href='#/optimisation']")
-    page.click("#opt-run")
-    expect(page.locator("#opt-message")).to_contain_text("recommendations")
-    row = page.locator("#recommendations-table tbody tr:has([data-edit])").first
-    rec_id = row.get_attribute("data-rec")
+    row, rec_id = _an_editable_recommendation(twin, page, officer, "refuse", 2)
     with api(twin, officer.email) as client:
         before = client.get(f"/api/v1/optimization/recommendations/{rec_id}").json()["data"]
     row.locator("[data-edit]").click()
