@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.workdir import bench_workdir
 from ml import history_store
 from ml.forecaster import AggregateForecast, DemandForecast
 from ml.history_writer import write_history, years_before
@@ -65,7 +65,7 @@ def run(schools: int = 43_000, store: Path | None = None, seed: int = 0, years: 
     """The whole run (see module); models go to a temporary registry, removed afterwards, and so
     does a generated history unless `store` names where to keep it."""
     say = say or (lambda message: None)
-    scratch = Path(bench_workdir("mealtwin-bench-ml-"))
+    scratch = Path(tempfile.mkdtemp(prefix="mealtwin-bench-ml-"))
     try:
         store = Path(store) if store is not None else scratch / "store"
         info = ensure_history(store, schools, years, end, seed, say)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +32,6 @@ import numpy as np
 import psutil
 
 from benchmarks.ml import ensure_history
-from benchmarks.workdir import bench_workdir
 from ml.forecast_all import CHUNK_SCHOOLS, forecast_every_school, read_forecasts
 from ml.forecaster import DemandForecaster
 from ml.panel import Panel
@@ -128,7 +128,7 @@ def run(sizes: list[int], schools: int = 43_000, store: Path | None = None, seed
         end: dt.date = dt.date(2026, 6, 1), nightly_schools: int = 0, chunk_schools: int = CHUNK_SCHOOLS,
         say: Say | None = None) -> dict:
     say = say or (lambda message: None)
-    scratch = Path(bench_workdir("mealtwin-bench-ml-scale-"))
+    scratch = Path(tempfile.mkdtemp(prefix="mealtwin-bench-ml-scale-"))
     try:
         store = Path(store) if store is not None else scratch / "store"
         nightly: dict = {}
