@@ -7,6 +7,8 @@
 import { get, patch, post } from "../api.js";
 import { date, esc, inr, num } from "../format.js";
 import { t, tOr } from "../i18n.js";
+import { impactHtml } from "../impact.js";
+import { impactJobsPanel } from "../impact-jobs.js";
 import { LiveStream } from "../stream.js";
 
 export async function render(main, ctx) {
@@ -15,7 +17,9 @@ export async function render(main, ctx) {
       <label class="narrow">${esc(t("opt.status"))}<select id="opt-status">${["pending", "", "applied", "rejected", "superseded"].map((v) => `<option value="${v}">${esc(t("opt.status." + (v || "all")))}</option>`).join("")}</select></label>
       <p role="status" class="muted" id="opt-message"></p></div>
     <div class="card"><div class="table-wrap" id="recommendations"><p class="loading">${esc(t("common.loading"))}</p></div></div>
-    <div class="card" id="rec-detail" hidden></div>`;
+    <div class="card" id="rec-detail" hidden></div>
+    <div class="card" id="impact-jobs-card"></div>`;
+  const jobsPanel = impactJobsPanel(main.querySelector("#impact-jobs-card"));
   const message = main.querySelector("#opt-message");
   let open = null;  // the recommendation whose comments are shown
   const list = async () => {
@@ -35,6 +39,7 @@ export async function render(main, ctx) {
           <td class="actions">${r.status === "pending" ? `<button type="button" data-approve>${esc(t("opt.approve"))}</button> <button type="button" class="ghost" data-reject>${esc(t("opt.reject"))}</button>` : ""}
             ${r.status === "pending" && editable(r) ? `<button type="button" class="ghost" data-edit>${esc(t("opt.edit"))}</button>` : ""}
             <button type="button" class="ghost" data-impact>${esc(t("opt.impact"))}</button>
+            <button type="button" class="ghost" data-impact-job>${esc(t("jobs.run"))}</button>
             <button type="button" class="ghost" data-comments>${esc(t("opt.comments"))}</button></td></tr>`).join("")}</tbody></table>`
         : `<p class="empty">${esc(t("opt.none"))}</p>`;
       el.querySelectorAll("tr[data-rec]").forEach((tr) => {
@@ -48,6 +53,7 @@ export async function render(main, ctx) {
         });
         tr.querySelector("[data-comments]").addEventListener("click", () => { open = id; comments(); });
         tr.querySelector("[data-impact]").addEventListener("click", () => impact(id));
+        tr.querySelector("[data-impact-job]").addEventListener("click", () => jobsPanel.start(recs.find((r) => r.id === id)));
         tr.querySelector("[data-edit]")?.addEventListener("click", () => edit(recs.find((r) => r.id === id)));
       });
     } catch (e) { el.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
@@ -133,7 +139,7 @@ export async function render(main, ctx) {
     },
   });
   list();
-  return () => { stream.close(); clearTimeout(pending); };
+  return () => { stream.close(); clearTimeout(pending); jobsPanel.stop(); };
 }
 
 const ITEMS = ["rice_kg", "pulses_kg", "oil_kg", "eggs"];
@@ -141,17 +147,4 @@ const ITEMS = ["rice_kg", "pulses_kg", "oil_kg", "eggs"];
 /** Recommendations whose quantities may be edited here: a transfer's or a delivery's items, an advance's amount. */
 function editable(r) {
   return r.kind === "fund_advance" || Boolean(r.action && r.action.items && typeof r.action.items === "object");
-}
-
-/** Each plan's figures with their 95% intervals, and the ratios to no action. */
-function impactHtml(a) {
-  const band = (v) => (v && typeof v === "object" ? `${num(v.mean, 1)} <span class="muted">[${num(v.low, 1)} – ${num(v.high, 1)}]</span>` : num(v, 1));
-  const plans = Object.entries(a.plans || {});
-  const metrics = [...new Set(plans.flatMap(([, m]) => Object.keys(m)))];
-  const ratios = Object.entries(a.ratios || {});
-  return `<h2>${esc(t("opt.impact"))}</h2>
-    <p class="muted">${num(a.replications)} ${esc(t("opt.replications"))} · ${num(a.horizon_days)} ${esc(t("fig.stock_days"))} · ${num(a.schools)} ${esc(t("col.schools"))}${a.stress ? " · " + esc(t("opt.stress")) : ""}</p>
-    <div class="table-wrap"><table id="impact-table"><thead><tr><th>${esc(t("opt.plan"))}</th>${metrics.map((m) => `<th class="num">${esc(tOr("kpi." + m, m.replace(/_/g, " ")))}</th>`).join("")}</tr></thead><tbody>${
-      plans.map(([name, m]) => `<tr data-plan="${esc(name)}"><td>${esc(tOr("plan." + name, name))}</td>${metrics.map((k) => `<td class="num" data-metric="${esc(k)}">${band(m[k])}</td>`).join("")}</tr>`).join("")}</tbody></table></div>
-    ${ratios.length ? `<h2>${esc(t("opt.ratios"))}</h2><table id="impact-ratios"><tbody>${ratios.map(([k, v]) => `<tr><td>${esc(k.replace(/_/g, " "))}</td><td class="num">${v ? band(v) : "–"}</td></tr>`).join("")}</tbody></table>` : ""}`;
 }
