@@ -69,10 +69,15 @@ class DistrictShard:
         self._sent_features: np.ndarray | None = None  # risk features as last handed out
 
     # -- recovery ---------------------------------------------------------------------------------
-    async def recover(self, progress: Callable[[int], None] | None = None, upto_seq: int | None = None) -> int:
+    async def recover(self, progress: Callable[[int], None] | None = None, upto_seq: int | None = None,
+                      publish_after: int | None = None) -> int:
         """Load each district's latest snapshot, then replay the log after the oldest of them, up to
         `upto_seq` (default: the log's end; a rebuild of the past passes its position, with a
-        snapshot store that answers no later snapshot). Returns the number of log events replayed."""
+        snapshot store that answers no later snapshot). Returns the number of log events replayed.
+
+        With `publish_after`, the replayed events after that seq go to `on_applied` as a delivered
+        batch's do: a restarted shard's earlier incarnation published up to there, and the events
+        appended while it was down were never published. Those up to it are replayed quietly."""
         async with self._turn:
             start = None
             for d_local, d in enumerate(self.districts):
@@ -83,7 +88,12 @@ class DistrictShard:
                     await asyncio.to_thread(self.state.restore_district_part, d_local, snapshot.loads(data))
                 start = seq if start is None else min(start, seq)
             self.applied_seq = start or 0
-            replayed = await self._catch_up(upto_seq, progress)
+            if publish_after is None:
+                replayed = await self._catch_up(upto_seq, progress)
+            else:
+                end = await self._log.max_seq() if upto_seq is None else upto_seq
+                replayed = await self._catch_up(min(publish_after, end), progress) if publish_after > self.applied_seq else 0
+                replayed += await self._catch_up(end, progress, publish=True)
             self._since_snapshot = replayed
             return replayed
 
@@ -92,8 +102,8 @@ class DistrictShard:
         """Fold the log's events of our districts after `applied_seq` up to `upto_seq` (default: the
         log's end, read first so that an event committed meanwhile is left for the next batch).
         With `publish`, what each page changed goes to `on_applied` as a delivered batch's does: a
-        live catch-up folds events no one was told of. Recovery does not publish: its replay
-        repeats events that were published before the shard stopped, alerts among them."""
+        live catch-up folds events no one was told of. Recovery publishes only past what the
+        shard's earlier incarnation published (`recover`): the rest repeats alerts already sent."""
         if upto_seq is None:
             upto_seq = await self._log.max_seq()
         done = 0

@@ -67,9 +67,11 @@ class ShardHost:
         self.shard = DistrictShard(districts, self._ports.directory, self._ports.enrolment, self._ports.event_log,
                                    self._ports.snapshots, snapshot_every_events, snapshot_every_seconds,
                                    on_applied=self.publisher.on_applied if self.publisher else None)
-        self.replayed = await self.shard.recover()
-        self.recovery_s = time.monotonic() - started
         self._state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
+        reconstructed = ray.get_runtime_context().was_current_actor_reconstructed
+        publish_after = await self._published_before_restart(districts) if reconstructed else None
+        self.replayed = await self.shard.recover(publish_after=publish_after)
+        self.recovery_s = time.monotonic() - started
         self._state.shard_started.remote(shard_id, os.getpid())
         settle_heap()  # the recovered state and imports stay for life
         self._push_pending = False
@@ -80,6 +82,26 @@ class ShardHost:
         self._first_push = asyncio.get_running_loop().create_task(self._push_now())
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
                  len(districts), self.shard.state.n_schools, self.replayed, self.recovery_s)
+
+    async def _published_before_restart(self, districts: list[int]) -> int | None:
+        """Where this shard's earlier incarnation had published to, so that its replay publishes
+        the events appended while it was down (and no alert twice): from the broker's latest
+        delta of our districts, else from the state twin's last roll-up of ours (pushed at most a
+        second apart, so a second's deltas may be sent again). None when neither knows: the
+        replay then publishes nothing, as a fresh start's does."""
+        if self.publisher is None:
+            return None
+        try:
+            found = await self.publisher.published_upto(districts)
+        except Exception as exc:  # noqa: BLE001 - a broker that is down: ask the state twin
+            log.warning("shard %d could not ask the stream broker what it published: %s", self.shard_id, exc)
+            found = None
+        if found is None:
+            try:
+                found = await self._state.applied_seq.remote(self.shard_id)
+            except ray.exceptions.RayError as exc:
+                log.warning("shard %d could not ask the state twin where it was: %s", self.shard_id, exc)
+        return found
 
     async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
         outcome = await self.shard.apply(batch, after_seq, upto_seq)
@@ -208,6 +230,9 @@ class StateHost:
 
     def get_placement(self) -> list[list[int]]:
         return self.twin.get_placement()
+
+    def applied_seq(self, shard: int) -> int | None:
+        return self.twin.applied_seq(shard)
 
     def state(self) -> dict:
         out = self.twin.state()

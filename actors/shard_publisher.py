@@ -124,6 +124,20 @@ class ShardPublisher:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _RETRY_MAX_S)
 
+    async def published_upto(self, districts: list[int]) -> int | None:
+        """The log seq up to which the changes of `districts` reached the broker: the seq of the
+        latest school delta it holds of any of them (each carries its batch's seq). None when it
+        holds none (nothing published since the broker started, or a broker that lost its state)."""
+        found = None
+        for d in districts:
+            first, last = await self._broker.bounds(schools_topic(d))
+            if last < first:
+                continue
+            newest = await self._broker.read({schools_topic(d): last - 1}, 0)
+            if newest:
+                found = max(found or 0, int(newest[-1][2]["seq"]))
+        return found
+
     async def flush(self) -> None:
         """Wait until everything queued so far is published (tests, shutdown)."""
         await self._pending.join()

@@ -39,6 +39,10 @@ class StateTwin:
         self._today = max(self._today, rolled["today"])
         self._applied_seq[shard] = rolled["applied_seq"]
 
+    def applied_seq(self, shard: int) -> int | None:
+        """The log seq a shard had folded to at its last roll-up (None: none since this twin started)."""
+        return self._applied_seq.get(shard)
+
     @property
     def today(self) -> int:
         """The latest twin day any shard has seen (-1: none yet)."""
