@@ -11,6 +11,9 @@ Map (`MTM1`), sent once a sign-in:
 
 Levels (`MTL1`), fetched again when the area's figures move: the same schools in the same order.
     magic b"MTL1" | uint32 n | uint8 level[n]
+Changes (`MTC1`), the answer to a page that names the levels version it holds: only the schools
+whose level changed since, by their place in the map's order (`level_versions`).
+    magic b"MTC1" | uint32 n | uint32 k | uint32 index[k] | uint8 level[k]
 A page whose `n` differs from its map's reloads the map (a school was added or deactivated)."""
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from db.school_map_repository import MapPoints
 
-MAP_MAGIC, LEVELS_MAGIC = b"MTM1", b"MTL1"
+MAP_MAGIC, LEVELS_MAGIC, CHANGES_MAGIC = b"MTM1", b"MTL1", b"MTC1"
 
 
 def pack_map(points: MapPoints) -> bytes:
@@ -36,3 +39,8 @@ def pack_map(points: MapPoints) -> bytes:
 
 def pack_levels(levels: np.ndarray) -> bytes:
     return LEVELS_MAGIC + struct.pack("<I", len(levels)) + levels.astype("u1").tobytes()
+
+
+def pack_changes(n: int, index: np.ndarray, levels: np.ndarray) -> bytes:
+    """The schools at `index` (places in a map of `n`) now at `levels`."""
+    return CHANGES_MAGIC + struct.pack("<II", n, len(index)) + index.astype("<u4").tobytes() + levels.astype("u1").tobytes()

@@ -4,7 +4,9 @@ caller's area as every other read is.
 
 No `from __future__ import annotations` here: Serve pickles the routes into its replicas by value."""
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from serve_app.auth.guard import authenticated
@@ -31,13 +33,21 @@ def dashboard_router() -> APIRouter:
            response_class=Response, responses={**_BINARY, **errors(503)})
     async def school_map(request: Request) -> Response:
         area = allowed(request).area
-        return Response(await _dashboard(request).map(area), media_type="application/octet-stream")
+        body, version = await _dashboard(request).map(area)
+        return Response(body, media_type="application/octet-stream", headers={"X-Levels-Version": version})
 
-    @r.get("/levels", summary="The risk level of every school of the map, in its order (binary)",
-           response_class=Response, responses={**_BINARY, **errors(503)})
-    async def school_levels(request: Request) -> Response:
+    @r.get("/levels", summary="The risk level of every school of the map, in its order, or what changed (binary)",
+           description="The answer's `X-Levels-Version` header names the levels it brings the page to. Sent "
+                       "back as `since`, the next answer holds only the schools whose level changed since "
+                       "(`MTC1`); a version this replica does not keep (one it never read, or one too old) gets "
+                       "every level again (`MTL1`).",
+           response_class=Response, responses={**_BINARY, **errors(422, 503)})
+    async def school_levels(request: Request, since: Annotated[str | None, Query(
+            max_length=16, pattern=r"^[0-9a-f]{16}$",
+            description="the `X-Levels-Version` of the levels the page holds")] = None) -> Response:
         area = allowed(request).area
-        return Response(await _dashboard(request).levels(area), media_type="application/octet-stream")
+        body, version = await _dashboard(request).levels(area, since)
+        return Response(body, media_type="application/octet-stream", headers={"X-Levels-Version": version})
 
     @r.get("/places", summary="The districts and blocks the map's indices name, and which are in your area",
            response_model=Envelope[Places], responses=errors(503))

@@ -1,7 +1,7 @@
 """What the dashboard reads beyond the other domains' routes: the map of an area's schools (once,
 in binary), their risk levels again when figures move (cached a moment, since every viewer of an
-area asks at the same tick of its dashboard stream), the places of the area, and a district's
-blocks with their roll-ups in one answer."""
+area asks at the same tick of its dashboard stream; only the changes for a page that names the
+version it holds), the places of the area, and a district's blocks with their roll-ups in one answer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from db.school_map_repository import MapPoints
-from serve_app.dashboard.binary import pack_levels, pack_map
+from serve_app.dashboard.binary import pack_changes, pack_levels, pack_map
+from serve_app.dashboard.level_versions import LevelVersions
 from serve_app.shared.places import district_index
 from twin import geography
 from twin.area import Area
@@ -29,21 +30,34 @@ class DashboardService:
         self._points, self._levels, self._read_block = points, levels, read_block
         self._directory = directory
         self._ttl_s = levels_ttl_s
-        self._cached: dict[Area, tuple[float, bytes]] = {}
+        self._cached: dict[Area, tuple[float, np.ndarray, str, bytes]] = {}  # read at, levels, version, packed
+        self._versions = LevelVersions()
 
-    async def map(self, area: Area) -> bytes:
-        return pack_map(await self._points(area))
+    async def map(self, area: Area) -> tuple[bytes, str]:
+        """(the map, the version of the levels it holds): the page's first levels read is then
+        only what changed since the map was read."""
+        points = await self._points(area)
+        return pack_map(points), self._versions.record(area, points.level)
 
-    async def levels(self, area: Area) -> bytes:
+    async def levels(self, area: Area, since: str | None = None) -> tuple[bytes, str]:
+        """(the answer, its version): the area's levels whole (`MTL1`), or, for a page holding the
+        version `since` that this replica still keeps, only the schools changed since (`MTC1`) when
+        that is the smaller answer."""
         now = time.monotonic()
         hit = self._cached.get(area)
-        if hit is not None and now - hit[0] < self._ttl_s:
-            return hit[1]
-        packed = pack_levels(await self._levels(area))
-        if len(self._cached) > 512:  # areas are few; a flood of them must not grow this without end
-            self._cached.clear()
-        self._cached[area] = (now, packed)
-        return packed
+        if hit is None or now - hit[0] >= self._ttl_s:
+            levels = await self._levels(area)
+            if len(self._cached) > 512:  # areas are few; a flood of them must not grow this without end
+                self._cached.clear()
+            hit = self._cached[area] = (now, levels, self._versions.record(area, levels), pack_levels(levels))
+        _, levels, version, whole = hit
+        held = self._versions.levels_at(area, since) if since is not None else None
+        if held is None or len(held) != len(levels):
+            return whole, version
+        changed = np.flatnonzero(held != levels)
+        if 5 * len(changed) + 4 >= len(levels):  # five bytes a change: past a fifth of the area, whole is smaller
+            return whole, version
+        return pack_changes(len(levels), changed, levels[changed]), version
 
     def places(self, area: Area) -> dict:
         """The districts and blocks wholly inside the caller's area, each with the index the map's

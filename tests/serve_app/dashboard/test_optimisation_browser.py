@@ -19,7 +19,11 @@ from tests.serve_app.dashboard.test_browser import (  # noqa: F401 - fixtures
     sign_in,
     twin,
 )
-from tests.serve_app.dashboard.test_pages_browser import LONG_MS, _an_editable_recommendation, _needy_block
+from tests.serve_app.dashboard.test_pages_browser import (
+    LONG_MS,
+    _an_editable_recommendation,
+    _needy_block,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -42,11 +42,11 @@ export async function post(path, json) { return unwrap(await send(path, { method
 export async function patch(path, json) { return unwrap(await send(path, { method: "PATCH", json })); }
 export async function del(path) { return unwrap(await send(path, { method: "DELETE" })); }
 
-/** A binary answer (the map and its levels). */
-export async function getBytes(path) {
+/** A binary answer (the map, its levels) with its headers (the levels' version is one). */
+export async function getBinary(path) {
   const response = await send(path);
   if (!response.ok) return unwrap(response);
-  return response.arrayBuffer();
+  return { bytes: await response.arrayBuffer(), headers: response.headers };
 }
 
 /** A download (CSV, PDF) as a Blob, with the file name the API suggests. */

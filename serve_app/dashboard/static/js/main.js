@@ -1,6 +1,6 @@
 // The application's frame: sign-in or the pages, hash routes, the header (who, language, alerts,
 // sign-out), and what every page shares once per sign-in (the places and the map of the area).
-import { ApiError, get, getBytes, post } from "./api.js";
+import { ApiError, get, getBinary, post } from "./api.js";
 import { forget, onSessionChange, session } from "./session.js";
 import { onLangChange, relabel, setLang, lang, t } from "./i18n.js";
 import { decodeMap } from "./map-data.js";
@@ -79,14 +79,20 @@ export function showBanner(message, kind = "error") {
   banner.hidden = !message;
 }
 
+/** The map of the area, with the version of the levels it holds (later levels reads ask for what changed since). */
+async function loadMap() {
+  const { bytes, headers } = await getBinary("/api/v1/dashboard/map");
+  return Object.assign(decodeMap(bytes), { levelsVersion: headers.get("X-Levels-Version") });
+}
+
 async function loadShared() {
-  const [places, buffer] = await Promise.all([get("/api/v1/dashboard/places"), getBytes("/api/v1/dashboard/map")]);
-  return { places, map: decodeMap(buffer) };
+  const [places, map] = await Promise.all([get("/api/v1/dashboard/places"), loadMap()]);
+  return { places, map };
 }
 
 /** Fetch the map again (a school added or deactivated changed the count). */
 export async function reloadMap() {
-  if (shared) shared.map = decodeMap(await getBytes("/api/v1/dashboard/map"));
+  if (shared) shared.map = await loadMap();
   return shared && shared.map;
 }
 

@@ -20,6 +20,17 @@ export function decodeLevels(buffer) {
   return new Uint8Array(buffer, 8, n);
 }
 
+/** A levels answer: every level (`MTL1`), or only the schools changed since the version the page
+ * named (`MTC1`: their places in the map's order and their new levels). */
+export function decodeLevelsAnswer(buffer) {
+  const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4));
+  if (magic === "MTL1") { const levels = decodeLevels(buffer); return { n: levels.length, levels }; }
+  if (magic !== "MTC1") throw new Error("not a levels answer");
+  const head = new DataView(buffer, 4, 8);
+  const n = head.getUint32(0, true), k = head.getUint32(4, true);
+  return { n, changed: { index: new Uint32Array(buffer, 12, k), level: new Uint8Array(buffer, 12 + 4 * k, k) } };
+}
+
 export function schoolCode(id) { return String(Math.round(id)).padStart(11, "0"); }
 
 /** Schools by level, among those `keep(i)` accepts. */

@@ -37,6 +37,12 @@ export class SchoolMap {
 
   recolour(levels) { this.map.level.set(levels); this.draw(); }
 
+  /** Only the schools at `index` change level. */
+  recolourSome(index, level) {
+    for (let k = 0; k < index.length; k++) this.map.level[index[k]] = level[k];
+    if (index.length) this.draw();
+  }
+
   fit() {
     const { lat, lon } = this.map;
     let a = Infinity, b = -Infinity, c = Infinity, d = -Infinity;

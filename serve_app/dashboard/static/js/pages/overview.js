@@ -1,10 +1,10 @@
 // The state, district and block views: the map of the area's schools coloured by risk, headline
 // figures, the table one level down (districts, blocks or schools), cascade warnings and money,
 // all kept live by the area's dashboard stream.
-import { get, getBytes } from "../api.js";
+import { get, getBinary } from "../api.js";
 import { esc, inr, num } from "../format.js";
 import { t } from "../i18n.js";
-import { countLevels, decodeLevels, LEVELS, schoolCode } from "../map-data.js";
+import { countLevels, decodeLevelsAnswer, LEVELS, schoolCode } from "../map-data.js";
 import { SchoolMap } from "../map.js";
 import { LiveStream } from "../stream.js";
 import { figuresHtml } from "../figures.js";
@@ -84,9 +84,17 @@ export async function render(main, ctx, view) {
     levelsBusy = true;
     lastFetch = Date.now();
     try {
-      const levels = decodeLevels(await getBytes("/api/v1/dashboard/levels"));
-      if (levels.length !== map.n) { map = await ctx.reloadMap(); schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block"); }
-      else schoolMap.recolour(levels);
+      // the version of the levels the map holds, kept with the map so that every view of it asks
+      // only for what changed since; a map without one (new, or reloaded) is sent every level
+      const held = map.levelsVersion;
+      const { bytes, headers } = await getBinary(`/api/v1/dashboard/levels${held ? `?since=${encodeURIComponent(held)}` : ""}`);
+      const answer = decodeLevelsAnswer(bytes);
+      if (answer.n !== map.n) { map = await ctx.reloadMap(); schoolMap.setData(map, keep, view.kind === "state" ? "district" : "block"); }
+      else {
+        if (answer.levels) schoolMap.recolour(answer.levels);
+        else schoolMap.recolourSome(answer.changed.index, answer.changed.level);
+        map.levelsVersion = headers.get("X-Levels-Version");
+      }
       showFigures();
       table.recolour();
     } catch (e) {
