@@ -62,7 +62,7 @@ def create_api(open_services: Callable[[], Awaitable[Any]] | None = None, settin
     # outside the edge, so a browser can read even a 429 or a 413
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
-                       expose_headers=["X-Request-ID", "Server-Timing", "Retry-After"])
+                       expose_headers=["X-Request-ID", "Server-Timing", "Retry-After", "X-Levels-Version"])
     app.add_middleware(RequestContext, metrics=app.state.metrics)  # outermost: times everything
     install_error_handlers(app)
     app.include_router(_public_routes())
