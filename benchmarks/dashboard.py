@@ -4,7 +4,9 @@ against a twin of the state on Ray Serve, as `mealtwin up` runs it.
 - `schools_drawn`, `first_render_s`: from a page load with a session in the tab (sign-in done) to
   every school drawn; `bytes_first_load`: what that load transferred (page, modules, map, views).
 - `event_to_pixel_p50_ms` / `_p95_ms`: an event batch's acknowledgement to the page having applied
-  the dashboard view that holds it (the page marks the seq and the moment, `#figures[data-seq]`).
+  the dashboard view that holds it (the page marks the seq and the moment, `#figures[data-seq]`);
+  split in two where the time goes: `event_to_send_*` to the twin sending that view (the frame's
+  own timestamp), `send_to_pixel_*` from there to the page having applied it.
 - `frame_ms_p95`: a redraw of the whole map while every school's level changes once a second.
 - `viewers`, `ws_dropped`: dashboard streams held open while event batches arrive every second,
   and how many of them the twin dropped."""
@@ -116,7 +118,7 @@ def _measure_page(base: str, token: str, ids: list[str], events: int, seconds: f
             bytes_first_load = transferred[0]
             drawn = int(page.get_attribute("#school-map", "data-schools-drawn"))
 
-            latencies = []
+            latencies, to_send, to_pixel = [], [], []
             with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as api:
                 for k in range(events):
                     # spread over the state: the state's view moves once every shard has applied its part
@@ -130,7 +132,11 @@ def _measure_page(base: str, token: str, ids: list[str], events: int, seconds: f
                     while time.monotonic() < deadline:
                         shown = page.get_attribute("#figures", "data-seq")
                         if shown is not None and int(shown) >= seq:
-                            latencies.append(float(page.get_attribute("#figures", "data-applied-at")) - acked_ms)
+                            applied_ms = float(page.get_attribute("#figures", "data-applied-at"))
+                            sent_ms = float(page.get_attribute("#figures", "data-sent-at"))
+                            latencies.append(applied_ms - acked_ms)
+                            to_send.append(sent_ms - acked_ms)
+                            to_pixel.append(applied_ms - sent_ms)
                             break
                         time.sleep(0.01)
                     time.sleep(0.5)
@@ -151,6 +157,8 @@ def _measure_page(base: str, token: str, ids: list[str], events: int, seconds: f
             browser.close()
     return {"schools_drawn": drawn, "first_render_s": round(first_render_s, 3), "bytes_first_load": bytes_first_load,
             "event_to_pixel_p50_ms": _pct(latencies, 50), "event_to_pixel_p95_ms": _pct(latencies, 95),
+            "event_to_send_p50_ms": _pct(to_send, 50), "event_to_send_p95_ms": _pct(to_send, 95),
+            "send_to_pixel_p50_ms": _pct(to_pixel, 50), "send_to_pixel_p95_ms": _pct(to_pixel, 95),
             "events_measured": len(latencies), "frame_ms_p95": _pct(frames, 95)}
 
 

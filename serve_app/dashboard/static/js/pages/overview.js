@@ -127,7 +127,8 @@ export async function render(main, ctx, view) {
       table.live(aggregates);
       figuresMoved();  // the map was read before this view: a snapshot too may be newer than it
       const figures = document.getElementById("figures");
-      if (figures) { figures.dataset.seq = String(m.seq); figures.dataset.appliedAt = String(Date.now()); }  // for tools measuring the page
+      // for tools measuring the page: the view's seq, when the twin sent it and when the page applied it
+      if (figures) { figures.dataset.seq = String(m.seq); figures.dataset.sentAt = String(Date.parse(m.timestamp)); figures.dataset.appliedAt = String(Date.now()); }
     },
   });
   return () => { stopped = true; stream.close(); schoolMap.destroy(); clearTimeout(levelsTimer); clearTimeout(followUp); table.stop(); };
