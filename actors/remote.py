@@ -361,15 +361,17 @@ class TwinCluster:
     def start(cls, placement: list[list[int]], open_ports: Callable[[], Awaitable[ShardPorts]],
               snapshot_every_events: int, snapshot_every_seconds: float,
               stream_history: int | None = 10_000, stream_history_s: float = 300.0,
+              stream_journal_dir: str | None = None,
               open_desk: Callable[[], Awaitable[DeskPorts]] | None = None, risk_rules=None, alert_rules=None,  # noqa: ANN001
               shard_loads: Sequence[int] | None = None) -> TwinCluster:
         """Create the actors (named, so Serve replicas can find them). Returns at once; shards
         recover in their constructors: await `wait_ready`. On a cluster of several nodes the
         shards are spread over them by `shard_loads` (each shard's schools; default: its
-        districts), see `actors.node_placement`."""
+        districts), see `actors.node_placement`. The embedded broker journals its messages in
+        `stream_journal_dir` when given, to come back with them after a restart."""
         # the embedded stream broker (None: the shards publish to Redis instead); before the shards,
         # which look it up by name when they start
-        broker = start_broker_actor(stream_history, stream_history_s) if stream_history else None
+        broker = start_broker_actor(stream_history, stream_history_s, stream_journal_dir) if stream_history else None
         state = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=100)(StateHost).options(
             name=STATE_ACTOR, namespace=NAMESPACE, get_if_exists=True, **singleton_options()).remote(
                 placement, open_desk, risk_rules, alert_rules)

@@ -100,6 +100,7 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
                                 settings.snapshot.every_seconds,
                                 stream_history=None if settings.redis_url else settings.streams.history_messages,
                                 stream_history_s=settings.streams.history_seconds,
+                                stream_journal_dir=str(Path(settings.data_dir).resolve() / "broker"),
                                 open_desk=desk_ports_opener(settings), risk_rules=settings.risk,
                                 alert_rules=settings.alerts,
                                 shard_loads=shard_loads(placement, directory.school_district, n_districts))
