@@ -1,40 +1,49 @@
-"""Impact jobs in the database: a recommendation's simulated impact computed in the background,
-created queued, updated as the simulation runs (its heartbeat), finished with its result, so that
-whichever API replica is asked answers the progress and serves the result."""
+"""Impact jobs in the database: a recommendation's (or a whole run's) simulated impact computed in
+the background, created queued, updated as the simulation runs (its heartbeat), finished with its
+result, so that whichever API replica is asked answers the progress and serves the result. An
+active job is held by one replica under a lease (`db.job_leases`): another takes it over once the
+holder's heartbeat lapses, a bounded number of times."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import writing
+from db.job_leases import ACTIVE, JobLeases
 from db.tables import impact_jobs
 from db.times import iso, utc_now
 
-ACTIVE = ("queued", "running")
+__all__ = ["ACTIVE", "ImpactJobRepository"]
 
 
-def _job(row) -> dict:  # noqa: ANN001
-    return {"id": row.id, "recommendation_id": row.recommendation_id, "owner": row.owner,
+def _job(row) -> dict:
+    return {"id": row.id, "recommendation_id": row.recommendation_id, "run_id": row.run_id, "owner": row.owner,
             "request": json.loads(row.request), "status": row.status, "progress": json.loads(row.progress),
             "result": json.loads(row.result) if row.result else None, "error": row.error,
             "created_at": iso(row.created_at), "started_at": iso(row.started_at),
-            "heartbeat_at": iso(row.heartbeat_at), "finished_at": iso(row.finished_at)}
+            "heartbeat_at": iso(row.heartbeat_at), "finished_at": iso(row.finished_at), "builder": row.builder,
+            "attempts": row.attempts}
 
 
 class ImpactJobRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._leases = JobLeases(engine, impact_jobs)
 
-    async def create(self, job_id: str, rec_id: str, owner: str, request: dict) -> dict:
+    async def create(self, job_id: str, rec_id: str | None, owner: str, request: dict,
+                     run_id: str | None = None) -> dict:
+        """A job of one recommendation (`rec_id`) or of a whole run's plan (`run_id`)."""
+        if (rec_id is None) == (run_id is None):
+            raise ValueError("an impact job is of a recommendation or of a run, not both or neither")
         async with writing(self._engine) as conn:
             await conn.execute(insert(impact_jobs), {
-                "id": job_id, "recommendation_id": rec_id, "owner": owner, "request": json.dumps(request),
-                "status": "queued", "progress": json.dumps({"stage": "queued", "elapsed_s": 0.0}),
-                "created_at": utc_now()})
+                "id": job_id, "recommendation_id": rec_id, "run_id": run_id, "owner": owner,
+                "request": json.dumps(request), "status": "queued",
+                "progress": json.dumps({"stage": "queued", "elapsed_s": 0.0}), "created_at": utc_now()})
         return await self.get(job_id)  # type: ignore[return-value]
 
     async def get(self, job_id: str) -> dict | None:
@@ -42,34 +51,37 @@ class ImpactJobRepository:
             row = (await conn.execute(select(impact_jobs).where(impact_jobs.c.id == job_id))).first()
         return _job(row) if row else None
 
-    async def _set(self, job_id: str, **values) -> None:  # noqa: ANN003
-        async with writing(self._engine) as conn:
-            await conn.execute(update(impact_jobs).where(impact_jobs.c.id == job_id,
-                                                         impact_jobs.c.status.in_(ACTIVE)).values(**values))
+    async def claim(self, job_id: str, builder: str, silent_since: dt.datetime, max_attempts: int) -> bool:
+        """Take the job to run it (see `JobLeases.claim`): whether `builder` holds it now."""
+        return await self._leases.claim(job_id, builder, silent_since, max_attempts,
+                                        {"stage": "started", "elapsed_s": 0.0})
 
-    async def started(self, job_id: str, progress: dict) -> None:
-        now = utc_now()
-        await self._set(job_id, status="running", started_at=now, heartbeat_at=now, progress=json.dumps(progress))
+    async def abandoned(self, silent_since: dt.datetime, limit: int = 20) -> list[dict]:
+        """Active jobs whose replica has been silent since before `silent_since`, or that no replica
+        holds, oldest first."""
+        return [_job(r) for r in await self._leases.abandoned(silent_since, limit)]
 
-    async def progressed(self, job_id: str, progress: dict) -> None:
-        await self._set(job_id, progress=json.dumps(progress), heartbeat_at=utc_now())
+    async def beat(self, job_id: str, builder: str) -> bool:
+        return await self._leases.beat(job_id, builder)
 
-    async def finished(self, job_id: str, result: dict, progress: dict) -> None:
-        await self._set(job_id, status="done", result=json.dumps(result), progress=json.dumps(progress),
-                        finished_at=utc_now())
+    async def progressed(self, job_id: str, builder: str, progress: dict) -> bool:
+        """Its progress, which is also its heartbeat; False once `builder` no longer holds it."""
+        return await self._leases.beat(job_id, builder, progress)
 
-    async def failed(self, job_id: str, error: str) -> None:
-        await self._set(job_id, status="failed", error=error, finished_at=utc_now())
+    async def finished(self, job_id: str, builder: str, result: dict, progress: dict) -> bool:
+        return await self._leases.settle(job_id, builder, "done", result=json.dumps(result),
+                                         progress=json.dumps(progress))
 
-    async def fail_abandoned(self, job_id: str, silent_for: dt.timedelta) -> None:
-        """Mark the job failed if it is still active and gave no sign of life for `silent_for` (the
-        replica running it stopped)."""
-        last_sign = func.coalesce(impact_jobs.c.heartbeat_at, impact_jobs.c.created_at)
-        await self._set_where(job_id, last_sign < utc_now() - silent_for, status="failed",
-                              error="interrupted: the replica simulating it stopped; start another",
-                              finished_at=utc_now())
+    async def failed(self, job_id: str, builder: str, error: str) -> bool:
+        return await self._leases.settle(job_id, builder, "failed", error=error)
 
-    async def _set_where(self, job_id: str, condition, **values) -> None:  # noqa: ANN001, ANN003
-        async with writing(self._engine) as conn:
-            await conn.execute(update(impact_jobs).where(impact_jobs.c.id == job_id,
-                                                         impact_jobs.c.status.in_(ACTIVE), condition).values(**values))
+    async def release(self, job_id: str, builder: str) -> bool:
+        """The replica lets the job go unfinished (it is stopping): queued again for any replica."""
+        return await self._leases.release(job_id, builder, {"stage": "queued again: the replica simulating it "
+                                                                     "stopped", "elapsed_s": 0.0})
+
+    async def fail_exhausted(self, job_id: str, silent_since: dt.datetime, max_attempts: int) -> bool:
+        """Fail the job if it is abandoned after `max_attempts` simulations began."""
+        return await self._leases.fail_exhausted(
+            job_id, silent_since, max_attempts,
+            f"interrupted: the replicas simulating it stopped {max_attempts} times; start another")

@@ -264,15 +264,17 @@ recommendation_comments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-# Impact jobs: a recommendation's simulated impact computed in the background; any API replica
-# reports its progress and serves its result from here.
+# Impact jobs: a recommendation's (or a whole run's) simulated impact computed in the background;
+# any API replica reports its progress and serves its result from here, and takes over one whose
+# replica died (the lease of `db.job_leases`).
 impact_jobs = Table(
     "impact_jobs",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("recommendation_id", String(32), nullable=False, index=True),
+    Column("recommendation_id", String(32), index=True, comment="the recommendation simulated (none: a run's)"),
+    Column("run_id", String(32), comment="the run whose plan is simulated (none: one recommendation's)"),
     Column("owner", String(254), nullable=False, comment="who asked"),
-    Column("request", Text, nullable=False, comment="JSON: horizon, replications, stress, seed"),
+    Column("request", Text, nullable=False, comment="JSON: horizon, replications, stress, seed, the asker's area"),
     Column("status", String(16), nullable=False, comment="queued, running, done or failed"),
     Column("progress", Text, nullable=False, comment="JSON: stage, done, total"),
     Column("result", Text, comment="JSON: the impact, once done"),
@@ -281,7 +283,12 @@ impact_jobs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("heartbeat_at", DateTime(timezone=True), comment="the runner's latest sign of life"),
     Column("finished_at", DateTime(timezone=True)),
+    Column("builder", String(128), comment="the replica holding the job while it is active; another takes it over "
+                                           "once its heartbeat lapses"),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0",
+           comment="simulations begun: bounded, so a job that kills its replica is not retried forever"),
 )
+Index("ix_impact_jobs_status", impact_jobs.c.status)
 
 # Report jobs: a long report (a state-wide PDF or CSV) built in the background; its file is kept
 # here so that any API replica can report its progress and serve the download.

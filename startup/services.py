@@ -283,6 +283,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
         vehicle_kg_per_day=settings.optimisation.vehicle_kg_per_day)
     services.closers.append(services.optimisation.start_recovery(settings.optimisation.recover_every_s))
     services.impact_jobs = ImpactJobs(ImpactJobRepository(engine), services.optimisation)
+    services.impact_jobs.start()  # takes over the jobs of replicas that died mid-simulation
     services.closers.append(services.impact_jobs.close)
     return services
 

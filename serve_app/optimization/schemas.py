@@ -186,13 +186,15 @@ class RunImpact(SimulatedPlans):
 
 class ImpactJob(BaseModel):
     """A recommendation's impact computed in the background: poll it until `status` is done (the
-    result) or failed (the error)."""
+    result) or failed (the error). Should the replica simulating it stop, another takes it over
+    after two minutes of silence and starts it again (`attempts`), at most three times."""
 
     id: str = Field(pattern=r"^[0-9a-f]{32}$")
     recommendation_id: str
     status: Literal["queued", "running", "done", "failed"]
-    request: dict = Field(description="horizon_days, replications, stress and seed")
+    request: dict = Field(description="horizon_days, replications, stress, seed and the asker's area")
     progress: dict = Field(description="stage (queued, simulating, done), replications and elapsed_s")
+    attempts: int = Field(description="simulations of it begun, by any replicas")
     result: Impact | None = Field(description="the impact, once done (also stored with the recommendation)")
     error: str | None
     requested_by: str

@@ -139,7 +139,8 @@ async def world(seeded_url):
             impact_job_ids = {name: uuid.uuid4().hex for name in recs}  # an impact job of each recommendation
             for name, job_id in impact_job_ids.items():
                 await ImpactJobRepository(services.engine).create(job_id, rec_ids[name], "user:0", {
-                    "horizon_days": 5, "replications": 2, "stress": True, "seed": 1})
+                    "horizon_days": 5, "replications": 2, "stress": True, "seed": 1,
+                    "area": {"district": None, "block": None, "school_id": None}})
             # a report job and a schedule of the Chennai officer: no one else may see them
             chennai_job = uuid.uuid4().hex[:16]
             await ReportJobRepository(services.engine).create(chennai_job, "user:chennai", {
