@@ -151,6 +151,18 @@ def optimization_router() -> APIRouter:
         return ok(await _service(request).run_impact(run_id, allowed(request).area, horizon_days, replications,
                                                      stress))
 
+    @r.post("/runs/{run_id}/impact/jobs", summary="Start a whole run's impact simulation as a job",
+            description="The run's plan as `GET /optimization/runs/{run_id}/impact` simulates it (its pending and "
+                        "approved recommendations inside your area), in the background: answers at once (202); "
+                        "poll `GET /optimization/impact/jobs/{job_id}` for its stage and, once done, the result.",
+            status_code=202, response_model=Envelope[ImpactJob], responses=errors(404, 422))
+    async def start_run_impact_job(request: Request, run_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+                                   horizon_days: Annotated[int, Query(ge=5, le=60)] = 20,
+                                   replications: Annotated[int, Query(ge=2, le=200)] = 20,
+                                   stress: Annotated[bool, Query()] = True) -> JSONResponse:
+        job = await _jobs(request).submit_run(run_id, allowed(request), horizon_days, replications, stress)
+        return ok(job, "started", status_code=202)
+
     @r.get("/recommendations/{rec_id}/comments", summary="The comments on a recommendation, oldest first",
            response_model=Envelope[list[Comment]], responses=errors(404, 422))
     async def comments(request: Request, rec_id: _Id) -> JSONResponse:

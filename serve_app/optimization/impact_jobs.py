@@ -1,4 +1,4 @@
-"""A recommendation's impact as a background job: POST starts it and answers at once; the
+"""A recommendation's (or a whole run's) impact as a background job: POST starts it and answers at once; the
 simulation runs in a task of the replica holding the job, writing its stage and a heartbeat as it
 goes; the result is stored with the job (and with the recommendation), so any replica answers the
 poll. A job is held under a lease (`serve_app.shared.leased_jobs`): if its replica dies, another
@@ -43,11 +43,23 @@ class ImpactJobs(LeasedJobs):
         await self._take(job["id"], request)
         return _shown(job)
 
+    async def submit_run(self, run_id: str, principal: Principal, horizon_days: int, replications: int,
+                         stress: bool) -> dict:
+        """A job simulating the whole run's plan: its live recommendations inside the caller's area."""
+        await self._service.run_recommendations(run_id, principal.area)  # 404: none of it in the caller's area
+        request = _request(principal.area, horizon_days, replications, stress)
+        job = await self._repo.create(uuid.uuid4().hex, None, principal.actor(), request, run_id=run_id)
+        await self._take(job["id"], request)
+        return _shown(job)
+
     async def get(self, job_id: str, area: Area) -> dict:
-        """The job, for a caller whose area covers its recommendation (404 otherwise, as for a missing one)."""
+        """The job, for a caller whose area covers its recommendation, or some of its run (404
+        otherwise, as for a missing one)."""
         job = await self._repo.get(job_id)
         try:
-            if job is not None:
+            if job is not None and job["run_id"] is not None:
+                await self._service.run_recommendations(job["run_id"], area)
+            elif job is not None:
                 await self._service.get(job["recommendation_id"], area)
         except NotFound:
             job = None
@@ -65,8 +77,12 @@ class ImpactJobs(LeasedJobs):
         self._progress[job_id] = (progress, started)
         try:
             await self._repo.progressed(job_id, self.builder, progress)
-            impact = await self._service.impact(job["recommendation_id"], _area(request), request["horizon_days"],
-                                                request["replications"], request["stress"], request["seed"])
+            asked = (_area(request), request["horizon_days"], request["replications"], request["stress"],
+                     request["seed"])
+            if job["run_id"] is not None:  # the run's plan as the asker sees it: its recommendations in their area
+                impact = await self._service.run_impact(job["run_id"], *asked)
+            else:
+                impact = await self._service.impact(job["recommendation_id"], *asked)
             await self._repo.finished(job_id, self.builder, impact,
                                       {**progress, "stage": "done", "elapsed_s": _since(started)})
         finally:

@@ -185,17 +185,20 @@ class RunImpact(SimulatedPlans):
 
 
 class ImpactJob(BaseModel):
-    """A recommendation's impact computed in the background: poll it until `status` is done (the
-    result) or failed (the error). Should the replica simulating it stop, another takes it over
-    after two minutes of silence and starts it again (`attempts`), at most three times."""
+    """A recommendation's (or a whole run's) impact computed in the background: poll it until
+    `status` is done (the result) or failed (the error). Should the replica simulating it stop,
+    another takes it over after two minutes of silence and starts it again (`attempts`), at most
+    three times."""
 
     id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    recommendation_id: str
+    recommendation_id: str | None = Field(description="the recommendation simulated (none: a run's job)")
+    run_id: str | None = Field(description="the run whose plan is simulated (none: a recommendation's job)")
     status: Literal["queued", "running", "done", "failed"]
     request: dict = Field(description="horizon_days, replications, stress, seed and the asker's area")
     progress: dict = Field(description="stage (queued, simulating, done), replications and elapsed_s")
     attempts: int = Field(description="simulations of it begun, by any replicas")
-    result: Impact | None = Field(description="the impact, once done (also stored with the recommendation)")
+    result: Impact | RunImpact | None = Field(description="the impact, once done (a recommendation's is also "
+                                                           "stored with the recommendation)")
     error: str | None
     requested_by: str
     created_at: str

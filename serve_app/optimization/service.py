@@ -421,15 +421,20 @@ class OptimisationService:
         await self._repo.set_impact(rec_id, rec["version"], impact)
         return impact
 
+    async def run_recommendations(self, run_id: str, area: Area) -> list[dict]:
+        """The run's recommendations inside `area`, whatever their status (404: none there)."""
+        recs, _ = await self._repo.page(self._area(area, None, None), None, None, 0, 100_000, run_id)
+        if not recs:
+            raise NotFound(f"no optimisation run {run_id}", {"run_id": run_id})
+        return recs
+
     async def run_impact(self, run_id: str, area: Area, horizon_days: int, replications: int, stress: bool,
                          seed: int = 1) -> dict:
         """A whole run's live recommendations inside `area` (transfers and advances together), simulated
         from the live state of the smallest area holding them against no action and the greedy
         baselines of both (lowest stock first from the depot, soonest broke first)."""
-        recs, _ = await self._repo.page(self._area(area, None, None), None, None, 0, 100_000, run_id)
+        recs = await self.run_recommendations(run_id, area)
         live = [r for r in recs if r["status"] in (PENDING, APPROVED)]
-        if not recs:
-            raise NotFound(f"no optimisation run {run_id}", {"run_id": run_id})
         places = {(r["district"], r["block"]) for r in recs}
         districts = {d for d, _ in places}
         where = (Area(*places.pop()) if len(places) == 1 else Area(districts.pop()) if len(districts) == 1

@@ -372,6 +372,13 @@ def recipes(world) -> dict:
                 _in_rec(world, c)),
             lambda c: (f"/api/v1/optimization/runs/{world['rec_runs']['chennai']}/impact", {
                 "params": {"horizon_days": 5, "replications": 2}})),
+        ("post", "/api/v1/optimization/runs/{run_id}/impact/jobs"): (
+            lambda c: (lambda r: None if r is None else (f"/api/v1/optimization/runs/{world['rec_runs']['sendurai']}"
+                                                         "/impact/jobs", {"params": {"horizon_days": 5,
+                                                                                     "replications": 2}}))(
+                _in_rec(world, c)),
+            lambda c: (f"/api/v1/optimization/runs/{world['rec_runs']['chennai']}/impact/jobs", {
+                "params": {"horizon_days": 5, "replications": 2}})),
         ("patch", "/api/v1/optimization/recommendations/{rec_id}"): (None, lambda c: (
             f"/api/v1/optimization/recommendations/{world['recs']['chennai']}", {"json": {"rice_kg": 1.0}})),
         ("post", "/api/v1/optimization/approve/{rec_id}"): (None, lambda c: (

@@ -192,3 +192,48 @@ async def test_a_simulation_whose_job_was_taken_over_stops_and_writes_nothing(ap
     held = await repo.get(job["id"])
     assert held["status"] == "running" and held["builder"] == "other-replica" and held["attempts"] == 2
 
+
+async def test_a_whole_run_is_simulated_as_a_job_scoped_to_the_callers_area(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    run_id = (await run_for_block(app))["run"]["run_id"]
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        started = await officer.post(f"/api/v1/optimization/runs/{run_id}/impact/jobs",
+                                     params={"horizon_days": 10, "replications": 4})
+        assert started.status_code == 202, started.text
+        job = started.json()["data"]
+        assert job["run_id"] == run_id and job["recommendation_id"] is None
+        assert job["status"] in ("queued", "running") and job["request"] == REQUEST
+        done = await poll(officer, job["id"])
+        assert done["status"] == "done" and done["progress"]["stage"] == "done" and done["attempts"] == 1
+        result = done["result"]
+        assert result["run_id"] == run_id and set(result["plans"]) == {"none", "greedy", "plan"}
+        assert result["plan_recommendations"] >= 1 and result["replications"] == 4
+        # the same figures as the synchronous answer: same seed, same common random numbers
+        direct = (await officer.get(f"/api/v1/optimization/runs/{run_id}/impact",
+                                    params={"horizon_days": 10, "replications": 4})).json()["data"]
+        assert direct["plans"] == result["plans"] and direct["ratios"] == result["ratios"]
+        unknown = await officer.post(f"/api/v1/optimization/runs/{'0' * 32}/impact/jobs")
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND"
+        few = await officer.post(f"/api/v1/optimization/runs/{run_id}/impact/jobs", params={"replications": 1})
+        assert few.status_code == 422 and few.json()["error"]["code"] == "VALIDATION_ERROR"
+    async with client_of(app, *OUTSIDER) as outsider:  # none of the run is in the outsider's block
+        assert (await outsider.post(f"/api/v1/optimization/runs/{run_id}/impact/jobs")).status_code == 404
+        assert (await outsider.get(f"/api/v1/optimization/impact/jobs/{job['id']}")).status_code == 404
+
+
+async def test_a_run_job_whose_replica_died_is_simulated_again_by_another(app):
+    async with client_of(app) as admin:
+        await feed(admin)
+    run_id = (await run_for_block(app))["run"]["run_id"]
+    services = app.state.services
+    repo = ImpactJobRepository(services.engine)
+    job_id = uuid.uuid4().hex
+    await repo.create(job_id, None, "user:9", REQUEST, run_id=run_id)
+    async with services.engine.begin() as conn:
+        await conn.execute(update(impact_jobs).where(impact_jobs.c.id == job_id).values(
+            status="running", builder="dead-replica", attempts=1,
+            heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        job = await poll(officer, job_id)  # the first read takes it over
+        assert job["status"] == "done" and job["attempts"] == 2 and job["result"]["run_id"] == run_id
