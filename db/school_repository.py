@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.areas import area_clauses
+from db import school_name_index, school_search
 from db.engine import is_sqlite, writing
 from db.tables import schools
 from twin import geography
@@ -55,34 +57,41 @@ class SchoolFilter:
         return out
 
 
+async def _insert_chunks(conn: AsyncConnection, rows: Iterable[dict], progress) -> int:  # noqa: ANN001
+    done, chunk = 0, []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == _CHUNK:
+            await conn.execute(insert(schools), chunk)
+            done += len(chunk)
+            chunk = []
+            if progress:
+                progress(done)
+    if chunk:
+        await conn.execute(insert(schools), chunk)
+        done += len(chunk)
+        if progress:
+            progress(done)
+    return done
+
+
 class SchoolRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._name_fts: bool | None = None  # whether this SQLite database has the names' FTS5 table: asked once
 
     async def insert_many(self, rows: Iterable[dict], progress=None) -> int:  # noqa: ANN001
         """Insert school rows (dicts of `schools` columns) in chunks; `progress(n)` after each. Into
-        an empty table, the secondary indexes are dropped first and built once the rows are in:
-        inserted row by row into an index by name, 1.08 M schools took 5 times as long (the pages of
-        an index in random order outgrow the database's cache)."""
-        done, chunk = 0, []
+        an empty table, the secondary indexes (and the names' trigram index) are dropped first and
+        built once the rows are in: inserted row by row into an index by name, 1.08 M schools took
+        5 times as long (the pages of an index in random order outgrow the database's cache)."""
         async with writing(self._engine) as conn:
             empty = await conn.scalar(select(schools.c.id).limit(1)) is None
             deferred = sorted(schools.indexes, key=lambda index: index.name) if empty else []
             for index in deferred:
                 await conn.run_sync(lambda sync, index=index: index.drop(sync))
-            for row in rows:
-                chunk.append(row)
-                if len(chunk) == _CHUNK:
-                    await conn.execute(insert(schools), chunk)
-                    done += len(chunk)
-                    chunk = []
-                    if progress:
-                        progress(done)
-            if chunk:
-                await conn.execute(insert(schools), chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done)
+            async with school_name_index.set_aside(conn) if empty else contextlib.nullcontext():
+                done = await _insert_chunks(conn, rows, progress)
             for index in deferred:
                 await conn.run_sync(lambda sync, index=index: index.create(sync))
         return done
@@ -186,27 +195,12 @@ class SchoolRepository:
 
     async def search(self, q: str, limit: int, area: Area = STATE) -> list[dict]:
         """Active schools whose UDISE code starts with `q`, or whose name or block contains it,
-        best first: the exact code, then code prefixes, then name or block prefixes, then the rest."""
-        needle = q.strip().lower()
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        prefix, anywhere = f"{escaped}%", f"%{escaped}%"
-        name, block = func.lower(schools.c.name), func.lower(schools.c.block)
-        rank = case(
-            (schools.c.id == needle, literal(0)),
-            (schools.c.id.like(prefix, escape="\\"), literal(1)),
-            (or_(name.like(prefix, escape="\\"), block.like(prefix, escape="\\")), literal(2)),
-            else_=literal(3),
-        ).label("rank")
-        query = (
-            select(schools, rank)
-            .where(schools.c.is_active.is_(True), *area_clauses(schools, area, school_column="id"),
-                   or_(schools.c.id.like(prefix, escape="\\"), name.like(anywhere, escape="\\"),
-                       block.like(anywhere, escape="\\")))
-            .order_by(rank, schools.c.name, schools.c.id)
-            .limit(limit)
-        )
+        best first: the exact code, then code prefixes, then name or block prefixes, then the rest
+        (`db.school_search`: read by rank through the names' trigram index)."""
         async with self._engine.connect() as conn:
-            return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+            if self._name_fts is None:
+                self._name_fts = await conn.run_sync(school_name_index.has_fts)
+            return await school_search.search(conn, q, limit, area, self._name_fts)
 
     def _register(self):  # noqa: ANN202
         """An insert stamping `created_at` with the database's clock to the millisecond or finer
