@@ -15,6 +15,7 @@ triggers and may renumber the rows: it must call `create` again afterwards."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,7 +48,11 @@ def create(conn: Connection) -> str | None:
         return _create_fts(conn)
     # text_pattern_ops: LIKE 'text%' as a range of the index whatever the database's collation
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {LOWER_INDEX} ON schools (lower(name) text_pattern_ops)")
-    return _create_trgm(conn)
+    why_not = _create_trgm(conn)
+    # the planner knows how many names start with a text only from statistics of lower(name), which
+    # ANALYZE gathers once the index exists: without them it sorted 800,000 matches (0.7 s)
+    conn.exec_driver_sql("ANALYZE schools")
+    return why_not
 
 
 def drop(conn: Connection) -> None:
@@ -86,6 +91,27 @@ def _create_trgm(conn: Connection) -> str | None:
         return why
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {TRGM_INDEX} ON schools USING gin (lower(name) gin_trgm_ops)")
     return None
+
+
+@dataclass(frozen=True)
+class NameIndexes:
+    """What a database offers the search: the names' FTS5 table (SQLite), and whether names sort
+    in byte order (SQLite always; PostgreSQL when its collation is C), so that a name a prefix's
+    matches cannot sort before is known."""
+
+    fts: bool
+    byte_order: bool
+
+
+def describe(conn: Connection) -> NameIndexes:
+    if conn.dialect.name == "sqlite":
+        return NameIndexes(fts=has_fts(conn), byte_order=True)
+    collation = conn.exec_driver_sql(
+        "SELECT datcollate FROM pg_database WHERE datname = current_database()").scalar()
+    return NameIndexes(fts=False, byte_order=collation in _BYTE_ORDER)
+
+
+_BYTE_ORDER = ("C", "POSIX", "C.UTF-8", "C.utf8")
 
 
 def has_fts(conn: Connection) -> bool:

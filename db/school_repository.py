@@ -78,7 +78,7 @@ async def _insert_chunks(conn: AsyncConnection, rows: Iterable[dict], progress) 
 class SchoolRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._name_fts: bool | None = None  # whether this SQLite database has the names' FTS5 table: asked once
+        self._name_indexes: school_name_index.NameIndexes | None = None  # what the search may use: asked once
 
     async def insert_many(self, rows: Iterable[dict], progress=None) -> int:  # noqa: ANN001
         """Insert school rows (dicts of `schools` columns) in chunks; `progress(n)` after each. Into
@@ -198,9 +198,9 @@ class SchoolRepository:
         best first: the exact code, then code prefixes, then name or block prefixes, then the rest
         (`db.school_search`: read by rank through the names' trigram index)."""
         async with self._engine.connect() as conn:
-            if self._name_fts is None:
-                self._name_fts = await conn.run_sync(school_name_index.has_fts)
-            return await school_search.search(conn, q, limit, area, self._name_fts)
+            if self._name_indexes is None:
+                self._name_indexes = await conn.run_sync(school_name_index.describe)
+            return await school_search.search(conn, q, limit, area, self._name_indexes)
 
     def _register(self):  # noqa: ANN202
         """An insert stamping `created_at` with the database's clock to the millisecond or finer

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.areas import area_clauses
-from db.school_name_index import FTS_TABLE
+from db.school_name_index import FTS_TABLE, NameIndexes
 from db.tables import schools
 from twin import geography
 from twin.area import Area
@@ -45,13 +45,13 @@ class _Part:
     name_from: str | None = None
 
 
-async def search(conn: AsyncConnection, q: str, limit: int, area: Area, fts: bool) -> list[dict]:
-    """The schools matching `q`, best first, at most `limit`, each with its `rank`. `fts`: this
-    SQLite database has the names' FTS5 table (`db.school_name_index`)."""
+async def search(conn: AsyncConnection, q: str, limit: int, area: Area, indexes: NameIndexes) -> list[dict]:
+    """The schools matching `q`, best first, at most `limit`, each with its `rank`, with what the
+    database offers (`db.school_name_index.describe`)."""
     needle = q.strip().lower()
     sqlite = conn.dialect.name == "sqlite"
     found: list[dict] = []
-    for rank, parts in enumerate(_ranks(needle, sqlite, fts)):
+    for rank, parts in enumerate(_ranks(needle, sqlite, indexes)):
         if len(found) >= limit:
             break
         rows = await _read_rank(conn, parts, area, limit - len(found))
@@ -59,7 +59,7 @@ async def search(conn: AsyncConnection, q: str, limit: int, area: Area, fts: boo
     return found
 
 
-def _ranks(needle: str, sqlite: bool, fts: bool) -> list[list[_Part]]:
+def _ranks(needle: str, sqlite: bool, indexes: NameIndexes) -> list[list[_Part]]:
     if not needle:  # blanks: every code starts with nothing, so every active school is a code prefix
         return [[], [_Part(true())]]
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -82,7 +82,7 @@ def _ranks(needle: str, sqlite: bool, fts: bool) -> list[list[_Part]]:
     def names_containing() -> tuple[ColumnElement | None, Select | None]:
         """The names' trigram index's candidates, when it can narrow (3 characters or more), and
         the index's own list of them (counted there: SQLite reads the whole list for an IN)."""
-        if len(needle) < 3 or (sqlite and not fts):
+        if len(needle) < 3 or (sqlite and not indexes.fts):
             return None, None
         if sqlite:
             match = select(literal_column("rowid")).select_from(text(FTS_TABLE)).where(
@@ -99,7 +99,8 @@ def _ranks(needle: str, sqlite: bool, fts: bool) -> list[list[_Part]]:
     def without(*clauses: ColumnElement | None) -> ColumnElement:
         return and_(*[c for c in clauses if c is not None])
 
-    floor = _ascii_upper(needle) if sqlite else None
+    # PostgreSQL's lower() folds every letter, and É sorts before é: a floor for ASCII text only
+    floor = _ascii_upper(needle) if indexes.byte_order and (sqlite or needle.isascii()) else None
     return [
         [_Part(schools.c.id == needle, schools.c.id == needle)] if codes else [],
         [_Part(and_(code_prefix, schools.c.id != needle), code_range)] if codes else [],
@@ -158,8 +159,9 @@ def _after(text_: str) -> str:
 
 
 def _ascii_upper(text_: str) -> str:
-    """The least string (in byte order) that SQLite's case-insensitive LIKE takes for `text_`: its
-    ASCII letters upper case (upper case sorts first; SQLite folds no other letters)."""
+    """The least string (in byte order) whose lower() starts with `text_` (lower case): its ASCII
+    letters upper case (upper case sorts first; SQLite folds no other letters, and ASCII `text_`
+    only on PostgreSQL)."""
     return "".join(c.upper() if c.isascii() else c for c in text_)
 
 
