@@ -351,6 +351,23 @@ def bench_cache(
     _print_result(result, json_out)
 
 
+@bench_app.command("search")
+def bench_search(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    database_url: str | None = typer.Option(None, help="search this database (migrated; filled with --schools "
+                                            "generated schools when it has none); default: a fresh SQLite file"),
+    schools: int = typer.Option(43_000, help="schools generated into an empty database"),
+    runs: int = typer.Option(5, help="times each query is timed, each way"),
+) -> None:
+    """School search by code and name: through the names' trigram index against the one query that
+    sorts every match, on the same database; medians by query shape."""
+    from benchmarks.search import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(database_url, schools, runs, say=_bench_progress(json_out)))
+    _print_result(result, json_out)
+
+
 @bench_app.command("cascade")
 def bench_cascade(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
