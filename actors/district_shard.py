@@ -331,4 +331,5 @@ class DistrictShard:
             "applied_seq": self.applied_seq,
             "events_applied": self.events_applied,
             "today": int(self.state.today[0]),
+            "district_seqs": self.state.district_applied_seq.tolist(),
         }

@@ -196,7 +196,8 @@ class DatabasePool(BaseModel):
 
 class ReadCache(BaseModel):
     """Expensive reads kept for a while: a school's history fold, the twin as it was at a settled
-    past moment, and forecasts (keyed by the model's version and the recent days' log seqs); in
+    past moment, forecasts (keyed by the model's version and the recent days' log seqs) and an
+    area's performance report and PDF (keyed by its districts' log seqs and the alerts' version); in
     Redis when it is configured (shared by the replicas), else in each replica."""
 
     enabled: bool = True

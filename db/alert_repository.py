@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db import alert_versions
 from db.areas import area_clauses
 from db.engine import writing
 from db.tables import alert_deliveries, alert_subscriptions, alerts
@@ -80,6 +81,7 @@ class AlertRepository:
                      "created_at": now, "updated_at": now} for row in part]
             async with writing(self._engine) as conn:
                 await conn.execute(insert(alerts), rows)
+                await alert_versions.bump(conn)
                 stored += await self._read_open(conn, part)
         for part in _chunks(escalated):
             rows = [{"s": r["subject"], "c": r["alert_type"], "severity": r["severity"], "title": r["title"],
@@ -87,12 +89,14 @@ class AlertRepository:
                      "updated_at": now} for r in part]
             async with writing(self._engine) as conn:
                 await conn.execute(update(alerts).where(_open_by_key()), rows)
+                await alert_versions.bump(conn)
                 stored += await self._read_open(conn, part)
         for part in _chunks(resolved):
             rows = [{"s": subject, "c": cause, "is_resolved": True, "resolved_at": now, "updated_at": now}
                     for subject, cause in part]
             async with writing(self._engine) as conn:
                 await conn.execute(update(alerts).where(_open_by_key()), rows)
+                await alert_versions.bump(conn)
         return stored
 
     @staticmethod
@@ -118,7 +122,13 @@ class AlertRepository:
     async def mark_read(self, alert_id: int) -> dict | None:
         async with writing(self._engine) as conn:
             await conn.execute(update(alerts).where(alerts.c.id == alert_id).values(is_read=True))
+            await alert_versions.bump(conn)
         return await self.get(alert_id)
+
+    async def version(self) -> int:
+        """The alerts' version: it changes with every write to them (`db.alert_versions`)."""
+        async with self._engine.connect() as conn:
+            return await alert_versions.current(conn)
 
     async def unread_count(self, where: AlertScope) -> dict:
         """Unread open alerts by severity."""

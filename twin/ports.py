@@ -94,6 +94,7 @@ class ShardStatus(TypedDict):
     applied_seq: int  # every log event at or below this is folded in
     events_applied: int
     today: int  # the twin's day (days since the epoch)
+    district_seqs: list[int]  # per hosted district (as `districts`), the last log seq folded into it
     # from a shard actor only: which one, its process and its last recovery
     shard: NotRequired[int]
     pid: NotRequired[int]

@@ -39,6 +39,10 @@ class AlertService:
     async def unread_count(self, where: AlertScope) -> dict:
         return await self._repo.unread_count(where)
 
+    async def version(self) -> int:
+        """Changes with every write to the alerts, by any replica or the rules (`db.alert_versions`)."""
+        return await self._repo.version()
+
     async def subscribe(self, sub: NewSubscription, area: Area = STATE) -> dict:
         if sub.channel == "webhook" and not sub.secret:
             raise InvalidInput("a webhook subscription needs a `secret` (16+ characters) to sign its bodies",

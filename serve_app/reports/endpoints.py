@@ -118,7 +118,9 @@ def reports_router() -> APIRouter:
                        "reports, a school's from its history in the event log), for a district its risk by block "
                        "and the ranking of its blocks, and the open alerts. `name`: the district or block name, or "
                        "the school's UDISE code; default the caller's own area at that level. The same request on "
-                       "the same twin gives the same bytes: pass `generated_at` to fix the generation time shown. Every "
+                       "the same twin gives the same bytes: pass `generated_at` to fix the generation time shown (without it, a "
+                       "report of an area whose twin and alerts have not changed may come from the read cache, "
+                       "showing the time it was made). Every "
                        "report has the stock days of its schools, a map of its schools by risk, funds released "
                        "against utilised and the meals forecast for the coming week. `level=state` (state-wide "
                        "callers) answers 202 with a report job: its download is the PDF once built.",
@@ -138,7 +140,7 @@ def reports_router() -> APIRouter:
         moment = _moment(generated_at)
         if level == PdfLevel.state:  # the longest report: built as a job, answered at once
             return await _submitted(request, job_request("pdf", level.value, area, period, moment))
-        body = await service.pdf(area, period, moment)
+        body = await service.cached_pdf(area, period, moment, fixed_time=generated_at is not None)
         filename = "-".join(p.replace(" ", "_") for p in (area.district, area.block, area.school_id) if p) or "state"
         return Response(body, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="report-{filename}.pdf"'})

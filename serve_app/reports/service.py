@@ -21,6 +21,7 @@ import numpy as np
 
 from serve_app.reports import cells, charts, performance, school_table
 from serve_app.reports import figures as grouping
+from serve_app.reports.cache_keys import report_key, twin_under
 from serve_app.reports.schemas import (
     ALERT_COLUMNS,
     ATTENDANCE_COLUMNS,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from serve_app.finance.service import FinanceService
     from serve_app.risk.service import RiskService
     from serve_app.schools.service import SchoolService
+    from serve_app.shared.read_cache import CachedReads
     from serve_app.twin.history import SchoolHistoryService
     from serve_app.twin.service import TwinReader
     from twin.directory import Directory
@@ -88,7 +90,7 @@ class ReportService:
     def __init__(self, directory: Directory, router: ShardRouter, reader: TwinReader, schools: SchoolService,
                  risk: RiskService, alerts: AlertService, history: SchoolHistoryService,
                  finance: FinanceService | None = None, locations: Locations | None = None,
-                 forecast: Forecast | None = None) -> None:
+                 forecast: Forecast | None = None, read_cache: CachedReads | None = None) -> None:
         self._directory = directory
         self._router = router
         self._reader = reader
@@ -99,6 +101,7 @@ class ReportService:
         self._finance = finance
         self._locations = locations  # the schools' coordinates, for the map of schools by risk
         self._forecast = forecast  # the served forecaster's meals for the coming school days
+        self._cache = read_cache  # performance and PDFs kept by `serve_app.reports.cache_keys`; None: none kept
 
     # -- the period -------------------------------------------------------------------------------
     async def twin_day(self) -> dt.date | None:
@@ -386,7 +389,20 @@ class ReportService:
             page += 1
 
     # -- programme performance ----------------------------------------------------------------------
+    async def _cache_key(self, kind: str, area: Area, period: Period, extra: str | None = None) -> str:
+        statuses, alerts_version = await asyncio.gather(self._router.statuses(), self._alerts.version())
+        return report_key(kind, area, period.first.isoformat(), period.last.isoformat(), period.asked,
+                          twin_under(area.district_index(), statuses), alerts_version, extra)
+
     async def performance(self, area: Area, period: Period) -> dict:
+        """`measured_performance`, from the read cache when the twin and the alerts under it have
+        not changed since it was measured."""
+        if self._cache is None:
+            return await self.measured_performance(area, period)
+        return await self._cache.get_or_compute(await self._cache_key("performance", area, period),
+                                                lambda: self.measured_performance(area, period))
+
+    async def measured_performance(self, area: Area, period: Period) -> dict:
         """Meal coverage, no-meal school-days and their reasons, reporting compliance, the monitoring
         system's exceptions, stock-out school-days and fund utilisation of `area` over `period`, in
         total and by its parts (the state's districts, a district's blocks, a block's schools), with
@@ -519,6 +535,15 @@ class ReportService:
         }
 
     # -- the PDF ------------------------------------------------------------------------------------
+    async def cached_pdf(self, area: Area, period: Period, generated_at: dt.datetime, fixed_time: bool) -> bytes:
+        """`pdf`, from the read cache when the twin and the alerts under it have not changed since
+        it was made. Unless the caller fixed the printed generation time (`fixed_time`), a cached
+        PDF shows the time it was made."""
+        if self._cache is None:
+            return await self.pdf(area, period, generated_at)
+        key = await self._cache_key("pdf", area, period, generated_at.isoformat() if fixed_time else None)
+        return await self._cache.get_or_make_bytes(key, lambda: self.pdf(area, period, generated_at))
+
     async def pdf(self, area: Area, period: Period, generated_at: dt.datetime) -> bytes:
         from serve_app.reports import pdf
 

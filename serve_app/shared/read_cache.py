@@ -61,18 +61,37 @@ class CachedReads:
         self.hits = self.misses = 0
 
     async def get_or_compute(self, key: str, compute: Callable[[], Awaitable[dict]]) -> dict:
+        cached = await self._get(key)
+        if cached is not None:
+            return orjson.loads(cached)
+        answer = await compute()
+        await self._set(key, orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
+        return answer
+
+    async def get_or_make_bytes(self, key: str, make: Callable[[], Awaitable[bytes]]) -> bytes:
+        """As `get_or_compute`, for an answer that is bytes already (a PDF)."""
+        cached = await self._get(key)
+        if cached is not None:
+            return cached
+        made = await make()
+        await self._set(key, made)
+        return made
+
+    async def _get(self, key: str) -> bytes | None:
+        """The cached value, counted as a hit or a miss."""
         try:
             cached = await self._cache.get(key)
         except Exception as exc:  # noqa: BLE001 - a cache that fails is a miss
             log.warning("read cache unavailable (%s): computing %s", exc, key)
             cached = None
-        if cached is not None:
+        if cached is None:
+            self.misses += 1
+        else:
             self.hits += 1
-            return orjson.loads(cached)
-        self.misses += 1
-        answer = await compute()
+        return cached
+
+    async def _set(self, key: str, value: bytes) -> None:
         try:
-            await self._cache.set(key, orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), self.ttl_s)
+            await self._cache.set(key, value, self.ttl_s)
         except Exception as exc:  # noqa: BLE001 - the answer stands without the cache
             log.warning("read cache not written (%s): %s", exc, key)
-        return answer
