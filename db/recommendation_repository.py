@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.areas import area_clauses
@@ -32,6 +32,12 @@ def _row(row) -> dict:  # noqa: ANN001
             "events": json.loads(row.events) if row.events else [],
             "created_by": row.created_by, "created_at": iso(row.created_at), "decided_by": row.decided_by,
             "decided_at": iso(row.decided_at), "reason": row.reason}
+
+
+def _applied_on(row) -> str | None:  # noqa: ANN001
+    """The date of the events an applied recommendation became."""
+    events = json.loads(row.apply_events) if row.status == APPLIED and row.apply_events else []
+    return events[0]["date"] if events else None
 
 
 _COLUMNS = ("id", "kind", "run_id", "district", "block", "school_id", "from_school_id", "from_depot", "quantity_kg",
@@ -139,6 +145,17 @@ class RecommendationRepository:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [_row(r) for r in rows]
+
+    async def vehicle_loads(self, area: Area, kinds: tuple[str, ...], decided_since: dt.datetime) -> list[dict]:
+        """Recommendations of `kinds` inside `area` that may load a block's vehicle now: pending,
+        approved, or applied since `decided_since`, each with `applied_on`, the date of the events
+        it became (None until applied)."""
+        clauses = [*area_clauses(recommendations, area), recommendations.c.kind.in_(kinds),
+                   or_(recommendations.c.status.in_((PENDING, APPROVED)),
+                       and_(recommendations.c.status == APPLIED, recommendations.c.decided_at >= decided_since))]
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(recommendations).where(*clauses))).all()
+        return [_row(r) | {"applied_on": _applied_on(r)} for r in rows]
 
     # -- comments ------------------------------------------------------------------------------------
     async def add_comment(self, rec_id: str, author: str, body: str, parent_id: int | None) -> dict:

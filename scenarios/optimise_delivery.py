@@ -11,7 +11,8 @@ candidates are the schools that would run out within it. One binary per candidat
     minimise   sum z * (trip + transport - missed(c,t))     (missed(c,t): the cost of the meals
                missed by a school first visited on day t, less the cost of never visiting it)
     subject to per depot and item: grain sent <= depot stock
-               per depot and day:  kg loaded <= vehicle capacity, visits <= stops_per_day
+               per depot and day:  kg loaded <= vehicle capacity less the day's transfers,
+                                   visits <= stops_per_day
 
 A missed school day costs `missed_inr_per_school_day` plus `missed_inr_per_child_day` per child,
 so running out outweighs any trip. A school that still runs out is named with the day and why: its
@@ -83,22 +84,36 @@ def days_held(inp: OptimiseInput) -> np.ndarray:
     return np.min(np.where(need > 0, days, np.inf), axis=1)
 
 
-def schedule_deliveries(inp: OptimiseInput, rule: DeliveryRule = DeliveryRule()) -> DeliverySchedule:
-    """Every depot's schedule in one MILP."""
+def schedule_deliveries(inp: OptimiseInput, rule: DeliveryRule = DeliveryRule(),
+                        loaded_kg: np.ndarray | None = None) -> DeliverySchedule:
+    """Every depot's schedule in one MILP. `loaded_kg` (float64 [nb, horizon_days]): what each
+    depot's vehicle already carries on each school day of the horizon, apart from these visits
+    (the same day's transfers): the visits get what is left of it."""
     inp.check()
-    return _schedule(inp, rule)
+    return _schedule(inp, rule, _loads(inp, rule, loaded_kg))
 
 
-def schedule_block(inp: OptimiseInput, block: int, rule: DeliveryRule = DeliveryRule()) -> DeliverySchedule:
+def schedule_block(inp: OptimiseInput, block: int, rule: DeliveryRule = DeliveryRule(),
+                   loaded_kg: np.ndarray | None = None) -> DeliverySchedule:
     """Depot `block` (global block index) alone; school indices in the answer are the full input's.
     Every constraint is one school's or one depot's, so this is the state solve's part for it."""
     schools = inp.block_schools(block)
-    out = _schedule(inp.part(schools), rule)
+    out = _schedule(inp.part(schools), rule, _loads(inp, rule, loaded_kg))
     out.school, out.runs_out = schools[out.school], schools[out.runs_out]
     return out
 
 
-def _schedule(inp: OptimiseInput, rule: DeliveryRule) -> DeliverySchedule:
+def _loads(inp: OptimiseInput, rule: DeliveryRule, loaded_kg: np.ndarray | None) -> np.ndarray:
+    shape = (inp.n_blocks, int(rule.horizon_days))
+    if loaded_kg is None:
+        return np.zeros(shape)
+    loaded_kg = np.asarray(loaded_kg, np.float64)
+    if loaded_kg.shape != shape:
+        raise ValueError(f"loaded_kg has shape {loaded_kg.shape}, expected {shape} (depots, school days)")
+    return loaded_kg
+
+
+def _schedule(inp: OptimiseInput, rule: DeliveryRule, loaded_kg: np.ndarray) -> DeliverySchedule:
     t0 = time.perf_counter()
     need = inp.need_per_day[:, :_GRAIN]
     T = int(rule.horizon_days)
@@ -127,7 +142,8 @@ def _schedule(inp: OptimiseInput, rule: DeliveryRule) -> DeliverySchedule:
     vals = np.concatenate([np.ones(k), kg_item.ravel(), kg, np.ones(k)])
     A = sp.coo_array((vals, (rows, cols)), shape=(nc + nd + 2 * nday, k)).tocsr()
     depot_left = np.maximum(inp.depot_stock[:, :_GRAIN], 0.0).ravel()[dep_key]
-    vehicle_kg = np.maximum(inp.vehicle_kg_per_day[day_key // T], 0.0)
+    # a depot's vehicle on a day: its load less what the day's transfers already put on it
+    vehicle_kg = np.maximum(inp.vehicle_kg_per_day[day_key // T] - loaded_kg[day_key // T, day_key % T], 0.0)
     upper = np.concatenate([np.ones(nc), depot_left, vehicle_kg, np.full(nday, float(rule.stops_per_day))])
     build_s = time.perf_counter() - t0
 

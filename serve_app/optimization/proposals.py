@@ -6,6 +6,7 @@ transfer against the LP's constraints. Pure computation: storage and decisions a
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,23 +40,25 @@ class Proposals:
         self.vehicle_kg_per_day = DEFAULT_VEHICLE_KG_PER_DAY
 
     def propose(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
-                run_id: str, models: frozenset[str] = MODELS) -> tuple[dict, list[dict]]:
+                run_id: str, models: frozenset[str] = MODELS,
+                loaded_today: np.ndarray | None = None) -> tuple[dict, list[dict]]:
         """The run's summary and its recommendation records (transfers, visits, then advances), of
-        the `models` asked for."""
-        computed = self._solve(states, area, lat, lon, models)
+        the `models` asked for. `loaded_today` (float64 [blocks]): the kilograms each block's
+        vehicle already carries today for transfers and visits decided before this run."""
+        computed = self._solve(states, area, lat, lon, models, loaded_today)
         recs = [self._record(run_id, a, computed) for a in computed["actions"]]
         recs += [self._delivery_record(run_id, a, computed) for a in computed["delivery_actions"]]
         recs += [self._fund_record(run_id, a, computed) for a in computed["fund_actions"]]
         return computed, recs
 
     def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
-               models: frozenset[str] = MODELS) -> dict:
+               models: frozenset[str] = MODELS, loaded_today: np.ndarray | None = None) -> dict:
         from scenarios.optimise_actions import (
             delivery_actions,
             fund_actions,
             stock_actions,
         )
-        from scenarios.optimise_delivery import schedule_deliveries
+        from scenarios.optimise_delivery import DeliveryRule, schedule_deliveries
         from scenarios.optimise_funds import plan_fund_advances
         from scenarios.optimise_greedy import stock_change
         from scenarios.optimise_input import from_start
@@ -63,6 +66,7 @@ class Proposals:
 
         start, g = self.area_start(states, area)
         inp = self.input(from_start, start, lat[g], lon[g])
+        loaded = np.zeros(inp.n_blocks) if loaded_today is None else np.asarray(loaded_today, np.float64)
         out = {"g": g, "schools": inp.n, "twin_seq": _twin_seq(states, area, self._directory),
                "assumptions": {"depot_stock_days": self.depot_days, "vehicle_kg_per_day": self.vehicle_kg_per_day},
                "actions": [], "delivery_actions": [], "fund_actions": [], "status": NOT_ASKED,
@@ -71,20 +75,25 @@ class Proposals:
                "after": 0.0, "transport_cost_inr": 0.0}
         after = inp
         if "stock" in models:
-            plan = rebalance_stock(inp)
+            # today's transfers get what today's decided loads left of each block's vehicle
+            plan = rebalance_stock(replace(inp, vehicle_kg_per_day=np.maximum(inp.vehicle_kg_per_day - loaded, 0.0)))
             change = stock_change(inp.n, plan)
             out["actions"] = stock_actions(inp, plan)
             self._rescore(states, out["actions"], g, change)
             # the depots' visits are planned on what today's transfers leave: the receivers' new
-            # stock, the depots' stock less what they send today
+            # stock, the depots' stock less what they send today, their vehicles' day less its load
             after = _after_transfers(inp, plan, change)
+            loaded = loaded + _transfer_kg(inp, plan)
             out |= {"status": plan.status, "message": plan.message, "variables": plan.variables,
                     "build_s": round(plan.build_s, 4), "solve_s": round(plan.solve_s, 4),
                     "before": round(float(plan.shortfall_before.sum()), 2),
                     "after": round(float(plan.shortfall_after.sum()), 2),
                     "transport_cost_inr": round(plan.transport_cost_inr, 2)}
         if "deliveries" in models:
-            schedule = schedule_deliveries(after)
+            rule = DeliveryRule()
+            on_days = np.zeros((inp.n_blocks, rule.horizon_days))
+            on_days[:, 0] = loaded  # everything decided or proposed today rides on day 0's vehicle
+            schedule = schedule_deliveries(after, rule, on_days)
             out["delivery_actions"] = delivery_actions(after, schedule)
             self._rescore(states, out["delivery_actions"], g, _visit_change(inp.n, out["delivery_actions"]))
             out["delivery_message"] = schedule.message
@@ -191,7 +200,10 @@ class Proposals:
                 "twin_seq": computed["twin_seq"], "body": body}
 
     def check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
-                    lon: np.ndarray) -> dict:
+                   lon: np.ndarray, loaded_kg: float = 0.0) -> dict:
+        """A transfer's new quantities against the stock LP's constraints on the live twin: the
+        receiver's deficit, the giving school's buffer, the depot's stock, and what today's other
+        transfers and visits (`loaded_kg`) leave of the block's vehicle (422 naming the one broken)."""
         from scenarios.optimise_actions import days_of_grain
         from scenarios.optimise_input import from_start
         from scenarios.optimise_stock import StockRule
@@ -219,7 +231,7 @@ class Proposals:
                                               f"buffer: it can give {room:.3f}", name, room)
             if src is None:
                 _within_depot(inp, to, k, moved[k])
-        kg = _within_vehicle(inp, to, moved)
+        kg = _within_vehicle(inp, to, moved, loaded_kg)
         quantities = {"receiver": {"current": item_dict(inp.stock[to]), "recommended": item_dict(inp.stock[to] + moved)}}
         if src is not None:
             quantities["source"] = {"current": item_dict(inp.stock[src]),
@@ -235,10 +247,11 @@ class Proposals:
 
 
     def check_delivery_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
-                            lon: np.ndarray) -> dict:
+                            lon: np.ndarray, loaded_kg: float = 0.0) -> dict:
         """A visit's new quantities against the delivery schedule's constraints on the live twin: grain
-        only, within the school's store (`top_up_days` of its need), the depot's stock and a day's
-        load of the block's vehicle (422 naming the one broken)."""
+        only, within the school's store (`top_up_days` of its need), the depot's stock and what the
+        day's other visits and transfers (`loaded_kg`) leave of the block's vehicle (422 naming the
+        one broken)."""
         from scenarios.optimise_actions import days_of_grain
         from scenarios.optimise_delivery import DeliveryRule
         from scenarios.optimise_input import from_start
@@ -262,7 +275,7 @@ class Proposals:
                 raise broken("store", f"{name} {moved[k]:g} would fill the school past its store of "
                                       f"{rule.top_up_days:g} days of need: it has room for {room:.3f}", name, room)
             _within_depot(inp, to, k, moved[k])
-        kg = _within_vehicle(inp, to, moved)
+        kg = _within_vehicle(inp, to, moved, loaded_kg)
         km = float(rec["action"]["km"])
         days = days_of_grain(inp.stock[to] + moved, inp.need_per_day[to])
         return {"quantities": {"receiver": {"current": item_dict(inp.stock[to]),
@@ -306,14 +319,20 @@ class Proposals:
 
 def _after_transfers(inp, plan, change: np.ndarray):  # noqa: ANN001, ANN202 - the models load lazily
     """`inp` as today's transfers leave it: the schools' stock moved by `change`, the depots' stock
-    less what they send. (The vehicles' day is not reduced: a transfer is today's load, and a
-    visit planned for today shares the same truck; the rounding may load it twice on day 0.)"""
-    from dataclasses import replace
-
+    less what they send. (Their load on the vehicles is day 0's of the schedule: `_transfer_kg`.)"""
     depot = inp.depot_stock.copy()
     sent = plan.from_school < 0
     np.subtract.at(depot, (plan.from_depot[sent], plan.item[sent]), plan.quantity[sent])
     return replace(inp, stock=np.maximum(inp.stock + change, 0.0), depot_stock=np.maximum(depot, 0.0))
+
+
+def _transfer_kg(inp, plan) -> np.ndarray:  # noqa: ANN001 - an OptimiseInput and a StockPlan
+    """float64 [blocks]: the kilograms the plan's transfers put on each block's vehicle today (a
+    school arc rides on its sender's, as in the stock LP; arcs stay within a block)."""
+    from scenarios.optimise_input import ITEM_KG
+
+    sender = np.where(plan.from_school >= 0, inp.block[np.maximum(plan.from_school, 0)], plan.from_depot)
+    return np.bincount(sender.astype(np.int64), plan.quantity * ITEM_KG[plan.item], inp.n_blocks)
 
 
 def _visit_change(n: int, visits: list[dict]) -> np.ndarray:
@@ -331,15 +350,18 @@ def _within_depot(inp, to: int, k: int, amount: float) -> None:  # noqa: ANN001 
                      ITEMS[k], depot)
 
 
-def _within_vehicle(inp, to: int, moved: np.ndarray) -> float:  # noqa: ANN001 - an OptimiseInput
-    """The kilograms `moved` weighs; 422 `vehicle_kg` past a day's load of school `to`'s block vehicle."""
+def _within_vehicle(inp, to: int, moved: np.ndarray, loaded_kg: float = 0.0) -> float:  # noqa: ANN001
+    """The kilograms `moved` weighs; 422 `vehicle_kg` past what the day's other loads (`loaded_kg`)
+    leave of a day's load of school `to`'s block vehicle (`inp`: an OptimiseInput)."""
     from scenarios.optimise_input import ITEM_KG
 
     kg = float(moved @ ITEM_KG)
     truck = float(inp.vehicle_kg_per_day[inp.block[to]])
-    if kg > truck + 1e-6:
-        raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle carries in a day ({truck:g} kg)",
-                     None, truck)
+    room = max(truck - loaded_kg, 0.0)
+    if kg > room + 1e-6:
+        taken = f", {loaded_kg:g} kg of it taken by the day's other transfers and visits" if loaded_kg > 0 else ""
+        raise broken("vehicle_kg", f"{kg:g} kg is more than the block's vehicle has room for: it carries "
+                                   f"{truck:g} kg a day{taken}", None, room)
     return kg
 
 

@@ -43,6 +43,12 @@ from serve_app.optimization.proposals import (
     block_balances,
     broken,
 )
+from serve_app.optimization.vehicle_loads import KINDS as VEHICLE_KINDS
+from serve_app.optimization.vehicle_loads import (
+    load_day,
+    loaded_kg,
+    loaded_today_by_block,
+)
 from serve_app.optimization.verification import Verification
 from serve_app.shared.news import publish_news
 from serve_app.shared.page import offset, pagination
@@ -80,6 +86,11 @@ def _stock_of(states: list[ShardState], i: int) -> np.ndarray | None:
         if local >= 0:
             return np.maximum(s.stock[local], 0.0)
     return None
+
+
+def _today(states: list[ShardState]) -> str:
+    """The twin's day (ISO): what an approval's events are dated."""
+    return day_date(max(max(int(s.today[0]) for s in states), 0)).isoformat()
 
 
 def _unit(item: str) -> str:
@@ -131,7 +142,11 @@ class OptimisationService:
         states = await self._live_states()
         lat, lon = await self._coordinates()
         run_id = uuid.uuid4().hex
-        computed, recs = await asyncio.to_thread(self._proposals.propose, states, area, lat, lon, run_id, models)
+        # the vehicles' room today less what is already decided on them (the pending are superseded below)
+        decided = [r for r in await self._vehicle_loads(area) if r["status"] != PENDING]
+        loaded = loaded_today_by_block(decided, _today(states), self._block_of, len(self._directory.blocks))
+        computed, recs = await asyncio.to_thread(self._proposals.propose, states, area, lat, lon, run_id, models,
+                                                 loaded)
         superseded = await self._repo.supersede_pending(area, f"superseded by run {run_id}: a newer state of the area")
         await self._repo.create_many(recs, principal.actor())
         await self._record_audit(principal, caller, "optimisation.run", f"area:{area.label()}", area.district,
@@ -311,7 +326,9 @@ class OptimisationService:
             if amount_inr is not None:
                 raise broken("kind", "amount_inr is an advance's: a transfer moves items", "amount_inr")
             check = self._proposals.check_delivery_edit if rec["kind"] == DELIVERY else self._proposals.check_edit
-            checked = await asyncio.to_thread(check, states, rec, items, lat, lon)
+            others = [r for r in await self._vehicle_loads(Area(rec["district"], rec["block"])) if r["id"] != rec_id]
+            on_vehicle = loaded_kg(others, _today(states), load_day(rec, _today(states)) or 0)
+            checked = await asyncio.to_thread(check, states, rec, items, lat, lon, on_vehicle)
             body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
             before, after = {"items": rec["action"]["items"]}, {"items": body["action"]["items"]}
             kg, cost = checked["quantity_kg"], checked["cost_inr"]
@@ -325,6 +342,14 @@ class OptimisationService:
         await self._tell_status(rec_id)
         await self.impact(rec_id, principal.area, EDIT_HORIZON_DAYS, EDIT_REPLICATIONS, stress=True)
         return await self._repo.get(rec_id)
+
+    async def _vehicle_loads(self, area: Area) -> list[dict]:
+        """The transfers and visits inside `area` that may load a vehicle today: pending, approved, or
+        applied lately (the twin's day follows the calendar: one applied two days ago is not today's)."""
+        return await self._repo.vehicle_loads(area, VEHICLE_KINDS, utc_now() - dt.timedelta(days=2))
+
+    def _block_of(self, rec: dict) -> int:
+        return self._directory.blocks.index(district_index(rec["district"]), rec["block"])
 
     async def _claimed_in_block(self, rec: dict) -> float:
         """What the other live (pending or approved) advances of `rec`'s block hold of its balance."""
@@ -367,7 +392,7 @@ class OptimisationService:
         derived from the recommendation alone (`rec-<id>`): it is approved at most once (a
         compare-and-set) and its quantities are frozen from then, so one id names one content."""
         states = await self._live_states()
-        date = day_date(max(max(int(s.today[0]) for s in states), 0)).isoformat()
+        date = _today(states)
         event_id = f"rec-{rec['id']}"
         if rec["kind"] == FUNDS:  # released from the school's block to the school
             return [{"type": "funds_released", "event_id": event_id, "date": date, "school_id": rec["school_id"],

@@ -192,6 +192,26 @@ def test_rounding_repair_visits_what_the_relaxation_half_visited():
     assert (per_day <= 15.0 + 1e-9).all()  # the repair never overloads the truck
 
 
+@pytest.mark.parametrize("method", ["milp", "lp_rounding"])
+def test_a_days_transfers_leave_the_visits_only_what_is_left_of_the_vehicle(method):
+    # two schools empty today, each visit today 10 kg, a 20 kg truck: both are visited today, unless
+    # the day's transfers already put 8 kg on the truck; then one waits for tomorrow
+    inp = _input([0.0, 0.0], depot_rice=(1000.0,), vehicle=20.0)
+    rule = DeliveryRule(horizon_days=3, top_up_days=10, method=method)
+    free = schedule_deliveries(inp, rule)
+    assert free.day.tolist() == [0, 0] and free.runs_out.size == 0
+    loaded = np.zeros((1, 3))
+    loaded[0, 0] = 8.0
+    shared = schedule_deliveries(inp, rule, loaded)
+    assert sorted(shared.day.tolist()) == [0, 1]
+    today = shared.day == 0
+    assert shared.kg[today].sum() + 8.0 <= 20.0 + 1e-9
+    assert shared.runs_out.size == 1 and shared.reason[0].startswith("vehicle_kg")
+    assert sorted(schedule_block(inp, 0, rule, loaded).day.tolist()) == [0, 1]
+    with pytest.raises(ValueError, match="loaded_kg"):
+        schedule_deliveries(inp, rule, np.zeros((1, 2)))
+
+
 def test_schedule_block_is_the_state_schedule_of_that_depot():
     inp = _input([0.5, 1.5, 0.2, 2.5], block=[0, 0, 1, 1], depot_rice=(1000.0, 1000.0))
     rule = DeliveryRule(horizon_days=4, stops_per_day=1, method="milp")
