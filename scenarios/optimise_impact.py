@@ -1,6 +1,6 @@
 """A stock plan's effect on children's meals, by simulation: the scenario engine forked from a
-start state runs "none" (no action) and each given plan (its transfers added to the start's stock)
-with common random numbers, replication r of every plan on r's random streams. Reported per plan:
+start state runs "none" (no action) and each given plan (its transfers added to the start's stock,
+its depot visits replayed on their days) with common random numbers, replication r of every plan on r's random streams. Reported per plan:
 no-meal child-days and stock-out school-days with their 95% intervals, the paired difference
 against "none", and the plan's transport cost (deterministic: the plan's km times its rate).
 
@@ -33,6 +33,8 @@ class PlanToVerify:
     stock_change: np.ndarray | None  # float64 [n, 4] rows as the start's schools
     transport_cost_inr: float
     funds_change: np.ndarray | None = None  # float64 [n] INR advanced on day 0
+    # depot visits replayed on their school days: (school day [k], school row [k], items [k, 4])
+    stock_visits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def stress_inputs(horizon_days: int, seed: int, monsoon_days: int = 5, delay_days: float = 7.0) -> ScenarioInputs:
@@ -53,7 +55,8 @@ def verify(start: StartState, inputs: ScenarioInputs, plans: list[PlanToVerify],
     if replications < 2:
         raise ValueError("at least two replications are needed for an interval")
     levers = [PlanLevers(name=NONE)] + [PlanLevers(name=p.name, stock_change=p.stock_change,
-                                                   funds_change=p.funds_change) for p in plans]
+                                                   funds_change=p.funds_change, stock_visits=p.stock_visits)
+                                        for p in plans]
     reps = list(range(replications))
     size = math.ceil(replications / max(workers, 1))
     batches = map_replications(run_replications, [(start, inputs, levers, reps[k:k + size])

@@ -24,7 +24,7 @@ from simulation.reallocation import reallocate
 from simulation.start_state import StartState, block_count
 from simulation.start_state import block_district as all_block_district
 from simulation.streams import streams
-from simulation.supply import deliver_grain, delivery_windows, depot, egg_supplier
+from simulation.supply import deliver_grain, delivery_windows, depot, egg_supplier, planned_visits
 from simulation.tick_kernel import (CONSUMED, LEDGER_SLOTS, MEAL_COST, OTHER_SPENT, SPOILED, DayDraws, school_day,
                                     stock_only)
 from twin import geography, norms
@@ -176,6 +176,8 @@ class Replication:
             env.process(tranche(env, self, q))
         env.process(closures(env, self))
         env.process(egg_supplier(env, self))
+        if self.plan.stock_visits is not None:
+            env.process(planned_visits(env, self))
         env.process(self._tick(env))
         env.run(until=e.horizon)
         return ReplicationOutcome(self.plan.name, self.r, e.blocks.astype(np.int32), self.record,

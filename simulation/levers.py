@@ -59,6 +59,9 @@ class PlanLevers:
     # transfers of an optimised or greedy plan, so the engine replays exactly what was proposed
     stock_change: np.ndarray | None = field(default=None, compare=False)
     funds_change: np.ndarray | None = field(default=None, compare=False)  # float64 [n] INR added on day 0 (advances)
+    # a delivery schedule's depot visits, each replayed on its day (`simulation.supply.planned_visits`):
+    # (school day of the horizon, 0 the first: int64 [k]; school row: int64 [k]; items: float64 [k, 4])
+    stock_visits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,31 @@ def egg_supplier(env: simpy.Environment, rep):  # noqa: ANN001
             top_up(rep.stock, e.need_per_day, drop[e.block] & rep.open_today, EGG_STOCK_DAYS, e.ones, 3, 4,
                    True, rep.ledger["delivered"])
         yield env.timeout(1)
+
+
+def planned_visits(env: simpy.Environment, rep):  # noqa: ANN001 - rep: engine.Replication
+    """A delivery schedule's depot visits (`PlanLevers.stock_visits`), each replayed on its school
+    day: it comes that morning if its depot works, its block's roads are open and the school is
+    open, else on the first day after when all three hold (a visit cut off by the monsoon comes
+    late, as the depots' own deliveries do). Draws nothing: every plan keeps its random streams."""
+    e = rep.e
+    school_day, school, items = rep.plan.stock_visits
+    school_days = np.flatnonzero(e.days.school_day)  # the k-th school day of the schedule is the horizon's
+    due = np.full(school.size, e.horizon)
+    inside = school_day < school_days.size
+    due[inside] = school_days[school_day[inside]]
+    waiting = due < e.horizon
+    yield env.timeout(0.3)  # after the morning's closures, before the day's meals
+    for day in range(e.horizon):
+        if e.days.depot_works[day]:
+            come = np.flatnonzero(waiting & (due <= day) & rep.open_today[school])
+            come = np.array([i for i in come.tolist() if not _road_closed(e, int(e.block[school[i]]), day)], np.int64)
+            if come.size:
+                np.add.at(rep.stock, school[come], items[come])
+                rep.ledger["delivered"] += items[come].sum(axis=0)
+                waiting[come] = False
+        yield env.timeout(1)
+
+
+def _road_closed(e, b: int, day: int) -> bool:  # noqa: ANN001 - e: engine.Engine
+    return any(first <= day <= last for first, last, _ in e.windows[Lever.ROAD_CLOSURE][b])

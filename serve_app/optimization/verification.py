@@ -1,6 +1,8 @@
 """A recommendation's (or a whole run's) effect by simulation, off the event loop: the live state of
 the smallest area holding it, and the plans the scenario engine replays against no action
-(`scenarios.optimise_impact`): the greedy baselines, the recommendation, and its run's plan."""
+(`scenarios.optimise_impact`): the greedy baselines, the recommendation, and its run's plan. A
+transfer moves stock before the first day; a depot visit is replayed on its school day of the
+schedule (late if the monsoon cuts its road or shuts the school that day)."""
 
 from __future__ import annotations
 
@@ -36,10 +38,13 @@ class Verification:
         inp.block_balance_inr = block_balances(states, inp.n_blocks)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         greedy = greedy_stock(inp)
-        moves = [r for r in live if r["kind"] in (STOCK, DELIVERY)]  # both change stock; a visit as made now
+        moves = [r for r in live if r["kind"] == STOCK]  # today's transfers; the depots' visits on their days
+        visits = [r for r in live if r["kind"] == DELIVERY]
         plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr, greedy_funds(inp)),
-                 PlanToVerify("plan", self._change(inp.n, moves, row_of), sum(r["cost_inr"] for r in moves),
-                              self._advance(inp.n, [r for r in live if r["kind"] == FUNDS], row_of))]
+                 PlanToVerify("plan", self._change(inp.n, moves, row_of),
+                              sum(r["cost_inr"] for r in moves + visits),
+                              self._advance(inp.n, [r for r in live if r["kind"] == FUNDS], row_of),
+                              self._visits(visits, row_of))]
         inputs = stress_inputs(horizon_days, seed) if stress else ScenarioInputs(horizon_days, seed)
         workers = getattr(pool, "workers", 1) if pool is not None else 1
         out = verify(start, inputs, plans, replications, pool or serial_map, workers,
@@ -65,6 +70,12 @@ class Verification:
             plans = [PlanToVerify("greedy", None, 0.0, greedy_funds(inp)),
                      PlanToVerify("recommendation", None, 0.0, self._advance(inp.n, [rec], row_of)),
                      PlanToVerify("plan", None, 0.0, self._advance(inp.n, live, row_of))]
+        elif rec["kind"] == DELIVERY:  # a depot visit comes on its school day, as the schedule's others do
+            greedy = greedy_stock(inp)
+            plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
+                     PlanToVerify("recommendation", None, rec["cost_inr"], stock_visits=self._visits([rec], row_of)),
+                     PlanToVerify("plan", None, sum(r["cost_inr"] for r in live),
+                                  stock_visits=self._visits(live, row_of))]
         else:
             greedy = greedy_stock(inp)
             plans = [PlanToVerify("greedy", stock_change(inp.n, greedy), greedy.transport_cost_inr),
@@ -84,6 +95,14 @@ class Verification:
             if to is not None:
                 out[to] += r["cost_inr"]
         return out
+
+    def _visits(self, recs: list[dict], row_of: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Depot visits as the engine replays them: (school day, school row, items), one per visit
+        to a school of the simulated area."""
+        kept = [(int(r["action"].get("school_day", 0)), row_of[i], [r["action"]["items"].get(name, 0.0) for name in ITEMS])
+                for r in recs if (i := int(self._directory.index(r["school_id"]))) in row_of]
+        return (np.array([k[0] for k in kept], np.int64), np.array([k[1] for k in kept], np.int64),
+                np.array([k[2] for k in kept], np.float64).reshape(len(kept), 4))
 
     def _change(self, n: int, recs: list[dict], row_of: dict[int, int]) -> np.ndarray:
         out = np.zeros((n, 4))

@@ -209,3 +209,36 @@ def test_start_from_shards_matches_the_twins_columns():
     np.testing.assert_allclose(start.funds_inr, 750.0)
     out = Engine(start, ScenarioInputs(10, 0)).run(PlanLevers(), 0)
     assert out.block_daily.shape[1] == len(np.unique(directory.school_block))
+
+
+def test_a_delivery_schedules_visits_are_replayed_on_their_days(autumn_start):
+    """Every school out of stock; a plan bringing each a month of grain before the first day, and
+    the same grain as depot visits on the third school day: the visits leave the first two days
+    short, arrive in the ledger, and wait for closed roads."""
+    empty = dataclasses.replace(autumn_start, stock=np.zeros_like(autumn_start.stock))
+    quiet = ScenarioInputs(10, seed=2, weather=False)
+    engine = Engine(empty, quiet)
+    month = engine.need_per_day * 30
+    month[:, 3] = 0.0
+    rows = np.arange(engine.n)
+    visits = (np.full(engine.n, 2), rows, month)
+    none = engine.run(PlanLevers("none"), 1)
+    now = engine.run(PlanLevers("now", stock_change=month), 1)
+    later = engine.run(PlanLevers("later", stock_visits=visits), 1)
+    out = {p.plan: _totals(p)[K["stockout_school_days"]] for p in (none, now, later)}
+    assert out["now"] < out["later"] < out["none"]
+    school_days = np.flatnonzero(engine.days.school_day)
+    assert later.block_daily[school_days[3]:, :, K["stockout_school_days"]].sum() <= \
+        now.block_daily[school_days[3]:, :, K["stockout_school_days"]].sum()
+    led = later.ledger  # the visits are deliveries: stock still balances
+    np.testing.assert_allclose(led["stock_start"] + led["delivered"], led["consumed"] + led["spoiled"] + led["stock_end"],
+                               rtol=1e-12, atol=1e-6)
+    assert led["delivered"][:3].sum() >= month.sum() - 1e-6
+    # roads cut for the whole horizon: no visit comes, the run is the no-action run
+    cut = Engine(empty, ScenarioInputs(10, seed=2, weather=False,
+                                       disruptions=(Disruption(Lever.ROAD_CLOSURE, ALL_BLOCKS, 0, 9),)))
+    np.testing.assert_array_equal(cut.run(PlanLevers("later", stock_visits=visits), 1).block_daily,
+                                  cut.run(PlanLevers("none"), 1).block_daily)
+    # a visit past the horizon never comes either
+    beyond = engine.run(PlanLevers("beyond", stock_visits=(np.full(engine.n, 500), rows, month)), 1)
+    np.testing.assert_array_equal(beyond.block_daily, none.block_daily)

@@ -11,6 +11,7 @@ from tests.serve_app.optimization.test_endpoints import (
     feed,
     twin_rice,
 )
+from twin.area import Area
 
 
 async def plan_visits(app) -> tuple[dict, list[dict]]:
@@ -59,3 +60,23 @@ async def test_a_depot_visit_is_proposed_verified_edited_and_delivered(app):
         assert delivered["rice_kg"] == pytest.approx(rice) and delivered["depot_id"] == "Ariyalur/Ariyalur"
         assert await twin_rice(admin, SHORT) == pytest.approx(visit["quantities"]["receiver"]["current"]["rice_kg"] + rice,
                                                              abs=0.01)
+
+
+async def test_a_visit_is_simulated_on_its_school_day_not_before_the_first(app):
+    """The same visit replayed on the first school day and on the fourth: the later one leaves the
+    short school its first days without grain, and helps less (common random numbers)."""
+    _, visits = await plan_visits(app)
+    [visit] = [v for v in visits if v["school_id"] == SHORT]
+    service = app.state.services.optimisation
+    states = await service._live_states()
+    lat, lon = await service._coordinates()
+    block = Area(visit["district"], visit["block"])
+
+    def simulated(day: int) -> dict:
+        moved = {**visit, "action": {**visit["action"], "school_day": day}}
+        return service._verification.recommendation(states, block, lat, lon, moved, [moved], 10, 4, False, 1, None)
+
+    first, fourth = simulated(0), simulated(3)
+    assert first["plans"]["none"] == fourth["plans"]["none"]
+    missed = {day: out["plans"]["recommendation"]["no_meal_child_days"]["mean"] for day, out in ((0, first), (3, fourth))}
+    assert missed[0] < missed[3] <= first["plans"]["none"]["no_meal_child_days"]["mean"]
