@@ -8,7 +8,8 @@ and each chunk is written as it is done.
 
 Layout under `root`: `forecasts/<origin>/part-NNNNN.npz` (school_id [S]; dates, p10, p50, p90
 [S, 7]: each school's next school days and meals), and `forecasts/<origin>/done.json` once every
-part is written (a reader takes only an origin that has it).
+part is written (a reader takes only an origin that has it): see `ml.forecast_files`, which the
+API's replicas read them with.
 """
 
 from __future__ import annotations
@@ -22,26 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.forecast_files import DONE_FILE, FORECASTS_DIR, forecasts_dir, latest_forecasts, part_path
 from ml.forecaster import DemandForecaster
 from ml.panel import Panel
 
+__all__ = ["CHUNK_SCHOOLS", "DONE_FILE", "FORECASTS_DIR", "forecast_every_school", "forecasts_dir",
+           "latest_forecasts", "read_forecasts"]
+
 CHUNK_SCHOOLS = 50_000  # inputs of ~0.1 GiB a chunk: ~2 KB a school (28 days x 14 features and 7 x 17 ahead, float32)
-FORECASTS_DIR = "forecasts"
-DONE_FILE = "done.json"
 
 PanelOf = Callable[[np.ndarray], Panel]  # the panel of these columns (schools), up to the origin
 
 
-def forecasts_dir(root: Path | str) -> Path:
-    return Path(root) / FORECASTS_DIR
-
-
 def forecast_every_school(forecaster: DemandForecaster, panel_of: PanelOf, n_schools: int, root: Path | str,
                           chunk_schools: int = CHUNK_SCHOOLS, keep: int = 7,
-                          progress: Callable[[int, int], None] | None = None) -> dict:
+                          progress: Callable[[int, int], None] | None = None, model_version: str | None = None) -> dict:
     """Forecast schools 0..`n_schools` in chunks of `chunk_schools` (each chunk's panel from
     `panel_of`), writing each chunk's P10/P50/P90 under `root`; the `keep` latest origins stay.
-    Returns what was made: origin, schools, chunks, seconds and where."""
+    Returns what was made: origin, schools, chunks, seconds, where and `model_version` (the
+    forecaster's in the registry: the API answers from these files only for the model it serves)."""
     if chunk_schools < 1:
         raise ValueError("chunk_schools must be at least 1")
     began = time.perf_counter()
@@ -59,7 +59,7 @@ def forecast_every_school(forecaster: DemandForecaster, panel_of: PanelOf, n_sch
             target.mkdir(parents=True)
         elif str(forecast.origin) != origin:
             raise ValueError(f"chunk {k} ends on {forecast.origin}, not {origin}: the panels must share their days")
-        np.savez(target / f"part-{k:05d}.npz", school_id=forecast.school_id.astype(np.int64),
+        np.savez(part_path(target, k), school_id=forecast.school_id.astype(np.int64),
                  dates=forecast.dates, p10=forecast.p10, p50=forecast.p50, p90=forecast.p90)
         done += hi - lo
         del panel, forecast
@@ -69,17 +69,10 @@ def forecast_every_school(forecaster: DemandForecaster, panel_of: PanelOf, n_sch
         raise ValueError("no schools to forecast")
     seconds = time.perf_counter() - began
     summary = {"origin": origin, "schools": done, "chunks": len(bounds) - 1, "chunk_schools": chunk_schools,
-               "seconds": round(seconds, 1), "path": str(target)}
+               "seconds": round(seconds, 1), "path": str(target), "model_version": model_version}
     (target / DONE_FILE).write_text(json.dumps(summary))
     _keep_latest(forecasts_dir(root), keep)
     return summary
-
-
-def latest_forecasts(root: Path | str) -> Path | None:
-    """The latest origin whose forecasts are complete, or None."""
-    folder = forecasts_dir(root)
-    done = sorted(p.parent for p in folder.glob(f"*/{DONE_FILE}")) if folder.exists() else []
-    return done[-1] if done else None
 
 
 def read_forecasts(folder: Path) -> dict[str, np.ndarray]:

@@ -15,7 +15,8 @@ _DAY = {"date": "2025-07-02", "p10": 61.0, "p50": 68.5, "p90": 74.0}
 _NOTE = ("P10-P90 of each school; the total's band is the sum of the schools' bands (a planning range, wider "
          "than a calibrated interval of the sum)")
 _FORECAST = {"origin": "2025-07-01", "model": {"version": "v3", "kind": "lstm"}, "rain_forecast_mm": None,
-             "schools": [{"school_id": "33010100101", "days": [_DAY]}], "total": [_DAY], "note": _NOTE}
+             "schools": [{"school_id": "33010100101", "days": [_DAY]}], "total": [_DAY], "note": _NOTE,
+             "source": "nightly"}
 _JOB = {"id": "9f1c0e2a7b6d4c3e8a5f1b2c3d4e5f60", "kind": "retrain", "status": "running", "requested_by": "user:1",
         "progress": {"stage": "forecaster: backtest", "fraction": 0.4}, "result": None, "error": None,
         "created_at": "2026-11-29T02:00:00.000000Z", "started_at": "2026-11-29T02:00:01.000000Z",
@@ -57,6 +58,9 @@ class Forecast(BaseModel):
     schools: list[SchoolForecast]
     total: list[ForecastDay] = Field(description="the schools' sum per day")
     note: str
+    source: Literal["nightly", "computed"] = Field(
+        description="nightly: read from the nightly job's forecasts of every school (the twin's day, the served "
+                    "forecaster, no rain given); computed: from the live twin's recent days on this request")
 
 
 class DistrictForecast(Forecast):

@@ -22,13 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.forecast_files import NightlyForecasts
 from ml.jobs import JobFiles
+from ml.registry import Registry
 from serve_app.shared.read_cache import CachedReads
 from twin import geography
 from twin.area import Area
 from twin.directory import Directory
 from twin.errors import InvalidInput, NotFound, Unavailable
-from twin.state import ShardState
+from twin.norms import day_date
+from twin.state import NO_DAY, ShardState
 
 if TYPE_CHECKING:
     from ml.panel import Panel
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 FORECAST_KIND, RISK_KIND = "forecaster", "risk"  # the registry's kinds (ml.serving, ml.risk_model)
 
 HORIZON = 7
+_NOTE = ("P10-P90 of each school; the total's band is the sum of the schools' bands (a planning range, wider than "
+         "a calibrated interval of the sum)")
 # Runs a job's work somewhere else than the event loop (a Ray task, or a thread without Ray).
 Background = Callable[[Callable[[], object]], Awaitable[None]]
 
@@ -58,6 +63,7 @@ class ModelService:
         self._cache_s = cache_s
         self._served: ServedModels | None = None
         self._jobs = JobFiles(root)
+        self._nightly_files = NightlyForecasts(root)  # the nightly job's forecasts of every school
         self._recent: tuple[float, int, Panel, str] | None = None  # (built at, twin day, panel, its version)
         self.read_cache = read_cache  # forecasts kept by `forecast_key`; None: none kept
         self._lock = asyncio.Lock()
@@ -67,7 +73,13 @@ class ModelService:
     # ---- forecasts ------------------------------------------------------------------------
 
     async def forecast(self, schools: np.ndarray, rain_mm: list[float] | None) -> dict:
-        """The next 7 school days of `schools` (directory indices): per school, and their sum."""
+        """The next 7 school days of `schools` (directory indices): per school, and their sum. From
+        the nightly job's files when they are of the twin's day and the served forecaster, and no
+        rain is given (`source` "nightly"); otherwise computed from the recent days ("computed")."""
+        if rain_mm is None:
+            nightly = await self._nightly(schools)
+            if nightly is not None:
+                return nightly
         forecast = None
         served = await self._served_version(FORECAST_KIND)
         if served is not None:
@@ -96,9 +108,32 @@ class ModelService:
                       for k, s in enumerate(result.school_id)]
         total = _days(dates, result.p10.sum(0), result.p50.sum(0), result.p90.sum(0))
         return {"origin": str(result.origin), "model": {"version": served.get("version"), "kind": served.get("model")},
-                "rain_forecast_mm": rain_mm, "schools": per_school, "total": total,
-                "note": "P10-P90 of each school; the total's band is the sum of the schools' bands (a planning "
-                        "range, wider than a calibrated interval of the sum)"}
+                "rain_forecast_mm": rain_mm, "schools": per_school, "total": total, "note": _NOTE, "source": "computed"}
+
+    async def _nightly(self, schools: np.ndarray) -> dict | None:
+        """The forecasts of `schools` in the nightly job's newest files, if those are of the twin's
+        day and the forecaster served now; None otherwise. Any replica reads them: they lie under
+        the models' root in the twin's data folder, which every replica is given."""
+        day = await self._twin_day()
+        if day == NO_DAY or schools.size == 0:
+            return None
+        return await asyncio.to_thread(self._nightly_answer, schools, str(day_date(day)))
+
+    def _nightly_answer(self, schools: np.ndarray, origin: str) -> dict | None:
+        registry = Registry(self.root)
+        version = registry.served(FORECAST_KIND)
+        if version is None:
+            return None
+        found = self._nightly_files.of(schools, self._directory.school_ids[schools], origin, version)
+        if found is None:
+            return None
+        dates = [str(d) for d in found["dates"][0]]
+        per_school = [{"school_id": f"{int(s):011d}", "days": _days(dates, found["p10"][k], found["p50"][k], found["p90"][k])}
+                      for k, s in enumerate(found["school_id"])]
+        total = _days(dates, found["p10"].sum(0), found["p50"].sum(0), found["p90"].sum(0))
+        kind = registry.meta(FORECAST_KIND, version).get("model")
+        return {"origin": origin, "model": {"version": version, "kind": kind}, "rain_forecast_mm": None,
+                "schools": per_school, "total": total, "note": _NOTE, "source": "nightly"}
 
     @staticmethod
     def _rain(part: Panel, rain_mm: list[float] | None) -> np.ndarray | None:

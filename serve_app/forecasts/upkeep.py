@@ -126,4 +126,4 @@ def forecast_every_school_served(root: Path, panel) -> dict | None:  # noqa: ANN
     if version is None:
         return None
     forecaster = DemandForecaster.from_bytes(registry.load_bytes(FORECAST_KIND, version))
-    return forecast_every_school(forecaster, panel.schools, panel.n_schools, root)
+    return forecast_every_school(forecaster, panel.schools, panel.n_schools, root, model_version=version)
