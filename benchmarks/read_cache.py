@@ -1,8 +1,8 @@
 """`mealtwin bench cache`: what the read cache saves. A small state fed `days` school days in process
 (the API app with local shards, SQLite), then a school's year-long history, the state `as_of` a
-settled moment and a district's 7-day forecast (by a small forecaster trained first on a few months
-of simulated history), each asked `runs` times missing the cache (a different range, moment or
-rain forecast every time) and `runs` times hitting it; in memory, and in Redis when `--redis`
+settled moment, a district's 7-day forecast (by a small forecaster trained first on a few months
+of simulated history), and a district's performance report and PDF, each asked `runs` times missing the cache (a different range, moment or
+rain forecast or period every time) and `runs` times hitting it; in memory, and in Redis when `--redis`
 names one."""
 
 from __future__ import annotations
@@ -113,4 +113,21 @@ async def run(schools: int = 800, days: int = 120, runs: int = 15, redis_url: st
                 out[where] |= {"forecast_district_schools": int((table.district == table.district[0]).sum()),
                                "forecast_miss_ms": await _median_ms(client, forecasts),
                                "forecast_hit_ms": await _median_ms(client, forecasts)}
+                out[where] |= await _area_reports(client, district, runs)
     return out
+
+
+async def _area_reports(client: httpx.AsyncClient, district: str, runs: int) -> dict:
+    """A district's performance report and its PDF, each over `runs` periods (ending on the twin's
+    day, starting a day earlier each time, within the 35 days the twin keeps): missed, then hit."""
+    path = "/api/v1/reports/performance"
+    answer = await client.get(path, params={"district": district})
+    answer.raise_for_status()
+    last = dt.date.fromisoformat(answer.json()["data"]["period"]["to"])
+    periods = [{"from": (last - dt.timedelta(days=6 + k)).isoformat(), "to": last.isoformat()} for k in range(runs)]
+    reports = [(path, {"district": district} | p) for p in periods]
+    pdfs = [("/api/v1/reports/export/pdf", {"level": "district", "name": district} | p) for p in periods]
+    return {"performance_miss_ms": await _median_ms(client, reports),
+            "performance_hit_ms": await _median_ms(client, reports),
+            "pdf_district_miss_ms": await _median_ms(client, pdfs),
+            "pdf_district_hit_ms": await _median_ms(client, pdfs)}
