@@ -56,7 +56,11 @@ class Streams(BaseModel):
         "a dashboard scope is read this often when no shard says it applied a batch"))
     dashboard_news_gap_s: float = Field(default=0.2, gt=0, description=(
         "after a shard's news of a batch, a scope is read at once, and again at most this often while its "
-        "view does not yet hold the batch (for at most dashboard_interval_s)"))
+        "view does not yet hold the batch (for at most dashboard_chase_s)"))
+    dashboard_chase_s: float = Field(default=5.0, gt=0, description=(
+        "how long a scope is read every dashboard_news_gap_s while its view does not hold a shard's news "
+        "(at least dashboard_interval_s): on a loaded machine the state twin gets a shard's roll-ups a "
+        "second or more after its news, and a shorter chase left the view to the next interval's read"))
     read_block_s: float = Field(default=0.5, gt=0, description="how long one broker read waits for news")
     resume_wait_s: float = Field(default=0.25, ge=0, description="wait for a {\"resume\": N} before the snapshot")
     low_stock_days: float = Field(default=3.0, gt=0, description="rice stock below this many days raises an alert")

@@ -7,7 +7,8 @@ the twin's view of it and passes the view on only when the scope's applied seq m
 dashboards of one district cost one poller. The poller follows its districts' `schools:` topics as
 news: a shard's message that it folded a batch (with the batch's seq) gets the scope read at once,
 and read again every `dashboard_news_gap_s` while the view does not hold that seq yet (the state's
-roll-ups reach the state twin a moment after the shard's news), for at most `dashboard_interval_s`.
+roll-ups reach the state twin a moment after the shard's news, seconds on a loaded machine), for at
+most `dashboard_chase_s` (at least `dashboard_interval_s`).
 Without news, the scope is read every `dashboard_interval_s` (the risk summary moves on its own).
 
 Every follower of a message gets the same payload object, a `Shared` (`serve_app.streams.shared`):
@@ -295,6 +296,7 @@ class StreamHub:
         news is not yet in the view (so news a moment old is read at once), else the interval."""
         loop = asyncio.get_running_loop()
         interval, gap = self._config.dashboard_interval_s, self._config.dashboard_news_gap_s
+        chase = max(self._config.dashboard_chase_s, interval)  # past it, the regular interval will do
         while scope.follows:
             now = loop.time()
             if now >= last_read + interval:
@@ -304,7 +306,7 @@ class StreamHub:
             else:
                 if scope.chasing_since is None:
                     scope.chasing_since = now
-                if now - scope.chasing_since < interval:  # past that, the regular interval will do
+                if now - scope.chasing_since < chase:
                     await asyncio.sleep(max(0.0, last_read + gap - now))
                     return
             scope.news.clear()
