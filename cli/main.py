@@ -368,6 +368,20 @@ def bench_search(
     _print_result(result, json_out)
 
 
+@bench_app.command("forecast-reads")
+def bench_forecast_reads(
+    json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
+    schools: int = typer.Option(43_000, help="schools in the simulated twin"),
+    runs: int = typer.Option(7, help="reads timed each way for each of a school, a block and a district"),
+) -> None:
+    """Forecast reads from the nightly job's files against computing them on the request."""
+    from benchmarks.forecast_reads import run
+
+    _logging(logging.WARNING)
+    result = asyncio.run(run(schools, runs, say=_bench_progress(json_out)))
+    _print_result(result, json_out)
+
+
 @bench_app.command("cascade")
 def bench_cascade(
     json_out: bool = typer.Option(False, "--json", help="print only the JSON result"),
