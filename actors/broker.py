@@ -40,7 +40,8 @@ def first_seq_now() -> int:
 
 
 class MemoryBroker:
-    """`twin.ports.StreamBroker` in memory. State is lost when the process ends (see `first_seq_now`).
+    """`twin.ports.StreamBroker` in memory. Without a journal, state is lost when the process ends
+    (see `first_seq_now`).
 
     A message is kept as JSON and decoded once, by its first read: a reader gets what JSON would
     give (a tuple comes back a list), as from Redis. Decoded on every read, the WebSocket fan-out
@@ -130,8 +131,16 @@ class MemoryBroker:
 
     def _write_down(self, records: list[Record]) -> None:
         """Journal the messages just kept (before any reader can see them), and start a rewrite
-        of the journal when it has grown enough."""
-        self._journal.append(records)
+        of the journal when it has grown enough. A journal that cannot be written (a full disk)
+        is removed and no longer kept: a restart would otherwise number on from its last message
+        and give out seqs again."""
+        try:
+            self._journal.append(records)
+        except OSError as exc:
+            log.error("the stream broker's journal cannot be written (%s): removed; a restart starts empty", exc)
+            self._journal.discard()
+            self._journal = None
+            return
         grown = self._journal.bytes_since_rewrite
         if grown > max(REWRITE_AFTER_BYTES, 2 * self._snapshot_bytes) and (
                 self._rewriting is None or self._rewriting.done()):

@@ -119,6 +119,13 @@ class BrokerJournal:
     def close(self) -> None:
         os.close(self._fd)
 
+    def discard(self) -> None:
+        """Remove every file of the journal (removing needs no free space) and stop writing."""
+        self.close()
+        for name in os.listdir(self._dir):
+            if name.startswith("broker."):
+                os.remove(os.path.join(self._dir, name))
+
 
 def _open_for_appends(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -76,3 +76,16 @@ async def test_a_folder_it_cannot_write_leaves_a_broker_without_a_journal(tmp_pa
     broker = MemoryBroker(10, 300.0, journal_dir=str(blocked / "broker"))
     seq = await broker.publish("t", {"n": 1})
     assert await broker.bounds("t") == (seq, seq)
+
+
+async def test_a_journal_that_cannot_be_written_is_removed_not_left_behind(tmp_path):
+    broker = MemoryBroker(100, 300.0, journal_dir=str(tmp_path))
+    await broker.publish("t", {"n": 0})
+
+    def full(records):
+        raise OSError(28, "No space left on device")
+
+    broker._journal.append = full  # the disk filled up
+    later = await broker.publish("t", {"n": 1})  # still published, in memory
+    assert await broker.bounds("t") == (later - 1, later)
+    assert list(tmp_path.iterdir()) == []  # a restart then starts empty, never reusing seqs
