@@ -35,6 +35,8 @@ def naive_fold(state, batch) -> dict:  # noqa: ANN001
     closed = {}
     inspection = {}
     block_funds = np.zeros((len(state.block_global), 2))
+    depot_stock = np.zeros((len(state.block_global), 4))
+    depot_logged = np.zeros(len(state.block_global), np.int8)
     district_funds = np.zeros((len(state.district_global), 2))
     hosted_school_district = state.block_district[state.school_block]
     for e in range(len(batch)):
@@ -51,10 +53,17 @@ def naive_fold(state, batch) -> dict:  # noqa: ANN001
             last[s] = max(last[s], day)
         elif k in (EventKind.STOCK_DELIVERED, EventKind.STOCK_ADJUSTED):
             stock[s] += v[:4]
+            if k == EventKind.STOCK_DELIVERED and v[4] > 0:
+                depot_stock[state.school_block[s]] -= v[:4]
         elif k == EventKind.STOCK_TRANSFERRED:
             stock[s] += v[:4]
             if v[4] >= 0:
                 stock[state.school_local[int(v[4])]] -= v[:4]
+            else:
+                depot_stock[state.school_block[s]] -= v[:4]
+        elif k == EventKind.DEPOT_STOCK_RECEIVED:
+            depot_stock[b] += v[:4]
+            depot_logged[b] = 1
         elif k == EventKind.FUNDS_RELEASED:
             if s >= 0:
                 funds[s, 0] += v[0]
@@ -81,7 +90,8 @@ def naive_fold(state, batch) -> dict:  # noqa: ANN001
             stock[s] -= meals[band] * RATION_PER_MEAL[:, band]
             funds[s, 1] += meals[band] * _rate(day)[band]
     return {"stock": stock, "funds": funds, "last_report_day": last, "reports": reports, "enrolment": enrolment,
-            "closed": closed, "inspection": inspection, "block_funds": block_funds, "district_funds": district_funds}
+            "closed": closed, "inspection": inspection, "block_funds": block_funds, "district_funds": district_funds,
+            "depot_stock": depot_stock, "depot_logged": depot_logged}
 
 
 def naive_rollup(group, values, n_groups) -> np.ndarray:  # noqa: ANN001

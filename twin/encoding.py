@@ -2,7 +2,7 @@
 
 Value slots by kind (`EventBatch.values[:, k]`):
   attendance_reported  0 present, 1-3 meals served (primary, upper primary, secondary), 4 no-meal reason code
-  stock_delivered      0 rice kg, 1 pulses kg, 2 oil kg, 3 eggs
+  stock_delivered      0 rice kg, 1 pulses kg, 2 oil kg, 3 eggs, 4 from the school's block depot (1) or not (0)
   stock_adjusted       0-3 as above (signed), 4 adjustment reason code
   funds_released       0 amount INR (recipient: school if `school` >= 0, else block if `block` >= 0, else district)
   funds_utilised       0 amount INR
@@ -12,6 +12,7 @@ Value slots by kind (`EventBatch.values[:, k]`):
   enrolment_updated    0-2 children by band
   funds_allocated      0 financial year, 1 the Centre's share INR, 2 the State's share INR
   stock_transferred    0-3 as stock_delivered, to `school`; 4 the source school's global index (-1: a depot)
+  depot_stock_received 0-3 as stock_delivered, into the depot of `block`
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import orjson
 
 from twin import events as ev
 from twin import geography
-from twin.attendance_reader import AttendanceColumns
+from twin.attendance_reader import AttendanceColumns, read_attendance
 from twin.batch import EventBatch
 from twin.directory import Directory
 from twin.norms import EPOCH, day_number
@@ -58,7 +60,8 @@ def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch
     school = _place_schools(batch, np.fromiter((_school_key(e) for e in events), np.int64, n), directory, errors,
                             lambda i: events[i].school_id)
     # Only these types may name a district or block; place them one by one (they are few).
-    for i in by_type.get("funds_released", []) + by_type.get("school_closed", []):
+    for i in by_type.get("funds_released", []) + by_type.get("school_closed", []) + \
+            by_type.get("depot_stock_received", []):
         if errors[i] is None:
             try:
                 batch.district[i], batch.block[i], batch.school[i] = _place(events[i], int(school[i]), directory)
@@ -80,11 +83,23 @@ def encode(events: Sequence[ev.Event], directory: Directory) -> tuple[EventBatch
 
 def decode_logged(rows: Sequence[tuple[int, str]], directory: Directory) -> EventBatch:
     """The batch of logged events `rows` ((seq, JSON payload), in seq order), each row stamped with
-    its seq: what a fold of the log (a shard's catch-up, a past day, a range of dates) applies."""
+    its seq: what a fold of the log (a shard's catch-up, a past day, a range of dates) applies.
+
+    Read as ingest read them: plain attendance reports (most of the log) column by column
+    (`twin.attendance_reader`), the rest by the event models. Through the models alone, decoding
+    was ~80% of a recovery's replay: 42 of 49 s for 950,000 events at India scale."""
     if not rows:
         return EventBatch.empty()
-    events = ev.event_list_adapter.validate_json("[" + ",".join(p for _, p in rows) + "]")
-    batch, _ = encode(events, directory)
+    items = orjson.loads("[" + ",".join(p for _, p in rows) + "]")
+    reports = read_attendance(items)
+    batch, _ = encode_attendance(reports, directory)
+    if len(reports) < len(items):
+        rest = np.ones(len(items), bool)
+        rest[reports.items] = False
+        others = np.flatnonzero(rest)
+        modelled, _ = encode(ev.event_list_adapter.validate_python([items[i] for i in others.tolist()]), directory)
+        order = np.argsort(np.concatenate([np.asarray(reports.items, np.int64), others]), kind="stable")
+        batch = EventBatch.concat([batch, modelled]).take(order)
     batch.seq[:] = [s for s, _ in rows]
     return batch
 
@@ -139,7 +154,7 @@ def _attendance(e: ev.AttendanceReported) -> tuple:
 
 _VALUES = {
     "attendance_reported": _Values(5, _attendance),
-    "stock_delivered": _Values(4, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs)),
+    "stock_delivered": _Values(5, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs, float(e.depot_id is not None))),
     "stock_adjusted": _Values(5, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs, _ADJUST_CODES[e.reason])),
     "funds_released": _Values(1, lambda e: (e.amount_inr,)),
     "funds_utilised": _Values(1, lambda e: (e.amount_inr,)),
@@ -149,6 +164,7 @@ _VALUES = {
     "enrolment_updated": _Values(3, lambda e: (e.primary, e.upper_primary, e.secondary)),
     "funds_allocated": _Values(3, lambda e: (e.year, e.centre_inr, e.state_inr)),
     "stock_transferred": _Values(4, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs)),
+    "depot_stock_received": _Values(4, lambda e: (e.rice_kg, e.pulses_kg, e.oil_kg, e.eggs)),
 }
 _EPOCH_ORDINAL = EPOCH.toordinal()
 

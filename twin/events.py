@@ -37,6 +37,7 @@ class EventKind(IntEnum):
     ENROLMENT_UPDATED = 9
     STOCK_TRANSFERRED = 10
     FUNDS_ALLOCATED = 11
+    DEPOT_STOCK_RECEIVED = 12
 
 
 class NoMealReason(StrEnum):
@@ -118,6 +119,9 @@ class _StockChange(_Event):
 
 
 class StockDelivered(_StockChange):
+    """Stock delivered to a school. Naming its depot (`depot_id`) says it came from the school's
+    block depot, whose stock goes down by as much; without it, from elsewhere (a supplier)."""
+
     type: Literal["stock_delivered"] = "stock_delivered"
     depot_id: str | None = Field(default=None, max_length=64)
     rice_kg: Kg = 0
@@ -145,8 +149,8 @@ class StockAdjusted(_StockChange):
 
 class StockTransferred(_StockChange):
     """Stock moved to `school_id` from another school of the same district (`from_school_id`: its
-    stock goes down by as much) or from its block's depot (`from_depot`: the twin keeps no depot
-    stock, so only the receiver changes). An approved stock recommendation becomes these."""
+    stock goes down by as much) or from its block's depot (`from_depot`: the depot's stock goes
+    down by as much). An approved stock recommendation becomes these."""
 
     type: Literal["stock_transferred"] = "stock_transferred"
     from_school_id: UdiseCode | None = None
@@ -165,6 +169,27 @@ class StockTransferred(_StockChange):
             raise ValueError("a school cannot transfer stock to itself")
         if self.rice_kg == self.pulses_kg == self.oil_kg == self.eggs == 0:
             raise ValueError("a transfer must carry at least one item")
+        return self
+
+
+class DepotStockReceived(_Event):
+    """A consignment received at a block's depot (from the state's godowns): the depot's stock goes
+    up by as much. Its deliveries to schools (`stock_delivered` naming a depot) and transfers from
+    it (`stock_transferred` from_depot) draw it down. A depot with no consignment logged has no
+    known stock: the optimiser then assumes one (`optimisation.depot_stock_days`)."""
+
+    type: Literal["depot_stock_received"] = "depot_stock_received"
+    district: str = Field(max_length=64)
+    block: str = Field(max_length=64)
+    rice_kg: Kg = 0
+    pulses_kg: Kg = 0
+    oil_kg: Kg = 0
+    eggs: Count = 0
+
+    @model_validator(mode="after")
+    def _something(self) -> DepotStockReceived:
+        if self.rice_kg == self.pulses_kg == self.oil_kg == self.eggs == 0:
+            raise ValueError("a consignment must carry at least one item")
         return self
 
 
@@ -278,6 +303,7 @@ Event = Annotated[
         SchoolClosed,
         EnrolmentUpdated,
         FundsAllocated,
+        DepotStockReceived,
     ],
     Field(discriminator="type"),
 ]
@@ -294,6 +320,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "enrolment_updated": EventKind.ENROLMENT_UPDATED,
     "funds_allocated": EventKind.FUNDS_ALLOCATED,
     "stock_transferred": EventKind.STOCK_TRANSFERRED,
+    "depot_stock_received": EventKind.DEPOT_STOCK_RECEIVED,
 }
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -29,6 +29,7 @@ _REL, _UTIL, _INSP = int(EventKind.FUNDS_RELEASED), int(EventKind.FUNDS_UTILISED
 _SHORT, _CLOSE, _ENROL = int(EventKind.SHORTAGE_REPORTED), int(EventKind.SCHOOL_CLOSED), int(EventKind.ENROLMENT_UPDATED)
 _ALLOC = int(EventKind.FUNDS_ALLOCATED)
 _MOVE = int(EventKind.STOCK_TRANSFERRED)
+_DEPOT = int(EventKind.DEPOT_STOCK_RECEIVED)
 
 
 def apply_events(state: ShardState, batch: EventBatch) -> np.ndarray:
@@ -55,7 +56,8 @@ def apply_events(state: ShardState, batch: EventBatch) -> np.ndarray:
         state.closed_from, state.closed_to,
         state.closed_reason, state.inspection_day, state.inspection_score, state.inspection_issues,
         state.shortage_day, state.shortage_item, state.hist_day, state.hist_present, state.hist_meals,
-        state.hist_reason, state.block_funds, state.district_funds, state.district_applied_seq, state.today,
+        state.hist_reason, state.block_funds, state.block_depot_stock, state.block_depot_logged,
+        state.district_funds, state.district_applied_seq, state.today,
         RATION_PER_MEAL, cost_days, cost_rates, outcome,
     )
     return outcome
@@ -84,7 +86,7 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
            enrolment, stock, funds, alloc_year, alloc_inr, last_report_day, closed_from, closed_to,
            closed_reason,
            inspection_day, inspection_score, inspection_issues, shortage_day, shortage_item,
-           hist_day, hist_present, hist_meals, hist_reason, block_funds, district_funds,
+           hist_day, hist_present, hist_meals, hist_reason, block_funds, depot_stock, depot_logged, district_funds,
            district_applied_seq, today, ration, cost_days, cost_rates, outcome):
     W = HISTORY_DAYS
     new_meals = np.zeros(3, np.int32)
@@ -98,7 +100,7 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
         s = school_local[school[e]] if school[e] >= 0 else -1
         b = block_local[block[e]] if block[e] >= 0 else -1
         k = kind[e]
-        if s < 0 and k != _REL and k != _CLOSE:
+        if s < 0 and k != _REL and k != _CLOSE and k != _DEPOT:
             continue  # a school this shard does not know yet; re-delivered after it is added
         v = values[e]
         outcome[e] = APPLIED
@@ -125,6 +127,8 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
         elif k == _DEL or k == _ADJ:
             for item in range(4):
                 stock[s, item] += v[item]
+                if k == _DEL and v[4] > 0:  # from the school's block depot (a book balance, as a school's)
+                    depot_stock[school_block[s], item] -= v[item]
         elif k == _MOVE:
             # the source is in the receiver's district (encoding checks it), hence hosted here
             src = school_local[np.int64(v[4])] if v[4] >= 0 else -1
@@ -132,6 +136,13 @@ def _apply(seq, kind, school, block, district, day, day_end, values,
                 stock[s, item] += v[item]
                 if src >= 0:
                     stock[src, item] -= v[item]
+                else:
+                    depot_stock[school_block[s], item] -= v[item]
+        elif k == _DEPOT:
+            if b >= 0:
+                for item in range(4):
+                    depot_stock[b, item] += v[item]
+                depot_logged[b] = 1
         elif k == _REL:
             if s >= 0:
                 funds[s, FUNDS_RELEASED] += v[0]

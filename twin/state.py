@@ -53,6 +53,10 @@ class ShardState:
     block_global: np.ndarray  # int32 [nb]
     block_district: np.ndarray  # int32 [nb] local district index
     block_funds: np.ndarray  # float64 [nb, 2] received from district, released to schools
+    # the block depot's stock (as `stock`): consignments received less its deliveries and transfers;
+    # a book balance, known only once a consignment is logged (`block_depot_logged`)
+    block_depot_stock: np.ndarray  # float64 [nb, 4]
+    block_depot_logged: np.ndarray  # int8 [nb] 1 once a consignment to the depot is logged
     # districts
     district_global: np.ndarray  # int16 [nd]
     district_funds: np.ndarray  # float64 [nd, 2] received from state, released to blocks
@@ -107,6 +111,8 @@ class ShardState:
             block_global=block_global,
             block_district=district_local[directory.blocks.district[block_global]].astype(np.int32),
             block_funds=np.zeros((nb, 2)),
+            block_depot_stock=np.zeros((nb, 4)),
+            block_depot_logged=np.zeros(nb, np.int8),
             district_global=district_global,
             district_funds=np.zeros((nd, 2)),
             district_applied_seq=np.zeros(nd, np.int64),
@@ -148,7 +154,7 @@ class ShardState:
             rows = schools[school_bounds[d] : school_bounds[d + 1]]
             b_rows = blocks[block_bounds[d] : block_bounds[d + 1]]
             part = {f"s.{name}": getattr(self, name)[rows] for name in SCHOOL_COLUMNS}
-            part |= {f"b.{name}": getattr(self, name)[b_rows] for name in ("block_global", "block_funds")}
+            part |= {f"b.{name}": getattr(self, name)[b_rows] for name in BLOCK_COLUMNS}
             part["d.district_funds"] = self.district_funds[d].copy()
             part["d.district_applied_seq"] = np.array([seq], np.int64)
             part["today"] = self.today.copy()
@@ -172,7 +178,9 @@ class ShardState:
             getattr(self, name)[rows] = part[f"s.{name}"][hit]
         b_rows = self.block_local[part["b.block_global"]]
         ok = b_rows >= 0
-        self.block_funds[b_rows[ok]] = part["b.block_funds"][ok]
+        for name in BLOCK_COLUMNS[1:]:
+            if f"b.{name}" in part:  # a column added since the snapshot: the log after it fills it
+                getattr(self, name)[b_rows[ok]] = part[f"b.{name}"][ok]
         self.district_funds[d_local] = part["d.district_funds"]
         self.district_applied_seq[d_local] = int(part["d.district_applied_seq"][0])
         self.today[0] = max(int(self.today[0]), int(part["today"][0]))
@@ -195,6 +203,9 @@ def _grouped(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.searchsorted(group[order], np.arange(n_groups + 1))
 
 
+# Columns snapshotted per block (its global index first, to match rows on restore).
+BLOCK_COLUMNS = ("block_global", "block_funds", "block_depot_stock", "block_depot_logged")
+
 # Columns snapshotted per school. `active` is not one: the schools table is its source of truth
 # and every load of the directory reads it from there.
 SCHOOL_COLUMNS = tuple(
@@ -202,7 +213,8 @@ SCHOOL_COLUMNS = tuple(
     for f in fields(ShardState)
     if f.name
     not in {
-        "block_global", "block_district", "block_funds", "district_global", "district_funds",
+        "block_global", "block_district", "block_funds", "block_depot_stock", "block_depot_logged",
+        "district_global", "district_funds",
         "district_applied_seq", "school_local", "block_local", "district_local", "today", "active",
     }
 )

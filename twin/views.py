@@ -78,7 +78,17 @@ def block_view(state: ShardState, b_local: int, names: tuple[str, ...], totals: 
     received, passed = state.block_funds[b_local]
     out["funds"] |= {"received_inr": round(received, 2), "balance_inr": round(received - passed, 2)}
     out["name"] = names[int(state.block_global[b_local])]
+    out["depot_stock"] = depot_view(state, b_local)
     return out
+
+
+def depot_view(state: ShardState, b_local: int) -> dict | None:
+    """The block depot's logged stock (a book balance: below zero when it sent more than it was
+    logged receiving), or None while no consignment to it is logged."""
+    if not state.block_depot_logged[b_local]:
+        return None
+    rice, pulses, oil, eggs = (float(x) for x in state.block_depot_stock[b_local])
+    return {"rice_kg": round(rice, 3), "pulses_kg": round(pulses, 3), "oil_kg": round(oil, 3), "eggs": round(eggs)}
 
 
 def district_view(state: ShardState, d_local: int, totals: np.ndarray) -> dict:

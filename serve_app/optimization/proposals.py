@@ -34,7 +34,8 @@ class Proposals:
     def __init__(self, directory: Directory, risk_rules: RiskRules | None = None) -> None:
         self._directory = directory
         self._risk_rules = risk_rules or RiskRules()
-        # the twin keeps no depot stock: a depot is taken to hold this many days of its block's need
+        # a depot with no consignment logged (`depot_stock_received`) is taken to hold this many days
+        # of its block's need
         self.depot_days = DEFAULT_DEPOT_DAYS
         # nor vehicles: each block depot is taken to have one that carries this much a day
         self.vehicle_kg_per_day = DEFAULT_VEHICLE_KG_PER_DAY
@@ -65,10 +66,11 @@ class Proposals:
         from scenarios.optimise_stock import rebalance_stock
 
         start, g = self.area_start(states, area)
-        inp = self.input(from_start, start, lat[g], lon[g])
+        inp = self.input(from_start, start, lat[g], lon[g], states)
         loaded = np.zeros(inp.n_blocks) if loaded_today is None else np.asarray(loaded_today, np.float64)
         out = {"g": g, "schools": inp.n, "twin_seq": _twin_seq(states, area, self._directory),
-               "assumptions": {"depot_stock_days": self.depot_days, "vehicle_kg_per_day": self.vehicle_kg_per_day},
+               "assumptions": {"depot_stock_days": self.depot_days, "vehicle_kg_per_day": self.vehicle_kg_per_day,
+                               "depots_logged": _logged_in(states, g, self._directory)},
                "actions": [], "delivery_actions": [], "fund_actions": [], "status": NOT_ASKED,
                "message": "stock transfers not asked for", "delivery_message": "not asked for",
                "funds_message": "not asked for", "variables": 0, "build_s": 0.0, "solve_s": 0.0, "before": 0.0,
@@ -121,9 +123,15 @@ class Proposals:
             if a.get("from_school", -1) >= 0 and int(g[a["from_school"]]) in scores:
                 a["risk"]["source"] = scores[int(g[a["from_school"]])]
 
-    def input(self, from_start, start, lat, lon):  # noqa: ANN001, ANN202 - the models load lazily
+    def input(self, from_start, start, lat, lon, states=None):  # noqa: ANN001, ANN202 - the models load lazily
+        """The optimisers' input: a depot holds its logged stock (consignments received less what it
+        sent, never below zero) once one is logged in the twin, else the assumed `depot_days` of
+        its block's need."""
         inp = from_start(start, lat, lon)
         inp.depot_stock *= self.depot_days / DEFAULT_DEPOT_DAYS
+        if states is not None:
+            held, logged = depot_stocks(states, inp.n_blocks)
+            inp.depot_stock[logged] = np.maximum(held[logged], 0.0)
         inp.vehicle_kg_per_day[:] = self.vehicle_kg_per_day
         return inp
 
@@ -160,15 +168,19 @@ class Proposals:
         body = {"action": {"from": {"school_id": from_school, "depot": from_depot}, "to": {"school_id": _udise(d, to)},
                            "items": action["items"], "km": action["km"]},
                 "quantities": action["quantities"], "risk": action["risk"],
-                "explanation": action["explanation"] if from_school else self._depot_assumed(action["explanation"])}
+                "explanation": action["explanation"] if from_school else self._depot_said(action["explanation"],
+                                                                                          from_depot, computed)}
         return {"id": uuid.uuid4().hex, "kind": "stock_transfer", "run_id": run_id, "district": district,
                 "block": block, "school_id": _udise(d, to), "from_school_id": from_school, "from_depot": from_depot,
                 "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
                 "children_affected": action["children"], "twin_seq": computed["twin_seq"], "body": body}
 
-    def _depot_assumed(self, explanation: dict) -> dict:
-        """A depot's part says what the twin does not know: how much the depot holds."""
-        return {**explanation, "depot_stock": f"assumed: the twin keeps no depot stock, so the depot is taken to "
+    def _depot_said(self, explanation: dict, depot: str, computed: dict) -> dict:
+        """A depot's part says where the depot's stock came from: logged in the twin, or assumed."""
+        if depot in computed["assumptions"]["depots_logged"]:
+            return {**explanation, "depot_stock": "logged: the consignments the depot received less what it "
+                                                  "delivered and transferred"}
+        return {**explanation, "depot_stock": f"assumed: no consignment to this depot is logged, so it is taken to "
                                               f"hold {self.depot_days:g} days of its block's need"}
 
     def _delivery_record(self, run_id: str, action: dict, computed: dict) -> dict:
@@ -180,7 +192,7 @@ class Proposals:
         body = {"action": {"from": {"school_id": None, "depot": depot}, "to": {"school_id": _udise(d, to)},
                            "items": action["items"], "km": action["km"], "school_day": action["day"]},
                 "quantities": action["quantities"], "risk": action["risk"],
-                "explanation": self._depot_assumed(action["explanation"])}
+                "explanation": self._depot_said(action["explanation"], depot, computed)}
         return {"id": uuid.uuid4().hex, "kind": DELIVERY, "run_id": run_id, "district": district, "block": block,
                 "school_id": _udise(d, to), "from_school_id": None, "from_depot": depot,
                 "quantity_kg": action["quantity_kg"], "cost_inr": action["cost_inr"],
@@ -210,7 +222,7 @@ class Proposals:
 
         rule = StockRule()
         start, g = self.area_start(states, Area(rec["district"], rec["block"]))
-        inp = self.input(from_start, start, lat[g], lon[g])
+        inp = self.input(from_start, start, lat[g], lon[g], states)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         to = row_of.get(int(self._directory.index(rec["school_id"])))
         src = row_of.get(int(self._directory.index(rec["from_school_id"]))) if rec["from_school_id"] else None
@@ -258,7 +270,7 @@ class Proposals:
 
         rule = DeliveryRule()
         start, g = self.area_start(states, Area(rec["district"], rec["block"]))
-        inp = self.input(from_start, start, lat[g], lon[g])
+        inp = self.input(from_start, start, lat[g], lon[g], states)
         to = {int(x): k for k, x in enumerate(g.tolist())}.get(int(self._directory.index(rec["school_id"])))
         if to is None:
             raise Conflict(f"recommendation {rec['id']} names a school no longer in the twin", {"id": rec["id"]})
@@ -293,7 +305,7 @@ class Proposals:
         from scenarios.optimise_input import from_start
 
         start, g = self.area_start(states, Area(rec["district"], rec["block"]))
-        inp = self.input(from_start, start, lat[g], lon[g])
+        inp = self.input(from_start, start, lat[g], lon[g], states)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         to = row_of.get(int(self._directory.index(rec["school_id"])))
         if to is None:
@@ -374,6 +386,25 @@ def broken(constraint: str, message: str, item: str | None = None, limit: float 
 
 def item_dict(row: np.ndarray) -> dict:
     return {name: round(float(q), 3) for name, q in zip(ITEMS, row)}
+
+
+def depot_stocks(states: list[ShardState], n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 [n_blocks, 4] each block depot's logged stock, bool [n_blocks] whether any
+    consignment to it is logged), by global block."""
+    held, logged = np.zeros((n_blocks, 4)), np.zeros(n_blocks, bool)
+    for s in states:
+        held[s.block_global] = s.block_depot_stock
+        logged[s.block_global] = s.block_depot_logged > 0
+    return held, logged
+
+
+def _logged_in(states: list[ShardState], g: np.ndarray, directory: Directory) -> list[str]:
+    """The depots ("District/Block") of schools `g` (directory indices) whose stock is logged."""
+    _, logged = depot_stocks(states, len(directory.blocks))
+    blocks = np.unique(directory.school_block[g])
+    names = geography.district_names()
+    return sorted(f"{names[int(directory.blocks.district[b])]}/{directory.blocks.names[int(b)]}"
+                  for b in blocks[logged[blocks]])
 
 
 def block_balances(states: list[ShardState], n_blocks: int) -> np.ndarray:

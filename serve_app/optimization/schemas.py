@@ -97,8 +97,9 @@ class RunSummary(BaseModel):
     deliveries: int = Field(description="of the recommendations, depot visits of the next school days (the "
                             "delivery schedule, planned on what the run's transfers leave)")
     assumptions: dict = Field(description="what the twin does not hold and the models assume: `depot_stock_days` "
-                              "(a block depot holds that many days of its block's need) and `vehicle_kg_per_day` "
-                              "(one vehicle a depot)")
+                              "(a block depot with no consignment logged holds that many days of its block's "
+                              "need), `vehicle_kg_per_day` (one vehicle a depot), and `depots_logged`: the "
+                              "depots (District/Block) whose logged stock was used instead")
     superseded: int = Field(description="pending recommendations of the area this run replaced")
     schools: int
     variables: int

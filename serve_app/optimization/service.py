@@ -478,7 +478,7 @@ class OptimisationService:
     # -- helpers --------------------------------------------------------------------------------
     @property
     def depot_days(self) -> float:
-        """Days of its block's need a depot is taken to hold (the twin keeps no depot stock)."""
+        """Days of its block's need a depot is taken to hold while no consignment to it is logged."""
         return self._proposals.depot_days
 
     @depot_days.setter

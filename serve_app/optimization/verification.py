@@ -34,7 +34,7 @@ class Verification:
         from simulation.levers import ScenarioInputs
 
         start, g = self._proposals.area_start(states, area)
-        inp = self._proposals.input(from_start, start, lat[g], lon[g])
+        inp = self._proposals.input(from_start, start, lat[g], lon[g], states)
         inp.block_balance_inr = block_balances(states, inp.n_blocks)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         greedy = greedy_stock(inp)
@@ -62,7 +62,7 @@ class Verification:
         from simulation.levers import ScenarioInputs
 
         start, g = self._proposals.area_start(states, area)
-        inp = self._proposals.input(from_start, start, lat[g], lon[g])
+        inp = self._proposals.input(from_start, start, lat[g], lon[g], states)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         live = [r for r in plan_recs if r["status"] in (PENDING, APPROVED)]
         if rec["kind"] == FUNDS:  # money: the greedy clerk advances the soonest-broke first; no transport

@@ -189,6 +189,10 @@ class BlockTwin(AreaTwin):
 
     name: str
     funds: BlockFunds
+    depot_stock: dict[str, float] | None = Field(
+        default=None, description="the block depot's logged stock (rice_kg, pulses_kg, oil_kg, eggs): consignments "
+                                  "received (depot_stock_received) less its deliveries and transfers; none while "
+                                  "no consignment is logged")
 
 
 class DistrictTwin(AreaTwin):

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tests.fixtures.builders import random_batch, small_directory
 from tests.naive import naive_fold, naive_rice_need, naive_rollup
 from twin.batch import EventBatch
+from twin.events import EventKind
 from twin.kernels import apply_events, rice_need_per_day, rollup
 from twin.outcomes import APPLIED, CORRECTION, SKIPPED, TOO_OLD
 from twin.state import HISTORY_DAYS, NO_DAY, ShardState
@@ -36,6 +37,10 @@ def test_apply_matches_the_naive_fold(seed):
     np.testing.assert_array_equal(state.enrolment, expected["enrolment"])
     np.testing.assert_allclose(state.block_funds, expected["block_funds"])
     np.testing.assert_allclose(state.district_funds, expected["district_funds"])
+    np.testing.assert_allclose(state.block_depot_stock, expected["depot_stock"], atol=1e-6)
+    np.testing.assert_array_equal(state.block_depot_logged, expected["depot_logged"])
+    received = batch.values[batch.kind == int(EventKind.DEPOT_STOCK_RECEIVED), :4].sum()
+    assert expected["depot_logged"].any() and 0 < state.block_depot_stock.sum() < received  # in and out
     for i, (start, end) in expected["closed"].items():
         assert (state.closed_from[i], state.closed_to[i]) == (start, end)
     # every report still inside the window is held with its final figures

@@ -10,7 +10,7 @@ import pytest
 from tests.fixtures.builders import random_batch, small_directory
 from twin import snapshot
 from twin.kernels import apply_events
-from twin.state import SCHOOL_COLUMNS, ShardState
+from twin.state import BLOCK_COLUMNS, SCHOOL_COLUMNS, ShardState
 
 DIRECTORY, ENROLMENT = small_directory()
 
@@ -27,7 +27,7 @@ def _selected(state: ShardState, d_local: int, seq: int) -> dict[str, np.ndarray
     schools = state.school_block_district() == d_local
     blocks = state.block_district == d_local
     part = {f"s.{name}": getattr(state, name)[schools] for name in SCHOOL_COLUMNS}
-    part |= {f"b.{name}": getattr(state, name)[blocks] for name in ("block_global", "block_funds")}
+    part |= {f"b.{name}": getattr(state, name)[blocks] for name in BLOCK_COLUMNS}
     return part | {"d.district_funds": state.district_funds[d_local], "d.district_applied_seq": np.array([seq]),
                    "today": state.today}
 
@@ -78,3 +78,19 @@ def test_a_truncated_snapshot_is_refused(folded):
     data = snapshot.dumps(folded.district_parts(seq=3)[0])
     with pytest.raises(Exception):  # noqa: B017 - LZ4 or the length check, whichever sees it first
         snapshot.loads(data[: len(data) // 2])
+
+
+def test_a_district_restores_from_its_part_and_from_one_taken_before_depot_stock(folded):
+    part = folded.district_parts(seq=3)[1]
+    restored = ShardState.for_districts(DIRECTORY, ENROLMENT, [0, 1, 2])
+    restored.restore_district_part(1, part)
+    mine = restored.block_district == 1
+    np.testing.assert_array_equal(restored.block_depot_stock[mine], folded.block_depot_stock[mine])
+    np.testing.assert_array_equal(restored.block_depot_logged[mine], folded.block_depot_logged[mine])
+    assert folded.block_depot_logged[mine].any()
+    # a part written before depots kept stock: they start unknown, the log after it fills them
+    older = {k: v for k, v in part.items() if not k.startswith("b.block_depot")}
+    fresh = ShardState.for_districts(DIRECTORY, ENROLMENT, [0, 1, 2])
+    fresh.restore_district_part(1, older)
+    np.testing.assert_array_equal(fresh.block_funds[mine], folded.block_funds[mine])
+    assert not fresh.block_depot_logged.any() and not fresh.block_depot_stock.any()

@@ -30,7 +30,7 @@ async def plan_visits(app) -> tuple[dict, list[dict]]:
 async def test_a_depot_visit_is_proposed_verified_edited_and_delivered(app):
     run, visits = await plan_visits(app)
     assert run["deliveries"] == len(visits) >= 1 and run["fund_advances"] == 0 and run["status"] == "not_asked"
-    assert run["assumptions"] == {"depot_stock_days": 40.0, "vehicle_kg_per_day": 3000.0}
+    assert run["assumptions"] == {"depot_stock_days": 40.0, "vehicle_kg_per_day": 3000.0, "depots_logged": []}
     [visit] = [v for v in visits if v["school_id"] == SHORT]
     assert visit["kind"] == "delivery" and visit["from_depot"] == "Ariyalur/Ariyalur" and visit["from_school_id"] is None
     assert set(visit["action"]["items"]) <= {"rice_kg", "pulses_kg", "oil_kg"} and visit["action"]["items"]["rice_kg"] > 0
