@@ -84,8 +84,9 @@ export async function render(main, ctx, view) {
     levelsBusy = true;
     lastFetch = Date.now();
     try {
-      // the version of the levels the map holds, kept with the map so that every view of it asks
-      // only for what changed since; a map without one (new, or reloaded) is sent every level
+      // the version of the levels the map holds (named by the map's answer, then by each levels
+      // answer), kept with the map so that every view of it asks only for what changed since; a
+      // version the replica does not know is sent every level
       const held = map.levelsVersion;
       const { bytes, headers } = await getBinary(`/api/v1/dashboard/levels${held ? `?since=${encodeURIComponent(held)}` : ""}`);
       const answer = decodeLevelsAnswer(bytes);
