@@ -86,11 +86,11 @@ def planned_visits(env: simpy.Environment, rep):  # noqa: ANN001 - rep: engine.R
     inside = school_day < school_days.size
     due[inside] = school_days[school_day[inside]]
     waiting = due < e.horizon
+    road_open = ~_roads_closed(e)[:, e.block[school]]  # [day, visit]
     yield env.timeout(0.3)  # after the morning's closures, before the day's meals
     for day in range(e.horizon):
         if e.days.depot_works[day]:
-            come = np.flatnonzero(waiting & (due <= day) & rep.open_today[school])
-            come = np.array([i for i in come.tolist() if not _road_closed(e, int(e.block[school[i]]), day)], np.int64)
+            come = np.flatnonzero(waiting & (due <= day) & road_open[day] & rep.open_today[school])
             if come.size:
                 np.add.at(rep.stock, school[come], items[come])
                 rep.ledger["delivered"] += items[come].sum(axis=0)
@@ -98,5 +98,9 @@ def planned_visits(env: simpy.Environment, rep):  # noqa: ANN001 - rep: engine.R
         yield env.timeout(1)
 
 
-def _road_closed(e, b: int, day: int) -> bool:  # noqa: ANN001 - e: engine.Engine
-    return any(first <= day <= last for first, last, _ in e.windows[Lever.ROAD_CLOSURE][b])
+def _roads_closed(e) -> np.ndarray:  # noqa: ANN001 - e: engine.Engine
+    """bool [horizon, blocks]: the scenario's road closures, by day and global block."""
+    out = np.zeros((e.horizon, e.nb_total), bool)
+    for d in e.inputs.of(Lever.ROAD_CLOSURE):
+        out[max(d.first_day, 0):d.last_day + 1] |= d.blocks
+    return out
