@@ -28,6 +28,9 @@ STOCK, FUNDS, DELIVERY = "stock_transfer", "fund_advance", "delivery"
 MODELS = frozenset({"stock", "deliveries", "funds"})  # what a run may solve: transfers, depot visits, advances
 NOT_ASKED = "not_asked"
 ITEMS = ("rice_kg", "pulses_kg", "oil_kg", "eggs")
+# a recommendation's items are shown to the gram (3 decimals): the shown value of a quantity at its
+# bound may exceed the bound by up to half a gram, so an edit back to it is not refused for that
+SHOWN_TO = 5e-4
 
 
 class Proposals:
@@ -234,10 +237,10 @@ class Proposals:
         target = inp.need_per_day * (inp.days_to_delivery + np.asarray(rule.buffer_days, float))
         deficit = np.maximum(target[to] - inp.stock[to], 0.0)
         for k, name in enumerate(ITEMS):
-            if moved[k] > deficit[k] + 1e-6:
+            if moved[k] > deficit[k] + SHOWN_TO:
                 raise broken("receiver_deficit", f"{name} {moved[k]:g} is more than the {deficit[k]:.3f} the receiver "
                                                   "lacks before its next delivery and buffer", name, deficit[k])
-            if src is not None and moved[k] > max(inp.stock[src, k] - target[src, k], 0.0) + 1e-6:
+            if src is not None and moved[k] > max(inp.stock[src, k] - target[src, k], 0.0) + SHOWN_TO:
                 room = max(inp.stock[src, k] - target[src, k], 0.0)
                 raise broken("donor_buffer", f"{name} {moved[k]:g} would take the giving school below its own "
                                               f"buffer: it can give {room:.3f}", name, room)
@@ -283,7 +286,7 @@ class Proposals:
         store = inp.need_per_day[to] * rule.top_up_days
         for k, name in enumerate(ITEMS[:3]):
             room = max(store[k] - inp.stock[to, k], 0.0)
-            if moved[k] > room + 1e-6:
+            if moved[k] > room + SHOWN_TO:
                 raise broken("store", f"{name} {moved[k]:g} would fill the school past its store of "
                                       f"{rule.top_up_days:g} days of need: it has room for {room:.3f}", name, room)
             _within_depot(inp, to, k, moved[k])
@@ -357,7 +360,7 @@ def _visit_change(n: int, visits: list[dict]) -> np.ndarray:
 def _within_depot(inp, to: int, k: int, amount: float) -> None:  # noqa: ANN001 - an OptimiseInput
     """422 `depot_stock` if school `to`'s block depot holds less than `amount` of item `k`."""
     depot = inp.depot_stock[inp.block[to], k]
-    if amount > depot + 1e-6:
+    if amount > depot + SHOWN_TO:
         raise broken("depot_stock", f"{ITEMS[k]} {amount:g} is more than the depot holds ({depot:.3f})",
                      ITEMS[k], depot)
 

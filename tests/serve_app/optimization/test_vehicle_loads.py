@@ -97,7 +97,7 @@ async def test_an_edit_may_not_load_the_vehicle_past_what_the_days_other_loads_l
     await _loaded(app, TRUCK_KG - moved / 2, today)  # approved and applied today: half the transfer's room left
     path = f"/api/v1/optimization/recommendations/{rec['id']}"
     async with client_of(app, *DISTRICT_OFFICER) as officer:
-        full = await officer.patch(path, json={"rice_kg": moved - 0.001})  # within the receiver's deficit
+        full = await officer.patch(path, json={"rice_kg": moved})
         assert full.status_code == 422, full.text
         error = full.json()["error"]
         assert error["details"]["constraint"] == "vehicle_kg", error
@@ -105,3 +105,15 @@ async def test_an_edit_may_not_load_the_vehicle_past_what_the_days_other_loads_l
         assert abs(error["details"]["limit"] - moved / 2) < 1e-6
         half = await officer.patch(path, json={"rice_kg": round(moved / 4, 3)})
         assert half.status_code == 200, half.text
+
+
+async def test_an_edit_back_to_the_quantity_shown_is_accepted(app):
+    """Quantities are shown to the gram: the shown one, a hair above the exact bound it was
+    computed at, is still within it."""
+    async with client_of(app) as admin:
+        await feed(admin)
+    rec = transfer_to_short((await run_for_block(app))["recs"])
+    async with client_of(app, *DISTRICT_OFFICER) as officer:
+        same = await officer.patch(f"/api/v1/optimization/recommendations/{rec['id']}",
+                                   json=rec["action"]["items"] | {"version": rec["version"]})
+        assert same.status_code == 200, same.text
