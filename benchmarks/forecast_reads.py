@@ -25,9 +25,9 @@ GBM = {"max_pairs": 20_000, "max_iter": 60}  # a forecaster fitted in seconds: t
 
 async def run(schools: int, runs: int, say: Callable[[str], None]) -> dict:
     from benchmarks.workdir import bench_workdir
+    from ml.forecast_files import NightlyForecasts
     from ml.forecaster import DemandForecaster
     from ml.history import generate_history_panel
-    from ml.forecast_files import NightlyForecasts
     from ml.registry import Registry
     from serve_app.forecasts.service import ModelService
     from serve_app.forecasts.upkeep import FORECAST_KIND, forecast_every_school_served
@@ -58,7 +58,7 @@ async def run(schools: int, runs: int, say: Callable[[str], None]) -> dict:
 
     service = ModelService(root, directory, no_states, twin_day)
 
-    async def given_panel(_schools: int):  # noqa: ANN202
+    async def given_panel(_schools: int):
         return panel, "days"
 
     service._versioned_panel = given_panel  # the recent days ready-made (see the module's note)

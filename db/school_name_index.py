@@ -15,9 +15,9 @@ triggers and may renumber the rows: it must call `create` again afterwards."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection

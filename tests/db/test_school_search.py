@@ -35,7 +35,7 @@ async def _schools(url: str) -> tuple[SchoolRepository, object, list[dict]]:
 
 
 @pytest.mark.parametrize("candidates", [school_search.CANDIDATES, 3])
-async def test_the_same_answers_as_the_one_query(database_url, monkeypatch, candidates) -> None:  # noqa: ANN001
+async def test_the_same_answers_as_the_one_query(database_url, monkeypatch, candidates) -> None:
     # a small limit of candidates: the ranks that have more are walked in name order instead
     monkeypatch.setattr(school_search, "CANDIDATES", candidates)
     repo, engine, _ = await _schools(database_url)
@@ -52,7 +52,7 @@ async def test_the_same_answers_as_the_one_query(database_url, monkeypatch, cand
         await engine.dispose()
 
 
-async def test_renamed_and_removed_schools_are_found_by_their_new_names_only(database_url) -> None:  # noqa: ANN001
+async def test_renamed_and_removed_schools_are_found_by_their_new_names_only(database_url) -> None:
     repo, engine, first = await _schools(database_url)
     try:
         assert [r["name"] for r in await repo.search("middle", 1)] == ["mIDDLE École Kulam"]
@@ -63,7 +63,7 @@ async def test_renamed_and_removed_schools_are_found_by_their_new_names_only(dat
         await engine.dispose()
 
 
-async def test_the_migration_makes_the_name_indexes(database_url) -> None:  # noqa: ANN001
+async def test_the_migration_makes_the_name_indexes(database_url) -> None:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:

@@ -20,11 +20,11 @@ SCHOOLS = np.array([0, 3, 17, 39])
 
 
 @pytest.fixture(scope="module")
-def panel():  # noqa: ANN201
+def panel():
     return build_panel(n_schools=40, n_days=90)
 
 
-def _serve(root, panel, kind: str = "seasonal_naive", wape: float = 0.1) -> str:  # noqa: ANN001
+def _serve(root, panel, kind: str = "seasonal_naive", wape: float = 0.1) -> str:
     registry = Registry(root)
     version = registry.register(FORECAST_KIND, DemandForecaster(kind).fit(panel).to_bytes(),
                                 {"model": kind, "metrics": {"wape": wape}})
@@ -32,7 +32,7 @@ def _serve(root, panel, kind: str = "seasonal_naive", wape: float = 0.1) -> str:
     return version
 
 
-def _service(root, panel, today: int, may_compute: bool) -> ModelService:  # noqa: ANN001
+def _service(root, panel, today: int, may_compute: bool) -> ModelService:
     """The service on `panel`'s schools, the twin on day `today`; building the recent days (to
     compute) fails the test unless `may_compute`."""
     directory = Directory(panel.school_id, panel.district, panel.block, BlockTable.from_geography())
@@ -45,7 +45,7 @@ def _service(root, panel, today: int, may_compute: bool) -> ModelService:  # noq
 
     service = ModelService(root, directory, no_states, twin_day)
 
-    async def versioned_panel(_schools: int):  # noqa: ANN202 - the recent days, as the live twin would give them
+    async def versioned_panel(_schools: int):
         assert may_compute, "the recent days were built: the nightly files were not used"
         return panel, "days"
 
@@ -53,11 +53,11 @@ def _service(root, panel, today: int, may_compute: bool) -> ModelService:  # noq
     return service
 
 
-def _origin_day(panel) -> int:  # noqa: ANN001
+def _origin_day(panel) -> int:
     return day_number(panel.dates[-1].astype(object))
 
 
-async def test_fresh_nightly_files_answer_with_the_computed_figures(tmp_path, panel) -> None:  # noqa: ANN001
+async def test_fresh_nightly_files_answer_with_the_computed_figures(tmp_path, panel) -> None:
     _serve(tmp_path, panel)
     assert forecast_every_school_served(tmp_path, panel)["model_version"] is not None
 
@@ -73,7 +73,7 @@ async def test_fresh_nightly_files_answer_with_the_computed_figures(tmp_path, pa
     assert nightly["schools"] == computed["schools"] and nightly["total"] == computed["total"]
 
 
-async def test_files_of_another_day_or_model_are_not_used(tmp_path, panel) -> None:  # noqa: ANN001
+async def test_files_of_another_day_or_model_are_not_used(tmp_path, panel) -> None:
     _serve(tmp_path, panel)
     forecast_every_school_served(tmp_path, panel)
 
@@ -85,14 +85,14 @@ async def test_files_of_another_day_or_model_are_not_used(tmp_path, panel) -> No
     assert (await same_day.forecast(SCHOOLS, None))["source"] == "computed"
 
 
-async def test_without_nightly_files_forecasts_are_computed(tmp_path, panel) -> None:  # noqa: ANN001
+async def test_without_nightly_files_forecasts_are_computed(tmp_path, panel) -> None:
     _serve(tmp_path, panel)
     service = _service(tmp_path, panel, _origin_day(panel), may_compute=True)
     assert latest_forecasts(tmp_path) is None
     assert (await service.forecast(SCHOOLS, None))["source"] == "computed"
 
 
-def test_the_reader_takes_the_parts_holding_the_schools_in_the_order_asked(tmp_path, panel) -> None:  # noqa: ANN001
+def test_the_reader_takes_the_parts_holding_the_schools_in_the_order_asked(tmp_path, panel) -> None:
     from ml.forecast_all import forecast_every_school
 
     forecaster = DemandForecaster("seasonal_naive").fit(panel)
