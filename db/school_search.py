@@ -55,7 +55,6 @@ class _Part:
     """Schools of one rank found one way: `where` is exact; `candidates` (a superset of it, from an
     index) or None; `name_from` a name no match sorts before, where the walk may start."""
 
-
     where: ColumnElement
     candidates: ColumnElement | None = None
     counted: Select | None = None  # the candidates as the index lists them, when cheaper to count than `candidates`
