@@ -71,7 +71,8 @@ def retrain(
     the history store under `root`. `progress(stage, fraction)` reports along the way.
 
     The sample: whole blocks of about `forecast_schools` schools. The risk model uses all stored
-    days of the sample, at a stride between origin days that gives about `risk_rows` rows; the
+    days of the sample, at a stride between origin days that gives about `risk_rows` rows (at most
+    `MAX_RISK_STRIDE_DAYS`, with schools drawn at each origin past it); the
     forecaster the last `forecast_months` months, backtested from rolling origins over the last
     `forecast_backtest_days` days that still have their forecast days inside the store.
     `forecast_models` narrows the forecaster's candidates (default: all); `forecast_options` and
@@ -111,19 +112,30 @@ def retrain(
     }
 
 
-def _risk_stride(n_days: int, n_schools: int, risk_rows: int) -> int:
-    """Days between origin days so that schools x origins is about `risk_rows`. A multiple of 7
-    would put every origin on the same weekday, so those are moved up by one."""
+# The widest gap between origin days. Past it a large sample would keep only a handful of days
+# (43,000 schools in 300,000 rows: one origin every 150 days, seven in three years), leaving the
+# validation window empty and the model blind to the seasons; schools are drawn per origin instead.
+MAX_RISK_STRIDE_DAYS = 12
+
+
+def _risk_origins(n_days: int, n_schools: int, risk_rows: int) -> tuple[int, int | None]:
+    """Days between origin days, and how many schools to draw at each (None: all), so that
+    schools x origins is about `risk_rows`. A multiple of 7 would put every origin on the same
+    weekday, so those are moved up by one."""
     usable = max(n_days - LOOKBACK_DAYS - HORIZON_DAYS, 1)
     stride = max(1, int(usable * n_schools // max(risk_rows, 1)))
-    return stride + 1 if stride % 7 == 0 else stride
+    stride = stride + 1 if stride % 7 == 0 else stride
+    if stride <= MAX_RISK_STRIDE_DAYS:
+        return stride, None
+    per_origin = -(-risk_rows // max(usable // MAX_RISK_STRIDE_DAYS, 1))
+    return MAX_RISK_STRIDE_DAYS, min(per_origin, n_schools)
 
 
 def _retrain_risk(registry: Registry, panel: Panel, description: dict, seed: int, risk_rows: int,
                   candidates: tuple[str, ...], say: Callable[[float], None]) -> dict:
-    stride = _risk_stride(panel.n_days, panel.n_schools, risk_rows)
+    stride, per_origin = _risk_origins(panel.n_days, panel.n_schools, risk_rows)
     say(0.0)
-    data = build_risk_dataset(panel, origin_days(panel, stride))
+    data = build_risk_dataset(panel, origin_days(panel, stride), schools_per_origin=per_origin, seed=seed)
     say(0.15)
     messages: list[str] = []
     fit_seconds: dict[str, float] = {}
@@ -142,7 +154,8 @@ def _retrain_risk(registry: Registry, panel: Panel, description: dict, seed: int
 
     backtest = run_backtest(data, candidates, seed=seed, max_train_rows=risk_rows, max_valid_rows=risk_rows, say=step)
     served_before = registry.served(RISK_KIND)
-    meta_description = {**description, "stride_days": stride, "rows_built": len(data)}
+    meta_description = {**description, "stride_days": stride, "schools_per_origin": per_origin,
+                        "rows_built": len(data)}
     registering = time.perf_counter()
     version, promoted = register_backtest(registry, backtest, data, meta_description, seed)
     register_seconds = time.perf_counter() - registering  # mostly the refit of the backtest's choice

@@ -87,14 +87,23 @@ def origin_days(panel: Panel, stride: int = 5, horizon: int = HORIZON_DAYS, look
 
 
 def build_risk_dataset(panel: Panel, origins: np.ndarray, rules: RiskRules | None = None,
-                       horizon: int = HORIZON_DAYS) -> RiskDataset:
-    """Features, labels and the rule score for every school at each origin day (row of `panel`)."""
+                       horizon: int = HORIZON_DAYS, schools_per_origin: int | None = None,
+                       seed: int = 0) -> RiskDataset:
+    """Features, labels and the rule score for every school at each origin day (row of `panel`), or
+    for `schools_per_origin` of them drawn afresh at each origin (seeded), so that a large sample
+    keeps many origin days within a row budget instead of few days of every school."""
     rules = rules or RiskRules()
     origins = np.asarray(origins, np.int64)
     if origins.size and (origins.min() < LOOKBACK_DAYS - 1 or origins.max() + horizon >= panel.n_days):
         raise ValueError("origins need LOOKBACK_DAYS before them and the horizon after them in the panel")
     h = _History(panel)
-    parts = [_at_origin(panel, h, int(t), rules, horizon) for t in origins.tolist()]
+    draw = np.random.default_rng(seed)
+    parts = []
+    for t in origins.tolist():
+        part = _at_origin(panel, h, int(t), rules, horizon)
+        if schools_per_origin is not None and schools_per_origin < panel.n_schools:
+            part = part.take(np.sort(draw.choice(panel.n_schools, schools_per_origin, replace=False)))
+        parts.append(part)
     if not parts:
         return _empty()
     return RiskDataset.concat(parts)

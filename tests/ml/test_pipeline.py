@@ -12,9 +12,18 @@ import pytest
 
 from ml import history_store
 from ml.forecaster import DemandForecaster
-from ml.pipeline import FORECAST_KIND, RISK_KIND, ServedModels, accuracy, append_live_days, retrain
+from ml.pipeline import (
+    FORECAST_KIND,
+    MAX_RISK_STRIDE_DAYS,
+    RISK_KIND,
+    ServedModels,
+    _risk_origins,
+    accuracy,
+    append_live_days,
+    retrain,
+)
 from ml.registry import Registry
-from ml.risk_dataset import build_risk_dataset, features_at, origin_days
+from ml.risk_dataset import HORIZON_DAYS, LOOKBACK_DAYS, build_risk_dataset, features_at, origin_days
 from ml.risk_model import fit_risk_model, time_split
 from tests.fixtures.model_store import small_store
 
@@ -240,3 +249,15 @@ def test_a_served_forecaster_trained_before_the_new_backtest_is_rescored_on_it(s
     assert later["incumbent_basis"] == "rescored" and np.isfinite(later["incumbent_wape"])
     assert later["promoted"] == (later["metrics"]["wape"] < later["incumbent_wape"])
     assert Registry(registry).served(FORECAST_KIND) == ("v2" if later["promoted"] else "v1")
+
+
+def test_a_large_sample_keeps_origin_days_all_year_and_draws_schools_at_each_within_the_row_budget():
+    three_years = 1096
+    for schools in (1_078, 3_004):  # small samples: every school at a stride that meets the budget
+        stride, per_origin = _risk_origins(three_years, schools, 300_000)
+        assert per_origin is None and stride <= MAX_RISK_STRIDE_DAYS and stride % 7
+    for schools in (10_075, 43_000, 1_080_000):
+        stride, per_origin = _risk_origins(three_years, schools, 300_000)
+        assert stride == MAX_RISK_STRIDE_DAYS  # not one origin every 150 days, as 43,000 schools gave
+        origins = (three_years - LOOKBACK_DAYS - HORIZON_DAYS) // stride
+        assert 300_000 <= origins * per_origin < 300_000 + origins

@@ -105,3 +105,24 @@ def test_serving_features_on_the_last_day_match_the_training_rows():
     np.testing.assert_array_equal(served.rule_points, trained.rule_points)
     with pytest.raises(ValueError):
         features_at(p.days(p.dates[0], p.dates[LOOKBACK_DAYS - 2] + 1))
+
+
+def test_schools_drawn_per_origin_are_rows_of_the_full_dataset_and_differ_between_origins():
+    p = Panel.synthetic(60, 200, seed=5, start=dt.date(2025, 7, 1))
+    days = origin_days(p, stride=5)
+    full = build_risk_dataset(p, days)
+    drawn = build_risk_dataset(p, days, schools_per_origin=15, seed=3)
+    assert len(drawn) == 15 * len(days)
+    picked = []
+    for k, t in enumerate(days.tolist()):
+        rows = slice(k * 15, (k + 1) * 15)
+        ids = drawn.school_id[rows]
+        assert len(set(ids.tolist())) == 15  # no school twice at one origin
+        at_t = np.flatnonzero(full.origin == drawn.origin[k * 15])
+        in_full = at_t[np.searchsorted(full.school_id[at_t], ids)]
+        np.testing.assert_array_equal(drawn.features[rows], full.features[in_full])
+        np.testing.assert_array_equal(drawn.label[rows], full.label[in_full])
+        picked.append(frozenset(ids.tolist()))
+    assert len(set(picked)) > 1  # a fresh draw at every origin, not one panel of schools
+    again = build_risk_dataset(p, days, schools_per_origin=15, seed=3)
+    np.testing.assert_array_equal(again.school_id, drawn.school_id)
