@@ -51,6 +51,13 @@ class ImpactJobRepository:
             row = (await conn.execute(select(impact_jobs).where(impact_jobs.c.id == job_id))).first()
         return _job(row) if row else None
 
+    async def started_by(self, owner: str, limit: int) -> list[dict]:
+        """The jobs `owner` started, newest first."""
+        query = (select(impact_jobs).where(impact_jobs.c.owner == owner)
+                 .order_by(impact_jobs.c.created_at.desc(), impact_jobs.c.id).limit(limit))
+        async with self._engine.connect() as conn:
+            return [_job(row) for row in await conn.execute(query)]
+
     async def claim(self, job_id: str, builder: str, silent_since: dt.datetime, max_attempts: int) -> bool:
         """Take the job to run it (see `JobLeases.claim`): whether `builder` holds it now."""
         return await self._leases.claim(job_id, builder, silent_since, max_attempts,

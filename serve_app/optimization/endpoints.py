@@ -108,6 +108,13 @@ def optimization_router() -> APIRouter:
         return ok(await _service(request).reject(rec_id, principal, caller_of(request), body.reason, body.version),
                   "rejected")
 
+    # before /impact/{rec_id}, which would otherwise take "jobs" for a recommendation's id
+    @r.get("/impact/jobs", summary="The impact jobs you started, newest first",
+           description="Each with its stage, and its result once done, as `GET /optimization/impact/jobs/{job_id}` "
+                       "gives it.", response_model=Envelope[list[ImpactJob]], responses=errors(422))
+    async def my_impact_jobs(request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> JSONResponse:
+        return ok(await _jobs(request).mine(allowed(request), limit))
+
     @r.get("/impact/{rec_id}", summary="Simulate the recommendation's effect on children's meals",
            description="Runs the scenario engine from the live twin's state of the recommendation's block with "
                        "common random numbers: no action, the greedy baseline, this recommendation, and its run's "

@@ -52,6 +52,12 @@ class ImpactJobs(LeasedJobs):
         await self._take(job["id"], request)
         return _shown(job)
 
+    async def mine(self, principal: Principal, limit: int) -> list[dict]:
+        """The jobs the caller started inside the area they hold now, newest first (each was checked
+        against their area when it was started)."""
+        jobs = await self._repo.started_by(principal.actor(), limit)
+        return [_shown(job) for job in jobs if principal.area.contains(_area(job["request"]))]
+
     async def get(self, job_id: str, area: Area) -> dict:
         """The job, for a caller whose area covers its recommendation, or some of its run (404
         otherwise, as for a missing one)."""

@@ -362,6 +362,7 @@ def recipes(world) -> dict:
                 "params": {"horizon_days": 5, "replications": 2}}))(_in_rec(world, c)),
             lambda c: (f"/api/v1/optimization/impact/{world['recs']['chennai']}/jobs", {
                 "params": {"horizon_days": 5, "replications": 2}})),
+        ("get", "/api/v1/optimization/impact/jobs"): (lambda c: ("/api/v1/optimization/impact/jobs", {}), None),
         ("get", "/api/v1/optimization/impact/jobs/{job_id}"): (
             lambda c: None if _in_rec(world, c) is None else (
                 f"/api/v1/optimization/impact/jobs/{world['impact_jobs']['sendurai']}", {}),

@@ -71,8 +71,12 @@ async def test_an_impact_job_runs_in_the_background_and_any_replica_reads_its_re
         assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "NOT_FOUND"
         refused = await outsider.post(f"/api/v1/optimization/impact/{rec['id']}/jobs")
         assert refused.status_code == 404
+        assert job["id"] not in [j["id"] for j in (await outsider.get("/api/v1/optimization/impact/jobs")).json()["data"]]
     async with client_of(app, *DISTRICT_OFFICER) as officer:
         assert (await officer.get("/api/v1/optimization/impact/jobs/" + "0" * 32)).status_code == 404
+        mine = (await officer.get("/api/v1/optimization/impact/jobs")).json()["data"]  # the starter's list has it
+        assert mine[0]["id"] == job["id"] and mine[0]["result"] == impact
+        assert (await officer.get("/api/v1/optimization/impact/jobs", params={"limit": 0})).status_code == 422
         bad = await officer.get("/api/v1/optimization/impact/jobs/not-a-job")
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
         few = await officer.post(f"/api/v1/optimization/impact/{rec['id']}/jobs", params={"replications": 1})

@@ -1,8 +1,8 @@
 // The optimisation centre's background impact jobs: a recommendation's impact started as a job
 // (the API answers 202 at once), its status, stage and time polled while it runs, its result shown
-// with 95% intervals once done, and its error once failed. The API has no list of jobs: the ones
-// started in this tab are remembered for the signed-in user (sessionStorage, as the session is),
-// so a reload of the page keeps following them.
+// with 95% intervals once done, and its error once failed. The list is the twin's (the jobs the
+// signed-in user started, from any tab or device); the tab also remembers the school of each job it
+// started (sessionStorage), which the twin's list names only by the recommendation.
 import { get, post } from "./api.js";
 import { esc, num } from "./format.js";
 import { t, tOr } from "./i18n.js";
@@ -109,7 +109,28 @@ export function impactJobsPanel(card) {
     el.querySelector("input").focus();
   };
 
+  // the twin's list of this user's jobs: started elsewhere too, and their status as it holds it now
+  const load = async () => {
+    try {
+      const listed = await get("/api/v1/optimization/impact/jobs");
+      const schools = new Map(jobs.map((j) => [j.id, j.school]));
+      listed.forEach((job) => seen.set(job.id, job));
+      const known = new Set(listed.map((job) => job.id));
+      // a remembered job the twin does not list is read once more: older than the list, or gone
+      jobs = [...listed.map((job) => ({ id: job.id, rec: job.recommendation_id, request: job.request,
+        school: schools.get(job.id) || (job.run_id ? `${t("jobs.whole_run")} ${job.run_id.slice(0, 8)}` : job.recommendation_id.slice(0, 8)) })),
+        ...jobs.filter((j) => !known.has(j.id))];
+      remember(jobs);
+    } catch {
+      // a busy twin or a lost connection: follow the jobs this tab remembers
+    }
+    if (stopped) return;
+    draw();
+    listEl.dataset.loaded = "true";
+    if (jobs.length) poll();
+  };
+
   draw();
-  if (jobs.length) poll();  // the jobs remembered: their status as the twin holds it now
+  load();
   return { start, stop: () => { stopped = true; clearTimeout(timer); } };
 }
