@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 _REPLAY_PAGE = 20_000
 GAP_WAIT_S = 2.0  # how long a batch after a gap waits for the batch before it
+# a shard larger than `every_events` schools snapshots what it folded since its last snapshot once no
+# batch has come for this long, if that is `every_events` or more (`DistrictShard._arm_quiet_snapshot`)
+QUIET_SNAPSHOT_S = 5.0
 
 
 class DistrictShard:
@@ -49,6 +52,7 @@ class DistrictShard:
         snapshot_every_seconds: float = 60.0,
         gap_wait_s: float = GAP_WAIT_S,
         on_applied: Callable[[ShardState, EventBatch, np.ndarray, int], None] | None = None,
+        quiet_snapshot_s: float = QUIET_SNAPSHOT_S,
     ) -> None:
         self.districts = sorted(districts)
         self.directory = directory
@@ -61,6 +65,10 @@ class DistrictShard:
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
         self._snapshot_task: asyncio.Task | None = None
+        self._quiet_s = quiet_snapshot_s
+        self._quiet: asyncio.TimerHandle | None = None  # the snapshot due once the feed pauses
+        self._quiet_task: asyncio.Task | None = None
+        self._closed = False
         self._gap_wait_s = gap_wait_s
         self._turn = asyncio.Condition()  # one fold at a time, in log order
         # told (state, folded rows, their outcomes, upto_seq) under the fold lock: must be quick
@@ -163,6 +171,8 @@ class DistrictShard:
             self._since_snapshot += len(batch)
             if self._snapshot_due():
                 await self._write_snapshots()
+            elif self._since_snapshot >= self._every_events:
+                self._arm_quiet_snapshot()
             self._turn.notify_all()
             return outcome
 
@@ -177,6 +187,29 @@ class DistrictShard:
         if self._since_snapshot >= max(self._every_events, self.state.n_schools):
             return True
         return self._since_snapshot > 0 and time.monotonic() - self._last_snapshot >= self._every_seconds
+
+    def _arm_quiet_snapshot(self) -> None:
+        """Snapshot once no batch has come for `quiet_s` (each batch puts it off again). A shard of
+        more schools than `every_events` snapshots only after as many events as it has schools
+        (or `every_seconds`, `_snapshot_due`): at India scale a killed shard replayed up to ~1 M events.
+        A pause in the feed is when a copy costs ingest nothing, and a recovery then replays only
+        what came after it."""
+        if self._quiet is not None:
+            self._quiet.cancel()
+        self._quiet = asyncio.get_running_loop().call_later(self._quiet_s, self._on_quiet)
+
+    def _on_quiet(self) -> None:
+        self._quiet = None
+        self._quiet_task = asyncio.ensure_future(self._snapshot_if_quiet())
+
+    async def _snapshot_if_quiet(self) -> None:
+        async with self._turn:
+            if self._closed or self._since_snapshot < self._every_events:
+                return
+            if self._snapshot_task is not None and not self._snapshot_task.done():
+                self._arm_quiet_snapshot()  # the one being stored first
+                return
+            await self._write_snapshots()
 
     async def _write_snapshots(self) -> None:
         """Copy every hosted district's columns now (cheap, under the fold lock) and compress and
@@ -208,6 +241,11 @@ class DistrictShard:
     async def close(self) -> None:
         """Let a snapshot being stored finish: its writes would otherwise open database connections
         after the caller has closed the shard's engine."""
+        self._closed = True
+        if self._quiet is not None:
+            self._quiet.cancel()
+        if self._quiet_task is not None:
+            await asyncio.gather(self._quiet_task, return_exceptions=True)
         if self._snapshot_task is not None:
             await asyncio.gather(self._snapshot_task, return_exceptions=True)
 

@@ -6,6 +6,10 @@ starve the folding of events. The period stretches to keep that work within a sh
 from __future__ import annotations
 
 PUSH_CPU_SHARE = 0.1  # of one core, at most, for the pushes (the folding and the reads get the rest)
+# of one core, at most, for the state actor's risk rounds: each scores, re-levels and reconciles the
+# alerts of every school (O(schools): ~0.6 s of CPU at 1.08 M schools), so shards' news arriving
+# back to back would keep a core busy
+EVALUATE_CPU_SHARE = 0.15
 
 
 def push_period(spent_s: float, floor_s: float, share: float = PUSH_CPU_SHARE) -> float:

@@ -22,7 +22,7 @@ from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
 from actors.node_placement import current_node, shard_options, singleton_options
-from actors.pacing import push_period
+from actors.pacing import EVALUATE_CPU_SHARE, push_period
 from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
@@ -261,6 +261,10 @@ class StateHost:
             except Exception:  # noqa: BLE001 - risk must never take the state twin down
                 log.exception("risk evaluation failed")
                 return
+            # the next round waits so that rounds take at most a share of a core (`actors.pacing`):
+            # a round is ~0.6 s of CPU for 1.08 M schools (then one at most every 4 s), less in proportion
+            spent = self.desk.round_cpu_s
+            await asyncio.sleep(push_period(spent, 0.0, EVALUATE_CPU_SHARE) - spent)
 
     async def risk(self, school: int) -> dict | None:
         return self.desk.risk(school) if self.desk else None
@@ -388,10 +392,20 @@ class TwinCluster:
 
     @classmethod
     def attach(cls) -> TwinCluster:
-        """Find the actors of the twin running in this Ray cluster (from a Serve replica)."""
+        """Find the actors of the twin running in this Ray cluster (from a Serve replica). The
+        placement is read from the shards, which are up before Serve starts: the state actor answers
+        only once its constructor is done, and its risk desk's neighbour graph of every school took
+        tens of seconds at India scale, which every replica waited for. The state actor's placement
+        stays the reference: it is asked when the shards' districts do not cover every district once."""
         state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
-        placement = ray.get(state.get_placement.remote())
-        shards = [ray.get_actor(shard_name(k), namespace=NAMESPACE) for k in range(len(placement))]
+        shards = []
+        with contextlib.suppress(ValueError):  # no actor of that name: every shard found
+            while True:
+                shards.append(ray.get_actor(shard_name(len(shards)), namespace=NAMESPACE))
+        placement = [list(status["districts"]) for status in ray.get([s.status.remote() for s in shards])]
+        if sorted(d for districts in placement for d in districts) != list(range(len(geography.district_names()))):
+            placement = ray.get(state.get_placement.remote())
+            shards = [ray.get_actor(shard_name(k), namespace=NAMESPACE) for k in range(len(placement))]
         return cls(placement, shards, state)
 
     async def wait_ready(self, timeout_s: float = 300.0) -> list[dict]:

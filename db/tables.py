@@ -42,6 +42,25 @@ Index("ix_schools_district_risk_id", schools.c.district, schools.c.risk_level, s
 Index("ix_schools_active_name_id", schools.c.is_active, schools.c.name, schools.c.id)
 Index("ix_schools_district_active_name_id", schools.c.district, schools.c.is_active, schools.c.name, schools.c.id)
 Index("ix_schools_created_id", schools.c.created_at, schools.c.id)  # the directory's order, read by every process
+# the rows changed since the stored directory's arrays were read (`db.school_arrays`)
+Index("ix_schools_updated", schools.c.updated_at)
+
+# The directory of every school as arrays (`db.school_arrays`): what each process of the twin would
+# otherwise read from `schools` a row at a time (1.08 M rows at India scale). Only the latest version
+# is kept; a reader takes it and the rows of `schools` changed since its `watermark`.
+school_arrays = Table(
+    "school_arrays",
+    metadata,
+    Column("version", BigInteger, primary_key=True),
+    Column("part", String(16), primary_key=True, comment="ids, directory or locations"),
+    Column("schools", Integer, nullable=False),
+    Column("watermark", DateTime(timezone=True), nullable=False,
+           comment="every change to schools after these arrays were read is stamped at or after it"),
+    Column("last_created_at", DateTime(timezone=True), comment="the key (created_at, id) of the last school"),
+    Column("last_id", String(11)),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False, comment="the part's arrays (`twin.snapshot` format)"),
+)
 
 # The append-only event log: the source of truth. `seq` orders everything; `event_id` dedupes.
 events = Table(

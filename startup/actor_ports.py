@@ -44,10 +44,9 @@ def shard_ports_opener(settings: Settings) -> Callable[[], Awaitable[ShardPorts]
 
 
 async def load_schools(engine: AsyncEngine) -> tuple[Directory, object, object]:
-    """The directory and every school's latitude and longitude, read afresh."""
-    repo = SchoolRepository(engine)
-    directory, _ = await repo.load_directory()
-    return (directory, *await repo.load_locations())
+    """The directory and every school's latitude and longitude, read afresh (the stored arrays and
+    the rows changed since: `db.school_arrays`)."""
+    return await SchoolRepository(engine).load_schools()
 
 
 async def open_desk_ports(database_url: str, redis_url: str | None = None, stream_history: int = 10_000,

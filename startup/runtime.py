@@ -19,6 +19,7 @@ import httpx
 from actors.remote import TwinCluster, ray_running, shutdown_ray, start_ray
 from configs import Settings
 from configs.settings import models_root, ray_process_env
+from db import school_arrays
 from db.engine import create_engine
 from db.migrate import upgrade_async
 from db.school_repository import SchoolRepository
@@ -58,18 +59,22 @@ async def prepare_database(settings: Settings, say: Say = print, progress: Calla
             say(f"generating {settings.schools:,} synthetic schools (seed {settings.seed})")
             if progress is None:
                 progress = functools.partial(ProgressLine("schools written", say), total=settings.schools)
-            count = await generate_schools_into(repo, settings.schools, settings.seed, progress)
+            count = await generate_schools_into(repo, settings.schools, settings.seed, progress, say)
         return count
     finally:
         await engine.dispose()
 
 
-async def generate_schools_into(repo: SchoolRepository, n: int, seed: int, progress: Callable | None = None) -> int:
+async def generate_schools_into(repo: SchoolRepository, n: int, seed: int, progress: Callable | None = None,
+                                say: Say = lambda message: None) -> int:
     from serve_app.schools.rows import to_rows
     from simulation.synthetic_schools import generate_schools
 
     table = await asyncio.to_thread(generate_schools, n, seed)
-    return await repo.insert_many(to_rows(table), progress)
+    done = await repo.insert_many(to_rows(table), progress)
+    say(f"storing the directory of {done:,} schools as arrays, which every process of the twin reads")
+    await repo.store_arrays()  # `db.school_arrays`
+    return done
 
 
 async def start_twin(settings: Settings, say: Say = print, serve_api: bool = True) -> RunningTwin:
@@ -78,9 +83,13 @@ async def start_twin(settings: Settings, say: Say = print, serve_api: bool = Tru
     schools = await prepare_database(settings, say)
     timings["database_s"] = time.perf_counter() - started
 
+    mark = time.perf_counter()
     engine = create_engine(settings.database_url)
-    directory, _ = await SchoolRepository(engine).load_directory()
-    await engine.dispose()
+    try:  # stored as arrays (if not already), which the shards, the state actor and the replicas read
+        directory = (await school_arrays.refresh(engine)).directory()
+    finally:
+        await engine.dispose()
+    timings["directory_s"] = time.perf_counter() - mark
     n_districts = len(geography.district_names())
     placement = pack_districts(directory.school_district, n_districts, settings.placement.shard_count(n_districts))
 

@@ -107,8 +107,9 @@ class Services:
     TOTP steps, API keys and their revocation, scenario runs and their cancel flags), the shard
     and state actors (the twin), and Redis or the `access-state` actor (token revocations, refresh
     families, rate-limit windows). What a replica keeps in its own memory is safe to be local:
-    - the school directory (`directory`): an append-only index of ids, extended from the table
-      when an event names an id it lacks; whether a school is active lives in its shard;
+    - the school directory (`directory`): an append-only index of ids, read as the stored arrays
+      and the rows changed since (`db.school_arrays`), and extended the same way when an event
+      names an id it lacks; whether a school is active lives in its shard;
     - a scenario run's in-process cancel event: a shortcut for runs this replica started; the
       flag itself is in the database, which every runner polls (`scenario_runs.CANCEL_POLL_S`);
     - the models' cached panel (`models`): derived from the shared twin, rebuilt on a new day;

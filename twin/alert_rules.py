@@ -58,8 +58,11 @@ def school_severities(features: np.ndarray, level: np.ndarray, rules: AlertRules
     `twin.risk` features, `level` the risk level codes (0 low .. 3 critical) including neighbours."""
     n = len(features)
     out = np.full((n, len(CAUSES)), NONE, np.int8)
-    x = np.nan_to_num(features, nan=-1.0)  # unknown never satisfies a rule below
-    open_today = x[:, F["closed_today"]] <= 0  # a closed school is not expected to report or cook
+    # unknown (NaN) never satisfies a rule below, as every comparison with NaN is false: the columns
+    # are read in place (a NaN-free copy of every feature took ~0.25 s a round for 1.08 M schools)
+    x = features
+    with np.errstate(invalid="ignore"):
+        open_today = ~(x[:, F["closed_today"]] > 0)  # a closed school is not expected to report or cook
 
     def rule(cause: str, severity: int, when: np.ndarray) -> None:
         column = out[:, C[cause]]

@@ -225,3 +225,28 @@ def test_a_large_shard_snapshots_after_as_many_events_as_it_has_schools():
     shard.state = SimpleNamespace(n_schools=43_000)
     shard._since_snapshot = 50_000
     assert shard._snapshot_due()  # Tamil Nadu: every_events as before
+
+
+async def test_a_shard_larger_than_every_events_snapshots_once_the_feed_pauses(seeded_url):
+    """More schools than `every_events`: not due by count until as many events as schools, but a
+    pause of `quiet_snapshot_s` after `every_events` or more takes the snapshot (each batch puts it
+    off), so a recovery after the pause replays nothing."""
+    ports = await open_shard_ports(seeded_url)
+    live = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, ports.event_log, ports.snapshots,
+                         snapshot_every_events=10, snapshot_every_seconds=3600.0, quiet_snapshot_s=0.3)
+    await live.recover()
+    assert live.state.n_schools > 15
+    for seed in range(3):  # 3 x 5 events: 15, over every_events, under the shard's schools
+        await live.apply(*await _append(ports, random_events(ports.directory, 5, seed=seed)))
+        await asyncio.sleep(0.1)  # less than the pause: put off again
+    assert live._snapshot_task is None and live._since_snapshot == 15
+    await asyncio.sleep(0.6)
+    assert live._since_snapshot == 0 and live._snapshot_task is not None
+    await live._snapshot_task
+    again = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, ports.event_log, ports.snapshots)
+    assert await again.recover() == 0  # from the quiet snapshot: nothing to replay
+    np.testing.assert_allclose(again.district_rows()["rows"], live.district_rows()["rows"])
+    await live.apply(*await _append(ports, random_events(ports.directory, 5, seed=7)))
+    await live.close()  # under every_events: nothing armed; and close leaves no timer behind
+    assert live._quiet is None
+    await ports.close()

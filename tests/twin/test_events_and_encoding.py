@@ -65,3 +65,38 @@ def test_encoding_resolves_places_and_reports_unknown_ones():
     assert batch.school[1] == -1 and batch.block[1] == DIRECTORY.school_block[0] and batch.values[1, 0] == 500
     assert batch.block[2] == -1 and batch.day_end[2] - batch.day[2] == 2
     assert batch.kind[3] == 0 and batch.kind[4] == 0
+
+
+def test_a_logged_fold_reads_plain_attendance_in_columns_and_gives_what_the_models_give():
+    """`decode_logged` reads plain attendance reports as ingest does (`twin.attendance_reader`) and
+    the rest with the models: the batch, row by row and in log order, is the models' encoding."""
+    import json
+
+    import numpy as np
+
+    from twin.encoding import decode_logged
+    from twin.events import event_list_adapter
+
+    district = geography.district_names()[int(DIRECTORY.school_district[0])]
+    other = f"{int(DIRECTORY.school_ids[3]):011d}"
+    payloads = [
+        {"type": "attendance_reported", "event_id": "a1", "date": "2025-07-01", "school_id": SCHOOL, "present": 9,
+         "meals_served": {"primary": 4, "upper_primary": 3, "secondary": 2}},
+        {"type": "funds_released", "event_id": "f", "date": "2025-07-01", "amount_inr": 500.5, "district": district},
+        {"type": "attendance_reported", "event_id": "a2", "date": "2025-07-02", "school_id": other, "present": 0,
+         "meals_served": {}, "no_meal_reason": "holiday"},
+        {"type": "attendance_reported", "event_id": "a3", "date": "2025-07-02", "school_id": other, "present": "7"},
+        {"type": "school_closed", "event_id": "c", "date": "2025-07-01", "date_to": "2025-07-03", "reason": "cyclone",
+         "district": district},
+        {"type": "attendance_reported", "event_id": "a4", "date": "2025-07-03", "school_id": "33999999999",
+         "present": 3},
+    ]
+    rows = [(100 + k, json.dumps(p)) for k, p in enumerate(payloads)]
+    batch = decode_logged(rows, DIRECTORY)
+    reference, _ = encode(event_list_adapter.validate_python(payloads), DIRECTORY)
+    for field in ("kind", "school", "block", "district", "day", "day_end", "values"):
+        np.testing.assert_array_equal(getattr(batch, field), getattr(reference, field), err_msg=field)
+    assert batch.seq.tolist() == [100, 101, 102, 103, 104, 105]
+    assert batch.kind[5] == 0  # an unknown school: a no-op, as before
+    only_plain = decode_logged(rows[:1], DIRECTORY)
+    assert only_plain.values[0, :4].tolist() == [9, 4, 3, 2] and only_plain.seq.tolist() == [100]
