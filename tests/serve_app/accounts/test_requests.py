@@ -213,8 +213,11 @@ async def test_asking_is_rate_limited_like_sign_in(seeded_url):
     async with running_app(Settings(database_url=seeded_url, limits=Limits(login_per_minute=3))) as app:
         async with client_of(app, role=None) as c:
             codes = [(await c.post("/api/v1/auth/register", json=_ask(f"r{i}@example.org"))).status_code
-                     for i in range(4)]
-            assert codes == [202, 202, 202, 429]
+                     for i in range(6)]
+            # the window slides: should a minute turn between the third and the fourth (slow asks on a
+            # busy machine), the earlier minute's asks have begun to age out and one more may pass
+            assert codes[:3] == [202] * 3 and 429 in codes[3:5], codes
+            assert codes.count(202) <= 4 and codes[-1] == 429, codes
 
 
 async def test_a_signed_in_admin_still_creates_users_directly(app):
