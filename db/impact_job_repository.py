@@ -6,14 +6,14 @@ holder's heartbeat lapses, a bounded number of times."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+from typing import ClassVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import writing
-from db.job_leases import ACTIVE, JobLeases
+from db.job_leases import ACTIVE, LeasedJobRepository
 from db.tables import impact_jobs
 from db.times import iso, utc_now
 
@@ -29,10 +29,13 @@ def _job(row) -> dict:
             "attempts": row.attempts}
 
 
-class ImpactJobRepository:
+class ImpactJobRepository(LeasedJobRepository):
+    started: ClassVar[dict] = {"stage": "started", "elapsed_s": 0.0}
+    released: ClassVar[dict] = {"stage": "queued again: the replica simulating it stopped", "elapsed_s": 0.0}
+    exhausted = "interrupted: the replicas simulating it stopped {attempts} times; start another"
+
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._leases = JobLeases(engine, impact_jobs)
+        super().__init__(engine, impact_jobs, _job)
 
     async def create(self, job_id: str, rec_id: str | None, owner: str, request: dict,
                      run_id: str | None = None) -> dict:
@@ -58,37 +61,6 @@ class ImpactJobRepository:
         async with self._engine.connect() as conn:
             return [_job(row) for row in await conn.execute(query)]
 
-    async def claim(self, job_id: str, builder: str, silent_since: dt.datetime, max_attempts: int) -> bool:
-        """Take the job to run it (see `JobLeases.claim`): whether `builder` holds it now."""
-        return await self._leases.claim(job_id, builder, silent_since, max_attempts,
-                                        {"stage": "started", "elapsed_s": 0.0})
-
-    async def abandoned(self, silent_since: dt.datetime, limit: int = 20) -> list[dict]:
-        """Active jobs whose replica has been silent since before `silent_since`, or that no replica
-        holds, oldest first."""
-        return [_job(r) for r in await self._leases.abandoned(silent_since, limit)]
-
-    async def beat(self, job_id: str, builder: str) -> bool:
-        return await self._leases.beat(job_id, builder)
-
-    async def progressed(self, job_id: str, builder: str, progress: dict) -> bool:
-        """Its progress, which is also its heartbeat; False once `builder` no longer holds it."""
-        return await self._leases.beat(job_id, builder, progress)
-
     async def finished(self, job_id: str, builder: str, result: dict, progress: dict) -> bool:
         return await self._leases.settle(job_id, builder, "done", result=json.dumps(result),
                                          progress=json.dumps(progress))
-
-    async def failed(self, job_id: str, builder: str, error: str) -> bool:
-        return await self._leases.settle(job_id, builder, "failed", error=error)
-
-    async def release(self, job_id: str, builder: str) -> bool:
-        """The replica lets the job go unfinished (it is stopping): queued again for any replica."""
-        return await self._leases.release(job_id, builder, {"stage": "queued again: the replica simulating it "
-                                                                     "stopped", "elapsed_s": 0.0})
-
-    async def fail_exhausted(self, job_id: str, silent_since: dt.datetime, max_attempts: int) -> bool:
-        """Fail the job if it is abandoned after `max_attempts` simulations began."""
-        return await self._leases.fail_exhausted(
-            job_id, silent_since, max_attempts,
-            f"interrupted: the replicas simulating it stopped {max_attempts} times; start another")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from sqlalchemy import Column, Row, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,3 +89,50 @@ class JobLeases:
                                                       *self._abandoned(silent_since))
                                       .values(status="failed", builder=None, finished_at=utc_now(), error=error))
         return done.rowcount == 1
+
+
+class LeasedJobRepository:
+    """The lease half of a jobs repository (what `serve_app.shared.leased_jobs` asks of one), over
+    `JobLeases`: a subclass names its progress when a build begins (`started`) and when a stopping
+    replica lets a job go (`released`), the error of a job whose builds ran out (`exhausted`, with
+    `{attempts}`), and adds its own creation, reads and `finished`."""
+
+    started: ClassVar[dict]
+    released: ClassVar[dict]
+    exhausted: ClassVar[str]
+
+    def __init__(self, engine: AsyncEngine, table: Table, to_job: Callable[[Row], dict],
+                 listed: Sequence[Column] | None = None) -> None:
+        self._engine = engine
+        self._leases = JobLeases(engine, table, listed)
+        self._to_job = to_job
+
+    async def claim(self, job_id: str, builder: str, silent_since: dt.datetime, max_attempts: int) -> bool:
+        """Take the job to build it (see `JobLeases.claim`): whether `builder` holds it now."""
+        return await self._leases.claim(job_id, builder, silent_since, max_attempts, self.started)
+
+    async def abandoned(self, silent_since: dt.datetime, limit: int = 20) -> list[dict]:
+        """Active jobs whose builder has been silent since before `silent_since`, or that no
+        builder holds (its replica let it go as it stopped), oldest first."""
+        return [self._to_job(r) for r in await self._leases.abandoned(silent_since, limit)]
+
+    async def beat(self, job_id: str, builder: str) -> bool:
+        """The builder's sign of life; False once it no longer holds the job."""
+        return await self._leases.beat(job_id, builder)
+
+    async def progressed(self, job_id: str, builder: str, progress: dict) -> bool:
+        """Its progress, which is also its heartbeat; False once `builder` no longer holds it."""
+        return await self._leases.beat(job_id, builder, progress)
+
+    async def failed(self, job_id: str, builder: str, error: str) -> bool:
+        return await self._leases.settle(job_id, builder, "failed", error=error)
+
+    async def release(self, job_id: str, builder: str) -> bool:
+        """The builder lets the job go unfinished (its replica is stopping): queued again for any
+        replica to take at once."""
+        return await self._leases.release(job_id, builder, self.released)
+
+    async def fail_exhausted(self, job_id: str, silent_since: dt.datetime, max_attempts: int) -> bool:
+        """Fail the job if it is abandoned after `max_attempts` builds began."""
+        return await self._leases.fail_exhausted(job_id, silent_since, max_attempts,
+                                                 self.exhausted.format(attempts=max_attempts))
