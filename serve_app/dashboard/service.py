@@ -13,7 +13,7 @@ import numpy as np
 
 from db.school_map_repository import MapPoints
 from serve_app.dashboard.binary import pack_changes, pack_levels, pack_map
-from serve_app.dashboard.level_versions import LevelVersions
+from serve_app.dashboard.level_versions import MAX_AREAS, LevelVersions
 from serve_app.shared.places import district_index
 from twin import geography
 from twin.area import Area
@@ -47,7 +47,7 @@ class DashboardService:
         hit = self._cached.get(area)
         if hit is None or now - hit[0] >= self._ttl_s:
             levels = await self._levels(area)
-            if len(self._cached) > 512:  # areas are few; a flood of them must not grow this without end
+            if len(self._cached) > MAX_AREAS:  # areas are few; a flood of them must not grow this without end
                 self._cached.clear()
             hit = self._cached[area] = (now, levels, self._versions.record(area, levels), pack_levels(levels))
         _, levels, version, whole = hit
