@@ -11,9 +11,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db import school_arrays
+from db import school_arrays, school_name_index, school_search
 from db.areas import area_clauses
-from db import school_name_index, school_search
 from db.engine import is_sqlite, writing
 from db.tables import schools
 from twin.area import STATE, Area
