@@ -16,7 +16,7 @@ from configs import Settings
 from db.account_repository import UserRepository
 from db.engine import create_engine
 from db.report_schedule_repository import ReportScheduleRepository
-from serve_app.reports.cadence import Cadence, latest_due, period_key
+from serve_app.reports.cadence import INDIA, Cadence, latest_due, period_key
 from serve_app.reports.scheduled_delivery import Backoff, ScheduledDelivery
 from tests.fixtures.app import running_app, token_for
 from tests.fixtures.delivery import smtp  # noqa: F401 - a fixture
@@ -55,6 +55,13 @@ async def replicas(database_url):
                                     "password_hash": "-", "role": role, "district": district, "block": block})
             yield one, two, ReportScheduleRepository(engine)
             await engine.dispose()
+
+
+def _tomorrow_at_noon() -> dt.datetime:
+    """Tomorrow at noon, India time: hours from every due time the tests' schedules have (06:00, 07:30
+    and 18:00), so that the minutes a test steps on never open a new period, whenever the test runs."""
+    tomorrow = dt.datetime.now(INDIA).date() + dt.timedelta(days=1)
+    return dt.datetime.combine(tomorrow, dt.time(12, 0), INDIA).astimezone(dt.UTC)
 
 
 def _sender(app, repo, port: int, name: str, **options) -> ScheduledDelivery:  # noqa: ANN003
@@ -124,7 +131,7 @@ async def test_a_schedule_is_sent_once_per_period_by_two_replicas_and_after_a_re
     async with _as(one, "district_officer", OFFICER, "user:7") as owner:
         sid = (await owner.post(API, json={**WEEKLY_PDF, "frequency": "daily"})).json()["data"]["id"]
         csv_sid = (await owner.post(API, json={**DAILY_CSV, "block": None, "at_time": "06:00"})).json()["data"]["id"]
-    first = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    first = _tomorrow_at_noon()
     a, b = _sender(one, repo, smtp.port, "replica-a"), _sender(two, repo, smtp.port, "replica-b")
     outcomes = await asyncio.gather(a.tick(first), b.tick(first))
     sent = [o for o in outcomes[0] + outcomes[1] if o["status"] == "sent"]
@@ -164,7 +171,7 @@ async def test_a_lapsed_claim_is_taken_over_and_failures_are_retried_with_backof
     one, two, repo = replicas
     async with _as(one, "district_officer", OFFICER, "user:7") as owner:
         sid = (await owner.post(API, json={**DAILY_CSV, "block": None})).json()["data"]["id"]
-    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    now = _tomorrow_at_noon()
     lease = dt.timedelta(minutes=15)
     # a replica claimed the period and died before sending
     key = period_key(latest_due(Cadence("daily", dt.time(18, 0)), now))
@@ -194,7 +201,7 @@ async def test_a_refused_recipient_fails_the_delivery_for_good(replicas):
             body = {**DAILY_CSV, "block": None, "recipients": [f"ghost@{SmtpReceiver.refused_domain}"]}
             sid = (await owner.post(API, json=body)).json()["data"]["id"]
         sender = _sender(one, repo, receiver.port, "replica-a")
-        now = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        now = _tomorrow_at_noon()
         assert [o["status"] for o in await sender.tick(now)] == ["failed"]
         assert await sender.tick(now + dt.timedelta(hours=2)) == [] and receiver.mails == []
         async with _as(one, "district_officer", OFFICER, "user:7") as owner:
@@ -211,7 +218,7 @@ async def test_an_owner_deactivated_or_moved_out_of_the_area_gets_no_mail_and_th
         district_sid = (await district_owner.post(API, json={**DAILY_CSV, "block": None})).json()["data"]["id"]
         block_sid = (await block_owner.post(API, json=DAILY_CSV)).json()["data"]["id"]
     sender = _sender(one, repo, smtp.port, "replica-a")
-    first = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    first = _tomorrow_at_noon()
     assert sorted(o["status"] for o in await sender.tick(first)) == ["sent", "sent"]  # both owners may read
 
     users = one.state.services.accounts.users
