@@ -20,12 +20,13 @@ import numpy as np
 
 from twin import snapshot
 from twin.batch import EventBatch
+from twin.changed_rows import mark_changed_schools
 from twin.directory import Directory
 from twin.encoding import decode_logged
 from twin.funds_columns import FundsColumns, funds_columns
 from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
 from twin.kernels import apply_events, rollup
-from twin.ports import EventLog, SnapshotStore
+from twin.ports import EventLog, SnapshotDeltaStore, SnapshotStore
 from twin.range_funds import RangeFunds
 from twin.school_features import school_features_and_funds
 from twin.state import ShardState
@@ -53,6 +54,7 @@ class DistrictShard:
         gap_wait_s: float = GAP_WAIT_S,
         on_applied: Callable[[ShardState, EventBatch, np.ndarray, int], None] | None = None,
         quiet_snapshot_s: float = QUIET_SNAPSHOT_S,
+        snapshot_deltas: SnapshotDeltaStore | None = None,
     ) -> None:
         self.districts = sorted(districts)
         self.directory = directory
@@ -68,6 +70,15 @@ class DistrictShard:
         self._quiet_s = quiet_snapshot_s
         self._quiet: asyncio.TimerHandle | None = None  # the snapshot due once the feed pauses
         self._quiet_task: asyncio.Task | None = None
+        # A shard of more schools than every_events (India scale) with a delta store snapshots every
+        # every_events events as a delta: the rows changed since the snapshot or delta before
+        # (`_changed`, marked at each fold), chained from the last whole snapshot (`_base_seq`;
+        # None: the next is a whole one). A whole copy is taken again once the chain's rows add up
+        # to as many as the shard has schools.
+        self._deltas = snapshot_deltas
+        self._changed: np.ndarray | None = None
+        self._base_seq: int | None = None
+        self._rows_since_base = 0
         self._closed = False
         self._gap_wait_s = gap_wait_s
         self._turn = asyncio.Condition()  # one fold at a time, in log order
@@ -88,12 +99,18 @@ class DistrictShard:
         appended while it was down were never published. Those up to it are replayed quietly."""
         async with self._turn:
             start = None
+            school_order = None  # sorted once for every part restored (`ShardState.school_order`)
             for d_local, d in enumerate(self.districts):
                 found = await self._snapshots.latest(d)
                 seq = 0
                 if found:
                     seq, data = found
-                    await asyncio.to_thread(self.state.restore_district_part, d_local, snapshot.loads(data))
+                    later = await self._deltas.deltas(d, seq) if self._deltas else []
+                    chain = [(seq, data), *((s, x) for s, x in later if upto_seq is None or s <= upto_seq)]
+                    if school_order is None:
+                        school_order = await asyncio.to_thread(self.state.school_order)
+                    await asyncio.to_thread(self._restore, d_local, [data for _, data in chain], school_order)
+                    seq = chain[-1][0]
                 start = seq if start is None else min(start, seq)
             self.applied_seq = start or 0
             if publish_after is None:
@@ -104,6 +121,11 @@ class DistrictShard:
                 replayed += await self._catch_up(end, progress, publish=True)
             self._since_snapshot = replayed
             return replayed
+
+    def _restore(self, d_local: int, chain: list[bytes], school_order: tuple[np.ndarray, np.ndarray]) -> None:
+        """Restore a district's snapshot, then each delta after it in order."""
+        for data in chain:
+            self.state.restore_district_part(d_local, snapshot.loads(data), school_order)
 
     async def _catch_up(self, upto_seq: int | None, progress: Callable[[int], None] | None = None,
                         publish: bool = False) -> int:
@@ -120,7 +142,7 @@ class DistrictShard:
             if not rows:
                 break
             batch = await asyncio.to_thread(self._decode, rows)
-            outcome = await asyncio.to_thread(apply_events, self.state, batch)
+            outcome = await asyncio.to_thread(self._fold, batch)
             self.applied_seq = rows[-1][0]
             if publish and self._on_applied is not None:
                 self._on_applied(self.state, batch, outcome, self.applied_seq)
@@ -132,6 +154,13 @@ class DistrictShard:
                 break
         self.applied_seq = max(self.applied_seq, upto_seq)
         return done
+
+    def _fold(self, batch: EventBatch) -> np.ndarray:
+        """`apply_events`, and the rows it may have written marked for the next delta."""
+        outcome = apply_events(self.state, batch)
+        if self._changed is not None and len(self._changed) == self.state.n_schools:
+            mark_changed_schools(self.state, batch, self._changed)
+        return outcome
 
     def _decode(self, rows: list[tuple[int, str]]) -> EventBatch:
         batch = decode_logged(rows, self.directory)
@@ -163,15 +192,15 @@ class DistrictShard:
             # a school index beyond our directory: registered elsewhere and not yet synced here
             fresh = (batch.seq > self.applied_seq) & (batch.school < len(self.state.school_local))
             folded = batch.take(fresh)
-            outcome[fresh] = await asyncio.to_thread(apply_events, self.state, folded)
+            outcome[fresh] = await asyncio.to_thread(self._fold, folded)
             self.applied_seq = upto_seq
             if self._on_applied is not None and len(folded):
                 self._on_applied(self.state, folded, outcome[fresh], upto_seq)
             self.events_applied += int(np.count_nonzero(outcome))
             self._since_snapshot += len(batch)
             if self._snapshot_due():
-                await self._write_snapshots()
-            elif self._since_snapshot >= self._every_events:
+                await self._write_snapshot()
+            elif self._since_snapshot >= self._quiet_after():
                 self._arm_quiet_snapshot()
             self._turn.notify_all()
             return outcome
@@ -179,14 +208,26 @@ class DistrictShard:
     def _snapshot_due(self) -> bool:
         """Due after `every_events` events, or at least as many as the shard has schools (a copy of
         1.08 M schools' columns is ~1 GiB: at India scale, one a school day rather than one every
-        few seconds), or after `every_seconds` with any; never while the previous one is still
-        being stored. Each holds a copy of the state until stored, and copies queued behind a slow
-        store (a busy machine, a large shard) grew a shard past 7 GiB until it was killed for memory."""
+        few seconds) unless it keeps deltas, or after `every_seconds` with any; never while the
+        previous one is still being stored. Each holds a copy of the state until stored, and copies
+        queued behind a slow store (a busy machine, a large shard) grew a shard past 7 GiB until it
+        was killed for memory."""
         if self._snapshot_task is not None and not self._snapshot_task.done():
             return False
-        if self._since_snapshot >= max(self._every_events, self.state.n_schools):
+        every = self._every_events if self._keeps_deltas() else max(self._every_events, self.state.n_schools)
+        if self._since_snapshot >= every:
             return True
         return self._since_snapshot > 0 and time.monotonic() - self._last_snapshot >= self._every_seconds
+
+    def _keeps_deltas(self) -> bool:
+        """Deltas pay only where a whole copy costs more than `every_events` events' rows: Tamil
+        Nadu's shards (fewer schools than every_events) snapshot whole, as before."""
+        return self._deltas is not None and self.state.n_schools > self._every_events
+
+    def _quiet_after(self) -> int:
+        """Events folded since the last snapshot from which a pause in the feed takes one: any,
+        with deltas (cheap); else `every_events` (a whole copy)."""
+        return 1 if self._keeps_deltas() else self._every_events
 
     def _arm_quiet_snapshot(self) -> None:
         """Snapshot once no batch has come for `quiet_s` (each batch puts it off again). A shard of
@@ -204,11 +245,21 @@ class DistrictShard:
 
     async def _snapshot_if_quiet(self) -> None:
         async with self._turn:
-            if self._closed or self._since_snapshot < self._every_events:
+            if self._closed or self._since_snapshot < self._quiet_after():
                 return
             if self._snapshot_task is not None and not self._snapshot_task.done():
                 self._arm_quiet_snapshot()  # the one being stored first
                 return
+            await self._write_snapshot()
+
+    async def _write_snapshot(self) -> None:
+        """A delta when the chain can take one, else a whole snapshot."""
+        changed = self._changed
+        if (self._keeps_deltas() and self._base_seq is not None and changed is not None
+                and len(changed) == self.state.n_schools
+                and self._rows_since_base + int(np.count_nonzero(changed)) < self.state.n_schools):
+            self._write_deltas()
+        else:
             await self._write_snapshots()
 
     async def _write_snapshots(self) -> None:
@@ -216,12 +267,28 @@ class DistrictShard:
         store them in the background, so ingest does not wait for a snapshot."""
         seq = self.applied_seq
         parts = list(zip(self.districts, self.state.district_parts(seq)))
+        if self._keeps_deltas():  # a new chain starts from this copy
+            self._changed = np.zeros(self.state.n_schools, bool)
+            self._base_seq, self._rows_since_base = seq, 0
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
         previous = self._snapshot_task
         self._snapshot_task = asyncio.create_task(self._store_snapshots(parts, seq, previous))
 
-    async def _store_snapshots(self, parts: list, seq: int, previous: asyncio.Task | None) -> None:
+    def _write_deltas(self) -> None:
+        """Copy the rows changed since the last snapshot or delta of every hosted district (under
+        the fold lock; ~1/20 of a whole copy at India scale's every_events) and store them as one
+        delta in the background."""
+        seq, changed = self.applied_seq, self._changed
+        parts = list(zip(self.districts, self.state.district_parts(seq, changed)))
+        self._rows_since_base += int(np.count_nonzero(changed))
+        self._changed = np.zeros(self.state.n_schools, bool)
+        self._since_snapshot = 0
+        self._last_snapshot = time.monotonic()
+        previous = self._snapshot_task
+        self._snapshot_task = asyncio.create_task(self._store_deltas(parts, self._base_seq, seq, previous))
+
+    async def _store_snapshots(self, parts: list, seq: int, previous: asyncio.Task | None) -> bool:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)  # snapshots land in seq order
         try:
@@ -229,6 +296,29 @@ class DistrictShard:
                 await self._snapshots.save(d, seq, await asyncio.to_thread(snapshot.dumps, part))
         except Exception:  # noqa: BLE001 - the log still holds everything; the next snapshot retries
             log.exception("snapshot at seq %d failed", seq)
+            self._give_up_chain(seq)
+            return False
+        return True
+
+    async def _store_deltas(self, parts: list, base_seq: int, seq: int, previous: asyncio.Task | None) -> bool:
+        """Store a delta once the snapshot or delta before it is stored; if that failed, not at all:
+        a chain with a hole would restore wrong, where one that stops early only replays more."""
+        if previous is not None and (await asyncio.gather(previous, return_exceptions=True))[0] is not True:
+            self._give_up_chain(base_seq)
+            return False
+        try:
+            data = await asyncio.to_thread(lambda: [(d, snapshot.dumps(part)) for d, part in parts])
+            await self._deltas.save_deltas(base_seq, seq, data)
+        except Exception:  # the log still holds everything; the next snapshot is whole
+            log.exception("snapshot delta at seq %d failed", seq)
+            self._give_up_chain(base_seq)
+            return False
+        return True
+
+    def _give_up_chain(self, base_seq: int) -> None:
+        """A store of the chain from `base_seq` failed: the next snapshot is a whole one."""
+        if self._base_seq == base_seq:
+            self._base_seq = None
 
     async def snapshot_now(self) -> int:
         """Write every hosted district's snapshot at the current position; returns that seq once stored."""

@@ -66,7 +66,8 @@ class ShardHost:
                                         self._ports.low_stock_days) if self._ports.broker else None
         self.shard = DistrictShard(districts, self._ports.directory, self._ports.enrolment, self._ports.event_log,
                                    self._ports.snapshots, snapshot_every_events, snapshot_every_seconds,
-                                   on_applied=self.publisher.on_applied if self.publisher else None)
+                                   on_applied=self.publisher.on_applied if self.publisher else None,
+                                   snapshot_deltas=self._ports.snapshot_deltas)
         self._state = ray.get_actor(STATE_ACTOR, namespace=NAMESPACE)
         reconstructed = ray.get_runtime_context().was_current_actor_reconstructed
         publish_after = await self._published_before_restart(districts) if reconstructed else None

@@ -88,6 +88,19 @@ snapshots = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# Deltas of one district's twin columns: the rows of its schools changed since the snapshot or
+# delta before, at a log position. A chain starts from the snapshot at `base_seq` and is restored
+# over it in seq order (`db.snapshot_deltas`): a large shard snapshots often without whole copies.
+snapshot_deltas = Table(
+    "snapshot_deltas",
+    metadata,
+    Column("district", SmallInteger, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("base_seq", BigInteger, nullable=False, comment="the seq of the snapshot the chain starts from"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False, comment="the changed rows (`twin.snapshot` format)"),
+)
+
 # Alerts raised by the twin's rules (`twin.alert_rules`): the original backend's alerts schema
 # (school, type, severity, title, message, read and resolved flags) plus where it is and why.
 # At most one open alert per subject and cause: the partial unique index says so to the database.

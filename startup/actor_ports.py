@@ -15,6 +15,7 @@ from db.alert_repository import AlertRepository
 from db.engine import create_engine
 from db.event_log import SqlEventLog
 from db.school_repository import SchoolRepository
+from db.snapshot_deltas import SqlSnapshotDeltas
 from db.snapshot_store import SqlSnapshotStore
 from serve_app.alerts.delivery import StoredDeliveryRecorder
 from startup.delivery import open_dispatcher
@@ -33,7 +34,7 @@ async def open_shard_ports(database_url: str, redis_url: str | None = None, stre
     directory, enrolment = await SchoolRepository(engine).load_directory()
     broker = open_broker(redis_url, stream_history, redis_prefix) if redis_url or ray_broker else None
     return ShardPorts(SqlEventLog(engine), SqlSnapshotStore(engine), directory, enrolment, engine.dispose,
-                      broker=broker, low_stock_days=low_stock_days)
+                      broker=broker, low_stock_days=low_stock_days, snapshot_deltas=SqlSnapshotDeltas(engine))
 
 
 def shard_ports_opener(settings: Settings) -> Callable[[], Awaitable[ShardPorts]]:

@@ -70,6 +70,18 @@ class SnapshotStore(Protocol):
         ...
 
 
+class SnapshotDeltaStore(Protocol):
+    """Chains of deltas after a district's snapshot: each the rows changed since the one before."""
+
+    async def save_deltas(self, base_seq: int, seq: int, parts: Sequence[tuple[int, bytes]]) -> None:
+        """Store each (district, data) as its delta at `seq` after its snapshot at `base_seq`, all or none."""
+        ...
+
+    async def deltas(self, district: int, base_seq: int) -> list[tuple[int, bytes]]:
+        """(seq, data) of `district`'s deltas after its snapshot at `base_seq`, in seq order."""
+        ...
+
+
 class EventHistory(Protocol):
     """What reading the past needs from the log, beyond folding it."""
 
@@ -186,6 +198,8 @@ class ShardPorts:
     close: object  # async () -> None
     broker: StreamBroker | None = None  # where the shard publishes what changed; None: it does not
     low_stock_days: float = 3.0  # rice stock below this many days is published as an alert
+    # where a shard larger than its snapshot's every_events keeps deltas; None: whole snapshots only
+    snapshot_deltas: SnapshotDeltaStore | None = None
 
 
 class StreamBroker(Protocol):

@@ -141,13 +141,23 @@ class ShardState:
         return new
 
     # -- snapshots: one per district, so they survive a change of placement ------------------------
-    def district_parts(self, seq: int) -> list[dict[str, np.ndarray]]:
+    def district_parts(self, seq: int, changed: np.ndarray | None = None) -> list[dict[str, np.ndarray]]:
         """Copies of the columns of every hosted district (its schools, blocks and own row), as
         folded up to log position `seq`, in local district order; copies, since snapshots are
         stored while folding goes on. One sort finds every district's rows: a boolean mask per
-        district and column took 35 ms for 43,000 schools, under the shard's fold lock; this, 10."""
+        district and column took 35 ms for 43,000 schools, under the shard's fold lock; this, 10.
+
+        With `changed` (bool [n_schools]), only those schools' rows: a delta, which restored over
+        the snapshot before it (`restore_district_part`) gives the state at `seq`, as a whole copy
+        would, for the cost of the rows copied (blocks and districts are copied whole)."""
         nd = len(self.district_global)
-        schools, school_bounds = _grouped(self.school_block_district(), nd)
+        district_of_school = self.school_block_district()
+        if changed is None:
+            schools, school_bounds = _grouped(district_of_school, nd)
+        else:  # sort only the changed rows (a sort of 1.08 M would cost more than their copy)
+            picked = np.flatnonzero(changed)
+            order, school_bounds = _grouped(district_of_school[picked], nd)
+            schools = picked[order]
         blocks, block_bounds = _grouped(self.block_district, nd)
         parts = []
         for d in range(nd):
@@ -161,14 +171,23 @@ class ShardState:
             parts.append(part)
         return parts
 
-    def restore_district_part(self, d_local: int, part: dict[str, np.ndarray]) -> None:
-        """Load a snapshot of one district into its rows. Schools are matched by UDISE code, so a
-        school added since the snapshot keeps its fresh row and one removed since is dropped."""
-        ids = part["s.school_ids"]
+    def school_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows in UDISE code order, the codes in that order): what `restore_district_part`
+        matches a snapshot's schools with. A sort of 1.08 M codes takes ~0.1 s: a recovery that
+        restores many parts (a snapshot and its deltas, of every district) sorts them once."""
         order = np.argsort(self.school_ids)
-        pos = np.searchsorted(self.school_ids[order], ids)
+        return order, self.school_ids[order]
+
+    def restore_district_part(self, d_local: int, part: dict[str, np.ndarray],
+                              school_order: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Load a snapshot (or a delta after it) of one district into its rows. Schools are matched
+        by UDISE code, so a school added since the snapshot keeps its fresh row and one removed
+        since is dropped. `school_order`: `self.school_order()`, if the caller has it already."""
+        ids = part["s.school_ids"]
+        order, sorted_ids = school_order or self.school_order()
+        pos = np.searchsorted(sorted_ids, ids)
         pos = np.minimum(pos, len(order) - 1)
-        hit = self.school_ids[order][pos] == ids
+        hit = sorted_ids[pos] == ids if len(order) else np.zeros(len(ids), bool)
         rows = order[pos[hit]]
         for name in SCHOOL_COLUMNS:
             if name in ("school_ids", "school_block"):

@@ -216,6 +216,7 @@ def test_a_large_shard_snapshots_after_as_many_events_as_it_has_schools():
 
     shard = DistrictShard.__new__(DistrictShard)
     shard._snapshot_task, shard._every_events, shard._every_seconds = None, 50_000, 3600.0
+    shard._deltas = None  # whole snapshots only
     shard._last_snapshot = __import__("time").monotonic()
     shard.state = SimpleNamespace(n_schools=1_080_000)
     shard._since_snapshot = 60_000
@@ -225,6 +226,8 @@ def test_a_large_shard_snapshots_after_as_many_events_as_it_has_schools():
     shard.state = SimpleNamespace(n_schools=43_000)
     shard._since_snapshot = 50_000
     assert shard._snapshot_due()  # Tamil Nadu: every_events as before
+    shard.state, shard._deltas = SimpleNamespace(n_schools=1_080_000), object()
+    assert shard._snapshot_due()  # with a delta store, every_events at India scale too
 
 
 async def test_a_shard_larger_than_every_events_snapshots_once_the_feed_pauses(seeded_url):
@@ -249,4 +252,102 @@ async def test_a_shard_larger_than_every_events_snapshots_once_the_feed_pauses(s
     await live.apply(*await _append(ports, random_events(ports.directory, 5, seed=7)))
     await live.close()  # under every_events: nothing armed; and close leaves no timer behind
     assert live._quiet is None
+    await ports.close()
+
+
+def _assert_same_columns(a: DistrictShard, b: DistrictShard) -> None:
+    """As `assert_same`, but a district's applied seq may be a snapshot's (at or after its last event)."""
+    for name in a.state.__dataclass_fields__:
+        if name != "district_applied_seq":
+            np.testing.assert_allclose(getattr(a.state, name), getattr(b.state, name), err_msg=name, atol=1e-6)
+
+
+async def _fold_snapshotting(shard: DistrictShard, ports, seeds) -> None:
+    for seed in seeds:
+        await shard.apply(*await _append(ports, random_events(ports.directory, 6, seed=seed)))
+        if shard._snapshot_task is not None:
+            await shard._snapshot_task  # stored before the next batch: each one due is taken
+
+
+def _delta_shard(ports, deltas, **kw) -> DistrictShard:
+    return _shard(ports, snapshot_every_events=5, snapshot_every_seconds=3600.0, quiet_snapshot_s=3600.0,
+                  snapshot_deltas=deltas, **kw)
+
+
+async def test_a_shard_larger_than_every_events_recovers_from_a_snapshot_and_its_deltas(seeded_url):
+    """More schools than `every_events`: a whole snapshot, then every `every_events` events a delta
+    of the rows changed; a new shard restores both and replays only what came after the last delta,
+    to the same state as the live shard and as a fold of the whole log."""
+    ports = await open_shard_ports(seeded_url)
+    live = _delta_shard(ports, ports.snapshot_deltas)
+    await live.recover()
+    assert live.state.n_schools > 5 * 4  # several deltas fit before their rows add up to a whole copy
+    await _fold_snapshotting(live, ports, range(5))
+    base = live._base_seq
+    assert base is not None and live.applied_seq > base
+    chain = await ports.snapshot_deltas.deltas(0, base)
+    assert len(chain) >= 2 and chain[-1][0] == live.applied_seq
+    assert (await ports.snapshots.latest(0))[0] == base  # the deltas, not whole copies
+    await live.apply(*await _append(ports, random_events(ports.directory, 3, seed=50)))  # not snapshotted
+
+    restarted = _delta_shard(ports, ports.snapshot_deltas)
+    assert await restarted.recover() == 3
+    assert restarted.applied_seq == live.applied_seq
+    _assert_same_columns(live, restarted)
+    from_log_only = DistrictShard([0, 1, 2], ports.directory, ports.enrolment, ports.event_log, _NoSnapshots())
+    await from_log_only.recover()
+    _assert_same_columns(live, from_log_only)
+    await live.close()
+    await restarted.close()
+    await ports.close()
+
+
+class _FailingDeltas:
+    """A delta store that fails while `failing` is set."""
+
+    def __init__(self, inner):
+        self.inner, self.failing = inner, False
+
+    async def save_deltas(self, base_seq, seq, parts):
+        if self.failing:
+            raise OSError("the database went away")
+        await self.inner.save_deltas(base_seq, seq, parts)
+
+    async def deltas(self, district, base_seq):
+        return await self.inner.deltas(district, base_seq)
+
+
+async def test_after_a_delta_fails_to_store_the_next_snapshot_is_whole_and_recovery_stays_exact(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    flaky = _FailingDeltas(ports.snapshot_deltas)
+    live = _delta_shard(ports, flaky)
+    await live.recover()
+    await _fold_snapshotting(live, ports, range(3))
+    first_base = live._base_seq
+    flaky.failing = True
+    await _fold_snapshotting(live, ports, range(3, 4))  # this delta is lost: its chain would have a hole
+    assert live._base_seq is None
+    flaky.failing = False
+    await _fold_snapshotting(live, ports, range(4, 6))
+    assert live._base_seq is not None and live._base_seq > first_base  # a whole snapshot started a new chain
+    assert (await ports.snapshots.latest(0))[0] == live._base_seq
+
+    restarted = _delta_shard(ports, ports.snapshot_deltas)
+    assert await restarted.recover() == 0
+    _assert_same_columns(live, restarted)
+    await live.close()
+    await ports.close()
+
+
+async def test_tamil_nadu_sized_shards_snapshot_whole_with_a_delta_store_too(seeded_url):
+    ports = await open_shard_ports(seeded_url)
+    live = _shard(ports, snapshot_every_events=1_000, snapshot_deltas=ports.snapshot_deltas)
+    await live.recover()
+    assert live.state.n_schools < 1_000
+    for seed in range(2):
+        await live.apply(*await _append(ports, random_events(ports.directory, 600, seed=seed)))
+    await live._snapshot_task
+    seq = (await ports.snapshots.latest(0))[0]
+    assert seq > 0 and await ports.snapshot_deltas.deltas(0, seq) == []
+    await live.close()
     await ports.close()
