@@ -1,6 +1,8 @@
 """`mealtwin bench ingest`: a full Tamil Nadu school day through the real path (HTTP batch in,
 validated, durable in the log, folded by the shard actors), with the database's own insert rate
-measured in the same run as the floor, then a shard killed with SIGKILL and timed back. With
+measured in the same run as the floor, then a shard killed with SIGKILL and timed back: after the
+day, or with `--kill-mid-day` once the shard has folded half of it while the feed goes on (what
+it then replays is what it folded since its last snapshot, and what came while it was down). With
 `--schools 1080000`, the same at India scale (a school day is then about a million events).
 
 The schools are generated before the twin starts, so `startup_s` is a start from an existing
@@ -141,10 +143,14 @@ async def _log_rows(database_url: str) -> list[tuple]:
     return rows
 
 
-async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
-    """SIGKILL the largest shard, and time until it answers again, caught up with the log."""
-    statuses = await twin.cluster.check()
-    victim = max(statuses, key=lambda s: s["schools"])
+async def _largest_shard(twin) -> dict:
+    return max(await twin.cluster.check(), key=lambda s: s["schools"])
+
+
+async def _recovery(twin, victim: dict | None = None) -> dict:
+    """SIGKILL `victim` (default: the largest shard), and time until it answers again, caught up
+    with the log."""
+    victim = victim or await _largest_shard(twin)
     shard = twin.cluster.shards[victim["shard"]]
     killed = time.perf_counter()
     os.kill(victim["pid"], signal.SIGKILL)
@@ -160,8 +166,18 @@ async def _recovery(twin, base_url: str) -> dict:  # noqa: ANN001
             "caught_up": status["applied_seq"] >= victim["applied_seq"], "schools": victim["schools"]}
 
 
+async def _recovery_mid_day(twin, events: int) -> dict:
+    """Once the largest shard has folded `events` more (half a school day), kill it and time it
+    back while the feed goes on."""
+    first = await _largest_shard(twin)
+    shard = twin.cluster.shards[first["shard"]]
+    while (await shard.status.remote())["applied_seq"] < first["applied_seq"] + events:
+        await asyncio.sleep(0.1)
+    return await _recovery(twin, await _largest_shard(twin))
+
+
 async def run(schools: int = 43_000, database_url: str | None = None, postgres: bool = False,
-              say: Callable[[str], None] = print) -> dict:
+              say: Callable[[str], None] = print, kill_mid_day: bool = False) -> dict:
     from startup.runtime import prepare_database, start_twin, stop_twin
 
     workdir = bench_workdir("mealtwin-bench-")
@@ -187,6 +203,9 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         say(f"warm-up, then a school day: batches of {BATCH:,}, {CONCURRENCY} at a time")
         assert (await client.stdout.readline()).strip() == b"timed"
         cpu_before = cpu_seconds({client.pid})
+        if kill_mid_day:  # a school day has an event for every school: half of one is as many as half of them
+            say("killing the largest shard with SIGKILL once it has folded half the day")
+            recovery = await _recovery_mid_day(twin, schools // 2)
         timed = json.loads(await client.stdout.readline())
         cpu = cpu_spent(cpu_before, cpu_seconds({client.pid}))
         rss, pss = memory_mib({client.pid})
@@ -202,8 +221,9 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         floor_rows = log_rows[-timed["events"]:]
         say("measuring the database's raw insert rate on the same rows")
         db_rows_per_s = await _db_floor(database_url, floor_rows)
-        say("killing the largest shard with SIGKILL")
-        recovery = await _recovery(twin, twin.base_url)
+        if not kill_mid_day:
+            say("killing the largest shard with SIGKILL")
+            recovery = await _recovery(twin)
         state_ok = await _state_matches_log(twin, database_url)
         await asyncio.gather(*(shard.snapshot_now.remote() for shard in twin.cluster.shards))
         snapshot_bytes = await _snapshot_bytes(database_url)
@@ -225,6 +245,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         "cpu_us_per_event": round(sum(cpu.values()) / timed["events"] * 1e6, 1),
         "accepted": timed["accepted"], "corrections": timed["corrections"], "rejected": timed["rejected"],
         "applied_seq_min": timed["applied_seq_min"],
+        "kill": "mid_day" if kill_mid_day else "after_day",
         "recovery_s": recovery["recovery_s"],
         "recovery_replayed_events": recovery["replayed"],
         "recovery_shard_schools": recovery["schools"],

@@ -244,6 +244,8 @@ def bench_ingest(
                                             "own (initdb/pg_ctl, a free port), stopped mid-way and started again"),
     outage_s: float = typer.Option(30.0, help="with --outage: how long PostgreSQL stays stopped"),
     days: int = typer.Option(10, help="with --outage: simulated school days fed"),
+    kill_mid_day: bool = typer.Option(False, help="kill the shard once it has folded half the school day, "
+                                                  "with the feed going on, instead of after the day"),
 ) -> None:
     """End-to-end ingest of a full Tamil Nadu school day through the API, with a shard killed and
     recovered, against the database's raw insert rate measured in the same run; or, with --outage,
@@ -258,7 +260,7 @@ def bench_ingest(
         return
     from benchmarks.ingest import run
 
-    result = asyncio.run(run(schools=schools, postgres=postgres, say=say))
+    result = asyncio.run(run(schools=schools, postgres=postgres, say=say, kill_mid_day=kill_mid_day))
     _print_result(result, json_out)
 
 
