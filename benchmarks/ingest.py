@@ -211,6 +211,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         rss, pss = memory_mib({client.pid})
         resend = json.loads(await client.stdout.readline())
         reads_ms = json.loads(await client.stdout.readline())
+        paths_once = json.loads(await client.stdout.readline())
         await client.wait()
         with open(ids_file) as f:
             sent_ids = set(json.load(f))
@@ -264,6 +265,7 @@ async def run(schools: int = 43_000, database_url: str | None = None, postgres: 
         "startup_breakdown_s": {k: round(v, 2) for k, v in twin.timings.items() if k != "startup_s"},
         "shards": len(twin.cluster.shards),
         "read_median_ms": reads_ms,
+        "paths_once": paths_once,
     }
 
 
@@ -294,6 +296,7 @@ async def _client(base_url: str, database_url: str, ids_file: str, token: str) -
         resend, _, _ = await _post_all(client, day[:BATCH])
         print(json.dumps(resend), flush=True)
         print(json.dumps(await _reads(client)), flush=True)
+        print(json.dumps(await _paths_once(client, f"{int(table.udise[0]):011d}")), flush=True)
 
 
 READS = {  # the reads that took seconds at India scale before their fixes
@@ -316,6 +319,35 @@ async def _reads(client: httpx.AsyncClient, repeats: int = 5) -> dict[str, float
             (await client.get(path)).raise_for_status()
             times.append((time.perf_counter() - started) * 1000)
         out[name] = round(statistics.median(times), 1)
+    return out
+
+
+# Paths timed once each on the twin the day left (the per-school cost table in benchmarks/README.md):
+# each either answers within PATH_TIMEOUT_S or is reported as what it did (a status, or a timeout).
+PATHS_ONCE = {
+    "school_forecast": "/api/v1/predictions/forecast/{school}",
+    "school_risk": "/api/v1/predictions/risk/{school}",
+    "district_cascade": "/api/v1/predictions/cascade/districts/Chennai",
+    "district_report_pdf": "/api/v1/reports/export/pdf?level=district&name=Chennai",
+    "district_report_csv": "/api/v1/reports/export/csv?kind=schools&district=Chennai",
+    "district_schools_export": "/api/v1/schools/export?district=Chennai",
+}
+PATH_TIMEOUT_S = 120.0
+
+
+async def _paths_once(client: httpx.AsyncClient, school_id: str) -> dict[str, dict]:
+    """One request each of PATHS_ONCE: its status, milliseconds and bytes, or that it timed out."""
+    out = {}
+    for name, path in PATHS_ONCE.items():
+        started = time.perf_counter()
+        try:
+            response = await client.get(path.format(school=school_id), timeout=PATH_TIMEOUT_S)
+            out[name] = {"status": response.status_code, "ms": round((time.perf_counter() - started) * 1000),
+                         "bytes": len(response.content)}
+            if response.status_code >= 400:
+                out[name]["error"] = response.text[:300]
+        except httpx.TimeoutException:
+            out[name] = {"status": "timeout", "ms": round(PATH_TIMEOUT_S * 1000)}
     return out
 
 
