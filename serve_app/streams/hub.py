@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from configs.settings import Streams
+from serve_app.streams.pacer import Pacer
 from serve_app.streams.shared import shared
 from twin.deltas import school_delta
 from twin.ports import StreamBroker
@@ -119,6 +120,7 @@ class StreamHub:
         self._scopes: dict[str, _Scope] = {}
         self._clients = 0
         self._notified: set[Notify] = set()  # the clients told of the broker's state
+        self.pacer = Pacer(config)  # every client's heartbeats and deadlines, in one loop
         self.broker_unreachable = False
 
     # -- clients ----------------------------------------------------------------------------------
@@ -311,13 +313,15 @@ class StreamHub:
                     return
             scope.news.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(scope.news.wait(), last_read + interval - now)
+                async with asyncio.timeout(last_read + interval - now):  # a timer, not a task per wait
+                    await scope.news.wait()
 
     async def close(self) -> None:
         tasks = [t for t in [self._reader, *(s.task for s in self._scopes.values())] if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.pacer.close()
         await self.broker.close()
 
 

@@ -3,6 +3,10 @@
 When more than `limit` messages wait, the client is not keeping up: its deltas are conflated to
 the latest per key (per school, per dashboard scope), and it is sent a notice that it fell behind.
 Messages without a key (alerts) are kept, the oldest dropped if they alone overflow.
+
+The client's sender waits on the queue without a timer or a task of its own: `put` (or `wake`,
+when the session has something else to do, as when the client left) ends the wait. Heartbeats and
+deadlines are the `serve_app.streams.pacer.Pacer`'s, one loop for every client of the replica.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Outgoing:
     topic: str  # as the client sees it, e.g. "school:33010100101"
     seq: int  # 0 for notices and heartbeats: the sender stamps the client's last seq of the topic
@@ -23,10 +27,12 @@ class Outgoing:
 
 
 class ClientQueue:
+    __slots__ = ("_items", "_limit", "_waiter", "conflations")
+
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._items: deque[Outgoing] = deque()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future | None = None
         self.conflations = 0
 
     def __len__(self) -> int:
@@ -36,7 +42,13 @@ class ClientQueue:
         self._items.append(message)
         if len(self._items) > self._limit:
             self._conflate()
-        self._ready.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """End the sender's wait, with or without messages."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _conflate(self) -> None:
         self.conflations += 1
@@ -55,14 +67,14 @@ class ClientQueue:
                                                "message": "you fell behind: older deltas were conflated to the latest"})
         self._items = deque([notice, *kept])
 
-    async def get(self, timeout_s: float) -> list[Outgoing]:
-        """Everything waiting, or [] after `timeout_s` with nothing to send."""
+    async def get(self) -> list[Outgoing]:
+        """Everything waiting; once something is put, or [] when woken (`wake`) with nothing."""
         if not self._items:
-            self._ready.clear()
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout_s)
-            except TimeoutError:
-                return []
+                await self._waiter
+            finally:
+                self._waiter = None
         out = list(self._items)
         self._items.clear()
         return out

@@ -7,9 +7,13 @@ A client resumes with `?after_seq=N` or by sending `{"resume": N}` (or `{"resume
 for several topics) as its first message. A refused stream gets the error envelope, then a close
 with code 4404 (unknown school, district, block) or 4400 (bad parameters).
 
-Two tasks per client: one receives (and notices the disconnect), one drains the client's bounded
-queue into the socket; a send that takes longer than `send_timeout_s` drops the client. Pings and
-pongs are the WebSocket server's (uvicorn pings every 20 s and closes peers that do not answer);
+One task per client besides the connection's own: it receives (and notices the disconnect); the
+connection's task drains the client's bounded queue into the socket, writing each frame without a
+timer or a task of its own (a delta or an alert is the same text for every client of it, encoded
+once: `serve_app.streams.shared`). The replica's `Pacer` keeps every client's time in one loop: a
+write that waits on the socket longer than `send_timeout_s` drops the client (4408), expired
+credentials close the stream (4401), and an idle stream gets a heartbeat every `heartbeat_s`. Pings
+and pongs are the WebSocket server's (uvicorn pings every 20 s and closes peers that do not answer);
 the heartbeats here let clients and proxies see that an idle stream is alive.
 """
 
@@ -18,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -30,7 +33,7 @@ from db.times import now_iso
 from serve_app.auth.errors import Forbidden, Unauthenticated
 from serve_app.streams.hub import StreamHub
 from serve_app.streams.queue import ClientQueue, Outgoing
-from serve_app.streams.shared import ENCODING, frame_data
+from serve_app.streams.shared import ENCODING, Shared, frame_data
 from twin.errors import InvalidInput, NotFound, TwinError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ CLOSE_NOT_FOUND, CLOSE_INVALID, CLOSE_TOO_SLOW = 4404, 4400, 4408
 CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
 CLOSE_UNAVAILABLE = 1013  # "try again later": a shard is restarting
 Resume = int | dict[str, int] | None
+SHARED_KINDS = ("delta", "alert")  # frames alike for every client of a message: encoded once
 
 
 class Stream(Protocol):
@@ -69,6 +73,11 @@ class StreamSession:
         self.queue = ClientQueue(config.client_queue)
         self._last_seq: dict[str, int] = {}
         self._first_message: asyncio.Future | None = None
+        self._task: asyncio.Task | None = None  # the one that sends
+        self._expires_at: float | None = None
+        self._sending_since: float | None = None  # the loop's time a write began, while it waits
+        self._last_sent = 0.0
+        self._too_slow = self._expired = False
 
     def put(self, message: Outgoing) -> None:
         self.queue.put(message)
@@ -88,29 +97,86 @@ class StreamSession:
             await self._refuse(exc)
             return
         self._first_message = asyncio.get_running_loop().create_future()
+        self._expires_at = expires_at
         receiver = asyncio.create_task(self._receive())
-        sender: asyncio.Task | None = None
+        receiver.add_done_callback(lambda _: self.queue.wake())  # the sender stops when the client left
         with self.hub.client(self.notice_on("")):
             try:
                 resume = after_seq if after_seq is not None else await self._resume_request(receiver)
                 await stream.start(self, resume)
-                sender = asyncio.create_task(self._send(stream.topic))
-                expiry = asyncio.create_task(asyncio.sleep(max(0.0, expires_at - time.time()) if expires_at else 1e9))
-                await asyncio.wait({receiver, sender, expiry}, return_when=asyncio.FIRST_COMPLETED)
-                expiry.cancel()
-                if expiry.done() and not expiry.cancelled():
+                await self._send(stream.topic, receiver)
+                if self._expired:
                     await self._close(CLOSE_UNAUTHENTICATED, "the access token expired: reconnect with a fresh one")
-                elif sender.done() and isinstance(sender.exception(), TimeoutError):
+                elif self._too_slow:
                     log.info("dropped a %s client: a send took over %.0fs", stream.topic, self._config.send_timeout_s)
                     await self._close(CLOSE_TOO_SLOW, "too slow: a send timed out")
             except TwinError as exc:
                 await self._refuse(exc)
             finally:
                 stream.stop()
-                for task in (receiver, sender):
-                    if task is not None:
-                        task.cancel()
-                await asyncio.gather(*(t for t in (receiver, sender) if t is not None), return_exceptions=True)
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
+
+    def tick(self, now: float, wall: float) -> None:
+        """The pacer's look at this client (`serve_app.streams.pacer`): close on expired credentials,
+        cut a write that waited too long, or hand an idle stream a heartbeat."""
+        if self._too_slow or self._expired:
+            return  # being closed already
+        writing = self._sending_since is not None
+        self._expired = self._expires_at is not None and wall >= self._expires_at
+        self._too_slow = not self._expired and writing and now - self._sending_since > self._config.send_timeout_s
+        if self._expired or self._too_slow:
+            if writing:
+                self._task.cancel()  # the write waits on the socket: cut it short
+            else:
+                self.queue.wake()
+        elif not writing and not self.queue and now - self._last_sent >= self._config.heartbeat_s:
+            self.put(Outgoing("", 0, "heartbeat", None))
+
+    async def _send(self, default_topic: str, receiver: asyncio.Task) -> None:
+        """Until the client leaves, its credentials expire (`_expired`) or a write waits too long
+        (`_too_slow`)."""
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._last_sent = loop.time()
+        self.hub.pacer.add(self)
+        try:
+            while not (receiver.done() or self._expired or self._too_slow):
+                for m in await self.queue.get():
+                    text = self._frame(m, default_topic)
+                    if text is None:
+                        continue
+                    self._sending_since = loop.time()
+                    await self.ws.send_text(text)
+                    self._sending_since = None
+                self._last_sent = loop.time()
+        except asyncio.CancelledError:
+            if not (self._too_slow or self._expired):
+                raise
+            self._task.uncancel()  # the pacer's cut: the session goes on to close the socket
+        except Exception:  # noqa: BLE001 - the socket went away under a write: the client left
+            log.debug("a %s client's socket closed under a send", default_topic, exc_info=True)
+        finally:
+            self._sending_since = None
+            self.hub.pacer.discard(self)
+
+    def _frame(self, m: Outgoing, default_topic: str) -> str | None:
+        """`m` as this client's frame; None if a snapshot or the backlog covered it already."""
+        topic = m.topic or default_topic
+        last = self._last_seq.get(topic, 0)
+        if m.type in SHARED_KINDS:
+            if m.seq <= last:
+                return None  # already covered by a snapshot or sent from the backlog
+            self._last_seq[topic] = m.seq
+            if isinstance(m.data, Shared):
+                return m.data.frame(topic, m.seq, m.type)
+            last = m.seq
+        elif m.type == "snapshot":
+            last = self._last_seq[topic] = m.seq
+        # the envelope (this client's seq of the topic, the time) is this client's own, around a
+        # shared payload's bytes encoded once
+        return orjson.dumps({"topic": topic, "seq": last, "type": m.type, "data": frame_data(m.data),
+                             "timestamp": now_iso()}, option=ENCODING).decode()
 
     async def _resume_request(self, receiver: asyncio.Task) -> Resume:
         """A `{"resume": ...}` sent first, waited for briefly; None if the client sent none."""
@@ -138,24 +204,6 @@ class StreamSession:
             elif isinstance(data, dict) and "resume" in data:
                 self.put(Outgoing("", 0, "notice", {"message": "resume only as the first message, or reconnect "
                                                                "with ?after_seq="}))
-
-    async def _send(self, default_topic: str) -> None:
-        while True:
-            batch = await self.queue.get(self._config.heartbeat_s)
-            if not batch:
-                batch = [Outgoing(default_topic, 0, "heartbeat", None)]
-            for m in batch:
-                topic = m.topic or default_topic
-                last = self._last_seq.get(topic, 0)
-                if m.type in ("delta", "alert") and m.seq <= last:
-                    continue  # already covered by a snapshot or sent from the backlog
-                if m.type in ("snapshot", "delta", "alert"):
-                    last = self._last_seq[topic] = m.seq
-                # a payload the hub shares between clients is embedded as the bytes encoded once;
-                # the envelope (this client's seq of the topic, the time) is this client's own
-                text = orjson.dumps({"topic": topic, "seq": last, "type": m.type, "data": frame_data(m.data),
-                                     "timestamp": now_iso()}, option=ENCODING).decode()
-                await asyncio.wait_for(self.ws.send_text(text), self._config.send_timeout_s)
 
     async def _refuse(self, exc: TwinError) -> None:
         body = {"success": False, "error": {"code": exc.code, "message": exc.message, "details": exc.details},
