@@ -13,6 +13,7 @@ import asyncio
 import copy
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -27,10 +28,10 @@ from twin.funds_columns import FundsColumns, funds_columns
 from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotDeltaStore, SnapshotStore
+from twin.pushed_columns import PushedColumns
 from twin.range_funds import RangeFunds
-from twin.school_features import school_features_and_funds
 from twin.state import ShardState
-from twin.views import block_totals, block_view, district_totals, district_view, school_metrics, school_view
+from twin.views import block_totals, block_view, district_totals, district_view, school_view
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ class DistrictShard:
         # told (state, folded rows, their outcomes, upto_seq) under the fold lock: must be quick
         self._on_applied = on_applied
         self.events_applied = 0
+        self._columns = PushedColumns()  # what `district_rows` and `changed_risk_features` read
+        self._columns_lock = threading.Lock()  # they run in threads: one refresh at a time
         self._sent_features: np.ndarray | None = None  # risk features as last handed out
+        self._unsent: np.ndarray | None = None  # rows recomputed since (None: every row)
 
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self, progress: Callable[[int], None] | None = None, upto_seq: int | None = None,
@@ -120,6 +124,7 @@ class DistrictShard:
                 replayed = await self._catch_up(min(publish_after, end), progress) if publish_after > self.applied_seq else 0
                 replayed += await self._catch_up(end, progress, publish=True)
             self._since_snapshot = replayed
+            self._columns.invalidate()  # the restored rows were not folded here
             return replayed
 
     def _restore(self, d_local: int, chain: list[bytes], school_order: tuple[np.ndarray, np.ndarray]) -> None:
@@ -158,6 +163,7 @@ class DistrictShard:
     def _fold(self, batch: EventBatch) -> np.ndarray:
         """`apply_events`, and the rows it may have written marked for the next delta."""
         outcome = apply_events(self.state, batch)
+        self._columns.mark(self.state, batch)
         if self._changed is not None and len(self._changed) == self.state.n_schools:
             mark_changed_schools(self.state, batch, self._changed)
         return outcome
@@ -372,6 +378,7 @@ class DistrictShard:
             self.state.enrolment[rows] = enrolled[hit]
             self.state.active[rows] = active
             self.directory.school_active[glob[hit]] = active
+            self._columns.invalidate()
             if hit.any():
                 await self._write_snapshots()
             return {"synced": int(hit.sum()), "unknown": [f"{int(x):011d}" for x in ids[~hit]]}
@@ -396,16 +403,19 @@ class DistrictShard:
         return {**district_view(self.state, d, district_totals(self.state, d)), "as_of_seq": self.applied_seq}
 
     def district_rows(self) -> dict:
-        """Roll-ups of every hosted district: what the state actor aggregates."""
-        metrics = school_metrics(self.state)
-        blocks = rollup(self.state.school_block, metrics, len(self.state.block_global))
+        """Roll-ups of every hosted district: what the state actor aggregates. They hold at least
+        every event up to the `applied_seq` they name (read first: a fold may finish meanwhile)."""
+        applied_seq = self.applied_seq
+        with self._columns_lock:
+            metrics = self._refreshed_columns().metrics
+            blocks = rollup(self.state.school_block, metrics, len(self.state.block_global))
         rows = rollup(self.state.block_district, blocks, len(self.state.district_global))
         return {
             "districts": [int(d) for d in self.districts],
             "rows": rows,
             "views": [district_view(self.state, i, rows[i]) for i in range(len(self.districts))],
             "today": int(self.state.today[0]),
-            "applied_seq": self.applied_seq,
+            "applied_seq": applied_seq,
         }
 
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
@@ -434,19 +444,38 @@ class DistrictShard:
         """(global school indices int64 [k], `twin.risk` features then `twin.school_features.AREA_FUNDS`
         [k, F + A]) of the schools whose risk features or money changed since the last call (all of
         them on the first call)."""
+        with self._columns_lock:
+            return self._changed_risk_features()
+
+    def _changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
         state = self.state
-        features = school_features_and_funds(state)  # the money columns after, for the area funds alerts
+        features = self._refreshed_columns().features  # the money columns after, for the area funds alerts
         before = self._sent_features
         if before is None or before.shape != features.shape:
             changed = np.ones(len(features), bool)
+            self._sent_features = features.copy()
         else:
-            changed = ~((features == before) | (np.isnan(features) & np.isnan(before))).all(axis=1)
-        self._sent_features = features
+            # only rows recomputed since the last call can differ from what was handed out
+            rows = np.arange(len(features)) if self._unsent is None else np.flatnonzero(self._unsent)
+            now, then = features[rows], before[rows]
+            changed = np.zeros(len(features), bool)
+            changed[rows] = ~((now == then) | (np.isnan(now) & np.isnan(then))).all(axis=1)
+            before[rows] = now
+        self._unsent = np.zeros(len(features), bool)
         hosted = np.flatnonzero(state.school_local >= 0)
         global_of_local = np.empty(state.n_schools, np.int64)
         global_of_local[state.school_local[hosted]] = hosted
         rows = np.flatnonzero(changed)
         return global_of_local[rows], features[rows]
+
+    def _refreshed_columns(self) -> PushedColumns:
+        """The pushed columns brought up to the state, noting the rows recomputed as unsent."""
+        recomputed = self._columns.refresh(self.state)
+        if recomputed is None or self._unsent is None or len(self._unsent) != self.state.n_schools:
+            self._unsent = None
+        else:
+            self._unsent[recomputed] = True
+        return self._columns
 
     def forget_sent_features(self) -> None:
         """The next `changed_risk_features` hands out every school (its receiver lost them)."""

@@ -34,45 +34,56 @@ def school_features(state: ShardState) -> np.ndarray:
     return school_features_and_funds(state)[:, :len(FEATURES)]
 
 
-def school_features_and_funds(state: ShardState) -> np.ndarray:
+def school_features_and_funds(state: ShardState, rows: np.ndarray | None = None) -> np.ndarray:
     """float64 [n, len(FEATURES) + len(AREA_FUNDS)]: the risk features, then the money columns
     `AREA_FUNDS` (the balance, the daily meal cost the features use, released, utilised, and the
-    school days left in the financial year)."""
-    n, today = state.n_schools, int(state.today[0])
+    school days left in the financial year); only of the schools at `rows` (local indices, in that
+    order) when given, to the same values as the whole shard's rows."""
+    today = int(state.today[0])
+    rows = slice(None) if rows is None else rows
+    hist_day, funds = state.hist_day[rows], state.funds[rows]
+    n = len(hist_day)
     out = np.full((n, len(FEATURES)), np.nan)
     money = np.zeros((n, len(AREA_FUNDS)))
-    money[:, 2] = state.funds[:, FUNDS_RELEASED]
-    money[:, 3] = state.funds[:, MEAL_COST] + state.funds[:, OTHER_UTILISED]
+    money[:, 2] = funds[:, FUNDS_RELEASED]
+    money[:, 3] = funds[:, MEAL_COST] + funds[:, OTHER_UTILISED]
     money[:, 0] = money[:, 2] - money[:, 3]
     if today < 0:  # nothing reported yet: nothing is known
         out[:, F["closed_today"]] = 0
         return np.hstack([out, money])
     cost = np.asarray(cost_per_meal(day_date(today)), np.float64)
-    _history_features(state.hist_day, state.hist_meals, state.hist_reason, state.enrolment, today, _HOLIDAY,
-                      cost, out)
-    need = rice_need_per_day(state.hist_meals, state.enrolment)
+    hist_meals, enrolment = state.hist_meals[rows], state.enrolment[rows]
+    _history_features(hist_day, hist_meals, state.hist_reason[rows], enrolment, today, _HOLIDAY, cost, out)
+    need = rice_need_per_day(hist_meals, enrolment)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[:, F["stock_days"]] = np.where(need > 0, np.maximum(state.stock[:, 0], 0) / need, np.nan)
-        balance = state.funds[:, FUNDS_RELEASED] - state.funds[:, MEAL_COST] - state.funds[:, OTHER_UTILISED]
+        out[:, F["stock_days"]] = np.where(need > 0, np.maximum(state.stock[rows, 0], 0) / need, np.nan)
+        balance = money[:, 0]
         daily_cost = out[:, F["funds_days"]].copy()  # the kernel leaves the daily meal cost here
         money[:, 1] = np.nan_to_num(daily_cost)
         money[:, 4] = _school_days_left_in_year(today)
         out[:, F["funds_days"]] = np.where(daily_cost > 0, np.maximum(balance, 0) / daily_cost, np.nan)
-        out[:, F["utilisation_rule_days"]] = _utilisation_rule_days(state.funds, daily_cost, today)
-    closed = (state.closed_from <= today) & (today <= state.closed_to)
-    last = state.last_report_day
+        out[:, F["utilisation_rule_days"]] = _utilisation_rule_days(funds, daily_cost, today)
+    closed = (state.closed_from[rows] <= today) & (today <= state.closed_to[rows])
+    last = state.last_report_day[rows]
     # a school that never reported is stale since the twin first heard from any school (as far back
     # as the kept history goes): not since the epoch, which would flood a fresh twin with alerts
-    kept = state.hist_day[state.hist_day >= 0]
-    first_day = int(kept.min()) if kept.size else today
-    never = today - first_day + 1
+    never = today - first_kept_day(state) + 1
     out[:, F["days_since_report"]] = np.where(closed, 0, np.where(last >= 0, today - last, never))
     out[:, F["closed_today"]] = closed
-    seen = state.inspection_day != NO_DAY
-    out[:, F["days_since_inspection"]] = np.where(seen, today - state.inspection_day, np.nan)
-    out[:, F["inspection_issues"]] = np.where(seen, state.inspection_issues, np.nan)
-    out[:, F["days_since_shortage"]] = np.where(state.shortage_day != NO_DAY, today - state.shortage_day, np.nan)
+    inspection_day = state.inspection_day[rows]
+    seen = inspection_day != NO_DAY
+    out[:, F["days_since_inspection"]] = np.where(seen, today - inspection_day, np.nan)
+    out[:, F["inspection_issues"]] = np.where(seen, state.inspection_issues[rows], np.nan)
+    shortage_day = state.shortage_day[rows]
+    out[:, F["days_since_shortage"]] = np.where(shortage_day != NO_DAY, today - shortage_day, np.nan)
     return np.hstack([out, money])
+
+
+def first_kept_day(state: ShardState) -> int:
+    """The oldest day in any school's kept history (today while none is kept): a feature of every
+    school depends on it, so a change of it changes them all."""
+    kept = state.hist_day[state.hist_day >= 0]
+    return int(kept.min()) if kept.size else int(state.today[0])
 
 
 def _utilisation_rule_days(funds: np.ndarray, daily_cost: np.ndarray, today: int) -> np.ndarray:

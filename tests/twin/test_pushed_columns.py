@@ -1,0 +1,89 @@
+"""The columns a shard pushes, recomputed only at the rows folds wrote, equal the whole state's
+columns computed afresh after every batch: batches of every kind within a day (the rows path), a
+new day or a fold of an older day (every row again), and a change made outside a fold."""
+
+import numpy as np
+import pytest
+
+from tests.fixtures.builders import DAY0, random_batch, small_directory
+from twin import pushed_columns
+from twin.kernels import apply_events
+from twin.pushed_columns import PushedColumns
+from twin.school_features import school_features_and_funds
+from twin.state import ShardState
+from twin.views import school_metrics
+
+
+def _world():
+    directory, enrolment = small_directory(districts=(0, 1, 2, 3), per_block=6)
+    return directory, ShardState.for_districts(directory, enrolment, [0, 1, 2, 3])
+
+
+def _same(columns: PushedColumns, state: ShardState) -> None:
+    np.testing.assert_array_equal(columns.metrics, school_metrics(state))
+    np.testing.assert_array_equal(columns.features, school_features_and_funds(state))
+
+
+def test_a_row_subset_of_the_features_equals_those_rows_of_the_whole():
+    directory, state = _world()
+    apply_events(state, random_batch(directory, 3_000, seed=1, days=20))
+    rows = np.array([5, 0, 17, len(directory) - 1, 17])
+    np.testing.assert_array_equal(school_features_and_funds(state, rows), school_features_and_funds(state)[rows])
+    np.testing.assert_array_equal(school_metrics(state, rows), school_metrics(state)[rows])
+
+
+@pytest.mark.parametrize("days", [1, 12])  # one day: rows only; twelve: new days and old ones too
+def test_columns_kept_between_pushes_equal_a_fresh_computation(days):
+    directory, state = _world()
+    columns = PushedColumns()
+    apply_events(state, random_batch(directory, 500, seed=0, days=1))
+    assert columns.refresh(state) is None  # the first refresh computes every row
+    _same(columns, state)
+    recomputed = []
+    for seed in range(1, 30):
+        batch = random_batch(directory, 40, seed=seed, days=days, first_seq=seed * 1_000)
+        apply_events(state, batch)
+        columns.mark(state, batch)
+        if seed % 3:  # several folds between some refreshes
+            rows = columns.refresh(state)
+            recomputed.append(None if rows is None else len(rows))
+            _same(columns, state)
+    if days == 1:  # within one day, only the rows the batches wrote
+        assert all(r is not None and r < len(directory) for r in recomputed)
+
+
+def test_a_change_outside_a_fold_is_taken_once_invalidated():
+    directory, state = _world()
+    columns = PushedColumns()
+    apply_events(state, random_batch(directory, 500, seed=0, days=1))
+    columns.refresh(state)
+    state.enrolment[3] += 40
+    state.active[4] = False
+    columns.invalidate()
+    assert columns.refresh(state) is None
+    _same(columns, state)
+
+
+def test_rows_folded_while_a_refresh_runs_are_taken_by_the_next(monkeypatch):
+    """A fold that marks after the refresh read its stamp is recomputed next time, even when the
+    refresh computed some of its rows before the fold wrote them."""
+    directory, state = _world()
+    columns = PushedColumns()
+    apply_events(state, random_batch(directory, 500, seed=0, days=1))
+    columns.refresh(state)
+    late = random_batch(directory, 30, seed=5, days=1, first_seq=10_000)
+
+    def metrics_then_a_fold(s, rows=None):  # noqa: ANN001, ANN202 - the fold lands mid-refresh
+        out = school_metrics(s, rows)
+        apply_events(state, late)
+        columns.mark(state, late)
+        return out
+
+    monkeypatch.setattr(pushed_columns, "school_metrics", metrics_then_a_fold)
+    first = random_batch(directory, 30, seed=4, days=1, first_seq=5_000)
+    apply_events(state, first)
+    columns.mark(state, first)
+    columns.refresh(state)
+    monkeypatch.undo()
+    assert columns.refresh(state) is not None  # rows only
+    _same(columns, state)
