@@ -351,3 +351,29 @@ async def test_tamil_nadu_sized_shards_snapshot_whole_with_a_delta_store_too(see
     assert seq > 0 and await ports.snapshot_deltas.deltas(0, seq) == []
     await live.close()
     await ports.close()
+
+
+async def test_a_chain_of_deltas_runs_to_several_copies_in_a_school_day_but_to_one_in_a_pause(seeded_url):
+    from actors.district_shard import CHAIN_COPIES
+
+    ports = await open_shard_ports(seeded_url)
+    live = _delta_shard(ports, ports.snapshot_deltas)
+    await live.recover()
+    await _fold_snapshotting(live, ports, range(2))
+    base, n = live._base_seq, live.state.n_schools
+    live._rows_since_base = n  # a whole copy's worth of rows in the chain already
+    await _fold_snapshotting(live, ports, range(2, 3))
+    assert live._base_seq == base  # during the feed: still a delta
+    await live.apply(*await _append(ports, random_events(ports.directory, 3, seed=30)))
+    live._rows_since_base = n
+    await live._snapshot_if_quiet()  # a pause: the whole copy now
+    await live._snapshot_task
+    assert live._base_seq == live.applied_seq != base
+    live._rows_since_base = CHAIN_COPIES * n
+    await _fold_snapshotting(live, ports, range(4, 5))
+    assert live._base_seq == live.applied_seq  # and past CHAIN_COPIES, during the feed too
+    again = _delta_shard(ports, ports.snapshot_deltas)
+    assert await again.recover() == 0
+    _assert_same_columns(live, again)
+    await live.close()
+    await ports.close()
