@@ -28,7 +28,7 @@ from twin.funds_columns import FundsColumns, funds_columns
 from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotDeltaStore, SnapshotStore
-from twin.pushed_columns import PushedColumns
+from twin.pushed_columns import risk_features, roll_up_metrics
 from twin.range_funds import RangeFunds
 from twin.state import ShardState
 from twin.views import block_totals, block_view, district_totals, district_view, school_view
@@ -89,8 +89,10 @@ class DistrictShard:
         # told (state, folded rows, their outcomes, upto_seq) under the fold lock: must be quick
         self._on_applied = on_applied
         self.events_applied = 0
-        self._columns = PushedColumns()  # what `district_rows` and `changed_risk_features` read
-        self._columns_lock = threading.Lock()  # they run in threads: one refresh at a time
+        # what `district_rows` and `changed_risk_features` read, kept between their calls; each is
+        # called in a thread (a push), so one refresh of each at a time
+        self._metrics, self._metrics_lock = roll_up_metrics(), threading.Lock()
+        self._features, self._features_lock = risk_features(), threading.Lock()
         self._sent_features: np.ndarray | None = None  # risk features as last handed out
         self._unsent: np.ndarray | None = None  # rows recomputed since (None: every row)
 
@@ -127,7 +129,7 @@ class DistrictShard:
                 replayed = await self._catch_up(min(publish_after, end), progress) if publish_after > self.applied_seq else 0
                 replayed += await self._catch_up(end, progress, publish=True)
             self._since_snapshot = replayed
-            self._columns.invalidate()  # the restored rows were not folded here
+            self._invalidate_columns()  # the restored rows were not folded here
             return replayed
 
     def _restore(self, d_local: int, chain: list[bytes], school_order: tuple[np.ndarray, np.ndarray]) -> None:
@@ -166,7 +168,8 @@ class DistrictShard:
     def _fold(self, batch: EventBatch) -> np.ndarray:
         """`apply_events`, and the rows it may have written marked for the next delta."""
         outcome = apply_events(self.state, batch)
-        self._columns.mark(self.state, batch)
+        self._metrics.mark(self.state, batch)
+        self._features.mark(self.state, batch)
         if self._changed is not None and len(self._changed) == self.state.n_schools:
             mark_changed_schools(self.state, batch, self._changed)
         return outcome
@@ -386,7 +389,7 @@ class DistrictShard:
             self.state.enrolment[rows] = enrolled[hit]
             self.state.active[rows] = active
             self.directory.school_active[glob[hit]] = active
-            self._columns.invalidate()
+            self._invalidate_columns()
             if hit.any():
                 await self._write_snapshots()
             return {"synced": int(hit.sum()), "unknown": [f"{int(x):011d}" for x in ids[~hit]]}
@@ -414,9 +417,9 @@ class DistrictShard:
         """Roll-ups of every hosted district: what the state actor aggregates. They hold at least
         every event up to the `applied_seq` they name (read first: a fold may finish meanwhile)."""
         applied_seq = self.applied_seq
-        with self._columns_lock:
-            metrics = self._refreshed_columns().metrics
-            blocks = rollup(self.state.school_block, metrics, len(self.state.block_global))
+        with self._metrics_lock:
+            self._metrics.refresh(self.state)
+            blocks = rollup(self.state.school_block, self._metrics.values, len(self.state.block_global))
         rows = rollup(self.state.block_district, blocks, len(self.state.district_global))
         return {
             "districts": [int(d) for d in self.districts],
@@ -452,12 +455,17 @@ class DistrictShard:
         """(global school indices int64 [k], `twin.risk` features then `twin.school_features.AREA_FUNDS`
         [k, F + A]) of the schools whose risk features or money changed since the last call (all of
         them on the first call)."""
-        with self._columns_lock:
+        with self._features_lock:
             return self._changed_risk_features()
 
     def _changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
         state = self.state
-        features = self._refreshed_columns().features  # the money columns after, for the area funds alerts
+        recomputed = self._features.refresh(state)
+        if recomputed is None or self._unsent is None or len(self._unsent) != state.n_schools:
+            self._unsent = None
+        else:
+            self._unsent[recomputed] = True
+        features = self._features.values  # the money columns after, for the area funds alerts
         before = self._sent_features
         if before is None or before.shape != features.shape:
             changed = np.ones(len(features), bool)
@@ -476,14 +484,9 @@ class DistrictShard:
         rows = np.flatnonzero(changed)
         return global_of_local[rows], features[rows]
 
-    def _refreshed_columns(self) -> PushedColumns:
-        """The pushed columns brought up to the state, noting the rows recomputed as unsent."""
-        recomputed = self._columns.refresh(self.state)
-        if recomputed is None or self._unsent is None or len(self._unsent) != self.state.n_schools:
-            self._unsent = None
-        else:
-            self._unsent[recomputed] = True
-        return self._columns
+    def _invalidate_columns(self) -> None:
+        self._metrics.invalidate()
+        self._features.invalidate()
 
     def forget_sent_features(self) -> None:
         """The next `changed_risk_features` hands out every school (its receiver lost them)."""

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
@@ -22,7 +22,7 @@ from actors.broker import start_broker_actor
 from actors.heap import settle_heap
 from actors.names import ACCESS_ACTOR, NAMESPACE, STATE_ACTOR, shard_name
 from actors.node_placement import current_node, shard_options, singleton_options
-from actors.pacing import EVALUATE_CPU_SHARE, push_period
+from actors.pacing import EVALUATE_CPU_SHARE, PacedPush, push_period
 from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
 from actors.shard_port import RayShard
@@ -42,10 +42,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# roll-ups pushed to the state twin at most this often per shard: a push computes only the schools
-# folds wrote since the last (`twin.pushed_columns`), a few ms after a small batch, and a dashboard
-# waits for it; pushes that cost more are spaced further (`actors.pacing`)
-_PUSH_EVERY_S = 0.25
+# a shard's pushes to the state twin, each at most this often (those that cost more are spaced
+# further, `actors.pacing`): the roll-ups, which a dashboard waits for and which cost a few ms after a
+# small batch (only the schools folds wrote are computed, `twin.pushed_columns`), and the risk
+# features, which the risk desk scores in rounds of its own
+_ROLLUPS_EVERY_S = 0.25
+_RISK_EVERY_S = 1.0
 _EVALUATE_DELAY_S = 0.25
 
 
@@ -78,12 +80,14 @@ class ShardHost:
         self.recovery_s = time.monotonic() - started
         self._state.shard_started.remote(shard_id, os.getpid())
         settle_heap()  # the recovered state and imports stay for life
-        self._push_pending = False
-        self._last_push = -_PUSH_EVERY_S
-        self._push_period = _PUSH_EVERY_S  # stretched when a push costs more (`actors.pacing`)
         self._state_boot: str | None = None
+        # after batches, two pushes to the state twin, each paced by its own cost: the roll-ups (what
+        # a dashboard waits for) and the changed risk features (the risk desk's, costly after a new day)
+        self._rollups = PacedPush(self._push_rollups, _ROLLUPS_EVERY_S)
+        self._risk = PacedPush(self._push_risk, _RISK_EVERY_S)
         # in the background: answering (recovery) need not wait for the state twin
-        self._first_push = asyncio.get_running_loop().create_task(self._push_now())
+        self._rollups.news()
+        self._risk.news()
         log.info("shard %d up: %d districts, %d schools, replayed %d events in %.2fs", shard_id,
                  len(districts), self.shard.state.n_schools, self.replayed, self.recovery_s)
 
@@ -109,50 +113,46 @@ class ShardHost:
 
     async def apply(self, batch: EventBatch, after_seq: int, upto_seq: int) -> np.ndarray:
         outcome = await self.shard.apply(batch, after_seq, upto_seq)
-        self._schedule_push()
+        # a batch without rows of this shard still moves its applied seq, which the state's view of
+        # the whole twin waits for, so the roll-ups are pushed after every batch
+        self._rollups.news()
+        self._risk.news()
         return outcome
 
-    def _schedule_push(self) -> None:
-        """Push the roll-ups after a batch: at once when the last push is `_PUSH_EVERY_S` old (so the
-        state's view of a quiet twin moves a moment after a batch, not a second later), else when it
-        is. A batch without rows of this shard still moves its applied seq, which the state's view
-        of the whole twin waits for, so it is pushed too."""
-        if self._push_pending:
-            return
-        self._push_pending = True
-        wait = max(0.0, self._last_push + self._push_period - time.monotonic())
-        asyncio.get_running_loop().call_later(wait, lambda: asyncio.ensure_future(self._push_now()))
-
-    async def _push_now(self) -> None:
-        self._push_pending = False
-        self._last_push = time.monotonic()
-        rows, spent_s = await asyncio.to_thread(self._rows_and_risk)
-        self._push_period = push_period(spent_s, _PUSH_EVERY_S)
+    async def _push_rollups(self) -> float:
+        """The roll-ups to the state twin. Returns their CPU seconds."""
+        rows, spent_s = await asyncio.to_thread(_timed, self.shard.district_rows)
         try:
-            boot = await self._state.update.remote(self.shard_id, rows)
+            self._heard_from_state(await self._state.update.remote(self.shard_id, rows))
         except ray.exceptions.RayError:
-            log.warning("the state twin did not take shard %d's update; resending everything next time", self.shard_id)
-            boot = None
-        if boot is None:
-            self.shard.forget_sent_features()
-        elif self._state_boot not in (None, boot):  # a restarted state twin: it needs every school's features
-            self._state_boot = boot
-            self.shard.forget_sent_features()
-            await self._push_now()
-        self._state_boot = boot
+            log.warning("the state twin did not take shard %d's roll-ups; sent again after the next batch",
+                        self.shard_id)
+        return spent_s
 
-    def _rows_and_risk(self) -> tuple[dict, float]:
-        """The roll-ups with the changed risk features under "risk", and the CPU seconds they took
-        (this thread's: a busy machine's waits do not count as the push's cost)."""
-        started = time.thread_time()
-        rows = self.shard.district_rows()
-        rows["risk"] = self.shard.changed_risk_features()
-        return rows, time.thread_time() - started
+    async def _push_risk(self) -> float:
+        """The risk features changed since the last push to the state twin's risk desk. Returns
+        their CPU seconds."""
+        (schools, features), spent_s = await asyncio.to_thread(_timed, self.shard.changed_risk_features)
+        try:
+            self._heard_from_state(await self._state.risk_features.remote(self.shard_id, schools, features))
+        except ray.exceptions.RayError:
+            log.warning("the state twin did not take shard %d's risk features; resending all of them next time",
+                        self.shard_id)
+            self.shard.forget_sent_features()
+        return spent_s
+
+    def _heard_from_state(self, boot: str) -> None:
+        """A state twin that restarted since the last answer starts empty: it needs every school's
+        features again (its roll-ups come whole with every push anyway)."""
+        if self._state_boot not in (None, boot):
+            self.shard.forget_sent_features()
+            self._risk.news()
+        self._state_boot = boot
 
     async def status(self) -> ShardStatus:
         return {**self.shard.status(), "shard": self.shard_id, "pid": os.getpid(), "node": current_node(),
                 "replayed": self.replayed, "recovery_s": round(self.recovery_s, 3),
-                "push_period_s": round(self._push_period, 2)}
+                "push_period_s": round(self._rollups.period_s, 2), "risk_push_period_s": round(self._risk.period_s, 2)}
 
     async def school(self, global_index: int) -> View | None:
         return self.shard.school(global_index)
@@ -171,16 +171,19 @@ class ShardHost:
 
     async def sync_schools(self, changes: Sequence[SchoolChange], later: Directory | None = None) -> SchoolSync:
         result = await self.shard.sync_schools(changes, later)
-        await self._push_now()  # the state twin's totals count schools and enrolment
+        await self._rollups.now()  # the state twin's totals count schools and enrolment
+        self._risk.news()
         return result
 
     async def snapshot_now(self) -> int:
         return await self.shard.snapshot_now()
 
     async def push_state(self) -> None:
-        """Send the state actor every roll-up now (a restarted state actor asks: it starts empty)."""
-        self._state_boot = None
-        await self._push_now()
+        """Send the state actor every roll-up and every school's features now (a restarted state
+        actor asks: it starts empty)."""
+        self.shard.forget_sent_features()
+        await self._rollups.now()
+        await self._risk.now()
 
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
                             school: int | None = None) -> FundsColumns:
@@ -248,11 +251,15 @@ class StateHost:
         return self.twin.district(district)
 
     def update(self, shard: int, rolled: dict) -> str:
-        """A shard's roll-ups and, under "risk", (school indices, features) of the schools whose
-        risk features changed. Returns this incarnation's boot id."""
+        """A shard's roll-ups. Returns this incarnation's boot id."""
         self.twin.update(shard, rolled)
-        if self.desk is not None and rolled.get("risk") is not None:
-            self.desk.ingest(*rolled["risk"])
+        return self.boot
+
+    def risk_features(self, shard: int, schools: np.ndarray, features: np.ndarray) -> str:  # noqa: ARG002
+        """(school indices, features) of a shard's schools whose risk features changed, for the
+        risk desk's next round. Returns this incarnation's boot id."""
+        if self.desk is not None and len(schools):
+            self.desk.ingest(schools, features)
             if self._evaluation is None or self._evaluation.done():
                 self._evaluation = asyncio.get_running_loop().create_task(self._evaluate())
         return self.boot
@@ -286,6 +293,13 @@ class StateHost:
         """The school register changed: rebuild the neighbour graph from the table."""
         if self.desk is not None and self._ports.load_schools is not None:
             await self.desk.reload_schools(*await self._ports.load_schools())
+
+
+def _timed(compute: Callable[[], Any]) -> tuple[Any, float]:
+    """`compute()` and the CPU seconds it took in this thread (a busy machine's waits do not count
+    as its cost)."""
+    started = time.thread_time()
+    return compute(), time.thread_time() - started
 
 
 def start_ray(address: str | None, object_store_mib: int = 512, env: dict[str, str] | None = None,

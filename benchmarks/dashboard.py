@@ -6,7 +6,9 @@ against a twin of the state on Ray Serve, as `mealtwin up` runs it.
 - `event_to_pixel_p50_ms` / `_p95_ms`: an event batch's acknowledgement to the page having applied
   the dashboard view that holds it (the page marks the seq and the moment, `#figures[data-seq]`);
   split in two where the time goes: `event_to_send_*` to the twin sending that view (the frame's
-  own timestamp), `send_to_pixel_*` from there to the page having applied it.
+  own timestamp), `send_to_pixel_*` from there to the page having applied it. The batches are 50
+  schools' reports of one school day, as the day's feed brings them; `event_to_pixel_new_day_*`
+  times a few batches that each open a new day (every school's figures and risk move then).
 - `frame_ms_p95`: a redraw of the whole map while every school's level changes once a second.
 - `viewers`, `ws_dropped`: dashboard streams held open while event batches arrive every second,
   and how many of them the twin dropped."""
@@ -118,28 +120,17 @@ def _measure_page(base: str, token: str, ids: list[str], events: int, seconds: f
             bytes_first_load = transferred[0]
             drawn = int(page.get_attribute("#school-map", "data-schools-drawn"))
 
-            latencies, to_send, to_pixel = [], [], []
+            within_day, new_day = [], []
             with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as api:
-                for k in range(events):
-                    # spread over the state: the state's view moves once every shard has applied its part
-                    step = max(1, len(ids) // 50)
-                    batch = [_report(ids[(k + j * step) % len(ids)], f"e{k}", f"2025-07-{2 + k % 20:02d}")
-                             for j in range(min(50, len(ids)))]
-                    answer = api.post("/api/v1/events", json={"events": batch})
-                    acked_ms = time.time() * 1000
-                    seq = max(r["seq"] for r in answer.json()["data"]["results"] if r.get("seq"))
-                    deadline = time.monotonic() + 10
-                    while time.monotonic() < deadline:
-                        shown = page.get_attribute("#figures", "data-seq")
-                        if shown is not None and int(shown) >= seq:
-                            applied_ms = float(page.get_attribute("#figures", "data-applied-at"))
-                            sent_ms = float(page.get_attribute("#figures", "data-sent-at"))
-                            latencies.append(applied_ms - acked_ms)
-                            to_send.append(sent_ms - acked_ms)
-                            to_pixel.append(applied_ms - sent_ms)
-                            break
-                        time.sleep(0.01)
-                    time.sleep(0.5)
+                _time_batch(api, page, _spread(ids, 0, "e-open", _SCHOOL_DAY))  # opens the day, untimed
+                for k in range(events):  # reports of other schools the same day, as a school day's feed
+                    within_day.append(_time_batch(api, page, _spread(ids, k + 1, f"e{k}", _SCHOOL_DAY)))
+                for k in range(_NEW_DAYS):  # each the first report of a new day
+                    day = f"2025-07-{3 + k:02d}"
+                    new_day.append(_time_batch(api, page, _spread(ids, events + k + 1, f"n{k}", day)))
+            latencies, to_send, to_pixel = (
+                [t[i] for t in within_day if t is not None] for i in range(3))
+            opening = [t[0] for t in new_day if t is not None]
 
             frames = page.evaluate("""async rounds => {
                 const m = window.mealtwinMap, times = [];
@@ -159,7 +150,40 @@ def _measure_page(base: str, token: str, ids: list[str], events: int, seconds: f
             "event_to_pixel_p50_ms": _pct(latencies, 50), "event_to_pixel_p95_ms": _pct(latencies, 95),
             "event_to_send_p50_ms": _pct(to_send, 50), "event_to_send_p95_ms": _pct(to_send, 95),
             "send_to_pixel_p50_ms": _pct(to_pixel, 50), "send_to_pixel_p95_ms": _pct(to_pixel, 95),
-            "events_measured": len(latencies), "frame_ms_p95": _pct(frames, 95)}
+            "events_measured": len(latencies),
+            "event_to_pixel_new_day_p50_ms": _pct(opening, 50), "event_to_pixel_new_day_max_ms": max(opening, default=None),
+            "frame_ms_p95": _pct(frames, 95)}
+
+
+_SCHOOL_DAY = "2025-07-02"
+_NEW_DAYS = 3
+
+
+def _spread(ids: list[str], k: int, tag: str, day: str) -> list[dict]:
+    """50 attendance reports of `day`, schools spread over the state (its view moves once every
+    shard has applied its part), a different 50 for each `k`."""
+    step = max(1, len(ids) // 50)
+    return [_report(ids[(k + j * step) % len(ids)], tag, day) for j in range(min(50, len(ids)))]
+
+
+def _time_batch(api: httpx.Client, page, batch: list[dict]) -> tuple[float, float, float] | None:  # noqa: ANN001
+    """Post `batch`, wait for the page to apply the view holding it: (acknowledgement to applied,
+    to sent, sent to applied) in ms, or None after 10 s."""
+    answer = api.post("/api/v1/events", json={"events": batch})
+    acked_ms = time.time() * 1000
+    seq = max(r["seq"] for r in answer.json()["data"]["results"] if r.get("seq"))
+    deadline = time.monotonic() + 10
+    found = None
+    while time.monotonic() < deadline:
+        shown = page.get_attribute("#figures", "data-seq")
+        if shown is not None and int(shown) >= seq:
+            applied_ms = float(page.get_attribute("#figures", "data-applied-at"))
+            sent_ms = float(page.get_attribute("#figures", "data-sent-at"))
+            found = (applied_ms - acked_ms, sent_ms - acked_ms, applied_ms - sent_ms)
+            break
+        time.sleep(0.01)
+    time.sleep(0.5)
+    return found
 
 
 async def _viewers(base: str, token: str, api: httpx.AsyncClient, ids: list[str], n: int, seconds: float) -> dict:

@@ -113,7 +113,8 @@ class ShardStatus(TypedDict):
     node: NotRequired[str]  # the Ray node it runs on
     replayed: NotRequired[int]  # log events replayed on recovery
     recovery_s: NotRequired[float]
-    push_period_s: NotRequired[float]  # how often it pushes roll-ups and risk features (`actors.pacing`)
+    push_period_s: NotRequired[float]  # how often it pushes its roll-ups (`actors.pacing`)
+    risk_push_period_s: NotRequired[float]  # and its changed risk features
 
 
 class DistrictRows(TypedDict):

@@ -1,5 +1,5 @@
-"""The per-school columns a shard pushes to the state twin after its batches (roll-up metrics and
-risk features), kept between pushes and recomputed only at the rows folds wrote since.
+"""The per-school columns a shard pushes to the state twin after its batches (roll-up metrics, and
+risk features), each kept between its pushes and recomputed only at the rows folds wrote since.
 
 Computing them for every school costs ~60 ms of CPU for Tamil Nadu's 43,000 and about a second and
 a half for India's 1.08 M, paid after every batch however few schools it named; a dashboard waits
@@ -15,6 +15,8 @@ later stamp, so its rows are recomputed at the next push: no write is missed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from twin.batch import EventBatch
@@ -25,13 +27,15 @@ from twin.views import school_metrics
 
 
 class PushedColumns:
-    def __init__(self) -> None:
-        self.metrics: np.ndarray | None = None  # `twin.views.school_metrics` of every school
-        self.features: np.ndarray | None = None  # `twin.school_features.school_features_and_funds`
+    """One kind of per-school column (`compute(state, rows)`: float64 [len(rows), k]), kept."""
+
+    def __init__(self, compute: Callable[[ShardState, np.ndarray | None], np.ndarray]) -> None:
+        self._compute = compute
+        self.values: np.ndarray | None = None  # of every school, as of the last refresh
         self._key: tuple[int, int, int] | None = None  # (schools, today, first kept day) they hold for
         self._stamps = np.zeros(0, np.int64)  # per school: the fold that last wrote it
         self._folds = 0
-        self._taken = 0  # rows stamped after this are not in the columns yet
+        self._taken = 0  # rows stamped after this are not in the values yet
 
     def mark(self, state: ShardState, batch: EventBatch) -> None:
         """After a fold of `batch` into `state`: the rows it may have written need computing again."""
@@ -47,20 +51,28 @@ class PushedColumns:
         self._key = None
 
     def refresh(self, state: ShardState) -> np.ndarray | None:
-        """Bring the columns up to `state`. Returns the local rows recomputed, or None when every
+        """Bring the values up to `state`. Returns the local rows recomputed, or None when every
         row was."""
         taken = self._folds
         key = (state.n_schools, int(state.today[0]), first_kept_day(state))
-        if key != self._key or self.metrics is None:
+        if key != self._key or self.values is None:
             self._stamps = np.zeros(state.n_schools, np.int64)
             self._taken = taken
-            self.metrics = school_metrics(state)
-            self.features = school_features_and_funds(state)
+            self.values = self._compute(state, None)
             self._key = key
             return None
         rows = np.flatnonzero(self._stamps > self._taken)
         self._taken = taken
         if len(rows):
-            self.metrics[rows] = school_metrics(state, rows)
-            self.features[rows] = school_features_and_funds(state, rows)
+            self.values[rows] = self._compute(state, rows)
         return rows
+
+
+def roll_up_metrics() -> PushedColumns:
+    """`twin.views.school_metrics`, kept: what a shard's roll-ups add up."""
+    return PushedColumns(school_metrics)
+
+
+def risk_features() -> PushedColumns:
+    """`twin.school_features.school_features_and_funds`, kept: what a shard hands the risk desk."""
+    return PushedColumns(school_features_and_funds)

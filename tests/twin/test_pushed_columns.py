@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures.builders import DAY0, random_batch, small_directory
-from twin import pushed_columns
 from twin.kernels import apply_events
-from twin.pushed_columns import PushedColumns
+from twin.pushed_columns import risk_features, roll_up_metrics
 from twin.school_features import school_features_and_funds
 from twin.state import ShardState
 from twin.views import school_metrics
@@ -19,9 +18,28 @@ def _world():
     return directory, ShardState.for_districts(directory, enrolment, [0, 1, 2, 3])
 
 
-def _same(columns: PushedColumns, state: ShardState) -> None:
-    np.testing.assert_array_equal(columns.metrics, school_metrics(state))
-    np.testing.assert_array_equal(columns.features, school_features_and_funds(state))
+class _Both:
+    """The two kinds a shard keeps, marked and refreshed together."""
+
+    def __init__(self) -> None:
+        self.kinds = (roll_up_metrics(), risk_features())
+
+    def mark(self, state, batch):  # noqa: ANN001, ANN201
+        for kind in self.kinds:
+            kind.mark(state, batch)
+
+    def invalidate(self):  # noqa: ANN201
+        for kind in self.kinds:
+            kind.invalidate()
+
+    def refresh(self, state):  # noqa: ANN001, ANN201 - the metrics' rows recomputed (None: all)
+        metrics_rows, _ = (kind.refresh(state) for kind in self.kinds)
+        return metrics_rows
+
+
+def _same(columns: _Both, state: ShardState) -> None:
+    np.testing.assert_array_equal(columns.kinds[0].values, school_metrics(state))
+    np.testing.assert_array_equal(columns.kinds[1].values, school_features_and_funds(state))
 
 
 def test_a_row_subset_of_the_features_equals_those_rows_of_the_whole():
@@ -35,7 +53,7 @@ def test_a_row_subset_of_the_features_equals_those_rows_of_the_whole():
 @pytest.mark.parametrize("days", [1, 12])  # one day: rows only; twelve: new days and old ones too
 def test_columns_kept_between_pushes_equal_a_fresh_computation(days):
     directory, state = _world()
-    columns = PushedColumns()
+    columns = _Both()
     apply_events(state, random_batch(directory, 500, seed=0, days=1))
     assert columns.refresh(state) is None  # the first refresh computes every row
     _same(columns, state)
@@ -54,7 +72,7 @@ def test_columns_kept_between_pushes_equal_a_fresh_computation(days):
 
 def test_a_change_outside_a_fold_is_taken_once_invalidated():
     directory, state = _world()
-    columns = PushedColumns()
+    columns = _Both()
     apply_events(state, random_batch(directory, 500, seed=0, days=1))
     columns.refresh(state)
     state.enrolment[3] += 40
@@ -68,7 +86,7 @@ def test_rows_folded_while_a_refresh_runs_are_taken_by_the_next(monkeypatch):
     """A fold that marks after the refresh read its stamp is recomputed next time, even when the
     refresh computed some of its rows before the fold wrote them."""
     directory, state = _world()
-    columns = PushedColumns()
+    columns = _Both()
     apply_events(state, random_batch(directory, 500, seed=0, days=1))
     columns.refresh(state)
     late = random_batch(directory, 30, seed=5, days=1, first_seq=10_000)
@@ -79,7 +97,7 @@ def test_rows_folded_while_a_refresh_runs_are_taken_by_the_next(monkeypatch):
         columns.mark(state, late)
         return out
 
-    monkeypatch.setattr(pushed_columns, "school_metrics", metrics_then_a_fold)
+    monkeypatch.setattr(columns.kinds[0], "_compute", metrics_then_a_fold)
     first = random_batch(directory, 30, seed=4, days=1, first_seq=5_000)
     apply_events(state, first)
     columns.mark(state, first)
