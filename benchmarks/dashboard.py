@@ -143,7 +143,7 @@ def _measure_page(base: str, token: str, ids: list[str], events: int, seconds: f
                     await new Promise(r => setTimeout(r, 1000));
                 }
                 return times;
-            }""", max(3, int(seconds // 2)))
+            }""", max(3, int(seconds)))  # a recolour a second for `seconds`
         finally:
             browser.close()
     return {"schools_drawn": drawn, "first_render_s": round(first_render_s, 3), "bytes_first_load": bytes_first_load,
