@@ -133,6 +133,8 @@ class ShardHost:
         """The risk features changed since the last push to the state twin's risk desk. Returns
         their CPU seconds."""
         (schools, features), spent_s = await asyncio.to_thread(_timed, self.shard.changed_risk_features)
+        if not len(schools):
+            return spent_s  # nothing new for the desk (a batch of another shard's schools, say)
         try:
             self._heard_from_state(await self._state.risk_features.remote(self.shard_id, schools, features))
         except ray.exceptions.RayError:
