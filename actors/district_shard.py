@@ -133,9 +133,8 @@ class DistrictShard:
             return replayed
 
     def _restore(self, d_local: int, chain: list[bytes], school_order: tuple[np.ndarray, np.ndarray]) -> None:
-        """Restore a district's snapshot, then each delta after it in order."""
-        for data in chain:
-            self.state.restore_district_part(d_local, snapshot.loads(data), school_order)
+        """Restore a district's snapshot and the deltas after it, each school row from the newest."""
+        self.state.restore_district_chain(d_local, [snapshot.loads(data) for data in chain], school_order)
 
     async def _catch_up(self, upto_seq: int | None, progress: Callable[[int], None] | None = None,
                         publish: bool = False) -> int:

@@ -183,18 +183,46 @@ class ShardState:
         """Load a snapshot (or a delta after it) of one district into its rows. Schools are matched
         by UDISE code, so a school added since the snapshot keeps its fresh row and one removed
         since is dropped. `school_order`: `self.school_order()`, if the caller has it already."""
-        ids = part["s.school_ids"]
+        self.restore_district_chain(d_local, [part], school_order)
+
+    def restore_district_chain(self, d_local: int, chain: list[dict[str, np.ndarray]],
+                               school_order: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Load a district's snapshot and the deltas after it (`chain`, in seq order) in one pass:
+        the same state as restoring each part in turn (`restore_district_part`), but each school
+        row is written once, from the newest part that holds it. At India scale a recovery's
+        chain holds a whole copy and up to three copies' rows of deltas, and writing every part's
+        rows in turn rewrote most schools two to four times. Blocks, the district's row and
+        "today" (a few rows, in every part) are restored part by part, in order. (One process
+        writes a whole chain, so its parts hold the same columns.)"""
         order, sorted_ids = school_order or self.school_order()
-        pos = np.searchsorted(sorted_ids, ids)
-        pos = np.minimum(pos, len(order) - 1)
-        hit = sorted_ids[pos] == ids if len(order) else np.zeros(len(ids), bool)
-        rows = order[pos[hit]]
+        written = np.zeros(self.n_schools, bool)  # rows a newer part has restored
+        for part in reversed(chain):
+            rows, picked = self._matched_rows(part["s.school_ids"], order, sorted_ids)
+            fresh = ~written[rows]
+            written[rows] = True
+            self._restore_school_rows(part, rows[fresh], picked[fresh])
+        for part in chain:
+            self._restore_blocks_and_district(d_local, part)
+
+    @staticmethod
+    def _matched_rows(ids: np.ndarray, order: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(this state's rows, their index in `ids`) of the codes `ids` that are hosted here."""
+        if not len(order):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        pos = np.minimum(np.searchsorted(sorted_ids, ids), len(order) - 1)
+        picked = np.flatnonzero(sorted_ids[pos] == ids)
+        return order[pos[picked]], picked
+
+    def _restore_school_rows(self, part: dict[str, np.ndarray], rows: np.ndarray, picked: np.ndarray) -> None:
+        """Write the part's school values at index `picked` into this state's `rows`."""
         for name in SCHOOL_COLUMNS:
             if name in ("school_ids", "school_block"):
                 continue
             if f"s.{name}" not in part:  # a column added since the snapshot: the log after it fills it
                 continue
-            getattr(self, name)[rows] = part[f"s.{name}"][hit]
+            getattr(self, name)[rows] = part[f"s.{name}"][picked]
+
+    def _restore_blocks_and_district(self, d_local: int, part: dict[str, np.ndarray]) -> None:
         b_rows = self.block_local[part["b.block_global"]]
         ok = b_rows >= 0
         for name in BLOCK_COLUMNS[1:]:

@@ -58,25 +58,56 @@ def test_a_closure_of_a_block_or_district_marks_all_its_schools():
         np.testing.assert_array_equal(changed, expected)
 
 
-def test_a_snapshot_and_its_deltas_restore_the_state_at_the_last_delta():
+def _restore_part_by_part(state: ShardState, d_local: int, chain: list[dict], order) -> None:
+    for part in chain:
+        state.restore_district_part(d_local, part, order)
+
+
+def _restore_in_one_pass(state: ShardState, d_local: int, chain: list[dict], order) -> None:
+    state.restore_district_chain(d_local, chain, order)
+
+
+@pytest.mark.parametrize("restore", [_restore_part_by_part, _restore_in_one_pass])
+def test_a_snapshot_and_its_deltas_restore_the_state_at_the_last_delta(restore):
     live = ShardState.for_districts(DIRECTORY, ENROLMENT, HOSTED)
     apply_events(live, random_batch(DIRECTORY, 500, seed=3, days=40))
     chain = [[snapshot.dumps(p) for p in live.district_parts(500)]]
+    times_changed = np.zeros(live.n_schools, int)
     for k in range(4):
         changed = np.zeros(live.n_schools, bool)
         batch = random_batch(DIRECTORY, 30, seed=10 + k, days=40, first_seq=1_000 * (k + 1))
         apply_events(live, batch)
         mark_changed_schools(live, batch, changed)
+        times_changed += changed
         parts = live.district_parts(int(batch.seq[-1]), changed)
         assert sum(len(p["s.school_ids"]) for p in parts) == changed.sum() < live.n_schools
         chain.append([snapshot.dumps(p) for p in parts])
+    # schools in several deltas: the newest of their rows must win
+    assert (times_changed >= 2).sum() >= 5
 
     restored = ShardState.for_districts(DIRECTORY, ENROLMENT, HOSTED)
     order = restored.school_order()
-    for parts in chain:
-        for d_local, data in enumerate(parts):
-            restored.restore_district_part(d_local, snapshot.loads(data), order)
+    for d_local in range(len(HOSTED)):
+        restore(restored, d_local, [snapshot.loads(parts[d_local]) for parts in chain], order)
     for name in live.__dataclass_fields__:
         if name != "district_applied_seq":  # a snapshot's is its own seq, at or after the district's last event
             np.testing.assert_array_equal(getattr(restored, name), getattr(live, name), err_msg=name)
     assert restored.district_applied_seq.tolist() == [4_000 + 29] * len(HOSTED)
+
+
+def test_a_chain_restored_in_one_pass_keeps_a_school_added_since_and_drops_one_removed():
+    live = ShardState.for_districts(DIRECTORY, ENROLMENT, HOSTED)
+    apply_events(live, random_batch(DIRECTORY, 500, seed=4, days=40))
+    changed = np.ones(live.n_schools, bool)
+    chain = [live.district_parts(500)[0], live.district_parts(600, changed)[0]]
+    chain[1]["s.stock"] = chain[1]["s.stock"] + 1.0  # the delta's rows differ from the snapshot's
+    # the restoring shard's directory has one school of district 0 gone and one new in its place
+    restored = ShardState.for_districts(DIRECTORY, ENROLMENT, HOSTED)
+    rows = np.flatnonzero(restored.school_block_district() == 0)
+    gone, kept = rows[0], rows[1:]
+    restored.school_ids[gone] = 10**15  # a code no part holds
+    fresh_stock = restored.stock[gone].copy()
+    restored.restore_district_chain(0, chain, restored.school_order())
+    np.testing.assert_array_equal(restored.stock[gone], fresh_stock)  # the new school keeps its fresh row
+    expected = {int(i): row for i, row in zip(chain[1]["s.school_ids"], chain[1]["s.stock"])}
+    np.testing.assert_array_equal(restored.stock[kept], [expected[int(i)] for i in restored.school_ids[kept]])
