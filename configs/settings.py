@@ -77,7 +77,8 @@ class RiskRules(BaseModel):
     stock_days_safe: float = Field(default=15.0, gt=0, description="... and at which it is zero")
     meal_share_expected: float = Field(default=0.75, gt=0, le=1, description="meals / enrolment counted as normal")
     meal_share_floor: float = Field(default=0.25, ge=0, lt=1, description="... and as fully failing")
-    stale_days_full: float = Field(default=5.0, gt=0, description="days without a report for full staleness")
+    stale_days_full: float = Field(default=5.0, gt=0, description="school days without a report (weekends, holidays and "
+                                   "vacations not counted) for full staleness")
     no_meal_streak_full: float = Field(default=3.0, gt=0, description="school days in a row without a meal (AMS: 3)")
     funds_days_safe: float = Field(default=30.0, gt=0, description="days of meal cost in the balance counted as safe")
     inspection_interval_days: float = Field(default=90.0, gt=0, description="an inspection is due after this long")
@@ -114,7 +115,8 @@ class AlertRules(BaseModel):
     """When the twin raises an alert (`twin.alert_rules`)."""
 
     stock_days_below: float = Field(default=3.0, gt=0, description="rice below this many days: stock alert")
-    stale_days: int = Field(default=3, ge=1, description="days without a report: stale alert")
+    stale_days: int = Field(default=3, ge=1, description="school days without a report (weekends, holidays "
+                            "and vacations not counted): stale alert")
     no_meal_streak_days: int = Field(default=3, ge=1, description="AMS exception: no meal this many days in a row")
     no_meal_days_month: int = Field(default=5, ge=1, description="AMS exception: more no-meal days than this in 30 days")
     meal_share_below: float = Field(default=0.5, gt=0, le=1, description="AMS exception: meals below this share of enrolment")

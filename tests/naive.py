@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin import calendar
 from twin.events import EventKind
-from twin.norms import RATION_PER_MEAL, cost_table
+from twin.norms import RATION_PER_MEAL, cost_table, day_date
 from twin.state import HISTORY_DAYS
 
 
@@ -355,3 +356,8 @@ def naive_allocations(state, batch) -> dict:  # noqa: ANN001
         if key not in held or held[key][0] <= year:
             held[key] = (year, centre, state_share)
     return {(s, year): (c, st) for (s, _), (year, c, st) in held.items()}
+
+
+def naive_school_days_after(after: int, through: int) -> int:
+    """School days d with after < d <= through (day numbers), walking the calendar a day at a time."""
+    return sum(calendar.is_school_day(day_date(d)) for d in range(max(after, -1) + 1, through + 1) if d >= 0)

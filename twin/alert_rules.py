@@ -217,8 +217,7 @@ def describe(cause: str, subject_name: str, features: np.ndarray | None = None, 
                           "More no-meal days in 30 than the monitoring norm allows."),
         "meals_below_share": (f"Few meals at {subject_name}",
                               f"Meals served were {100 * (x.get('meal_share') or 0):.0f}% of enrolment this week."),
-        "stale_report": (f"No report from {subject_name}", f"Last report {x.get('days_since_report'):.0f} days ago."
-                         if x.get("days_since_report") is not None else "No report received."),
+        "stale_report": (f"No report from {subject_name}", _last_report_text(x.get("days_since_report"))),
         "funds_exhausted": (f"Funds exhausted at {subject_name}", "The balance does not cover a day's meals."),
         "funds_low": (f"Funds running low at {subject_name}",
                       f"The balance covers {x.get('funds_days') or 0:.0f} school days of meals at the recent cost."),
@@ -236,3 +235,11 @@ def describe(cause: str, subject_name: str, features: np.ndarray | None = None, 
     if score is not None:
         details |= {"risk_score": round(float(score), 1), "risk_level": level}
     return title, message, details
+
+
+def _last_report_text(school_days: float | None) -> str:
+    """The stale alert's message: the feature counts school days (weekends, holidays and vacations
+    are not missed reports), and a reader should not take it for calendar days."""
+    if school_days is None:
+        return "No report received."
+    return f"Last report {school_days:.0f} school day{'' if round(school_days) == 1 else 's'} ago."

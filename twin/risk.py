@@ -23,7 +23,8 @@ import numpy as np
 FEATURES = (
     "stock_days",  # rice left, in school days at the school's own recent use
     "meal_share",  # meals served / enrolment, mean over the reported school days of the last week
-    "days_since_report",  # 0 when closed today; never reported: since the first report the twin kept
+    "days_since_report",  # school days after the last report up to today (twin.school_days); 0 when
+    # closed today; never reported: school days since the first report the twin kept, that day included
     "no_meal_streak",  # latest reported school days in a row without a meal
     "no_meal_days_30",  # reported school days without a meal in the last 30 days
     "funds_days",  # school balance / daily meal cost

@@ -17,6 +17,7 @@ from twin.kernels import rice_need_per_day
 from twin.norms import cost_per_meal, day_date
 from twin.release_rules import MIN_UTILISED_SHARE
 from twin.risk import FEATURES, F
+from twin.school_days import school_days_after
 from twin.state import FUNDS_RELEASED, MEAL_COST, NO_DAY, OTHER_UTILISED, ShardState
 
 _HOLIDAY = next(code for code, reason in NO_MEAL_REASONS.items() if reason == NoMealReason.HOLIDAY)
@@ -65,10 +66,13 @@ def school_features_and_funds(state: ShardState, rows: np.ndarray | None = None)
         out[:, F["utilisation_rule_days"]] = _utilisation_rule_days(funds, daily_cost, today)
     closed = (state.closed_from[rows] <= today) & (today <= state.closed_to[rows])
     last = state.last_report_day[rows]
-    # a school that never reported is stale since the twin first heard from any school (as far back
-    # as the kept history goes): not since the epoch, which would flood a fresh twin with alerts
-    never = today - first_kept_day(state) + 1
-    out[:, F["days_since_report"]] = np.where(closed, 0, np.where(last >= 0, today - last, never))
+    # school days after the last report up to and including today (twin.school_days): a weekend, a
+    # holiday or a vacation is not a missed report, so Friday's report reads 1 on Monday, not 3. A
+    # school that never reported is stale since the twin first heard from any school (as far back as
+    # the kept history goes), that first day included: not since the epoch, which would flood a fresh
+    # twin with alerts
+    since = np.where(last >= 0, last, first_kept_day(state) - 1)
+    out[:, F["days_since_report"]] = np.where(closed, 0, school_days_after(since, today))
     out[:, F["closed_today"]] = closed
     inspection_day = state.inspection_day[rows]
     seen = inspection_day != NO_DAY

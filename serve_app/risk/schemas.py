@@ -33,7 +33,10 @@ class Features(BaseModel):
                                      examples=[10.2])
     meal_share: float | None = Field(description="meals served / enrolment, mean over the reported school days of "
                                                  "the last week", examples=[0.86])
-    days_since_report: float | None = Field(examples=[0])
+    days_since_report: float | None = Field(
+        description="school days after the last report up to today (weekends, holidays and vacations not "
+                    "counted: Friday's report reads 1 on Monday); 0 when closed today; never reported: school days "
+                    "since the twin's first day", examples=[0])
     no_meal_streak: float | None = Field(description="latest reported school days in a row without a meal",
                                          examples=[0])
     no_meal_days_30: float | None = Field(description="reported school days without a meal in the last 30 days",

@@ -120,7 +120,8 @@ class SchoolTwin(AsOf):
     enrolment: ByBand
     last_report_date: dt.date | None
     stale: bool = Field(description="no report today, and not closed")
-    days_since_report: int | None
+    days_since_report: int | None = Field(description="calendar days since last_report_date (the risk "
+                                                      "features' staleness counts school days); null if none")
     closed: SchoolClosure | None
     stock_kg: StockKg
     stock_eggs: int

@@ -1,13 +1,19 @@
 """Alert rules: each rule fires on its feature, one open alert per subject and cause, escalation
 without duplicates, and self-resolution when the cause clears."""
 
+import datetime as dt
+
 import numpy as np
 
 from configs.settings import AlertRules
+from tests.fixtures.builders import small_directory
 from twin.alert_rules import (
-    CAUSES, CRITICAL, HIGH, MEDIUM, NONE, AlertBook, C, block_severities, school_severities,
+    CAUSES, CRITICAL, HIGH, MEDIUM, NONE, AlertBook, C, block_severities, describe, school_severities,
 )
+from twin.norms import day_number
 from twin.risk import FEATURES, F
+from twin.school_features import school_features
+from twin.state import ShardState
 
 RULES = AlertRules()
 
@@ -46,6 +52,36 @@ def test_each_rule_fires_on_its_feature():
 
 def test_a_closed_school_is_not_expected_to_report_or_cook():
     assert wanted(closed_today=1, days_since_report=9, no_meal_streak=4, meal_share=0.0) == {}
+
+
+def stale_alerts(today: dt.date, last_report: dt.date) -> np.ndarray:
+    """int8 [n]: the stale_report severity of every school of a shard that last reported on `last_report`."""
+    state = ShardState.for_districts(*small_directory(), [0, 1])
+    state.today[0] = day_number(today)
+    state.last_report_day[:] = day_number(last_report)
+    x = school_features(state)
+    return school_severities(x, np.zeros(len(x), np.int64), RULES, inspection_interval_days=90)[:, C["stale_report"]]
+
+
+def test_monday_after_a_friday_report_is_not_stale():
+    assert (stale_alerts(dt.date(2025, 7, 14), dt.date(2025, 7, 11)) == NONE).all()
+    assert (stale_alerts(dt.date(2025, 8, 18), dt.date(2025, 8, 14)) == NONE).all()  # and Independence Day
+    assert (stale_alerts(dt.date(2025, 6, 2), dt.date(2025, 4, 25)) == NONE).all()  # after the summer vacation
+
+
+def test_three_missed_school_days_are_stale_and_six_are_high():
+    assert (stale_alerts(dt.date(2025, 7, 14), dt.date(2025, 7, 9)) == MEDIUM).all()  # Thursday, Friday, Monday
+    assert (stale_alerts(dt.date(2025, 7, 14), dt.date(2025, 7, 10)) == NONE).all()  # Friday, Monday
+    assert (stale_alerts(dt.date(2025, 7, 14), dt.date(2025, 7, 4)) == HIGH).all()  # six school days
+
+
+def test_the_stale_message_says_school_days():
+    def message(**values) -> str:  # the history features are always known in a shard's features
+        return describe("stale_report", "GHS Ariyalur", features(no_meal_streak=0, no_meal_days_30=0, **values)[0])[1]
+
+    assert message(days_since_report=3) == "Last report 3 school days ago."
+    assert message(days_since_report=1) == "Last report 1 school day ago."
+    assert message() == "No report received."
 
 
 def test_a_cascade_warning_needs_several_schools_of_a_block_at_risk():

@@ -1,5 +1,7 @@
 """Rule-based risk: features against a slow reference, points that add up, levels, and rules from settings."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -8,9 +10,10 @@ from configs.settings import RiskRules
 from tests.fixtures.builders import DAY0, random_batch, small_directory
 from tests.naive import naive_history_features
 from twin.kernels import apply_events
+from twin.norms import day_number
 from twin.risk import FACTORS, FEATURES, F, factor_points, level_codes, neighbour_points, severities
 from twin.school_features import school_features
-from twin.state import ShardState
+from twin.state import NO_DAY, ShardState
 
 DIRECTORY, ENROLMENT = small_directory()
 RULES = RiskRules()
@@ -71,13 +74,47 @@ def test_a_closed_school_is_not_failing_to_serve():
 
 def test_a_school_that_stops_reporting_becomes_stale():
     state = ShardState.for_districts(DIRECTORY, ENROLMENT, [0])
-    state.today[0] = DAY0 + 10
+    state.today[0] = DAY0 + 10  # Friday 2025-07-11
     state.last_report_day[:] = DAY0 + 10
-    state.last_report_day[0] = DAY0 + 6
+    state.last_report_day[0] = DAY0 + 6  # Monday
     state.last_report_day[1] = -1
     state.hist_day[2, (DAY0 + 1) % state.hist_day.shape[1]] = DAY0 + 1  # the first report the twin holds
     days = school_features(state)[:, F["days_since_report"]]
-    assert days[0] == 4 and days[1] == 10 and days[2] == 0  # never reported: stale since the twin's first day
+    # never reported: stale since the twin's first day, Wednesday 2025-07-02, in school days (3 + 5)
+    assert days[0] == 4 and days[1] == 8 and days[2] == 0
+
+
+def _staleness_on(today: dt.date, last_reports: list[dt.date | None], closed: int | None = None) -> list[float]:
+    state = ShardState.for_districts(DIRECTORY, ENROLMENT, [0])
+    state.today[0] = day_number(today)
+    state.last_report_day[:] = day_number(today)
+    for i, last in enumerate(last_reports):
+        state.last_report_day[i] = NO_DAY if last is None else day_number(last)
+    if closed is not None:
+        state.closed_from[closed] = state.closed_to[closed] = day_number(today)
+    return school_features(state)[:len(last_reports), F["days_since_report"]].tolist()
+
+
+def test_staleness_counts_school_days_only():
+    monday = dt.date(2025, 7, 14)
+    assert _staleness_on(monday, [dt.date(2025, 7, 11), dt.date(2025, 7, 9), dt.date(2025, 7, 4)]) == [1, 3, 6]
+    after_holiday = dt.date(2025, 8, 18)  # Friday the 15th: Independence Day
+    assert _staleness_on(after_holiday, [dt.date(2025, 8, 14), dt.date(2025, 8, 12)]) == [1, 3]
+    after_break = dt.date(2026, 1, 2)  # the half-yearly break from 24 December, New Year's Day
+    assert _staleness_on(after_break, [dt.date(2025, 12, 23)]) == [1]
+    saturday = dt.date(2025, 7, 12)
+    assert _staleness_on(saturday, [dt.date(2025, 7, 11), dt.date(2025, 7, 9)]) == [0, 2]
+    assert _staleness_on(monday, [dt.date(2025, 7, 4)], closed=0) == [0]  # closed today
+
+
+def test_a_school_that_never_reported_counts_school_days_from_the_twin_s_first_day():
+    state = ShardState.for_districts(DIRECTORY, ENROLMENT, [0])
+    first, today = dt.date(2025, 8, 13), dt.date(2025, 8, 19)  # Wednesday to Tuesday over a holiday
+    state.today[0] = day_number(today)
+    state.last_report_day[:] = NO_DAY
+    state.hist_day[0, day_number(first) % state.hist_day.shape[1]] = day_number(first)
+    days = school_features(state)[:, F["days_since_report"]]
+    assert (days == 4).all()  # Wednesday, Thursday, Monday, Tuesday
 
 
 def test_neighbour_points_fill_at_most_the_rest_of_100():
