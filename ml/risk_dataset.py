@@ -34,7 +34,8 @@ FEATURES = (
     "report_share_7",  # reported / open days over the last week
     "no_meal_days_30",  # reported days without a meal, last 30 days
     "no_meal_streak",  # latest reported open days in a row without a meal
-    "days_since_report",  # capped at CAP_DAYS; 0 when closed today
+    "days_since_report",  # calendar days, capped at CAP_DAYS; 0 when closed today (the rule score's
+    # feature of the same name counts school days, as the twin's does)
     "days_since_shortage",  # capped at CAP_DAYS
     "shortages_30",
     "closed_today",
@@ -135,6 +136,8 @@ class _History:
         seen = p.reported & p.open
         self.seen_no_meal = seen & p.no_meal
         self.cum_open = _cumsum(p.open)
+        # school days of the calendar (not of each school: the twin does not discount a closure)
+        self.cum_school_day = _cumsum(SCHOOL_DAY_KINDS[p.day_kind][:, None])[:, 0]
         self.cum_seen = _cumsum(seen)
         self.cum_seen_no_meal = _cumsum(self.seen_no_meal)
         self.cum_shortage = _cumsum(p.shortage)
@@ -231,8 +234,12 @@ def _at_origin(p: Panel, h: _History, t: int, rules: RiskRules, horizon: int) ->
     f[:, col["days_into_quarter"]] = into_quarter
     f[:, col["funds_released_this_quarter"]] = _window(h.cum_funds_rise, t, into_quarter + 1) > 0
 
+    # the twin counts school days after the last report up to today (twin.school_days); a school
+    # that never reported, school days since the panel's first day, as the twin since its first
+    school_days_since_report = h.cum_school_day[t + 1] - h.cum_school_day[h.last_report[t] + 1]  # never: row 0
+    school_days_since_report = np.where(closed, 0, school_days_since_report)
     points = rule_risk.factor_points(_rule_features(p, h, t, closed, meal_share, no_meal_30, streak,
-                                                    since_report, since_shortage), rules)
+                                                    school_days_since_report, since_shortage), rules)
     return RiskDataset(
         features=f,
         label=label_at(p, t, horizon),
@@ -247,8 +254,9 @@ def _at_origin(p: Panel, h: _History, t: int, rules: RiskRules, horizon: int) ->
 def _rule_features(p: Panel, h: _History, t: int, closed: np.ndarray, meal_share: np.ndarray,
                    no_meal_30: np.ndarray, streak: np.ndarray, since_report: np.ndarray,
                    since_shortage: np.ndarray) -> np.ndarray:
-    """twin.risk's raw features as the twin would hold them at the end of day t. The panel has no
-    inspections, so their factor reads as unknown (no points), as for a school never inspected."""
+    """twin.risk's raw features as the twin would hold them at the end of day t (`since_report` in
+    school days, as twin.school_features counts it). The panel has no inspections, so their factor
+    reads as unknown (no points), as for a school never inspected."""
     x = np.full((p.n_schools, len(rule_risk.FEATURES)), np.nan)
     F = rule_risk.F
     x[:, F["stock_days"]] = p.rice_days[t]

@@ -84,6 +84,25 @@ def test_rule_score_is_the_twin_s_factor_points_on_the_same_rows():
     assert data.rule_score[2] == pytest.approx(0.0)
 
 
+def test_rule_staleness_counts_school_days_as_the_twin_does():
+    p = _hand_built()
+    t = 44  # Wednesday 2025-08-20
+    p.reported[t - 2:t + 1, 0] = False  # silent Monday to Wednesday: last report Thursday, then Independence Day
+    p.reported[t - 7:t + 1, 1] = False  # silent since Wednesday 08-13: last report Tuesday
+    p.reported[:t + 1, 2] = False  # never: school days since the panel's first day, Monday 2025-07-07
+    p.open[t, 3] = False  # closed today
+    p.reported[t - 9:t + 1, 3] = False
+    rules = RiskRules(stale_days_full=40)  # far enough that no school's staleness is full
+    data = build_risk_dataset(p, np.array([t]), rules)
+    staleness = data.rule_points[:, rule_risk.FACTORS.index("staleness")] / rules.weights["staleness"]
+    # five weeks of five school days from 07-07, then 08-11..14 (the 15th is Independence Day) and 08-18..20
+    school_days = np.array([3, 5, 25 + 4 + 3, 0])
+    np.testing.assert_allclose(staleness, school_days / rules.stale_days_full)
+    assert data.features[0, COL["days_since_report"]] == 6  # the model's own column: calendar days
+    assert data.features[1, COL["days_since_report"]] == 8
+    assert data.features[3, COL["days_since_report"]] == 0
+
+
 def test_origins_leave_room_for_history_and_horizon_and_skip_weeks_without_school():
     p = Panel.synthetic(30, 150, seed=2, start=dt.date(2025, 4, 1))  # takes in the summer vacation
     days = origin_days(p, stride=5)
