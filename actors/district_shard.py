@@ -94,7 +94,6 @@ class DistrictShard:
         self._metrics, self._metrics_lock = roll_up_metrics(), threading.Lock()
         self._features, self._features_lock = risk_features(), threading.Lock()
         self._sent_features: np.ndarray | None = None  # risk features as last handed out
-        self._unsent: np.ndarray | None = None  # rows recomputed since (None: every row)
 
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self, progress: Callable[[int], None] | None = None, upto_seq: int | None = None,
@@ -459,24 +458,19 @@ class DistrictShard:
 
     def _changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
         state = self.state
-        recomputed = self._features.refresh(state)
-        if recomputed is None or self._unsent is None or len(self._unsent) != state.n_schools:
-            self._unsent = None
-        else:
-            self._unsent[recomputed] = True
+        recomputed = self._features.refresh(state)  # None: every row
         features = self._features.values  # the money columns after, for the area funds alerts
         before = self._sent_features
         if before is None or before.shape != features.shape:
             changed = np.ones(len(features), bool)
             self._sent_features = features.copy()
         else:
-            # only rows recomputed since the last call can differ from what was handed out
-            rows = np.arange(len(features)) if self._unsent is None else np.flatnonzero(self._unsent)
+            # only rows recomputed now can differ from what was handed out
+            rows = np.arange(len(features)) if recomputed is None else recomputed
             now, then = features[rows], before[rows]
             changed = np.zeros(len(features), bool)
             changed[rows] = ~((now == then) | (np.isnan(now) & np.isnan(then))).all(axis=1)
             before[rows] = now
-        self._unsent = np.zeros(len(features), bool)
         hosted = np.flatnonzero(state.school_local >= 0)
         global_of_local = np.empty(state.n_schools, np.int64)
         global_of_local[state.school_local[hosted]] = hosted
