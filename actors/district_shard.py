@@ -164,12 +164,15 @@ class DistrictShard:
         return done
 
     def _fold(self, batch: EventBatch) -> np.ndarray:
-        """`apply_events`, and the rows it may have written marked for the next delta."""
+        """`apply_events`, and the rows it may have written marked for the next delta and for the
+        pushed columns."""
         outcome = apply_events(self.state, batch)
-        self._metrics.mark(self.state, batch)
-        self._features.mark(self.state, batch)
+        written = np.zeros(self.state.n_schools, bool)
+        mark_changed_schools(self.state, batch, written)
+        self._metrics.mark(written)
+        self._features.mark(written)
         if self._changed is not None and len(self._changed) == self.state.n_schools:
-            mark_changed_schools(self.state, batch, self._changed)
+            self._changed |= written
         return outcome
 
     def _decode(self, rows: list[tuple[int, str]]) -> EventBatch:

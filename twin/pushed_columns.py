@@ -19,8 +19,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from twin.batch import EventBatch
-from twin.changed_rows import mark_changed_schools
 from twin.school_features import first_kept_day, school_features_and_funds
 from twin.state import ShardState
 from twin.views import school_metrics
@@ -37,12 +35,11 @@ class PushedColumns:
         self._folds = 0
         self._taken = 0  # rows stamped after this are not in the values yet
 
-    def mark(self, state: ShardState, batch: EventBatch) -> None:
-        """After a fold of `batch` into `state`: the rows it may have written need computing again."""
-        if len(self._stamps) != state.n_schools:
+    def mark(self, written: np.ndarray) -> None:
+        """After a fold: the rows it may have written (bool [schools], `twin.changed_rows`) need
+        computing again."""
+        if len(self._stamps) != len(written):
             return  # the next refresh computes every row anyway
-        written = np.zeros(state.n_schools, bool)
-        mark_changed_schools(state, batch, written)
         self._folds += 1
         self._stamps[written] = self._folds
 

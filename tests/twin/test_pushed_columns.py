@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures.builders import DAY0, random_batch, small_directory
+from twin.changed_rows import mark_changed_schools
 from twin.kernels import apply_events
 from twin.pushed_columns import risk_features, roll_up_metrics
 from twin.school_features import school_features_and_funds
@@ -25,8 +26,10 @@ class _Both:
         self.kinds = (roll_up_metrics(), risk_features())
 
     def mark(self, state, batch):  # noqa: ANN001, ANN201
+        written = np.zeros(state.n_schools, bool)
+        mark_changed_schools(state, batch, written)
         for kind in self.kinds:
-            kind.mark(state, batch)
+            kind.mark(written)
 
     def invalidate(self):  # noqa: ANN201
         for kind in self.kinds:
