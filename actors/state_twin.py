@@ -63,7 +63,8 @@ class StateTwin:
         out = summarise_totals(self._rows)
         out["today"] = day_date(self._today).isoformat() if self._today >= 0 else None
         out["districts_reporting"] = len(self._views)
-        out["applied_seq_min"] = min(self._applied_seq.values(), default=0)
+        # a shard not heard from since this twin started has applied nothing as far as it knows
+        out["applied_seq_min"] = min((self._applied_seq.get(k, 0) for k in range(len(self.placement))), default=0)
         out["districts"] = [
             {"district": names[d], "schools": v["schools"], "meals_today": v["meals_today"],
              "stale": v["stale"], "stock_days": v["stock_days"]}
