@@ -194,12 +194,15 @@ def _an_editable_recommendation(twin, page, officer, tag: str, nth: int):  # noq
 def test_a_recommendations_quantities_are_edited_and_its_impact_simulated(twin, page, artefacts):  # noqa: F811
     officer = twin.accounts["district"]
     row, rec_id = _an_editable_recommendation(twin, page, officer, "edit", 1)
+    with api(twin, officer.email) as client:
+        items = client.get(f"/api/v1/optimization/recommendations/{rec_id}").json()["data"]["action"]["items"]
+    # 1 kg of the item it moves most of: within what the receiver lacks, whichever item that is
+    kept = max(("rice_kg", "pulses_kg", "oil_kg"), key=lambda k: items.get(k, 0.0))
+    assert items[kept] >= 1, items
     row.locator("[data-edit]").click()
     form = page.locator("#edit-form")
-    form.locator("input[name=rice_kg]").fill("1")
-    form.locator("input[name=pulses_kg]").fill("0")
-    form.locator("input[name=oil_kg]").fill("0")
-    form.locator("input[name=eggs]").fill("0")
+    for name in ("rice_kg", "pulses_kg", "oil_kg", "eggs"):
+        form.locator(f"input[name={name}]").fill("1" if name == kept else "0")
     form.locator("button[type=submit]").click()
     expect(page.locator("#edit-status")).to_contain_text("Saved: 1 kg")
     with api(twin, officer.email) as client:
