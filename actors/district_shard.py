@@ -40,9 +40,6 @@ GAP_WAIT_S = 2.0  # how long a batch after a gap waits for the batch before it
 # a shard larger than `every_events` schools snapshots what it folded since its last snapshot once no
 # batch has come for this long, if that is `every_events` or more (`DistrictShard._arm_quiet_snapshot`)
 QUIET_SNAPSHOT_S = 5.0
-# a chain of deltas after a whole snapshot holds rows adding up to at most this many whole copies
-# before the next whole one (a recovery reads them all: ~58 MiB a copy at India scale)
-CHAIN_COPIES = 3
 
 
 class DistrictShard:
@@ -78,7 +75,8 @@ class DistrictShard:
         # every_events events as a delta: the rows changed since the snapshot or delta before
         # (`_changed`, marked at each fold), chained from the last whole snapshot (`_base_seq`;
         # None: the next is a whole one). A whole copy is taken again once the chain's rows add up
-        # to CHAIN_COPIES times the shard's schools, or to its schools in a pause of the feed.
+        # to the shard's schools: a recovery decompresses at most two copies' rows (the whole copy
+        # and its chain) to restore one.
         self._deltas = snapshot_deltas
         self._changed: np.ndarray | None = None
         self._base_seq: int | None = None
@@ -263,19 +261,15 @@ class DistrictShard:
             if self._snapshot_task is not None and not self._snapshot_task.done():
                 self._arm_quiet_snapshot()  # the one being stored first
                 return
-            await self._write_snapshot(quiet=True)
+            await self._write_snapshot()
 
-    async def _write_snapshot(self, quiet: bool = False) -> None:
-        """A delta when the chain can take one, else a whole snapshot. A chain takes deltas while
-        their rows add up to less than `CHAIN_COPIES` whole copies, or to less than one when the
-        feed pauses (`quiet`): a whole copy, when it comes, is then taken in a pause rather than
-        in a school day, where its store (every district, behind ingest's writes) held back the
-        deltas after it for half a day's events at India scale."""
+    async def _write_snapshot(self) -> None:
+        """A delta when the chain can take one (its rows with this delta's add up to fewer than the
+        shard's schools), else a whole snapshot."""
         changed = self._changed
-        limit = (1 if quiet else CHAIN_COPIES) * self.state.n_schools
         if (self._keeps_deltas() and self._base_seq is not None and changed is not None
                 and len(changed) == self.state.n_schools
-                and self._rows_since_base + int(np.count_nonzero(changed)) < limit):
+                and self._rows_since_base + int(np.count_nonzero(changed)) < self.state.n_schools):
             self._write_deltas()
         else:
             await self._write_snapshots()
@@ -307,11 +301,14 @@ class DistrictShard:
         self._snapshot_task = asyncio.create_task(self._store_deltas(parts, self._base_seq, seq, previous))
 
     async def _store_snapshots(self, parts: list, seq: int, previous: asyncio.Task | None) -> bool:
+        """Compress every district's copy, then store them in one transaction: the deltas after
+        them wait for it, and a store per district, each behind ingest's writes, held them back
+        for half a day's events at India scale."""
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)  # snapshots land in seq order
         try:
-            for d, part in parts:
-                await self._snapshots.save(d, seq, await asyncio.to_thread(snapshot.dumps, part))
+            data = await asyncio.to_thread(lambda: [(d, snapshot.dumps(part)) for d, part in parts])
+            await self._snapshots.save_all(seq, data)
         except Exception:  # noqa: BLE001 - the log still holds everything; the next snapshot retries
             log.exception("snapshot at seq %d failed", seq)
             self._give_up_chain(seq)

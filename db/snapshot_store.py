@@ -8,7 +8,7 @@ start of the log)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,14 +40,23 @@ class SqlSnapshotStore:
         )
 
     async def save(self, district: int, seq: int, data: bytes) -> None:
+        await self.save_all(seq, [(district, data)])
+
+    async def save_all(self, seq: int, parts: Sequence[tuple[int, bytes]]) -> None:
+        """Store each (district, data) as its snapshot at `seq`, in one transaction: a shard's
+        districts wait once for the write lock, not once each behind ingest's writes."""
+        if not parts:
+            return
         now = self._clock()
-        row = {"district": district, "seq": seq, "created_at": now, "data": data}
-        held = (select(snapshots.c.seq, snapshots.c.created_at).where(snapshots.c.district == district)
-                .order_by(snapshots.c.seq.desc()))
         async with writing(self._engine) as conn:
-            await conn.execute(self._upsert, row)
-            keep = kept_seqs([(int(s), at) for s, at in (await conn.execute(held)).all()], _utc_day(now))
-            await conn.execute(delete(snapshots).where(snapshots.c.district == district, snapshots.c.seq.not_in(keep)))
+            await conn.execute(self._upsert, [{"district": d, "seq": seq, "created_at": now, "data": data}
+                                              for d, data in parts])
+            for district, _ in parts:
+                held = (select(snapshots.c.seq, snapshots.c.created_at).where(snapshots.c.district == district)
+                        .order_by(snapshots.c.seq.desc()))
+                keep = kept_seqs([(int(s), at) for s, at in (await conn.execute(held)).all()], _utc_day(now))
+                await conn.execute(delete(snapshots).where(snapshots.c.district == district,
+                                                           snapshots.c.seq.not_in(keep)))
 
     async def latest(self, district: int) -> tuple[int, bytes] | None:
         return await self.at_or_before(district, None)

@@ -61,7 +61,9 @@ class EventLog(Protocol):
 
 
 class SnapshotStore(Protocol):
-    async def save(self, district: int, seq: int, data: bytes) -> None: ...
+    async def save_all(self, seq: int, parts: Sequence[tuple[int, bytes]]) -> None:
+        """Store each (district, data) as its snapshot at `seq`, all or none."""
+        ...
 
     async def latest(self, district: int) -> tuple[int, bytes] | None: ...
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -161,7 +161,7 @@ class _SnapshotsUpTo:
     async def at_or_before(self, district: int, seq: int | None) -> tuple[int, bytes] | None:
         return await self._store.at_or_before(district, self._seq if seq is None else min(seq, self._seq))
 
-    async def save(self, district: int, seq: int, data: bytes) -> None:
+    async def save_all(self, seq: int, parts: Sequence[tuple[int, bytes]]) -> None:
         raise RuntimeError("a rebuild of the past never writes snapshots")
 
 
