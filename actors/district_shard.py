@@ -23,6 +23,7 @@ from twin import snapshot
 from twin.batch import EventBatch
 from twin.changed_rows import mark_changed_schools
 from twin.directory import Directory
+from twin.district_copy import districts_copy
 from twin.encoding import decode_logged
 from twin.funds_columns import FundsColumns, funds_columns
 from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
@@ -444,10 +445,13 @@ class DistrictShard:
         rows = await self._log.dated_since(hosted, RANGE_EVENT_TYPES, first, school_id) if hosted else []
         return await asyncio.to_thread(funds_in_range, rows, self.directory, hosted, first, last)
 
-    async def state_copy(self) -> ShardState:
-        """A copy of the whole state between folds: a consistent fork for what-if runs."""
+    async def state_copy(self, districts: Sequence[int] | None = None) -> ShardState:
+        """A copy of the whole state between folds: a consistent fork for what-if runs; with
+        `districts` (global indices), of only the hosted ones of them (a district's report)."""
         async with self._turn:
-            return await asyncio.to_thread(copy.deepcopy, self.state)
+            if districts is None:
+                return await asyncio.to_thread(copy.deepcopy, self.state)
+            return await asyncio.to_thread(districts_copy, self.state, [int(d) for d in districts])
 
     def changed_risk_features(self) -> tuple[np.ndarray, np.ndarray]:
         """(global school indices int64 [k], `twin.risk` features then `twin.school_features.AREA_FUNDS`

@@ -195,8 +195,8 @@ class ShardHost:
                              school_id: str | None = None) -> RangeFunds:
         return await self.shard.funds_in_range(districts, first, last, school_id)
 
-    async def state_copy(self) -> ShardState:
-        return await self.shard.state_copy()
+    async def state_copy(self, districts: Sequence[int] | None = None) -> ShardState:
+        return await self.shard.state_copy(districts)
 
 
 class StateHost:

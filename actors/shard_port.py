@@ -64,8 +64,8 @@ class RayShard:
                              school_id: str | None = None) -> RangeFunds:
         return await self.handle.funds_in_range.remote(districts, first, last, school_id)
 
-    async def state_copy(self) -> ShardState:
-        return await self.handle.state_copy.remote()
+    async def state_copy(self, districts: Sequence[int] | None = None) -> ShardState:
+        return await self.handle.state_copy.remote(districts)
 
 
 class LocalShard:
@@ -120,5 +120,5 @@ class LocalShard:
                              school_id: str | None = None) -> RangeFunds:
         return await (await self.shard()).funds_in_range(districts, first, last, school_id)
 
-    async def state_copy(self) -> ShardState:
-        return await (await self.shard()).state_copy()
+    async def state_copy(self, districts: Sequence[int] | None = None) -> ShardState:
+        return await (await self.shard()).state_copy(districts)

@@ -185,8 +185,9 @@ class ShardPort(Protocol):
         events when `school_id` is given), folded from the log (`twin.funds_range`)."""
         ...
 
-    async def state_copy(self) -> ShardState:
-        """A consistent copy of the whole state between folds (for what-if runs)."""
+    async def state_copy(self, districts: Sequence[int] | None = None) -> ShardState:
+        """A consistent copy of the whole state between folds (for what-if runs), or of only the
+        hosted ones of `districts` (global indices; `twin.district_copy`)."""
         ...
 
 

@@ -76,7 +76,7 @@ def school_columns(states: Sequence[ShardState], inside: np.ndarray) -> SchoolCo
             continue
         ids.append(s.school_ids[local].astype(np.int64))
         index.append(g.astype(np.int64))
-        metrics.append(school_metrics(s)[local])
+        metrics.append(school_metrics(s, local))  # the area's rows only, not the shard's
     if not ids:
         return SchoolColumns(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(METRICS))))
     all_ids = np.concatenate(ids)

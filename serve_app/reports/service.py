@@ -295,10 +295,12 @@ class ReportService:
         return await asyncio.to_thread(self._figures_of, states, area)
 
     async def _states_of(self, area: Area) -> list[ShardState]:
-        """A copy of the state of the shards holding `area` (a shard may hold several districts)."""
+        """A copy of the state of the shards holding `area`: of a district, block or school, only
+        its district's rows (a shard may host every district: at India scale, 1.08 M schools)."""
         if area.is_state:
             return await self._router.state_copies()
-        return [await self._router.shard_of(area.district_index()).state_copy()]  # type: ignore[arg-type]
+        d: int = area.district_index()  # type: ignore[assignment]
+        return [await self._router.shard_of(d).state_copy([d])]
 
     def _figures_of(self, states: Sequence[ShardState], area: Area) -> list[SchoolFigures]:
         schools = school_table.school_columns(states, area.school_mask(self._directory))
