@@ -166,8 +166,11 @@ class ModelService:
 
     async def _served_version(self, kind: str) -> dict | None:
         """The served version of `kind`, or None (checked, with the registry re-read, before the
-        costly view of the recent days is built)."""
+        costly view of the recent days is built). With none served, the registry's pointer says so
+        and the models' code (torch, scikit-learn: seconds to import) is not loaded to find out."""
         def served() -> dict | None:
+            if self._served is None and Registry(self.root).served(kind) is None:
+                return None
             self._models.refresh()
             return self._models.versions().get(kind)
         return await asyncio.to_thread(served)
