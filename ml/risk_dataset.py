@@ -136,8 +136,6 @@ class _History:
         seen = p.reported & p.open
         self.seen_no_meal = seen & p.no_meal
         self.cum_open = _cumsum(p.open)
-        # school days of the calendar (not of each school: the twin does not discount a closure)
-        self.cum_school_day = _cumsum(SCHOOL_DAY_KINDS[p.day_kind][:, None])[:, 0]
         self.cum_seen = _cumsum(seen)
         self.cum_seen_no_meal = _cumsum(self.seen_no_meal)
         self.cum_shortage = _cumsum(p.shortage)
@@ -234,9 +232,10 @@ def _at_origin(p: Panel, h: _History, t: int, rules: RiskRules, horizon: int) ->
     f[:, col["days_into_quarter"]] = into_quarter
     f[:, col["funds_released_this_quarter"]] = _window(h.cum_funds_rise, t, into_quarter + 1) > 0
 
-    # the twin counts school days after the last report up to today (twin.school_days); a school
-    # that never reported, school days since the panel's first day, as the twin since its first
-    school_days_since_report = h.cum_school_day[t + 1] - h.cum_school_day[h.last_report[t] + 1]  # never: row 0
+    # the twin counts the school days the school was open after its last report up to today
+    # (twin.school_days, less its closure); a school that never reported, since the panel's first
+    # day, as the twin since its first
+    school_days_since_report = h.cum_open[t + 1] - h.cum_open[h.last_report[t] + 1, np.arange(s)]  # never: row 0
     school_days_since_report = np.where(closed, 0, school_days_since_report)
     points = rule_risk.factor_points(_rule_features(p, h, t, closed, meal_share, no_meal_30, streak,
                                                     school_days_since_report, since_shortage), rules)

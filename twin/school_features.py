@@ -72,7 +72,10 @@ def school_features_and_funds(state: ShardState, rows: np.ndarray | None = None)
     # the kept history goes), that first day included: not since the epoch, which would flood a fresh
     # twin with alerts
     since = np.where(last >= 0, last, first_kept_day(state) - 1)
-    out[:, F["days_since_report"]] = np.where(closed, 0, school_days_after(since, today))
+    # nor are the school days of its own closure (the latest, the one the twin keeps) inside the gap
+    closure_days = school_days_after(np.maximum(state.closed_from[rows], since + 1) - 1,
+                                     np.minimum(state.closed_to[rows], today))
+    out[:, F["days_since_report"]] = np.where(closed, 0, school_days_after(since, today) - closure_days)
     out[:, F["closed_today"]] = closed
     inspection_day = state.inspection_day[rows]
     seen = inspection_day != NO_DAY

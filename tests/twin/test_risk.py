@@ -107,6 +107,18 @@ def test_staleness_counts_school_days_only():
     assert _staleness_on(monday, [dt.date(2025, 7, 4)], closed=0) == [0]  # closed today
 
 
+def test_a_schools_own_closure_inside_the_gap_is_not_a_missed_report():
+    state = ShardState.for_districts(DIRECTORY, ENROLMENT, [0])
+    thursday = dt.date(2025, 7, 17)
+    state.today[0] = day_number(thursday)
+    state.last_report_day[:3] = day_number(dt.date(2025, 7, 11))  # Friday: Mon-Thu is 4 school days
+    state.closed_from[0], state.closed_to[0] = day_number(dt.date(2025, 7, 14)), day_number(dt.date(2025, 7, 16))
+    # a closure from before the last report, over a weekend into Monday: only Monday counts off
+    state.closed_from[1], state.closed_to[1] = day_number(dt.date(2025, 7, 10)), day_number(dt.date(2025, 7, 14))
+    days = school_features(state)[:3, F["days_since_report"]].tolist()
+    assert days == [1, 3, 4]
+
+
 def test_a_school_that_never_reported_counts_school_days_from_the_twin_s_first_day():
     state = ShardState.for_districts(DIRECTORY, ENROLMENT, [0])
     first, today = dt.date(2025, 8, 13), dt.date(2025, 8, 19)  # Wednesday to Tuesday over a holiday
