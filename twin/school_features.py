@@ -89,8 +89,9 @@ def school_features_and_funds(state: ShardState, rows: np.ndarray | None = None)
 def first_kept_day(state: ShardState) -> int:
     """The oldest day in any school's kept history (today while none is kept): a feature of every
     school depends on it, so a change of it changes them all."""
-    kept = state.hist_day[state.hist_day >= 0]
-    return int(kept.min()) if kept.size else int(state.today[0])
+    none = np.iinfo(state.hist_day.dtype).max
+    oldest = int(state.hist_day.min(where=state.hist_day >= 0, initial=none))  # no copy of the kept days
+    return oldest if oldest != none else int(state.today[0])
 
 
 def _utilisation_rule_days(funds: np.ndarray, daily_cost: np.ndarray, today: int) -> np.ndarray:
