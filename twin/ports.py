@@ -159,6 +159,13 @@ class ShardPort(Protocol):
         """The twin of one district with `as_of_seq`; None if not hosted here."""
         ...
 
+    async def views(self, districts: Sequence[int], blocks: Sequence[int]) -> tuple[list[View | None],
+                                                                                    list[View | None]]:
+        """The twins of many districts and blocks (global indices) in one call, as `district` and
+        `block` give them (None for one not hosted here), each with `as_of_seq` the applied seq read
+        before any of them: every view holds at least the events up to it."""
+        ...
+
     async def district_rows(self) -> DistrictRows: ...
 
     async def sync(self) -> int:

@@ -128,6 +128,6 @@ def test_every_shard_port_has_the_protocols_methods_and_parameters():
 
     protocol = methods(ShardPort)
     assert set(protocol) == {"apply", "status", "school", "block", "district", "district_rows", "sync",
-                             "sync_schools", "snapshot_now", "state_copy", "funds_columns", "funds_in_range"}
+                             "sync_schools", "snapshot_now", "state_copy", "funds_columns", "funds_in_range", "views"}
     for port in (LocalShard, RayShard, ShardHost):
         assert {name: params for name, params in methods(port).items() if name in protocol} == protocol, port
