@@ -10,6 +10,10 @@ and read again every `dashboard_news_gap_s` while the view does not hold that se
 roll-ups reach the state twin a moment after the shard's news, seconds on a loaded machine), for at
 most `dashboard_chase_s` (at least `dashboard_interval_s`).
 Without news, the scope is read every `dashboard_interval_s` (the risk summary moves on its own).
+A poller only decides when its scope is due: the dashboards' reads (`serve_app.streams.kinds`) go
+through `TwinReader.scope_view`, which gathers the scopes due at one moment (every scope of a
+district when its shard's news arrives, and those chasing it together) into one call per shard and
+one to the state twin, so a shard's news costs the replica one read of each shard, not one per scope.
 
 Every follower of a message gets the same payload object, a `Shared` (`serve_app.streams.shared`):
 a topic's message, a school's delta (cut once per message and school, however many clients follow

@@ -113,7 +113,8 @@ class ScenarioStream:
 
 class DashboardStream:
     """Aggregates of `state`, `district:<name>` or `block:<district>/<block>`, inside the reader's
-    area; without a scope, the reader's own area (the state, their district or their block)."""
+    area; without a scope, the reader's own area (the state, their district or their block). Its
+    reads are gathered with the other scopes' of the same moment (`TwinReader.scope_view`)."""
 
     def __init__(self, reader: TwinReader, directory: Directory, scope: str | None, area: Area = STATE) -> None:
         self._reader, self._directory, self._area = reader, directory, area
@@ -123,21 +124,17 @@ class DashboardStream:
         self._stop: Callable[[], None] = lambda: None
 
     def _view(self) -> Callable[[], Awaitable[tuple[int, Any]]]:
+        """The scope's read: (its seq, its view), gathered with the other scopes read at the same
+        moment into one call per shard (`TwinReader.scope_view`)."""
         kind, _, rest = self.scope.partition(":")
-        reader = self._reader
         if kind == "state" and not rest:
             state_in_area(self._area)
             self._news = tuple(schools_topic(d) for d in range(len(geography.district_names())))
-
-            async def read() -> tuple[int, Any]:
-                view = await reader.state()
-                return view["applied_seq_min"], view
+            scope, seq_of = ("state", 0), "applied_seq_min"
         elif kind == "district" and rest:
-            self._news = (schools_topic(district_in_area(self._area, rest)),)
-
-            async def read() -> tuple[int, Any]:
-                view = await reader.district(rest)
-                return view["as_of_seq"], view
+            d = district_in_area(self._area, rest)
+            self._news = (schools_topic(d),)
+            scope, seq_of = ("district", d), "as_of_seq"
         elif kind == "block" and "/" in rest:
             district, block = rest.split("/", 1)
             blocks = self._directory.blocks
@@ -145,13 +142,15 @@ class DashboardStream:
             if not self._area.covers_block(geography.district_names()[int(blocks.district[b])], blocks.names[b]):
                 raise NotFound(f"no block {block!r}", {"block": block})
             self._news = (schools_topic(int(blocks.district[b])),)
-
-            async def read() -> tuple[int, Any]:
-                view = await reader.block(block, district)
-                return view["as_of_seq"], view
+            scope, seq_of = ("block", b), "as_of_seq"
         else:
             raise InvalidInput("scope must be state, district:<name> or block:<district>/<block>",
                                {"scope": self.scope})
+        reader = self._reader
+
+        async def read() -> tuple[int, Any]:
+            view = await reader.scope_view(scope)
+            return view[seq_of], view
         return read
 
     async def validate(self) -> None:
