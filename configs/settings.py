@@ -189,6 +189,10 @@ class Limits(BaseModel):
     scenario_schools: int = Field(default=100_000, ge=1, description=(
         "schools a what-if scenario may cover: its replications cost in proportion (Tamil Nadu's 43,000 about "
         "0.1 s each); a wider one, all of India's 1.08 M on two cores, is refused naming this limit"))
+    report_schools: int = Field(default=100_000, ge=1, description=(
+        "schools a PDF or CSV report answered in the request may cover (a report job, POST /reports/jobs, "
+        "has no such limit): its cost grows with them, and a wider one (all of India's 1.08 M) is refused "
+        "at once naming this limit and the job"))
 
 
 class DatabasePool(BaseModel):

@@ -260,7 +260,7 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     # they do not show and which costs a model evaluation per school
     reports = ReportService(directory, router, reader, schools, RiskService(directory, risk_source), alerts,
                             history, money, locations=_cached(repo.load_locations), forecast=models.forecast,
-                            read_cache=read_cache)
+                            read_cache=read_cache, max_schools=settings.limits.report_schools)
     school_map = SchoolMapRepository(engine)
     dashboard = DashboardService(school_map.points, school_map.levels, reader.block, directory)
     report_jobs = ReportJobs(ReportJobRepository(engine), reports)

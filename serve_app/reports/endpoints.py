@@ -95,7 +95,9 @@ def reports_router() -> APIRouter:
                        "in the period by their own times; all of them when no period is asked), `risk` (each school's "
                        "score, level and factor points). The area is the caller's, or the district, block or school "
                        "asked inside it (404 outside it). A cell a spreadsheet would run as a formula (beginning "
-                       "= + - @, a tab or CR) is prefixed with '.",
+                       "= + - @, a tab or CR) is prefixed with '. An area of more schools than the twin's limit "
+                       "(`limits.report_schools`, 100,000 by default: all of India's 1.08 M are over it) answers 422 "
+                       "at once naming the limit: build it as a report job (POST /reports/jobs).",
            responses={200: {"description": "The CSV", "content": {"text/csv": {
                "schema": {"type": "string"}, "examples": {"schools": {"value": CSV_EXAMPLE},
                                                           "one school": {"value": SHEET_EXAMPLE}}}}},
@@ -105,6 +107,8 @@ def reports_router() -> APIRouter:
                          date_from: _From = None, date_to: _To = None) -> StreamingResponse:
         area = _area_of(request, district, block, school_id)
         service = _service(request)
+        narrower = "district" if area.is_state else "school_id" if area.block else "block"
+        service.check_size(area, narrower)
         period = await service.period(date_from, date_to)
         parts = await _started(service.csv(kind, area, period))
         name = "-".join(p.replace(" ", "_") for p in (kind.value, area.district, area.block, area.school_id) if p)
@@ -123,7 +127,9 @@ def reports_router() -> APIRouter:
                        "showing the time it was made). Every "
                        "report has the stock days of its schools, a map of its schools by risk, funds released "
                        "against utilised and the meals forecast for the coming week. `level=state` (state-wide "
-                       "callers) answers 202 with a report job: its download is the PDF once built.",
+                       "callers) answers 202 with a report job: its download is the PDF once built. A district or "
+                       "block of more schools than `limits.report_schools` answers 422 naming the limit: ask for "
+                       "it as a report job (POST /reports/jobs).",
            responses={200: {"description": "The PDF", "content": {"application/pdf": {
                "schema": {"type": "string", "format": "binary"}}}},
                       202: {"description": "level=state: the report job building it (see /reports/jobs/{id})",
@@ -140,6 +146,7 @@ def reports_router() -> APIRouter:
         moment = _moment(generated_at)
         if level == PdfLevel.state:  # the longest report: built as a job, answered at once
             return await _submitted(request, job_request("pdf", level.value, area, period, moment))
+        service.check_size(area, "name")
         body = await service.cached_pdf(area, period, moment, fixed_time=generated_at is not None)
         filename = "-".join(p.replace(" ", "_") for p in (area.district, area.block, area.school_id) if p) or "state"
         return Response(body, media_type="application/pdf",

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from twin.state import ShardState
 
 MAX_RANGE_DAYS = 366
+JOBS_PATH = "/api/v1/reports/jobs"  # where a report too large to answer in the request is built
 DEFAULT_PERIOD_DAYS = 30  # without `from`: the 30 days ending on `to`
 CHUNK_SCHOOLS = 500  # schools per streamed part of a CSV
 CHUNK_ROWS = 2_000  # rows per streamed part of a CSV written from columns (one worker-thread trip each)
@@ -90,7 +91,8 @@ class ReportService:
     def __init__(self, directory: Directory, router: ShardRouter, reader: TwinReader, schools: SchoolService,
                  risk: RiskService, alerts: AlertService, history: SchoolHistoryService,
                  finance: FinanceService | None = None, locations: Locations | None = None,
-                 forecast: Forecast | None = None, read_cache: CachedReads | None = None) -> None:
+                 forecast: Forecast | None = None, read_cache: CachedReads | None = None,
+                 max_schools: int | None = None) -> None:
         self._directory = directory
         self._router = router
         self._reader = reader
@@ -102,6 +104,21 @@ class ReportService:
         self._locations = locations  # the schools' coordinates, for the map of schools by risk
         self._forecast = forecast  # the served forecaster's meals for the coming school days
         self._cache = read_cache  # performance and PDFs kept by `serve_app.reports.cache_keys`; None: none kept
+        self._max_schools = max_schools  # schools a report answered in the request may cover (`limits.report_schools`)
+
+    def check_size(self, area: Area, field: str) -> None:
+        """Refuse at once, naming the limit and the report job, a report answered in the request
+        whose area holds more active schools than `limits.report_schools` (a job builds any)."""
+        if self._max_schools is None or area.school_id:
+            return
+        schools = int(np.count_nonzero(area.school_mask(self._directory) & self._directory.school_active))
+        if schools > self._max_schools:
+            raise InvalidInput(
+                f"the report covers {schools:,} schools, over this twin's limit of {self._max_schools:,} for a report "
+                f"answered in the request (limits.report_schools): build it as a report job (POST {JOBS_PATH}, "
+                "answered at once; download the file when it is done), or ask for a smaller area",
+                {"limit": self._max_schools, "schools": schools, "job": JOBS_PATH,
+                 "fields": [{"field": field, "message": f"covers more than {self._max_schools:,} schools"}]})
 
     # -- the period -------------------------------------------------------------------------------
     async def twin_day(self) -> dt.date | None:
