@@ -78,6 +78,7 @@ class SchoolFigures:
     district: str
     block: str
     figures: dict  # `twin.metrics.summarise` of the school's own metric row
+    index: int = -1  # the directory's index of the school
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ class ReportService:
             raise Unavailable("forecasts are not served by this twin")
         schools, names = await asyncio.gather(self.school_figures(area), self._names(area))
         by_id = {s.school_id: s for s in schools}
-        index = np.array([self._directory.index(s.school_id) for s in schools], np.int64)
+        index = _indices(schools)
         found = await self._forecast(index, None) if len(index) else {"schools": [], "origin": None, "model": {}}
         version = (found.get("model") or {}).get("version")
         yield cells.lines([], FORECAST_COLUMNS)
@@ -323,8 +324,9 @@ class ReportService:
         schools = school_table.school_columns(states, area.school_mask(self._directory))
         names, blocks = geography.district_names(), self._directory.blocks.names
         district, block = self._directory.school_district[schools.index], self._directory.school_block[schools.index]
-        return [SchoolFigures(f"{i:011d}", names[d], blocks[b], summarise(row))
-                for i, d, b, row in zip(schools.ids.tolist(), district.tolist(), block.tolist(), schools.metrics)]
+        return [SchoolFigures(f"{i:011d}", names[d], blocks[b], summarise(row), g)
+                for i, d, b, row, g in zip(schools.ids.tolist(), district.tolist(), block.tolist(), schools.metrics,
+                                           schools.index.tolist())]
 
     async def _names(self, area: Area) -> dict[str, str]:
         """The register's names of the area's schools."""
@@ -477,7 +479,7 @@ class ReportService:
     def _record(self, states: Sequence[ShardState], figures: list[SchoolFigures], level: str) -> performance.Record:
         names = sorted({grouping.part_of(s, level) for s in figures})
         code = {n: k for k, n in enumerate(names)}
-        index = np.array([self._directory.index(s.school_id) for s in figures], np.int64)
+        index = _indices(figures)
         part = np.array([code[grouping.part_of(s, level)] for s in figures], np.int64)
         enrolment = np.array([s.figures["enrolment"] for s in figures], np.int64)
         day = np.full((len(figures), HISTORY_DAYS), NO_DAY, np.int32)
@@ -635,7 +637,7 @@ class ReportService:
         lat, lon = await self._locations()
         out = []
         for s in figures:
-            r, i = risks.get(s.school_id), self._directory.index(s.school_id)
+            r, i = risks.get(s.school_id), s.index
             if r is not None and 0 <= i < len(lat):
                 out.append((round(float(lat[i]), 5), round(float(lon[i]), 5), r["level"]))
         return out
@@ -644,7 +646,7 @@ class ReportService:
         """The meals forecast of the area's schools for the coming school days, or why there is none."""
         if self._forecast is None or not figures:
             return None
-        schools = np.array([self._directory.index(s.school_id) for s in figures], np.int64)
+        schools = _indices(figures)
         try:
             found = await self._forecast(schools, None)
         except Unavailable as exc:
@@ -666,7 +668,7 @@ class ReportService:
             return _series([], enrolment, "The twin holds no reports yet: only its current state is shown.")
         kept_from = today - HISTORY_DAYS + 1
         first, last = max(day_number(period.first), kept_from), min(day_number(period.last), today)
-        index = np.array([self._directory.index(s.school_id) for s in figures], np.int64)
+        index = _indices(figures)
         held_rows = []
         for state in states:
             local = state.school_local[index[index < len(state.school_local)]]
@@ -700,6 +702,11 @@ class ReportService:
         enrolment = sum(view["enrolment"].values())
         note = None if days else "No attendance was reported in the period."
         return _series(days, enrolment, note)
+
+
+def _indices(figures: Sequence[SchoolFigures]) -> np.ndarray:
+    """The directory's index of each school, as the twin's read gave it (no lookup a school)."""
+    return np.fromiter((s.index for s in figures), np.int64, len(figures))
 
 
 def _series(days: list[dict], enrolment: int, note: str | None) -> dict:
