@@ -58,3 +58,5 @@ async def test_areas_within_the_limit_are_answered_and_a_job_builds_a_wider_one(
         assert sheet.status_code == 200
         job = await officer.post(f"{API}/jobs", json={"format": "csv", "kind": "schools"})
         assert job.status_code == 202, job.text[:300]
+        alerts = await officer.get(f"{API}/export/csv", params={"kind": "alerts"})  # rows: alerts, not schools
+        assert alerts.status_code == 200 and alerts.text.startswith("id,")
