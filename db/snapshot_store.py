@@ -39,9 +39,6 @@ class SqlSnapshotStore:
             index_elements=["district", "seq"], set_={"data": stmt.excluded.data, "created_at": stmt.excluded.created_at}
         )
 
-    async def save(self, district: int, seq: int, data: bytes) -> None:
-        await self.save_all(seq, [(district, data)])
-
     async def save_all(self, seq: int, parts: Sequence[tuple[int, bytes]]) -> None:
         """Store each (district, data) as its snapshot at `seq`, in one transaction: a shard's
         districts wait once for the write lock, not once each behind ingest's writes."""

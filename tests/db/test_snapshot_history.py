@@ -25,8 +25,8 @@ async def test_snapshots_keep_the_latest_few_and_the_newest_of_each_recent_day(d
         for k in range(per_day):
             seq += 10
             clock["now"] = T0 + dt.timedelta(days=day, hours=3 * k)
-            await store.save(7, seq, f"d7@{seq}".encode())
-    await store.save(8, 5, b"other district")
+            await store.save_all(seq, [(7, f"d7@{seq}".encode())])
+    await store.save_all(5, [(8, b"other district")])
     async with engine.connect() as conn:
         kept = sorted(s for (s,) in (await conn.execute(select(snapshots.c.seq).where(snapshots.c.district == 7))).all())
     last_of_day = [(day + 1) * per_day * 10 for day in range(days)]
