@@ -293,6 +293,7 @@ def test_the_alerts_drawer_counts_marks_read_and_takes_new_alerts_live(twin, pag
     page.locator("#alerts-drawer [data-read]").first.click()
     expect(page.locator("#unread")).to_have_text(str(unread - 1))
     shown = page.locator("#alerts-drawer .alert-item").count()
+    expect(page.locator("#alerts-button[data-live]")).to_have_count(1)  # the alerts stream follows from here
     with api(twin, officer.email) as client:  # a shortage reported now reaches the open drawer by the stream
         shortage = {"type": "shortage_reported", "event_id": "alerts-live", "date": "2025-07-04",
                     "school_id": schools[9], "item": "oil"}

@@ -17,7 +17,10 @@ export class AlertsDrawer {
     button.addEventListener("click", this.toggle);
     this.refreshCount();
     this.stream = new LiveStream("/api/v1/ws/alerts", {
+      // the button says when new alerts arrive by themselves: from the stream's live notice on
+      onStatus: (status) => { if (status !== "live") delete this.button.dataset.live; },
       onMessage: (m) => {
+        if (m.type === "notice" && m.data?.live) this.button.dataset.live = "true";
         if (m.type !== "alert") return;
         const a = m.data;
         if (a.kind === "alert") {  // a stored alert raised, escalated (same id) or resolved (gone)

@@ -49,9 +49,11 @@ export class LiveStream {
       this.attempt = 0;
       this.lastHeard = Date.now();
       const topics = Object.keys(this.seqs);
-      // resume: one topic by its seq, several as {topic: seq}
+      // resume: one topic by its seq, several as {topic: seq}; none yet: say so, and the twin starts
+      // the stream at once instead of waiting a moment for a resume (news meanwhile would be missed)
       if (topics.length === 1) ws.send(JSON.stringify({ resume: this.seqs[topics[0]] }));
       else if (topics.length > 1) ws.send(JSON.stringify({ resume: this.seqs }));
+      else ws.send(JSON.stringify({ resume: null }));
       this.onStatus("live");
     };
     ws.onmessage = (event) => {
