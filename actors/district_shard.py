@@ -400,17 +400,29 @@ class DistrictShard:
         return school_view(self.state, i) if i >= 0 and self.state.active[i] else None
 
     def block(self, global_block: int) -> dict | None:
+        return self.views((), (global_block,))[1][0]
+
+    def district(self, district: int) -> dict | None:
+        return self.views((district,), ())[0][0]
+
+    def views(self, districts: Sequence[int], blocks: Sequence[int]) -> tuple[list[dict | None], list[dict | None]]:
+        """The views of many districts and blocks (global indices; None for one not hosted here),
+        each with `as_of_seq` the applied seq read before any of them: reads run in threads, and a
+        fold finishing meanwhile must not make a view claim events it may not hold."""
+        seq = self.applied_seq
+        return [self._district_view(int(d), seq) for d in districts], [self._block_view(int(b), seq) for b in blocks]
+
+    def _block_view(self, global_block: int, seq: int) -> dict | None:
         b = int(self.state.block_local[global_block]) if 0 <= global_block < len(self.state.block_local) else -1
         if b < 0:
             return None
-        return {**block_view(self.state, b, self.directory.blocks.names, block_totals(self.state, b)),
-                "as_of_seq": self.applied_seq}
+        return {**block_view(self.state, b, self.directory.blocks.names, block_totals(self.state, b)), "as_of_seq": seq}
 
-    def district(self, district: int) -> dict | None:
+    def _district_view(self, district: int, seq: int) -> dict | None:
         d = int(self.state.district_local[district]) if 0 <= district < len(self.state.district_local) else -1
         if d < 0:
             return None
-        return {**district_view(self.state, d, district_totals(self.state, d)), "as_of_seq": self.applied_seq}
+        return {**district_view(self.state, d, district_totals(self.state, d)), "as_of_seq": seq}
 
     def district_rows(self) -> dict:
         """Roll-ups of every hosted district: what the state actor aggregates. They hold at least

@@ -25,7 +25,7 @@ from actors.node_placement import current_node, shard_options, singleton_options
 from actors.pacing import EVALUATE_CPU_SHARE, PacedPush, push_period
 from actors.ray_processes import local_ray_processes, reap
 from actors.router import ShardRouter
-from actors.shard_port import RayShard, scope_views
+from actors.shard_port import RayShard
 from actors.state_twin import StateTwin
 from twin import geography
 from twin.placement import shard_of_district
@@ -169,7 +169,7 @@ class ShardHost:
                                                                                     list[View | None]]:
         """Many districts' and blocks' views in one call (a replica's dashboards due at one moment),
         computed in one thread as `district` is."""
-        return await asyncio.to_thread(scope_views, self.shard, districts, blocks)
+        return await asyncio.to_thread(self.shard.views, districts, blocks)
 
     async def district_rows(self) -> DistrictRows:
         return await asyncio.to_thread(self.shard.district_rows)

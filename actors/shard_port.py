@@ -1,6 +1,5 @@
 """The two `twin.ports.ShardPort`s the router uses alike: a shard actor's handle (`RayShard`) and a
-`DistrictShard` in this process (`LocalShard`); and `scope_views`, many districts' and blocks' views
-of a `DistrictShard` at once, which both answer `views` with."""
+`DistrictShard` in this process (`LocalShard`)."""
 
 from __future__ import annotations
 
@@ -107,7 +106,7 @@ class LocalShard:
 
     async def views(self, districts: Sequence[int], blocks: Sequence[int]) -> tuple[list[View | None],
                                                                                     list[View | None]]:
-        return await self._read(scope_views, await self.shard(), districts, blocks)
+        return await self._read((await self.shard()).views, districts, blocks)
 
     async def district_rows(self) -> DistrictRows:
         return await self._read((await self.shard()).district_rows)
@@ -132,14 +131,3 @@ class LocalShard:
     async def state_copy(self, districts: Sequence[int] | None = None) -> ShardState:
         return await (await self.shard()).state_copy(districts)
 
-
-def scope_views(shard: DistrictShard, districts: Sequence[int], blocks: Sequence[int]) -> tuple[list[View | None],
-                                                                                               list[View | None]]:
-    """`ShardPort.views` of a `DistrictShard`: its applied seq is read first and names every view,
-    so that a fold finishing meanwhile (in its thread) cannot make a view claim a seq it may not hold."""
-    seq = shard.applied_seq
-
-    def stamped(view: View | None) -> View | None:
-        return None if view is None else {**view, "as_of_seq": seq}
-
-    return [stamped(shard.district(int(d))) for d in districts], [stamped(shard.block(int(b))) for b in blocks]
