@@ -5,6 +5,7 @@ Schools are addressed by UDISE code outside the twin and by a dense global index
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -89,11 +90,24 @@ class Directory:
 
     def index(self, school_id: str | int) -> int:
         """Global index of one school; -1 if unknown."""
-        try:
-            keys = np.array([int(school_id)], np.int64)
-        except (TypeError, ValueError, OverflowError):  # not a number, or past any UDISE code's 11 digits
-            return -1
-        return int(self.lookup(keys)[0])
+        return int(self.indices([school_id])[0])
+
+    def indices(self, school_ids: Sequence[str | int | None]) -> np.ndarray:
+        """Global indices (int32) of many schools in one lookup; -1 where unknown or not a code."""
+        return self.lookup(np.fromiter((_code(s) for s in school_ids), np.int64, len(school_ids)))
 
     def district_names(self) -> tuple[str, ...]:
         return geography.district_names()
+
+
+_INT64 = np.iinfo(np.int64)
+
+
+def _code(school_id: str | int | None) -> int:
+    """A school id as the number it names, or -1 for one that names none (not a number, or past
+    any UDISE code's 11 digits)."""
+    try:
+        code = int(school_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return -1
+    return code if _INT64.min <= code <= _INT64.max else -1

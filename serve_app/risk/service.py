@@ -56,7 +56,7 @@ class RiskService:
         """The rules' risk of many schools in one read (without history or cascade paths): those
         inside `area` that the desk scores, by school id."""
         # one lookup for them all: a district's report asks for ~30,000 schools at India scale
-        index = self._directory.lookup(np.fromiter((_code(s) for s in school_ids), np.int64, len(school_ids)))
+        index = self._directory.indices([s if s.isdigit() else None for s in school_ids])
         known = index >= 0
         known[known] = area.school_mask(self._directory)[index[known]]
         slots = np.flatnonzero(known)
@@ -132,12 +132,3 @@ class RiskService:
             return False
         return True
 
-
-def _code(school_id: str) -> int:
-    """A UDISE code as a number, or -1 for a string that is none (no code has more than 11 digits)."""
-    if not (school_id.isdigit() and len(school_id) <= 18):
-        return -1
-    try:
-        return int(school_id)
-    except ValueError:  # digits int() does not read (superscripts)
-        return -1
