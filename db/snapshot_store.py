@@ -45,15 +45,20 @@ class SqlSnapshotStore:
         if not parts:
             return
         now = self._clock()
+        districts = [d for d, _ in parts]
+        held_query = (select(snapshots.c.district, snapshots.c.seq, snapshots.c.created_at)
+                      .where(snapshots.c.district.in_(districts)).order_by(snapshots.c.seq.desc()))
         async with writing(self._engine) as conn:
             await conn.execute(self._upsert, [{"district": d, "seq": seq, "created_at": now, "data": data}
                                               for d, data in parts])
-            for district, _ in parts:
-                held = (select(snapshots.c.seq, snapshots.c.created_at).where(snapshots.c.district == district)
-                        .order_by(snapshots.c.seq.desc()))
-                keep = kept_seqs([(int(s), at) for s, at in (await conn.execute(held)).all()], _utc_day(now))
-                await conn.execute(delete(snapshots).where(snapshots.c.district == district,
-                                                           snapshots.c.seq.not_in(keep)))
+            held: dict[int, list[tuple[int, dt.datetime]]] = {d: [] for d in districts}
+            for district, s, at in (await conn.execute(held_query)).all():  # one read for every district
+                held[int(district)].append((int(s), at))
+            for district, kept in held.items():
+                dropped = sorted({s for s, _ in kept} - set(kept_seqs(kept, _utc_day(now))))
+                if dropped:
+                    await conn.execute(delete(snapshots).where(snapshots.c.district == district,
+                                                               snapshots.c.seq.in_(dropped)))
 
     async def latest(self, district: int) -> tuple[int, bytes] | None:
         return await self.at_or_before(district, None)
