@@ -32,6 +32,7 @@ from serve_app.reports.schemas import (
     CsvKind,
 )
 from serve_app.schools.service import school_filter
+from serve_app.shared.paths import API
 from twin import finance as money
 from twin import geography
 from twin.area import Area
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from twin.state import ShardState
 
 MAX_RANGE_DAYS = 366
-JOBS_PATH = "/api/v1/reports/jobs"  # where a report too large to answer in the request is built
+JOBS_PATH = f"{API}/reports/jobs"  # where a report too large to answer in the request is built
 DEFAULT_PERIOD_DAYS = 30  # without `from`: the 30 days ending on `to`
 CHUNK_SCHOOLS = 500  # schools per streamed part of a CSV
 CHUNK_ROWS = 2_000  # rows per streamed part of a CSV written from columns (one worker-thread trip each)
