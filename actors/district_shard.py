@@ -29,10 +29,10 @@ from twin.funds_columns import FundsColumns, funds_columns
 from twin.funds_range import RANGE_EVENT_TYPES, funds_in_range
 from twin.kernels import apply_events, rollup
 from twin.ports import EventLog, SnapshotDeltaStore, SnapshotStore
-from twin.pushed_columns import risk_features, roll_up_metrics
+from twin.pushed_columns import BlockTotals, risk_features
 from twin.range_funds import RangeFunds
 from twin.state import ShardState
-from twin.views import block_totals, block_view, district_totals, district_view, school_view
+from twin.views import block_view, district_view, school_view
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,9 @@ class DistrictShard:
         # told (state, folded rows, their outcomes, upto_seq) under the fold lock: must be quick
         self._on_applied = on_applied
         self.events_applied = 0
-        # what `district_rows` and `changed_risk_features` read, kept between their calls; each is
-        # called in a thread (a push), so one refresh of each at a time
-        self._metrics, self._metrics_lock = roll_up_metrics(), threading.Lock()
+        # what the views, `district_rows` and `changed_risk_features` read, kept between their calls;
+        # each is called in a thread (a read or a push), so one refresh of each at a time
+        self._block_totals = BlockTotals()
         self._features, self._features_lock = risk_features(), threading.Lock()
         self._sent_features: np.ndarray | None = None  # risk features as last handed out
 
@@ -168,7 +168,7 @@ class DistrictShard:
         outcome = apply_events(self.state, batch)
         written = np.zeros(self.state.n_schools, bool)
         mark_changed_schools(self.state, batch, written)
-        self._metrics.mark(written)
+        self._block_totals.mark(written)
         self._features.mark(written)
         if self._changed is not None and len(self._changed) == self.state.n_schools:
             self._changed |= written
@@ -410,27 +410,29 @@ class DistrictShard:
         each with `as_of_seq` the applied seq read before any of them: reads run in threads, and a
         fold finishing meanwhile must not make a view claim events it may not hold."""
         seq = self.applied_seq
-        return [self._district_view(int(d), seq) for d in districts], [self._block_view(int(b), seq) for b in blocks]
+        state = self.state
+        blocks_totals = self._block_totals.refresh(state)
+        districts_totals = rollup(state.block_district, blocks_totals, len(state.district_global)) if districts else None
 
-    def _block_view(self, global_block: int, seq: int) -> dict | None:
-        b = int(self.state.block_local[global_block]) if 0 <= global_block < len(self.state.block_local) else -1
-        if b < 0:
-            return None
-        return {**block_view(self.state, b, self.directory.blocks.names, block_totals(self.state, b)), "as_of_seq": seq}
+        def block(global_block: int) -> dict | None:
+            b = int(state.block_local[global_block]) if 0 <= global_block < len(state.block_local) else -1
+            if b < 0:
+                return None
+            return {**block_view(state, b, self.directory.blocks.names, blocks_totals[b]), "as_of_seq": seq}
 
-    def _district_view(self, district: int, seq: int) -> dict | None:
-        d = int(self.state.district_local[district]) if 0 <= district < len(self.state.district_local) else -1
-        if d < 0:
-            return None
-        return {**district_view(self.state, d, district_totals(self.state, d)), "as_of_seq": seq}
+        def district(global_district: int) -> dict | None:
+            d = int(state.district_local[global_district]) if 0 <= global_district < len(state.district_local) else -1
+            if d < 0:
+                return None
+            return {**district_view(state, d, districts_totals[d]), "as_of_seq": seq}
+
+        return [district(int(d)) for d in districts], [block(int(b)) for b in blocks]
 
     def district_rows(self) -> dict:
         """Roll-ups of every hosted district: what the state actor aggregates. They hold at least
         every event up to the `applied_seq` they name (read first: a fold may finish meanwhile)."""
         applied_seq = self.applied_seq
-        with self._metrics_lock:
-            self._metrics.refresh(self.state)
-            blocks = rollup(self.state.school_block, self._metrics.values, len(self.state.block_global))
+        blocks = self._block_totals.refresh(self.state)
         rows = rollup(self.state.block_district, blocks, len(self.state.district_global))
         return {
             "districts": [int(d) for d in self.districts],
@@ -494,7 +496,7 @@ class DistrictShard:
         return global_of_local[rows], features[rows]
 
     def _invalidate_columns(self) -> None:
-        self._metrics.invalidate()
+        self._block_totals.invalidate()
         self._features.invalidate()
 
     def forget_sent_features(self) -> None:

@@ -17,8 +17,8 @@ _CLOSURE_REASONS = {i: r.value for i, r in enumerate(ClosureReason, start=1)}
 
 def school_metrics(state: ShardState, rows: np.ndarray | None = None) -> np.ndarray:
     """float64 [n, len(METRICS)]: each school's contribution to its block's and district's totals;
-    only the schools at `rows` (local indices, in that order) when given, as one block's or one
-    district's view needs: a view of 100 schools should not pay for the shard's 20,000."""
+    only the schools at `rows` (local indices, in that order) when given: the rows folds wrote
+    since the last refresh of the kept metrics (`twin.pushed_columns`)."""
     if rows is None:
         rows = slice(None)
     today = int(state.today[0])
@@ -57,23 +57,8 @@ def district_rollup(state: ShardState, blocks: np.ndarray | None = None) -> np.n
     return rollup(state.block_district, blocks, len(state.district_global))
 
 
-def block_totals(state: ShardState, b_local: int) -> np.ndarray:
-    """float64 [len(METRICS)]: one block's row of `block_rollup`, from its own schools only (summed
-    in the same order, so to the same last bit)."""
-    rows = np.flatnonzero(state.school_block == b_local)
-    return rollup(np.zeros(len(rows), np.int32), school_metrics(state, rows), 1)[0]
-
-
-def district_totals(state: ShardState, d_local: int) -> np.ndarray:
-    """float64 [len(METRICS)]: one district's row of `district_rollup`, from its own schools only
-    (summed through its blocks in the same order, so to the same last bit)."""
-    rows = np.flatnonzero(state.school_block_district() == d_local)
-    blocks = rollup(state.school_block[rows], school_metrics(state, rows), len(state.block_global))
-    return rollup(state.block_district, blocks, len(state.district_global))[d_local]
-
-
 def block_view(state: ShardState, b_local: int, names: tuple[str, ...], totals: np.ndarray) -> dict:
-    """One block's figures from its totals (a row of `block_rollup`, or `block_totals`)."""
+    """One block's figures from its totals (a row of `block_rollup`)."""
     out = summarise(totals)
     received, passed = state.block_funds[b_local]
     out["funds"] |= {"received_inr": round(received, 2), "balance_inr": round(received - passed, 2)}
@@ -92,7 +77,7 @@ def depot_view(state: ShardState, b_local: int) -> dict | None:
 
 
 def district_view(state: ShardState, d_local: int, totals: np.ndarray) -> dict:
-    """One district's figures from its totals (a row of `district_rollup`, or `district_totals`)."""
+    """One district's figures from its totals (a row of `district_rollup`)."""
     out = summarise(totals)
     received, passed = state.district_funds[d_local]
     out["funds"] |= {"received_inr": round(received, 2), "released_to_blocks_inr": round(passed, 2),

@@ -8,10 +8,10 @@ import pytest
 from tests.fixtures.builders import DAY0, random_batch, small_directory
 from twin.changed_rows import mark_changed_schools
 from twin.kernels import apply_events
-from twin.pushed_columns import risk_features, roll_up_metrics
+from twin.pushed_columns import BlockTotals, risk_features, roll_up_metrics
 from twin.school_features import school_features_and_funds
 from twin.state import ShardState
-from twin.views import school_metrics
+from twin.views import block_rollup, school_metrics
 
 
 def _world():
@@ -108,3 +108,21 @@ def test_rows_folded_while_a_refresh_runs_are_taken_by_the_next(monkeypatch):
     monkeypatch.undo()
     assert columns.refresh(state) is not None  # rows only
     _same(columns, state)
+
+
+def test_block_totals_kept_equal_the_block_roll_up_summed_afresh():
+    directory, state = _world()
+    totals = BlockTotals()
+    for seed in range(12):
+        batch = random_batch(directory, 40, seed=seed, days=1 + seed % 2, first_seq=seed * 1_000)
+        apply_events(state, batch)
+        written = np.zeros(state.n_schools, bool)
+        mark_changed_schools(state, batch, written)
+        totals.mark(written)
+        if seed % 3:
+            np.testing.assert_array_equal(totals.refresh(state), block_rollup(state))
+    kept = totals.refresh(state)
+    assert totals.refresh(state) is kept  # nothing folded since: not summed again
+    state.active[2] = False
+    totals.invalidate()
+    np.testing.assert_array_equal(totals.refresh(state), block_rollup(state))
