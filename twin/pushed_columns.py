@@ -3,9 +3,11 @@ risk features), each kept between its pushes and recomputed only at the rows fol
 
 Computing them for every school costs ~60 ms of CPU for Tamil Nadu's 43,000 and about a second and
 a half for India's 1.08 M, paid after every batch however few schools it named; a dashboard waits
-for that push to see the batch. Each school's columns depend on its own rows, on `today`, and on
-the oldest day kept in any school's history (`twin.school_features.first_kept_day`): while those
-two and the number of schools stay the same, a row no fold wrote keeps its columns.
+for that push to see the batch. Each school's columns depend on its own rows, on `today`, and (the
+risk features only) on the oldest day kept in any school's history
+(`twin.school_features.first_kept_day`, a scan of every school's history: ~25 ms at 1.08 M, so
+not taken where nothing depends on it): while those and the number of schools stay the same, a row
+no fold wrote keeps its columns.
 
 A fold and a push may run at the same time (each in its own thread). Rows are marked with a
 stamp that grows with every fold, after the fold wrote them; a push takes the rows stamped since
@@ -29,10 +31,12 @@ from twin.views import school_metrics
 class PushedColumns:
     """One kind of per-school column (`compute(state, rows)`: float64 [len(rows), k]), kept."""
 
-    def __init__(self, compute: Callable[[ShardState, np.ndarray | None], np.ndarray]) -> None:
+    def __init__(self, compute: Callable[[ShardState, np.ndarray | None], np.ndarray],
+                 on_kept_days: bool = False) -> None:
         self._compute = compute
+        self._on_kept_days = on_kept_days  # every row depends on `first_kept_day` too
         self.values: np.ndarray | None = None  # of every school, as of the last refresh
-        self._key: tuple[int, int, int] | None = None  # (schools, today, first kept day) they hold for
+        self._key: tuple[int, int, int] | None = None  # (schools, today, first kept day or 0) they hold for
         self._stamps = np.zeros(0, np.int64)  # per school: the fold that last wrote it
         self._folds = 0
         self._taken = 0  # rows stamped after this are not in the values yet
@@ -42,8 +46,9 @@ class PushedColumns:
         computing again."""
         if len(self._stamps) != len(written):
             return  # the next refresh computes every row anyway
-        self._folds += 1
-        self._stamps[written] = self._folds
+        stamp = self._folds + 1
+        self._stamps[written] = stamp
+        self._folds = stamp  # only now: a refresh that reads this stamp finds every row it marks
 
     def invalidate(self) -> None:
         """State changed outside a fold (enrolment, activation, a restore): every row next time."""
@@ -53,13 +58,15 @@ class PushedColumns:
         """Bring the values up to `state`. Returns the local rows recomputed, or None when every
         row was."""
         taken = self._folds
-        key = (state.n_schools, int(state.today[0]), first_kept_day(state))
+        key = (state.n_schools, int(state.today[0]), first_kept_day(state) if self._on_kept_days else 0)
         if key != self._key or self.values is None:
             self._stamps = np.zeros(state.n_schools, np.int64)
             self._taken = taken
             self.values = self._compute(state, None)
             self._key = key
             return None
+        if taken == self._taken:
+            return np.zeros(0, np.int64)  # no fold since the last refresh
         rows = np.flatnonzero(self._stamps > self._taken)
         self._taken = taken
         if len(rows):
@@ -102,4 +109,4 @@ class BlockTotals:
 
 def risk_features() -> PushedColumns:
     """`twin.school_features.school_features_and_funds`, kept: what a shard hands the risk desk."""
-    return PushedColumns(school_features_and_funds)
+    return PushedColumns(school_features_and_funds, on_kept_days=True)
