@@ -69,16 +69,24 @@ class ShardRouter:
                              school_id: str | None = None) -> RangeFunds:
         """The funds moved from `first` to `last` in `districts` (indices), each folded by the shard
         that hosts it (`twin.funds_range`)."""
+        parts = await asyncio.gather(*(self.shards[k].funds_in_range(ds, first, last, school_id)
+                                       for k, ds in self._by_shard(districts)))
+        return RangeFunds.concat(list(parts))
+
+    async def state_copies(self, districts: Sequence[int] | None = None) -> list[ShardState]:
+        """A consistent copy of every shard's state, in shard order; with `districts` (indices), a
+        copy of only those, from the shards hosting them (`twin.district_copy`): one shard may
+        host every district, and its whole state is ~1 GiB at India scale."""
+        if districts is None:
+            return list(await asyncio.gather(*(port.state_copy() for port in self.shards)))
+        return list(await asyncio.gather(*(self.shards[k].state_copy(ds) for k, ds in self._by_shard(districts))))
+
+    def _by_shard(self, districts: Sequence[int]) -> list[tuple[int, list[int]]]:
+        """`districts` (indices) grouped by the shard hosting them, in shard order."""
         by_shard: dict[int, list[int]] = {}
         for d in districts:
             by_shard.setdefault(int(self._shard_of_district[int(d)]), []).append(int(d))
-        parts = await asyncio.gather(*(self.shards[k].funds_in_range(ds, first, last, school_id)
-                                       for k, ds in sorted(by_shard.items())))
-        return RangeFunds.concat(list(parts))
-
-    async def state_copies(self) -> list[ShardState]:
-        """A consistent copy of every shard's state, in shard order."""
-        return list(await asyncio.gather(*(port.state_copy() for port in self.shards)))
+        return sorted(by_shard.items())
 
     async def sync_schools(self, changes: Sequence[SchoolChange], later: Directory | None = None) -> list[SchoolSync]:
         """Tell every shard of changed schools (with `later`, the directory that brings new ones)."""

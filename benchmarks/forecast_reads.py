@@ -4,8 +4,8 @@ files against the same forecast computed on the request, for a school, a block a
 A simulated panel of `schools` schools (the recent days the live twin would give), a gradient
 boosted forecaster fitted on it and served, and the nightly files written by the nightly job's own
 step (`forecast_every_school_served`). The computed reads are given the panel ready-made: on a live
-twin each computed read of new days also builds the panel from every shard's state first, so the
-computed figures here are a lower bound."""
+twin each computed read of new days also builds the panel from the state of the districts asked
+first, so the computed figures here are a lower bound."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ async def run(schools: int, runs: int, say: Callable[[str], None]) -> dict:
     from ml.forecaster import DemandForecaster
     from ml.history import generate_history_panel
     from ml.registry import Registry
-    from serve_app.forecasts.service import ModelService
+    from serve_app.forecasts.service import ModelService, RecentDays
     from serve_app.forecasts.upkeep import FORECAST_KIND, forecast_every_school_served
     from twin.directory import BlockTable, Directory
     from twin.norms import day_number
@@ -58,10 +58,11 @@ async def run(schools: int, runs: int, say: Callable[[str], None]) -> dict:
 
     service = ModelService(root, directory, no_states, twin_day)
 
-    async def given_panel(_schools: int):
-        return panel, "days"
+    async def given_panel(_schools: np.ndarray) -> RecentDays:
+        return RecentDays(panel, np.arange(panel.n_schools), frozenset(np.unique(panel.district).tolist()), "days",
+                          today, 0.0)
 
-    service._versioned_panel = given_panel  # the recent days ready-made (see the module's note)
+    service._recent_days = given_panel  # the recent days ready-made (see the module's note)
     files = service._nightly_files
     block = int(np.bincount(panel.block).argmax())
     district = int(np.bincount(panel.district).argmax())

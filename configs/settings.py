@@ -231,6 +231,9 @@ class Models(BaseModel):
     retrain_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time, HH:MM")
     retrain_timezone: str = Field(default="Asia/Kolkata")
     cache_s: float = Field(default=600.0, gt=0, description="a replica rebuilds its view of the recent days this often")
+    recent_schools: int = Field(default=100_000, ge=1, description=(
+        "a replica keeps the recent days of the districts it was asked about for at most this many schools (~850 "
+        "bytes each), least recently used out first; the newest are kept even when more (a state-wide forecast)"))
 
 
 class Optimisation(BaseModel):

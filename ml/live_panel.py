@@ -19,7 +19,8 @@ those the panel's columns are rebuilt as the history store holds them:
   stands in (`simulation.world.district_rain_normals`); a caller with a real rain forecast passes
   it to the forecast itself.
 
-Columns are the directory's schools in its index order; a school no shard hosts has no reports.
+Columns are the directory's schools in its index order, or only some of them (a reader of a few
+districts, from copies of only their state); a school no shard hosts has no reports.
 """
 
 from __future__ import annotations
@@ -47,16 +48,22 @@ def twin_today(states: Sequence[ShardState]) -> int:
     return max((int(s.today[0]) for s in states), default=NO_DAY)
 
 
-def panel_from_states(states: Sequence[ShardState], directory: Directory, days: int = 35) -> Panel:
-    """The last `days` days up to the twin's today of every school in `directory` (see module)."""
-    today = twin_today(states)
+def panel_from_states(states: Sequence[ShardState], directory: Directory, days: int = 35,
+                      schools: np.ndarray | None = None, today: int | None = None) -> Panel:
+    """The last `days` days up to `today` (default: the twin's today in `states`) of `schools`
+    (directory indices, ascending: column k is school `schools[k]`; default every school of
+    `directory`), see module. A reader of some districts passes their schools, copies of only
+    their state, and the twin's today: a shard that has no report of the newest day yet must not
+    move their days back from those of the whole twin."""
+    today = twin_today(states) if today is None else today
     if today == NO_DAY:
         raise ValueError("the twin has no reports yet: there is no day to build a panel for")
+    schools = np.arange(len(directory)) if schools is None else np.asarray(schools, np.int64)
     day_numbers = np.arange(today - days + 1, today + 1, dtype=np.int64)
     dates = np.array([day_date(int(d)) for d in day_numbers], "datetime64[D]")
     kinds = [calendar.day_kind(day_date(int(d))) for d in day_numbers]
     school_day = np.array([k in (calendar.DayKind.SCHOOL_DAY, calendar.DayKind.EXAM_DAY) for k in kinds])
-    t, n = days, len(directory)
+    t, n = days, len(schools)
 
     enrolment = np.zeros(n, np.float32)
     reported = np.zeros((t, n), bool)
@@ -71,7 +78,7 @@ def panel_from_states(states: Sequence[ShardState], directory: Directory, days: 
     for state in states:
         if state.n_schools == 0:
             continue
-        column = directory.lookup(state.school_ids)
+        column = _panel_columns(schools, directory.lookup(state.school_ids))
         hosted = column >= 0
         g = column[hosted]
         part = _shard_columns(state, day_numbers)
@@ -86,9 +93,9 @@ def panel_from_states(states: Sequence[ShardState], directory: Directory, days: 
     months = np.array([day_date(int(d)).month - 1 for d in day_numbers])
     panel = Panel(
         dates=dates,
-        school_id=directory.school_ids.astype(np.int64),
-        district=directory.school_district.astype(np.int16),
-        block=directory.school_block.astype(np.int32),
+        school_id=directory.school_ids[schools].astype(np.int64),
+        district=directory.school_district[schools].astype(np.int16),
+        block=directory.school_block[schools].astype(np.int32),
         enrolment=np.repeat(enrolment[None, :], t, axis=0),
         day_kind=np.array([_KINDS.index(k) for k in kinds], np.int8),
         rainfall_mm=normals[:, months].T.astype(np.float32),
@@ -104,6 +111,15 @@ def panel_from_states(states: Sequence[ShardState], directory: Directory, days: 
     )
     panel.validate()
     return panel
+
+
+def _panel_columns(schools: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The panel column of each directory index in `index`: -1 for one that is not a panel school
+    (of another district, or unknown to the directory: -1 already)."""
+    if len(schools) == 0:
+        return np.full(len(index), -1, np.int64)
+    at = np.minimum(np.searchsorted(schools, index), len(schools) - 1)
+    return np.where((index >= 0) & (schools[at] == index), at, -1)
 
 
 def _shard_columns(state: ShardState, day_numbers: np.ndarray) -> dict[str, np.ndarray]:

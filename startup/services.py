@@ -247,7 +247,8 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
         return max(s["today"] for s in await router.statuses())
 
     models = ModelService(Path(models_root(settings)), directory, router.state_copies,
-                          twin_day, background, settings.models.cache_s, read_cache=read_cache)
+                          twin_day, background, settings.models.cache_s, read_cache=read_cache,
+                          recent_schools=settings.models.recent_schools)
     risk = RiskService(directory, risk_source, learned=models.learned_risk)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
                            refresh_directory=schools.refresh_directory, audit=accounts.record)

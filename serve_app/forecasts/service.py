@@ -2,10 +2,14 @@
 the live twin's recent days, the accuracy board, and retraining jobs.
 
 Inference runs in a worker thread (never on the event loop). The recent days come from the shards'
-state and are rebuilt at most every `cache_s` seconds, or when the twin's day moves on. A forecast
-goes into the read cache (Redis or memory, `serve_app.shared.read_cache`) under a key naming all it
-depends on: the served model's version, the recent days' version (each district's applied log seq
-when they were built), the schools and the rain. A new model or a rebuild of the recent days is a
+state of only the districts of the schools asked (at India scale one shard holds 1.08 M schools:
+the whole state is ~960 MiB to copy and its recent days ~880 MiB to keep), and are kept by the
+districts they cover, up to `recent_schools` schools in all, least recently used out first. Kept
+days serve any request within their districts; they are rebuilt at most every `cache_s` seconds,
+when the twin's day moves on, or when a school asked was registered since. A forecast goes into
+the read cache (Redis or memory, `serve_app.shared.read_cache`) under a key naming all it depends
+on: the served model's version, the recent days' version (the applied log seq of each district
+they were built from), the schools and the rain. A new model or a rebuild of the recent days is a
 new key, so nothing is invalidated by hand, and replicas that built the same days share answers.
 
 The models' code (torch, scikit-learn: ~1 GiB over two replicas) is imported on the
@@ -16,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from pathlib import Path
 
@@ -44,6 +50,8 @@ _NOTE = ("P10-P90 of each school; the total's band is the sum of the schools' ba
          "a calibrated interval of the sum)")
 # Runs a job's work somewhere else than the event loop (a Ray task, or a thread without Ray).
 Background = Callable[[Callable[[], object]], Awaitable[None]]
+# A copy of the shards' state: of every district (None), or of only the districts (indices) given.
+LiveStates = Callable[[Sequence[int] | None], Awaitable[list[ShardState]]]
 
 
 async def thread_background(work: Callable[[], object]) -> None:
@@ -51,20 +59,21 @@ async def thread_background(work: Callable[[], object]) -> None:
 
 
 class ModelService:
-    def __init__(self, root: Path, directory: Directory, live_states: Callable[[], Awaitable[list[ShardState]]],
+    def __init__(self, root: Path, directory: Directory, live_states: LiveStates,
                  twin_day: Callable[[], Awaitable[int]], background: Background = thread_background,
                  cache_s: float = 600.0, retrain_options: dict | None = None,
-                 read_cache: CachedReads | None = None) -> None:
+                 read_cache: CachedReads | None = None, recent_schools: int = 100_000) -> None:
         self.root = root
         self._directory = directory
-        self._live_states = live_states  # a copy of every shard's state: costly, so cached
+        self._live_states = live_states  # a copy of the shards' state: costly, so its recent days are kept
         self._twin_day = twin_day  # cheap: has the twin moved to a new day?
         self._background = background
         self._cache_s = cache_s
         self._served: ServedModels | None = None
         self._jobs = JobFiles(root)
         self._nightly_files = NightlyForecasts(root)  # the nightly job's forecasts of every school
-        self._recent: tuple[float, int, Panel, str] | None = None  # (built at, twin day, panel, its version)
+        self._recent: OrderedDict[frozenset[int], RecentDays] = OrderedDict()  # by districts, least recently used first
+        self._recent_schools = recent_schools  # the schools kept in `_recent` beyond its newest (~850 B each)
         self.read_cache = read_cache  # forecasts kept by `forecast_key`; None: none kept
         self._lock = asyncio.Lock()
         self._running: set[asyncio.Task] = set()
@@ -83,23 +92,24 @@ class ModelService:
         forecast = None
         served = await self._served_version(FORECAST_KIND)
         if served is not None:
-            panel, days_version = await self._versioned_panel(int(schools.max()) + 1 if schools.size else 0)
+            recent = await self._recent_days(schools)
 
             async def compute() -> dict | None:
-                return await asyncio.to_thread(self._forecast, panel, schools, rain_mm, served)
+                return await asyncio.to_thread(self._forecast, recent, schools, rain_mm, served)
 
             if self.read_cache is None:
                 forecast = await compute()
             else:
                 forecast = await self.read_cache.get_or_compute(
-                    forecast_key(served.get("version"), days_version, schools, rain_mm), compute)
+                    forecast_key(served.get("version"), recent.version, schools, rain_mm), compute)
         if forecast is None:
             raise Unavailable("no forecaster is trained yet: it is trained on the first start (a few minutes) and "
                               "then daily; a state admin can start it with POST /api/v1/predictions/retrain")
         return forecast
 
-    def _forecast(self, panel: Panel, schools: np.ndarray, rain_mm: list[float] | None, served: dict) -> dict | None:
-        part = panel.schools(schools)
+    def _forecast(self, recent: RecentDays, schools: np.ndarray, rain_mm: list[float] | None,
+                  served: dict) -> dict | None:
+        part = recent.of(schools)
         result = self._models.forecast(part, self._rain(part, rain_mm))
         if result is None:
             return None
@@ -153,8 +163,8 @@ class ModelService:
         with the contributions that add up to it; None while none is served."""
         if await self._served_version(RISK_KIND) is None:
             return None
-        panel = await self._panel(school + 1)
-        return await asyncio.to_thread(self._learned_risk, panel, school)
+        recent = await self._recent_days(np.array([school]))
+        return await asyncio.to_thread(self._learned_risk, recent, school)
 
     @property
     def _models(self) -> ServedModels:
@@ -175,9 +185,10 @@ class ModelService:
             return self._models.versions().get(kind)
         return await asyncio.to_thread(served)
 
-    def _learned_risk(self, panel: Panel, school: int) -> dict | None:
-        block = np.flatnonzero(panel.block == panel.block[school])  # the model's block features need the block
-        scored = self._models.risk(panel.schools(block), schools=np.array([panel.school_id[school]]))
+    def _learned_risk(self, recent: RecentDays, school: int) -> dict | None:
+        panel, column = recent.panel, int(recent.columns(np.array([school]))[0])
+        block = np.flatnonzero(panel.block == panel.block[column])  # the model's block features need the block
+        scored = self._models.risk(panel.schools(block), schools=np.array([panel.school_id[column]]))
         if scored is None:
             return None
         explanation = scored["explanations"][0]
@@ -187,23 +198,59 @@ class ModelService:
                 "top_contributions": {k: round(v, 4) for k, v in top.items()},
                 "other_contributions": round(sum(explanation["contributions"].values()) - sum(top.values()), 4)}
 
-    async def _panel(self, schools: int) -> Panel:
-        return (await self._versioned_panel(schools))[0]
-
-    async def _versioned_panel(self, schools: int) -> tuple[Panel, str]:
-        """The recent days of at least the directory's first `schools` schools (a school registered
-        since the last build forces a new one), and their version."""
+    async def _recent_days(self, schools: np.ndarray) -> RecentDays:
+        """Fresh recent days of at least `schools` (directory indices): kept ones if some cover
+        them, else built from the state of their districts (see module)."""
+        districts = frozenset(np.unique(self._directory.school_district[schools]).tolist())
         async with self._lock:  # one rebuild at a time; the others wait for it
-            if self._recent is None or time.monotonic() - self._recent[0] > self._cache_s \
-                    or self._recent[2].n_schools < schools or await self._twin_day() != self._recent[1]:
-                states = await self._live_states()
-                from ml.live_panel import panel_from_states, twin_today
+            recent = await self._kept(districts, schools)
+            if recent is None:
+                recent = await self._build(districts)
+                self._keep(recent)
+            return recent
 
-                if twin_today(states) < 0:
-                    raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
-                panel = await asyncio.to_thread(panel_from_states, states, self._directory)
-                self._recent = (time.monotonic(), twin_today(states), panel, days_version(states, panel.n_schools))
-            return self._recent[2], self._recent[3]
+    async def _kept(self, districts: frozenset[int], schools: np.ndarray) -> RecentDays | None:
+        """The smallest kept recent days covering `schools` of `districts` that are still fresh
+        (the smallest: its version names the fewest districts, so other replicas' reads of the
+        same districts more likely share its key). Stale ones are dropped."""
+        now = time.monotonic()
+        for key in [k for k, r in self._recent.items() if now - r.built_at > self._cache_s]:
+            del self._recent[key]
+        covering = [r for r in self._recent.values() if r.covers(districts, schools)]
+        if not covering:
+            return None
+        today = await self._twin_day()
+        for key in [k for k, r in self._recent.items() if r.day != today]:  # all were built before the day moved
+            del self._recent[key]
+        fresh = [r for r in covering if r.day == today]
+        if not fresh:
+            return None
+        smallest = min(fresh, key=lambda r: r.panel.n_schools)
+        self._recent.move_to_end(smallest.districts)
+        return smallest
+
+    async def _build(self, districts: frozenset[int]) -> RecentDays:
+        """The recent days of every school of `districts`, from a copy of only their state, up to
+        the twin's day (read first: a shard that has no report of it yet does not set it back)."""
+        day = await self._twin_day()
+        states = await self._live_states(sorted(districts))
+        from ml.live_panel import panel_from_states, twin_today
+
+        today = max(day, twin_today(states))
+        if today < 0:
+            raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
+        schools = np.flatnonzero(np.isin(self._directory.school_district, list(districts)))
+        panel = await asyncio.to_thread(panel_from_states, states, self._directory, schools=schools, today=today)
+        return RecentDays(panel, schools, districts, days_version(states, panel.n_schools), today, time.monotonic())
+
+    def _keep(self, recent: RecentDays) -> None:
+        """Keep `recent` (in place of older days of the same districts) and drop the least recently
+        used others while more than `recent_schools` schools are kept: the newest is kept alone
+        even when larger (a state-wide forecast at India scale), until the next build."""
+        self._recent.pop(recent.districts, None)
+        self._recent[recent.districts] = recent  # the most recently used
+        while len(self._recent) > 1 and sum(r.panel.n_schools for r in self._recent.values()) > self._recent_schools:
+            self._recent.popitem(last=False)
 
     # ---- accuracy and retraining -----------------------------------------------------------
 
@@ -232,8 +279,36 @@ class ModelService:
         return [{k: v for k, v in j.items() if k != "traceback"} for j in self._jobs.list()]
 
 
+@dataclass(frozen=True)
+class RecentDays:
+    """The recent days of the schools of some districts, and what they were built from."""
+
+    panel: Panel
+    schools: np.ndarray  # the directory indices of the panel's columns, ascending
+    districts: frozenset[int]
+    version: str  # `days_version` of the states they were built from
+    day: int  # the twin's day they end on
+    built_at: float  # time.monotonic()
+
+    def columns(self, schools: np.ndarray) -> np.ndarray:
+        """The panel's columns of `schools` (directory indices, all of them in the panel)."""
+        return np.searchsorted(self.schools, schools)
+
+    def covers(self, districts: frozenset[int], schools: np.ndarray) -> bool:
+        """Whether these days hold all of `districts` and every one of `schools` (one registered
+        since they were built is not)."""
+        at = self.columns(schools)
+        inside = at < len(self.schools)
+        return districts <= self.districts and bool(inside.all()) and bool(np.all(self.schools[at] == schools))
+
+    def of(self, schools: np.ndarray) -> Panel:
+        """The recent days of `schools` (directory indices), in their order."""
+        return self.panel.schools(self.columns(schools))
+
+
 def days_version(states: list[ShardState], n_schools: int) -> str:
-    """What the recent days were built from: every district's applied log seq, and the schools."""
+    """What the recent days were built from: the applied log seq of every district in `states`
+    (the copies of the districts they cover), and the schools."""
     seqs = sorted((int(d), int(seq)) for state in states
                   for d, seq in zip(state.district_global.tolist(), state.district_applied_seq.tolist()))
     return hashlib.blake2b(repr((seqs, n_schools)).encode(), digest_size=12).hexdigest()

@@ -78,6 +78,11 @@ async def test_the_routers_typed_calls_answer_as_the_shards_do(seeded_url):
     for copy, shard in zip(copies, shards):
         assert copy is not shard.state
         np.testing.assert_allclose(copy.enrolment, shard.state.enrolment)
+    # some districts: copies of only them, from only the shards hosting them, in shard order
+    some = await router.state_copies([2, 0])
+    assert [c.district_global.tolist() for c in some] == [[0], [2]]
+    assert [c.n_schools for c in some] == [int((ports.directory.school_district == d).sum()) for d in (0, 2)]
+    assert [c.district_global.tolist() for c in await router.state_copies([1])] == [[1]]
 
     code = int(ports.directory.school_ids[int(np.flatnonzero(ports.directory.school_district == 0)[0])])
     synced = await router.sync_schools([(code, 10, 20, 30, True)])

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from ml.live_panel import panel_from_states
+from ml.panel import PANEL_FIELDS
 from simulation.world import district_rain_normals
 from tests.fixtures.builders import random_batch, small_directory
 from twin import calendar
+from twin.district_copy import districts_copy
 from twin.encoding import NO_MEAL_REASONS
 from twin.events import NoMealReason
 from twin.kernels import apply_events, rice_need_per_day
@@ -35,6 +37,10 @@ def _row(states: list[ShardState], g: int) -> tuple[ShardState, int]:
         if s.school_local[g] >= 0:
             return s, int(s.school_local[g])
     raise AssertionError(f"school {g} hosted nowhere")
+
+
+def _today(states: list[ShardState]) -> int:
+    return max(int(s.today[0]) for s in states)
 
 
 def test_rows_are_the_last_days_up_to_the_twins_today(states):
@@ -110,3 +116,27 @@ def test_a_twin_without_reports_has_no_panel():
     fresh = ShardState.for_districts(DIRECTORY, ENROLMENT, [0])
     with pytest.raises(ValueError):
         panel_from_states([fresh], DIRECTORY)
+
+
+def test_a_panel_of_some_districts_is_their_columns_of_the_whole_from_copies_of_their_state(states):
+    whole = panel_from_states(states, DIRECTORY, days=HISTORY_DAYS)
+    schools = np.flatnonzero(DIRECTORY.school_district == 2)
+    copies = [districts_copy(state, [2]) for state in states]
+    part = panel_from_states(copies, DIRECTORY, days=HISTORY_DAYS, schools=schools, today=_today(states))
+    assert part.n_schools == len(schools) < whole.n_schools
+    for name in PANEL_FIELDS:
+        np.testing.assert_array_equal(getattr(part, name), getattr(whole.schools(schools), name), err_msg=name)
+
+
+def test_every_school_asked_is_the_whole_panel(states):
+    whole = panel_from_states(states, DIRECTORY, days=HISTORY_DAYS)
+    asked = panel_from_states(states, DIRECTORY, days=HISTORY_DAYS, schools=np.arange(len(DIRECTORY)))
+    for name in PANEL_FIELDS:
+        np.testing.assert_array_equal(getattr(asked, name), getattr(whole, name), err_msg=name)
+
+
+def test_the_days_end_on_the_day_given_even_where_the_states_have_no_report_of_it(states):
+    later = _today(states) + 3
+    panel = panel_from_states(states, DIRECTORY, days=HISTORY_DAYS, today=later)
+    assert panel.dates[-1] == np.datetime64(day_date(later), "D")
+    assert not panel.reported[-3:].any()

@@ -10,7 +10,7 @@ import pytest
 from ml.forecast_files import NightlyForecasts, latest_forecasts
 from ml.forecaster import DemandForecaster
 from ml.registry import Registry
-from serve_app.forecasts.service import ModelService
+from serve_app.forecasts.service import ModelService, RecentDays
 from serve_app.forecasts.upkeep import FORECAST_KIND, forecast_every_school_served
 from tests.ml.forecast_fixtures import build_panel
 from twin.directory import BlockTable, Directory
@@ -45,11 +45,12 @@ def _service(root, panel, today: int, may_compute: bool) -> ModelService:
 
     service = ModelService(root, directory, no_states, twin_day)
 
-    async def versioned_panel(_schools: int):
+    async def recent_days(_schools: np.ndarray) -> RecentDays:
         assert may_compute, "the recent days were built: the nightly files were not used"
-        return panel, "days"
+        return RecentDays(panel, np.arange(panel.n_schools), frozenset(np.unique(panel.district).tolist()), "days",
+                          today, 0.0)
 
-    service._versioned_panel = versioned_panel
+    service._recent_days = recent_days
     return service
 
 
