@@ -5,7 +5,7 @@ Computing them for every school costs ~60 ms of CPU for Tamil Nadu's 43,000 and 
 a half for India's 1.08 M, paid after every batch however few schools it named; a dashboard waits
 for that push to see the batch. Each school's columns depend on its own rows, on `today`, and (the
 risk features only) on the oldest day kept in any school's history
-(`twin.school_features.first_kept_day`, a scan of every school's history: ~25 ms at 1.08 M, so
+(`twin.school_features.first_kept_day`, a scan of every school's history: ~7 ms at 1.08 M, so
 not taken where nothing depends on it): while those and the number of schools stay the same, a row
 no fold wrote keeps its columns.
 
