@@ -413,8 +413,8 @@ class FinanceService:
 
     async def _balances(self, school_ids: list, today: int) -> dict[str, float]:
         """The balance (released - utilised) of each known school named, from its shard."""
-        index = {s: self._directory.index(s) for s in {x for x in school_ids if isinstance(x, str) and x.isdigit()}}
-        index = {s: i for s, i in index.items() if i >= 0}
+        named = sorted({x for x in school_ids if isinstance(x, str) and x.isdigit()})
+        index = {s: i for s, i in zip(named, self._directory.indices(named).tolist()) if i >= 0}
         districts = sorted({int(self._directory.school_district[i]) for i in index.values()})
         fy = finance.financial_year(_as_of(today))
         parts = await asyncio.gather(*(self._router.funds_columns(fy, d) for d in districts))
