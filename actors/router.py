@@ -15,6 +15,7 @@ from twin.batch import EventBatch
 from twin.funds_columns import FundsColumns
 from twin.ports import SchoolChange, SchoolSync, ShardPort, ShardStatus
 from twin.range_funds import RangeFunds
+from twin.state import NO_DAY
 
 if TYPE_CHECKING:
     from actors.district_shard import DistrictShard
@@ -56,6 +57,11 @@ class ShardRouter:
     async def statuses(self) -> list[ShardStatus]:
         """Every shard's status, in shard order."""
         return list(await asyncio.gather(*(port.status() for port in self.shards)))
+
+    async def twin_day(self) -> int:
+        """The twin's day (days since the epoch; NO_DAY before any report): the latest of the
+        shards', read from their statuses, without copying any state."""
+        return max((s["today"] for s in await self.statuses()), default=NO_DAY)
 
     async def funds_columns(self, year: int, district: int | None = None, block: int | None = None,
                             school: int | None = None) -> FundsColumns:

@@ -96,13 +96,16 @@ class StartState:
         )
 
     @classmethod
-    def from_shards(cls, states: list[ShardState], directory: Directory, day: dt.date | None = None) -> StartState:
+    def from_shards(cls, states: list[ShardState], directory: Directory, day: dt.date | None = None,
+                    today: int | None = None) -> StartState:
         """The live twin, from its shards' states (a consistent snapshot is the caller's job).
 
         Stock is the book balance clipped at zero; funds are released minus spent; attendance is
         each school's recent meals over enrolment (the twin sees meals, not who was present).
-        `day` defaults to the day after the twin's latest report."""
-        today = max(int(s.today[0]) for s in states)
+        `today` is the twin's day (default: the latest of `states`'): a reader of copies of some
+        districts passes it, as a shard without the newest day's reports must not move their
+        start back from the whole twin's. `day` defaults to the day after it."""
+        today = max(int(s.today[0]) for s in states) if today is None else today
         start = norms.day_date(today + 1) if day is None else day
         start_n = norms.day_number(start)
         parts = []

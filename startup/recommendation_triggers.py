@@ -54,8 +54,9 @@ async def follow_risk(settings: Settings) -> None:
     try:
         schools = SchoolRepository(engine)
         directory, _ = await schools.load_directory()
+        router = cluster.router()
         service = OptimisationService(
-            RecommendationRepository(engine), directory, cluster.router().state_copies, schools.load_locations,
+            RecommendationRepository(engine), directory, router.state_copies, router.twin_day, schools.load_locations,
             _no_ingest, broker=broker, risk_rules=settings.risk,
             block_officer_limit_kg=settings.optimisation.block_officer_limit_kg,
             block_officer_limit_inr=settings.optimisation.block_officer_limit_inr,

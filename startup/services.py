@@ -243,11 +243,8 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     schools = SchoolService(repo, directory, router, on_changed=risk_source.schools_changed if risk_source else None,
                             audit=accounts.record)
 
-    async def twin_day() -> int:
-        return max(s["today"] for s in await router.statuses())
-
     models = ModelService(Path(models_root(settings)), directory, router.state_copies,
-                          twin_day, background, settings.models.cache_s, read_cache=read_cache,
+                          router.twin_day, background, settings.models.cache_s, read_cache=read_cache,
                           recent_schools=settings.models.recent_schools)
     risk = RiskService(directory, risk_source, learned=models.learned_risk)
     ingest = IngestService(event_log, directory, router, settings.max_events_per_request, settings.apply_timeout_s,
@@ -271,15 +268,15 @@ def _build(settings: Settings, engine: AsyncEngine, directory: Directory, router
     services = Services(settings, engine, event_log, directory, router, ingest, reader,
                     schools, history,
                     time_travel, risk, alerts,
-                    ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies,
+                    ScenarioRuns(ScenarioRepository(engine), directory, router.state_copies, router.twin_day,
                                  time_travel.shard_states, replication_pool, broker,
                                  max_schools=settings.limits.scenario_schools),
                     accounts, limiter, models, money, reports,
                     dashboard=dashboard, report_jobs=report_jobs, report_schedules=ScheduleService(schedule_repo),
                     report_delivery=report_delivery, access_redis=access_redis)
     services.optimisation = OptimisationService(
-        RecommendationRepository(engine), directory, router.state_copies, repo.load_locations, ingest.ingest,
-        replication_pool, broker, audit=accounts.record,
+        RecommendationRepository(engine), directory, router.state_copies, router.twin_day, repo.load_locations,
+        ingest.ingest, replication_pool, broker, audit=accounts.record,
         block_officer_limit_kg=settings.optimisation.block_officer_limit_kg, risk_rules=settings.risk,
         block_officer_limit_inr=settings.optimisation.block_officer_limit_inr,
         apply_grace_s=settings.optimisation.apply_grace_s, depot_stock_days=settings.optimisation.depot_stock_days,

@@ -1,7 +1,11 @@
 """What a run proposes, computed off the event loop from the live twin's shard states: the area's
 start state and the optimisers' input, the stock LP's transfers and the advances LP's advances as
 recommendation records (with the twin's risk score before and after), and the check of an edited
-transfer against the LP's constraints. Pure computation: storage and decisions are the service's."""
+transfer against the LP's constraints. Pure computation: storage and decisions are the service's.
+
+The states may be copies of only the districts of the area worked on: everything here reads the
+area's schools, their blocks (depots, balances, vehicles) and their districts' applied seqs, which
+such a copy holds. `today` is then the twin's day, passed in (see `area_start`)."""
 
 from __future__ import annotations
 
@@ -45,18 +49,19 @@ class Proposals:
 
     def propose(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
                 run_id: str, models: frozenset[str] = MODELS,
-                loaded_today: np.ndarray | None = None) -> tuple[dict, list[dict]]:
+                loaded_today: np.ndarray | None = None, today: int | None = None) -> tuple[dict, list[dict]]:
         """The run's summary and its recommendation records (transfers, visits, then advances), of
         the `models` asked for. `loaded_today` (float64 [blocks]): the kilograms each block's
         vehicle already carries today for transfers and visits decided before this run."""
-        computed = self._solve(states, area, lat, lon, models, loaded_today)
+        computed = self._solve(states, area, lat, lon, models, loaded_today, today)
         recs = [self._record(run_id, a, computed) for a in computed["actions"]]
         recs += [self._delivery_record(run_id, a, computed) for a in computed["delivery_actions"]]
         recs += [self._fund_record(run_id, a, computed) for a in computed["fund_actions"]]
         return computed, recs
 
     def _solve(self, states: list[ShardState], area: Area, lat: np.ndarray, lon: np.ndarray,
-               models: frozenset[str] = MODELS, loaded_today: np.ndarray | None = None) -> dict:
+               models: frozenset[str] = MODELS, loaded_today: np.ndarray | None = None,
+               today: int | None = None) -> dict:
         from scenarios.optimise_actions import (
             delivery_actions,
             fund_actions,
@@ -68,7 +73,7 @@ class Proposals:
         from scenarios.optimise_input import from_start
         from scenarios.optimise_stock import rebalance_stock
 
-        start, g = self.area_start(states, area)
+        start, g = self.area_start(states, area, today)
         inp = self.input(from_start, start, lat[g], lon[g], states)
         loaded = np.zeros(inp.n_blocks) if loaded_today is None else np.asarray(loaded_today, np.float64)
         out = {"g": g, "schools": inp.n, "twin_seq": _twin_seq(states, area, self._directory),
@@ -138,14 +143,18 @@ class Proposals:
         inp.vehicle_kg_per_day[:] = self.vehicle_kg_per_day
         return inp
 
-    def area_start(self, states: list[ShardState], area: Area) -> tuple[StartState, np.ndarray]:
-        """The live start state of `area`'s schools and their directory indices."""
+    def area_start(self, states: list[ShardState], area: Area,
+                   today: int | None = None) -> tuple[StartState, np.ndarray]:
+        """The live start state of `area`'s schools and their directory indices. `today` is the
+        twin's day (default: the latest of `states`'): copies of some districts hold only the days
+        of the shards hosting them."""
         from simulation.start_state import StartState
 
-        if max(int(s.today[0]) for s in states) < 0:
+        today = max(int(s.today[0]) for s in states) if today is None else today
+        if today < 0:
             raise InvalidInput("the live twin has no reports yet: nothing to optimise",
                                {"fields": [{"field": "area", "message": "no live state yet"}]})
-        start = StartState.from_shards(states, self._directory)
+        start = StartState.from_shards(states, self._directory, today=today)
         g = self._directory.lookup(start.school_ids)
         inside = np.ones(g.size, bool)
         if not area.is_state:  # one comparison a column, not a call a school
@@ -215,7 +224,7 @@ class Proposals:
                 "twin_seq": computed["twin_seq"], "body": body}
 
     def check_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
-                   lon: np.ndarray, loaded_kg: float = 0.0) -> dict:
+                   lon: np.ndarray, loaded_kg: float = 0.0, today: int | None = None) -> dict:
         """A transfer's new quantities against the stock LP's constraints on the live twin: the
         receiver's deficit, the giving school's buffer, the depot's stock, and what today's other
         transfers and visits (`loaded_kg`) leave of the block's vehicle (422 naming the one broken)."""
@@ -224,7 +233,7 @@ class Proposals:
         from scenarios.optimise_stock import StockRule
 
         rule = StockRule()
-        start, g = self.area_start(states, Area(rec["district"], rec["block"]))
+        start, g = self.area_start(states, Area(rec["district"], rec["block"]), today)
         inp = self.input(from_start, start, lat[g], lon[g], states)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         to = row_of.get(int(self._directory.index(rec["school_id"])))
@@ -262,7 +271,7 @@ class Proposals:
 
 
     def check_delivery_edit(self, states: list[ShardState], rec: dict, items: dict[str, float], lat: np.ndarray,
-                            lon: np.ndarray, loaded_kg: float = 0.0) -> dict:
+                            lon: np.ndarray, loaded_kg: float = 0.0, today: int | None = None) -> dict:
         """A visit's new quantities against the delivery schedule's constraints on the live twin: grain
         only, within the school's store (`top_up_days` of its need), the depot's stock and what the
         day's other visits and transfers (`loaded_kg`) leave of the block's vehicle (422 naming the
@@ -272,7 +281,7 @@ class Proposals:
         from scenarios.optimise_input import from_start
 
         rule = DeliveryRule()
-        start, g = self.area_start(states, Area(rec["district"], rec["block"]))
+        start, g = self.area_start(states, Area(rec["district"], rec["block"]), today)
         inp = self.input(from_start, start, lat[g], lon[g], states)
         to = {int(x): k for k, x in enumerate(g.tolist())}.get(int(self._directory.index(rec["school_id"])))
         if to is None:
@@ -300,14 +309,14 @@ class Proposals:
                 "risk_after": {"days_of_grain": None if not np.isfinite(days) else round(days, 2)}}
 
     def check_fund_edit(self, states: list[ShardState], rec: dict, amount_inr: float, claimed_inr: float,
-                        lat: np.ndarray, lon: np.ndarray) -> dict:
+                        lat: np.ndarray, lon: np.ndarray, today: int | None = None) -> dict:
         """An advance's new amount against the advances LP's constraints on the live twin: within the
         block's balance less what its other live advances (`claimed_inr`) already hold, and no more
         than the school needs to cook to the horizon (422 naming the one broken)."""
         from scenarios.optimise_funds import FundRule
         from scenarios.optimise_input import from_start
 
-        start, g = self.area_start(states, Area(rec["district"], rec["block"]))
+        start, g = self.area_start(states, Area(rec["district"], rec["block"]), today)
         inp = self.input(from_start, start, lat[g], lon[g], states)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         to = row_of.get(int(self._directory.index(rec["school_id"])))

@@ -9,7 +9,14 @@ Rules:
 - every decision is a compare-and-set on the recommendation's version: two officers approving at
   once, or an approval retried, apply it once; the loser is answered 409;
 - a block officer approves inside the block up to `block_officer_limit_kg` (a transfer) or
-  `block_officer_limit_inr` (an advance); above, a district officer (or a state admin) decides."""
+  `block_officer_limit_inr` (an advance); above, a district officer (or a state admin) decides.
+
+Each reads a copy of the live state of only the district it works in (the run's area's, the
+recommendation's; every district only for a state-wide run): at India scale one shard may host
+every district, and a copy of all of them is ~1 GiB through Ray's object store. A block's
+transfers, depot visits and advances stay inside it, so its district holds every school, depot
+and balance they touch; the risk rescoring reads the schools' own features (the neighbours'
+cascade is the state actor's, not read here). The twin's day is read from the shards' statuses."""
 
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 
@@ -63,6 +70,9 @@ from twin.state import ShardState
 
 log = logging.getLogger(__name__)
 
+# A copy of the shards' state: of every district (None), or of only the districts (indices) given.
+LiveStates = Callable[[Sequence[int] | None], Awaitable[list[ShardState]]]
+TwinDay = Callable[[], Awaitable[int]]  # the twin's day (days since the epoch), without copying state
 AuditRecord = Callable[..., Awaitable[None]]  # record(principal, caller, action, **fields) (`Accounts.record`)
 IngestEvents = Callable[[bytes], Awaitable[dict]]  # the log's ingest, as the whole state (no area check)
 DEFAULT_BLOCK_OFFICER_LIMIT_KG = 500.0
@@ -88,9 +98,20 @@ def _stock_of(states: list[ShardState], i: int) -> np.ndarray | None:
     return None
 
 
-def _today(states: list[ShardState]) -> str:
-    """The twin's day (ISO): what an approval's events are dated."""
-    return day_date(max(max(int(s.today[0]) for s in states), 0)).isoformat()
+def _today(day: int) -> str:
+    """The twin's day `day` (ISO): what an approval's events are dated."""
+    return day_date(max(day, 0)).isoformat()
+
+
+def _districts_of(area: Area) -> list[int] | None:
+    """The districts (indices) whose state work in `area` reads: its own, or every one (None) for
+    the state."""
+    return None if area.is_state else [district_index(area.district)]
+
+
+def _place_of(rec: dict) -> Area:
+    """The block a recommendation belongs to: what it moves stays inside it."""
+    return Area(rec["district"], rec["block"])
 
 
 def _unit(item: str) -> str:
@@ -103,7 +124,7 @@ def optimisation_topic(district: str) -> str:
 
 class OptimisationService:
     def __init__(self, repo: RecommendationRepository, directory: Directory,
-                 live_states: Callable[[], Awaitable[list[ShardState]]],
+                 live_states: LiveStates, twin_day: TwinDay,
                  locations: Callable[[], Awaitable[tuple[np.ndarray, np.ndarray]]],
                  ingest: IngestEvents, replication_pool: Callable[[], Callable] | None = None,
                  broker: StreamBroker | None = None, audit: AuditRecord | None = None,
@@ -115,6 +136,7 @@ class OptimisationService:
         self._repo = repo
         self._directory = directory
         self._live_states = live_states
+        self._twin_day = twin_day
         self._locations = locations
         self._ingest = ingest
         self._pool = replication_pool
@@ -139,14 +161,14 @@ class OptimisationService:
         area = self._area(principal.area, district, block)
         if area.school_id is not None:
             raise Forbidden("recommendations are computed for a block, a district or the state")
-        states = await self._live_states()
+        states, today = await self._live(area)
         lat, lon = await self._coordinates()
         run_id = uuid.uuid4().hex
         # the vehicles' room today less what is already decided on them (the pending are superseded below)
         decided = [r for r in await self._vehicle_loads(area) if r["status"] != PENDING]
-        loaded = loaded_today_by_block(decided, _today(states), self._block_of, len(self._directory.blocks))
+        loaded = loaded_today_by_block(decided, _today(today), self._block_of, len(self._directory.blocks))
         computed, recs = await asyncio.to_thread(self._proposals.propose, states, area, lat, lon, run_id, models,
-                                                 loaded)
+                                                 loaded, today)
         superseded = await self._repo.supersede_pending(area, f"superseded by run {run_id}: a newer state of the area")
         await self._repo.create_many(recs, principal.actor())
         await self._record_audit(principal, caller, "optimisation.run", f"area:{area.label()}", area.district,
@@ -310,7 +332,7 @@ class OptimisationService:
         one broken); its risk after is recomputed, its version moves on, and it is verified again
         by simulation (`EDIT_REPLICATIONS` replications of the stress)."""
         rec = await self._decidable(rec_id, principal, version)
-        states = await self._live_states()
+        states, today = await self._live(_place_of(rec))
         lat, lon = await self._coordinates()
         body = {k: rec[k] for k in ("action", "quantities", "risk", "explanation")}
         if rec["kind"] == FUNDS:
@@ -318,7 +340,7 @@ class OptimisationService:
                 raise broken("kind", "an advance's amount is edited as amount_inr", "amount_inr")
             claimed = await self._claimed_in_block(rec)
             checked = await asyncio.to_thread(self._proposals.check_fund_edit, states, rec, amount_inr, claimed,
-                                              lat, lon)
+                                              lat, lon, today)
             body["action"] = {**body["action"], "amount_inr": round(amount_inr, 2)}
             before, after = {"amount_inr": rec["cost_inr"]}, {"amount_inr": round(amount_inr, 2)}
             kg, cost = 0.0, round(amount_inr, 2)
@@ -326,9 +348,9 @@ class OptimisationService:
             if amount_inr is not None:
                 raise broken("kind", "amount_inr is an advance's: a transfer moves items", "amount_inr")
             check = self._proposals.check_delivery_edit if rec["kind"] == DELIVERY else self._proposals.check_edit
-            others = [r for r in await self._vehicle_loads(Area(rec["district"], rec["block"])) if r["id"] != rec_id]
-            on_vehicle = loaded_kg(others, _today(states), load_day(rec, _today(states)) or 0)
-            checked = await asyncio.to_thread(check, states, rec, items, lat, lon, on_vehicle)
+            others = [r for r in await self._vehicle_loads(_place_of(rec)) if r["id"] != rec_id]
+            on_vehicle = loaded_kg(others, _today(today), load_day(rec, _today(today)) or 0)
+            checked = await asyncio.to_thread(check, states, rec, items, lat, lon, on_vehicle, today)
             body["action"] = {**body["action"], "items": {k: v for k, v in items.items() if v > 0}}
             before, after = {"items": rec["action"]["items"]}, {"items": body["action"]["items"]}
             kg, cost = checked["quantity_kg"], checked["cost_inr"]
@@ -359,8 +381,9 @@ class OptimisationService:
     async def _moved_on(self, rec: dict) -> str | None:
         """Why the live twin no longer allows `rec` (None: it does): the block's balance is less than
         the advance; the giving school holds less than it would give; or the receiver already holds
-        what the transfer would bring it to (a delivery came meanwhile), so moving it would overfill."""
-        states = await self._live_states()
+        what the transfer would bring it to (a delivery came meanwhile), so moving it would overfill.
+        Every school and the block it reads are in the recommendation's district: only it is copied."""
+        states = await self._live_states(_districts_of(_place_of(rec)))
         if rec["kind"] == FUNDS:
             b = self._directory.blocks.index(district_index(rec["district"]), rec["block"])
             balance = float(block_balances(states, len(self._directory.blocks))[b])
@@ -390,9 +413,9 @@ class OptimisationService:
     async def _events_of(self, rec: dict) -> list[dict]:
         """The events approving `rec` writes, dated the twin's day of the approval. The event id is
         derived from the recommendation alone (`rec-<id>`): it is approved at most once (a
-        compare-and-set) and its quantities are frozen from then, so one id names one content."""
-        states = await self._live_states()
-        date = _today(states)
+        compare-and-set) and its quantities are frozen from then, so one id names one content.
+        Only the twin's day is read: no state is copied."""
+        date = _today(await self._twin_day())
         event_id = f"rec-{rec['id']}"
         if rec["kind"] == FUNDS:  # released from the school's block to the school
             return [{"type": "funds_released", "event_id": event_id, "date": date, "school_id": rec["school_id"],
@@ -435,12 +458,12 @@ class OptimisationService:
         rec = await self.get(rec_id, area)
         block_area = Area(rec["district"], rec["block"])
         plan_recs, _ = await self._repo.page(block_area, None, rec["kind"], 0, 10_000, rec["run_id"])
-        states = await self._live_states()
+        states, today = await self._live(block_area)
         lat, lon = await self._coordinates()
         pool = await asyncio.to_thread(self._pool) if self._pool is not None else None
         try:
             impact = await asyncio.to_thread(self._verification.recommendation, states, block_area, lat, lon, rec, plan_recs, horizon_days,
-                                             replications, stress, seed, pool)
+                                             replications, stress, seed, pool, today)
         finally:
             getattr(pool, "close", lambda: None)()
         await self._repo.set_impact(rec_id, rec["version"], impact)
@@ -457,25 +480,34 @@ class OptimisationService:
                          seed: int = 1) -> dict:
         """A whole run's live recommendations inside `area` (transfers and advances together), simulated
         from the live state of the smallest area holding them against no action and the greedy
-        baselines of both (lowest stock first from the depot, soonest broke first)."""
+        baselines of both (lowest stock first from the depot, soonest broke first). A run of several
+        districts is simulated over the state, from a copy of every district, as before."""
         recs = await self.run_recommendations(run_id, area)
         live = [r for r in recs if r["status"] in (PENDING, APPROVED)]
         places = {(r["district"], r["block"]) for r in recs}
         districts = {d for d, _ in places}
         where = (Area(*places.pop()) if len(places) == 1 else Area(districts.pop()) if len(districts) == 1
                  else Area())
-        states = await self._live_states()
+        states, today = await self._live(where)
         lat, lon = await self._coordinates()
         pool = await asyncio.to_thread(self._pool) if self._pool is not None else None
         try:
             return await asyncio.to_thread(self._verification.run, states, where, lat, lon, live, horizon_days,
-                                           replications, stress, seed, pool) | {
+                                           replications, stress, seed, pool, today) | {
                 "run_id": run_id, "area": {"district": where.district, "block": where.block},
                 "plan_recommendations": len(live)}
         finally:
             getattr(pool, "close", lambda: None)()
 
     # -- helpers --------------------------------------------------------------------------------
+    async def _live(self, area: Area) -> tuple[list[ShardState], int]:
+        """A copy of the live state of `area`'s district (of every district for the state), and the
+        twin's day: a copy of some districts holds only the days of the shards hosting them, and a
+        shard without the newest day's reports must not move the area's start back. The later of
+        the two, should a new day come between the reads."""
+        day, states = await asyncio.gather(self._twin_day(), self._live_states(_districts_of(area)))
+        return states, max([day, *(int(s.today[0]) for s in states)])
+
     @property
     def depot_days(self) -> float:
         """Days of its block's need a depot is taken to hold while no consignment to it is logged."""

@@ -25,15 +25,17 @@ class Verification:
         self._proposals = proposals  # the same start state and input as the recommendations were computed on
         self._directory = directory
 
-    def run(self, states, area, lat, lon, live, horizon_days, replications, stress, seed, pool) -> dict:  # noqa: ANN001
-        """The run's live recommendations `live` together (`plan`) against no action and both greedy baselines."""
+    def run(self, states, area, lat, lon, live, horizon_days, replications, stress, seed, pool,  # noqa: ANN001
+            today=None) -> dict:
+        """The run's live recommendations `live` together (`plan`) against no action and both greedy
+        baselines. `today`: the twin's day, as `Proposals.area_start` takes it."""
         from scenarios.montecarlo import serial_map
         from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
         from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
         from scenarios.optimise_input import from_start
         from simulation.levers import ScenarioInputs
 
-        start, g = self._proposals.area_start(states, area)
+        start, g = self._proposals.area_start(states, area, today)
         inp = self._proposals.input(from_start, start, lat[g], lon[g], states)
         inp.block_balance_inr = block_balances(states, inp.n_blocks)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
@@ -52,16 +54,16 @@ class Verification:
         return out | {"stress": stress}
 
     def recommendation(self, states, area, lat, lon, rec, plan_recs, horizon_days, replications, stress, seed,  # noqa: ANN001
-                       pool) -> dict:
+                       pool, today=None) -> dict:
         """`rec` alone and with the live ones of `plan_recs` (its run, its block) against no action and
-        the greedy baseline of its kind."""
+        the greedy baseline of its kind. `today`: the twin's day, as `Proposals.area_start` takes it."""
         from scenarios.montecarlo import serial_map
         from scenarios.optimise_greedy import greedy_funds, greedy_stock, stock_change
         from scenarios.optimise_impact import PlanToVerify, stress_inputs, verify
         from scenarios.optimise_input import from_start
         from simulation.levers import ScenarioInputs
 
-        start, g = self._proposals.area_start(states, area)
+        start, g = self._proposals.area_start(states, area, today)
         inp = self._proposals.input(from_start, start, lat[g], lon[g], states)
         row_of = {int(x): k for k, x in enumerate(g.tolist())}
         live = [r for r in plan_recs if r["status"] in (PENDING, APPROVED)]

@@ -1,6 +1,11 @@
 """What-if scenario runs as jobs: started by the API, run in the background of the replica that
 took them (replications as Ray tasks), their progress stored and streamed, cancellable from any
-replica (the cancel flag lives in the database), their results kept."""
+replica (the cancel flag lives in the database), their results kept.
+
+A run from the live twin copies the state of only the districts its scope covers (every district
+for a state-wide one): the engine simulates only the scope's schools, and at India scale one shard
+may host every district, a copy of all of them ~1 GiB. The twin's day is read from the shards'
+statuses, without copying state."""
 
 from __future__ import annotations
 
@@ -9,14 +14,14 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from db.scenario_repository import ACTIVE, ScenarioRepository
 from scenarios.places import check_block
-from scenarios.spec import ScenarioSpec
+from scenarios.spec import ScenarioError, ScenarioSpec
 from serve_app.auth.errors import Forbidden
 from serve_app.shared.news import publish_news
 from serve_app.shared.page import offset, pagination
@@ -55,6 +60,13 @@ def enclosing_area(spec: ScenarioSpec) -> Area:
     return Area(districts.pop())
 
 
+def scope_districts(spec: ScenarioSpec, directory: Directory) -> list[int] | None:
+    """The districts (indices) of the schools the scenario simulates, or every one (None) for the state."""
+    if spec.scope.state:
+        return None
+    return np.unique(directory.blocks.district[spec.scope.mask()]).tolist()
+
+
 def _area_of(run: dict) -> Area:
     return Area(run["area"]["district"], run["area"]["block"])
 
@@ -65,14 +77,16 @@ def scenario_topic(run_id: str) -> str:
 
 class ScenarioRuns:
     def __init__(self, repo: ScenarioRepository, directory: Directory,
-                 live_states: Callable[[], Awaitable[list[ShardState]]],
+                 live_states: Callable[[Sequence[int] | None], Awaitable[list[ShardState]]],
+                 twin_day: Callable[[], Awaitable[int]],
                  past_states: Callable[[dt.datetime], Awaitable[list[ShardState]]],
                  replication_pool: Callable[[], MapReplications], broker: StreamBroker | None = None,
                  max_schools: int | None = None) -> None:
         self._repo = repo
         self._max_schools = max_schools  # schools a scenario may cover (`limits.scenario_schools`)
         self._directory = directory
-        self._live_states = live_states
+        self._live_states = live_states  # a copy of the districts given (None: every one)
+        self._twin_day = twin_day  # cheap: the shards' statuses
         self._past_states = past_states
         self._pool = replication_pool
         self._broker = broker
@@ -87,8 +101,7 @@ class ScenarioRuns:
             raise Forbidden(f"the scenario covers {covered.label()}, outside your area ({area.label()})")
         self._check_size(spec)
         if spec.start == "live":
-            live = await self._live_states()
-            today = max(int(s.today[0]) for s in live)
+            today = await self._twin_day()
             if today < 0:
                 raise InvalidInput("the live twin has no reports yet: start from a past date, or wait for the feed",
                                    {"fields": [{"field": "start", "message": "no live state yet"}]})
@@ -125,10 +138,12 @@ class ScenarioRuns:
         try:
             await self._repo.started(run_id)
             await self._tell(run_id, {"status": "running"})
-            states = await (self._live_states() if spec.start == "live" else
-                            self._past_states(dt.datetime.combine(spec.start, dt.time(), tzinfo=dt.UTC)))
-            start = await asyncio.to_thread(StartState.from_shards, states, self._directory,
-                                            None if spec.start == "live" else spec.start)
+            if spec.start == "live":
+                states, today = await self._live(spec)
+                start = await asyncio.to_thread(StartState.from_shards, states, self._directory, None, today)
+            else:
+                states = await self._past_states(dt.datetime.combine(spec.start, dt.time(), tzinfo=dt.UTC))
+                start = await asyncio.to_thread(StartState.from_shards, states, self._directory, spec.start)
 
             told: list = []  # progress reports in flight, told in order and before the end
             in_order = asyncio.Lock()
@@ -157,6 +172,16 @@ class ScenarioRuns:
         finally:
             watcher.cancel()
             self._cancels.pop(run_id, None)
+
+    async def _live(self, spec: ScenarioSpec) -> tuple[list[ShardState], int]:
+        """A copy of the live state of the scope's districts, and the twin's day: a copy of some
+        districts holds only the days of the shards hosting them (the later of the two, should a
+        new day come between the reads)."""
+        day, states = await asyncio.gather(self._twin_day(),
+                                           self._live_states(scope_districts(spec, self._directory)))
+        if not any(s.n_schools for s in states):  # refused as the engine refuses a scope of no schools
+            raise ScenarioError("no schools in the scenario's scope", {"scope": spec.scope.model_dump()})
+        return states, max([day, *(int(s.today[0]) for s in states)])
 
     async def _failed(self, run_id: str, error: str) -> None:
         await self._repo.finished(run_id, "failed", error=error)

@@ -12,7 +12,7 @@ from startup.actor_ports import open_shard_ports
 from tests.actors.test_district_shard import _append
 from tests.fixtures.events import random_events
 from twin.placement import shard_of_district
-from twin.state import ShardState
+from twin.state import NO_DAY, ShardState
 
 PLACEMENT = [[0], [1, 2]]
 
@@ -31,6 +31,7 @@ async def test_the_routers_typed_calls_answer_as_the_shards_do(seeded_url):
     shards = _shards(ports)
     router = _router(ports, shards)
     assert router.n_shards == 2 and router.placement() == PLACEMENT
+    assert await router.twin_day() == NO_DAY  # no report yet
 
     batch, after, upto = await _append(ports, random_events(ports.directory, 300, seed=3))
     outcome = await router.apply(batch, after, upto)
@@ -42,6 +43,7 @@ async def test_the_routers_typed_calls_answer_as_the_shards_do(seeded_url):
     statuses = await router.statuses()
     assert statuses == [shard.status() for shard in shards]
     assert [s["applied_seq"] for s in statuses] == [upto, upto]  # every shard got the range
+    assert await router.twin_day() == max(int(shard.state.today[0]) for shard in shards) >= 0
 
     for d in (0, 1, 2):
         k = 0 if d == 0 else 1

@@ -22,7 +22,7 @@ TRUCK_KG = 3000.0
 
 
 async def _today(app) -> str:
-    return optimisation_service._today(await app.state.services.optimisation._live_states())
+    return optimisation_service._today(await app.state.services.optimisation._twin_day())
 
 
 async def _loaded(app, kg: float, on: str, status: str = "applied") -> str:
