@@ -474,7 +474,7 @@ class FinanceService:
 
     async def _today(self) -> int:
         """The twin's day (days since the epoch; NO_DAY before any report)."""
-        return max((s["today"] for s in await self._router.statuses()), default=NO_DAY)
+        return await self._router.twin_day()
 
     def _year(self, year: int | None, today: int) -> int:
         fy = finance.financial_year(_as_of(today)) if year is None else year

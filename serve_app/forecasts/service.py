@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from pathlib import Path
@@ -31,6 +31,7 @@ import numpy as np
 from ml.forecast_files import NightlyForecasts
 from ml.jobs import JobFiles
 from ml.registry import Registry
+from serve_app.shared.live_copy import LiveStates, TwinDay, live_copy
 from serve_app.shared.read_cache import CachedReads
 from twin import geography
 from twin.area import Area
@@ -50,8 +51,6 @@ _NOTE = ("P10-P90 of each school; the total's band is the sum of the schools' ba
          "a calibrated interval of the sum)")
 # Runs a job's work somewhere else than the event loop (a Ray task, or a thread without Ray).
 Background = Callable[[Callable[[], object]], Awaitable[None]]
-# A copy of the shards' state: of every district (None), or of only the districts (indices) given.
-LiveStates = Callable[[Sequence[int] | None], Awaitable[list[ShardState]]]
 
 
 async def thread_background(work: Callable[[], object]) -> None:
@@ -60,7 +59,7 @@ async def thread_background(work: Callable[[], object]) -> None:
 
 class ModelService:
     def __init__(self, root: Path, directory: Directory, live_states: LiveStates,
-                 twin_day: Callable[[], Awaitable[int]], background: Background = thread_background,
+                 twin_day: TwinDay, background: Background = thread_background,
                  cache_s: float = 600.0, retrain_options: dict | None = None,
                  read_cache: CachedReads | None = None, recent_schools: int = 100_000) -> None:
         self.root = root
@@ -231,12 +230,10 @@ class ModelService:
 
     async def _build(self, districts: frozenset[int]) -> RecentDays:
         """The recent days of every school of `districts`, from a copy of only their state, up to
-        the twin's day (read first: a shard that has no report of it yet does not set it back)."""
-        day = await self._twin_day()
-        states = await self._live_states(sorted(districts))
-        from ml.live_panel import panel_from_states, twin_today
+        the twin's day (`serve_app.shared.live_copy`)."""
+        states, today = await live_copy(self._live_states, self._twin_day, sorted(districts))
+        from ml.live_panel import panel_from_states
 
-        today = max(day, twin_today(states))
         if today < 0:
             raise Unavailable("the twin has no reports yet: forecasts start with the first school day")
         schools = np.flatnonzero(np.isin(self._directory.school_district, list(districts)))

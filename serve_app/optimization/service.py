@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -57,6 +57,7 @@ from serve_app.optimization.vehicle_loads import (
     loaded_today_by_block,
 )
 from serve_app.optimization.verification import Verification
+from serve_app.shared.live_copy import LiveStates, TwinDay, live_copy
 from serve_app.shared.news import publish_news
 from serve_app.shared.page import offset, pagination
 from serve_app.shared.places import block_index, district_index
@@ -70,9 +71,6 @@ from twin.state import ShardState
 
 log = logging.getLogger(__name__)
 
-# A copy of the shards' state: of every district (None), or of only the districts (indices) given.
-LiveStates = Callable[[Sequence[int] | None], Awaitable[list[ShardState]]]
-TwinDay = Callable[[], Awaitable[int]]  # the twin's day (days since the epoch), without copying state
 AuditRecord = Callable[..., Awaitable[None]]  # record(principal, caller, action, **fields) (`Accounts.record`)
 IngestEvents = Callable[[bytes], Awaitable[dict]]  # the log's ingest, as the whole state (no area check)
 DEFAULT_BLOCK_OFFICER_LIMIT_KG = 500.0
@@ -502,11 +500,8 @@ class OptimisationService:
     # -- helpers --------------------------------------------------------------------------------
     async def _live(self, area: Area) -> tuple[list[ShardState], int]:
         """A copy of the live state of `area`'s district (of every district for the state), and the
-        twin's day: a copy of some districts holds only the days of the shards hosting them, and a
-        shard without the newest day's reports must not move the area's start back. The later of
-        the two, should a new day come between the reads."""
-        day, states = await asyncio.gather(self._twin_day(), self._live_states(_districts_of(area)))
-        return states, max([day, *(int(s.today[0]) for s in states)])
+        twin's day (`serve_app.shared.live_copy`)."""
+        return await live_copy(self._live_states, self._twin_day, _districts_of(area))
 
     @property
     def depot_days(self) -> float:

@@ -124,7 +124,7 @@ class ReportService:
 
     # -- the period -------------------------------------------------------------------------------
     async def twin_day(self) -> dt.date | None:
-        today = max((s["today"] for s in await self._router.statuses()), default=NO_DAY)
+        today = await self._router.twin_day()
         return None if today == NO_DAY else day_date(today)
 
     async def period(self, first: dt.date | None, last: dt.date | None) -> Period:

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +23,7 @@ from db.scenario_repository import ACTIVE, ScenarioRepository
 from scenarios.places import check_block
 from scenarios.spec import ScenarioError, ScenarioSpec
 from serve_app.auth.errors import Forbidden
+from serve_app.shared.live_copy import LiveStates, TwinDay, live_copy
 from serve_app.shared.news import publish_news
 from serve_app.shared.page import offset, pagination
 from twin import geography
@@ -77,8 +78,7 @@ def scenario_topic(run_id: str) -> str:
 
 class ScenarioRuns:
     def __init__(self, repo: ScenarioRepository, directory: Directory,
-                 live_states: Callable[[Sequence[int] | None], Awaitable[list[ShardState]]],
-                 twin_day: Callable[[], Awaitable[int]],
+                 live_states: LiveStates, twin_day: TwinDay,
                  past_states: Callable[[dt.datetime], Awaitable[list[ShardState]]],
                  replication_pool: Callable[[], MapReplications], broker: StreamBroker | None = None,
                  max_schools: int | None = None) -> None:
@@ -174,14 +174,12 @@ class ScenarioRuns:
             self._cancels.pop(run_id, None)
 
     async def _live(self, spec: ScenarioSpec) -> tuple[list[ShardState], int]:
-        """A copy of the live state of the scope's districts, and the twin's day: a copy of some
-        districts holds only the days of the shards hosting them (the later of the two, should a
-        new day come between the reads)."""
-        day, states = await asyncio.gather(self._twin_day(),
-                                           self._live_states(scope_districts(spec, self._directory)))
+        """A copy of the live state of the scope's districts, and the twin's day
+        (`serve_app.shared.live_copy`)."""
+        states, today = await live_copy(self._live_states, self._twin_day, scope_districts(spec, self._directory))
         if not any(s.n_schools for s in states):  # refused as the engine refuses a scope of no schools
             raise ScenarioError("no schools in the scenario's scope", {"scope": spec.scope.model_dump()})
-        return states, max([day, *(int(s.today[0]) for s in states)])
+        return states, today
 
     async def _failed(self, run_id: str, error: str) -> None:
         await self._repo.finished(run_id, "failed", error=error)
